@@ -1,0 +1,1 @@
+"""The Ghent–Kanazawa Supporters Club platform."""

@@ -1,0 +1,81 @@
+"""People, their server-side sessions, single-use tokens and rate-limit counters."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, Text, text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from club.db import Base, utcnow
+
+ROLES = ("member", "ambassador", "admin")
+CITIES = ("ghent", "kanazawa", "elsewhere")
+
+
+class Person(Base):
+    """A person in the club. A member has role 'member'; an ambassador is a member with an appointment."""
+
+    __tablename__ = "people"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    email: Mapped[str] = mapped_column(String(254), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    role: Mapped[str] = mapped_column(String(20), default="member", server_default="member")
+    language: Mapped[str] = mapped_column(String(2), default="en", server_default="en")
+    city: Mapped[str] = mapped_column(String(20), default="elsewhere", server_default="elsewhere")
+    password_hash: Mapped[str | None] = mapped_column(String(255))
+    confirmed_at: Mapped[dt.datetime | None]
+    newsletter: Mapped[bool] = mapped_column(Boolean, default=False, server_default=text("false"))
+    suppressed_at: Mapped[dt.datetime | None]
+    suppressed_reason: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+    __table_args__ = (Index("ix_people_role", "role"), Index("ix_people_created_at", "created_at"))
+
+    @property
+    def is_admin(self) -> bool:
+        return self.role == "admin"
+
+    @property
+    def is_confirmed(self) -> bool:
+        return self.confirmed_at is not None
+
+
+class AuthSession(Base):
+    """A login. The cookie holds a random token; only its SHA-256 is stored, so a database leak logs nobody in."""
+
+    __tablename__ = "sessions"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    person_id: Mapped[int] = mapped_column(ForeignKey("people.id", ondelete="CASCADE"), index=True)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    last_seen_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[dt.datetime]
+    ip: Mapped[str | None] = mapped_column(String(64))
+    user_agent: Mapped[str | None] = mapped_column(String(300))
+
+
+class OneTimeToken(Base):
+    """A single-use link (first-run setup, confirmation, login): only the hash is stored."""
+
+    __tablename__ = "one_time_tokens"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    purpose: Mapped[str] = mapped_column(String(30))
+    person_id: Mapped[int | None] = mapped_column(ForeignKey("people.id", ondelete="CASCADE"), index=True)
+    data: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[dt.datetime] = mapped_column(index=True)
+    used_at: Mapped[dt.datetime | None]
+
+
+class RateCounter(Base):
+    """A fixed-window counter shared by every web process through the database."""
+
+    __tablename__ = "rate_counters"
+
+    key: Mapped[str] = mapped_column(String(200), primary_key=True)
+    window_start: Mapped[dt.datetime]
+    count: Mapped[int] = mapped_column(Integer, default=0)

@@ -1,0 +1,110 @@
+"""Admin login and logout, and the first-run setup page."""
+
+from __future__ import annotations
+
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import BaseRoute
+
+from club import forms
+from club.accounts import passwords, service, sessions, tokens
+from club.i18n import N_
+from club.web import read_form, redirect, render, route, safe_next
+
+
+def client_ip(request: Request) -> str:
+    return request.client.host if request.client else "unknown"
+
+
+async def admin_login_page(request: Request) -> Response:
+    person = request.state.person
+    if person is not None and person.is_admin:
+        return redirect(safe_next(request.query_params.get("next"), "/admin"))
+    return render(request, "accounts/admin_login.html", {"next": safe_next(request.query_params.get("next"), "/admin")})
+
+
+async def admin_login(request: Request) -> Response:
+    form = await read_form(request)
+    db = request.state.db
+    values = {"email": forms.field(form, "email")[:300]}
+    next_url = safe_next(forms.field(form, "next"), "/admin")
+    errors = forms.Errors()
+    try:
+        email = forms.email(forms.field(form, "email"))
+    except forms.Invalid as exc:
+        errors.add("email", exc)
+    password = forms.field(form, "password")
+    if not password:
+        errors.add("password", forms.Invalid(N_("This field is required.")))
+    if errors:
+        return render(request, "accounts/admin_login.html", {"errors": errors, "values": values, "next": next_url},
+                      status_code=400)
+    result = await service.admin_login(db, email=email, password=password, ip=client_ip(request))
+    if result.locked:
+        return render(request, "accounts/admin_login.html",
+                      {"values": values, "next": next_url, "locked": True}, status_code=429)
+    if result.person is None:
+        return render(request, "accounts/admin_login.html",
+                      {"values": values, "next": next_url, "failed": True}, status_code=400)
+    response = redirect(next_url)
+    await sessions.start(request, db, response, result.person)
+    return response
+
+
+async def logout(request: Request) -> Response:
+    await read_form(request)
+    response = redirect("/")
+    await sessions.end(request, request.state.db, response)
+    return response
+
+
+async def setup_page(request: Request) -> Response:
+    db = request.state.db
+    raw = request.path_params["token"]
+    if await service.admin_exists(db) or await tokens.peek(db, service.SETUP_PURPOSE, raw) is None:
+        raise HTTPException(404)
+    return render(request, "accounts/setup.html", {"token": raw})
+
+
+async def setup(request: Request) -> Response:
+    form = await read_form(request)
+    db = request.state.db
+    raw = request.path_params["token"]
+    if await service.admin_exists(db) or await tokens.peek(db, service.SETUP_PURPOSE, raw) is None:
+        raise HTTPException(404)
+    values = {"email": forms.field(form, "email")[:300], "name": forms.field(form, "name")[:300]}
+    errors = forms.Errors()
+    try:
+        email = forms.email(forms.field(form, "email"))
+    except forms.Invalid as exc:
+        errors.add("email", exc)
+        email = ""
+    try:
+        name = forms.name(forms.field(form, "name"))
+    except forms.Invalid as exc:
+        errors.add("name", exc)
+    password = forms.field(form, "password")
+    problem = passwords.password_problem(password, email=email)
+    if problem:
+        errors.add("password", forms.Invalid(problem))
+    elif password != forms.field(form, "password_again"):
+        errors.add("password_again", forms.Invalid(N_("The two passwords are not the same.")))
+    if errors:
+        return render(request, "accounts/setup.html", {"token": raw, "errors": errors, "values": values},
+                      status_code=400)
+    if await tokens.consume(db, service.SETUP_PURPOSE, raw) is None:
+        raise HTTPException(404)
+    person = await service.create_admin(db, email=email, name=name, password=password)
+    response = redirect("/admin")
+    await sessions.start(request, db, response, person)
+    return response
+
+
+routes: list[BaseRoute] = [
+    route("/admin/login", admin_login_page),
+    route("/admin/login", admin_login, methods=["POST"], name="admin_login_post"),
+    route("/logout", logout, methods=["POST"]),
+    route("/setup/{token}", setup_page),
+    route("/setup/{token}", setup, methods=["POST"], name="setup_post"),
+]

@@ -1,0 +1,93 @@
+"""Server-side sessions: the cookie carries a random id; the server can revoke it at any time."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import secrets
+
+from sqlalchemy import delete, select
+from sqlalchemy.ext.asyncio import AsyncSession
+from starlette.requests import Request
+from starlette.responses import Response
+
+from club.accounts.models import AuthSession, Person
+from club.config import Settings
+from club.db import utcnow
+
+SESSION_LIFETIME = dt.timedelta(days=14)
+ADMIN_SESSION_LIFETIME = dt.timedelta(hours=12)
+TOUCH_EVERY = dt.timedelta(minutes=5)
+
+
+def cookie_name(settings: Settings) -> str:
+    return "__Host-club_session" if settings.is_production else "club_session"
+
+
+def _digest(raw: str) -> str:
+    return hashlib.sha256(raw.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+async def load(request: Request, db: AsyncSession) -> tuple[AuthSession, Person] | None:
+    settings: Settings = request.app.state.settings
+    raw = request.cookies.get(cookie_name(settings))
+    if not raw or len(raw) > 100:
+        return None
+    now = utcnow()
+    row = (
+        await db.execute(
+            select(AuthSession, Person)
+            .join(Person, Person.id == AuthSession.person_id)
+            .where(AuthSession.id == _digest(raw), AuthSession.expires_at > now)
+        )
+    ).first()
+    if row is None:
+        return None
+    auth_session, person = row
+    if now - auth_session.last_seen_at > TOUCH_EVERY:
+        auth_session.last_seen_at = now
+    return auth_session, person
+
+
+async def start(request: Request, db: AsyncSession, response: Response, person: Person) -> None:
+    """Log in: drop the session the browser had (a new id at every login) and set a fresh one."""
+    settings: Settings = request.app.state.settings
+    old = request.cookies.get(cookie_name(settings))
+    if old and len(old) <= 100:
+        await db.execute(delete(AuthSession).where(AuthSession.id == _digest(old)))
+    raw = secrets.token_urlsafe(32)
+    lifetime = ADMIN_SESSION_LIFETIME if person.role == "admin" else SESSION_LIFETIME
+    client = request.client.host if request.client else None
+    db.add(
+        AuthSession(
+            id=_digest(raw),
+            person_id=person.id,
+            expires_at=utcnow() + lifetime,
+            ip=client,
+            user_agent=(request.headers.get("user-agent") or "")[:300],
+        )
+    )
+    await db.flush()
+    response.set_cookie(
+        cookie_name(settings),
+        raw,
+        max_age=int(lifetime.total_seconds()),
+        path="/",
+        httponly=True,
+        secure=settings.is_production,
+        samesite="lax",
+    )
+
+
+async def end(request: Request, db: AsyncSession, response: Response) -> None:
+    settings: Settings = request.app.state.settings
+    raw = request.cookies.get(cookie_name(settings))
+    if raw and len(raw) <= 100:
+        await db.execute(delete(AuthSession).where(AuthSession.id == _digest(raw)))
+    response.delete_cookie(cookie_name(settings), path="/", secure=settings.is_production, httponly=True,
+                           samesite="lax")
+
+
+async def revoke_all(db: AsyncSession, person_id: int) -> None:
+    """Log a person out everywhere: on logout-all, role changes and erasure."""
+    await db.execute(delete(AuthSession).where(AuthSession.person_id == person_id))

@@ -1,0 +1,73 @@
+"""create_app(settings): routes, middleware and the lifespan (engine, sessionmaker and mail on app.state)."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack, asynccontextmanager
+
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
+from starlette.routing import BaseRoute, Mount
+from starlette.staticfiles import StaticFiles
+
+from club import errors
+from club.accounts.routes import routes as account_routes
+from club.admin.routes import routes as admin_routes
+from club.config import Settings
+from club.db import create_engine, create_sessionmaker
+from club.mail.lifespan import mail_lifespan
+from club.mail.routes import routes as mail_routes
+from club.members.routes import routes as member_routes
+from club.middleware import BodyLimit, Language, SecurityHeaders
+from club.site.routes import routes as site_routes
+from club.web import STATIC_DIR
+
+log = logging.getLogger("club")
+
+# Paths whose forms carry files get the larger upload limit; every other body is small.
+UPLOAD_PREFIXES = ("/activities", "/admin/newsletters", "/admin/members/import")
+
+
+def create_app(settings: Settings, *, engine=None) -> Starlette:  # type: ignore[no-untyped-def]
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        own_engine = engine is None
+        app.state.engine = engine if engine is not None else create_engine(settings.database_url)
+        app.state.sessionmaker = create_sessionmaker(app.state.engine)
+        async with AsyncExitStack() as stack:
+            await stack.enter_async_context(mail_lifespan(app))
+            yield
+        if own_engine:
+            await app.state.engine.dispose()
+
+    def limit_for(path: str) -> int:
+        return settings.max_upload_bytes if path.startswith(UPLOAD_PREFIXES) else settings.max_body_bytes
+
+    routes: list[BaseRoute] = [
+        *site_routes,
+        *account_routes,
+        *member_routes,
+        *mail_routes,
+        *admin_routes,
+        Mount("/static", app=StaticFiles(directory=STATIC_DIR), name="static"),
+    ]
+    app = Starlette(
+        debug=False,
+        routes=routes,
+        middleware=[
+            Middleware(SecurityHeaders, production=settings.is_production),
+            Middleware(BodyLimit, limit_for=limit_for, on_too_large=errors.too_large),
+            Middleware(Language),
+        ],
+        exception_handlers={HTTPException: errors.http_exception, Exception: errors.server_error},
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    return app
+
+
+def app_from_env() -> Starlette:
+    """The factory uvicorn imports (`club.app:app_from_env`), in each web process."""
+    return create_app(Settings.from_env())

@@ -1,0 +1,49 @@
+"""Fixed-window rate limits kept in the database, so they hold across several web processes."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy import select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from club.accounts.models import RateCounter
+from club.db import is_postgres, utcnow
+
+
+async def hit(db: AsyncSession, key: str, window: dt.timedelta) -> int:
+    """Count one event for key in the current window and return the count so far (this one included)."""
+    now = utcnow()
+    stale = now - window
+    insert = pg_insert if is_postgres(db) else sqlite_insert
+    table = RateCounter.__table__
+    statement = insert(table).values(key=key[:200], window_start=now, count=1)
+    statement = statement.on_conflict_do_update(
+        index_elements=[table.c.key],
+        set_={
+            "count": _case_reset(table, stale, table.c.count + 1, 1),
+            "window_start": _case_reset(table, stale, table.c.window_start, now),
+        },
+    ).returning(table.c.count)
+    return int((await db.execute(statement)).scalar_one())
+
+
+def _case_reset(table, stale, keep, reset):  # type: ignore[no-untyped-def]
+    from sqlalchemy import case, literal
+
+    return case((table.c.window_start > literal(stale, type_=table.c.window_start.type), keep), else_=reset)
+
+
+async def count(db: AsyncSession, key: str, window: dt.timedelta) -> int:
+    row = (await db.execute(select(RateCounter).where(RateCounter.key == key[:200]))).scalar_one_or_none()
+    if row is None or row.window_start <= utcnow() - window:
+        return 0
+    return row.count
+
+
+async def reset(db: AsyncSession, key: str) -> None:
+    row = await db.get(RateCounter, key[:200])
+    if row is not None:
+        await db.delete(row)

@@ -1,0 +1,53 @@
+"""The public shell: home page, language choice, health checks."""
+
+from __future__ import annotations
+
+from sqlalchemy import text
+from starlette.requests import Request
+from starlette.responses import PlainTextResponse, Response
+from starlette.routing import BaseRoute, Route
+
+from club import forms, i18n
+from club.middleware import LANGUAGE_COOKIE
+from club.web import read_form, redirect, render, route, safe_next
+
+
+async def home(request: Request) -> Response:
+    return render(request, "site/home.html")
+
+
+async def choose_language(request: Request) -> Response:
+    """The language switcher: saved in a cookie, and on the person's profile when logged in."""
+    form = await read_form(request)
+    try:
+        language = forms.choice(forms.field(form, "language"), i18n.LANGUAGES)
+    except forms.Invalid:
+        language = i18n.current_language.get()
+    person = request.state.person
+    if person is not None:
+        person.language = language
+    response = redirect(safe_next(forms.field(form, "next")))
+    response.set_cookie(LANGUAGE_COOKIE, language, max_age=60 * 60 * 24 * 365, path="/", samesite="lax",
+                        secure=request.app.state.settings.is_production)
+    return response
+
+
+async def healthz(request: Request) -> Response:
+    return PlainTextResponse("ok")
+
+
+async def readyz(request: Request) -> Response:
+    try:
+        async with request.app.state.engine.connect() as connection:
+            await connection.execute(text("SELECT 1"))
+    except Exception:
+        return PlainTextResponse("database unavailable", status_code=503)
+    return PlainTextResponse("ok")
+
+
+routes: list[BaseRoute] = [
+    route("/", home),
+    route("/language", choose_language, methods=["POST"]),
+    Route("/healthz", healthz),
+    Route("/readyz", readyz),
+]

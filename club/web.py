@@ -1,0 +1,224 @@
+"""The one Jinja2 environment, page rendering, CSRF, and routes that own their transaction and role guard."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from collections.abc import Awaitable, Callable, Sequence
+from functools import cache
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+import jinja2
+from starlette.datastructures import FormData
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, RedirectResponse, Response
+from starlette.routing import Route
+
+from club import i18n
+from club.accounts import sessions
+from club.config import ROOT, Settings
+
+TEMPLATES_DIR = ROOT / "templates"
+STATIC_DIR = ROOT / "static"
+Endpoint = Callable[[Request], Awaitable[Response]]
+
+
+@cache
+def _static_version(path: str) -> str:
+    file = STATIC_DIR / path
+    if not file.is_file():
+        raise FileNotFoundError(f"static/{path} does not exist")
+    return hashlib.sha256(file.read_bytes()).hexdigest()[:10]
+
+
+def static_url(path: str) -> str:
+    """A cache-busting URL for a file under static/; a typo fails at render time, not in the browser."""
+    return f"/static/{quote(path)}?v={_static_version(path)}"
+
+
+def create_environment() -> jinja2.Environment:
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(TEMPLATES_DIR),
+        autoescape=jinja2.select_autoescape(("html", "xml"), default_for_string=True),
+        extensions=["jinja2.ext.i18n"],
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        enable_async=False,
+    )
+    env.policies["ext.i18n.trimmed"] = True
+    env.install_gettext_callables(i18n.gettext, i18n.ngettext, newstyle=True)  # type: ignore[attr-defined]
+    env.filters.update(
+        date=i18n.format_date,
+        datetime=i18n.format_datetime,
+        number=i18n.format_number,
+    )
+    env.globals.update(
+        static=static_url,
+        LANGUAGES=i18n.LANGUAGES,
+        LANGUAGE_NAMES=i18n.LANGUAGE_NAMES,
+    )
+    return env
+
+
+templates = create_environment()
+
+
+# ---- CSRF ------------------------------------------------------------------------------------------------------
+
+def csrf_cookie_name(settings: Settings) -> str:
+    return "__Host-club_csrf" if settings.is_production else "club_csrf"
+
+
+def _csrf_seed(request: Request) -> str:
+    seed = getattr(request.state, "csrf_seed", None)
+    if seed:
+        return seed
+    cookie = request.cookies.get(csrf_cookie_name(request.app.state.settings), "")
+    if 20 <= len(cookie) <= 100:
+        seed = cookie
+    else:
+        seed = secrets.token_urlsafe(32)
+        request.state.csrf_new = True
+    request.state.csrf_seed = seed
+    return seed
+
+
+def csrf_token(request: Request) -> str:
+    """The token for forms: an HMAC of the browser's CSRF cookie, so a forged form from elsewhere cannot match."""
+    secret = request.app.state.settings.secret_key.encode()
+    return hmac.new(secret, _csrf_seed(request).encode(), hashlib.sha256).hexdigest()
+
+
+def _set_csrf_cookie(request: Request, response: Response) -> None:
+    if getattr(request.state, "csrf_new", False):
+        settings: Settings = request.app.state.settings
+        response.set_cookie(csrf_cookie_name(settings), request.state.csrf_seed, max_age=60 * 60 * 24 * 365,
+                            path="/", httponly=True, secure=settings.is_production, samesite="lax")
+
+
+class CSRFError(HTTPException):
+    def __init__(self) -> None:
+        super().__init__(403, "csrf")
+
+
+async def read_form(
+    request: Request, *, max_files: int = 0, max_fields: int = 200, max_part_size: int = 256 * 1024
+) -> FormData:
+    """Parse a posted form and check its CSRF token; a missing or wrong token is a 403."""
+    try:
+        form = await request.form(max_files=max_files, max_fields=max_fields, max_part_size=max_part_size)
+    except HTTPException:
+        raise
+    except Exception as exc:  # malformed multipart and the like: the visitor's fault, not ours
+        raise HTTPException(400, "bad-form") from exc
+    cookie = request.cookies.get(csrf_cookie_name(request.app.state.settings), "")
+    sent = form.get("csrf_token")
+    if not isinstance(sent, str) or not (20 <= len(cookie) <= 100):
+        raise CSRFError()
+    expected = csrf_token(request)
+    if not hmac.compare_digest(sent.encode(), expected.encode()):
+        raise CSRFError()
+    return form
+
+
+# ---- rendering -------------------------------------------------------------------------------------------------
+
+def render(
+    request: Request,
+    template: str,
+    context: dict[str, Any] | None = None,
+    *,
+    status_code: int = 200,
+    headers: dict[str, str] | None = None,
+) -> HTMLResponse:
+    settings: Settings = request.app.state.settings
+    person = getattr(request.state, "person", None)
+    values: dict[str, Any] = {
+        "request": request,
+        "person": person,
+        "lang": i18n.current_language.get(),
+        "csrf_token": csrf_token(request),
+        "base_url": settings.base_url,
+        "is_production": settings.is_production,
+        "current_path": request.url.path,
+        "errors": {},
+        "values": {},
+    }
+    if context:
+        values.update(context)
+    html = templates.get_template(template).render(values)
+    response = HTMLResponse(html, status_code=status_code, headers=headers)
+    _set_csrf_cookie(request, response)
+    return response
+
+
+def redirect(url: str, status_code: int = 303) -> RedirectResponse:
+    return RedirectResponse(url, status_code=status_code)
+
+
+def safe_next(target: str | None, default: str = "/") -> str:
+    """Only same-site paths, so a login link cannot send someone to another host."""
+    if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
+        return default
+    if any(ch in target for ch in "\r\n\t") or len(target) > 500:
+        return default
+    return target
+
+
+# ---- routes ----------------------------------------------------------------------------------------------------
+
+ROLE_ALLOWED = {
+    "member": {"member", "ambassador", "admin"},
+    "ambassador": {"ambassador"},
+    "admin": {"admin"},
+}
+
+
+def route(
+    path: str,
+    endpoint: Endpoint,
+    *,
+    methods: Sequence[str] = ("GET",),
+    role: str | None = None,
+    name: str | None = None,
+) -> Route:
+    """A route whose request owns one database transaction (commit on success, rollback on error) and whose
+    role guard runs before the handler: a visitor is sent to log in, a person without the role gets 403."""
+    if role is not None and role not in ROLE_ALLOWED:
+        raise ValueError(f"unknown role {role!r}")
+
+    async def handler(request: Request) -> Response:
+        async with request.app.state.sessionmaker() as db:
+            request.state.db = db
+            try:
+                loaded = await sessions.load(request, db)
+                request.state.auth_session, request.state.person = loaded if loaded else (None, None)
+                person = request.state.person
+                if person is not None and person.language in i18n.LANGUAGES:
+                    i18n.current_language.set(person.language)
+                if role is not None:
+                    if person is None:
+                        login = "/admin/login" if role == "admin" else "/login"
+                        await db.commit()
+                        return redirect(f"{login}?next={quote(request.url.path)}")
+                    if person.role not in ROLE_ALLOWED[role]:
+                        raise HTTPException(403)
+                response = await endpoint(request)
+                await db.commit()
+            except BaseException:
+                await db.rollback()
+                raise
+        return response
+
+    handler.__name__ = endpoint.__name__
+    handler.__doc__ = endpoint.__doc__
+    return Route(path, handler, methods=list(methods), name=name or endpoint.__name__)
+
+
+def template_path(name: str) -> Path:
+    return TEMPLATES_DIR / name

@@ -1,0 +1,176 @@
+"""Fixtures: a real database per test (a SQLite file, or PostgreSQL when CLUB_TEST_DATABASE_URL says so),
+the app driven through httpx's ASGI transport, and a real SMTP server on loopback."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import re
+import secrets
+import shutil
+import socket
+from collections.abc import AsyncIterator, Iterator
+from email import message_from_bytes, policy
+from email.message import EmailMessage
+from pathlib import Path
+
+import httpx
+import pytest
+from aiosmtpd.controller import Controller
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
+
+from club.app import create_app
+from club.config import Settings
+from club.db import create_engine, create_sessionmaker
+from club.migrate import upgrade
+from club.models import metadata
+
+TEST_DATABASE_URL = os.environ.get("CLUB_TEST_DATABASE_URL", "")
+ON_POSTGRES = TEST_DATABASE_URL.startswith("postgres")
+SECRET = "test-secret-key-" + "x" * 32
+
+
+def pytest_report_header(config: pytest.Config) -> str:
+    return f"club test database: {'PostgreSQL (' + TEST_DATABASE_URL + ')' if ON_POSTGRES else 'SQLite files'}"
+
+
+# ---- databases -------------------------------------------------------------------------------------------------
+
+def _pg_admin_dsn(url: str) -> str:
+    return re.sub(r"^postgresql\+asyncpg://", "postgresql://", url)
+
+
+async def _pg_execute(url: str, statement: str) -> None:
+    import asyncpg
+
+    connection = await asyncpg.connect(_pg_admin_dsn(url))
+    try:
+        await connection.execute(statement)
+    finally:
+        await connection.close()
+
+
+@pytest.fixture(scope="session")
+def migrated_database(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """One database per test run, migrated to head once: a fresh PostgreSQL database (dropped at the end),
+    or a SQLite template file that each test copies."""
+    if ON_POSTGRES:
+        name = f"club_test_{os.getpid()}_{secrets.token_hex(4)}"
+        asyncio.run(_pg_execute(TEST_DATABASE_URL, f'CREATE DATABASE "{name}"'))
+        url = TEST_DATABASE_URL.rsplit("/", 1)[0] + "/" + name
+        try:
+            upgrade(url)
+            yield url
+        finally:
+            asyncio.run(_pg_execute(TEST_DATABASE_URL, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    else:
+        path = tmp_path_factory.mktemp("template") / "template.sqlite3"
+        url = f"sqlite+aiosqlite:///{path}"
+        upgrade(url)
+        yield url
+
+
+@pytest.fixture
+async def database_url(migrated_database: str, tmp_path: Path) -> AsyncIterator[str]:
+    if ON_POSTGRES:
+        yield migrated_database
+        engine = create_engine(migrated_database)
+        async with engine.begin() as connection:
+            names = ", ".join(f'"{table.name}"' for table in metadata.sorted_tables)
+            await connection.exec_driver_sql(f"TRUNCATE {names} RESTART IDENTITY CASCADE")
+        await engine.dispose()
+    else:
+        template = Path(migrated_database.split("///", 1)[1])
+        target = tmp_path / "club.sqlite3"
+        shutil.copyfile(template, target)
+        yield f"sqlite+aiosqlite:///{target}"
+
+
+@pytest.fixture
+def settings(database_url: str, tmp_path: Path) -> Settings:
+    var_dir = tmp_path / "var"
+    var_dir.mkdir(exist_ok=True)
+    return Settings(
+        env="development",
+        var_dir=var_dir,
+        database_url=database_url,
+        secret_key=SECRET,
+        base_url="http://testserver",
+        smtp_host="127.0.0.1",
+        smtp_port=9,  # nothing listens: tests that send mail use the smtp_server fixture's port
+        run_sender=False,
+    )
+
+
+@pytest.fixture
+async def engine(settings: Settings) -> AsyncIterator[AsyncEngine]:
+    engine = create_engine(settings.database_url)
+    yield engine
+    await engine.dispose()
+
+
+@pytest.fixture
+async def app(settings: Settings, engine: AsyncEngine) -> AsyncIterator[object]:
+    application = create_app(settings, engine=engine)
+    async with application.router.lifespan_context(application):
+        yield application
+
+
+@pytest.fixture
+async def client(app: object) -> AsyncIterator[httpx.AsyncClient]:
+    transport = httpx.ASGITransport(app=app, client=("203.0.113.7", 50000))  # type: ignore[arg-type]
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
+        yield http
+
+
+@pytest.fixture
+async def db(engine: AsyncEngine) -> AsyncIterator[AsyncSession]:
+    """A session for arranging and checking data; commit what the app must see."""
+    async with create_sessionmaker(engine)() as session:
+        yield session
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+# ---- mail ------------------------------------------------------------------------------------------------------
+
+class Mailbox:
+    """What a real SMTP server on loopback received."""
+
+    def __init__(self) -> None:
+        self.envelopes: list[tuple[str, list[str], bytes]] = []
+
+    async def handle_DATA(self, server: object, session: object, envelope: object) -> str:
+        self.envelopes.append(
+            (envelope.mail_from, list(envelope.rcpt_tos), bytes(envelope.original_content or envelope.content))  # type: ignore[attr-defined]
+        )
+        return "250 OK"
+
+    @property
+    def messages(self) -> list[EmailMessage]:
+        return [message_from_bytes(raw, policy=policy.default) for _, _, raw in self.envelopes]  # type: ignore[misc]
+
+    def to(self, address: str) -> list[EmailMessage]:
+        return [m for (_, rcpts, _), m in zip(self.envelopes, self.messages, strict=True) if address in rcpts]
+
+    async def wait_for(self, count: int, timeout: float = 10.0) -> None:
+        deadline = asyncio.get_running_loop().time() + timeout
+        while len(self.envelopes) < count:
+            if asyncio.get_running_loop().time() > deadline:
+                raise AssertionError(f"expected {count} mails, got {len(self.envelopes)}")
+            await asyncio.sleep(0.02)
+
+
+@pytest.fixture
+def smtp_server() -> Iterator[tuple[Mailbox, int]]:
+    mailbox = Mailbox()
+    controller = Controller(mailbox, hostname="127.0.0.1", port=free_port(), decode_data=False)
+    controller.start()
+    try:
+        yield mailbox, controller.port
+    finally:
+        controller.stop()
