@@ -2,7 +2,7 @@
 
 Revision ID: 0001_foundation
 Revises: 
-Create Date: 2026-11-23 19:43:52.399275
+Create Date: 2026-11-23 19:45:32.256833
 """
 
 from collections.abc import Sequence
@@ -33,6 +33,7 @@ def upgrade() -> None:
     sa.Column('newsletter', sa.Boolean(), server_default=sa.text('(false)'), nullable=False),
     sa.Column('suppressed_at', club.db.UTCDateTime(timezone=True), nullable=True),
     sa.Column('suppressed_reason', sa.Text(), nullable=True),
+    sa.Column('joined_via', sa.String(length=40), nullable=True),
     sa.Column('created_at', club.db.UTCDateTime(timezone=True), nullable=False),
     sa.Column('updated_at', club.db.UTCDateTime(timezone=True), nullable=False),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_people')),
@@ -40,6 +41,7 @@ def upgrade() -> None:
     )
     with op.batch_alter_table('people', schema=None) as batch_op:
         batch_op.create_index('ix_people_created_at', ['created_at'], unique=False)
+        batch_op.create_index(batch_op.f('ix_people_joined_via'), ['joined_via'], unique=False)
         batch_op.create_index('ix_people_role', ['role'], unique=False)
 
     op.create_table('rate_counters',
@@ -94,6 +96,7 @@ def downgrade() -> None:
     op.drop_table('rate_counters')
     with op.batch_alter_table('people', schema=None) as batch_op:
         batch_op.drop_index('ix_people_role')
+        batch_op.drop_index(batch_op.f('ix_people_joined_via'))
         batch_op.drop_index('ix_people_created_at')
 
     op.drop_table('people')
