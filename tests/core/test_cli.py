@@ -1,0 +1,42 @@
+"""The command line, run as a newcomer would: real processes, a real database file."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def run(args, tmp_path, stdin="", **env):
+    environment = {k: v for k, v in os.environ.items() if not k.startswith("CLUB_")}
+    environment.update({"CLUB_VAR_DIR": str(tmp_path), "CLUB_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path}/c.db"})
+    environment.update(env)
+    return subprocess.run([sys.executable, "server.py", *args], cwd=ROOT, input=stdin, capture_output=True,
+                          text=True, env=environment, timeout=60)
+
+
+def test_every_command_has_help(tmp_path):
+    result = run(["--help"], tmp_path)
+    assert result.returncode == 0
+    for command in ("serve", "migrate", "create-admin", "worker"):
+        assert command in result.stdout
+        assert run([command, "--help"], tmp_path).returncode == 0
+
+
+def test_create_admin_from_stdin_then_refuses_weak_passwords(tmp_path):
+    result = run(["create-admin", "Admin@Example.org", "--name", "Els Gent", "--password-stdin"], tmp_path,
+                 stdin="kotoji-lantern-1971-ghent\n")
+    assert result.returncode == 0, result.stderr
+    assert "admin@example.org" in result.stdout
+    weak = run(["create-admin", "b@example.org", "--name", "B", "--password-stdin"], tmp_path, stdin="password\n")
+    assert weak.returncode == 2
+    assert "12 characters" in weak.stderr
+    bad = run(["create-admin", "not an address", "--name", "B", "--password-stdin"], tmp_path, stdin="x" * 20 + "\n")
+    assert bad.returncode == 2
+
+
+def test_production_without_settings_explains_and_exits(tmp_path):
+    result = run(["migrate"], tmp_path, CLUB_ENV="production")
+    assert result.returncode == 2
+    assert "CLUB_SECRET_KEY" in result.stderr

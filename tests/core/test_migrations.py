@@ -1,0 +1,65 @@
+"""The migrations give exactly the models' schema, on SQLite and on PostgreSQL, and undo cleanly."""
+
+import asyncio
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from sqlalchemy import inspect
+
+from club.db import create_engine
+from club.migrate import downgrade, upgrade
+from club.models import metadata
+
+
+def diff_against_models(url: str) -> list:
+    async def run() -> list:
+        engine = create_engine(url)
+        async with engine.connect() as connection:
+            def compare(sync_connection):
+                context = MigrationContext.configure(sync_connection, opts={"compare_type": True})
+                return compare_metadata(context, metadata)
+
+            result = await connection.run_sync(compare)
+        await engine.dispose()
+        return result
+
+    return asyncio.run(run())
+
+
+def table_names(url: str) -> set[str]:
+    async def run() -> set[str]:
+        engine = create_engine(url)
+        async with engine.connect() as connection:
+            names = await connection.run_sync(lambda sync: set(inspect(sync).get_table_names()))
+        await engine.dispose()
+        return names
+
+    return asyncio.run(run())
+
+
+@pytest.fixture
+def empty_database(tmp_path):
+    from tests.conftest import ON_POSTGRES, TEST_DATABASE_URL, _pg_execute
+
+    if not ON_POSTGRES:
+        yield f"sqlite+aiosqlite:///{tmp_path / 'empty.sqlite3'}"
+        return
+    import secrets
+
+    name = f"club_migrations_{secrets.token_hex(4)}"
+    asyncio.run(_pg_execute(TEST_DATABASE_URL, f'CREATE DATABASE "{name}"'))
+    try:
+        yield TEST_DATABASE_URL.rsplit("/", 1)[0] + "/" + name
+    finally:
+        asyncio.run(_pg_execute(TEST_DATABASE_URL, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+def test_upgrade_head_gives_the_models_schema_and_downgrade_base_undoes_it(empty_database):
+    upgrade(empty_database)
+    assert diff_against_models(empty_database) == []
+    assert {table.name for table in metadata.sorted_tables} <= table_names(empty_database)
+    downgrade(empty_database, "base")
+    assert table_names(empty_database) <= {"alembic_version"}
+    upgrade(empty_database)  # and back up again
+    assert diff_against_models(empty_database) == []
