@@ -211,6 +211,7 @@ def route(
                 response = await endpoint(request)
                 await db.commit()
             except BaseException:
+                db.expunge_all()  # the error page still shows who is logged in; a rollback would expire them
                 await db.rollback()
                 raise
         return response

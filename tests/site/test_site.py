@@ -84,3 +84,13 @@ async def test_static_assets_are_local(client):
     page = (await client.get("/")).text
     assert "http://" not in page.replace("http://testserver", "").replace('http://www.w3.org', "")
     assert "https://" not in page
+
+
+async def test_error_page_still_knows_who_is_logged_in(client, db):
+    from tests.factories import log_in, make_admin
+
+    admin = await make_admin(db)
+    await log_in(client, db, admin)
+    response = await client.get("/setup/" + "x" * 43)  # a route that raises 404 after loading the session
+    assert response.status_code == 404
+    assert "Log out" in response.text
