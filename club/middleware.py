@@ -121,7 +121,7 @@ class Language:
         saved = None
         accept = None
         for name, value in scope.get("headers", []):
-            if name == b"cookie":
+            if name == b"cookie" and LANGUAGE_COOKIE.encode() in value:
                 cookie: SimpleCookie = SimpleCookie()
                 try:
                     cookie.load(value.decode("latin-1"))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
+import time
 from collections.abc import Awaitable, Callable, Sequence
 from functools import cache
 from pathlib import Path
@@ -157,6 +158,27 @@ def render(
     return response
 
 
+_CSRF_SENTINEL = "\x00csrf-token\x00"
+_page_cache: dict[tuple[str, str, str], tuple[float, str]] = {}
+
+
+def render_public(request: Request, template: str, *, max_age: float = 60.0) -> HTMLResponse:
+    """A page that is the same for every visitor who is not logged in: rendered once per language and path,
+    kept for max_age seconds, with each visitor's own CSRF token put in. Logged-in people get a fresh render."""
+    if getattr(request.state, "person", None) is not None:
+        return render(request, template)
+    key = (template, i18n.current_language.get(), request.url.path)
+    now = time.monotonic()
+    cached = _page_cache.get(key)
+    if cached is None or cached[0] < now:
+        html = render(request, template, {"csrf_token": _CSRF_SENTINEL}).body.decode()
+        cached = (now + max_age, html)
+        _page_cache[key] = cached
+    response = HTMLResponse(cached[1].replace(_CSRF_SENTINEL, csrf_token(request)))
+    _set_csrf_cookie(request, response)
+    return response
+
+
 def redirect(url: str, status_code: int = 303) -> RedirectResponse:
     return RedirectResponse(url, status_code=status_code)
 
@@ -204,12 +226,14 @@ def route(
                 if role is not None:
                     if person is None:
                         login = "/admin/login" if role == "admin" else "/login"
-                        await db.commit()
+                        if db.in_transaction():
+                            await db.commit()
                         return redirect(f"{login}?next={quote(request.url.path)}")
                     if person.role not in ROLE_ALLOWED[role]:
                         raise HTTPException(403)
                 response = await endpoint(request)
-                await db.commit()
+                if db.in_transaction():  # a page that never touched the database has nothing to commit
+                    await db.commit()
             except BaseException:
                 db.expunge_all()  # the error page still shows who is logged in; a rollback would expire them
                 await db.rollback()

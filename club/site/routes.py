@@ -9,11 +9,11 @@ from starlette.routing import BaseRoute, Route
 
 from club import forms, i18n
 from club.middleware import LANGUAGE_COOKIE
-from club.web import read_form, redirect, render, route, safe_next
+from club.web import read_form, redirect, render_public, route, safe_next
 
 
 async def home(request: Request) -> Response:
-    return render(request, "site/home.html")
+    return render_public(request, "site/home.html")
 
 
 async def choose_language(request: Request) -> Response:

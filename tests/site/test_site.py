@@ -94,3 +94,30 @@ async def test_error_page_still_knows_who_is_logged_in(client, db):
     response = await client.get("/setup/" + "x" * 43)  # a route that raises 404 after loading the session
     assert response.status_code == 404
     assert "Log out" in response.text
+
+
+async def test_cached_home_page_gives_each_visitor_their_own_csrf_token(app):
+    import httpx
+
+    from tests.factories import CSRF_RE
+
+    tokens = set()
+    for _ in range(2):
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://testserver") as visitor:
+            page = await visitor.get("/")
+            token = CSRF_RE.search(page.text).group(1)
+            tokens.add(token)
+            # the token works for this visitor's own cookie
+            response = await visitor.post("/language", data={"language": "ja", "csrf_token": token})
+            assert response.status_code == 303
+            assert '<html lang="ja">' in (await visitor.get("/")).text
+    assert len(tokens) == 2
+
+
+async def test_logged_in_home_page_is_not_shared(client, db):
+    from tests.factories import log_in, make_person
+
+    await client.get("/")  # fills the anonymous cache
+    person = await make_person(db, name="Hanako")
+    await log_in(client, db, person)
+    assert "Log out" in (await client.get("/")).text
