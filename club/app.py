@@ -57,9 +57,9 @@ def create_app(settings: Settings, *, engine=None) -> Starlette:  # type: ignore
         debug=False,
         routes=routes,
         middleware=[
+            Middleware(Language),
             Middleware(SecurityHeaders, production=settings.is_production),
             Middleware(BodyLimit, limit_for=limit_for, on_too_large=errors.too_large),
-            Middleware(Language),
         ],
         exception_handlers={HTTPException: errors.http_exception, Exception: errors.server_error},
         lifespan=lifespan,

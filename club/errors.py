@@ -9,6 +9,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, PlainTextResponse, Response
 from starlette.types import Receive, Scope, Send
 
+from club import i18n
 from club.i18n import N_
 
 log = logging.getLogger("club.errors")
@@ -60,7 +61,13 @@ async def http_exception(request: Request, exc: Exception) -> Response:
 
 async def server_error(request: Request, exc: Exception) -> Response:
     log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
-    return error_page(request, 500)
+    # This runs outside the language middleware: choose the language again from the request.
+    from club.middleware import LANGUAGE_COOKIE
+
+    person = getattr(request.state, "person", None)
+    saved = getattr(person, "language", None) or request.cookies.get(LANGUAGE_COOKIE)
+    with i18n.use_language(i18n.negotiate(saved, request.headers.get("accept-language"))):
+        return error_page(request, 500)
 
 
 async def too_large(scope: Scope, receive: Receive, send: Send) -> None:

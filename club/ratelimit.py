@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import select
+from sqlalchemy import Table, case, literal, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -19,21 +19,21 @@ async def hit(db: AsyncSession, key: str, window: dt.timedelta) -> int:
     stale = now - window
     insert = pg_insert if is_postgres(db) else sqlite_insert
     table = RateCounter.__table__
-    statement = insert(table).values(key=key[:200], window_start=now, count=1)
-    statement = statement.on_conflict_do_update(
-        index_elements=[table.c.key],
-        set_={
-            "count": _case_reset(table, stale, table.c.count + 1, 1),
-            "window_start": _case_reset(table, stale, table.c.window_start, now),
-        },
-    ).returning(table.c.count)
+    assert isinstance(table, Table)
+    in_window = table.c.window_start > literal(stale, type_=table.c.window_start.type)
+    statement = (
+        insert(table)
+        .values(key=key[:200], window_start=now, count=1)
+        .on_conflict_do_update(
+            index_elements=[table.c.key],
+            set_={
+                "count": case((in_window, table.c.count + 1), else_=1),
+                "window_start": case((in_window, table.c.window_start), else_=now),
+            },
+        )
+        .returning(table.c.count)
+    )
     return int((await db.execute(statement)).scalar_one())
-
-
-def _case_reset(table, stale, keep, reset):  # type: ignore[no-untyped-def]
-    from sqlalchemy import case, literal
-
-    return case((table.c.window_start > literal(stale, type_=table.c.window_start.type), keep), else_=reset)
 
 
 async def count(db: AsyncSession, key: str, window: dt.timedelta) -> int:

@@ -22,6 +22,7 @@ from starlette.routing import Route
 from club import i18n
 from club.accounts import sessions
 from club.config import ROOT, Settings
+from club.middleware import BodyTooLarge
 
 TEMPLATES_DIR = ROOT / "templates"
 STATIC_DIR = ROOT / "static"
@@ -113,7 +114,11 @@ async def read_form(
     """Parse a posted form and check its CSRF token; a missing or wrong token is a 403."""
     try:
         form = await request.form(max_files=max_files, max_fields=max_fields, max_part_size=max_part_size)
-    except HTTPException:
+    except HTTPException as exc:
+        if exc.status_code == 400 and "maximum size" in str(exc.detail):  # one field or file over its limit
+            raise HTTPException(413) from exc
+        raise
+    except BodyTooLarge:
         raise
     except Exception as exc:  # malformed multipart and the like: the visitor's fault, not ours
         raise HTTPException(400, "bad-form") from exc
@@ -171,7 +176,7 @@ def render_public(request: Request, template: str, *, max_age: float = 60.0) -> 
     now = time.monotonic()
     cached = _page_cache.get(key)
     if cached is None or cached[0] < now:
-        html = render(request, template, {"csrf_token": _CSRF_SENTINEL}).body.decode()
+        html = bytes(render(request, template, {"csrf_token": _CSRF_SENTINEL}).body).decode()
         cached = (now + max_age, html)
         _page_cache[key] = cached
     response = HTMLResponse(cached[1].replace(_CSRF_SENTINEL, csrf_token(request)))

@@ -78,6 +78,23 @@ async def test_huge_body_gets_413(client):
     response = await client.post("/language", data={"language": "nl", "csrf_token": token, "pad": "x" * 2_000_000})
     assert response.status_code == 413
     assert "too large" in response.text.lower()
+    response = await client.post("/language", data={"csrf_token": token, "pad": "x" * 2_000_000},
+                                 headers={"accept-language": "ja"})
+    assert response.status_code == 413
+    assert "大きすぎます" in response.text
+
+
+async def test_streamed_body_over_the_limit_gets_413(client):
+    token = await csrf_token(client)
+
+    async def chunks():
+        yield f"csrf_token={token}&pad=".encode()
+        for _ in range(40):
+            yield b"x" * 65536
+
+    response = await client.post("/language", content=chunks(),
+                                 headers={"content-type": "application/x-www-form-urlencoded"})
+    assert response.status_code == 413
 
 
 async def test_static_assets_are_local(client):
