@@ -1,0 +1,77 @@
+"""Periodic housekeeping that runs beside the mail sender (in the server process, or in `server.py worker`).
+
+Each job is idempotent and takes the sessionmaker and the settings; on PostgreSQL an advisory lock makes sure
+that only one process runs a given job at a time when several workers are up.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import zlib
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from club.config import Settings
+from club.db import is_postgres, transaction
+
+log = logging.getLogger("club.tasks")
+JobFunction = Callable[[AsyncSession, Settings], Awaitable[object]]
+
+
+@dataclass(frozen=True)
+class Job:
+    name: str
+    every_seconds: float
+    run: JobFunction
+
+
+async def purge_expired_tokens(db: AsyncSession, settings: Settings) -> None:
+    from club.accounts import tokens
+
+    await tokens.purge_expired(db)
+
+
+def jobs() -> list[Job]:
+    """Every feature's housekeeping, found by import so that a feature without jobs costs nothing."""
+    found = [Job("purge expired tokens", 3600, purge_expired_tokens)]
+    for module_name in ("club.members.tasks", "club.ambassadors.tasks", "club.newsletters.tasks"):
+        try:
+            module = __import__(module_name, fromlist=["JOBS"])
+        except ModuleNotFoundError as exc:
+            if exc.name is None or not module_name.startswith(exc.name):
+                raise
+            continue
+        found.extend(module.JOBS)
+    return found
+
+
+async def run_job_once(job: Job, sessionmaker: async_sessionmaker[AsyncSession], settings: Settings) -> bool:
+    """Run one job in its own transaction; False when another process holds it right now."""
+    async with transaction(sessionmaker) as db:
+        if is_postgres(db):
+            key = zlib.crc32(job.name.encode()) & 0x7FFFFFFF
+            locked = (await db.execute(text("SELECT pg_try_advisory_xact_lock(:k)"), {"k": key})).scalar()
+            if not locked:
+                return False
+        await job.run(db, settings)
+    return True
+
+
+async def run_forever(sessionmaker: async_sessionmaker[AsyncSession], settings: Settings,
+                      *, tick: float = 5.0) -> None:
+    schedule = {job.name: 0.0 for job in jobs()}
+    loop = asyncio.get_running_loop()
+    while True:
+        for job in jobs():
+            if loop.time() < schedule.get(job.name, 0.0):
+                continue
+            try:
+                await run_job_once(job, sessionmaker, settings)
+            except Exception:
+                log.exception("housekeeping job %r failed; it runs again later", job.name)
+            schedule[job.name] = loop.time() + job.every_seconds
+        await asyncio.sleep(tick)
