@@ -1,13 +1,54 @@
-"""Starts what mail needs alongside the web app (the dev mailbox and the in-process sender). Stub for now."""
+"""Starts what mail needs alongside the web app: the dev mailbox (outside production, with no SMTP host set)
+and the in-process sender (unless CLUB_RUN_SENDER=0, e.g. when `server.py worker` runs on its own)."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import logging
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 
 from starlette.applications import Starlette
 
+from club.mail.mailbox import running_mailbox
+from club.mail.sender import MailSender, SenderAlreadyRunning, sender_from_settings, transport_from_settings
+from club.mail.transport import SmtpTransport
 
-@asynccontextmanager
+log = logging.getLogger("club.mail")
+
+
+async def _run(sender: MailSender) -> None:
+    try:
+        await sender.run()
+    except SenderAlreadyRunning as exc:
+        log.warning("this process sends no mail: %s", exc)
+    except Exception:
+        log.exception("the in-process mail sender stopped")
+
+
+@contextlib.asynccontextmanager
 async def mail_lifespan(app: Starlette) -> AsyncIterator[None]:
-    yield
+    settings = app.state.settings
+    app.state.mail_sender = None
+    async with contextlib.AsyncExitStack() as stack:
+        transport: SmtpTransport | None = None
+        if settings.uses_dev_mailbox:
+            port = await stack.enter_async_context(running_mailbox(settings.var_dir))
+            app.state.mailbox_port = port
+            log.info("development mailbox on 127.0.0.1:%d; read it at /admin/mailbox", port)
+            transport = transport_from_settings(settings, port=port)
+        elif settings.smtp_host:
+            transport = transport_from_settings(settings)
+        task = None
+        if settings.run_sender and transport is not None:
+            sender = sender_from_settings(settings, app.state.sessionmaker, transport)
+            app.state.mail_sender = sender
+            task = asyncio.create_task(_run(sender))
+        try:
+            yield
+        finally:
+            if task is not None:
+                app.state.mail_sender.stop()
+                await task
+            if transport is not None:
+                await transport.close()

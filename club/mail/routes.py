@@ -1,3 +1,92 @@
+"""Admin pages for mail: the queue, and the development mailbox (which does not exist in production)."""
+
+from __future__ import annotations
+
+import html
+import re
+
+from markupsafe import Markup
+from sqlalchemy import and_, case, func, select
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, Response
 from starlette.routing import BaseRoute
 
-routes: list[BaseRoute] = []
+from club.mail import mailbox
+from club.mail.models import Delivery
+from club.web import render, route
+
+_URL_RE = re.compile(r"https?://[^\s<>\"']+")
+# Mail HTML is someone else's markup: shown in a sandboxed frame, no scripts, no forms, links open a new tab.
+MAIL_HTML_POLICY = (
+    "default-src 'none'; style-src 'unsafe-inline'; img-src data: https: http:; font-src data:; "
+    "form-action 'none'; frame-ancestors 'self'; sandbox allow-popups allow-popups-to-escape-sandbox"
+)
+
+
+def linkify(text: str) -> Markup:
+    escaped = html.escape(text, quote=False)
+    return Markup(
+        _URL_RE.sub(lambda m: f'<a href="{m.group(0)}" rel="noopener noreferrer">{m.group(0)}</a>', escaped)
+    )
+
+
+def _dev_only(request: Request) -> None:
+    if request.app.state.settings.is_production:
+        raise HTTPException(404)
+
+
+async def mailbox_list(request: Request) -> Response:
+    _dev_only(request)
+    mails = mailbox.list_mails(request.app.state.settings.var_dir)
+    return render(request, "mail/mailbox.html", {"mails": mails})
+
+
+async def mailbox_mail(request: Request) -> Response:
+    _dev_only(request)
+    mail = mailbox.read_mail(request.app.state.settings.var_dir, request.path_params["mail_id"])
+    if mail is None:
+        raise HTTPException(404)
+    return render(request, "mail/mailbox_mail.html", {"mail": mail, "text": linkify(mail.text)})
+
+
+async def mailbox_mail_html(request: Request) -> Response:
+    _dev_only(request)
+    mail = mailbox.read_mail(request.app.state.settings.var_dir, request.path_params["mail_id"])
+    if mail is None:
+        raise HTTPException(404)
+    return HTMLResponse(
+        '<base target="_blank">' + mail.html,
+        headers={"Content-Security-Policy": MAIL_HTML_POLICY, "X-Frame-Options": "SAMEORIGIN"},
+    )
+
+
+async def queue(request: Request) -> Response:
+    db = request.state.db
+    state = case(
+        (and_(Delivery.status == "queued", Delivery.attempts > 0), "retrying"),
+        (Delivery.status == "queued", "waiting"),
+        else_=Delivery.status,
+    )
+    counts = dict((await db.execute(select(state, func.count()).group_by(state))).all())
+    problems = (
+        (
+            await db.execute(
+                select(Delivery)
+                .where(Delivery.last_error.is_not(None), Delivery.status.in_(("queued", "failed")))
+                .order_by(Delivery.id.desc())
+                .limit(50)
+            )
+        )
+        .scalars()
+        .all()
+    )
+    return render(request, "mail/queue.html", {"counts": counts, "problems": problems})
+
+
+routes: list[BaseRoute] = [
+    route("/admin/mail/queue", queue, role="admin"),
+    route("/admin/mailbox", mailbox_list, role="admin"),
+    route("/admin/mailbox/{mail_id}", mailbox_mail, role="admin"),
+    route("/admin/mailbox/{mail_id}/html", mailbox_mail_html, role="admin"),
+]

@@ -1,0 +1,134 @@
+"""The development mailbox: an SMTP server (aiosmtpd) on loopback that keeps what it catches as .eml files.
+
+Files under var/mailbox rather than memory, so every process sees the same mail: the web process that shows
+/admin/mailbox, and a separate `server.py worker` that delivers to the port written in var/mailbox/port.
+The newest `KEEP` mails are kept. It exists only outside production.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import re
+import secrets
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from email import message_from_bytes, policy
+from email.message import EmailMessage
+from pathlib import Path
+from typing import Any
+
+from aiosmtpd.smtp import SMTP
+
+KEEP = 500
+_ID_RE = re.compile(r"^[0-9]{19,20}-[0-9a-f]{8}$")
+
+
+def mailbox_dir(var_dir: Path) -> Path:
+    return var_dir / "mailbox"
+
+
+class MailboxHandler:
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+
+    async def handle_DATA(self, server: SMTP, session: Any, envelope: Any) -> str:
+        content = envelope.original_content or envelope.content
+        data = content if isinstance(content, bytes) else str(content).encode("utf-8")
+        name = f"{time.time_ns()}-{secrets.token_hex(4)}"
+        self.folder.mkdir(parents=True, exist_ok=True)
+        temporary = self.folder / (name + ".tmp")
+        temporary.write_bytes(data)
+        temporary.rename(self.folder / (name + ".eml"))
+        self._prune()
+        return "250 OK caught by the development mailbox"
+
+    def _prune(self) -> None:
+        files = sorted(self.folder.glob("*.eml"))
+        for old in files[: max(0, len(files) - KEEP)]:
+            old.unlink(missing_ok=True)
+
+
+async def _listening(port: int) -> bool:
+    try:
+        _, writer = await asyncio.wait_for(asyncio.open_connection("127.0.0.1", port), 1)
+    except (OSError, TimeoutError):
+        return False
+    writer.close()
+    return True
+
+
+@contextlib.asynccontextmanager
+async def running_mailbox(var_dir: Path) -> AsyncIterator[int]:
+    """The mailbox's port: the one another process of this checkout already runs, or a new one."""
+    folder = mailbox_dir(var_dir)
+    folder.mkdir(parents=True, exist_ok=True)
+    port_file = folder / "port"
+    if port_file.is_file():
+        with contextlib.suppress(ValueError):
+            port = int(port_file.read_text().strip())
+            if await _listening(port):
+                yield port
+                return
+    handler = MailboxHandler(folder)
+    loop = asyncio.get_running_loop()
+    server = await loop.create_server(lambda: SMTP(handler, hostname="mailbox.localhost"), "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    port_file.write_text(str(port))
+    try:
+        yield port
+    finally:
+        server.close()
+        with contextlib.suppress(OSError, ValueError):
+            if int(port_file.read_text().strip()) == port:
+                port_file.unlink()
+
+
+@dataclass
+class CaughtMail:
+    id: str
+    sender: str
+    to: str
+    subject: str
+    date: str
+    message: EmailMessage | None = None
+
+    @property
+    def text(self) -> str:
+        part = self.message.get_body(("plain",)) if self.message else None
+        return str(part.get_content()).replace("\r\n", "\n") if part is not None else ""  # type: ignore[union-attr]
+
+    @property
+    def html(self) -> str:
+        part = self.message.get_body(("html",)) if self.message else None
+        return str(part.get_content()) if part is not None else ""  # type: ignore[union-attr]
+
+    @property
+    def headers(self) -> list[tuple[str, str]]:
+        return [(k, str(v)) for k, v in self.message.items()] if self.message else []
+
+
+def _parse(path: Path, *, full: bool) -> CaughtMail:
+    message = message_from_bytes(path.read_bytes(), policy=policy.default)
+    assert isinstance(message, EmailMessage)
+    return CaughtMail(
+        id=path.stem,
+        sender=str(message.get("From", "")),
+        to=str(message.get("To", "")),
+        subject=str(message.get("Subject", "")),
+        date=str(message.get("Date", "")),
+        message=message if full else None,
+    )
+
+
+def list_mails(var_dir: Path, limit: int = 200) -> list[CaughtMail]:
+    files = sorted(mailbox_dir(var_dir).glob("*.eml"), reverse=True)[:limit]
+    return [_parse(path, full=False) for path in files]
+
+
+def read_mail(var_dir: Path, mail_id: str) -> CaughtMail | None:
+    if not _ID_RE.match(mail_id):
+        return None
+    path = mailbox_dir(var_dir) / f"{mail_id}.eml"
+    return _parse(path, full=True) if path.is_file() else None

@@ -1,0 +1,79 @@
+"""The outbox: a mail's content stored once, one small delivery row per recipient, and the running senders."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy import Boolean, ForeignKey, Index, Integer, SmallInteger, String, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from club.db import Base, utcnow
+
+PRIORITY_TRANSACTIONAL = 0
+PRIORITY_BULK = 10
+
+# queued: waiting for its first attempt or its next retry; sending: claimed by a sender under a lease.
+STATUSES = ("queued", "sending", "sent", "failed")
+
+
+class Mail(Base):
+    """What is sent: subject and bodies with %%name%%-style placeholders, once for all its recipients."""
+
+    __tablename__ = "mails"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(String(30))
+    priority: Mapped[int] = mapped_column(SmallInteger, default=PRIORITY_TRANSACTIONAL)
+    language: Mapped[str] = mapped_column(String(2))
+    subject: Mapped[str] = mapped_column(Text)
+    text: Mapped[str] = mapped_column(Text)
+    html: Mapped[str] = mapped_column(Text)
+    # Newsletters carry List-Unsubscribe headers; transactional mail does not.
+    bulk: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Who queued it, e.g. "newsletter:12", so a feature can find and count its own deliveries.
+    reference: Mapped[str | None] = mapped_column(String(60), index=True)
+    # Random part of every Message-ID of this mail: a resent delivery keeps its Message-ID.
+    token: Mapped[str] = mapped_column(String(32))
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class Delivery(Base):
+    """One mail to one recipient."""
+
+    __tablename__ = "mail_deliveries"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    mail_id: Mapped[int] = mapped_column(ForeignKey("mails.id", ondelete="CASCADE"), index=True)
+    person_id: Mapped[int | None] = mapped_column(ForeignKey("people.id", ondelete="SET NULL"), index=True)
+    to_email: Mapped[str] = mapped_column(String(254))
+    to_name: Mapped[str] = mapped_column(String(200), default="")
+    unsubscribe_url: Mapped[str | None] = mapped_column(Text)
+    priority: Mapped[int] = mapped_column(SmallInteger, default=PRIORITY_TRANSACTIONAL)
+    status: Mapped[str] = mapped_column(String(10), default="queued")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    lease_until: Mapped[dt.datetime | None]
+    claimed_by: Mapped[str | None] = mapped_column(String(40))
+    smtp_code: Mapped[int | None] = mapped_column(SmallInteger)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    sent_at: Mapped[dt.datetime | None]
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+    __table_args__ = (Index("ix_mail_deliveries_claim", "status", "priority", "next_attempt_at", "id"),)
+
+    @property
+    def retrying(self) -> bool:
+        return self.status == "queued" and self.attempts > 0
+
+
+class Sender(Base):
+    """A running sender, with a heartbeat: on SQLite at most one may live; on PostgreSQL a dead one's
+    claimed deliveries are handed back as soon as it is known dead."""
+
+    __tablename__ = "mail_senders"
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    hostname: Mapped[str] = mapped_column(String(255))
+    pid: Mapped[int] = mapped_column(Integer)
+    started_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    heartbeat_at: Mapped[dt.datetime] = mapped_column(default=utcnow)

@@ -1,0 +1,596 @@
+"""The sender: claims queued deliveries, builds each message, sends it, records the outcome.
+
+It depends on two narrow things: `DeliveryStore` (the database: claim, record, release) and a `Transport`.
+One pipeline per process: a claimer keeps a local priority queue topped up with leased rows, one task per SMTP
+connection builds and sends, and a recorder commits outcomes in groups. A sending task waits for the commit
+of its outcome before it takes the next delivery, so after a `kill -9` the only mail sent but not recorded as sent
+is at most one per connection; it goes again with the same Message-ID.
+
+PostgreSQL: any number of senders, rows claimed with FOR UPDATE SKIP LOCKED under a lease. SQLite: one sender;
+a second one refuses to start (`SenderAlreadyRunning`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime as dt
+import itertools
+import logging
+import os
+import random
+import secrets
+import signal
+import socket
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from email.utils import parseaddr
+from typing import Any, cast
+
+from sqlalchemy import Select, Table, delete, func, insert, select, update
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from club.db import create_engine, create_sessionmaker, utcnow
+from club.mail.dkim import DkimSigner, signer_from_settings
+from club.mail.message import Address, MessageTemplate, domain_of
+from club.mail.models import Delivery, Mail, Sender
+from club.mail.transport import PermanentFailure, SendFailure, SmtpTransport, Transport
+
+log = logging.getLogger("club.mail.sender")
+
+deliveries = cast(Table, Delivery.__table__)
+
+HEARTBEAT_SECONDS = 5.0
+# A sender on another host that has not been seen for this long is dead, and its leased rows go back.
+STALE_AFTER = dt.timedelta(seconds=60)
+
+
+class SenderAlreadyRunning(RuntimeError):
+    pass
+
+
+@dataclass(slots=True)
+class Claimed:
+    id: int
+    mail_id: int
+    person_id: int | None
+    to_email: str
+    to_name: str
+    unsubscribe_url: str | None
+    priority: int
+    attempts: int
+    created_at: dt.datetime
+    lease_until: dt.datetime
+    batch: Batch | None = None
+
+
+@dataclass(slots=True)
+class MailContent:
+    id: int
+    subject: str
+    text: str
+    html: str
+    bulk: bool
+    token: str
+
+
+@dataclass(slots=True)
+class Outcome:
+    delivery: Claimed
+    status: str  # sent, queued (retry) or failed
+    reply: str = ""
+    code: int | None = None
+    next_attempt_at: dt.datetime | None = None
+    suppress: bool = False
+
+
+@dataclass
+class Batch:
+    size: int
+    transactional: int
+    started: float = field(default_factory=time.monotonic)
+    sent: int = 0
+    retrying: int = 0
+    failed: int = 0
+
+    @property
+    def done(self) -> int:
+        return self.sent + self.retrying + self.failed
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _claim_query(pick: Select[Any], postgres: bool) -> Select[Any]:
+    """The one place the dialects differ: PostgreSQL lets several senders skip each other's locked rows."""
+    return pick.with_for_update(skip_locked=True) if postgres else pick
+
+
+class DeliveryStore:
+    """The database side of the sender."""
+
+    def __init__(self, sessionmaker: async_sessionmaker[AsyncSession], *, lease: float = 300.0) -> None:
+        self.sessionmaker = sessionmaker
+        self.lease = dt.timedelta(seconds=lease)
+        self.sender_id = secrets.token_hex(8)
+        self.hostname = socket.gethostname()[:255]
+        self.postgres = False
+
+    async def register(self) -> None:
+        """Record this sender; on SQLite refuse to run next to a live one."""
+        async with self.sessionmaker() as db:
+            self.postgres = db.get_bind().dialect.name == "postgresql"
+            now = utcnow()
+            # Write first: on SQLite this takes the write lock, so two starting senders cannot both pass.
+            await db.execute(
+                insert(Sender).values(
+                    id=self.sender_id,
+                    hostname=self.hostname,
+                    pid=os.getpid(),
+                    started_at=now,
+                    heartbeat_at=now,
+                )
+            )
+            others = (await db.execute(select(Sender).where(Sender.id != self.sender_id))).scalars().all()
+            alive = [s for s in others if not self._dead(s, now)]
+            if alive and not self.postgres:
+                other = alive[0]
+                pid, host, seen = other.pid, other.hostname, other.heartbeat_at
+                await db.rollback()
+                raise SenderAlreadyRunning(
+                    f"Another mail sender is already running on this SQLite database (pid {pid} on "
+                    f"{host}, last seen {seen:%H:%M:%S} UTC). SQLite allows one sender: "
+                    "stop the other one, or start this process with CLUB_RUN_SENDER=0, or use PostgreSQL to run "
+                    "several."
+                )
+            await db.commit()
+        await self.reclaim()
+
+    def _dead(self, sender: Sender, now: dt.datetime) -> bool:
+        if sender.hostname == self.hostname:
+            return not _pid_alive(sender.pid)
+        return now - sender.heartbeat_at > STALE_AFTER
+
+    async def reclaim(self) -> int:
+        """Heartbeat, and hand back rows leased by dead senders or whose lease ran out."""
+        async with self.sessionmaker() as db:
+            now = utcnow()
+            await db.execute(update(Sender).where(Sender.id == self.sender_id).values(heartbeat_at=now))
+            others = (await db.execute(select(Sender).where(Sender.id != self.sender_id))).scalars().all()
+            dead = [s.id for s in others if self._dead(s, now)]
+            back = update(deliveries).values(status="queued", claimed_by=None, lease_until=None)
+            count = 0
+            if dead:
+                result = await db.execute(
+                    back.where(deliveries.c.status == "sending", deliveries.c.claimed_by.in_(dead))
+                )
+                count += result.rowcount or 0  # type: ignore[attr-defined]
+                await db.execute(delete(Sender).where(Sender.id.in_(dead)))
+            orphaned = deliveries.c.claimed_by.not_in(select(Sender.id))
+            result = await db.execute(
+                back.where(deliveries.c.status == "sending", (deliveries.c.lease_until < now) | orphaned)
+            )
+            count += result.rowcount or 0  # type: ignore[attr-defined]
+            await db.commit()
+        if count:
+            log.info("mail: %d deliveries handed back from dead senders or expired leases", count)
+        return count
+
+    async def unregister(self) -> None:
+        async with self.sessionmaker() as db:
+            await db.execute(delete(Sender).where(Sender.id == self.sender_id))
+            await db.commit()
+
+    async def claim(self, limit: int) -> list[Claimed]:
+        now = utcnow()
+        lease_until = now + self.lease
+        pick = (
+            select(deliveries.c.id)
+            .where(deliveries.c.status == "queued", deliveries.c.next_attempt_at <= now)
+            .order_by(deliveries.c.priority, deliveries.c.next_attempt_at, deliveries.c.id)
+            .limit(limit)
+        )
+        statement = (
+            update(deliveries)
+            .where(deliveries.c.id.in_(_claim_query(pick, self.postgres).scalar_subquery()))
+            .values(status="sending", claimed_by=self.sender_id, lease_until=lease_until)
+            .returning(
+                deliveries.c.id,
+                deliveries.c.mail_id,
+                deliveries.c.person_id,
+                deliveries.c.to_email,
+                deliveries.c.to_name,
+                deliveries.c.unsubscribe_url,
+                deliveries.c.priority,
+                deliveries.c.attempts,
+                deliveries.c.created_at,
+            )
+        )
+        async with self.sessionmaker() as db:
+            rows = (await db.execute(statement)).all()
+            await db.commit()
+        return [Claimed(*row[:9], lease_until=lease_until) for row in rows]  # type: ignore[misc]
+
+    async def mails(self, ids: Sequence[int]) -> dict[int, MailContent]:
+        async with self.sessionmaker() as db:
+            rows = await db.execute(
+                select(Mail.id, Mail.subject, Mail.text, Mail.html, Mail.bulk, Mail.token).where(
+                    Mail.id.in_(ids)
+                )
+            )
+            return {row.id: MailContent(*row) for row in rows}
+
+    async def record(self, outcomes: Sequence[Outcome]) -> None:
+        now = utcnow()
+        sent = [o.delivery.id for o in outcomes if o.status == "sent"]
+        others = [o for o in outcomes if o.status != "sent"]
+        mine = deliveries.c.claimed_by == self.sender_id
+        async with self.sessionmaker() as db:
+            if sent:
+                await db.execute(
+                    update(deliveries)
+                    .where(deliveries.c.id.in_(sent), mine)
+                    .values(status="sent", sent_at=now, attempts=deliveries.c.attempts + 1, lease_until=None)
+                )
+            for outcome in others:
+                await db.execute(
+                    update(deliveries)
+                    .where(deliveries.c.id == outcome.delivery.id, mine)
+                    .values(
+                        status=outcome.status,
+                        attempts=outcome.delivery.attempts + 1,
+                        next_attempt_at=outcome.next_attempt_at or now,
+                        smtp_code=outcome.code,
+                        last_error=outcome.reply[:2000],
+                        lease_until=None,
+                        claimed_by=None if outcome.status == "queued" else self.sender_id,
+                    )
+                )
+                if outcome.suppress:
+                    await self._suppress(db, outcome, now)
+            await db.commit()
+
+    async def _suppress(self, db: AsyncSession, outcome: Outcome, now: dt.datetime) -> None:
+        from club.accounts.models import Person
+
+        reason = f"{outcome.code} {outcome.reply}"[:1000]
+        await db.execute(
+            update(Person)
+            .where(
+                func.lower(Person.email) == outcome.delivery.to_email.lower(), Person.suppressed_at.is_(None)
+            )
+            .values(suppressed_at=now, suppressed_reason=reason)
+            .execution_options(synchronize_session=False)
+        )
+
+    async def release(self, claimed: Sequence[Claimed]) -> None:
+        """Hand back deliveries claimed but not sent (on shutdown), so the next sender needs no lease expiry."""
+        if not claimed:
+            return
+        async with self.sessionmaker() as db:
+            await db.execute(
+                update(deliveries)
+                .where(
+                    deliveries.c.id.in_([c.id for c in claimed]), deliveries.c.claimed_by == self.sender_id
+                )
+                .values(status="queued", claimed_by=None, lease_until=None)
+            )
+            await db.commit()
+
+
+class MailSender:
+    def __init__(
+        self,
+        store: DeliveryStore,
+        transport: Transport,
+        *,
+        mail_from: Address,
+        connections: int,
+        signer: DkimSigner | None = None,
+        batch_size: int = 500,
+        poll_interval: float = 0.2,
+        retry_base: float = 60.0,
+        retry_cap: float = 3600.0,
+        give_up_after: dt.timedelta = dt.timedelta(days=2),
+    ) -> None:
+        self.store = store
+        self.transport = transport
+        self.mail_from = mail_from
+        self.connections = connections
+        self.signer = signer
+        self.batch_size = batch_size
+        self.poll_interval = poll_interval
+        self.retry_base = retry_base
+        self.retry_cap = retry_cap
+        self.give_up_after = give_up_after
+        self.domain = domain_of(mail_from.email)
+        self._templates: dict[int, tuple[MailContent, MessageTemplate]] = {}
+        self._queue: asyncio.PriorityQueue[tuple[int, int, Claimed]] = asyncio.PriorityQueue()
+        self._seq = itertools.count()
+        self._pending: list[tuple[Outcome, asyncio.Future[None]]] = []
+        self._pending_ready = asyncio.Event()
+        self._stopping = asyncio.Event()
+        self._pause_until = 0.0
+        self._connect_failures = 0
+        self._busy = 0
+        self._senders_done = False
+        self.sent = 0
+
+    # ---- running -------------------------------------------------------------------------------------------
+
+    async def run(self) -> None:
+        """Send until `stop()`; registers first (raising `SenderAlreadyRunning` on a busy SQLite database)."""
+        await self.store.register()
+        log.info("mail sender %s started (%d connections)", self.store.sender_id, self.connections)
+        recorder = asyncio.create_task(self._record_loop())
+        tasks = [asyncio.create_task(self._claim_loop()), asyncio.create_task(self._heartbeat_loop())]
+        senders = [asyncio.create_task(self._send_loop()) for _ in range(self.connections)]
+        try:
+            await self._stopping.wait()
+        finally:
+            self._stopping.set()
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            # Mail already on the wire is finished and recorded; what waits in the local queue goes back.
+            deadline = time.monotonic() + 15
+            while self._busy and time.monotonic() < deadline:
+                await asyncio.sleep(0.02)
+            for task in senders:
+                task.cancel()
+            await asyncio.gather(*senders, return_exceptions=True)
+            self._senders_done = True
+            try:
+                await asyncio.wait_for(recorder, 30)
+            except (TimeoutError, asyncio.CancelledError):
+                pass
+            left = []
+            while not self._queue.empty():
+                left.append(self._queue.get_nowait()[2])
+            try:
+                await self.store.release(left)
+                await self.store.unregister()
+            except Exception:
+                log.exception(
+                    "mail sender could not hand back %d deliveries; their lease will expire", len(left)
+                )
+            log.info("mail sender %s stopped", self.store.sender_id)
+
+    def stop(self) -> None:
+        self._stopping.set()
+
+    async def _heartbeat_loop(self) -> None:
+        while True:
+            await asyncio.sleep(HEARTBEAT_SECONDS)
+            try:
+                await self.store.reclaim()
+            except Exception:
+                log.exception("mail sender heartbeat failed")
+
+    async def _claim_loop(self) -> None:
+        while not self._stopping.is_set():
+            if self._queue.qsize() >= self.batch_size or time.monotonic() < self._pause_until:
+                await asyncio.sleep(0.01 if self._queue.qsize() else self.poll_interval)
+                continue
+            try:
+                claimed = await self.store.claim(self.batch_size)
+                missing = {c.mail_id for c in claimed} - self._templates.keys()
+                if missing:
+                    for content in (await self.store.mails(sorted(missing))).values():
+                        self._remember(content)
+            except Exception:
+                log.exception("mail sender could not claim deliveries")
+                await asyncio.sleep(1.0)
+                continue
+            if not claimed:
+                await asyncio.sleep(self.poll_interval)
+                continue
+            batch = Batch(size=len(claimed), transactional=sum(1 for c in claimed if c.priority == 0))
+            for item in claimed:
+                item.batch = batch
+                self._queue.put_nowait((item.priority, next(self._seq), item))
+
+    def _remember(self, content: MailContent) -> None:
+        if len(self._templates) > 1000:
+            self._templates.clear()
+        template = MessageTemplate(
+            sender=self.mail_from,
+            subject=content.subject,
+            text=content.text,
+            html=content.html,
+            list_unsubscribe_mailto=self.mail_from.email if content.bulk else None,
+            bulk=content.bulk,
+        )
+        self._templates[content.id] = (content, template)
+
+    async def _send_loop(self) -> None:
+        while not self._stopping.is_set():
+            _, _, item = await self._queue.get()
+            if self._stopping.is_set():
+                self._queue.put_nowait((item.priority, next(self._seq), item))
+                return
+            self._busy += 1
+            try:
+                pause = self._pause_until - time.monotonic()
+                if pause > 0:
+                    await asyncio.sleep(pause)
+                outcome = await self._deliver(item)
+                if outcome is None:
+                    continue
+                future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+                self._pending.append((outcome, future))
+                self._pending_ready.set()
+                await future
+            finally:
+                self._busy -= 1
+
+    async def _deliver(self, item: Claimed) -> Outcome | None:
+        if item.lease_until - utcnow() < dt.timedelta(seconds=5):
+            return None  # the lease ran out while it waited here: the row is someone else's now
+        entry = self._templates.get(item.mail_id)
+        if entry is None:
+            return Outcome(item, "failed", reply="the mail of this delivery no longer exists")
+        content, template = entry
+        try:
+            to = Address(item.to_email, item.to_name)
+            raw = template.render(
+                to,
+                message_id=f"<{content.token}.{item.id}@{self.domain}>",
+                unsubscribe_url=item.unsubscribe_url,
+            )
+            if self.signer is not None:
+                raw = self.signer.sign(raw)
+        except ValueError as exc:
+            return Outcome(item, "failed", reply=f"cannot build this mail: {exc}")
+        try:
+            reply = await self.transport.send(self.mail_from.email, [to.email], raw)
+        except PermanentFailure as failure:
+            return Outcome(
+                item, "failed", reply=failure.reply, code=failure.code, suppress=failure.recipient_refused
+            )
+        except SendFailure as failure:
+            if failure.code is None:
+                self._connection_trouble()
+            return self._retry(item, failure)
+        self._connect_failures = 0
+        return Outcome(item, "sent", reply=reply)
+
+    def _connection_trouble(self) -> None:
+        """The server is unreachable: pause every sending task instead of burning through retries."""
+        self._connect_failures += 1
+        delay = min(2 ** min(self._connect_failures, 5), 30) * random.uniform(0.5, 1.0)
+        self._pause_until = max(self._pause_until, time.monotonic() + delay)
+
+    def _retry(self, item: Claimed, failure: SendFailure) -> Outcome:
+        now = utcnow()
+        if now - item.created_at > self.give_up_after:
+            reply = f"gave up after {item.attempts + 1} attempts: {failure.reply}"
+            return Outcome(item, "failed", reply=reply, code=failure.code)
+        delay = min(self.retry_base * 2**item.attempts, self.retry_cap) * random.uniform(0.5, 1.5)
+        return Outcome(
+            item,
+            "queued",
+            reply=failure.reply,
+            code=failure.code,
+            next_attempt_at=now + dt.timedelta(seconds=delay),
+        )
+
+    async def _record_loop(self) -> None:
+        while not (self._senders_done and not self._pending):
+            if not self._pending:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._pending_ready.wait(), 0.1)
+                continue
+            await self._flush()
+
+    async def _flush(self) -> None:
+        while self._pending:
+            pending, self._pending = self._pending, []
+            self._pending_ready.clear()
+            outcomes = [outcome for outcome, _ in pending]
+            try:
+                await self.store.record(outcomes)
+            except Exception:
+                log.exception("mail sender could not record %d outcomes; trying again", len(pending))
+                self._pending = pending + self._pending
+                await asyncio.sleep(1.0)
+                continue
+            for outcome, future in pending:
+                if not future.done():
+                    future.set_result(None)
+                self._count(outcome)
+
+    def _count(self, outcome: Outcome) -> None:
+        batch = outcome.delivery.batch
+        if outcome.status == "sent":
+            self.sent += 1
+        if batch is None:
+            return
+        if outcome.status == "sent":
+            batch.sent += 1
+        elif outcome.status == "queued":
+            batch.retrying += 1
+        else:
+            batch.failed += 1
+        if batch.done == batch.size:
+            log.info(
+                "mail batch: %d claimed (%d transactional): %d sent, %d to retry, %d failed in %.2fs",
+                batch.size,
+                batch.transactional,
+                batch.sent,
+                batch.retrying,
+                batch.failed,
+                time.monotonic() - batch.started,
+            )
+
+
+# ---- wiring from settings ----------------------------------------------------------------------------------------
+
+
+def sender_address(mail_from: str) -> Address:
+    name, email = parseaddr(mail_from)
+    return Address(email, name)
+
+
+def transport_from_settings(settings: Any, *, port: int | None = None) -> SmtpTransport:
+    """The configured SMTP server, or the dev mailbox on loopback when `port` is given."""
+    if port is not None:
+        return SmtpTransport(host="127.0.0.1", port=port, connections=settings.smtp_connections, timeout=10)
+    return SmtpTransport(
+        host=settings.smtp_host,
+        port=settings.smtp_port,
+        security=settings.smtp_security,
+        username=settings.smtp_username or None,
+        password=settings.smtp_password or None,
+        connections=settings.smtp_connections,
+        rate=settings.smtp_rate or None,
+        timeout=settings.smtp_timeout,
+    )
+
+
+def sender_from_settings(
+    settings: Any, sessionmaker: async_sessionmaker[AsyncSession], transport: Transport, **options: Any
+) -> MailSender:
+    store = DeliveryStore(sessionmaker, lease=max(300.0, 4 * settings.smtp_timeout))
+    return MailSender(
+        store,
+        transport,
+        mail_from=sender_address(settings.mail_from),
+        connections=settings.smtp_connections,
+        signer=signer_from_settings(settings.dkim_domain, settings.dkim_selector, settings.dkim_key_file),
+        **options,
+    )
+
+
+async def run_worker(settings: Any, *, engine: AsyncEngine | None = None, **options: Any) -> None:
+    """`python server.py worker`: a sender in its own process, until SIGINT or SIGTERM."""
+    from club.mail import mailbox
+
+    own_engine = engine is None
+    engine = engine or create_engine(settings.database_url)
+    async with contextlib.AsyncExitStack() as stack:
+        if settings.smtp_host:
+            transport = transport_from_settings(settings)
+        elif settings.is_production:
+            raise RuntimeError("CLUB_SMTP_HOST is required in production")
+        else:
+            port = await stack.enter_async_context(mailbox.running_mailbox(settings.var_dir))
+            transport = transport_from_settings(settings, port=port)
+        sender = sender_from_settings(settings, create_sessionmaker(engine), transport, **options)
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, sender.stop)
+        try:
+            await sender.run()
+        finally:
+            await transport.close()
+            if own_engine:
+                await engine.dispose()

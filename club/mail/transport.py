@@ -1,0 +1,200 @@
+"""Sending built messages over SMTP.
+
+The sender depends on `Transport` only. `SmtpTransport` keeps a pool of up to N aiosmtplib connections that stay
+open between sends, reconnects when one drops, and can hold the pace to a rate limit. Every failure comes back as a
+`TemporaryFailure` (4xx, timeout, dropped or refused connection: try again later) or a `PermanentFailure` (5xx:
+give up, keep the reply), with the SMTP code when the server gave one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ssl
+import time
+from collections.abc import Sequence
+from typing import Literal, Protocol
+
+import aiosmtplib
+
+Security = Literal["none", "starttls", "tls"]
+
+
+class SendFailure(Exception):
+    permanent = False
+
+    def __init__(self, code: int | None, reply: str, *, recipient_refused: bool = False) -> None:
+        super().__init__(f"{code} {reply}" if code else reply)
+        self.code = code
+        self.reply = reply
+        # True when the server refused the recipient itself (RCPT TO), the only case that suppresses an address.
+        self.recipient_refused = recipient_refused
+
+
+class TemporaryFailure(SendFailure):
+    pass
+
+
+class PermanentFailure(SendFailure):
+    permanent = True
+
+
+class Transport(Protocol):
+    async def send(self, envelope_from: str, recipients: Sequence[str], message: bytes) -> str:
+        """Hand one message to the server; return its reply or raise a `SendFailure`."""
+        ...
+
+    async def close(self) -> None: ...
+
+
+def _failure(code: int, reply: str, *, recipient_refused: bool = False) -> SendFailure:
+    kind = PermanentFailure if 500 <= code < 600 else TemporaryFailure
+    return kind(code, reply, recipient_refused=recipient_refused)
+
+
+class RateLimiter:
+    """Token bucket: `rate` sends per second on average, bursts of up to `burst`."""
+
+    def __init__(self, rate: float, burst: float | None = None) -> None:
+        self.rate = rate
+        self.burst = burst if burst is not None else max(1.0, rate / 10)
+        self._tokens = self.burst
+        self._stamp = time.monotonic()
+
+    async def acquire(self) -> None:
+        now = time.monotonic()
+        self._tokens = min(self.burst, self._tokens + (now - self._stamp) * self.rate)
+        self._stamp = now
+        self._tokens -= 1
+        if self._tokens < 0:
+            # The debt reserves a slot for this caller; later callers queue up behind it.
+            await asyncio.sleep(-self._tokens / self.rate)
+
+
+class SmtpTransport:
+    # A connection unused for this long is checked with NOOP first: servers drop idle clients.
+    idle_check_after = 10.0
+
+    def __init__(
+        self,
+        *,
+        host: str,
+        port: int,
+        security: Security = "none",
+        username: str | None = None,
+        password: str | None = None,
+        connections: int = 4,
+        rate: float | None = None,
+        timeout: float = 30.0,
+        tls_context: ssl.SSLContext | None = None,
+        local_hostname: str | None = None,
+    ) -> None:
+        if security not in ("none", "starttls", "tls"):
+            raise ValueError(f"smtp security must be none, starttls or tls, not {security!r}")
+        if connections < 1:
+            raise ValueError("at least one SMTP connection is needed")
+        self.host = host
+        self.port = port
+        self.security = security
+        self.username = username or None
+        self.password = password or None
+        self.connections = connections
+        self.timeout = timeout
+        self.tls_context = tls_context
+        self.local_hostname = local_hostname or "localhost"
+        self._limiter = RateLimiter(rate) if rate else None
+        self._idle: asyncio.LifoQueue[tuple[aiosmtplib.SMTP, float]] = asyncio.LifoQueue()
+        self._slots = asyncio.Semaphore(connections)
+        self._all: set[aiosmtplib.SMTP] = set()
+
+    def _client(self) -> aiosmtplib.SMTP:
+        client = aiosmtplib.SMTP(
+            hostname=self.host,
+            port=self.port,
+            username=self.username,
+            password=self.password,
+            timeout=self.timeout,
+            use_tls=self.security == "tls",
+            start_tls=self.security == "starttls",
+            tls_context=self.tls_context,
+            local_hostname=self.local_hostname,
+        )
+        self._all.add(client)
+        return client
+
+    async def _checkout(self) -> aiosmtplib.SMTP:
+        while not self._idle.empty():
+            client, last_used = self._idle.get_nowait()
+            if not client.is_connected:
+                self._discard(client)
+                continue
+            if time.monotonic() - last_used > self.idle_check_after:
+                try:
+                    await client.noop()
+                except (aiosmtplib.SMTPException, OSError):
+                    self._discard(client)
+                    continue
+            return client
+        client = self._client()
+        try:
+            await client.connect()
+        except BaseException:
+            self._discard(client)
+            raise
+        return client
+
+    def _discard(self, client: aiosmtplib.SMTP) -> None:
+        self._all.discard(client)
+        client.close()
+
+    async def send(self, envelope_from: str, recipients: Sequence[str], message: bytes) -> str:
+        if self._limiter is not None:
+            await self._limiter.acquire()
+        async with self._slots:
+            client: aiosmtplib.SMTP | None = None
+            try:
+                client = await self._checkout()
+                _, reply = await client.sendmail(envelope_from, list(recipients), message)
+            except aiosmtplib.SMTPRecipientsRefused as exc:
+                first = exc.recipients[0]
+                self._release(client)
+                raise _failure(first.code, first.message, recipient_refused=True) from exc
+            except (aiosmtplib.SMTPAuthenticationError, aiosmtplib.SMTPConnectError) as exc:
+                # Our configuration or the server's availability, never the message's fault.
+                self._drop(client)
+                raise TemporaryFailure(getattr(exc, "code", None), str(exc)) from exc
+            except aiosmtplib.SMTPResponseException as exc:
+                if exc.code == 421 or not (client and client.is_connected):
+                    self._drop(client)
+                else:
+                    self._release(client)
+                raise _failure(exc.code, exc.message) from exc
+            except (aiosmtplib.SMTPException, OSError, TimeoutError) as exc:
+                self._drop(client)
+                reason = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+                raise TemporaryFailure(None, reason) from exc
+            except BaseException:
+                self._drop(client)
+                raise
+            self._release(client)
+            return reply
+
+    def _release(self, client: aiosmtplib.SMTP | None) -> None:
+        if client is not None and client.is_connected:
+            self._idle.put_nowait((client, time.monotonic()))
+        elif client is not None:
+            self._discard(client)
+
+    def _drop(self, client: aiosmtplib.SMTP | None) -> None:
+        if client is not None:
+            self._discard(client)
+
+    async def close(self) -> None:
+        while not self._idle.empty():
+            client, _ = self._idle.get_nowait()
+            if client.is_connected:
+                try:
+                    await asyncio.wait_for(client.quit(), 2)
+                except (aiosmtplib.SMTPException, OSError, TimeoutError):
+                    pass
+        for client in list(self._all):
+            self._discard(client)
