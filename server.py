@@ -131,8 +131,26 @@ def cmd_worker(settings: Settings, args: argparse.Namespace) -> int:
         print("error: the mail sender is not available in this build.", file=sys.stderr)
         return 2
     upgrade(settings.database_url)
-    asyncio.run(run_worker(settings))
+    asyncio.run(_worker(settings, run_worker))
     return 0
+
+
+async def _worker(settings: Settings, run_worker) -> None:  # type: ignore[no-untyped-def]
+    """The mail sender, with the housekeeping jobs beside it."""
+    import contextlib
+
+    from club import tasks
+    from club.db import create_engine, create_sessionmaker
+
+    engine = create_engine(settings.database_url)
+    housekeeping = asyncio.create_task(tasks.run_forever(create_sessionmaker(engine), settings))
+    try:
+        await run_worker(settings, engine=engine)
+    finally:
+        housekeeping.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await housekeeping
+        await engine.dispose()
 
 
 def build_parser() -> tuple[argparse.ArgumentParser, dict[str, Callable[[Settings, argparse.Namespace], int]]]:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
@@ -12,7 +14,7 @@ from starlette.middleware import Middleware
 from starlette.routing import BaseRoute, Mount
 from starlette.staticfiles import StaticFiles
 
-from club import errors
+from club import errors, tasks
 from club.accounts.routes import routes as account_routes
 from club.admin.routes import routes as admin_routes
 from club.config import Settings
@@ -38,7 +40,14 @@ def create_app(settings: Settings, *, engine=None) -> Starlette:  # type: ignore
         app.state.sessionmaker = create_sessionmaker(app.state.engine)
         async with AsyncExitStack() as stack:
             await stack.enter_async_context(mail_lifespan(app))
+            housekeeping = None
+            if settings.run_sender:  # housekeeping runs wherever mail is sent
+                housekeeping = asyncio.create_task(tasks.run_forever(app.state.sessionmaker, settings))
             yield
+            if housekeeping is not None:
+                housekeeping.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await housekeeping
         if own_engine:
             await app.state.engine.dispose()
 
