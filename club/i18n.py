@@ -213,6 +213,26 @@ def missing_translations() -> list[str]:
     return problems
 
 
+def conflicting_translations() -> list[str]:
+    """The same English text translated differently in two features' catalogs: the merged catalog would show
+    only one of them, so the site would name the same thing two ways."""
+    problems: list[str] = []
+    for language in TRANSLATED:
+        seen: dict[str, tuple[str, str]] = {}
+        for po_path in sorted(LOCALE_DIR.glob(f"*/{language}.po")):
+            domain = po_path.parent.name
+            for message in load_catalog(domain, language):
+                text = message.string[0] if isinstance(message.string, tuple) else message.string
+                if not message.id or not text or isinstance(message.id, tuple):
+                    continue
+                if message.id in seen and seen[message.id][1] != text:
+                    other_domain, other_text = seen[message.id]
+                    problems.append(f"{language}: {message.id!r} is {other_text!r} in {other_domain} "
+                                    f"but {text!r} in {domain}")
+                seen.setdefault(message.id, (domain, text))
+    return problems
+
+
 def update_catalogs() -> None:
     for domain, messages in sorted(extract().items()):
         for language in TRANSLATED:
@@ -238,10 +258,10 @@ def main(argv: list[str]) -> int:
         update_catalogs()
         print("catalogs updated under locale/")
         return 0
-    problems = missing_translations()
+    problems = missing_translations() + conflicting_translations()
     for problem in problems:
         print(problem)
-    print(f"{len(problems)} missing translation(s)")
+    print(f"{len(problems)} missing or conflicting translation(s)")
     return 1 if problems else 0
 
 

@@ -70,15 +70,24 @@ def migrated_database(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]
         yield url
 
 
+async def seed_reference_data(session: AsyncSession) -> None:
+    from club.members.service import seed_interests
+
+    await seed_interests(session)
+
+
 @pytest.fixture
 async def database_url(migrated_database: str, tmp_path: Path) -> AsyncIterator[str]:
     if ON_POSTGRES:
-        yield migrated_database
         engine = create_engine(migrated_database)
         async with engine.begin() as connection:
             names = ", ".join(f'"{table.name}"' for table in metadata.sorted_tables)
             await connection.exec_driver_sql(f"TRUNCATE {names} RESTART IDENTITY CASCADE")
+        async with create_sessionmaker(engine)() as session:  # what the migrations seed, as on SQLite
+            await seed_reference_data(session)
+            await session.commit()
         await engine.dispose()
+        yield migrated_database
     else:
         template = Path(migrated_database.split("///", 1)[1])
         target = tmp_path / "club.sqlite3"

@@ -34,7 +34,12 @@ class Person(Base):
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
-    __table_args__ = (Index("ix_people_role", "role"), Index("ix_people_created_at", "created_at"))
+    # AUTOINCREMENT on SQLite: an erased member's id is never given to someone new (links are signed over ids).
+    __table_args__ = (
+        Index("ix_people_role", "role"),
+        Index("ix_people_created_at", "created_at"),
+        {"sqlite_autoincrement": True},
+    )
 
     @property
     def is_admin(self) -> bool:

@@ -1,3 +1,412 @@
+"""The public side of the club: join, confirm, log in by link, profile, export, erase, unsubscribe, privacy;
+and the admins' pages for the list of interests and the welcome mail."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import Response
 from starlette.routing import BaseRoute
 
-routes: list[BaseRoute] = []
+from club import forms, i18n, ratelimit
+from club.accounts import sessions
+from club.accounts.models import CITIES
+from club.config import Settings
+from club.i18n import N_
+from club.members import forms as member_forms
+from club.members import service
+from club.members.models import Interest
+from club.middleware import LANGUAGE_COOKIE, BodyTooLarge
+from club.web import read_form, redirect, render, route, safe_next
+
+# Join and login requests: per IP (a script hammering the forms) and per address (someone's inbox).
+IP_LIMIT = 20
+IP_WINDOW = dt.timedelta(minutes=10)
+ADDRESS_LIMIT = 5
+ADDRESS_WINDOW = dt.timedelta(hours=1)
+
+
+def client_ip(request: Request) -> str:
+    return request.client.host if request.client else "unknown"
+
+
+def _settings(request: Request) -> Settings:
+    return request.app.state.settings
+
+
+def too_many(request: Request) -> Response:
+    return render(request, "members/too_many.html", status_code=429, headers={"Retry-After": "600"})
+
+
+async def _ip_allowed(request: Request, action: str) -> bool:
+    return await ratelimit.hit(request.state.db, f"members-{action}:ip:{client_ip(request)}", IP_WINDOW) <= IP_LIMIT
+
+
+async def _address_allowed(request: Request, email: str) -> bool:
+    key = f"members-mail:address:{service.address_key(email)}"
+    return await ratelimit.hit(request.state.db, key, ADDRESS_WINDOW) <= ADDRESS_LIMIT
+
+
+def _set_language_cookie(request: Request, response: Response, language: str) -> None:
+    response.set_cookie(LANGUAGE_COOKIE, language, max_age=60 * 60 * 24 * 365, path="/", samesite="lax",
+                        secure=_settings(request).is_production)
+
+
+async def _form_context(request: Request, **extra: object) -> dict[str, object]:
+    interests = await service.all_interests(request.state.db)
+    language = i18n.current_language.get()
+    return {
+        "interests": [(i.slug, i.name(language)) for i in interests],
+        "cities": CITIES,
+        "consent_text": service.CONSENT_TEXTS[service.NEWSLETTER_CONSENT_VERSION],
+        **extra,
+    }
+
+
+# ---- join ------------------------------------------------------------------------------------------------------
+
+async def join_page(request: Request) -> Response:
+    if request.state.person is not None:
+        return redirect("/me")
+    via = request.query_params.get("via", "")
+    values = {"language": i18n.current_language.get(), "via": via if member_forms.VIA_RE.match(via) else ""}
+    return render(request, "members/join.html", await _form_context(request, values=values))
+
+
+async def join(request: Request) -> Response:
+    form = await read_form(request)
+    db = request.state.db
+    if not await _ip_allowed(request, "join"):
+        return too_many(request)
+    slugs = [interest.slug for interest in await service.all_interests(db)]
+    parsed = member_forms.parse_signup(form, slugs)
+    if parsed.value is None:
+        context = await _form_context(request, errors=parsed.errors, values=parsed.values)
+        return render(request, "members/join.html", context, status_code=400)
+    if not await _address_allowed(request, parsed.value.email):
+        return too_many(request)
+    await service.join(db, _settings(request), parsed.value)
+    return redirect("/join/sent")
+
+
+async def join_sent(request: Request) -> Response:
+    return render(request, "members/sent.html", {"joining": True})
+
+
+async def confirm_page(request: Request) -> Response:
+    raw = request.path_params["token"]
+    if await service.peek_link(request.state.db, service.CONFIRM_PURPOSE, raw) is None:
+        return render(request, "members/link_invalid.html", {"joining": True}, status_code=400)
+    return render(request, "members/confirm.html", {"action": f"/join/confirm/{raw}", "joining": True})
+
+
+async def confirm(request: Request) -> Response:
+    await read_form(request)
+    db = request.state.db
+    person = await service.confirm(db, _settings(request), request.path_params["token"])
+    if person is None:
+        return render(request, "members/link_invalid.html", {"joining": True}, status_code=400)
+    response = redirect("/me?welcome=1")
+    await sessions.start(request, db, response, person)
+    _set_language_cookie(request, response, person.language)
+    return response
+
+
+# ---- log in by link --------------------------------------------------------------------------------------------
+
+async def login_page(request: Request) -> Response:
+    next_url = safe_next(request.query_params.get("next"), "/me")
+    return render(request, "members/login.html", {"next": next_url})
+
+
+async def login(request: Request) -> Response:
+    form = await read_form(request)
+    db = request.state.db
+    next_url = safe_next(forms.field(form, "next"), "/me")
+    if not await _ip_allowed(request, "login"):
+        return too_many(request)
+    parsed = member_forms.parse_email(form)
+    if parsed.value is None:
+        return render(request, "members/login.html",
+                      {"errors": parsed.errors, "values": parsed.values, "next": next_url}, status_code=400)
+    if not await _address_allowed(request, parsed.value):
+        return too_many(request)
+    await service.request_login(db, _settings(request), parsed.value, next_url=next_url)
+    return redirect("/login/sent")
+
+
+async def login_sent(request: Request) -> Response:
+    return render(request, "members/sent.html", {"joining": False})
+
+
+async def login_link_page(request: Request) -> Response:
+    raw = request.path_params["token"]
+    if await service.peek_link(request.state.db, service.LOGIN_PURPOSE, raw) is None:
+        return render(request, "members/link_invalid.html", {"joining": False}, status_code=400)
+    return render(request, "members/confirm.html", {"action": f"/login/{raw}", "joining": False})
+
+
+async def login_link(request: Request) -> Response:
+    await read_form(request)
+    db = request.state.db
+    used = await service.use_login_link(db, request.path_params["token"])
+    if used is None:
+        return render(request, "members/link_invalid.html", {"joining": False}, status_code=400)
+    person, next_url = used
+    response = redirect(safe_next(next_url, "/me"))
+    await sessions.start(request, db, response, person)
+    _set_language_cookie(request, response, person.language)
+    return response
+
+
+# ---- profile ---------------------------------------------------------------------------------------------------
+
+async def _profile_context(request: Request, **extra: object) -> dict[str, object]:
+    person = request.state.person
+    db = request.state.db
+    consents = await service.consent_history(db, person.id)
+    language = i18n.current_language.get()
+    history = [
+        {
+            "at": c.created_at,
+            "given": c.given,
+            "method": service.METHODS.get(c.method, c.method),
+            "text": service.consent_text(c.text_version, c.language),
+            "version": c.text_version,
+            "language": i18n.LANGUAGE_NAMES.get(c.language, c.language),
+        }
+        for c in reversed(consents)
+    ]
+    mine = await service.interests_of(db, person.id)
+    values = {
+        "name": person.name,
+        "city": person.city,
+        "language": person.language if person.language in i18n.LANGUAGES else language,
+        "interests": [i.slug for i in mine],
+        "newsletter": person.newsletter,
+    }
+    return await _form_context(request, values=values, history=history, **extra)
+
+
+async def profile(request: Request) -> Response:
+    flags = {"welcome": request.query_params.get("welcome") == "1",
+             "saved": request.query_params.get("saved") == "1"}
+    return render(request, "members/profile.html", await _profile_context(request, **flags))
+
+
+async def save_profile(request: Request) -> Response:
+    form = await read_form(request)
+    db = request.state.db
+    person = request.state.person
+    slugs = [i.slug for i in await service.all_interests(db)]
+    parsed = member_forms.parse_profile(form, slugs)
+    if parsed.value is None:
+        context = await _profile_context(request, errors=parsed.errors)
+        context["values"] = parsed.values
+        return render(request, "members/profile.html", context, status_code=400)
+    clean = parsed.value
+    person.name = str(clean["name"])
+    person.city = str(clean["city"])
+    person.language = str(clean["language"])
+    await service.set_interests(db, person, list(clean["interests"]))  # type: ignore[call-overload]
+    # The consent is recorded in the language of the page the person saw, before any change of language.
+    await service.set_newsletter(db, person, bool(clean["newsletter"]), method="form",
+                                 language=i18n.current_language.get())
+    response = redirect("/me?saved=1")
+    _set_language_cookie(request, response, person.language)
+    return response
+
+
+async def export(request: Request) -> Response:
+    person = request.state.person
+    data = await service.export(request.state.db, person)
+    body = json.dumps(data, ensure_ascii=False, indent=2).encode("utf-8")
+    return Response(body, media_type="application/json", headers={
+        "Content-Disposition": 'attachment; filename="ghent-kanazawa-club-my-data.json"',
+        "Cache-Control": "no-store",
+    })
+
+
+async def erase_page(request: Request) -> Response:
+    return render(request, "members/erase.html")
+
+
+async def erase(request: Request) -> Response:
+    form = await read_form(request)
+    person = request.state.person
+    if person.role == "admin":
+        return render(request, "members/erase.html", status_code=400)
+    if forms.field(form, "confirm") != "yes":
+        return render(request, "members/erase.html", {"unconfirmed": True}, status_code=400)
+    db = request.state.db
+    response = redirect("/goodbye")
+    await sessions.end(request, db, response)
+    await service.erase(db, person)
+    request.state.person = None
+    return response
+
+
+async def goodbye(request: Request) -> Response:
+    return render(request, "members/goodbye.html")
+
+
+async def privacy(request: Request) -> Response:
+    return render(request, "members/privacy.html", {
+        "confirm_hours": int(service.CONFIRM_LIFETIME.total_seconds() // 3600),
+        "purge_days": service.UNCONFIRMED_KEPT.days,
+    })
+
+
+# ---- unsubscribe (no cookie, no CSRF token: RFC 8058 one-click from the mail client) ---------------------------
+
+def _unsubscribe_context(request: Request, **flags: bool) -> dict[str, object]:
+    return {"token": request.path_params["token"],
+            "consent_text": service.CONSENT_TEXTS[service.NEWSLETTER_CONSENT_VERSION], **flags}
+
+
+async def unsubscribe_page(request: Request) -> Response:
+    """Never changes anything, and looks the same for a real and a forged token."""
+    return render(request, "members/unsubscribe.html", _unsubscribe_context(request, done=False))
+
+
+async def unsubscribe(request: Request) -> Response:
+    try:
+        form = await request.form(max_files=0, max_fields=10, max_part_size=1024)
+    except (HTTPException, BodyTooLarge):
+        raise
+    except Exception as exc:
+        raise HTTPException(400, "bad-form") from exc
+    if form.get("List-Unsubscribe") != "One-Click":
+        raise HTTPException(400)
+    token = request.path_params["token"]
+    method = "link" if form.get("from_page") == "1" else "one-click"
+    await service.unsubscribe(request.state.db, _settings(request), token, method=method)
+    return render(request, "members/unsubscribe.html", _unsubscribe_context(request, done=True))
+
+
+async def resubscribe(request: Request) -> Response:
+    await read_form(request)
+    token = request.path_params["token"]
+    await service.resubscribe(request.state.db, _settings(request), token, language=i18n.current_language.get())
+    return render(request, "members/unsubscribe.html", _unsubscribe_context(request, done=False, resubscribed=True))
+
+
+# ---- admin: interests and the welcome mail ---------------------------------------------------------------------
+
+async def admin_interests(request: Request) -> Response:
+    return render(request, "members/admin_interests.html", {
+        "interests": await service.all_interests(request.state.db),
+        "saved": request.query_params.get("saved") == "1",
+    })
+
+
+async def admin_add_interest(request: Request) -> Response:
+    form = await read_form(request)
+    db = request.state.db
+    parsed = member_forms.parse_interest(form)
+    if parsed.value is not None and await service.add_interest(db, **parsed.value) is None:
+        parsed.errors.add("name_en", forms.Invalid(N_("An interest with this English name exists.")))
+    if parsed.errors:
+        return render(request, "members/admin_interests.html", {
+            "interests": await service.all_interests(db), "errors": parsed.errors, "values": parsed.values,
+        }, status_code=400)
+    return redirect("/admin/interests?saved=1")
+
+
+async def _interest(request: Request) -> Interest:
+    try:
+        interest_id = int(request.path_params["interest_id"])
+    except ValueError:
+        raise HTTPException(404) from None
+    interest = await request.state.db.get(Interest, interest_id)
+    if interest is None:
+        raise HTTPException(404)
+    return interest
+
+
+async def admin_update_interest(request: Request) -> Response:
+    form = await read_form(request)
+    db = request.state.db
+    interest = await _interest(request)
+    parsed = member_forms.parse_interest(form)
+    if parsed.value is None:
+        return render(request, "members/admin_interests.html", {
+            "interests": await service.all_interests(db), "errors": parsed.errors, "values": parsed.values,
+            "editing": interest.id,
+        }, status_code=400)
+    interest.name_nl = parsed.value["name_nl"]
+    interest.name_en = parsed.value["name_en"]
+    interest.name_ja = parsed.value["name_ja"]
+    return redirect("/admin/interests?saved=1")
+
+
+async def admin_delete_interest(request: Request) -> Response:
+    await read_form(request)
+    interest = await _interest(request)
+    await request.state.db.delete(interest)
+    return redirect("/admin/interests?saved=1")
+
+
+async def _welcome_context(request: Request) -> dict[str, object]:
+    texts = []
+    for language in i18n.LANGUAGES:
+        subject, body, custom = await service.welcome_text(request.state.db, language)
+        texts.append({"language": language, "subject": subject, "body": body, "custom": custom})
+    return {"texts": texts, "saved": request.query_params.get("saved") == "1"}
+
+
+async def admin_welcome(request: Request) -> Response:
+    return render(request, "members/admin_welcome.html", await _welcome_context(request))
+
+
+async def admin_save_welcome(request: Request) -> Response:
+    form = await read_form(request)
+    language = request.path_params["language"]
+    if language not in i18n.LANGUAGES:
+        raise HTTPException(404)
+    db = request.state.db
+    if forms.field(form, "reset") == "1":
+        await service.reset_welcome_text(db, language)
+        return redirect("/admin/welcome?saved=1")
+    parsed = member_forms.parse_welcome(form)
+    if parsed.value is None:
+        context = await _welcome_context(request)
+        for text in context["texts"]:  # type: ignore[attr-defined]
+            if text["language"] == language:
+                text.update(parsed.values, errors=parsed.errors)
+        return render(request, "members/admin_welcome.html", context, status_code=400)
+    await service.save_welcome_text(db, language, **parsed.value)
+    return redirect("/admin/welcome?saved=1")
+
+
+routes: list[BaseRoute] = [
+    route("/join", join_page),
+    route("/join", join, methods=["POST"], name="join_post"),
+    route("/join/sent", join_sent),
+    route("/join/confirm/{token}", confirm_page),
+    route("/join/confirm/{token}", confirm, methods=["POST"], name="confirm_post"),
+    route("/login", login_page),
+    route("/login", login, methods=["POST"], name="login_post"),
+    route("/login/sent", login_sent),
+    route("/login/{token}", login_link_page),
+    route("/login/{token}", login_link, methods=["POST"], name="login_link_post"),
+    route("/me", profile, role="member"),
+    route("/me", save_profile, methods=["POST"], role="member", name="save_profile"),
+    route("/me/export", export, role="member"),
+    route("/me/erase", erase_page, role="member"),
+    route("/me/erase", erase, methods=["POST"], role="member", name="erase_post"),
+    route("/goodbye", goodbye),
+    route("/privacy", privacy),
+    route("/unsubscribe/{token}", unsubscribe_page),
+    route("/unsubscribe/{token}", unsubscribe, methods=["POST"], name="unsubscribe_post"),
+    route("/unsubscribe/{token}/subscribe", resubscribe, methods=["POST"]),
+    route("/admin/interests", admin_interests, role="admin"),
+    route("/admin/interests", admin_add_interest, methods=["POST"], role="admin", name="admin_add_interest"),
+    route("/admin/interests/{interest_id}", admin_update_interest, methods=["POST"], role="admin"),
+    route("/admin/interests/{interest_id}/delete", admin_delete_interest, methods=["POST"], role="admin"),
+    route("/admin/welcome", admin_welcome, role="admin"),
+    route("/admin/welcome/{language}", admin_save_welcome, methods=["POST"], role="admin"),
+]

@@ -37,7 +37,8 @@ def upgrade() -> None:
     sa.Column('created_at', club.db.UTCDateTime(timezone=True), nullable=False),
     sa.Column('updated_at', club.db.UTCDateTime(timezone=True), nullable=False),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_people')),
-    sa.UniqueConstraint('email', name=op.f('uq_people_email'))
+    sa.UniqueConstraint('email', name=op.f('uq_people_email')),
+    sqlite_autoincrement=True,
     )
     with op.batch_alter_table('people', schema=None) as batch_op:
         batch_op.create_index('ix_people_created_at', ['created_at'], unique=False)

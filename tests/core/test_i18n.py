@@ -6,6 +6,11 @@ def test_every_string_is_translated_into_dutch_and_japanese():
     assert problems == [], "\n".join(problems[:50])
 
 
+def test_one_text_has_one_translation_across_features():
+    problems = i18n.conflicting_translations()
+    assert problems == [], "\n".join(problems[:50])
+
+
 def test_extraction_finds_strings_in_code_and_templates():
     found = i18n.extract()
     assert "Page not found" in found["core"]  # from club/errors.py
