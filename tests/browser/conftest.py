@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import os
 import re
 import secrets
@@ -44,11 +45,17 @@ def live_database_url(tmp_path: Path) -> Iterator[str]:
         yield f"sqlite+aiosqlite:///{tmp_path / 'live.sqlite3'}"
         return
     name = f"club_live_{secrets.token_hex(4)}"
-    asyncio.run(_pg_execute(TEST_DATABASE_URL, f'CREATE DATABASE "{name}"'))
+    pg_in_thread(f'CREATE DATABASE "{name}"')
     try:
         yield TEST_DATABASE_URL.rsplit("/", 1)[0] + "/" + name
     finally:
-        asyncio.run(_pg_execute(TEST_DATABASE_URL, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        pg_in_thread(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def pg_in_thread(statement: str) -> None:
+    """Playwright's sync API keeps an event loop running in this thread, so asyncpg runs in another one."""
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        pool.submit(asyncio.run, _pg_execute(TEST_DATABASE_URL, statement)).result()
 
 
 def start_server(tmp_path: Path, database_url: str, **extra_env: str) -> LiveServer:
