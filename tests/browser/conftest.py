@@ -30,6 +30,7 @@ class LiveServer:
     process: subprocess.Popen
     output: list[str] = field(default_factory=list)
     var_dir: Path = Path()
+    database_url: str = ""
 
     def setup_link(self) -> str:
         for line in self.output:
@@ -67,7 +68,8 @@ def start_server(tmp_path: Path, database_url: str, **extra_env: str) -> LiveSer
         [sys.executable, "server.py", "--port", str(port)], cwd=ROOT, env=env,
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
     )
-    server = LiveServer(url=f"http://127.0.0.1:{port}", process=process, var_dir=tmp_path / "var")
+    server = LiveServer(url=f"http://127.0.0.1:{port}", process=process, var_dir=tmp_path / "var",
+                        database_url=database_url)
     deadline = time.monotonic() + 60
     assert process.stdout is not None
     os.set_blocking(process.stdout.fileno(), False)
