@@ -10,20 +10,25 @@ small asyncio client in this process (slower, so the figures are then lower boun
 
 from __future__ import annotations
 
-import argparse
-import asyncio
-import json
-import os
-import re
-import shutil
-import signal
-import socket
-import statistics
-import subprocess
 import sys
-import tempfile
-import time
 from pathlib import Path
+
+# Run by path, this folder comes first on sys.path, and this very file would then shadow the standard library's
+# http package for everything imported below (httpx, asyncio's helpers): take the folder off first.
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
+
+import argparse  # noqa: E402
+import asyncio  # noqa: E402
+import json  # noqa: E402
+import os  # noqa: E402
+import re  # noqa: E402
+import shutil  # noqa: E402
+import signal  # noqa: E402
+import socket  # noqa: E402
+import statistics  # noqa: E402
+import subprocess  # noqa: E402
+import tempfile  # noqa: E402
+import time  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -23,6 +23,7 @@ from club.mail.lifespan import mail_lifespan
 from club.mail.routes import routes as mail_routes
 from club.members.routes import routes as member_routes
 from club.middleware import BodyLimit, Language, SecurityHeaders
+from club.newsletters.routes import routes as newsletter_routes
 from club.site.routes import routes as site_routes
 from club.web import STATIC_DIR
 
@@ -59,6 +60,7 @@ def create_app(settings: Settings, *, engine=None) -> Starlette:  # type: ignore
         *account_routes,
         *member_routes,
         *mail_routes,
+        *newsletter_routes,
         *admin_routes,
         Mount("/static", app=StaticFiles(directory=STATIC_DIR), name="static"),
     ]

@@ -1,7 +1,8 @@
 """Periodic housekeeping that runs beside the mail sender (in the server process, or in `server.py worker`).
 
-Each job is idempotent and takes the sessionmaker and the settings; on PostgreSQL an advisory lock makes sure
-that only one process runs a given job at a time when several workers are up.
+Each job is idempotent, takes the sessionmaker and the settings and opens its own transactions (`in_transaction`
+wraps a job that needs just one); on PostgreSQL an advisory lock makes sure that only one process runs a given
+job at a time when several workers are up.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from club.config import Settings
 from club.db import is_postgres, transaction
 
 log = logging.getLogger("club.tasks")
-JobFunction = Callable[[AsyncSession, Settings], Awaitable[object]]
+JobFunction = Callable[[async_sessionmaker[AsyncSession], Settings], Awaitable[object]]
 
 
 @dataclass(frozen=True)
@@ -29,6 +30,17 @@ class Job:
     run: JobFunction
 
 
+def in_transaction(work: Callable[[AsyncSession, Settings], Awaitable[object]]) -> JobFunction:
+    """A job made of one unit of work: committed when it succeeds, rolled back when it raises."""
+
+    async def job(sessionmaker: async_sessionmaker[AsyncSession], settings: Settings) -> None:
+        async with transaction(sessionmaker) as db:
+            await work(db, settings)
+
+    return job
+
+
+@in_transaction
 async def purge_expired_tokens(db: AsyncSession, settings: Settings) -> None:
     from club.accounts import tokens
 
@@ -50,14 +62,20 @@ def jobs() -> list[Job]:
 
 
 async def run_job_once(job: Job, sessionmaker: async_sessionmaker[AsyncSession], settings: Settings) -> bool:
-    """Run one job in its own transaction; False when another process holds it right now."""
-    async with transaction(sessionmaker) as db:
-        if is_postgres(db):
-            key = zlib.crc32(job.name.encode()) & 0x7FFFFFFF
-            locked = (await db.execute(text("SELECT pg_try_advisory_xact_lock(:k)"), {"k": key})).scalar()
-            if not locked:
-                return False
-        await job.run(db, settings)
+    """Run one job; False when another process is running it right now (PostgreSQL)."""
+    async with sessionmaker() as lock_session:
+        if not is_postgres(lock_session):
+            await job.run(sessionmaker, settings)
+            return True
+        key = zlib.crc32(job.name.encode()) & 0x7FFFFFFF
+        locked = (await lock_session.execute(text("SELECT pg_try_advisory_lock(:k)"), {"k": key})).scalar()
+        if not locked:
+            return False
+        try:
+            await job.run(sessionmaker, settings)
+        finally:
+            await lock_session.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": key})
+            await lock_session.commit()
     return True
 
 

@@ -6,9 +6,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from club.config import Settings
 from club.members import service
-from club.tasks import Job
+from club.tasks import Job, in_transaction
 
 
+@in_transaction
 async def purge_unconfirmed(db: AsyncSession, settings: Settings) -> None:
     await service.purge_unconfirmed(db)
 

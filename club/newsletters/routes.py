@@ -1,0 +1,501 @@
+"""Newsletter pages: compose, preview, audience, test, schedule, send, progress and report for admins; the public
+archive with its Atom feed; the images uploaded into newsletters."""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+import secrets
+from typing import Any
+
+from PIL import Image, UnidentifiedImageError
+from sqlalchemy import select
+from sqlalchemy.orm import selectinload
+from starlette.datastructures import UploadFile
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, JSONResponse, Response
+from starlette.routing import BaseRoute
+
+from club import forms, i18n
+from club.accounts.models import CITIES
+from club.config import Settings
+from club.db import utcnow
+from club.forms import Errors, Invalid
+from club.i18n import LANGUAGES, N_, _, use_language
+from club.newsletters import audience as audiences
+from club.newsletters import render, service
+from club.newsletters.forms import SCHEDULE_ZONES, form_values, parse_draft, parse_schedule, parse_test_addresses
+from club.newsletters.models import Newsletter, NewsletterImage
+from club.web import read_form, redirect, route, templates
+from club.web import render as render_page
+
+# The mail's own markup, shown in a frame: inline styles allowed, nothing else runs; links open a new tab.
+PREVIEW_POLICY = (
+    "default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data: https: http:; font-src data:; "
+    "form-action 'none'; frame-ancestors 'self'; base-uri 'none'; sandbox allow-popups allow-popups-to-escape-sandbox"
+)
+IMAGE_TYPES = {"PNG": ("image/png", "png"), "JPEG": ("image/jpeg", "jpg"), "GIF": ("image/gif", "gif"),
+               "WEBP": ("image/webp", "webp")}
+IMAGE_MAX_BYTES = 10 * 1024 * 1024
+IMAGES_PER_UPLOAD = 10
+FORM_PART_MAX = 1024 * 1024
+CITY_NAMES = {"ghent": N_("Ghent"), "kanazawa": N_("Kanazawa"), "elsewhere": N_("Elsewhere")}
+STATUS_NAMES = {
+    "draft": N_("Draft"), "scheduled": N_("Scheduled"), "sending": N_("Sending"), "paused": N_("Paused"),
+    "sent": N_("Sent"), "cancelled": N_("Cancelled"),
+}
+NOTICES = {
+    "saved": N_("The newsletter is saved."),
+    "tested": N_("The test is on its way."),
+    "scheduled": N_("The newsletter is scheduled."),
+    "unscheduled": N_("The schedule is removed; the newsletter is a draft again."),
+    "started": N_("Sending has started."),
+    "already": N_("This newsletter was already being sent; it is sent only once."),
+    "paused": N_("Sending is paused."),
+    "resumed": N_("Sending has resumed."),
+    "cancelled": N_("The newsletter is cancelled; nothing more will be sent."),
+    "uploaded": N_("The images are uploaded. Copy their Markdown into the text."),
+}
+NOT_EDITABLE = N_("This newsletter is being sent or has been sent, so it can no longer be changed.")
+FINISHED = N_("This newsletter has already finished; there is nothing left to cancel.")
+
+
+def _settings(request: Request) -> Settings:
+    return request.app.state.settings
+
+
+def _newsletter_id(request: Request) -> int:
+    return int(request.path_params["newsletter_id"])
+
+
+async def _load(request: Request) -> Newsletter:
+    newsletter = await service.get(request.state.db, _newsletter_id(request))
+    if newsletter is None:
+        raise HTTPException(404)
+    return newsletter
+
+
+def _common(request: Request) -> dict[str, Any]:
+    return {"STATUS_NAMES": STATUS_NAMES, "CITY_NAMES": CITY_NAMES, "CITIES": CITIES,
+            "SCHEDULE_ZONES": SCHEDULE_ZONES, "notice": NOTICES.get(request.query_params.get("done", ""))}
+
+
+def _refuse(request: Request, newsletter: Newsletter, message: str, status_code: int = 409) -> Response:
+    """A state that forbids the action (it is sending, it has finished): say so, change nothing."""
+    return render_page(request, "newsletters/refused.html", {**_common(request), "newsletter": newsletter,
+                                                              "message": message}, status_code=status_code)
+
+
+# ---- list and compose ------------------------------------------------------------------------------------------
+
+async def admin_list(request: Request) -> Response:
+    newsletters = await service.listing(request.state.db)
+    return render_page(request, "newsletters/admin_list.html", {**_common(request), "newsletters": newsletters,
+                                                                 "title_of": service.title_of})
+
+
+def _values_of(newsletter: Newsletter) -> dict[str, object]:
+    values: dict[str, object] = {"fallback_language": newsletter.fallback_language,
+                                 "private": "1" if newsletter.private else ""}
+    for variant in newsletter.variants:
+        values[f"subject_{variant.language}"] = variant.subject
+        values[f"preheader_{variant.language}"] = variant.preheader
+        values[f"body_{variant.language}"] = variant.body
+    chosen = audiences.Audience.from_json(newsletter.audience)
+    values.update(cities=list(chosen.cities), languages=list(chosen.languages), interests=list(chosen.interests),
+                  ambassadors_only="1" if chosen.ambassadors_only else "",
+                  joined_from=chosen.joined_from.isoformat() if chosen.joined_from else "",
+                  joined_until=chosen.joined_until.isoformat() if chosen.joined_until else "")
+    return values
+
+
+async def _edit_context(request: Request, newsletter: Newsletter | None) -> dict[str, Any]:
+    db = request.state.db
+    context: dict[str, Any] = {**_common(request), "newsletter": newsletter,
+                               "interests": await audiences.interest_choices(db, i18n.current_language.get())}
+    if newsletter is not None:
+        settings = _settings(request)
+        context["plan"] = await service.audience_plan(db, newsletter)
+        context["texts"] = {v.language: _preview_text(settings, newsletter, v.language, request)
+                            for v in newsletter.variants}
+        context["images"] = list((await db.execute(
+            select(NewsletterImage.token, NewsletterImage.filename, NewsletterImage.content_type,
+                   NewsletterImage.width, NewsletterImage.height)
+            .where(NewsletterImage.newsletter_id == newsletter.id).order_by(NewsletterImage.id)
+        )).all())
+        context["image_url"] = lambda token, content_type: image_url(settings, token, content_type)
+    return context
+
+
+def image_url(settings: Settings, token: str, content_type: str) -> str:
+    extension = next((ext for mime, ext in IMAGE_TYPES.values() if mime == content_type), "bin")
+    return settings.absolute_url(f"/newsletters/images/{token}.{extension}")
+
+
+async def new(request: Request) -> Response:
+    context = await _edit_context(request, None)
+    return render_page(request, "newsletters/edit.html", {**context, "values": {"fallback_language": "en"}})
+
+
+async def create(request: Request) -> Response:
+    return await _save(request, None)
+
+
+async def edit(request: Request) -> Response:
+    newsletter = await _load(request)
+    if not newsletter.editable:
+        return redirect(f"/admin/newsletters/{newsletter.id}/report")
+    context = await _edit_context(request, newsletter)
+    return render_page(request, "newsletters/edit.html", {**context, "values": _values_of(newsletter)})
+
+
+async def update(request: Request) -> Response:
+    return await _save(request, await _load(request))
+
+
+async def _save(request: Request, newsletter: Newsletter | None) -> Response:
+    form = await read_form(request, max_part_size=FORM_PART_MAX)
+    if newsletter is not None and not newsletter.editable:
+        return _refuse(request, newsletter, NOT_EDITABLE)
+    db = request.state.db
+    slugs = [slug for slug, _name in await audiences.interest_choices(db, "en")]
+    draft, errors = parse_draft(form, slugs)
+    if errors:
+        context = await _edit_context(request, newsletter)
+        return render_page(request, "newsletters/edit.html",
+                           {**context, "errors": errors, "values": form_values(form)}, status_code=400)
+    newsletter = await service.save(db, newsletter, draft, request.state.person)
+    return redirect(f"/admin/newsletters/{newsletter.id}?done=saved#preview")
+
+
+# ---- preview ---------------------------------------------------------------------------------------------------
+
+def _preview_response(html: str) -> HTMLResponse:
+    return HTMLResponse('<base target="_blank">' + html,
+                        headers={"Content-Security-Policy": PREVIEW_POLICY, "X-Frame-Options": "SAMEORIGIN",
+                                 "Cache-Control": "no-store"})
+
+
+def _fill_for(request: Request, value: str) -> str:
+    person = request.state.person
+    return render.fill_preview(value, name=person.name, email=person.email,
+                               unsubscribe_url=_settings(request).absolute_url(service.TEST_UNSUBSCRIBE_PATH))
+
+
+def _preview_text(settings: Settings, newsletter: Newsletter, language: str, request: Request) -> str:
+    variant = service.variant_map(newsletter)[language]
+    text = service.rendered_variant(settings, newsletter, variant).text
+    person = request.state.person
+    return (text.replace("%%name%%", person.name).replace("%%email%%", person.email)
+            .replace("%%unsubscribe_url%%", settings.absolute_url(service.TEST_UNSUBSCRIBE_PATH)))
+
+
+async def stored_preview(request: Request) -> Response:
+    newsletter = await _load(request)
+    variant = service.variant_map(newsletter).get(request.path_params["language"])
+    if variant is None:
+        raise HTTPException(404)
+    mail = service.rendered_variant(_settings(request), newsletter, variant)
+    return _preview_response(_fill_for(request, mail.html))
+
+
+def _live_variant(form: Any) -> tuple[str, str, str, str, str | None]:
+    language = forms.field(form, "language")
+    if language not in LANGUAGES:
+        raise HTTPException(400)
+    subject = forms.field(form, "subject").replace("\r", " ").replace("\n", " ")[:200]
+    preheader = forms.field(form, "preheader").replace("\r", " ").replace("\n", " ")[:200]
+    body = forms.field(form, "body")[:100_000]
+    problem = None
+    if render.unsafe_markup(body):
+        with use_language(i18n.current_language.get()):
+            problem = _(render.UNSAFE_MARKUP)
+    return language, subject, preheader, body, problem
+
+
+async def live_preview(request: Request) -> Response:
+    """The HTML of the text being typed, posted by static/js/newsletters.js into the preview frame."""
+    form = await read_form(request, max_part_size=FORM_PART_MAX)
+    language, subject, preheader, body, _problem = _live_variant(form)
+    mail = render.mail(_settings(request), language=language, subject=subject, preheader=preheader, body=body)
+    return _preview_response(_fill_for(request, mail.html))
+
+
+async def live_preview_text(request: Request) -> Response:
+    form = await read_form(request, max_part_size=FORM_PART_MAX)
+    language, subject, preheader, body, problem = _live_variant(form)
+    mail = render.mail(_settings(request), language=language, subject=subject, preheader=preheader, body=body)
+    settings = _settings(request)
+    person = request.state.person
+    text = (mail.text.replace("%%name%%", person.name).replace("%%email%%", person.email)
+            .replace("%%unsubscribe_url%%", settings.absolute_url(service.TEST_UNSUBSCRIBE_PATH)))
+    return JSONResponse({"text": text, "problem": problem}, headers={"Cache-Control": "no-store"})
+
+
+# ---- images ----------------------------------------------------------------------------------------------------
+
+async def upload_images(request: Request) -> Response:
+    form = await read_form(request, max_files=IMAGES_PER_UPLOAD, max_part_size=IMAGE_MAX_BYTES)
+    newsletter = await _load(request)
+    if not newsletter.editable:
+        return _refuse(request, newsletter, NOT_EDITABLE)
+    files = [item for item in form.getlist("images") if isinstance(item, UploadFile) and item.filename]
+    errors = Errors()
+    accepted: list[NewsletterImage] = []
+    if not files:
+        errors.add("images", Invalid(N_("Choose one or more images.")))
+    for upload in files:
+        data = await upload.read(IMAGE_MAX_BYTES + 1)
+        if len(data) > IMAGE_MAX_BYTES:
+            errors.add("images", Invalid(N_("An image can be at most %(max)s MB."), max=IMAGE_MAX_BYTES // 2**20))
+            break
+        try:
+            with Image.open(io.BytesIO(data)) as image:
+                image.verify()
+                kind, size = image.format, image.size
+        except (UnidentifiedImageError, OSError, ValueError, Image.DecompressionBombError):
+            kind, size = None, (0, 0)
+        if kind not in IMAGE_TYPES:
+            errors.add("images", Invalid(N_("Upload PNG, JPEG, GIF or WebP images.")))
+            break
+        accepted.append(NewsletterImage(
+            newsletter_id=newsletter.id, token=secrets.token_urlsafe(16), filename=(upload.filename or "")[:200],
+            content_type=IMAGE_TYPES[kind][0], width=size[0], height=size[1], data=data,
+        ))
+    if errors:
+        context = await _edit_context(request, newsletter)
+        return render_page(request, "newsletters/edit.html",
+                           {**context, "errors": errors, "values": _values_of(newsletter)}, status_code=400)
+    request.state.db.add_all(accepted)
+    return redirect(f"/admin/newsletters/{newsletter.id}?done=uploaded#images")
+
+
+async def image(request: Request) -> Response:
+    token, _dot, _extension = request.path_params["name"].partition(".")
+    row = (await request.state.db.execute(
+        select(NewsletterImage.data, NewsletterImage.content_type).where(NewsletterImage.token == token)
+    )).one_or_none()
+    if row is None:
+        raise HTTPException(404)
+    return Response(row.data, media_type=row.content_type,
+                    headers={"Cache-Control": "public, max-age=31536000, immutable",
+                             "Content-Security-Policy": "default-src 'none'; sandbox"})
+
+
+# ---- test, schedule, send --------------------------------------------------------------------------------------
+
+async def test_send(request: Request) -> Response:
+    form = await read_form(request)
+    newsletter = await _load(request)
+    addresses, errors = parse_test_addresses(form)
+    if errors or not newsletter.variants:
+        context = await _edit_context(request, newsletter)
+        return render_page(request, "newsletters/edit.html",
+                           {**context, "errors": errors, "values": {**_values_of(newsletter),
+                                                                    "addresses": forms.field(form, "addresses")}},
+                           status_code=400)
+    await service.send_test(request.state.db, _settings(request), newsletter, request.state.person, addresses)
+    return redirect(f"/admin/newsletters/{newsletter.id}?done=tested#test")
+
+
+async def schedule(request: Request) -> Response:
+    form = await read_form(request)
+    newsletter = await _load(request)
+    if not newsletter.editable:
+        return _refuse(request, newsletter, NOT_EDITABLE)
+    moment, errors = parse_schedule(form)
+    if moment is not None and not (await service.audience_plan(request.state.db, newsletter)).total:
+        errors.add("scheduled_at", Invalid(service_messages["empty"]))
+    if errors or moment is None:
+        context = await _edit_context(request, newsletter)
+        return render_page(request, "newsletters/edit.html",
+                           {**context, "errors": errors, "values": {**_values_of(newsletter), **form_values(form)}},
+                           status_code=400)
+    await service.schedule(request.state.db, newsletter.id, moment)
+    return redirect(f"/admin/newsletters/{newsletter.id}?done=scheduled#schedule")
+
+
+async def unschedule(request: Request) -> Response:
+    await read_form(request)
+    newsletter = await _load(request)
+    await service.unschedule(request.state.db, newsletter.id)
+    return redirect(f"/admin/newsletters/{newsletter.id}?done=unscheduled")
+
+
+service_messages = {
+    "empty": N_("No member matches this audience, so there is nobody to send to. Widen the audience first."),
+}
+
+
+async def confirm(request: Request) -> Response:
+    newsletter = await _load(request)
+    if not newsletter.editable:
+        return redirect(f"/admin/newsletters/{newsletter.id}/report")
+    plan = await service.audience_plan(request.state.db, newsletter)
+    return render_page(request, "newsletters/confirm.html",
+                       {**_common(request), "newsletter": newsletter, "plan": plan,
+                        "empty": service_messages["empty"] if not plan.total else None})
+
+
+async def send(request: Request) -> Response:
+    await read_form(request)
+    newsletter = await _load(request)
+    if newsletter.status not in ("draft", "scheduled"):
+        if newsletter.status in ("sending", "paused", "sent"):
+            return redirect(f"/admin/newsletters/{newsletter.id}/report?done=already")
+        return _refuse(request, newsletter, NOT_EDITABLE)
+    try:
+        queued = await service.start_sending(request.state.db, _settings(request), newsletter.id)
+    except service.NoRecipients:
+        plan = await service.audience_plan(request.state.db, newsletter)
+        return render_page(request, "newsletters/confirm.html",
+                           {**_common(request), "newsletter": newsletter, "plan": plan,
+                            "empty": service_messages["empty"]}, status_code=400)
+    done = "started" if queued is not None else "already"
+    return redirect(f"/admin/newsletters/{newsletter.id}/report?done={done}")
+
+
+async def pause(request: Request) -> Response:
+    await read_form(request)
+    newsletter = await _load(request)
+    if not await service.pause(request.state.db, newsletter.id):
+        return _refuse(request, newsletter, N_("Only a newsletter that is being sent can be paused."))
+    return redirect(f"/admin/newsletters/{newsletter.id}/report?done=paused")
+
+
+async def resume(request: Request) -> Response:
+    await read_form(request)
+    newsletter = await _load(request)
+    if not await service.resume(request.state.db, newsletter.id):
+        return _refuse(request, newsletter, N_("Only a paused newsletter can be resumed."))
+    return redirect(f"/admin/newsletters/{newsletter.id}/report?done=resumed")
+
+
+async def cancel(request: Request) -> Response:
+    await read_form(request)
+    newsletter = await _load(request)
+    if not await service.cancel(request.state.db, newsletter.id):
+        return _refuse(request, newsletter, FINISHED)
+    return redirect(f"/admin/newsletters/{newsletter.id}/report?done=cancelled")
+
+
+# ---- progress and report ---------------------------------------------------------------------------------------
+
+async def report(request: Request) -> Response:
+    newsletter = await _load(request)
+    db = request.state.db
+    progress = await service.progress(db, newsletter)
+    return render_page(request, "newsletters/report.html", {
+        **_common(request), "newsletter": newsletter, "progress": progress,
+        "failures": await service.failures(db, newsletter.id),
+        "unsubscribes": await service.unsubscribes(db, newsletter.id),
+        "title": service.title_of(newsletter, i18n.current_language.get()),
+    })
+
+
+async def progress_json(request: Request) -> Response:
+    newsletter = await _load(request)
+    progress = await service.progress(request.state.db, newsletter)
+    data = progress.as_dict()
+    data["status_name"] = _(STATUS_NAMES[progress.status])
+    return JSONResponse(data, headers={"Cache-Control": "no-store"})
+
+
+async def deliveries_csv(request: Request) -> Response:
+    newsletter = await _load(request)
+    body = await service.deliveries_csv(request.state.db, newsletter.id)
+    return Response("\ufeff" + body, media_type="text/csv; charset=utf-8", headers={
+        "Content-Disposition": f'attachment; filename="newsletter-{newsletter.id}-deliveries.csv"',
+        "Cache-Control": "no-store",
+    })
+
+
+# ---- public archive --------------------------------------------------------------------------------------------
+
+async def _archived(request: Request) -> list[Newsletter]:
+    statement = (select(Newsletter).where(Newsletter.status == "sent", Newsletter.private.is_(False))
+                 .options(selectinload(Newsletter.variants)).order_by(Newsletter.started_at.desc()).limit(200))
+    return list((await request.state.db.execute(statement)).scalars())
+
+
+def _archive_variant(newsletter: Newsletter, language: str) -> Any:
+    variants = service.variant_map(newsletter)
+    return variants.get(language) or variants.get(newsletter.fallback_language)
+
+
+async def archive(request: Request) -> Response:
+    language = i18n.current_language.get()
+    items = [(n, _archive_variant(n, language)) for n in await _archived(request)]
+    return render_page(request, "newsletters/archive.html", {"items": items, "web_subject": render.web_subject})
+
+
+async def archive_item(request: Request) -> Response:
+    newsletter = await service.get(request.state.db, _newsletter_id(request))
+    if newsletter is None or newsletter.status != "sent" or newsletter.private:
+        raise HTTPException(404)
+    wanted = request.query_params.get("lang") or i18n.current_language.get()
+    variant = _archive_variant(newsletter, wanted if wanted in LANGUAGES else i18n.current_language.get())
+    if variant is None:
+        raise HTTPException(404)
+    return render_page(request, "newsletters/archive_item.html", {
+        "newsletter": newsletter, "variant": variant, "subject": render.web_subject(variant.subject),
+        "content": render.web_html(variant.body),
+        "languages": [v.language for v in newsletter.variants],
+    })
+
+
+async def feed(request: Request) -> Response:
+    language = request.path_params["language"]
+    if language not in LANGUAGES:
+        raise HTTPException(404)
+    settings = _settings(request)
+    with use_language(language):
+        entries = []
+        for newsletter in await _archived(request):
+            variant = _archive_variant(newsletter, language)
+            if variant is None:
+                continue
+            entries.append({
+                "id": newsletter.id, "url": settings.absolute_url(f"/newsletters/{newsletter.id}?lang={language}"),
+                "title": render.web_subject(variant.subject), "updated": newsletter.finished_at or utcnow(),
+                "published": newsletter.started_at or newsletter.created_at, "summary": variant.preheader,
+                "content": render.web_html(variant.body),
+            })
+        updated = max((e["updated"] for e in entries), default=dt.datetime(2026, 1, 1, tzinfo=dt.UTC))
+        xml = templates.get_template("newsletters/feed.xml").render({
+            "lang": language, "entries": entries, "updated": updated, "base_url": settings.base_url,
+            "self_url": settings.absolute_url(f"/newsletters/feed/{language}.atom"),
+            "archive_url": settings.absolute_url("/newsletters"),
+        })
+    return Response(xml, media_type="application/atom+xml; charset=utf-8")
+
+
+routes: list[BaseRoute] = [
+    route("/admin/newsletters", admin_list, role="admin"),
+    route("/admin/newsletters/new", new, role="admin"),
+    route("/admin/newsletters/new", create, methods=("POST",), role="admin", name="create_newsletter"),
+    route("/admin/newsletters/preview", live_preview, methods=("POST",), role="admin"),
+    route("/admin/newsletters/preview.json", live_preview_text, methods=("POST",), role="admin"),
+    route("/admin/newsletters/{newsletter_id:int}", edit, role="admin"),
+    route("/admin/newsletters/{newsletter_id:int}", update, methods=("POST",), role="admin",
+          name="update_newsletter"),
+    route("/admin/newsletters/{newsletter_id:int}/preview/{language}", stored_preview, role="admin"),
+    route("/admin/newsletters/{newsletter_id:int}/images", upload_images, methods=("POST",), role="admin"),
+    route("/admin/newsletters/{newsletter_id:int}/test", test_send, methods=("POST",), role="admin"),
+    route("/admin/newsletters/{newsletter_id:int}/schedule", schedule, methods=("POST",), role="admin"),
+    route("/admin/newsletters/{newsletter_id:int}/unschedule", unschedule, methods=("POST",), role="admin"),
+    route("/admin/newsletters/{newsletter_id:int}/confirm", confirm, role="admin"),
+    route("/admin/newsletters/{newsletter_id:int}/send", send, methods=("POST",), role="admin"),
+    route("/admin/newsletters/{newsletter_id:int}/pause", pause, methods=("POST",), role="admin"),
+    route("/admin/newsletters/{newsletter_id:int}/resume", resume, methods=("POST",), role="admin"),
+    route("/admin/newsletters/{newsletter_id:int}/cancel", cancel, methods=("POST",), role="admin"),
+    route("/admin/newsletters/{newsletter_id:int}/report", report, role="admin"),
+    route("/admin/newsletters/{newsletter_id:int}/progress.json", progress_json, role="admin"),
+    route("/admin/newsletters/{newsletter_id:int}/deliveries.csv", deliveries_csv, role="admin"),
+    route("/newsletters", archive),
+    route("/newsletters/feed/{language}.atom", feed),
+    route("/newsletters/images/{name}", image),
+    route("/newsletters/{newsletter_id:int}", archive_item),
+]
+

@@ -1,0 +1,410 @@
+"""Newsletters: drafts, test sends, scheduling, sending through the outbox, pause/resume/cancel, progress, report.
+
+Every change of a newsletter's status is one conditional UPDATE (`_transition`), so pressing send twice, or two
+admins at once, starts one send: the second UPDATE finds the status already changed and matches no row.
+Services flush but never commit: the request (or `run_due`) owns the transaction.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import csv
+import datetime as dt
+import io
+import logging
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+
+from sqlalchemy import and_, case, distinct, exists, func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.orm import aliased, selectinload
+
+from club.accounts.models import Person
+from club.config import Settings
+from club.db import transaction, utcnow
+from club.mail.models import Delivery, Mail
+from club.mail.outbox import Recipient, queue_mail, queue_newsletter
+from club.members.models import Consent
+from club.members.service import NEWSLETTER, subscribed_members, unsubscribe_url
+from club.newsletters import audience as audiences
+from club.newsletters import render
+from club.newsletters.forms import Draft
+from club.newsletters.models import IN_PROGRESS, STARTABLE, Newsletter, NewsletterVariant
+
+log = logging.getLogger("club.newsletters")
+
+# What members' cancel_queued_newsletters writes on a delivery whose member unsubscribed before it left.
+UNSUBSCRIBED_ERROR = "unsubscribed before sending"
+PENDING = ("queued", "sending", "paused")
+TEST_UNSUBSCRIBE_PATH = "/unsubscribe/test-only"
+
+
+class NoRecipients(Exception):
+    """Nobody matches the audience: nothing is sent."""
+
+
+async def get(db: AsyncSession, newsletter_id: int) -> Newsletter | None:
+    return (
+        await db.execute(
+            select(Newsletter).where(Newsletter.id == newsletter_id).options(selectinload(Newsletter.variants))
+        )
+    ).scalar_one_or_none()
+
+
+async def listing(db: AsyncSession) -> list[Newsletter]:
+    statement = select(Newsletter).options(selectinload(Newsletter.variants)).order_by(Newsletter.id.desc())
+    return list((await db.execute(statement)).scalars())
+
+
+def variant_map(newsletter: Newsletter) -> dict[str, NewsletterVariant]:
+    return {variant.language: variant for variant in newsletter.variants}
+
+
+def title_of(newsletter: Newsletter, language: str) -> str:
+    variants = variant_map(newsletter)
+    chosen = variants.get(language) or variants.get(newsletter.fallback_language)
+    return chosen.subject if chosen else ""
+
+
+async def save(db: AsyncSession, newsletter: Newsletter | None, draft: Draft, author: Person) -> Newsletter:
+    """Create or update a draft (the caller checked that it is still editable)."""
+    if newsletter is None:
+        newsletter = Newsletter(status="draft", created_by_id=author.id, recipients=0, variants=[])
+        db.add(newsletter)
+    newsletter.fallback_language = draft.fallback_language
+    newsletter.private = draft.private
+    newsletter.audience = draft.audience.to_json()
+    existing = variant_map(newsletter)
+    for language, variant in existing.items():
+        if language not in draft.variants:
+            newsletter.variants.remove(variant)
+    for language, data in draft.variants.items():
+        row = existing.get(language)
+        if row is None:
+            newsletter.variants.append(NewsletterVariant(language=language, subject=data.subject,
+                                                         preheader=data.preheader, body=data.body))
+        else:
+            row.subject, row.preheader, row.body = data.subject, data.preheader, data.body
+    newsletter.updated_at = utcnow()
+    await db.flush()
+    return newsletter
+
+
+async def _transition(db: AsyncSession, newsletter_id: int, from_statuses: Sequence[str], to: str,
+                      **values: object) -> bool:
+    """Move the newsletter to `to` if its status is one of `from_statuses`; False when someone else was first."""
+    result = await db.execute(
+        update(Newsletter)
+        .where(Newsletter.id == newsletter_id, Newsletter.status.in_(from_statuses))
+        .values(status=to, updated_at=utcnow(), **values)
+        .execution_options(synchronize_session=False)
+    )
+    return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+# ---- audience --------------------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class AudiencePlan:
+    by_member_language: dict[str, int]
+    by_variant: dict[str, int]
+    # Member languages without a variant of their own: they get the fallback.
+    missing: list[str]
+
+    @property
+    def total(self) -> int:
+        return sum(self.by_member_language.values())
+
+
+async def audience_plan(db: AsyncSession, newsletter: Newsletter) -> AudiencePlan:
+    counts = await audiences.counts_by_language(db, audiences.Audience.from_json(newsletter.audience))
+    variants = frozenset(variant_map(newsletter))
+    missing = [lang for lang, count in counts.items() if lang not in variants]
+    by_variant = audiences.plan(counts, variants, newsletter.fallback_language) if variants else {}
+    return AudiencePlan(counts, by_variant, missing)
+
+
+# ---- sending ---------------------------------------------------------------------------------------------------
+
+def web_url(settings: Settings, newsletter: Newsletter, language: str) -> str | None:
+    return None if newsletter.private else settings.absolute_url(f"/newsletters/{newsletter.id}?lang={language}")
+
+
+def rendered_variant(settings: Settings, newsletter: Newsletter, variant: NewsletterVariant) -> render.RenderedMail:
+    return render.mail(settings, language=variant.language, subject=variant.subject, preheader=variant.preheader,
+                       body=variant.body, web_url=web_url(settings, newsletter, variant.language))
+
+
+async def start_sending(db: AsyncSession, settings: Settings, newsletter_id: int,
+                        from_statuses: Sequence[str] = STARTABLE) -> int | None:
+    """Queue one delivery per recipient, in their language's variant or the fallback.
+
+    Returns the number queued, or None when the newsletter was not in a startable state (already started by
+    another click or admin). Raises NoRecipients, changing nothing, when the audience is empty."""
+    newsletter = await get(db, newsletter_id)
+    if newsletter is None or newsletter.status not in from_statuses or not newsletter.variants:
+        return None
+    rows = (await db.execute(audiences.members(audiences.Audience.from_json(newsletter.audience)))).all()
+    if not rows:
+        raise NoRecipients()
+    if not await _transition(db, newsletter_id, from_statuses, "sending", started_at=utcnow()):
+        return None
+    variants = variant_map(newsletter)
+    groups: dict[str, list[tuple[int, str, str]]] = {language: [] for language in variants}
+    for person_id, email, name, language in rows:
+        groups[audiences.variant_for(language, frozenset(variants), newsletter.fallback_language)].append(
+            (person_id, email, name)
+        )
+    total = 0
+    for language, members in groups.items():
+        if not members:
+            continue
+        mail = rendered_variant(settings, newsletter, variants[language])
+        _mail, queued = await queue_newsletter(
+            db, subject=mail.subject, text=mail.text, html=mail.html, language=language,
+            recipients=_recipients(settings, members), reference=newsletter.reference,
+        )
+        total += queued
+    await db.execute(update(Newsletter).where(Newsletter.id == newsletter_id).values(recipients=total)
+                     .execution_options(synchronize_session=False))
+    log.info("newsletter %d: %d deliveries queued", newsletter_id, total)
+    return total
+
+
+def _recipients(settings: Settings, members: list[tuple[int, str, str]]) -> Iterator[Recipient]:
+    for person_id, email, name in members:
+        yield Recipient(email=email, name=name, person_id=person_id,
+                        unsubscribe_url=unsubscribe_url(settings, person_id))
+
+
+def _mail_ids(newsletter_id: int):  # type: ignore[no-untyped-def]
+    return select(Mail.id).where(Mail.reference == f"newsletter:{newsletter_id}").scalar_subquery()
+
+
+async def _set_deliveries(db: AsyncSession, newsletter_id: int, from_status: str, to: str, **values: object) -> int:
+    result = await db.execute(
+        update(Delivery)
+        .where(Delivery.mail_id.in_(_mail_ids(newsletter_id)), Delivery.status == from_status)
+        .values(status=to, **values)
+        .execution_options(synchronize_session=False)
+    )
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+
+async def pause(db: AsyncSession, newsletter_id: int) -> bool:
+    """Hold the deliveries still waiting; those already with the sender go (at most one batch)."""
+    if not await _transition(db, newsletter_id, ("sending",), "paused"):
+        return False
+    await _set_deliveries(db, newsletter_id, "queued", "paused")
+    return True
+
+
+async def resume(db: AsyncSession, newsletter_id: int) -> bool:
+    """Release held deliveries, except to members who unsubscribed or bounced in the meantime."""
+    if not await _transition(db, newsletter_id, ("paused",), "sending"):
+        return False
+    still_subscribed = subscribed_members().with_only_columns(Person.id).order_by(None)
+    await db.execute(
+        update(Delivery)
+        .where(Delivery.mail_id.in_(_mail_ids(newsletter_id)), Delivery.status == "paused",
+               Delivery.person_id.in_(still_subscribed))
+        .values(status="queued")
+        .execution_options(synchronize_session=False)
+    )
+    await _set_deliveries(db, newsletter_id, "paused", "failed", last_error=UNSUBSCRIBED_ERROR)
+    return True
+
+
+async def cancel(db: AsyncSession, newsletter_id: int) -> bool:
+    """Stop a send (or drop a schedule): nothing still waiting leaves. False when it has already finished."""
+    if not await _transition(db, newsletter_id, ("draft", "scheduled", "sending", "paused"), "cancelled",
+                             finished_at=utcnow()):
+        return False
+    for status in ("queued", "paused"):
+        await _set_deliveries(db, newsletter_id, status, "cancelled")
+    return True
+
+
+async def schedule(db: AsyncSession, newsletter_id: int, moment: dt.datetime) -> bool:
+    return await _transition(db, newsletter_id, ("draft", "scheduled"), "scheduled", scheduled_at=moment)
+
+
+async def unschedule(db: AsyncSession, newsletter_id: int) -> bool:
+    return await _transition(db, newsletter_id, ("scheduled",), "draft", scheduled_at=None)
+
+
+# ---- progress and report ---------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Progress:
+    status: str
+    total: int
+    sent: int
+    failed: int
+    pending: int
+    cancelled: int
+    skipped: int  # unsubscribed before their copy left
+
+    @property
+    def done(self) -> int:
+        return self.sent + self.failed + self.cancelled + self.skipped
+
+    @property
+    def percent(self) -> int:
+        return 100 if not self.total else int(100 * self.done / self.total)
+
+    def as_dict(self) -> dict[str, object]:
+        return {"status": self.status, "total": self.total, "sent": self.sent, "failed": self.failed,
+                "pending": self.pending, "cancelled": self.cancelled, "skipped": self.skipped,
+                "done": self.done, "percent": self.percent}
+
+
+async def progress(db: AsyncSession, newsletter: Newsletter) -> Progress:
+    """Counts per state of this newsletter's deliveries; also notices that a send has finished."""
+    state = case(
+        (and_(Delivery.status == "failed", Delivery.last_error == UNSUBSCRIBED_ERROR), "skipped"),
+        (Delivery.status.in_(PENDING), "pending"),
+        else_=Delivery.status,
+    )
+    rows = await db.execute(
+        select(state, func.count()).where(Delivery.mail_id.in_(_mail_ids(newsletter.id))).group_by(state)
+    )
+    counts: dict[str, int] = {key: int(value) for key, value in rows.all()}
+    status = newsletter.status
+    if status == "sending" and not counts.get("pending"):
+        if await _transition(db, newsletter.id, ("sending",), "sent", finished_at=utcnow()):
+            status = "sent"
+    return Progress(status=status, total=sum(counts.values()), sent=counts.get("sent", 0),
+                    failed=counts.get("failed", 0), pending=counts.get("pending", 0),
+                    cancelled=counts.get("cancelled", 0), skipped=counts.get("skipped", 0))
+
+
+async def failures(db: AsyncSession, newsletter_id: int, limit: int = 200) -> list[Delivery]:
+    statement = (
+        select(Delivery)
+        .where(Delivery.mail_id.in_(_mail_ids(newsletter_id)), Delivery.status == "failed",
+               Delivery.last_error != UNSUBSCRIBED_ERROR)
+        .order_by(Delivery.id)
+        .limit(limit)
+    )
+    return list((await db.execute(statement)).scalars())
+
+
+async def unsubscribes(db: AsyncSession, newsletter_id: int) -> int:
+    """Recipients who unsubscribed after this newsletter reached them and before another newsletter did."""
+    later, later_mail = aliased(Delivery), aliased(Mail)
+    reference = f"newsletter:{newsletter_id}"
+    statement = (
+        select(func.count(distinct(Consent.person_id)))
+        .select_from(Consent)
+        .join(Delivery, Delivery.person_id == Consent.person_id)
+        .where(
+            Delivery.mail_id.in_(_mail_ids(newsletter_id)),
+            Delivery.sent_at.is_not(None),
+            Consent.purpose == NEWSLETTER,
+            Consent.given.is_(False),
+            Consent.created_at >= Delivery.sent_at,
+            ~exists(
+                select(later.id)
+                .join(later_mail, later_mail.id == later.mail_id)
+                .where(later.person_id == Consent.person_id, later_mail.bulk.is_(True),
+                       later_mail.reference != reference, later.sent_at > Delivery.sent_at,
+                       later.sent_at <= Consent.created_at)
+            ),
+        )
+    )
+    return int(await db.scalar(statement) or 0)
+
+
+CSV_COLUMNS = ("email", "name", "language", "status", "attempts", "smtp_code", "smtp_reply", "sent_at")
+
+
+def csv_cell(value: object) -> str:
+    """A value a spreadsheet shows as text: a leading =, +, -, @, tab or CR would make it a formula."""
+    text = "" if value is None else str(value)
+    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
+
+
+async def deliveries_csv(db: AsyncSession, newsletter_id: int) -> str:
+    rows = await db.execute(
+        select(Delivery.to_email, Delivery.to_name, Mail.language, Delivery.status, Delivery.attempts,
+               Delivery.smtp_code, Delivery.last_error, Delivery.sent_at)
+        .join(Mail, Mail.id == Delivery.mail_id)
+        .where(Mail.reference == f"newsletter:{newsletter_id}")
+        .order_by(Delivery.id)
+    )
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\r\n")
+    writer.writerow(CSV_COLUMNS)
+    for email, name, language, status, attempts, smtp_code, reply, sent_at in rows:
+        values = (email, name, language, status, attempts, smtp_code, reply, sent_at.isoformat() if sent_at else "")
+        writer.writerow([csv_cell(value) for value in values])
+    return buffer.getvalue()
+
+
+# ---- test send -------------------------------------------------------------------------------------------------
+
+async def send_test(db: AsyncSession, settings: Settings, newsletter: Newsletter, admin: Person,
+                    addresses: Sequence[str]) -> int:
+    """Every variant to the admin and up to five more addresses, marked as a test, as transactional mail (it
+    leaves at once). The unsubscribe link is a dummy, so a test can never unsubscribe anyone."""
+    targets = [(admin.email, admin.name)] + [(address, "") for address in addresses if address != admin.email]
+    dummy = settings.absolute_url(TEST_UNSUBSCRIBE_PATH)
+    count = 0
+    for variant in newsletter.variants:
+        mail = rendered_variant(settings, newsletter, variant)
+        html = mail.html.replace("%%unsubscribe_url%%", dummy)
+        text = mail.text.replace("%%unsubscribe_url%%", dummy)
+        for email, name in targets:
+            await queue_mail(db, to_email=email, to_name=name, subject=f"[TEST] {mail.subject}", text=text,
+                             html=html, language=variant.language, kind="newsletter-test",
+                             person_id=admin.id if email == admin.email else None)
+            count += 1
+    return count
+
+
+# ---- scheduler -------------------------------------------------------------------------------------------------
+
+async def run_due(sessionmaker: async_sessionmaker[AsyncSession], settings: Settings) -> int:
+    """Start every scheduled newsletter whose moment has come, and mark finished sends as sent.
+
+    Called periodically by the sender's worker (each call is short; several workers calling it at once start
+    each newsletter once, thanks to the conditional UPDATE). Returns how many newsletters it started."""
+    async with sessionmaker() as db:
+        due = list((await db.execute(
+            select(Newsletter.id).where(Newsletter.status == "scheduled", Newsletter.scheduled_at <= utcnow())
+            .order_by(Newsletter.scheduled_at)
+        )).scalars())
+        sending = list((await db.execute(select(Newsletter.id).where(Newsletter.status == "sending"))).scalars())
+    started = 0
+    for newsletter_id in due:
+        try:
+            async with transaction(sessionmaker) as db:
+                if await start_sending(db, settings, newsletter_id, from_statuses=("scheduled",)) is not None:
+                    started += 1
+        except NoRecipients:
+            async with transaction(sessionmaker) as db:
+                await _transition(db, newsletter_id, ("scheduled",), "sent", started_at=utcnow(),
+                                  finished_at=utcnow(), recipients=0)
+            log.warning("newsletter %d was due but its audience is empty: nothing sent", newsletter_id)
+    for newsletter_id in sending:
+        async with transaction(sessionmaker) as db:
+            newsletter = await db.get(Newsletter, newsletter_id)
+            if newsletter is not None:
+                await progress(db, newsletter)
+    return started
+
+
+async def scheduler_loop(sessionmaker: async_sessionmaker[AsyncSession], settings: Settings,
+                         interval: float = 15.0) -> None:
+    """`run_due` every `interval` seconds until cancelled; errors are logged and the loop goes on."""
+    while True:
+        try:
+            await run_due(sessionmaker, settings)
+        except Exception:
+            log.exception("newsletter scheduler failed; trying again in %.0fs", interval)
+        await asyncio.sleep(interval)
+
+
+def in_progress(newsletter: Newsletter) -> bool:
+    return newsletter.status in IN_PROGRESS

@@ -1,0 +1,125 @@
+// Newsletters: live preview while composing, live progress while sending. Every page works without this file:
+// "Save and preview" shows the saved previews, and the report has a reload button.
+(function () {
+  "use strict";
+
+  function debounce(fn, wait) {
+    var timer = null;
+    return function () {
+      var args = arguments;
+      clearTimeout(timer);
+      timer = setTimeout(function () { fn.apply(null, args); }, wait);
+    };
+  }
+
+  // ---- live preview ------------------------------------------------------------------------------------------
+  // The HTML preview is a real navigation of the frame (a hidden form posted into it), so the mail's inline
+  // styles are governed by the preview's own Content-Security-Policy, not this page's.
+  function setUpPreview(form) {
+    var token = form.querySelector("input[name=csrf_token]").value;
+    var htmlUrl = form.getAttribute("data-preview-url");
+    var textUrl = form.getAttribute("data-preview-text-url");
+
+    function fieldsOf(section) {
+      var values = { language: section.getAttribute("data-language"), csrf_token: token };
+      section.querySelectorAll("[data-part]").forEach(function (input) {
+        values[input.getAttribute("data-part")] = input.value;
+      });
+      return values;
+    }
+
+    function postIntoFrame(values, frameName) {
+      var hidden = document.createElement("form");
+      hidden.method = "post";
+      hidden.action = htmlUrl;
+      hidden.target = frameName;
+      hidden.hidden = true;
+      Object.keys(values).forEach(function (name) {
+        var input = document.createElement("input");
+        input.type = "hidden";
+        input.name = name;
+        input.value = values[name];
+        hidden.appendChild(input);
+      });
+      document.body.appendChild(hidden);
+      hidden.submit();
+      hidden.remove();
+    }
+
+    function refresh(section) {
+      var values = fieldsOf(section);
+      var language = values.language;
+      var textBox = section.querySelector(".preview-text");
+      var problem = section.querySelector(".preview-problem");
+      if (!values.subject && !values.body) { return; }
+      postIntoFrame(values, "preview-frame-" + language);
+      var body = new URLSearchParams(values);
+      fetch(textUrl, { method: "POST", body: body, credentials: "same-origin",
+                       headers: { "Accept": "application/json" } })
+        .then(function (response) { return response.ok ? response.json() : null; })
+        .then(function (data) {
+          if (!data) { return; }
+          textBox.textContent = data.text;
+          problem.hidden = !data.problem;
+          problem.textContent = data.problem || "";
+        })
+        .catch(function () { /* the saved preview stays; nothing to do */ });
+    }
+
+    form.querySelectorAll("section.variant").forEach(function (section) {
+      var update = debounce(function () { refresh(section); }, 500);
+      section.addEventListener("input", update);
+    });
+  }
+
+  // ---- live progress -----------------------------------------------------------------------------------------
+  function setUpProgress(panel) {
+    var url = panel.getAttribute("data-progress-url");
+    var reload = document.getElementById("reload");
+    var bar = document.getElementById("progress-bar");
+    var initial = panel.getAttribute("data-status");
+    if (initial !== "sending" && initial !== "paused") { return; }
+    if (reload) { reload.hidden = true; }
+
+    function set(id, value) {
+      var element = document.getElementById(id);
+      if (element) { element.textContent = Number(value).toLocaleString(document.documentElement.lang); }
+    }
+
+    function poll() {
+      fetch(url, { credentials: "same-origin", headers: { "Accept": "application/json" } })
+        .then(function (response) { return response.ok ? response.json() : null; })
+        .then(function (data) {
+          if (!data) { throw new Error("no data"); }
+          bar.max = Math.max(data.total, 1);
+          bar.value = data.done;
+          bar.textContent = data.percent + "%";
+          set("count-sent", data.sent);
+          set("count-failed", data.failed);
+          set("count-pending", data.pending);
+          set("count-cancelled", data.cancelled);
+          set("count-skipped", data.skipped);
+          document.getElementById("progress-percent").textContent = data.percent;
+          document.getElementById("progress-status").textContent = data.status_name;
+          if (data.status !== initial) {
+            // Finished, paused or resumed elsewhere: the page's buttons change, so load it again.
+            window.location.reload();
+            return;
+          }
+          setTimeout(poll, 1500);
+        })
+        .catch(function () {
+          if (reload) { reload.hidden = false; }
+          setTimeout(poll, 5000);
+        });
+    }
+    setTimeout(poll, 1000);
+  }
+
+  document.addEventListener("DOMContentLoaded", function () {
+    var form = document.getElementById("compose-form");
+    if (form) { setUpPreview(form); }
+    var panel = document.getElementById("progress-panel");
+    if (panel) { setUpProgress(panel); }
+  });
+})();
