@@ -153,6 +153,38 @@ async def _worker(settings: Settings, run_worker) -> None:  # type: ignore[no-un
         await engine.dispose()
 
 
+def cmd_import_members(settings: Settings, args: argparse.Namespace) -> int:
+    from club.admin.commands import import_members_cli
+    from club.migrate import upgrade
+
+    upgrade(settings.database_url)
+    return asyncio.run(import_members_cli(settings, args.file, dry_run=args.dry_run))
+
+
+EXPORT_FILTERS = ("q", "status", "city", "language", "interest", "role", "joined_from", "joined_to", "sort")
+
+
+def cmd_export_members(settings: Settings, args: argparse.Namespace) -> int:
+    from club.admin.commands import export_members_cli
+    from club.migrate import upgrade
+
+    upgrade(settings.database_url)
+    filters = {name: getattr(args, name) for name in EXPORT_FILTERS if getattr(args, name)}
+    return asyncio.run(export_members_cli(settings, args.file, filters))
+
+
+def cmd_seed(settings: Settings, args: argparse.Namespace) -> int:
+    from club.migrate import upgrade
+    from club.seed import seed
+
+    if args.members < 0 or args.activities < 0:
+        print("error: give zero or more members and activities.", file=sys.stderr)
+        return 2
+    upgrade(settings.database_url)
+    asyncio.run(seed(settings, args.members, args.activities))
+    return 0
+
+
 def build_parser() -> tuple[argparse.ArgumentParser, dict[str, Callable[[Settings, argparse.Namespace], int]]]:
     parser = argparse.ArgumentParser(
         prog="server.py",
@@ -183,9 +215,26 @@ def build_parser() -> tuple[argparse.ArgumentParser, dict[str, Callable[[Setting
     admin.add_argument("--password-stdin", action="store_true", help="read the password from standard input")
     handlers["create-admin"] = cmd_create_admin
 
-    worker = commands.add_parser("worker", help="run a mail sender (several on PostgreSQL)")
+    commands.add_parser("worker", help="run a mail sender and the housekeeping jobs (several on PostgreSQL)")
     handlers["worker"] = cmd_worker
-    del worker
+
+    importer = commands.add_parser(
+        "import-members", help="import members from a CSV file (UTF-8 or cp932); running it again resumes"
+    )
+    importer.add_argument("file", help="the CSV file")
+    importer.add_argument("--dry-run", action="store_true", help="only check the file and list its problems")
+    handlers["import-members"] = cmd_import_members
+
+    seeder = commands.add_parser("seed", help="fill the database with realistic fake members and activities")
+    seeder.add_argument("--members", type=int, default=1000, help="how many members (default 1000)")
+    seeder.add_argument("--activities", type=int, default=200, help="how many activities (default 200)")
+    handlers["seed"] = cmd_seed
+
+    exporter = commands.add_parser("export-members", help="export members to a CSV file ('-' for stdout)")
+    exporter.add_argument("file")
+    for name in EXPORT_FILTERS:
+        exporter.add_argument("--" + name.replace("_", "-"), dest=name, help=f"filter: {name.replace('_', ' ')}")
+    handlers["export-members"] = cmd_export_members
     return parser, handlers
 
 

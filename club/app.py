@@ -17,6 +17,7 @@ from starlette.staticfiles import StaticFiles
 from club import errors, tasks
 from club.accounts.routes import routes as account_routes
 from club.admin.routes import routes as admin_routes
+from club.ambassadors.routes import routes as ambassador_routes
 from club.config import Settings
 from club.db import create_engine, create_sessionmaker
 from club.mail.lifespan import mail_lifespan
@@ -59,6 +60,7 @@ def create_app(settings: Settings, *, engine=None) -> Starlette:  # type: ignore
         *site_routes,
         *account_routes,
         *member_routes,
+        *ambassador_routes,
         *mail_routes,
         *newsletter_routes,
         *admin_routes,

@@ -175,19 +175,31 @@ def source_files() -> Iterator[Path]:
 JINJA_OPTIONS = {"extensions": "jinja2.ext.i18n", "newstyle_gettext": "true", "trimmed": "true"}
 
 
-def extract(files: Iterable[Path] | None = None) -> dict[str, dict[str, set[str]]]:
+MessageId = str | tuple[str, str]  # a plain message, or (singular, plural)
+
+
+def extract(files: Iterable[Path] | None = None) -> dict[str, dict[MessageId, set[str]]]:
     """domain -> msgid -> set of 'path:line' where it is used."""
-    found: dict[str, dict[str, set[str]]] = {}
+    found: dict[str, dict[MessageId, set[str]]] = {}
     for path in files if files is not None else source_files():
         method = "python" if path.suffix == ".py" else "jinja2.ext:babel_extract"
         options = {} if path.suffix == ".py" else JINJA_OPTIONS
         for lineno, message, _comments, _context in extract_from_file(method, str(path), options=options):
-            msgid = message[0] if isinstance(message, tuple) else message
+            msgid: MessageId
+            if isinstance(message, tuple):
+                forms = [part for part in message if part]
+                msgid = (forms[0], forms[1]) if len(forms) >= 2 else forms[0] if forms else ""
+            else:
+                msgid = message
             if not msgid:
                 continue
             where = f"{path.relative_to(ROOT)}:{lineno}"
             found.setdefault(domain_of(path), {}).setdefault(msgid, set()).add(where)
     return found
+
+
+def _key(msgid: MessageId) -> str:
+    return msgid[0] if isinstance(msgid, tuple) else msgid
 
 
 def load_catalog(domain: str, language: str) -> Catalog:
@@ -203,12 +215,15 @@ def missing_translations() -> list[str]:
     for domain, messages in sorted(extract().items()):
         for language in TRANSLATED:
             catalog = load_catalog(domain, language)
-            for msgid, places in sorted(messages.items()):
-                entry = catalog.get(msgid)
-                text = entry.string if entry is not None else None
-                if isinstance(text, tuple):
-                    text = text[0]
-                if entry is None or not text or entry.fuzzy:
+            for msgid, places in sorted(messages.items(), key=lambda item: _key(item[0])):
+                entry = catalog.get(_key(msgid))
+                forms = entry.string if entry is not None else None
+                if not isinstance(forms, tuple):
+                    forms = (forms,)
+                complete = entry is not None and not entry.fuzzy and all(forms)
+                if isinstance(msgid, tuple) and entry is not None and not entry.pluralizable:
+                    complete = False  # a plural in the code needs its plural forms in the catalog
+                if not complete:
                     problems.append(f"{domain}/{language}.po: {msgid!r} ({sorted(places)[0]})")
     return problems
 
@@ -237,15 +252,20 @@ def update_catalogs() -> None:
     for domain, messages in sorted(extract().items()):
         for language in TRANSLATED:
             catalog = load_catalog(domain, language)
-            for msgid, places in sorted(messages.items()):
+            for msgid, places in sorted(messages.items(), key=lambda item: _key(item[0])):
                 locations = [(p.rsplit(":", 1)[0], int(p.rsplit(":", 1)[1])) for p in sorted(places)]
-                if msgid in catalog:
-                    catalog[msgid].locations = locations
+                existing = catalog.get(_key(msgid))
+                if existing is not None and existing.pluralizable == isinstance(msgid, tuple):
+                    existing.locations = locations
                 else:
-                    catalog.add(msgid, "", locations=locations)
+                    if existing is not None:
+                        catalog.delete(_key(msgid))
+                    empty = ("",) * catalog.num_plurals if isinstance(msgid, tuple) else ""
+                    catalog.add(msgid, empty, locations=locations)
+            wanted = {_key(msgid) for msgid in messages}
             for message in list(catalog):
-                if message.id and message.id not in messages:
-                    catalog.delete(message.id)
+                if message.id and _key(message.id) not in wanted:
+                    catalog.delete(_key(message.id))
             path = LOCALE_DIR / domain / f"{language}.po"
             path.parent.mkdir(parents=True, exist_ok=True)
             with path.open("wb") as handle:

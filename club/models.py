@@ -16,3 +16,11 @@ for _module in FEATURE_MODELS:
             raise
 
 metadata = Base.metadata
+
+
+def include_name(name: str | None, type_: str, parent_names: object) -> bool:
+    """Alembic's include_name hook: what autogenerate compares. Dialect-specific objects that no model can
+    describe (SQLite's FTS5 search tables) are made by hand in their migration and left out here."""
+    from club.admin.models import include_name as admin_include_name
+
+    return admin_include_name(name, type_, parent_names)

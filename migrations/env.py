@@ -9,7 +9,7 @@ from sqlalchemy.engine import Connection
 
 from club.config import Settings
 from club.db import create_engine
-from club.models import metadata
+from club.models import include_name, metadata
 
 config = context.config
 
@@ -26,6 +26,7 @@ def run_with(connection: Connection) -> None:
         render_as_batch=connection.dialect.name == "sqlite",
         compare_type=True,
         compare_server_default=False,
+        include_name=include_name,
     )
     with context.begin_transaction():
         context.run_migrations()

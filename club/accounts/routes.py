@@ -47,6 +47,33 @@ async def admin_login(request: Request) -> Response:
     if result.person is None:
         return render(request, "accounts/admin_login.html",
                       {"values": values, "next": next_url, "failed": True}, status_code=400)
+    if await service.needs_second_factor(db, result.person):
+        token = await service.start_second_factor(db, result.person)
+        return render(request, "accounts/admin_code.html", {"token": token, "next": next_url})
+    response = redirect(next_url)
+    await sessions.start(request, db, response, result.person)
+    return response
+
+
+async def admin_login_code(request: Request) -> Response:
+    """The second step of an admin login with two-factor: a code from the app, or a recovery code."""
+    form = await read_form(request)
+    db = request.state.db
+    raw = forms.field(form, "token")[:100]
+    next_url = safe_next(forms.field(form, "next"), "/admin")
+    code = forms.field(form, "code")[:40]
+    if not code.strip():
+        return render(request, "accounts/admin_code.html", {"token": raw, "next": next_url, "errors": {
+            "code": (N_("This field is required."), {})}}, status_code=400)
+    result = await service.finish_second_factor(db, raw_token=raw, code=code)
+    if result.locked:
+        return render(request, "accounts/admin_login.html", {"next": next_url, "locked": True}, status_code=429)
+    if result.expired:
+        return render(request, "accounts/admin_login.html", {"next": next_url, "expired": True}, status_code=400)
+    if result.person is None:
+        return render(request, "accounts/admin_code.html", {"token": raw, "next": next_url, "errors": {
+            "code": (N_("That code is not right, or it was used already. Wait for the next code and try again."),
+                     {})}}, status_code=400)
     response = redirect(next_url)
     await sessions.start(request, db, response, result.person)
     return response
@@ -104,6 +131,7 @@ async def setup(request: Request) -> Response:
 routes: list[BaseRoute] = [
     route("/admin/login", admin_login_page),
     route("/admin/login", admin_login, methods=["POST"], name="admin_login_post"),
+    route("/admin/login/code", admin_login_code, methods=["POST"]),
     route("/logout", logout, methods=["POST"]),
     route("/setup/{token}", setup_page),
     route("/setup/{token}", setup, methods=["POST"], name="setup_post"),

@@ -22,6 +22,9 @@ SLOW_AFTER = 3  # failures before each further attempt is slowed down
 ACCOUNT_LOCK_AFTER = 10  # failures on one account within the window
 IP_LOCK_AFTER = 30  # failures from one address within the window
 SLOW_DOWN_SECONDS = 1.0
+SECOND_FACTOR_PURPOSE = "admin-second-factor"
+SECOND_FACTOR_LIFETIME = dt.timedelta(minutes=5)
+SECOND_FACTOR_LOCK_AFTER = 5  # wrong codes on one account within the window
 
 
 async def admin_exists(db: AsyncSession) -> bool:
@@ -79,3 +82,48 @@ async def admin_login(db: AsyncSession, *, email: str, password: str, ip: str) -
     await ratelimit.hit(db, account_key, LOCK_WINDOW)
     await ratelimit.hit(db, ip_key, LOCK_WINDOW)
     return LoginResult()
+
+
+@dataclass
+class SecondFactorResult:
+    person: Person | None = None
+    locked: bool = False
+    expired: bool = False
+    method: str | None = None  # "totp" or "recovery"
+
+
+async def needs_second_factor(db: AsyncSession, person: Person) -> bool:
+    from club.admin import totp
+
+    return await totp.is_enabled(db, person.id)
+
+
+async def start_second_factor(db: AsyncSession, person: Person) -> str:
+    """After a right password: a short-lived token that stands for "password checked", for the code form."""
+    return await tokens.issue(db, SECOND_FACTOR_PURPOSE, SECOND_FACTOR_LIFETIME, person_id=person.id)
+
+
+async def finish_second_factor(db: AsyncSession, *, raw_token: str, code: str, now: float | None = None
+                               ) -> SecondFactorResult:
+    """Check a TOTP or recovery code against a pending login. Each code works once; a code from more than one
+    step (30 s) away is refused; after SECOND_FACTOR_LOCK_AFTER wrong codes the pending login ends."""
+    from club.admin import totp
+
+    token = await tokens.peek(db, SECOND_FACTOR_PURPOSE, raw_token)
+    if token is None or token.person_id is None:
+        return SecondFactorResult(expired=True)
+    key = f"admin-2fa:account:{token.person_id}"
+    if await ratelimit.count(db, key, LOCK_WINDOW) >= SECOND_FACTOR_LOCK_AFTER:
+        await tokens.revoke_all(db, SECOND_FACTOR_PURPOSE, person_id=token.person_id)
+        return SecondFactorResult(locked=True)
+    method = await totp.check(db, token.person_id, code, now=now)
+    if method is None:
+        await ratelimit.hit(db, key, LOCK_WINDOW)
+        return SecondFactorResult()
+    if await tokens.consume(db, SECOND_FACTOR_PURPOSE, raw_token) is None:
+        return SecondFactorResult(expired=True)
+    await ratelimit.reset(db, key)
+    person = await db.get(Person, token.person_id)
+    if person is None or person.role != "admin":
+        return SecondFactorResult(expired=True)
+    return SecondFactorResult(person=person, method=method)

@@ -1,15 +1,62 @@
-"""The admin console's shell. Feature pages live with their features; this holds the landing page."""
+"""The admin console: the dashboard, members (list, search, one member, import, export), admins, the audit log.
+
+Every action that changes something calls audit.record in the request's transaction."""
 
 from __future__ import annotations
 
+import datetime as dt
+from urllib.parse import urlencode
+
 from sqlalchemy import func, select
+from starlette.datastructures import UploadFile
+from starlette.exceptions import HTTPException
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import Response, StreamingResponse
 from starlette.routing import BaseRoute
 
-from club.accounts.models import Person
-from club.web import render, route
+from club import forms
+from club.accounts import passwords, service, sessions, tokens
+from club.accounts.models import CITIES, ROLES, Person
+from club.admin import audit, exporter, importer, totp
+from club.admin import members as admin_members
+from club.admin.models import MemberImport
+from club.admin.search import MemberFilter, find_members
+from club.i18n import LANGUAGES, N_, TIMEZONES, current_language, format_date
+from club.members import service as members
+from club.web import read_form, redirect, render, route
 
+NOTICES = {
+    "saved": N_("Saved."),
+    "suppressed": N_("No more mail will be sent to this member."),
+    "unsuppressed": N_("Mail to this member is allowed again."),
+    "deleted": N_("The member was deleted."),
+    "revoked": N_("The session was ended."),
+    "repermission": N_("The re-permission mail is on its way."),
+    "repermission-none": N_("Nobody needed a re-permission mail."),
+    "invited": N_("The invitation is on its way."),
+    "demoted": N_("That admin is now a member."),
+    "totp-on": N_("Two-factor login is on."),
+    "totp-off": N_("Two-factor login is off."),
+    "cancelled": N_("The import was cancelled; nothing was imported."),
+}
+
+
+def notice(request: Request) -> str | None:
+    return NOTICES.get(request.query_params.get("done", ""))
+
+
+def with_notice(url: str, key: str) -> Response:
+    return redirect(f"{url}{'&' if '?' in url else '?'}done={key}")
+
+
+async def load_member(request: Request) -> Person:
+    person = await request.state.db.get(Person, request.path_params["person_id"])
+    if person is None:
+        raise HTTPException(404)
+    return person
+
+
+# ---- dashboard -------------------------------------------------------------------------------------------------
 
 async def dashboard(request: Request) -> Response:
     db = request.state.db
@@ -17,4 +64,498 @@ async def dashboard(request: Request) -> Response:
     return render(request, "admin/dashboard.html", {"counts": counts})
 
 
-routes: list[BaseRoute] = [route("/admin", dashboard, role="admin")]
+# ---- members ---------------------------------------------------------------------------------------------------
+
+async def member_list(request: Request) -> Response:
+    db = request.state.db
+    where = MemberFilter.from_params(request.query_params)
+    page = await find_members(db, where)
+    zone = TIMEZONES[current_language.get()]
+    day_names: dict[dt.date, str] = {}  # formatting dates is the slowest part of this page: once per day
+    joined = {}
+    for member in page.members:
+        day = member.created_at.astimezone(zone).date()
+        if day not in day_names:
+            day_names[day] = format_date(day)
+        joined[member.id] = day_names[day]
+    return render(request, "admin/members.html", {
+        "where": where,
+        "page": page,
+        "joined": joined,
+        "interests": await members.all_interests(db),
+        "next_url": ("/admin/members?" + urlencode(where.params(after=page.next_cursor))) if page.next_cursor else None,
+        "first_url": "/admin/members?" + urlencode(where.params(after="")) if where.after else None,
+        "export_url": "/admin/members/export?" + urlencode(where.params(after="")),
+        "sort_urls": {sort: "/admin/members?" + urlencode(where.params(sort=sort, after=""))
+                      for sort in ("newest", "oldest", "name", "email")},
+        "cities": CITIES, "roles": ROLES, "languages": LANGUAGES,
+    })
+
+
+async def member_export(request: Request) -> Response:
+    where = MemberFilter.from_params(request.query_params)
+    await audit.record(request.state.db, request, "member.export", "members", "", where.params(after=""))
+    stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%d-%H%M")
+
+    async def body():  # type: ignore[no-untyped-def]
+        async for chunk in exporter.export_lines(request.app.state.sessionmaker, where):
+            yield chunk.encode("utf-8")
+
+    return StreamingResponse(body(), media_type="text/csv; charset=utf-8", headers={
+        "content-disposition": f'attachment; filename="members-{stamp}.csv"',
+        "cache-control": "no-store",
+    })
+
+
+async def member_page(request: Request) -> Response:
+    person = await load_member(request)
+    db = request.state.db
+    info = await admin_members.details(db, person)
+    history = (await audit.entries(db, audit.AuditFilter(target_type="person", target_id=str(person.id)),
+                                   limit=20))[0]
+    return render(request, "admin/member.html", {
+        "member": person, "info": info, "notice": notice(request), "history": history,
+        "consent_text": members.consent_text, "methods": members.METHODS,
+        "current_session": getattr(request.state.auth_session, "id", None),
+    })
+
+
+def _edit_values(person: Person, interests: list[str]) -> dict[str, object]:
+    return {"name": person.name, "email": person.email, "city": person.city, "language": person.language,
+            "role": person.role, "interests": interests}
+
+
+async def member_edit_page(request: Request) -> Response:
+    person = await load_member(request)
+    db = request.state.db
+    chosen = [interest.slug for interest in await members.interests_of(db, person.id)]
+    return render(request, "admin/member_edit.html", {
+        "member": person, "values": _edit_values(person, chosen), "interests": await members.all_interests(db),
+        "cities": CITIES, "roles": ROLES, "languages": LANGUAGES,
+    })
+
+
+async def member_edit(request: Request) -> Response:
+    person = await load_member(request)
+    db = request.state.db
+    form = await read_form(request)
+    all_interests = await members.all_interests(db)
+    values: dict[str, object] = {key: forms.field(form, key)[:300] for key in ("name", "email", "city", "language",
+                                                                                "role")}
+    values["interests"] = [value for value in form.getlist("interests") if isinstance(value, str)]
+    errors = forms.Errors()
+    cleaned: dict[str, object] = {}
+    for key, check in (("name", forms.name), ("email", forms.email),
+                       ("city", lambda v: forms.choice(v, CITIES)),
+                       ("language", lambda v: forms.choice(v, LANGUAGES)),
+                       ("role", lambda v: forms.choice(v, ROLES)),
+                       ("interests", lambda v: forms.choices(v, [i.slug for i in all_interests]))):
+        try:
+            cleaned[key] = check(values[key])  # type: ignore[operator, arg-type]
+        except forms.Invalid as exc:
+            errors.add(key, exc)
+    if not errors and cleaned["email"] != person.email and await members.find_by_email(db, str(cleaned["email"])):
+        errors.add("email", forms.Invalid(N_("Another member already uses this address.")))
+    if not errors and person.role == "admin" and cleaned["role"] != "admin" \
+            and await admin_members.other_admins(db, person) == 0:
+        errors.add("role", forms.Invalid(N_("This is the last admin. Make someone else admin first.")))
+    if errors:
+        return render(request, "admin/member_edit.html", {
+            "member": person, "values": values, "errors": errors, "interests": all_interests,
+            "cities": CITIES, "roles": ROLES, "languages": LANGUAGES,
+        }, status_code=400)
+    changes = await admin_members.update_profile(
+        db, person, name=str(cleaned["name"]), email=str(cleaned["email"]), city=str(cleaned["city"]),
+        language=str(cleaned["language"]), interests=list(cleaned["interests"]))  # type: ignore[call-overload]
+    old_role = person.role
+    if await admin_members.change_role(db, person, str(cleaned["role"])):
+        changes["role"] = [old_role, person.role]
+    if changes:
+        await audit.record(db, request, "member.edit", "person", person.id, {"changes": changes})
+    return with_notice(f"/admin/members/{person.id}", "saved")
+
+
+async def member_suppress(request: Request) -> Response:
+    person = await load_member(request)
+    form = await read_form(request)
+    try:
+        reason = forms.text(forms.field(form, "reason"), max_length=200, required=False)
+    except forms.Invalid:
+        reason = ""
+    await admin_members.suppress(request.state.db, person, reason)
+    await audit.record(request.state.db, request, "member.suppress", "person", person.id, {"reason": reason})
+    return with_notice(f"/admin/members/{person.id}", "suppressed")
+
+
+async def member_unsuppress(request: Request) -> Response:
+    person = await load_member(request)
+    await read_form(request)
+    await admin_members.unsuppress(request.state.db, person)
+    await audit.record(request.state.db, request, "member.unsuppress", "person", person.id, {})
+    return with_notice(f"/admin/members/{person.id}", "unsuppressed")
+
+
+async def member_delete_page(request: Request) -> Response:
+    person = await load_member(request)
+    return render(request, "admin/member_delete.html", {"member": person})
+
+
+async def member_delete(request: Request) -> Response:
+    person = await load_member(request)
+    form = await read_form(request)
+    db = request.state.db
+    if forms.field(form, "confirm_email").strip().lower() != person.email:
+        return render(request, "admin/member_delete.html", {"member": person, "errors": {
+            "confirm_email": (N_("Type the member's email address to confirm."), {})}}, status_code=400)
+    member_id = person.id
+    try:
+        await admin_members.delete_member(db, person)
+    except admin_members.LastAdmin:
+        return render(request, "admin/member_delete.html", {"member": person, "errors": {
+            "confirm_email": (N_("This is the last admin. Make someone else admin first."), {})}}, status_code=400)
+    # The member is erased: the entry keeps the id, not the address or name.
+    await audit.record(db, request, "member.delete", "person", member_id, {})
+    return with_notice("/admin/members", "deleted")
+
+
+async def member_revoke_session(request: Request) -> Response:
+    person = await load_member(request)
+    form = await read_form(request)
+    session_id = forms.field(form, "session")[:64]
+    if await admin_members.revoke_session(request.state.db, person, session_id):
+        await audit.record(request.state.db, request, "member.session.revoke", "person", person.id,
+                           {"session": session_id[:8]})
+    return with_notice(f"/admin/members/{person.id}", "revoked")
+
+
+async def member_repermission(request: Request) -> Response:
+    person = await load_member(request)
+    await read_form(request)
+    settings = request.app.state.settings
+    sent = await admin_members.send_repermission(request.state.db, settings, person)
+    if sent:
+        await audit.record(request.state.db, request, "member.repermission", "person", person.id, {})
+    return with_notice(f"/admin/members/{person.id}", "repermission" if sent else "repermission-none")
+
+
+# ---- import ----------------------------------------------------------------------------------------------------
+
+async def import_page(request: Request) -> Response:
+    db = request.state.db
+    recent = (await db.execute(select(MemberImport).order_by(MemberImport.id.desc()).limit(10))).scalars().all()
+    return render(request, "admin/import.html", {"recent": recent, "notice": notice(request),
+                                                 "max_rows": importer.MAX_ROWS})
+
+
+async def import_upload(request: Request) -> Response:
+    form = await read_form(request, max_files=1)
+    db = request.state.db
+    upload = form.get("file")
+    recent = (await db.execute(select(MemberImport).order_by(MemberImport.id.desc()).limit(10))).scalars().all()
+    if not isinstance(upload, UploadFile) or not upload.filename:
+        return render(request, "admin/import.html", {"recent": recent, "max_rows": importer.MAX_ROWS,
+                                                     "refused": (N_("Choose a CSV file to upload."), {})},
+                      status_code=400)
+    data = await upload.read()
+    try:
+        job = await importer.prepare(db, request.app.state.settings, data=data, filename=upload.filename,
+                                     created_by=request.state.person.id)
+    except importer.ImportRefused as exc:
+        return render(request, "admin/import.html", {"recent": recent, "max_rows": importer.MAX_ROWS,
+                                                     "refused": (exc.message, exc.variables)}, status_code=400)
+    await audit.record(db, request, "member.import.check", "import", job.id,
+                       {"file": job.filename, "rows": job.total_rows, "problems": job.problem_rows})
+    return redirect(f"/admin/members/import/{job.id}")
+
+
+async def load_import(request: Request) -> MemberImport:
+    job = await request.state.db.get(MemberImport, request.path_params["import_id"])
+    if job is None:
+        raise HTTPException(404)
+    return job
+
+
+async def import_job_page(request: Request) -> Response:
+    job = await load_import(request)
+    running = job.status == "running" and not importer.is_stale(job)
+    return render(request, "admin/import_job.html", {
+        "job": job, "problems": importer.problems_of(job)[:200], "running": running,
+        "stale": importer.is_stale(job), "notice": notice(request),
+    }, headers={"refresh": "2"} if running else None)
+
+
+async def import_run(request: Request) -> Response:
+    job = await load_import(request)
+    await read_form(request)
+    if job.status in ("previewed", "interrupted") or importer.is_stale(job):
+        await audit.record(request.state.db, request, "member.import.start", "import", job.id,
+                           {"rows": job.valid_rows, "resume_from": job.processed_rows})
+        await request.state.db.commit()  # the entry is in before the import starts in the background
+        importer.start_in_background(request.app.state.sessionmaker, request.app.state.settings, job.id)
+    return redirect(f"/admin/members/import/{job.id}")
+
+
+async def import_cancel(request: Request) -> Response:
+    job = await load_import(request)
+    await read_form(request)
+    if job.status == "previewed":
+        job.status = "cancelled"
+        importer.rows_path(request.app.state.settings, job.id).unlink(missing_ok=True)
+        await audit.record(request.state.db, request, "member.import.cancel", "import", job.id, {})
+    return with_notice("/admin/members/import", "cancelled")
+
+
+# ---- audit log -------------------------------------------------------------------------------------------------
+
+def _date_param(raw: str | None) -> dt.date | None:
+    try:
+        return dt.date.fromisoformat(raw) if raw else None
+    except ValueError:
+        return None
+
+
+async def audit_page(request: Request) -> Response:
+    params = request.query_params
+    try:
+        before = int(params.get("before", "")) if params.get("before") else None
+    except ValueError:
+        before = None
+    where = audit.AuditFilter(
+        q=" ".join(params.get("q", "").split())[:100], action=params.get("action", "")[:60],
+        target_type=params.get("target_type", "")[:40], target_id=params.get("target_id", "")[:64],
+        since=_date_param(params.get("since")), until=_date_param(params.get("until")), before=before,
+    )
+    db = request.state.db
+    rows, next_before = await audit.entries(db, where)
+    base = {key: value for key, value in params.items() if key != "before" and value}
+    return render(request, "admin/audit.html", {
+        "entries": [(entry, audit.details_of(entry)) for entry in rows], "where": where,
+        "actions": await audit.actions(db),
+        "next_url": "/admin/audit?" + urlencode({**base, "before": next_before}) if next_before else None,
+    })
+
+
+# ---- admins and two-factor login -------------------------------------------------------------------------------
+
+async def _admins_context(request: Request) -> dict[str, object]:
+    db = request.state.db
+    admins = (await db.execute(select(Person).where(Person.role == "admin").order_by(Person.name))).scalars().all()
+    with_totp = {person.id for person in admins if await totp.is_enabled(db, person.id)}
+    return {"admins": admins, "with_totp": with_totp, "languages": LANGUAGES, "notice": notice(request)}
+
+
+async def admins_page(request: Request) -> Response:
+    return render(request, "admin/admins.html", await _admins_context(request))
+
+
+async def admin_invite(request: Request) -> Response:
+    form = await read_form(request)
+    db = request.state.db
+    values = {key: forms.field(form, key)[:300] for key in ("email", "name", "language")}
+    errors = forms.Errors()
+    cleaned: dict[str, str] = {}
+    for key, check in (("email", forms.email), ("name", forms.name),
+                       ("language", lambda v: forms.choice(v, LANGUAGES))):
+        try:
+            cleaned[key] = check(values[key])  # type: ignore[operator, arg-type]
+        except forms.Invalid as exc:
+            errors.add(key, exc)
+    if not errors:
+        existing = await members.find_by_email(db, cleaned["email"])
+        if existing is not None and existing.role == "admin":
+            errors.add("email", forms.Invalid(N_("This person is already an admin.")))
+    if errors:
+        return render(request, "admin/admins.html", {**await _admins_context(request), "errors": errors,
+                                                     "values": values}, status_code=400)
+    await admin_members.invite_admin(db, request.app.state.settings, email=cleaned["email"], name=cleaned["name"],
+                                     language=cleaned["language"], invited_by=request.state.person)
+    await audit.record(db, request, "admin.invite", "email", "", {"email": cleaned["email"]})
+    return with_notice("/admin/admins", "invited")
+
+
+async def admin_demote(request: Request) -> Response:
+    person = await load_member(request)
+    await read_form(request)
+    try:
+        changed = await admin_members.change_role(request.state.db, person, "member")
+    except admin_members.LastAdmin:
+        return render(request, "admin/admins.html", {
+            **await _admins_context(request), "refused": N_("This is the last admin. Make someone else admin first.")
+        }, status_code=400)
+    if changed:
+        await audit.record(request.state.db, request, "admin.demote", "person", person.id, {})
+    if person.id == request.state.person.id:
+        return redirect("/")
+    return with_notice("/admin/admins", "demoted")
+
+
+async def invite_page(request: Request) -> Response:
+    token = await tokens.peek(request.state.db, admin_members.INVITE_PURPOSE, request.path_params["token"])
+    if token is None:
+        raise HTTPException(404)
+    email, name = admin_members.invitation_of(token.data)
+    return render(request, "admin/invite.html", {"token": request.path_params["token"], "email": email,
+                                                 "values": {"name": name}})
+
+
+async def invite_accept(request: Request) -> Response:
+    db = request.state.db
+    raw = request.path_params["token"]
+    form = await read_form(request)
+    token = await tokens.peek(db, admin_members.INVITE_PURPOSE, raw)
+    if token is None:
+        raise HTTPException(404)
+    email, _name = admin_members.invitation_of(token.data)
+    values = {"name": forms.field(form, "name")[:300]}
+    errors = forms.Errors()
+    try:
+        name = forms.name(forms.field(form, "name"))
+    except forms.Invalid as exc:
+        errors.add("name", exc)
+    password = forms.field(form, "password")
+    problem = passwords.password_problem(password, email=email)
+    if problem:
+        errors.add("password", forms.Invalid(problem))
+    elif password != forms.field(form, "password_again"):
+        errors.add("password_again", forms.Invalid(N_("The two passwords are not the same.")))
+    if errors:
+        return render(request, "admin/invite.html", {"token": raw, "email": email, "values": values,
+                                                     "errors": errors}, status_code=400)
+    if await tokens.consume(db, admin_members.INVITE_PURPOSE, raw) is None:
+        raise HTTPException(404)
+    person = await service.create_admin(db, email=email, name=name, password=password)
+    await sessions.revoke_all(db, person.id)
+    response = redirect("/admin/security")
+    await sessions.start(request, db, response, person)
+    request.state.person = person
+    await audit.record(db, request, "admin.invite.accept", "person", person.id, {})
+    return response
+
+
+async def security_page(request: Request) -> Response:
+    db = request.state.db
+    person = request.state.person
+    factor = await totp.factor_of(db, person.id)
+    return render(request, "admin/security.html", {
+        "factor": factor, "enabled": factor is not None and factor.enabled_at is not None,
+        "codes_left": await totp.recovery_codes_left(db, person.id), "notice": notice(request),
+    })
+
+
+async def totp_start(request: Request) -> Response:
+    await read_form(request)
+    person = request.state.person
+    factor = await totp.start_enrolment(request.state.db, person.id)
+    if factor.enabled_at is not None:
+        return redirect("/admin/security")
+    return _enrol_page(request, factor)
+
+
+def _enrol_page(request: Request, factor, errors: dict | None = None) -> Response:  # type: ignore[no-untyped-def]
+    uri = totp.provisioning_uri(factor, request.state.person.email)
+    return render(request, "admin/totp_enrol.html", {"secret": factor.secret, "qr": totp.qr_data_uri(uri),
+                                                     "errors": errors or {}},
+                  status_code=400 if errors else 200)
+
+
+async def totp_enable(request: Request) -> Response:
+    form = await read_form(request)
+    db = request.state.db
+    person = request.state.person
+    factor = await totp.factor_of(db, person.id)
+    if factor is None or factor.enabled_at is not None:
+        return redirect("/admin/security")
+    codes = await totp.enable(db, factor, forms.field(form, "code"))
+    if codes is None:
+        return _enrol_page(request, factor, {"code": (N_("That code is not right. Enter the 6 digits your app "
+                                                         "shows now."), {})})
+    await audit.record(db, request, "admin.totp.enable", "person", person.id, {})
+    return render(request, "admin/recovery_codes.html", {"codes": codes})
+
+
+async def totp_disable(request: Request) -> Response:
+    form = await read_form(request)
+    db = request.state.db
+    person = request.state.person
+    if await totp.check(db, person.id, forms.field(form, "code")) is None:
+        factor = await totp.factor_of(db, person.id)
+        return render(request, "admin/security.html", {
+            "factor": factor, "enabled": factor is not None and factor.enabled_at is not None,
+            "codes_left": await totp.recovery_codes_left(db, person.id), "notice": None,
+            "errors": {"code": (N_("That code is not right, or it was used already."), {})},
+        }, status_code=400)
+    await totp.disable(db, person.id)
+    await audit.record(db, request, "admin.totp.disable", "person", person.id, {})
+    return with_notice("/admin/security", "totp-off")
+
+
+async def recovery_codes(request: Request) -> Response:
+    form = await read_form(request)
+    db = request.state.db
+    person = request.state.person
+    if await totp.check(db, person.id, forms.field(form, "code")) != "totp":
+        factor = await totp.factor_of(db, person.id)
+        return render(request, "admin/security.html", {
+            "factor": factor, "enabled": factor is not None and factor.enabled_at is not None,
+            "codes_left": await totp.recovery_codes_left(db, person.id), "notice": None,
+            "errors": {"code": (N_("That code is not right, or it was used already."), {})},
+        }, status_code=400)
+    codes = await totp.new_recovery_codes(db, person.id)
+    await audit.record(db, request, "admin.recovery_codes.renew", "person", person.id, {})
+    return render(request, "admin/recovery_codes.html", {"codes": codes})
+
+
+# ---- re-permission (public: the member's answer to the mail) ----------------------------------------------------
+
+async def repermission_page(request: Request) -> Response:
+    raw = request.path_params["token"]
+    token = await tokens.peek(request.state.db, admin_members.REPERMISSION_PURPOSE, raw)
+    return render(request, "admin/repermission.html", {"token": raw, "valid": token is not None,
+                                                       "consent": members.consent_text(
+                                                           members.NEWSLETTER_CONSENT_VERSION,
+                                                           request.state.person.language
+                                                           if request.state.person else "en")},
+                  status_code=200 if token is not None else 404)
+
+
+async def repermission_accept(request: Request) -> Response:
+    await read_form(request)
+    person = await admin_members.accept_repermission(request.state.db, request.path_params["token"])
+    return render(request, "admin/repermission.html", {"token": "", "valid": person is not None, "done": True,
+                                                       "consent": ""},
+                  status_code=200 if person is not None else 404)
+
+
+routes: list[BaseRoute] = [
+    route("/admin", dashboard, role="admin"),
+    route("/admin/members", member_list, role="admin"),
+    route("/admin/members/export", member_export, role="admin"),
+    route("/admin/members/import", import_page, role="admin"),
+    route("/admin/members/import", import_upload, methods=["POST"], role="admin", name="import_upload"),
+    route("/admin/members/import/{import_id:int}", import_job_page, role="admin"),
+    route("/admin/members/import/{import_id:int}/run", import_run, methods=["POST"], role="admin"),
+    route("/admin/members/import/{import_id:int}/cancel", import_cancel, methods=["POST"], role="admin"),
+    route("/admin/members/{person_id:int}", member_page, role="admin"),
+    route("/admin/members/{person_id:int}/edit", member_edit_page, role="admin"),
+    route("/admin/members/{person_id:int}/edit", member_edit, methods=["POST"], role="admin", name="member_edit_post"),
+    route("/admin/members/{person_id:int}/suppress", member_suppress, methods=["POST"], role="admin"),
+    route("/admin/members/{person_id:int}/unsuppress", member_unsuppress, methods=["POST"], role="admin"),
+    route("/admin/members/{person_id:int}/delete", member_delete_page, role="admin"),
+    route("/admin/members/{person_id:int}/delete", member_delete, methods=["POST"], role="admin",
+          name="member_delete_post"),
+    route("/admin/members/{person_id:int}/sessions/revoke", member_revoke_session, methods=["POST"], role="admin"),
+    route("/admin/members/{person_id:int}/repermission", member_repermission, methods=["POST"], role="admin"),
+    route("/admin/audit", audit_page, role="admin"),
+    route("/admin/admins", admins_page, role="admin"),
+    route("/admin/admins/invite", admin_invite, methods=["POST"], role="admin"),
+    route("/admin/admins/{person_id:int}/demote", admin_demote, methods=["POST"], role="admin"),
+    route("/admin/invite/{token}", invite_page),
+    route("/admin/invite/{token}", invite_accept, methods=["POST"], name="invite_accept"),
+    route("/admin/security", security_page, role="admin"),
+    route("/admin/security/totp/start", totp_start, methods=["POST"], role="admin"),
+    route("/admin/security/totp/enable", totp_enable, methods=["POST"], role="admin"),
+    route("/admin/security/totp/disable", totp_disable, methods=["POST"], role="admin"),
+    route("/admin/security/recovery-codes", recovery_codes, methods=["POST"], role="admin"),
+    route("/newsletter/opt-in/{token}", repermission_page),
+    route("/newsletter/opt-in/{token}", repermission_accept, methods=["POST"], name="repermission_accept"),
+]

@@ -1,7 +1,7 @@
 """newsletters: newsletters, their variants per language, and uploaded images
 
 Revision ID: 0006_newsletters
-Revises: 0003_members
+Revises: 0005_admin
 """
 
 from collections.abc import Sequence
@@ -13,7 +13,7 @@ import club.db
 
 revision: str = "0006_newsletters"
 # The lead re-chains this onto 0005_admin once 0004_ambassadors and 0005_admin exist.
-down_revision: str | None = "0003_members"
+down_revision: str | None = "0005_admin"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

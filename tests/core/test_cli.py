@@ -40,3 +40,23 @@ def test_production_without_settings_explains_and_exits(tmp_path):
     result = run(["migrate"], tmp_path, CLUB_ENV="production")
     assert result.returncode == 2
     assert "CLUB_SECRET_KEY" in result.stderr
+
+
+def test_import_then_export_members(tmp_path):
+    source = tmp_path / "members.csv"
+    source.write_text(
+        "email,name,city,language\n"
+        "hanako@example.jp,山田 花子,kanazawa,ja\n"
+        "jan@example.be,=HYPERLINK(\"http://evil.example\"),ghent,nl\n",
+        encoding="utf-8-sig",
+    )
+    assert run(["import-members", str(source)], tmp_path).returncode == 0
+    target = tmp_path / "out.csv"
+    result = run(["export-members", str(target), "--city", "kanazawa"], tmp_path)
+    assert result.returncode == 0, result.stderr
+    exported = target.read_text(encoding="utf-8-sig")
+    assert "hanako@example.jp" in exported and "山田 花子" in exported and "jan@example.be" not in exported
+    everyone = run(["export-members", "-"], tmp_path).stdout
+    assert "'=HYPERLINK" in everyone  # a formula is neutralised in exports
+    missing = run(["import-members", str(tmp_path / "nope.csv")], tmp_path)
+    assert missing.returncode == 2

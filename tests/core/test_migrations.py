@@ -9,7 +9,7 @@ from sqlalchemy import inspect
 
 from club.db import create_engine
 from club.migrate import downgrade, upgrade
-from club.models import metadata
+from club.models import include_name, metadata
 
 
 def diff_against_models(url: str) -> list:
@@ -17,7 +17,7 @@ def diff_against_models(url: str) -> list:
         engine = create_engine(url)
         async with engine.connect() as connection:
             def compare(sync_connection):
-                context = MigrationContext.configure(sync_connection, opts={"compare_type": True})
+                context = MigrationContext.configure(sync_connection, opts={"compare_type": True, "include_name": include_name})
                 return compare_metadata(context, metadata)
 
             result = await connection.run_sync(compare)

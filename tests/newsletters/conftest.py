@@ -1,4 +1,4 @@
-"""Newsletter fixtures: the app with the newsletter routes (until app.py wires them), an admin's client, and
+"""Newsletter fixtures: an admin's client, and
 helpers to compose and send as an admin would."""
 
 from __future__ import annotations
@@ -12,26 +12,13 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from club.accounts.models import Person
-from club.app import create_app
-from club.config import Settings
 from club.db import create_sessionmaker
 from club.mail.message import Address
 from club.mail.sender import DeliveryStore, MailSender
 from club.mail.transport import SmtpTransport
-from club.newsletters.routes import routes as newsletter_routes
 from tests.factories import csrf_token, log_in, make_admin
 
 FROM = Address("club@ghent-kanazawa.example", "Ghent–Kanazawa Supporters Club")
-
-
-@pytest.fixture
-async def app(settings: Settings, engine: AsyncEngine) -> AsyncIterator[object]:
-    application = create_app(settings, engine=engine)
-    paths = {getattr(r, "path", None) for r in application.router.routes}
-    if "/admin/newsletters" not in paths:
-        application.router.routes[:0] = newsletter_routes
-    async with application.router.lifespan_context(application):
-        yield application
 
 
 @pytest.fixture

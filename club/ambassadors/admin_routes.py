@@ -1,0 +1,391 @@
+"""Admin pages for ambassadors: appointments and terms, the review queue, the year in numbers (charts, printable
+report, CSV export)."""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import AsyncIterator
+
+from sqlalchemy import func, select
+from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import Response, StreamingResponse
+from starlette.routing import BaseRoute
+
+from club import forms, i18n
+from club.accounts.models import Person
+from club.ambassadors import charts, labels, service
+from club.ambassadors import forms as ambassador_forms
+from club.ambassadors.models import ACTIVITY_CITIES, CATEGORIES, Ambassador, Appointment
+from club.ambassadors.pages import page, settings_of
+from club.forms import Errors, Invalid
+from club.i18n import _
+from club.web import read_form, redirect, route
+
+CHART_CSP = "default-src 'none'; style-src 'unsafe-inline'"
+CSV_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+# ---- appointments ----------------------------------------------------------------------------------------------
+
+
+async def index(request: Request) -> Response:
+    db = request.state.db
+    today = service.club_today()
+    rows = await service.ambassadors_overview(db, today)
+    codes = (
+        dict(
+            (
+                await db.execute(
+                    select(Ambassador.person_id, Ambassador.recruiting_code).where(
+                        Ambassador.person_id.in_({person.id for _a, person in rows})
+                    )
+                )
+            ).all()
+        )
+        if rows
+        else {}
+    )
+    recruits = (
+        dict(
+            (
+                await db.execute(
+                    select(Person.joined_via, func.count())
+                    .where(Person.joined_via.in_(set(codes.values())), Person.confirmed_at.is_not(None))
+                    .group_by(Person.joined_via)
+                )
+            ).all()
+        )
+        if codes
+        else {}
+    )
+    waiting = (
+        await db.execute(
+            select(func.count()).select_from(service.Activity).where(service.Activity.status == "submitted")
+        )
+    ).scalar_one()
+    return page(
+        request,
+        "ambassadors/admin/index.html",
+        {
+            "rows": [(appointment, person, recruits.get(codes.get(person.id, ""), 0)) for appointment, person in rows],
+            "waiting": waiting,
+        },
+    )
+
+
+async def appoint_page(request: Request) -> Response:
+    today = service.club_today()
+    # An academic year by default: from today to the end of next June (or the June after, from July on).
+    end_year = today.year + (1 if today.month >= 7 else 0)
+    values = {
+        "email": request.query_params.get("email", "")[:254],
+        "starts_on": today.isoformat(),
+        "ends_on": f"{end_year}-06-30",
+        "home_institution": "ugent",
+        "host_institution": "kanazawa-university",
+        "stationed_in": "kanazawa",
+    }
+    return page(request, "ambassadors/admin/appoint.html", {"values": values})
+
+
+async def appoint(request: Request) -> Response:
+    form = await read_form(request)
+    db = request.state.db
+    data, errors, values = ambassador_forms.appointment(form, today=service.club_today())
+    if data is not None:
+        try:
+            await service.appoint(db, settings_of(request), data, admin=request.state.person)
+        except service.AppointError as exc:
+            errors.add(exc.field, Invalid(exc.message))
+    if errors:
+        return page(request, "ambassadors/admin/appoint.html", {"values": values, "errors": errors}, status_code=400)
+    return redirect("/admin/ambassadors?appointed=1")
+
+
+async def end_term(request: Request) -> Response:
+    await read_form(request)
+    db = request.state.db
+    appointment = await db.get(Appointment, request.path_params["appointment_id"])
+    if appointment is None:
+        raise HTTPException(404)
+    await service.end_term(db, appointment, admin=request.state.person)
+    return redirect("/admin/ambassadors?ended=1")
+
+
+# ---- review ----------------------------------------------------------------------------------------------------
+
+
+def page_number(request: Request) -> int:
+    raw = request.query_params.get("page", "1")
+    return int(raw) if raw.isdigit() and 0 < int(raw) < 100_000 else 1
+
+
+async def review_queue(request: Request) -> Response:
+    number = page_number(request)
+    activities, total = await service.review_queue(request.state.db, page=number)
+    return page(
+        request,
+        "ambassadors/admin/queue.html",
+        {
+            "activities": activities,
+            "total": total,
+            "page_number": number,
+            "has_next": number * service.QUEUE_PAGE_SIZE < total,
+        },
+    )
+
+
+async def review_page(request: Request) -> Response:
+    activity = await service.activity_for_review(request.state.db, request.path_params["activity_id"])
+    if activity is None:
+        raise HTTPException(404)
+    return page(request, "ambassadors/admin/review.html", {"activity": activity})
+
+
+async def review(request: Request) -> Response:
+    form = await read_form(request)
+    db = request.state.db
+    activity = await service.activity_for_review(db, request.path_params["activity_id"])
+    if activity is None:
+        raise HTTPException(404)
+    if activity.status != "submitted":
+        return redirect("/admin/ambassadors/review")
+    action = forms.field(form, "action")
+    if action == "approve":
+        await service.approve(db, activity, admin=request.state.person)
+        return redirect("/admin/ambassadors/review?approved=1")
+    if action != "return":
+        raise HTTPException(400)
+    errors = Errors()
+    comment = ""
+    try:
+        comment = forms.text(forms.field(form, "comment"), max_length=2000, multiline=True)
+    except Invalid as exc:
+        errors.add("comment", exc)
+    if errors:
+        return page(
+            request,
+            "ambassadors/admin/review.html",
+            {"activity": activity, "errors": errors, "values": {"comment": forms.field(form, "comment")}},
+            status_code=400,
+        )
+    await service.send_back(db, settings_of(request), activity, admin=request.state.person, comment=comment)
+    return redirect("/admin/ambassadors/review?returned=1")
+
+
+# ---- the year in numbers ---------------------------------------------------------------------------------------
+
+
+def numbers_filter(request: Request) -> service.NumbersFilter:
+    params = request.query_params
+    raw_year = params.get("year", "")
+    year = int(raw_year) if raw_year.isdigit() and 2000 <= int(raw_year) <= 2100 else service.club_today().year
+    category = params.get("category", "")
+    city = params.get("city", "")
+    return service.NumbersFilter(
+        year=year, category=category if category in CATEGORIES else "", city=city if city in ACTIVITY_CITIES else ""
+    )
+
+
+def metric_of(request: Request) -> str:
+    metric = request.query_params.get("metric", "activities")
+    return metric if metric in charts.METRICS else "activities"
+
+
+def row_label(dimension: str):  # type: ignore[no-untyped-def]
+    def label(row: service.Row) -> str:
+        if dimension == "month":
+            return _month(int(row.key))
+        if dimension == "category":
+            return labels.category(row.key)
+        if dimension == "city":
+            return labels.city(row.key)
+        if dimension == "institution":
+            return labels.institution(row.key)
+        return row.label
+
+    return label
+
+
+def _month(month: int) -> str:
+    from babel.dates import get_month_names
+
+    return str(get_month_names("abbreviated", locale=i18n.current_language.get())[month])
+
+
+async def _all_numbers(request: Request, filters: service.NumbersFilter) -> dict[str, list[service.Row]]:
+    db = request.state.db
+    return {dimension: await service.numbers(db, filters, dimension) for dimension in service.DIMENSIONS}
+
+
+async def numbers_page(request: Request) -> Response:
+    filters = numbers_filter(request)
+    db = request.state.db
+    return page(
+        request,
+        "ambassadors/admin/numbers.html",
+        {
+            "filters": filters,
+            "metric": metric_of(request),
+            "years": await service.activity_years(db),
+            "totals": await service.year_totals(db, filters),
+            "tables": await _all_numbers(request, filters),
+            "dimensions": service.DIMENSIONS,
+            "dimension_labels": labels.DIMENSION_LABELS,
+            "metric_labels": labels.METRIC_LABELS,
+            "label_for": row_label,
+            "query": filters.query(),
+        },
+    )
+
+
+async def report_page(request: Request) -> Response:
+    filters = numbers_filter(request)
+    db = request.state.db
+    return page(
+        request,
+        "ambassadors/admin/report.html",
+        {
+            "filters": filters,
+            "totals": await service.year_totals(db, filters),
+            "tables": await _all_numbers(request, filters),
+            "dimensions": service.DIMENSIONS,
+            "dimension_labels": labels.DIMENSION_LABELS,
+            "label_for": row_label,
+            "query": filters.query(),
+        },
+    )
+
+
+async def chart(request: Request) -> Response:
+    dimension = request.path_params["dimension"]
+    if dimension not in service.DIMENSIONS:
+        raise HTTPException(404)
+    filters = numbers_filter(request)
+    metric = metric_of(request)
+    rows = await service.numbers(request.state.db, filters, dimension)
+    if dimension != "month" and not any(charts.metric_value(row, metric) for row in rows):
+        rows = []
+    title = f"{_(labels.METRIC_LABELS[metric])} · {_(labels.DIMENSION_LABELS[dimension])} · {filters.year}"
+    svg = await run_in_threadpool(
+        charts.render,
+        rows,
+        title=title,
+        series=_(labels.METRIC_LABELS[metric]),
+        metric=metric,
+        horizontal=dimension != "month",
+        label=row_label(dimension),
+        formatter=lambda value: i18n.format_number(value),
+        empty=_("No approved activities yet"),
+    )
+    return Response(
+        svg,
+        media_type="image/svg+xml; charset=utf-8",
+        headers={"Content-Security-Policy": CHART_CSP, "Cache-Control": "private, max-age=60"},
+    )
+
+
+def _cell(value: object) -> str:
+    text = "" if value is None else str(value)
+    # A spreadsheet would run a cell that starts like a formula; a quote keeps it text.
+    return "'" + text if text.startswith(CSV_FORMULA_START) else text
+
+
+async def export_csv(request: Request) -> Response:
+    filters = numbers_filter(request)
+    language = i18n.current_language.get()
+    sessionmaker = request.app.state.sessionmaker
+    header = [
+        _("id"),
+        _("date"),
+        _("ambassador"),
+        _("home institution"),
+        _("host institution"),
+        _("category"),
+        _("city"),
+        _("venue"),
+        _("title"),
+        _("people reached"),
+        _("hours"),
+        _("public"),
+        _("link"),
+    ]
+
+    async def rows() -> AsyncIterator[str]:
+        buffer = io.StringIO()
+        writer = csv.writer(buffer)
+        buffer.write("\ufeff")  # spreadsheets then read the file as UTF-8 (Japanese names)
+        writer.writerow(header)
+        with i18n.use_language(language):
+            async with sessionmaker() as db:
+                count = 0
+                async for row in service.export_rows(db, filters):
+                    (
+                        activity_id,
+                        happened_on,
+                        name,
+                        home,
+                        host,
+                        category,
+                        city,
+                        venue,
+                        title,
+                        people,
+                        quarters,
+                        public,
+                        link,
+                    ) = row
+                    writer.writerow(
+                        [
+                            _cell(v)
+                            for v in (
+                                activity_id,
+                                happened_on.isoformat(),
+                                name,
+                                labels.institution(home),
+                                labels.institution(host),
+                                labels.category(category),
+                                labels.city(city),
+                                venue,
+                                title,
+                                people,
+                                f"{quarters / 4:g}",
+                                _("yes") if public else _("no"),
+                                link,
+                            )
+                        ]
+                    )
+                    count += 1
+                    if count % 500 == 0:
+                        yield buffer.getvalue()
+                        buffer.seek(0)
+                        buffer.truncate()
+        yield buffer.getvalue()
+
+    name = (
+        f"activities-{filters.year}{'-' + filters.category if filters.category else ''}"
+        f"{'-' + filters.city if filters.city else ''}.csv"
+    )
+    return StreamingResponse(
+        rows(),
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="{name}"', "Cache-Control": "private, no-store"},
+    )
+
+
+routes: list[BaseRoute] = [
+    route("/admin/ambassadors", index, role="admin"),
+    route("/admin/ambassadors/appoint", appoint_page, role="admin"),
+    route("/admin/ambassadors/appoint", appoint, methods=["POST"], role="admin"),
+    route("/admin/ambassadors/terms/{appointment_id:int}/end", end_term, methods=["POST"], role="admin"),
+    route("/admin/ambassadors/review", review_queue, role="admin"),
+    route("/admin/ambassadors/review/{activity_id:int}", review_page, role="admin"),
+    route("/admin/ambassadors/review/{activity_id:int}", review, methods=["POST"], role="admin"),
+    route("/admin/ambassadors/numbers", numbers_page, role="admin"),
+    route("/admin/ambassadors/report", report_page, role="admin"),
+    route("/admin/ambassadors/charts/{dimension}.svg", chart, role="admin"),
+    route("/admin/ambassadors/activities.csv", export_csv, role="admin"),
+]

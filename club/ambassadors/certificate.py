@@ -1,0 +1,130 @@
+"""The end-of-term certificate: one A4 page (fpdf2) in the ambassador's language, with a font that has
+Japanese glyphs (Noto Sans CJK from Debian's fonts-noto-cjk); without that font we say so instead."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from pathlib import Path
+
+from fpdf import FPDF
+
+# Looked for in this order; a .ttc collection's first face is the Japanese one in Noto Sans CJK.
+FONT_CANDIDATES: list[tuple[Path, Path | None]] = [
+    (
+        Path("/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc"),
+        Path("/usr/share/fonts/opentype/noto/NotoSansCJK-Bold.ttc"),
+    ),
+    (
+        Path("/usr/share/fonts/opentype/noto/NotoSansCJKjp-Regular.otf"),
+        Path("/usr/share/fonts/opentype/noto/NotoSansCJKjp-Bold.otf"),
+    ),
+    (Path("/usr/share/fonts/noto-cjk/NotoSansCJK-Regular.ttc"), Path("/usr/share/fonts/noto-cjk/NotoSansCJK-Bold.ttc")),
+]
+
+TEAL = (15, 61, 62)
+GOLD = (184, 134, 43)
+INK = (29, 42, 43)
+
+
+class FontMissing(Exception):
+    """No font with Japanese glyphs on this server: install Debian's fonts-noto-cjk."""
+
+
+@dataclass
+class CertificateText:
+    """Every line already translated and formatted by the caller, in the ambassador's language."""
+
+    club: str
+    heading: str
+    intro: str
+    name: str
+    body: str
+    figures: list[tuple[str, str]]
+    categories_title: str
+    categories: list[str]
+    closing: str
+    issued: str
+
+
+def find_font() -> tuple[Path, Path | None]:
+    for regular, bold in FONT_CANDIDATES:
+        if regular.is_file():
+            return regular, bold if bold is not None and bold.is_file() else None
+    raise FontMissing()
+
+
+def build(text: CertificateText) -> bytes:
+    """Draw the certificate; CPU-bound (font subsetting), so call it in a worker thread."""
+    regular, bold = find_font()
+    pdf = FPDF(orientation="portrait", unit="mm", format="A4")
+    pdf.set_title(text.heading)
+    pdf.set_author(text.club)
+    pdf.set_creator(text.club)
+    pdf.set_creation_date(dt.datetime.now(dt.UTC))
+    pdf.set_auto_page_break(auto=False)
+    pdf.add_font("club", "", str(regular))
+    pdf.add_font("club", "B", str(bold or regular))
+    pdf.add_page()
+
+    # A double frame in the club's colours.
+    pdf.set_draw_color(*TEAL)
+    pdf.set_line_width(1.2)
+    pdf.rect(10, 10, 190, 277)
+    pdf.set_draw_color(*GOLD)
+    pdf.set_line_width(0.5)
+    pdf.rect(14, 14, 182, 269)
+
+    pdf.set_text_color(*TEAL)
+    pdf.set_font("club", "B", 13)
+    pdf.set_xy(20, 28)
+    pdf.cell(170, 8, text.club, align="C")
+    pdf.set_font("club", "B", 28)
+    pdf.set_xy(20, 48)
+    pdf.multi_cell(170, 13, text.heading, align="C")
+
+    pdf.set_text_color(*INK)
+    pdf.set_font("club", "", 12)
+    pdf.set_xy(25, pdf.get_y() + 8)
+    pdf.multi_cell(160, 7, text.intro, align="C")
+    pdf.set_font("club", "B", 24)
+    pdf.set_xy(20, pdf.get_y() + 6)
+    pdf.multi_cell(170, 12, text.name, align="C")
+    pdf.set_draw_color(*GOLD)
+    pdf.line(60, pdf.get_y() + 2, 150, pdf.get_y() + 2)
+    pdf.set_font("club", "", 12)
+    pdf.set_xy(25, pdf.get_y() + 8)
+    pdf.multi_cell(160, 7, text.body, align="C")
+
+    # The figures, side by side.
+    y = pdf.get_y() + 10
+    width = 160 / max(1, len(text.figures))
+    for index, (label, value) in enumerate(text.figures):
+        x = 25 + index * width
+        pdf.set_text_color(*TEAL)
+        pdf.set_font("club", "B", 22)
+        pdf.set_xy(x, y)
+        pdf.cell(width, 11, value, align="C")
+        pdf.set_text_color(*INK)
+        pdf.set_font("club", "", 10)
+        pdf.set_xy(x, y + 12)
+        pdf.multi_cell(width, 5, label, align="C")
+    pdf.set_y(y + 32)
+
+    if text.categories:
+        pdf.set_font("club", "B", 12)
+        pdf.set_x(25)
+        pdf.cell(160, 8, text.categories_title, align="C")
+        pdf.ln(8)
+        pdf.set_font("club", "", 11)
+        pdf.set_x(25)
+        pdf.multi_cell(160, 6, " · ".join(text.categories), align="C")
+
+    pdf.set_font("club", "", 11)
+    pdf.set_xy(25, 232)
+    pdf.multi_cell(160, 6, text.closing, align="C")
+    pdf.set_font("club", "", 9)
+    pdf.set_text_color(82, 96, 95)
+    pdf.set_xy(25, 268)
+    pdf.cell(160, 5, text.issued, align="C")
+    return bytes(pdf.output())

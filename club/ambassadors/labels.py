@@ -1,0 +1,90 @@
+"""Names shown for the stored keys; translated where they are shown."""
+
+from __future__ import annotations
+
+from club.i18n import N_, gettext
+
+CATEGORY_LABELS = {
+    "education": N_("Student and academic exchange"),
+    "culture": N_("Culture and the arts"),
+    "crafts": N_("Crafts and creative cities"),
+    "tourism": N_("Tourism and promotion"),
+    "sport": N_("Sport"),
+    "youth": N_("Youth exchange"),
+    "food": N_("Food and gastronomy"),
+    "sustainability": N_("Sustainability and city knowledge"),
+}
+CITY_LABELS = {
+    "ghent": N_("Ghent"),
+    "kanazawa": N_("Kanazawa"),
+    "elsewhere": N_("Elsewhere"),
+    "online": N_("Online"),
+}
+INSTITUTION_LABELS = {
+    "ugent": N_("Ghent University"),
+    "kanazawa-university": N_("Kanazawa University"),
+    "kask": N_("School of Arts Ghent"),
+    "kanazawa-college-of-art": N_("Kanazawa College of Art"),
+    "hogent": N_("HOGENT University of Applied Sciences and Arts"),
+    "kinjo": N_("Kinjo University"),
+}
+STATUS_LABELS = {
+    "draft": N_("Draft"),
+    "submitted": N_("Waiting for review"),
+    "returned": N_("Sent back"),
+    "approved": N_("Approved"),
+}
+METRIC_LABELS = {
+    "activities": N_("Activities"),
+    "hours": N_("Hours"),
+    "people": N_("People reached"),
+}
+DIMENSION_LABELS = {
+    "month": N_("Per month"),
+    "category": N_("Per category"),
+    "city": N_("Per city"),
+    "institution": N_("Per home institution"),
+    "ambassador": N_("Per ambassador"),
+}
+
+
+def category(key: str) -> str:
+    return gettext(CATEGORY_LABELS[key]) if key in CATEGORY_LABELS else key
+
+
+def city(key: str) -> str:
+    return gettext(CITY_LABELS[key]) if key in CITY_LABELS else key
+
+
+def institution(key: str) -> str:
+    return gettext(INSTITUTION_LABELS[key]) if key in INSTITUTION_LABELS else key
+
+
+def institution_or_other(key: str) -> str:
+    return gettext(N_("Another institution")) if key == "other" else institution(key)
+
+
+def status(key: str) -> str:
+    return gettext(STATUS_LABELS[key]) if key in STATUS_LABELS else key
+
+
+def metric(key: str) -> str:
+    return gettext(METRIC_LABELS[key]) if key in METRIC_LABELS else key
+
+
+def hours(quarter_hours: int) -> str:
+    from club.i18n import format_number
+
+    return format_number(quarter_hours / 4)
+
+
+TEMPLATE_HELPERS = {
+    "category_label": category,
+    "city_label": city,
+    "institution_label": institution,
+    "institution_or_other": institution_or_other,
+    "status_label": status,
+    "hours_label": hours,
+    "metric_label": metric,
+    "plain_label": str,
+}

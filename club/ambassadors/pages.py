@@ -1,0 +1,37 @@
+"""Rendering helpers shared by the ambassador and admin pages."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import HTMLResponse
+
+from club.ambassadors import labels, service
+from club.ambassadors.models import ACTIVITY_CITIES, CATEGORIES, INSTITUTIONS, STATIONS
+from club.config import Settings
+from club.web import render
+
+
+def page(
+    request: Request,
+    template: str,
+    context: dict[str, Any] | None = None,
+    *,
+    status_code: int = 200,
+    headers: dict[str, str] | None = None,
+) -> HTMLResponse:
+    values: dict[str, Any] = {
+        **labels.TEMPLATE_HELPERS,
+        "CATEGORIES": CATEGORIES,
+        "ACTIVITY_CITIES": ACTIVITY_CITIES,
+        "INSTITUTIONS": INSTITUTIONS,
+        "STATIONS": STATIONS,
+        "today": service.club_today(),
+    }
+    values.update(context or {})
+    return render(request, template, values, status_code=status_code, headers=headers)
+
+
+def settings_of(request: Request) -> Settings:
+    return request.app.state.settings  # type: ignore[no-any-return]

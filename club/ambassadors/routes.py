@@ -1,0 +1,417 @@
+"""Ambassador pages: logging activities (/activities), the public wall and feed (/ambassadors), recruiting
+QR codes, past terms and certificates (/me/ambassador). Admin pages are in admin_routes.py."""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+import re
+from typing import Any
+
+import segno
+from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import UploadFile
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import FileResponse, Response
+from starlette.routing import BaseRoute
+
+from club import forms, i18n
+from club.accounts.models import Person
+from club.ambassadors import certificate, labels, photos, service
+from club.ambassadors import forms as activity_forms
+from club.ambassadors.admin_routes import routes as admin_routes
+from club.ambassadors.models import ACTIVITY_CITIES, CATEGORIES, Activity, Appointment
+from club.ambassadors.pages import page, settings_of
+from club.forms import Errors, Invalid
+from club.i18n import N_, _
+from club.web import read_form, redirect, route, templates
+
+# Parsed before counting, so that a seventh photo gets a clear message rather than a bare 400.
+MAX_FILES_PARSED = 12
+MAX_FIELD_BYTES = 64 * 1024
+CURSOR_RE = re.compile(r"(\d{4}-\d{2}-\d{2})\.(\d{1,12})")
+PHOTO_NAME_RE = re.compile(r"([0-9a-f]{32})-(large|thumb)\.jpg")
+
+
+async def require_term(request: Request) -> Appointment:
+    """An ambassador's pages need a current term; when it has ended they are closed (403)."""
+    appointment = await service.current_appointment(request.state.db, request.state.person.id)
+    if appointment is None:
+        raise HTTPException(403)
+    return appointment
+
+
+# ---- the ambassador's own pages --------------------------------------------------------------------------------
+
+
+async def dashboard(request: Request) -> Response:
+    db = request.state.db
+    person: Person = request.state.person
+    appointment = await require_term(request)
+    ambassador = await service.ambassador_of(db, person.id)
+    assert ambassador is not None
+    return page(
+        request,
+        "ambassadors/dashboard.html",
+        {
+            "appointment": appointment,
+            "totals": await service.totals_for(db, person.id, appointment=appointment),
+            "activities": await service.activities_of(db, person.id),
+            "join_url": service.join_url(settings_of(request), ambassador.recruiting_code),
+        },
+    )
+
+
+def _form_context(
+    appointment: Appointment, activity: Activity | None, values: dict[str, str], errors: Errors
+) -> dict[str, Any]:
+    return {
+        "appointment": appointment,
+        "activity": activity,
+        "values": values,
+        "errors": errors,
+        "max_date": service.station_today(appointment.stationed_in).isoformat(),
+        "max_photos": photos.MAX_PHOTOS,
+    }
+
+
+async def new_activity_page(request: Request) -> Response:
+    appointment = await require_term(request)
+    values = {
+        "happened_on": service.station_today(appointment.stationed_in).isoformat(),
+        "city": appointment.stationed_in,
+        "public": "1",
+        "people_reached": "0",
+        "hours": "1",
+    }
+    return page(request, "ambassadors/activity_form.html", _form_context(appointment, None, values, Errors()))
+
+
+async def create_activity(request: Request) -> Response:
+    appointment = await require_term(request)
+    return await _save(request, appointment, None)
+
+
+async def _own_editable(request: Request, appointment: Appointment) -> Activity:
+    activity = await service.own_activity(request.state.db, request.state.person.id, request.path_params["activity_id"])
+    if activity is None:
+        raise HTTPException(404)
+    if not activity.editable or activity.appointment_id != appointment.id:
+        raise HTTPException(403)
+    return activity
+
+
+async def edit_activity_page(request: Request) -> Response:
+    appointment = await require_term(request)
+    activity = await _own_editable(request, appointment)
+    values = {
+        "happened_on": activity.happened_on.isoformat(),
+        "title": activity.title,
+        "category": activity.category,
+        "city": activity.city,
+        "venue": activity.venue,
+        "description": activity.description,
+        "people_reached": str(activity.people_reached),
+        "hours": f"{activity.hours:g}",
+        "link": activity.link or "",
+        "public": "1" if activity.public else "",
+    }
+    return page(request, "ambassadors/activity_form.html", _form_context(appointment, activity, values, Errors()))
+
+
+async def update_activity(request: Request) -> Response:
+    appointment = await require_term(request)
+    activity = await _own_editable(request, appointment)
+    return await _save(request, appointment, activity)
+
+
+async def _save(request: Request, appointment: Appointment, activity: Activity | None) -> Response:
+    """Check everything first (fields, then photos); store nothing unless all of it is right."""
+    form = await read_form(request, max_files=MAX_FILES_PARSED, max_part_size=MAX_FIELD_BYTES)
+    settings = settings_of(request)
+    today = service.station_today(appointment.stationed_in)
+    data, errors, values = activity_forms.activity(
+        form, term_start=appointment.starts_on, term_end=appointment.ends_on, today=today
+    )
+    existing = [photo.key for photo in activity.photos] if activity else []
+    remove_keys = [key for key in form.getlist("remove_photo") if isinstance(key, str) and key in existing]
+    uploads = [item for item in form.getlist("photos") if isinstance(item, UploadFile) and item.filename]
+    status_code = 400
+    if len(existing) - len(remove_keys) + len(uploads) > photos.MAX_PHOTOS:
+        errors.add("photos", Invalid(N_("Add at most %(max)s photos to an activity."), max=photos.MAX_PHOTOS))
+    else:
+        for upload in uploads:
+            try:
+                photos.check_size(upload.size)
+            except photos.PhotoTooLarge as exc:
+                errors.add("photos", exc)
+                status_code = 413
+    processed: list[photos.ProcessedPhoto] = []
+    if not errors:
+        for upload in uploads:
+            try:
+                await upload.seek(0)
+                processed.append(await run_in_threadpool(photos.process, upload.file))
+            except Invalid as exc:
+                errors.add("photos", exc)
+                break
+    if errors or data is None:
+        return page(
+            request,
+            "ambassadors/activity_form.html",
+            _form_context(appointment, activity, values, errors),
+            status_code=status_code,
+        )
+    submit = forms.field(form, "action") != "draft"
+    saved = await service.save_activity(
+        request.state.db,
+        person=request.state.person,
+        appointment=appointment,
+        data=data,
+        submit=submit,
+        new_photos=processed,
+        activity=activity,
+        remove_keys=remove_keys,
+    )
+    for photo in processed:
+        await run_in_threadpool(photos.store, settings.var_dir, photo)
+    service.remove_photo_files(settings.var_dir, remove_keys)
+    return redirect(f"/activities/{saved.id}")
+
+
+async def show_activity(request: Request) -> Response:
+    await require_term(request)
+    activity = await service.own_activity(request.state.db, request.state.person.id, request.path_params["activity_id"])
+    if activity is None:
+        raise HTTPException(404)
+    return page(request, "ambassadors/activity.html", {"activity": activity})
+
+
+async def withdraw_activity(request: Request) -> Response:
+    await read_form(request)
+    appointment = await require_term(request)
+    activity = await _own_editable(request, appointment)
+    keys = await service.withdraw(request.state.db, activity)
+    service.remove_photo_files(settings_of(request).var_dir, keys)
+    return redirect("/activities")
+
+
+async def _qr(request: Request) -> segno.QRCode:
+    await require_term(request)
+    ambassador = await service.ambassador_of(request.state.db, request.state.person.id)
+    assert ambassador is not None
+    return segno.make(service.join_url(settings_of(request), ambassador.recruiting_code), error="m")
+
+
+async def qr_png(request: Request) -> Response:
+    code = await _qr(request)
+    buffer = io.BytesIO()
+    code.save(buffer, kind="png", scale=16, border=4, dark="#0f3d3e")
+    return Response(
+        buffer.getvalue(),
+        media_type="image/png",
+        headers={"Content-Disposition": 'inline; filename="join-qr.png"', "Cache-Control": "private, max-age=3600"},
+    )
+
+
+async def qr_svg(request: Request) -> Response:
+    code = await _qr(request)
+    buffer = io.BytesIO()
+    code.save(
+        buffer,
+        kind="svg",
+        scale=10,
+        border=4,
+        dark="#0f3d3e",
+        xmldecl=False,
+        title=_("Join the Ghent–Kanazawa Supporters Club"),
+    )
+    return Response(
+        buffer.getvalue(),
+        media_type="image/svg+xml",
+        headers={
+            "Content-Disposition": 'inline; filename="join-qr.svg"',
+            "Cache-Control": "private, max-age=3600",
+            "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'",
+        },
+    )
+
+
+# ---- past terms and the certificate (any member: the role is gone once a term ends) ----------------------------
+
+
+def certificate_open(appointment: Appointment, today: dt.date) -> bool:
+    return appointment.ended_on is not None or today >= appointment.ends_on - service.CERTIFICATE_FROM
+
+
+async def my_terms(request: Request) -> Response:
+    db = request.state.db
+    person: Person = request.state.person
+    terms = await service.appointments_of(db, person.id)
+    if not terms:
+        raise HTTPException(404)
+    today = service.club_today()
+    rows = [
+        (
+            term,
+            await service.totals_for(db, person.id, appointment=term),
+            certificate_open(term, today),
+            term.ends_on - service.CERTIFICATE_FROM,
+        )
+        for term in terms
+    ]
+    return page(request, "ambassadors/terms.html", {"terms": rows, "today": today})
+
+
+async def certificate_pdf(request: Request) -> Response:
+    db = request.state.db
+    person: Person = request.state.person
+    term = await db.get(Appointment, request.path_params["appointment_id"])
+    if term is None or term.person_id != person.id:
+        raise HTTPException(404)
+    if not certificate_open(term, service.club_today()):
+        raise HTTPException(403)
+    totals = await service.totals_for(db, person.id, appointment=term)
+    text = certificate.CertificateText(
+        club=_("Ghent–Kanazawa Supporters Club"),
+        heading=_("Certificate of ambassadorship"),
+        intro=_("This certifies that"),
+        name=person.name,
+        body=_(
+            "served as ambassador of the Ghent–Kanazawa Supporters Club from %(start)s to %(end)s, "
+            "stationed in %(city)s, as a student of %(home)s hosted by %(host)s.",
+            start=i18n.format_date(term.starts_on, "long"),
+            end=i18n.format_date(term.last_day, "long"),
+            city=labels.city(term.stationed_in),
+            home=labels.institution(term.home_institution),
+            host=labels.institution(term.host_institution),
+        ),
+        figures=[
+            (_("activities"), i18n.format_number(totals.activities)),
+            (_("hours"), i18n.format_number(totals.hours)),
+            (_("people reached"), i18n.format_number(totals.people_reached)),
+            (_("new members"), i18n.format_number(totals.recruits)),
+        ],
+        categories_title=_("Areas of the twinning"),
+        categories=[labels.category(key) for key, *_rest in totals.by_category],
+        closing=_("With our warm thanks for bringing Ghent and Kanazawa closer together."),
+        issued=_("Issued on %(date)s", date=i18n.format_date(service.club_today(), "long")),
+    )
+    try:
+        pdf = await run_in_threadpool(certificate.build, text)
+    except certificate.FontMissing:
+        return page(request, "ambassadors/certificate_unavailable.html", status_code=503)
+    filename = f"certificate-{term.starts_on.year}-{term.last_day.year}.pdf"
+    return Response(
+        pdf,
+        media_type="application/pdf",
+        headers={"Content-Disposition": f'attachment; filename="{filename}"', "Cache-Control": "private, no-store"},
+    )
+
+
+# ---- the public wall, an activity, the feed, photos ------------------------------------------------------------
+
+
+def wall_filter(request: Request) -> service.WallFilter:
+    """Unknown filter values are ignored, so an old or mistyped link still shows the wall."""
+    params = request.query_params
+    category = params.get("category", "")
+    city = params.get("city", "")
+    year_text = params.get("year", "")
+    year = int(year_text) if year_text.isdigit() and 2000 <= int(year_text) <= 2100 else None
+    return service.WallFilter(
+        category=category if category in CATEGORIES else "", city=city if city in ACTIVITY_CITIES else "", year=year
+    )
+
+
+def parse_cursor(value: str) -> tuple[dt.date, int] | None:
+    match = CURSOR_RE.fullmatch(value)
+    if not match:
+        return None
+    try:
+        return dt.date.fromisoformat(match.group(1)), int(match.group(2))
+    except ValueError:
+        return None
+
+
+async def wall(request: Request) -> Response:
+    db = request.state.db
+    filters = wall_filter(request)
+    before = parse_cursor(request.query_params.get("before", ""))
+    activities, cursor = await service.wall_page(db, filters, before=before)
+    older = None
+    if cursor is not None:
+        older = {**filters.query(), "before": f"{cursor[0].isoformat()}.{cursor[1]}"}
+    return page(
+        request,
+        "ambassadors/wall.html",
+        {
+            "activities": activities,
+            "filters": filters,
+            "years": await service.wall_years(db),
+            "older": older,
+            "paged": before is not None,
+        },
+    )
+
+
+async def public_activity(request: Request) -> Response:
+    activity = await service.public_activity(request.state.db, request.path_params["activity_id"])
+    if activity is None:
+        raise HTTPException(404)
+    return page(request, "ambassadors/public_activity.html", {"activity": activity})
+
+
+async def feed(request: Request) -> Response:
+    settings = settings_of(request)
+    entries = await service.feed_entries(request.state.db)
+    updated = max((entry.reviewed_at or entry.updated_at for entry in entries), default=None)
+    xml = templates.get_template("ambassadors/feed.xml").render(
+        {
+            "entries": entries,
+            "updated": (updated or dt.datetime(2025, 1, 1, tzinfo=dt.UTC)).isoformat(),
+            "title": _("Ambassadors of the Ghent–Kanazawa Supporters Club"),
+            "subtitle": _("What our ambassadors do for Ghent and Kanazawa"),
+            "self_url": settings.absolute_url("/ambassadors/feed.atom"),
+            "wall_url": settings.absolute_url("/ambassadors"),
+            "absolute": settings.absolute_url,
+            "lang": i18n.current_language.get(),
+            "category_label": labels.category,
+        }
+    )
+    return Response(
+        xml, media_type="application/atom+xml; charset=utf-8", headers={"Cache-Control": "public, max-age=300"}
+    )
+
+
+async def photo(request: Request) -> Response:
+    match = PHOTO_NAME_RE.fullmatch(request.path_params["name"])
+    if not match:
+        raise HTTPException(404)
+    key, size = match.groups()
+    found = await service.photo_for_viewer(request.state.db, key, request.state.person)
+    path = photos.photo_path(settings_of(request).var_dir, key, size)
+    if found is None or not path.is_file():
+        raise HTTPException(404)
+    return FileResponse(path, media_type="image/jpeg", headers={"Cache-Control": "private, max-age=86400"})
+
+
+routes: list[BaseRoute] = [
+    route("/activities", dashboard, role="ambassador"),
+    route("/activities/new", new_activity_page, role="ambassador"),
+    route("/activities/new", create_activity, methods=["POST"], role="ambassador"),
+    route("/activities/qr.png", qr_png, role="ambassador"),
+    route("/activities/qr.svg", qr_svg, role="ambassador"),
+    route("/activities/{activity_id:int}", show_activity, role="ambassador"),
+    route("/activities/{activity_id:int}/edit", edit_activity_page, role="ambassador"),
+    route("/activities/{activity_id:int}/edit", update_activity, methods=["POST"], role="ambassador"),
+    route("/activities/{activity_id:int}/withdraw", withdraw_activity, methods=["POST"], role="ambassador"),
+    route("/me/ambassador", my_terms, role="member"),
+    route("/me/ambassador/certificate/{appointment_id:int}.pdf", certificate_pdf, role="member"),
+    route("/ambassadors", wall),
+    route("/ambassadors/feed.atom", feed),
+    route("/ambassadors/activities/{activity_id:int}", public_activity),
+    route("/ambassadors/photos/{name}", photo),
+    *admin_routes,
+]

@@ -1,0 +1,184 @@
+"""Importing members: preview with each row's problem, then a resumable import; bad files are refused whole."""
+
+import asyncio
+import re
+
+import pytest
+from sqlalchemy import func, select
+
+from club.accounts.models import Person
+from club.admin import importer
+from club.admin.models import MemberImport
+from club.members.models import Consent, MemberInterest
+from tests.admin.helpers import actions, admin_client, post_form, upload
+from tests.factories import make_person
+
+GOOD = (
+    "email,name,city,language,interests,newsletter,consent_date\n"
+    "new1@example.org,Nieuw Lid,gent,nl,jazz-music;food,yes,2024-05-01\n"
+    "new2@example.org,新しい 会員,金沢,日本語,,yes,\n"
+    "existing@example.org,Renamed Person,kanazawa,ja,,no,\n"
+)
+
+
+async def count(db, model) -> int:
+    return (await db.execute(select(func.count()).select_from(model))).scalar_one()
+
+
+async def wait_until_done(client, job_url: str) -> str:
+    for _ in range(400):
+        page = await client.get(job_url)
+        if 'id="import-done"' in page.text or "interrupted" in page.text:
+            return page.text
+        await asyncio.sleep(0.05)
+    raise AssertionError("the import did not finish")
+
+
+async def test_preview_then_import_creates_and_updates(client, db):
+    await admin_client(client, db)
+    await make_person(db, email="existing@example.org", name="Old Name", city="ghent", newsletter=True)
+    response = await upload(client, GOOD.encode())
+    assert response.status_code == 303
+    job_url = response.headers["location"]
+    preview = await client.get(job_url)
+    assert "Import 3 members" in preview.text
+    assert re.search(r'id="valid-rows">3 \(2 new, 1 updates\)', preview.text)
+    assert await count(db, Person) == 2  # nothing imported before the admin says so
+
+    response = await post_form(client, job_url + "/run", page=job_url)
+    assert response.status_code == 303
+    done = await wait_until_done(client, job_url)
+    assert "Done: 3 members imported." in done
+
+    db.expire_all()
+    people = {p.email: p for p in (await db.execute(select(Person))).scalars()}
+    assert len(people) == 4  # admin, existing, two new: no duplicate
+    assert people["existing@example.org"].name == "Renamed Person"
+    assert people["existing@example.org"].city == "kanazawa"
+    assert people["existing@example.org"].newsletter is False  # 'no' in the file withdraws, and says so
+    new1, new2 = people["new1@example.org"], people["new2@example.org"]
+    assert (new1.city, new1.language, new1.newsletter) == ("ghent", "nl", True)
+    assert (new2.city, new2.language, new2.name) == ("kanazawa", "ja", "新しい 会員")
+    assert new2.newsletter is False  # wants it, but no proof of consent: nothing until they confirm
+    consents = (await db.execute(select(Consent).order_by(Consent.id))).scalars().all()
+    assert {(c.person_id, c.given, c.method) for c in consents} == {
+        (people["existing@example.org"].id, False, "import"), (new1.id, True, "import")}
+    assert await count(db, MemberInterest) == 2
+    assert {"member.import.check", "member.import.start", "member.import.finish"} <= set(await actions(db))
+
+
+async def test_preview_lists_each_rows_problem_and_skips_those_rows(client, db):
+    await admin_client(client, db)
+    content = (
+        "email;name;city;language\n"
+        "not-an-address;Someone;ghent;nl\n"
+        "ok@example.org;Good Row;ghent;nl\n"
+        "OK@example.org;Duplicate;ghent;nl\n"
+        "third@example.org;Third;paris;nl\n"
+        "fourth@example.org;Fourth;ghent;klingon\n"
+        'formula@example.org;=HYPERLINK("http://evil.example","click");ghent;en\n'
+    )
+    response = await upload(client, content.encode())
+    job_url = response.headers["location"]
+    preview = (await client.get(job_url)).text
+    assert "bad email address" in preview
+    assert "duplicate of an earlier row" in preview
+    assert "unknown city" in preview
+    assert "unknown language" in preview
+    assert re.search(r'id="problem-rows">4<', preview)
+    assert "Import 2 members" in preview
+    await post_form(client, job_url + "/run", page=job_url)
+    await wait_until_done(client, job_url)
+    db.expire_all()
+    emails = set((await db.execute(select(Person.email))).scalars())
+    assert emails == {"admin@example.org", "ok@example.org", "formula@example.org"}
+
+
+@pytest.mark.parametrize(("encoding", "prefix"), [("utf-8", b""), ("utf-8", b"\xef\xbb\xbf"), ("cp932", b"")])
+async def test_utf8_with_or_without_bom_and_excel_shift_jis(client, db, encoding, prefix):
+    await admin_client(client, db)
+    content = prefix + "メールアドレス,名前,都市,言語\nhanako@example.jp,山田 花子,金沢,日本語\n".encode(encoding)
+    response = await upload(client, content)
+    assert response.status_code == 303
+    job = (await db.execute(select(MemberImport))).scalar_one()
+    assert job.valid_rows == 1 and job.problem_rows == 0
+    assert job.encoding == {b"": encoding, b"\xef\xbb\xbf": "utf-8-sig"}[prefix]
+    await post_form(client, response.headers["location"] + "/run", page=response.headers["location"])
+    await wait_until_done(client, response.headers["location"])
+    person = (await db.execute(select(Person).where(Person.email == "hanako@example.jp"))).scalar_one()
+    assert (person.name, person.city, person.language) == ("山田 花子", "kanazawa", "ja")
+
+
+@pytest.mark.parametrize(("content", "message"), [
+    (b"", "The file is empty."),
+    (b"\xef\xbb\xbf \r\n", "The file is empty."),
+    (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00" + bytes(range(256)) * 4, "This is not a CSV text file."),
+    (b"PK\x03\x04\x14\x00\x06\x00" + bytes(200), "This is not a CSV text file."),
+    (b"naam,stad\nJan,gent\n", "at least an email column"),
+    (b"email,name\n", "a header row but no members"),
+])
+async def test_bad_files_are_refused_whole(client, db, content, message):
+    await admin_client(client, db)
+    response = await upload(client, content)
+    assert response.status_code == 400
+    assert message in response.text
+    assert "Nothing was imported." in response.text
+    assert await count(db, MemberImport) == 0
+    assert await count(db, Person) == 1
+
+
+async def test_upload_without_a_file_or_csrf(client, db):
+    await admin_client(client, db)
+    response = await post_form(client, "/admin/members/import", page="/admin/members/import")
+    assert response.status_code == 400
+    response = await client.post("/admin/members/import", files={"file": ("m.csv", GOOD.encode(), "text/csv")})
+    assert response.status_code == 403
+
+
+async def test_an_interrupted_import_resumes_without_applying_a_row_twice(app, client, db, settings, monkeypatch):
+    await admin_client(client, db)
+    monkeypatch.setattr(importer, "BATCH", 10)
+    rows = "".join(f"p{index}@example.org,Person {index},ghent,en,,yes,2024-01-01\n" for index in range(35))
+    response = await upload(client, ("email,name,city,language,interests,newsletter,consent_date\n" + rows).encode())
+    job_id = int(response.headers["location"].rsplit("/", 1)[1])
+
+    def crash_after_two_batches(done: int, total: int) -> None:
+        if done >= 20:
+            raise RuntimeError("power cut")
+
+    status = await importer.run(app.state.sessionmaker, settings, job_id, progress=crash_after_two_batches)
+    assert status == "interrupted"
+    db.expire_all()
+    assert await count(db, Person) == 21
+    page = await client.get(f"/admin/members/import/{job_id}")
+    assert "Resume" in page.text and 'value="20"' in page.text
+    assert await importer.run(app.state.sessionmaker, settings, job_id) == "done"
+    db.expire_all()
+    assert await count(db, Person) == 36
+    assert await count(db, Consent) == 35  # one consent each: no batch applied twice
+    assert await importer.run(app.state.sessionmaker, settings, job_id) == "done"  # a third run does nothing
+    assert await count(db, Person) == 36
+
+
+@pytest.mark.slow
+async def test_a_file_of_200000_rows_is_checked_and_imported_whole(app, client, db, settings):
+    await admin_client(client, db)
+    lines = ["email,name,city,language"]
+    lines += [f"member{index}@example.org,Member {index},ghent,nl" for index in range(200_000)]
+    response = await upload(client, ("\n".join(lines) + "\n").encode())
+    assert response.status_code == 303
+    job_id = int(response.headers["location"].rsplit("/", 1)[1])
+    job = await db.get(MemberImport, job_id)
+    assert (job.total_rows, job.valid_rows, job.problem_rows) == (200_000, 200_000, 0)
+    assert await importer.run(app.state.sessionmaker, settings, job_id) == "done"
+    assert await count(db, Person) == 200_001
+
+
+async def test_too_many_rows_are_refused_whole(client, db, monkeypatch):
+    await admin_client(client, db)
+    monkeypatch.setattr(importer, "MAX_ROWS", 100)
+    lines = ["email"] + [f"m{index}@example.org" for index in range(101)]
+    response = await upload(client, ("\n".join(lines)).encode())
+    assert response.status_code == 400
+    assert "more than 100 rows" in response.text
+    assert await count(db, MemberImport) == 0

@@ -1,0 +1,97 @@
+"""Reminders after 30 quiet days (once per quiet stretch), and the end-of-term certificate."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from club.ambassadors import certificate, service
+from club.ambassadors.models import Appointment
+from club.db import utcnow
+from tests.ambassadors.conftest import fresh, make_activity, make_ambassador, queued_mails
+from tests.factories import log_in
+
+
+async def test_one_friendly_reminder_after_30_quiet_days(db, settings):
+    quiet, quiet_term = await make_ambassador(db, language="ja", email="quiet@example.jp")
+    busy, busy_term = await make_ambassador(db, email="busy@example.org")
+    await make_activity(db, busy, busy_term, created_at=utcnow() - dt.timedelta(days=3))
+    await make_activity(db, quiet, quiet_term, created_at=utcnow() - dt.timedelta(days=45))
+    new, _new_term = await make_ambassador(db, starts_on=service.club_today() - dt.timedelta(days=5))
+    assert await service.send_reminders(db, settings) == 1
+    await db.commit()
+    [(mail, delivery)] = await queued_mails(db, "ambassador-reminder")
+    assert delivery.to_email == "quiet@example.jp" and mail.language == "ja"
+    assert "/activities/new" in mail.text
+    # The next run sends nothing more: one reminder per quiet stretch.
+    assert await service.send_reminders(db, settings) == 0
+    await db.commit()
+    # After the ambassador logs something and goes quiet again, a month later there is a new reminder.
+    await make_activity(db, quiet, quiet_term, created_at=utcnow() + dt.timedelta(days=1))
+    later = utcnow() + dt.timedelta(days=32)
+    assert await service.send_reminders(db, settings, now=later) == 3  # quiet again; busy and new too by then
+
+
+async def test_no_reminder_once_the_term_has_ended(db, settings):
+    today = service.club_today()
+    await make_ambassador(db, starts_on=today - dt.timedelta(days=300), ends_on=today - dt.timedelta(days=2))
+    assert await service.send_reminders(db, settings) == 0
+
+
+async def test_certificate_at_the_end_of_the_term(client, db):
+    today = service.club_today()
+    person, term = await make_ambassador(
+        db,
+        name="Sofie Claeys",
+        language="ja",
+        starts_on=today - dt.timedelta(days=300),
+        ends_on=today + dt.timedelta(days=10),
+    )
+    await make_activity(db, person, term, people_reached=120, quarter_hours=10)
+    await log_in(client, db, person)
+    terms = await client.get("/me/ambassador")
+    assert terms.status_code == 200
+    response = await client.get(f"/me/ambassador/certificate/{term.id}.pdf")
+    assert response.status_code == 200
+    assert response.headers["content-type"] == "application/pdf"
+    assert response.content.startswith(b"%PDF-")
+    assert b"NotoSansCJK" in response.content  # the embedded Japanese-capable font
+
+
+async def test_certificate_not_yet_and_not_someone_elses(client, db):
+    person, term = await make_ambassador(db)
+    other, other_term = await make_ambassador(db, name="Kenji Tanaka")
+    await log_in(client, db, person)
+    assert (await client.get(f"/me/ambassador/certificate/{term.id}.pdf")).status_code == 403  # months to go
+    assert (await client.get(f"/me/ambassador/certificate/{other_term.id}.pdf")).status_code == 404
+    ended = await fresh(db, Appointment, other_term.id)
+    ended.ended_on = service.club_today()
+    await db.commit()
+    assert (await client.get(f"/me/ambassador/certificate/{other_term.id}.pdf")).status_code == 404
+
+
+async def test_without_the_japanese_font_a_clear_message(client, db, monkeypatch, tmp_path):
+    monkeypatch.setattr(certificate, "FONT_CANDIDATES", [(tmp_path / "missing.ttc", None)])
+    today = service.club_today()
+    person, term = await make_ambassador(
+        db, starts_on=today - dt.timedelta(days=300), ends_on=today - dt.timedelta(days=1)
+    )
+    await log_in(client, db, person)
+    response = await client.get(f"/me/ambassador/certificate/{term.id}.pdf")
+    assert response.status_code == 503
+    assert "lacks the font needed to print Japanese text" in response.text
+
+
+async def test_the_periodic_pass_changes_roles_and_reminds(db, settings, engine):
+    from club.accounts.models import Person
+    from club.ambassadors import tasks as jobs
+    from club.db import create_sessionmaker
+
+    today = service.club_today()
+    ended, _term = await make_ambassador(
+        db, starts_on=today - dt.timedelta(days=300), ends_on=today - dt.timedelta(days=1)
+    )
+    await make_ambassador(db, email="quiet@example.org")
+    changed, reminded = await jobs.run_once(create_sessionmaker(engine), settings)
+    assert (changed, reminded) == (1, 1)
+    assert (await fresh(db, Person, ended.id)).role == "member"
+    assert await jobs.run_once(create_sessionmaker(engine), settings) == (0, 0)
