@@ -198,8 +198,18 @@ def extract(files: Iterable[Path] | None = None) -> dict[str, dict[MessageId, se
     return found
 
 
-def _key(msgid: MessageId) -> str:
-    return msgid[0] if isinstance(msgid, tuple) else msgid
+def _key(msgid: object) -> str:
+    """The catalog key of a message id: the singular of a plural."""
+    if isinstance(msgid, tuple | list):
+        return str(msgid[0])
+    return str(msgid)
+
+
+def _forms(string: object) -> tuple[str, ...]:
+    """A catalog entry's translation(s) as a tuple: one form, or one per plural form."""
+    if isinstance(string, tuple | list):
+        return tuple(str(form or "") for form in string)
+    return (str(string or ""),)
 
 
 def load_catalog(domain: str, language: str) -> Catalog:
@@ -217,10 +227,7 @@ def missing_translations() -> list[str]:
             catalog = load_catalog(domain, language)
             for msgid, places in sorted(messages.items(), key=lambda item: _key(item[0])):
                 entry = catalog.get(_key(msgid))
-                forms = entry.string if entry is not None else None
-                if not isinstance(forms, tuple):
-                    forms = (forms,)
-                complete = entry is not None and not entry.fuzzy and all(forms)
+                complete = entry is not None and not entry.fuzzy and all(_forms(entry.string))
                 if isinstance(msgid, tuple) and entry is not None and not entry.pluralizable:
                     complete = False  # a plural in the code needs its plural forms in the catalog
                 if not complete:
@@ -237,14 +244,13 @@ def conflicting_translations() -> list[str]:
         for po_path in sorted(LOCALE_DIR.glob(f"*/{language}.po")):
             domain = po_path.parent.name
             for message in load_catalog(domain, language):
-                text = message.string[0] if isinstance(message.string, tuple) else message.string
-                if not message.id or not text or isinstance(message.id, tuple):
+                key, text = _key(message.id), " | ".join(_forms(message.string))
+                if not key or not text.strip(" |"):
                     continue
-                if message.id in seen and seen[message.id][1] != text:
-                    other_domain, other_text = seen[message.id]
-                    problems.append(f"{language}: {message.id!r} is {other_text!r} in {other_domain} "
-                                    f"but {text!r} in {domain}")
-                seen.setdefault(message.id, (domain, text))
+                if key in seen and seen[key][1] != text:
+                    other_domain, other_text = seen[key]
+                    problems.append(f"{language}: {key!r} is {other_text!r} in {other_domain} but {text!r} in {domain}")
+                seen.setdefault(key, (domain, text))
     return problems
 
 

@@ -17,7 +17,8 @@ def diff_against_models(url: str) -> list:
         engine = create_engine(url)
         async with engine.connect() as connection:
             def compare(sync_connection):
-                context = MigrationContext.configure(sync_connection, opts={"compare_type": True, "include_name": include_name})
+                options = {"compare_type": True, "include_name": include_name}
+                context = MigrationContext.configure(sync_connection, opts=options)
                 return compare_metadata(context, metadata)
 
             result = await connection.run_sync(compare)
@@ -63,3 +64,21 @@ def test_upgrade_head_gives_the_models_schema_and_downgrade_base_undoes_it(empty
     assert table_names(empty_database) <= {"alembic_version"}
     upgrade(empty_database)  # and back up again
     assert diff_against_models(empty_database) == []
+
+
+def test_people_ids_are_never_reused_on_sqlite(empty_database):
+    """Unsubscribe links are signed over a person's id: an erased member's id must not come back."""
+    from tests.conftest import ON_POSTGRES
+
+    upgrade(empty_database)
+    if ON_POSTGRES:  # PostgreSQL sequences never hand an id out twice
+        return
+
+    async def schema() -> str:
+        engine = create_engine(empty_database)
+        async with engine.connect() as connection:
+            sql = (await connection.exec_driver_sql("SELECT sql FROM sqlite_master WHERE name = 'people'")).scalar()
+        await engine.dispose()
+        return str(sql)
+
+    assert "AUTOINCREMENT" in asyncio.run(schema())
