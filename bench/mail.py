@@ -5,7 +5,10 @@
 Starts bench/smtp_sink.py in its own process; measures the raw limit (aiosmtplib sending one pre-built message over
 the same number of connections); queues N personalised deliveries of one newsletter into a fresh database; runs the
 sender in its own process (claim, build, send, record) until all are recorded as sent. Prints the figures; the last
-line is JSON with msgs_per_s, raw_msgs_per_s, ratio and peak_rss_mb (the sender process's).
+line is JSON with msgs_per_s, raw_msgs_per_s, ratio and peak_rss_mb (the sender process's), and CPU microseconds
+per message on each side: on a shared machine the rates swing with other load, the CPU per message much less.
+The raw side goes through the same `SmtpTransport` as the sender; aiosmtplib's stock `SMTP.sendmail` over as many
+connections is measured too, for comparison only.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+import aiosmtplib  # noqa: E402
 from sqlalchemy import func, select  # noqa: E402
 
 from club.db import create_engine, create_sessionmaker  # noqa: E402
@@ -55,7 +59,8 @@ def start_sink() -> tuple[subprocess.Popen[str], int]:
     return sink, int(sink.stdout.readline().rsplit(":", 1)[1])
 
 
-async def raw_rate(port: int, connections: int, count: int) -> float:
+async def raw_rate(port: int, connections: int, count: int) -> tuple[float, float]:
+    """Messages per second, and CPU microseconds per message of this process."""
     transport = SmtpTransport(host="127.0.0.1", port=port, connections=connections, timeout=30)
     message = build_message(
         sender=FROM, to=Address("raw@example.org", "Raw"), subject="Nieuwsbrief 金沢", text=TEXT, html=HTML
@@ -69,10 +74,35 @@ async def raw_rate(port: int, connections: int, count: int) -> float:
             await transport.send(FROM.email, ["raw@example.org"], message)
 
     await transport.send(FROM.email, ["raw@example.org"], message)
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), time.process_time()
     await asyncio.gather(*(pump() for _ in range(connections)))
-    elapsed = time.perf_counter() - started
+    elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu
     await transport.close()
+    return count / elapsed, cpu / count * 1e6
+
+
+async def sendmail_rate(port: int, connections: int, count: int) -> float:
+    """For comparison only: aiosmtplib's own `SMTP.sendmail`, one client per connection (the transport before it
+    sent MAIL, RCPT and DATA itself)."""
+    message = build_message(
+        sender=FROM, to=Address("raw@example.org", "Raw"), subject="Nieuwsbrief 金沢", text=TEXT, html=HTML
+    )
+    clients = [aiosmtplib.SMTP(hostname="127.0.0.1", port=port, timeout=30) for _ in range(connections)]
+    for client in clients:
+        await client.connect()
+    remaining = count
+
+    async def pump(client: aiosmtplib.SMTP) -> None:
+        nonlocal remaining
+        while remaining > 0:
+            remaining -= 1
+            await client.sendmail(FROM.email, ["raw@example.org"], message)
+
+    started = time.perf_counter()
+    await asyncio.gather(*(pump(client) for client in clients))
+    elapsed = time.perf_counter() - started
+    for client in clients:
+        await client.quit()
     return count / elapsed
 
 
@@ -112,13 +142,13 @@ async def run_sender(database_url: str, port: int, connections: int, expect: int
         connections=connections,
         batch_size=batch,
     )
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), time.process_time()
     task = asyncio.create_task(sender.run())
     while sender.sent < expect:
         if task.done():
             task.result()
         await asyncio.sleep(0.01)
-    elapsed = time.perf_counter() - started
+    elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu
     sender.stop()
     await task
     await transport.close()
@@ -126,7 +156,8 @@ async def run_sender(database_url: str, port: int, connections: int, expect: int
         sent = await db.scalar(select(func.count()).where(Delivery.status == "sent"))
     await engine.dispose()
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(json.dumps({"elapsed": elapsed, "sent": sent, "peak_rss_mb": round(peak, 1)}), flush=True)
+    report = {"elapsed": elapsed, "cpu_us": cpu / expect * 1e6, "sent": sent, "peak_rss_mb": round(peak, 1)}
+    print(json.dumps(report), flush=True)
 
 
 def fresh_database(url: str | None) -> tuple[str, object]:
@@ -170,11 +201,13 @@ def main() -> None:
     sink, port = start_sink()
     database_url, drop = fresh_database(args.database_url)
     try:
-        raw = asyncio.run(raw_rate(port, args.connections, min(args.raw_count, args.recipients)))
+        raw, raw_cpu_us = asyncio.run(raw_rate(port, args.connections, min(args.raw_count, args.recipients)))
         print(
             f"raw aiosmtplib, one pre-built message, {args.connections} connections: {raw:,.0f} msgs/s",
             flush=True,
         )
+        stock = asyncio.run(sendmail_rate(port, args.connections, min(args.raw_count, args.recipients) // 2))
+        print(f"for comparison, aiosmtplib's SMTP.sendmail: {stock:,.0f} msgs/s", flush=True)
         upgrade(database_url)
         queued_in = queue(database_url, args.recipients)
         queue_s = asyncio.run(queued_in)
@@ -221,6 +254,11 @@ def main() -> None:
                 "raw_msgs_per_s": round(raw),
                 "ratio": round(rate / raw, 3),
                 "peak_rss_mb": report["peak_rss_mb"],
+                # CPU per message of the sending process (all its threads): steadier than rates on a busy machine.
+                "cpu_us_per_msg": round(report["cpu_us"]),
+                "raw_cpu_us_per_msg": round(raw_cpu_us),
+                "sendmail_msgs_per_s": round(stock),
+                "ratio_to_sendmail": round(rate / stock, 3),
             }
         )
     )

@@ -2,9 +2,10 @@
 
 It depends on two narrow things: `DeliveryStore` (the database: claim, record, release) and a `Transport`.
 One pipeline per process: a claimer keeps a local priority queue topped up with leased rows, one task per SMTP
-connection builds and sends, and a recorder commits outcomes in groups. A sending task waits for the commit
-of its outcome before it takes the next delivery, so after a `kill -9` the only mail sent but not recorded as sent
-is at most one per connection; it goes again with the same Message-ID.
+connection builds and sends, and a recorder commits outcomes in groups (one commit at a time). A sending task
+goes on with the next delivery's envelope (MAIL, RCPT, DATA) while its previous outcome is being committed, but
+holds the next content back until that commit is done. So after a `kill -9` the only mail delivered but not
+recorded as sent is at most one per connection; it goes again with the same Message-ID.
 
 PostgreSQL: any number of senders, rows claimed with FOR UPDATE SKIP LOCKED under a lease. SQLite: one sender;
 a second one refuses to start (`SenderAlreadyRunning`).
@@ -15,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime as dt
+import functools
 import itertools
 import logging
 import os
@@ -29,7 +31,7 @@ from email.utils import parseaddr
 from typing import Any, cast
 
 from sqlalchemy import Select, Table, delete, func, insert, select, update
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker
 
 from club.db import create_engine, create_sessionmaker, utcnow
 from club.mail.dkim import DkimSigner, signer_from_settings
@@ -42,6 +44,10 @@ log = logging.getLogger("club.mail.sender")
 deliveries = cast(Table, Delivery.__table__)
 
 HEARTBEAT_SECONDS = 5.0
+# A delivery whose lease ends sooner than this is left alone: another sender may take it over.
+LEASE_MARGIN = dt.timedelta(seconds=5)
+# The longest an outcome waits for others to share its commit when no sending task needs it yet.
+GROUP_WAIT = 0.005
 # A sender on another host that has not been seen for this long is dead, and its leased rows go back.
 STALE_AFTER = dt.timedelta(seconds=60)
 
@@ -119,10 +125,17 @@ class DeliveryStore:
 
     def __init__(self, sessionmaker: async_sessionmaker[AsyncSession], *, lease: float = 300.0) -> None:
         self.sessionmaker = sessionmaker
+        self.engine: AsyncEngine = sessionmaker.kw["bind"]
         self.lease = dt.timedelta(seconds=lease)
         self.sender_id = secrets.token_hex(8)
         self.hostname = socket.gethostname()[:255]
         self.postgres = False
+        # Outcomes of sent mail go through one connection of their own in autocommit (see `_mark_sent`).
+        self._recorder: AsyncConnection | None = None
+        self._driver: Any = None
+        self._sent_at = deliveries.c.sent_at.type.dialect_impl(self.engine.dialect).bind_processor(
+            self.engine.dialect
+        )
 
     async def register(self) -> None:
         """Record this sender; on SQLite refuse to run next to a live one."""
@@ -185,6 +198,7 @@ class DeliveryStore:
         return count
 
     async def unregister(self) -> None:
+        await self._close_recorder()
         async with self.sessionmaker() as db:
             await db.execute(delete(Sender).where(Sender.id == self.sender_id))
             await db.commit()
@@ -229,17 +243,55 @@ class DeliveryStore:
             return {row.id: MailContent(*row) for row in rows}
 
     async def record(self, outcomes: Sequence[Outcome]) -> None:
+        """Make outcomes durable: when this returns, a crash can no longer send these deliveries again."""
         now = utcnow()
         sent = [o.delivery.id for o in outcomes if o.status == "sent"]
         others = [o for o in outcomes if o.status != "sent"]
+        if others:
+            await self._record_others(others, now)
+        if sent:
+            await self._mark_sent(sent, now)
+
+    async def _mark_sent(self, ids: list[int], now: dt.datetime) -> None:
+        """One UPDATE on the driver's own connection in autocommit: one round trip, durable when it returns.
+
+        This is the one statement per sent group, so it skips SQLAlchemy's cursor adapter, which costs three hops
+        to aiosqlite's thread (each a GIL handover) or a transaction's BEGIN and COMMIT on asyncpg."""
+        try:
+            if self._recorder is None:
+                connection = await self.engine.connect()
+                self._recorder = await connection.execution_options(isolation_level="AUTOCOMMIT")
+                self._driver = (await self._recorder.get_raw_connection()).driver_connection
+            sent_at = self._sent_at(now) if self._sent_at else now
+            if self.postgres:
+                await self._driver.execute(
+                    "UPDATE mail_deliveries SET status = 'sent', sent_at = $1, attempts = attempts + 1, "
+                    "lease_until = NULL WHERE status = 'sending' AND claimed_by = $2 AND id = ANY($3::integer[])",
+                    sent_at,
+                    self.sender_id,
+                    ids,
+                )
+            else:
+                await self._driver.execute(
+                    "UPDATE mail_deliveries SET status = 'sent', sent_at = ?, attempts = attempts + 1, "
+                    "lease_until = NULL WHERE status = 'sending' AND claimed_by = ? "
+                    f"AND id IN ({', '.join('?' * len(ids))})",
+                    (sent_at, self.sender_id, *ids),
+                )
+        except Exception:
+            await self._close_recorder()
+            raise
+
+    async def _close_recorder(self) -> None:
+        recorder, self._recorder, self._driver = self._recorder, None, None
+        if recorder is not None:
+            with contextlib.suppress(Exception):
+                await recorder.close()
+
+    async def _record_others(self, others: Sequence[Outcome], now: dt.datetime) -> None:
+        """Retries and failures are rare and may suppress an address: one transaction for all of them."""
         mine = deliveries.c.claimed_by == self.sender_id
         async with self.sessionmaker() as db:
-            if sent:
-                await db.execute(
-                    update(deliveries)
-                    .where(deliveries.c.id.in_(sent), mine)
-                    .values(status="sent", sent_at=now, attempts=deliveries.c.attempts + 1, lease_until=None)
-                )
             for outcome in others:
                 await db.execute(
                     update(deliveries)
@@ -321,6 +373,12 @@ class MailSender:
         self._pause_until = 0.0
         self._connect_failures = 0
         self._busy = 0
+        self._waiting = 0
+        # A commit per outcome would cost more than the sending; a few tasks held back cost nothing while the
+        # others keep the event loop busy. So a group goes when a quarter of the tasks wait for it, or when three
+        # quarters of the connections have an outcome in it.
+        self.waiters = max(1, connections // 4)
+        self.group_size = max(1, connections * 3 // 4)
         self._senders_done = False
         self.sent = 0
 
@@ -412,6 +470,9 @@ class MailSender:
         self._templates[content.id] = (content, template)
 
     async def _send_loop(self) -> None:
+        # The commit of this task's previous outcome. The next message's content waits for it (its envelope need
+        # not), so each connection has at most one message that was delivered but is not yet recorded as sent.
+        recorded: asyncio.Future[None] | None = None
         while not self._stopping.is_set():
             _, _, item = await self._queue.get()
             if self._stopping.is_set():
@@ -422,18 +483,18 @@ class MailSender:
                 pause = self._pause_until - time.monotonic()
                 if pause > 0:
                     await asyncio.sleep(pause)
-                outcome = await self._deliver(item)
+                outcome = await self._deliver(item, recorded)
                 if outcome is None:
                     continue
-                future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-                self._pending.append((outcome, future))
-                self._pending_ready.set()
-                await future
+                recorded = asyncio.get_running_loop().create_future()
+                self._pending.append((outcome, recorded))
+                if len(self._pending) >= self.group_size:
+                    self._pending_ready.set()
             finally:
                 self._busy -= 1
 
-    async def _deliver(self, item: Claimed) -> Outcome | None:
-        if item.lease_until - utcnow() < dt.timedelta(seconds=5):
+    async def _deliver(self, item: Claimed, recorded: asyncio.Future[None] | None) -> Outcome | None:
+        if item.lease_until - utcnow() < LEASE_MARGIN:
             return None  # the lease ran out while it waited here: the row is someone else's now
         entry = self._templates.get(item.mail_id)
         if entry is None:
@@ -451,7 +512,8 @@ class MailSender:
         except ValueError as exc:
             return Outcome(item, "failed", reply=f"cannot build this mail: {exc}")
         try:
-            reply = await self.transport.send(self.mail_from.email, [to.email], raw)
+            ready = None if recorded is None else functools.partial(self._recorded, recorded)
+            reply = await self.transport.send(self.mail_from.email, [to.email], raw, ready=ready)
         except PermanentFailure as failure:
             return Outcome(
                 item, "failed", reply=failure.reply, code=failure.code, suppress=failure.recipient_refused
@@ -484,29 +546,46 @@ class MailSender:
         )
 
     async def _record_loop(self) -> None:
+        """Group commit, one commit at a time. A group goes as soon as a sending task waits for it, when
+        `group_size` outcomes are waiting, or after `GROUP_WAIT`: the fewer groups, the less the database costs."""
         while not (self._senders_done and not self._pending):
-            if not self._pending:
+            if not self._due():
+                self._pending_ready.clear()
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._pending_ready.wait(), 0.1)
-                continue
-            await self._flush()
+                    await asyncio.wait_for(self._pending_ready.wait(), GROUP_WAIT if self._pending else 0.1)
+            if self._pending:
+                await self._flush()
+
+    def _due(self) -> bool:
+        return bool(self._pending) and (
+            self._waiting >= self.waiters or len(self._pending) >= self.group_size or self._stopping.is_set()
+        )
+
+    async def _recorded(self, recorded: asyncio.Future[None]) -> None:
+        if recorded.done():
+            return
+        self._waiting += 1
+        if self._waiting >= self.waiters:
+            self._pending_ready.set()
+        try:
+            await recorded
+        finally:
+            self._waiting -= 1
 
     async def _flush(self) -> None:
-        while self._pending:
-            pending, self._pending = self._pending, []
-            self._pending_ready.clear()
-            outcomes = [outcome for outcome, _ in pending]
-            try:
-                await self.store.record(outcomes)
-            except Exception:
-                log.exception("mail sender could not record %d outcomes; trying again", len(pending))
-                self._pending = pending + self._pending
-                await asyncio.sleep(1.0)
-                continue
-            for outcome, future in pending:
-                if not future.done():
-                    future.set_result(None)
-                self._count(outcome)
+        pending, self._pending = self._pending, []
+        outcomes = [outcome for outcome, _ in pending]
+        try:
+            await self.store.record(outcomes)
+        except Exception:
+            log.exception("mail sender could not record %d outcomes; trying again", len(pending))
+            self._pending = pending + self._pending
+            await asyncio.sleep(1.0)
+            return
+        for outcome, future in pending:
+            if not future.done():
+                future.set_result(None)
+            self._count(outcome)
 
     def _count(self, outcome: Outcome) -> None:
         batch = outcome.delivery.batch

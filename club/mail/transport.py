@@ -4,17 +4,26 @@ The sender depends on `Transport` only. `SmtpTransport` keeps a pool of up to N 
 open between sends, reconnects when one drops, and can hold the pace to a rate limit. Every failure comes back as a
 `TemporaryFailure` (4xx, timeout, dropped or refused connection: try again later) or a `PermanentFailure` (5xx:
 give up, keep the reply), with the SMTP code when the server gave one.
+
+A transaction is MAIL, RCPT and DATA through aiosmtplib's `execute_command`, then the content through its protocol.
+Addresses are checked once with our own (stricter) rule instead of aiosmtplib's `email.utils` parsing four times,
+and content that is already CRLF with no line starting with a dot is sent as it is. Between the server's 354 and
+the content, the caller may hold it back (`ready`): the sender uses that to overlap the envelope with the
+commit of the previous outcome without ever having more than one unrecorded message per connection.
 """
 
 from __future__ import annotations
 
 import asyncio
+import re
 import ssl
 import time
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Literal, Protocol
 
 import aiosmtplib
+
+from club.mail.message import check_address
 
 Security = Literal["none", "starttls", "tls"]
 
@@ -39,8 +48,18 @@ class PermanentFailure(SendFailure):
 
 
 class Transport(Protocol):
-    async def send(self, envelope_from: str, recipients: Sequence[str], message: bytes) -> str:
-        """Hand one message to the server; return its reply or raise a `SendFailure`."""
+    async def send(
+        self,
+        envelope_from: str,
+        recipients: Sequence[str],
+        message: bytes,
+        *,
+        ready: Callable[[], Awaitable[object]] | None = None,
+    ) -> str:
+        """Hand one message to the server; return its reply or raise a `SendFailure`.
+
+        `ready`, when given, is called and awaited once the server has accepted the envelope, before the content
+        goes."""
         ...
 
     async def close(self) -> None: ...
@@ -49,6 +68,30 @@ class Transport(Protocol):
 def _failure(code: int, reply: str, *, recipient_refused: bool = False) -> SendFailure:
     kind = PermanentFailure if 500 <= code < 600 else TemporaryFailure
     return kind(code, reply, recipient_refused=recipient_refused)
+
+
+_LINE_ENDING_RE = re.compile(rb"\r\n|\n|\r(?!\n)")
+_LEADING_DOT_RE = re.compile(rb"(?m)^\.")
+
+
+def _envelope_address(address: str) -> bytes:
+    try:
+        return b"<" + check_address(address).encode("ascii") + b">"
+    except ValueError as exc:
+        raise PermanentFailure(None, str(exc)) from None
+
+
+def _data_block(message: bytes) -> tuple[bytes, int]:
+    """The content as it goes after DATA (CRLF lines, leading dots doubled, the final dot) and its SIZE."""
+    crlf = message.count(b"\r\n")
+    if crlf != message.count(b"\n") or crlf != message.count(b"\r"):
+        message = _LINE_ENDING_RE.sub(b"\r\n", message)
+    if not message.endswith(b"\r\n"):
+        message += b"\r\n"
+    size = len(message)
+    if message.startswith(b".") or b"\n." in message:
+        message = _LEADING_DOT_RE.sub(b"..", message)
+    return message + b".\r\n", size
 
 
 class RateLimiter:
@@ -137,6 +180,11 @@ class SmtpTransport:
         client = self._client()
         try:
             await client.connect()
+            if client.is_ehlo_or_helo_needed:
+                try:
+                    await client.ehlo()
+                except aiosmtplib.SMTPHeloError:
+                    await client.helo()
         except BaseException:
             self._discard(client)
             raise
@@ -146,37 +194,94 @@ class SmtpTransport:
         self._all.discard(client)
         client.close()
 
-    async def send(self, envelope_from: str, recipients: Sequence[str], message: bytes) -> str:
+    async def send(
+        self,
+        envelope_from: str,
+        recipients: Sequence[str],
+        message: bytes,
+        *,
+        ready: Callable[[], Awaitable[object]] | None = None,
+    ) -> str:
+        sender = _envelope_address(envelope_from)
+        targets = [_envelope_address(recipient) for recipient in recipients]
+        content, size = _data_block(message)
         if self._limiter is not None:
             await self._limiter.acquire()
         async with self._slots:
             client: aiosmtplib.SMTP | None = None
             try:
                 client = await self._checkout()
-                _, reply = await client.sendmail(envelope_from, list(recipients), message)
-            except aiosmtplib.SMTPRecipientsRefused as exc:
-                first = exc.recipients[0]
-                self._release(client)
-                raise _failure(first.code, first.message, recipient_refused=True) from exc
+                reply = await self._transaction(client, sender, targets, content, size, ready)
+            except SendFailure as failure:
+                if failure.code == 421 or client is None or not client.is_connected:
+                    self._drop(client)
+                else:
+                    self._release(client)
+                raise
             except (aiosmtplib.SMTPAuthenticationError, aiosmtplib.SMTPConnectError) as exc:
                 # Our configuration or the server's availability, never the message's fault.
                 self._drop(client)
                 raise TemporaryFailure(getattr(exc, "code", None), str(exc)) from exc
             except aiosmtplib.SMTPResponseException as exc:
-                if exc.code == 421 or not (client and client.is_connected):
-                    self._drop(client)
-                else:
-                    self._release(client)
+                self._drop(client)
                 raise _failure(exc.code, exc.message) from exc
             except (aiosmtplib.SMTPException, OSError, TimeoutError) as exc:
                 self._drop(client)
                 reason = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
                 raise TemporaryFailure(None, reason) from exc
             except BaseException:
+                # Cancelled, possibly between DATA and the content: only a new connection is in a known state.
                 self._drop(client)
                 raise
             self._release(client)
             return reply
+
+    async def _transaction(
+        self,
+        client: aiosmtplib.SMTP,
+        sender: bytes,
+        recipients: list[bytes],
+        content: bytes,
+        size: int,
+        ready: Callable[[], Awaitable[object]] | None,
+    ) -> str:
+        options = [b"SIZE=%d" % size] if client.supports_extension("size") else []
+        response = await client.execute_command(b"MAIL", b"FROM:" + sender, *options)
+        if response.code != 250:
+            await self._reset(client)
+            raise _failure(response.code, response.message)
+        refused = []
+        for recipient in recipients:
+            response = await client.execute_command(b"RCPT", b"TO:" + recipient)
+            if response.code not in (250, 251):
+                refused.append(response)
+        if len(refused) == len(recipients):
+            await self._reset(client)
+            first = refused[0]
+            raise _failure(first.code, first.message, recipient_refused=True)
+        response = await client.execute_command(b"DATA")
+        if response.code != 354:
+            await self._reset(client)
+            raise _failure(response.code, response.message)
+        if ready is not None:
+            await ready()
+        protocol = client.protocol
+        if protocol is None:
+            raise aiosmtplib.SMTPServerDisconnected("Connection lost")
+        protocol.write(content)
+        response = await protocol.read_response(timeout=self.timeout)
+        if response.code != 250:
+            raise _failure(response.code, response.message)
+        return response.message
+
+    @staticmethod
+    async def _reset(client: aiosmtplib.SMTP) -> None:
+        """Clear a refused envelope so the connection can carry the next message."""
+        if client.is_connected:
+            try:
+                await client.rset()
+            except (aiosmtplib.SMTPException, OSError, TimeoutError):
+                client.close()
 
     def _release(self, client: aiosmtplib.SMTP | None) -> None:
         if client is not None and client.is_connected:
