@@ -65,8 +65,14 @@ class Transport(Protocol):
     async def close(self) -> None: ...
 
 
+# Replies about our own authentication or encryption (e.g. "530 Must issue a STARTTLS command first"): a setting
+# to fix on our side, not a verdict on the message, so the mail waits for the fix instead of failing for good.
+CONFIGURATION_CODES = frozenset({530, 534, 535, 538})
+
+
 def _failure(code: int, reply: str, *, recipient_refused: bool = False) -> SendFailure:
-    kind = PermanentFailure if 500 <= code < 600 else TemporaryFailure
+    permanent = 500 <= code < 600 and code not in CONFIGURATION_CODES
+    kind = PermanentFailure if permanent else TemporaryFailure
     return kind(code, reply, recipient_refused=recipient_refused)
 
 
