@@ -12,8 +12,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import datetime as dt
-import hashlib
-import secrets
 import statistics
 import sys
 import tempfile
@@ -27,36 +25,11 @@ sys.path.insert(0, str(HERE.parent))
 
 import httpx  # noqa: E402
 
-from club.accounts.models import AuthSession, Person  # noqa: E402
+from bench.support import admin_session  # noqa: E402
 from club.app import create_app  # noqa: E402
 from club.config import Settings  # noqa: E402
-from club.db import create_engine, create_sessionmaker, utcnow  # noqa: E402
 from club.migrate import upgrade  # noqa: E402
 from club.seed import seed  # noqa: E402
-
-
-async def admin_cookie(settings: Settings) -> str:
-    engine = create_engine(settings.database_url)
-    raw = secrets.token_urlsafe(32)
-    async with create_sessionmaker(engine)() as db:
-        admin = Person(
-            email=f"bench-admin-{secrets.token_hex(3)}@example.org",
-            name="Bench Admin",
-            role="admin",
-            confirmed_at=utcnow(),
-        )
-        db.add(admin)
-        await db.flush()
-        db.add(
-            AuthSession(
-                id=hashlib.sha256(raw.encode()).hexdigest(),
-                person_id=admin.id,
-                expires_at=utcnow() + dt.timedelta(hours=2),
-            )
-        )
-        await db.commit()
-    await engine.dispose()
-    return raw
 
 
 async def measure(client: httpx.AsyncClient, path: str, runs: int) -> tuple[float, float]:
@@ -92,7 +65,7 @@ async def main() -> None:
             f"seeded {args.members:,} members and {args.activities:,} activities in "
             f"{time.perf_counter() - started:.1f} s ({url.split(':')[0]})"
         )
-    cookie = await admin_cookie(settings)
+    cookie = await admin_session(settings.database_url)
 
     app = create_app(settings)
     from club.ambassadors.routes import routes as ambassador_routes

@@ -20,8 +20,8 @@ from club.accounts.models import CITIES, ROLES, Person
 from club.admin import audit, exporter, importer, totp
 from club.admin import members as admin_members
 from club.admin.models import MemberImport
-from club.admin.search import MemberFilter, find_members
-from club.i18n import LANGUAGES, N_, TIMEZONES, current_language, format_date
+from club.admin.search import MemberFilter, MemberPage, find_members, interest_choices
+from club.i18n import LANGUAGE_NAMES, LANGUAGES, N_, TIMEZONES, _, current_language, format_date
 from club.members import service as members
 from club.web import read_form, redirect, render, route
 
@@ -66,23 +66,44 @@ async def dashboard(request: Request) -> Response:
 
 # ---- members ---------------------------------------------------------------------------------------------------
 
+def member_rows(page: MemberPage) -> list[tuple[object, ...]]:
+    """The table's cells, ready to print: labels in the page's language, dates formatted once per day (formatting
+    is the slowest part of this page)."""
+    language = current_language.get()
+    zone = TIMEZONES[language]
+    roles = {"ambassador": _("Ambassador"), "admin": _("Admin")}
+    cities = {"ghent": _("Ghent"), "kanazawa": _("Kanazawa"), "elsewhere": _("Elsewhere")}
+    suppressed, unconfirmed, subscribed = _("Mail suppressed"), _("Not confirmed"), _("Newsletter")
+    day_names: dict[dt.date, str] = {}
+    rows = []
+    for member in page.members:
+        day = member.created_at.astimezone(zone).date()
+        joined = day_names.get(day)
+        if joined is None:
+            joined = day_names[day] = format_date(day)
+        if member.suppressed:
+            status: tuple[str, str] | None = ("tag tag-warn", suppressed)
+        elif not member.confirmed:
+            status = ("tag", unconfirmed)
+        elif member.newsletter:
+            status = ("tag tag-ok", subscribed)
+        else:
+            status = None
+        rows.append((member.id, member.name, roles.get(member.role, member.role) if member.role != "member" else "",
+                     member.email, cities.get(member.city, member.city),
+                     LANGUAGE_NAMES.get(member.language, member.language), status, joined))
+    return rows
+
+
 async def member_list(request: Request) -> Response:
     db = request.state.db
     where = MemberFilter.from_params(request.query_params)
     page = await find_members(db, where)
-    zone = TIMEZONES[current_language.get()]
-    day_names: dict[dt.date, str] = {}  # formatting dates is the slowest part of this page: once per day
-    joined = {}
-    for member in page.members:
-        day = member.created_at.astimezone(zone).date()
-        if day not in day_names:
-            day_names[day] = format_date(day)
-        joined[member.id] = day_names[day]
     return render(request, "admin/members.html", {
         "where": where,
         "page": page,
-        "joined": joined,
-        "interests": await members.all_interests(db),
+        "rows": member_rows(page),
+        "interest_choices": await interest_choices(db, current_language.get()),
         "next_url": ("/admin/members?" + urlencode(where.params(after=page.next_cursor))) if page.next_cursor else None,
         "first_url": "/admin/members?" + urlencode(where.params(after="")) if where.after else None,
         "export_url": "/admin/members/export?" + urlencode(where.params(after="")),

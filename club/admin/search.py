@@ -10,10 +10,12 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import json
+import time
+import weakref
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, and_, func, literal_column, or_, select, text, tuple_
+from sqlalchemy import ColumnElement, Row, Select, and_, func, literal, literal_column, or_, select, text, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from club.accounts.models import CITIES, ROLES, Person
@@ -109,23 +111,32 @@ def _start_of(day: dt.date) -> dt.datetime:
     return dt.datetime.combine(day, dt.time(), tzinfo=dt.UTC)
 
 
-def search_condition(postgres: bool, q: str) -> ColumnElement[bool]:
-    if postgres or len(q) < 3:
+def search_condition(postgres: bool, q: str, *, dense: bool = False) -> ColumnElement[bool]:
+    """Members whose name or address contains q.
+
+    On SQLite, `dense` says that q matches many members. Fetching every match and sorting them all would then
+    cost most of the request, so the query walks the sort order instead and tests each row: with LIKE when q is
+    ASCII (LIKE folds ASCII case, as the trigram index does), otherwise against the set of matches (`id + 0`
+    keeps SQLite from looking each match up by rowid)."""
+    if postgres or len(q) < 3 or (dense and q.isascii()):
         pattern = f"%{escape_like(q)}%"
         if postgres:
             return or_(Person.name.ilike(pattern, escape="\\"), Person.email.ilike(pattern, escape="\\"))
         # SQLite's LIKE ignores case for ASCII letters; other scripts have no case to ignore in names like 山田.
         return or_(Person.name.like(pattern, escape="\\"), Person.email.like(pattern, escape="\\"))
-    matches: Select[Any] = select(literal_column("rowid")).select_from(text(SQLITE_SEARCH_TABLE)).where(
+    return (Person.id + 0 if dense else Person.id).in_(_fts_matches(q))
+
+
+def _fts_matches(q: str) -> Select[Any]:
+    return select(literal_column("rowid")).select_from(text(SQLITE_SEARCH_TABLE)).where(
         text(f"{SQLITE_SEARCH_TABLE} MATCH :search_phrase").bindparams(search_phrase=fts_phrase(q))
     )
-    return Person.id.in_(matches)
 
 
-def filtered(postgres: bool, where: MemberFilter) -> list[ColumnElement[bool]]:
+def filtered(postgres: bool, where: MemberFilter, *, dense: bool = False) -> list[ColumnElement[bool]]:
     conditions: list[ColumnElement[bool]] = []
     if where.q:
-        conditions.append(search_condition(postgres, where.q))
+        conditions.append(search_condition(postgres, where.q, dense=dense))
     if where.status == "confirmed":
         conditions.append(Person.confirmed_at.is_not(None))
     elif where.status == "unconfirmed":
@@ -170,10 +181,11 @@ def _sort_columns(sort: str) -> tuple[Any, bool]:
     }[sort]
 
 
-def encode_cursor(sort: str, person: Person) -> str:
+def encode_cursor(sort: str, row: Any) -> str:
+    """The cursor after row: a Person or a row of LIST_COLUMNS."""
     column, _desc = _sort_columns(sort)
-    value = getattr(person, column.key)
-    raw = json.dumps([value.isoformat() if isinstance(value, dt.datetime) else value, person.id])
+    value = getattr(row, column.key)
+    raw = json.dumps([value.isoformat() if isinstance(value, dt.datetime) else value, row.id])
     return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
 
 
@@ -189,28 +201,33 @@ def decode_cursor(sort: str, cursor: str) -> tuple[Any, int] | None:
         return None
 
 
-def members_query(postgres: bool, where: MemberFilter, *, paged: bool = True) -> Select[Person]:
+# What the member list shows, read as plain rows: building ORM objects for 50 rows cost more than the query.
+LIST_COLUMNS = (
+    Person.id, Person.name, Person.email, Person.role, Person.city, Person.language, Person.newsletter,
+    Person.created_at, Person.confirmed_at.is_not(None).label("confirmed"),
+    Person.suppressed_at.is_not(None).label("suppressed"),
+)
+
+
+def members_query(postgres: bool, where: MemberFilter, *, paged: bool = True, dense: bool = False,
+                  columns: tuple[Any, ...] | None = None) -> Select[Any]:
+    """The members that match, in the filter's order, after its cursor; whole Person objects unless columns."""
     column, descending = _sort_columns(where.sort)
-    statement = select(Person).where(*filtered(postgres, where))
+    statement = select(*columns) if columns else select(Person)
+    statement = statement.where(*filtered(postgres, where, dense=dense))
     position = decode_cursor(where.sort, where.after) if paged and where.after else None
     if position is not None:
         key = tuple_(column, Person.id)
-        statement = statement.where(key < tuple_(*_binds(column, position)) if descending
-                                    else key > tuple_(*_binds(column, position)))
+        bound = tuple_(literal(position[0], type_=column.type), literal(position[1]))
+        statement = statement.where(key < bound if descending else key > bound)
     if descending:
         return statement.order_by(column.desc(), Person.id.desc())
     return statement.order_by(column, Person.id)
 
 
-def _binds(column: Any, position: tuple[Any, int]) -> tuple[Any, Any]:
-    from sqlalchemy import literal
-
-    return literal(position[0], type_=column.type), literal(position[1])
-
-
 @dataclass
 class MemberPage:
-    members: list[Person]
+    members: list[Row[Any]]  # rows of LIST_COLUMNS
     next_cursor: str | None
     total: int
 
@@ -219,20 +236,72 @@ class MemberPage:
         return self.total > COUNT_CAP
 
 
+# Above this many matches (of the search alone) SQLite walks the sort order instead of sorting every match.
+DENSE_MATCHES = 1_000
+# Counts this large are kept for a short while per filter: paging through a broad filter, or several admins
+# running the same search, would otherwise count the same thousands of rows again and again. Small counts are
+# cheap and always exact.
+COUNT_CACHE_FROM = 1_000
+COUNT_CACHE_SECONDS = 30.0
+_count_cache: weakref.WeakKeyDictionary[Any, dict[tuple[str, ...], tuple[float, int]]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
 async def find_members(db: AsyncSession, where: MemberFilter, *, limit: int = PAGE_SIZE) -> MemberPage:
     postgres = is_postgres(db)
-    rows = list((await db.execute(members_query(postgres, where).limit(limit + 1))).scalars())
+    fts = bool(where.q) and not postgres and len(where.q) >= 3
+    dense = False
+    total: int | None = None
+    if fts:
+        # The search alone, counted in the FTS index without touching `people`: cheap, and it tells the shape.
+        matches = await _counted(db, ("fts", where.q), _capped_count(_fts_matches(where.q)))
+        if matches == 0:
+            return MemberPage([], None, 0)
+        dense = matches > DENSE_MATCHES
+        if not (replace(where, q="").is_filtered or where.ids):
+            total = matches
+    query = members_query(postgres, where, dense=dense, columns=LIST_COLUMNS).limit(limit + 1)
+    rows = list((await db.execute(query)).all())
     more = len(rows) > limit
     rows = rows[:limit]
-    total = await count_members(db, where)
+    if total is None:
+        # Everything fits on the first page: the rows are the count.
+        total = len(rows) if not more and not where.after else await count_members(db, where, dense=dense)
     return MemberPage(rows, encode_cursor(where.sort, rows[-1]) if more and rows else None, total)
 
 
-async def count_members(db: AsyncSession, where: MemberFilter, *, cap: int = COUNT_CAP) -> int:
+async def interest_choices(db: AsyncSession, language: str) -> list[tuple[str, str]]:
+    """(slug, name in language) of every interest, for the filter."""
+    rows = await db.execute(select(Interest.slug, Interest.name_nl, Interest.name_en, Interest.name_ja)
+                            .order_by(Interest.position, Interest.id))
+    return [(slug, {"nl": nl, "ja": ja}.get(language) or en) for slug, nl, en, ja in rows.all()]
+
+
+def _capped_count(matching: Select[Any], cap: int = COUNT_CAP) -> Select[Any]:
+    return select(func.count()).select_from(matching.limit(cap + 1).subquery())
+
+
+async def _counted(db: AsyncSession, key: tuple[str, ...], statement: Select[Any]) -> int:
+    cache = _count_cache.setdefault(db.get_bind(), {})
+    now = time.monotonic()
+    kept = cache.get(key)
+    if kept is not None and now - kept[0] < COUNT_CACHE_SECONDS:
+        return kept[1]
+    count = int((await db.execute(statement)).scalar_one())
+    if count >= COUNT_CACHE_FROM:
+        if len(cache) > 1_000:
+            cache.clear()
+        cache[key] = (now, count)
+    return count
+
+
+async def count_members(db: AsyncSession, where: MemberFilter, *, cap: int = COUNT_CAP, dense: bool = False) -> int:
     """How many members match, up to cap + 1 (shown as "10,000+")."""
-    conditions = filtered(is_postgres(db), where)
+    conditions = filtered(is_postgres(db), where, dense=dense)
     matching = select(Person.id)
     if conditions:
         matching = matching.where(and_(*conditions))
-    statement = select(func.count()).select_from(matching.limit(cap + 1).subquery())
-    return int((await db.execute(statement)).scalar_one())
+    key = tuple(f"{name}={value}" for name, value in sorted(where.params(after="").items()))
+    key += (f"cap={cap}", "ids=" + ",".join(map(str, where.ids)))
+    return await _counted(db, key, _capped_count(matching, cap))

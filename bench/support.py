@@ -1,0 +1,179 @@
+"""Pieces the benchmarks share: a fresh database (a SQLite file, or a throwaway PostgreSQL database), members
+inserted in bulk, an admin's session, the server started the README's way, and wrk.
+
+Run by path, a script in bench/ must take bench/ off sys.path before importing this (bench/http.py would shadow
+the standard library's http package); run with -m, nothing is needed."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import hashlib
+import os
+import random
+import re
+import secrets
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+FIRST = ["Jan", "Piet", "An", "Els", "Koen", "Sofie", "Lotte", "Wim", "Hanako", "Taro", "Yuki", "Kenji", "Aiko",
+         "Sanne", "Bram", "Hiroshi", "Mei", "Emma", "Lucas", "Noor"]
+LAST = ["Van den Bossche", "Peeters", "Janssens", "Maes", "De Smet", "Claes", "Yamada", "Tanaka", "Suzuki",
+        "Sato", "Watanabe", "Willems", "Goossens", "Nakamura", "Kobayashi"]
+JA = ["山田 花子", "田中 太郎", "鈴木 一郎", "佐藤 由紀", "渡辺 健二", "中村 愛子", "小林 宏"]
+
+
+@contextmanager
+def fresh_database(base_url: str | None, workdir: Path) -> Iterator[str]:
+    """A SQLite file in workdir, or with a PostgreSQL URL a new database `bench_<random>` on that server,
+    dropped afterwards."""
+    if not base_url or base_url.startswith("sqlite"):
+        yield f"sqlite+aiosqlite:///{workdir / 'bench.sqlite3'}"
+        return
+    import asyncpg
+
+    name = f"bench_{secrets.token_hex(4)}"
+    server = base_url.replace("postgresql+asyncpg://", "postgresql://", 1)
+
+    async def run(statement: str) -> None:
+        connection = await asyncpg.connect(server)
+        try:
+            await connection.execute(statement)
+        finally:
+            await connection.close()
+
+    asyncio.run(run(f'CREATE DATABASE "{name}"'))
+    try:
+        yield "postgresql+asyncpg://" + server.split("://", 1)[1].rsplit("/", 1)[0] + "/" + name
+    finally:
+        asyncio.run(run(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+def member_rows(start: int, count: int, now: dt.datetime, *, all_subscribed: bool = False) -> list[dict[str, Any]]:
+    """Realistic members: Dutch and Japanese names, three cities and languages, one in three subscribed."""
+    rows = []
+    for index in range(start, start + count):
+        name = random.choice(JA) if index % 5 == 0 else f"{random.choice(FIRST)} {random.choice(LAST)}"
+        rows.append({"email": f"{name.split()[0].lower()}.{index}@example.org", "name": name, "role": "member",
+                     "language": random.choice(("nl", "en", "ja")),
+                     "city": random.choice(("ghent", "kanazawa", "elsewhere")), "confirmed_at": now,
+                     "newsletter": all_subscribed or index % 3 == 0,
+                     "created_at": now - dt.timedelta(minutes=index), "updated_at": now})
+    return rows
+
+
+async def fill_members(database_url: str, members: int, *, all_subscribed: bool = False) -> None:
+    """Upgrade the database and insert members in batches (an executemany per 5,000 rows; much faster than the
+    ORM), then ANALYZE so the planner knows the table's size."""
+    from sqlalchemy import insert, text
+
+    from club.accounts.models import Person
+    from club.db import create_engine, create_sessionmaker, utcnow
+    from club.migrate import upgrade
+
+    await asyncio.to_thread(upgrade, database_url)
+    engine = create_engine(database_url)
+    random.seed(7)
+    now = utcnow()
+    async with create_sessionmaker(engine)() as db:
+        for start in range(0, members, 5000):
+            rows = member_rows(start, min(5000, members - start), now, all_subscribed=all_subscribed)
+            await db.execute(insert(Person), rows)
+        await db.commit()
+        await db.execute(text("ANALYZE"))
+        await db.commit()
+    await engine.dispose()
+
+
+async def admin_session(database_url: str) -> str:
+    """A new admin and a logged-in session for them; returns the cookie value (club_session)."""
+    from club.accounts.models import AuthSession, Person
+    from club.db import create_engine, create_sessionmaker, utcnow
+
+    engine = create_engine(database_url)
+    raw = secrets.token_urlsafe(32)
+    async with create_sessionmaker(engine)() as db:
+        admin = Person(email=f"bench-admin-{secrets.token_hex(3)}@example.org", name="Bench Admin", role="admin",
+                       language="en", confirmed_at=utcnow())
+        db.add(admin)
+        await db.flush()
+        db.add(AuthSession(id=hashlib.sha256(raw.encode()).hexdigest(), person_id=admin.id,
+                           expires_at=utcnow() + dt.timedelta(hours=2)))
+        await db.commit()
+    await engine.dispose()
+    return raw
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def start_server(database_url: str | None, var_dir: Path, *, workers: int = 1,
+                 env: dict[str, str] | None = None) -> tuple[subprocess.Popen[str], str]:
+    """`python server.py --port P --quiet [--workers N]` with a clean CLUB_* environment; returns once it listens."""
+    port = free_port()
+    environment = {k: v for k, v in os.environ.items() if not k.startswith("CLUB_")}
+    environment.update({"CLUB_VAR_DIR": str(var_dir), "CLUB_LOG_LEVEL": "warning", "PYTHONUNBUFFERED": "1"})
+    if database_url:
+        environment["CLUB_DATABASE_URL"] = database_url
+    environment.update(env or {})
+    command = [sys.executable, "server.py", "--port", str(port), "--quiet"]
+    if workers > 1:
+        command += ["--workers", str(workers)]
+    log = tempfile.TemporaryFile("w+")
+    process = subprocess.Popen(command, cwd=ROOT, env=environment, stdout=log, stderr=subprocess.STDOUT, text=True)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+                time.sleep(0.5 if workers > 1 else 0)  # every worker up, not just the first
+                return process, url
+        except OSError:
+            if process.poll() is not None:
+                log.seek(0)
+                raise SystemExit("server exited:\n" + log.read()) from None
+            time.sleep(0.1)
+    process.kill()
+    raise SystemExit("server did not start")
+
+
+def stop_server(process: subprocess.Popen[str]) -> None:
+    process.send_signal(signal.SIGINT)
+    try:
+        process.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
+def wrk(url: str, seconds: float, connections: int, *, cookie: str | None = None) -> dict[str, float]:
+    """Requests per second, median and p99 (ms) and non-2xx/3xx responses of one wrk run."""
+    command = ["wrk", "-t2", f"-c{connections}", f"-d{max(1, round(seconds))}s", "--latency",
+               "-H", "Accept-Language: nl"]
+    if cookie:
+        command += ["-H", f"Cookie: club_session={cookie}"]
+    result = subprocess.run(command + [url], capture_output=True, text=True)
+    if result.returncode != 0:
+        raise SystemExit(f"wrk {url}: {result.stderr.strip() or result.stdout.strip()}")
+    out = result.stdout
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
+    figures = {"rps": rps}
+    for label, key in (("50%", "p50_ms"), ("99%", "p99_ms")):
+        match = re.search(rf"{re.escape(label)}\s+([\d.]+)(us|ms|s)", out)
+        if match:
+            figures[key] = round(float(match.group(1)) * {"us": 0.001, "ms": 1, "s": 1000}[match.group(2)], 2)
+    errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    figures["errors"] = float(errors.group(1)) if errors else 0.0
+    return figures
