@@ -5,6 +5,7 @@ Every action that changes something calls audit.record in the request's transact
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from urllib.parse import urlencode
 
 from sqlalchemy import func, select
@@ -66,7 +67,7 @@ async def dashboard(request: Request) -> Response:
 
 # ---- members ---------------------------------------------------------------------------------------------------
 
-def member_rows(page: MemberPage) -> list[tuple[object, ...]]:
+def member_rows(page: MemberPage) -> Sequence[tuple[object, ...]]:
     """The table's cells, ready to print: labels in the page's language, dates formatted once per day (formatting
     is the slowest part of this page)."""
     language = current_language.get()
