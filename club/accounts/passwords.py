@@ -7,7 +7,9 @@ from functools import cache
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
+from starlette.datastructures import FormData
 
+from club.forms import Errors, Invalid, field
 from club.i18n import N_
 
 MIN_LENGTH = 12
@@ -38,6 +40,17 @@ def password_problem(password: str, *, email: str = "") -> str | None:
     if email and lowered == email.lower():
         return N_("Your password cannot be your email address.")
     return None
+
+
+def read_new_password(form: FormData, errors: Errors, *, email: str) -> str:
+    """The new password of a form with `password` and `password_again`; what is wrong with it goes into errors."""
+    password = field(form, "password")
+    problem = password_problem(password, email=email)
+    if problem:
+        errors.add("password", Invalid(problem))
+    elif password != field(form, "password_again"):
+        errors.add("password_again", Invalid(N_("The two passwords are not the same.")))
+    return password
 
 
 async def hash_password(password: str) -> str:

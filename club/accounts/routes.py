@@ -111,12 +111,7 @@ async def setup(request: Request) -> Response:
         name = forms.name(forms.field(form, "name"))
     except forms.Invalid as exc:
         errors.add("name", exc)
-    password = forms.field(form, "password")
-    problem = passwords.password_problem(password, email=email)
-    if problem:
-        errors.add("password", forms.Invalid(problem))
-    elif password != forms.field(form, "password_again"):
-        errors.add("password_again", forms.Invalid(N_("The two passwords are not the same.")))
+    password = passwords.read_new_password(form, errors, email=email)
     if errors:
         return render(request, "accounts/setup.html", {"token": raw, "errors": errors, "values": values},
                       status_code=400)
