@@ -213,13 +213,22 @@ def route(
     methods: Sequence[str] = ("GET",),
     role: str | None = None,
     name: str | None = None,
+    visitors_need_db: bool = True,
 ) -> Route:
     """A route whose request owns one database transaction (commit on success, rollback on error) and whose
-    role guard runs before the handler: a visitor is sent to log in, a person without the role gets 403."""
+    role guard runs before the handler: a visitor is sent to log in, a person without the role gets 403.
+
+    With visitors_need_db=False (public pages that read nothing), a request without a session cookie gets no
+    database session at all: request.state.db is then missing, so a handler that does use it fails loudly."""
     if role is not None and role not in ROLE_ALLOWED:
         raise ValueError(f"unknown role {role!r}")
+    if role is not None and not visitors_need_db:
+        raise ValueError("a guarded route always looks up who is asking")
 
     async def handler(request: Request) -> Response:
+        if not visitors_need_db and sessions.cookie_name(request.app.state.settings) not in request.cookies:
+            request.state.auth_session = request.state.person = None
+            return await endpoint(request)
         async with request.app.state.sessionmaker() as db:
             request.state.db = db
             try:

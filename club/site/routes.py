@@ -46,7 +46,7 @@ async def readyz(request: Request) -> Response:
 
 
 routes: list[BaseRoute] = [
-    route("/", home),
+    route("/", home, visitors_need_db=False),
     route("/language", choose_language, methods=["POST"]),
     Route("/healthz", healthz),
     Route("/readyz", readyz),

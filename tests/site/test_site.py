@@ -138,3 +138,16 @@ async def test_logged_in_home_page_is_not_shared(client, db):
     person = await make_person(db, name="Hanako")
     await log_in(client, db, person)
     assert "Log out" in (await client.get("/")).text
+
+
+async def test_home_page_for_visitors_opens_no_database_session(app, client):
+    class Refusing:
+        def __call__(self):  # noqa: D102
+            raise AssertionError("the home page opened a database session for a visitor")
+
+    real = app.state.sessionmaker
+    app.state.sessionmaker = Refusing()
+    try:
+        assert (await client.get("/")).status_code == 200
+    finally:
+        app.state.sessionmaker = real
