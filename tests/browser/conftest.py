@@ -10,6 +10,7 @@ import secrets
 import shutil
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -59,6 +60,11 @@ def pg_in_thread(statement: str) -> None:
         pool.submit(asyncio.run, _pg_execute(TEST_DATABASE_URL, statement)).result()
 
 
+def _drain(stream, lines: list[str]) -> None:  # type: ignore[no-untyped-def]
+    for line in stream:
+        lines.append(line)
+
+
 def start_server(tmp_path: Path, database_url: str, **extra_env: str) -> LiveServer:
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("CLUB_")}
@@ -78,6 +84,9 @@ def start_server(tmp_path: Path, database_url: str, **extra_env: str) -> LiveSer
         if line:
             server.output.append(line)
             if "Application startup complete" in line:
+                os.set_blocking(process.stdout.fileno(), True)
+                # Keep reading what the server prints: a full pipe would block the server mid-test.
+                threading.Thread(target=_drain, args=(process.stdout, server.output), daemon=True).start()
                 return server
         elif process.poll() is not None:
             raise AssertionError("the server exited:\n" + "".join(server.output))
@@ -87,10 +96,20 @@ def start_server(tmp_path: Path, database_url: str, **extra_env: str) -> LiveSer
     raise AssertionError("the server did not start in time:\n" + "".join(server.output))
 
 
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):  # type: ignore[no-untyped-def]
+    outcome = yield
+    report = outcome.get_result()
+    setattr(item, f"report_{report.when}", report)
+
+
 @pytest.fixture
-def live_server(tmp_path: Path, live_database_url: str) -> Iterator[LiveServer]:
+def live_server(request, tmp_path: Path, live_database_url: str) -> Iterator[LiveServer]:  # type: ignore[no-untyped-def]
     server = start_server(tmp_path, live_database_url)
     yield server
+    report = getattr(request.node, "report_call", None)
+    if report is not None and report.failed:  # what the server said is the first clue when a journey fails
+        print("---- the server's last output ----\n" + "".join(server.output[-80:]))
     server.process.terminate()
     try:
         server.process.wait(timeout=10)
