@@ -2,17 +2,23 @@
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import hashlib
 import re
 import secrets
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 
 import httpx
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from club.accounts.models import AuthSession, Person
 from club.accounts.passwords import hash_password
-from club.db import utcnow
+from club.db import create_sessionmaker, utcnow
+from club.mail.message import Address
+from club.mail.sender import DeliveryStore, MailSender
+from club.mail.transport import SmtpTransport
 
 ADMIN_PASSWORD = "kotoji-lantern-1971-ghent"
 _counter = 0
@@ -69,3 +75,30 @@ async def csrf_token(client: httpx.AsyncClient, path: str = "/") -> str:
     match = CSRF_RE.search(response.text)
     assert match, f"no CSRF token on {path} ({response.status_code})"
     return match.group(1)
+
+
+MAIL_FROM = Address("club@ghent-kanazawa.example", "Ghent–Kanazawa Supporters Club")
+
+
+@asynccontextmanager
+async def running_sender(engine: AsyncEngine, port: int, connections: int = 2) -> AsyncIterator[MailSender]:
+    """The real mail sender, delivering to an SMTP server on loopback, with short retry delays for tests."""
+    transport = SmtpTransport(host="127.0.0.1", port=port, connections=connections, timeout=5)
+    sender = MailSender(DeliveryStore(create_sessionmaker(engine)), transport, mail_from=MAIL_FROM,
+                        connections=connections, poll_interval=0.05, retry_base=0.05, retry_cap=0.2)
+    task = asyncio.create_task(sender.run())
+    try:
+        yield sender
+    finally:
+        sender.stop()
+        await task
+        await transport.close()
+
+
+async def eventually(check: Callable[[], Awaitable[bool]], timeout: float = 15.0) -> None:
+    """Wait until check() is true (mail sent, a status reached), failing after timeout seconds."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while not await check():
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError("condition not met in time")
+        await asyncio.sleep(0.05)

@@ -1,10 +1,8 @@
 from __future__ import annotations
 
-import asyncio
 import email
 import email.policy
-from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator
 
 import pytest
 from sqlalchemy import func, select
@@ -12,44 +10,14 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from club.accounts.models import Person
 from club.db import create_engine, create_sessionmaker
-from club.mail.message import Address
 from club.mail.models import Delivery
 from club.mail.outbox import Recipient, queue_mail, queue_newsletter
-from club.mail.sender import DeliveryStore, MailSender, SenderAlreadyRunning
-from club.mail.transport import SmtpTransport
+from club.mail.sender import DeliveryStore, SenderAlreadyRunning
 from tests.conftest import ON_POSTGRES
+from tests.factories import MAIL_FROM, eventually, running_sender
 from tests.mail.smtp_server import SmtpServer
 
-FROM = Address("club@ghent-kanazawa.example", "Ghent–Kanazawa Supporters Club")
-
-
-@asynccontextmanager
-async def running_sender(engine: AsyncEngine, port: int, connections: int = 2) -> AsyncIterator[MailSender]:
-    transport = SmtpTransport(host="127.0.0.1", port=port, connections=connections, timeout=5)
-    sender = MailSender(
-        DeliveryStore(create_sessionmaker(engine)),
-        transport,
-        mail_from=FROM,
-        connections=connections,
-        poll_interval=0.05,
-        retry_base=0.05,
-        retry_cap=0.2,
-    )
-    task = asyncio.create_task(sender.run())
-    try:
-        yield sender
-    finally:
-        sender.stop()
-        await task
-        await transport.close()
-
-
-async def eventually(check: Callable[[], Awaitable[bool]], timeout: float = 15.0) -> None:
-    deadline = asyncio.get_running_loop().time() + timeout
-    while not await check():
-        if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError("condition not met in time")
-        await asyncio.sleep(0.05)
+FROM = MAIL_FROM
 
 
 async def statuses(engine: AsyncEngine) -> list[tuple[str, str, int, int | None, str | None]]:

@@ -3,22 +3,16 @@ helpers to compose and send as an admin would."""
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
+from collections.abc import Awaitable, Callable
 
 import httpx
 import pytest
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from club.accounts.models import Person
-from club.db import create_sessionmaker
-from club.mail.message import Address
-from club.mail.sender import DeliveryStore, MailSender
-from club.mail.transport import SmtpTransport
-from tests.factories import csrf_token, log_in, make_admin
+from tests.factories import MAIL_FROM, csrf_token, log_in, make_admin
 
-FROM = Address("club@ghent-kanazawa.example", "Ghent–Kanazawa Supporters Club")
+FROM = MAIL_FROM
 
 
 @pytest.fixture
@@ -67,24 +61,3 @@ async def create_newsletter(post: Post, **overrides: object) -> int:
     return int(response.headers["location"].split("/")[3].split("?")[0])
 
 
-@asynccontextmanager
-async def running_sender(engine: AsyncEngine, port: int, connections: int = 2) -> AsyncIterator[MailSender]:
-    """The mail feature's real sender, delivering to an SMTP server on loopback."""
-    transport = SmtpTransport(host="127.0.0.1", port=port, connections=connections, timeout=5)
-    sender = MailSender(DeliveryStore(create_sessionmaker(engine)), transport, mail_from=FROM,
-                        connections=connections, poll_interval=0.05, retry_base=0.05, retry_cap=0.2)
-    task = asyncio.create_task(sender.run())
-    try:
-        yield sender
-    finally:
-        sender.stop()
-        await task
-        await transport.close()
-
-
-async def eventually(check: Callable[[], Awaitable[bool]], timeout: float = 15.0) -> None:
-    deadline = asyncio.get_running_loop().time() + timeout
-    while not await check():
-        if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError("condition not met in time")
-        await asyncio.sleep(0.05)

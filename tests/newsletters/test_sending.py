@@ -17,8 +17,8 @@ from club.members import service as members
 from club.members.models import Interest, MemberInterest
 from club.newsletters import service
 from club.newsletters.models import Newsletter
-from tests.factories import make_person
-from tests.newsletters.conftest import create_newsletter, eventually, running_sender
+from tests.factories import eventually, make_person, running_sender
+from tests.newsletters.conftest import create_newsletter
 
 
 async def deliveries(db) -> list[tuple[str, str, str]]:
