@@ -36,6 +36,28 @@ def _check(subject: str, language: str) -> None:
         raise ValueError(f"language must be a two-letter code, not {language!r}")
 
 
+async def _store_mail(
+    db: AsyncSession, *, kind: str, bulk: bool, subject: str, text: str, html: str, language: str,
+    reference: str | None = None,
+) -> Mail:
+    """The content of a mail, stored once for all its deliveries; bulk mail waits behind transactional mail."""
+    _check(subject, language)
+    mail = Mail(
+        kind=kind,
+        priority=PRIORITY_BULK if bulk else PRIORITY_TRANSACTIONAL,
+        language=language,
+        subject=subject,
+        text=text,
+        html=html,
+        bulk=bulk,
+        reference=reference,
+        token=secrets.token_hex(8),
+    )
+    db.add(mail)
+    await db.flush()
+    return mail
+
+
 async def queue_mail(
     db: AsyncSession,
     *,
@@ -51,20 +73,8 @@ async def queue_mail(
     """Queue one transactional mail; it goes ahead of newsletters and leaves within a second of the commit.
 
     Raises ValueError for an address or subject that cannot be sent (CR/LF, not an address)."""
-    _check(subject, language)
     Address(to_email, to_name)
-    mail = Mail(
-        kind=kind,
-        priority=PRIORITY_TRANSACTIONAL,
-        language=language,
-        subject=subject,
-        text=text,
-        html=html,
-        bulk=False,
-        token=secrets.token_hex(8),
-    )
-    db.add(mail)
-    await db.flush()
+    mail = await _store_mail(db, kind=kind, bulk=False, subject=subject, text=text, html=html, language=language)
     delivery = Delivery(
         mail_id=mail.id,
         to_email=to_email,
@@ -95,20 +105,8 @@ async def queue_newsletter(
 
     Call it once per language. Recipients with an address we cannot send to are skipped; the number queued is
     returned with the mail. Leaving out suppressed people (`people.suppressed_at`) is the caller's job."""
-    _check(subject, language)
-    mail = Mail(
-        kind=kind,
-        priority=PRIORITY_BULK,
-        language=language,
-        subject=subject,
-        text=text,
-        html=html,
-        bulk=True,
-        reference=reference,
-        token=secrets.token_hex(8),
-    )
-    db.add(mail)
-    await db.flush()
+    mail = await _store_mail(db, kind=kind, bulk=True, subject=subject, text=text, html=html, language=language,
+                             reference=reference)
     now = utcnow()
     table = cast(Table, Delivery.__table__)
     rows: list[dict[str, object]] = []
