@@ -14,10 +14,8 @@ from club.mail.models import Delivery
 from club.mail.outbox import Recipient, queue_mail, queue_newsletter
 from club.mail.sender import DeliveryStore, SenderAlreadyRunning
 from tests.conftest import ON_POSTGRES
-from tests.factories import MAIL_FROM, eventually, running_sender
+from tests.factories import eventually, running_sender
 from tests.mail.smtp_server import SmtpServer
-
-FROM = MAIL_FROM
 
 
 async def statuses(engine: AsyncEngine) -> list[tuple[str, str, int, int | None, str | None]]:

@@ -10,9 +10,7 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from club.accounts.models import Person
-from tests.factories import MAIL_FROM, csrf_token, log_in, make_admin
-
-FROM = MAIL_FROM
+from tests.factories import csrf_token, log_in, make_admin
 
 
 @pytest.fixture
