@@ -122,6 +122,23 @@ def _parse(path: Path, *, full: bool) -> CaughtMail:
     )
 
 
+def forget_address(var_dir: Path, email: str) -> int:
+    """Delete the caught mails to (or mentioning) an address, as when its member is erased; returns how many."""
+    needle = email.strip().lower().encode()
+    removed = 0
+    if not needle:
+        return 0
+    for path in mailbox_dir(var_dir).glob("*.eml"):
+        with contextlib.suppress(OSError):
+            data = path.read_bytes()
+            message = message_from_bytes(data, policy=policy.default)
+            recipients = " ".join(str(message.get(header, "")) for header in ("To", "Cc", "Bcc")).lower()
+            if needle in data.lower() or email.strip().lower() in recipients:
+                path.unlink(missing_ok=True)
+                removed += 1
+    return removed
+
+
 def list_mails(var_dir: Path, limit: int = 200) -> list[CaughtMail]:
     files = sorted(mailbox_dir(var_dir).glob("*.eml"), reverse=True)[:limit]
     return [_parse(path, full=False) for path in files]
