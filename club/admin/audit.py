@@ -146,8 +146,8 @@ def _scrub(value: Any, needles: tuple[str, ...]) -> Any:
 
 
 async def forget_person(db: AsyncSession, person_id: int, email: str, name: str) -> int:
-    """Take an erased person's personal values out of the log: entries about them keep what was done and which
-    fields changed, and no entry keeps their address or name. Returns how many entries changed."""
+    """Take an erased person out of the log: entries about them keep what was done, by whom, when, and which
+    fields changed, but not their id; no entry keeps their address or name. Returns how many entries changed."""
     about = (AuditEntry.target_type == "person") & (AuditEntry.target_id == str(person_id))
     pattern = f"%{escape_like(email.lower())}%"
     mentions = or_(
@@ -165,7 +165,7 @@ async def forget_person(db: AsyncSession, person_id: int, email: str, name: str)
         entry.details = json.dumps(_scrub(details, needles), ensure_ascii=False, default=str, sort_keys=True)
         if entry.actor_email.lower() == email.lower():
             entry.actor_email = ""
-        if entry.target_id.lower() == email.lower():
-            entry.target_id = ""
+        if is_about or entry.target_id.lower() == email.lower():
+            entry.target_id = ""  # what was done stays; to whom, once erased, does not
     await db.flush()
     return len(found)

@@ -241,14 +241,13 @@ async def member_delete(request: Request) -> Response:
     if forms.field(form, "confirm_email").strip().lower() != person.email:
         return render(request, "admin/member_delete.html", await _delete_context(request, person, errors={
             "confirm_email": (N_("Type the member's email address to confirm."), {})}), status_code=400)
-    member_id = person.id
     try:
         await admin_members.delete_member(db, request.app.state.settings, person)
     except admin_members.LastAdmin:
         return render(request, "admin/member_delete.html", await _delete_context(request, person, errors={
             "confirm_email": (N_("This is the last admin. Make someone else admin first."), {})}), status_code=400)
-    # The member is erased: the entry keeps the id, not the address or name.
-    await audit.record(db, request, "member.delete", "person", member_id, {})
+    # The member is erased: the entry says that a member was deleted, and by whom; not who (their id included).
+    await audit.record(db, request, "member.delete", "person", "", {})
     return with_notice("/admin/members", "deleted")
 
 

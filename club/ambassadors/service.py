@@ -920,11 +920,8 @@ async def erase_ambassador(db: AsyncSession, person: Person) -> list[str]:
 async def erasure_outcome(db: AsyncSession, person_id: int) -> tuple[int, int]:
     """What erasing a person would do to their activities: (approved ones that stay, others that go)."""
     rows = (
-        await db.execute(
-            select(Activity.status == "approved", func.count())
-            .where(Activity.person_id == person_id)
-            .group_by(Activity.status == "approved")
-        )
+        await db.execute(select(Activity.status, func.count()).where(Activity.person_id == person_id)
+                         .group_by(Activity.status))
     ).all()
-    counts = {bool(approved): int(n) for approved, n in rows}
-    return counts.get(True, 0), counts.get(False, 0)
+    approved = sum(int(n) for status, n in rows if status == "approved")
+    return approved, sum(int(n) for _status, n in rows) - approved

@@ -20,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from club import i18n
 from club.accounts import sessions, tokens
-from club.accounts.models import OneTimeToken, Person
+from club.accounts.models import AuthSession, OneTimeToken, Person
 from club.admin import audit
 from club.ambassadors import service as ambassadors
 from club.config import Settings
@@ -393,6 +393,11 @@ async def export(db: AsyncSession, settings: Settings, person: Person) -> dict[s
             .order_by(Delivery.created_at, Delivery.id)
         )
     ).all()
+    logins = (
+        await db.execute(
+            select(AuthSession).where(AuthSession.person_id == person.id).order_by(AuthSession.created_at)
+        )
+    ).scalars()
     data: dict[str, Any] = {
         "profile": {
             "email": person.email,
@@ -430,6 +435,16 @@ async def export(db: AsyncSession, settings: Settings, person: Person) -> dict[s
                 "sent_at": _iso(delivery.sent_at),
             }
             for delivery, subject, kind in mails
+        ],
+        "sessions": [
+            {
+                "started_at": _iso(login.created_at),
+                "last_seen_at": _iso(login.last_seen_at),
+                "expires_at": _iso(login.expires_at),
+                "ip": login.ip,
+                "browser": login.user_agent,
+            }
+            for login in logins
         ],
         **await ambassadors.export_ambassador(db, settings, person),
     }
