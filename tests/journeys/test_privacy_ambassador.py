@@ -20,9 +20,10 @@ from club.ambassadors.models import Activity, ActivityPhoto, Appointment
 from club.db import is_postgres
 from club.mail.mailbox import mailbox_dir, running_mailbox
 from club.mail.outbox import queue_mail
+from club.members.service import address_key
 from club.models import metadata
 from tests.admin.helpers import upload
-from tests.ambassadors.conftest import image_bytes, make_ambassador
+from tests.ambassadors.conftest import image_bytes, make_activity, make_ambassador
 from tests.factories import csrf_token, eventually, log_in, make_admin, make_person, running_sender
 
 EMAIL = "sofie.claeys@example.be"
@@ -164,6 +165,12 @@ async def test_an_ambassador_exports_everything_and_erasure_leaves_only_what_the
     db.add(AuditEntry(actor_email=admin.email, action="admin.invite", target_type="email",
                       details=json.dumps({"email": EMAIL})))
     await db.commit()
+    # She asked for a login link: a rate counter names her address by its hash.
+    async with client_from(app, "198.51.100.30") as stranger:
+        token = await csrf_token(stranger, "/login")
+        assert (await stranger.post("/login", data={"csrf_token": token, "email": EMAIL})).status_code == 303
+    counters = (await db.execute(text("SELECT key FROM rate_counters"))).scalars().all()
+    assert any(address_key(EMAIL) in key for key in counters)
     imports_dir = var_dir / "imports"
     assert any(EMAIL in path.read_text() for path in imports_dir.glob("*.jsonl"))
 
@@ -268,6 +275,7 @@ async def test_an_ambassador_exports_everything_and_erasure_leaves_only_what_the
     suppressions = [json.loads(row["details"]) for row in dump["audit_log"] if row["action"] == "member.suppress"]
     assert suppressions == [{"with_reason": True}]
     assert [row["count"] for row in dump["erasure_counts"]] == [1]
+    assert not any(address_key(EMAIL) in row["key"] for row in dump["rate_counters"])
     # Other people's data stays as it was.
     assert await db.get(Person, other_id) is not None and await db.get(Person, recruit_id) is not None
     assert await db.get(Appointment, other_term_id) is not None
@@ -278,3 +286,14 @@ async def test_an_ambassador_exports_everything_and_erasure_leaves_only_what_the
             assert not mentions(path.read_bytes(), needles), path
     import_rows = [json.loads(line) for path in imports_dir.glob("*.jsonl") for line in path.read_text().splitlines()]
     assert [row["email"] for row in import_rows] == ["someone.else@example.be"]
+
+
+async def test_the_admin_member_page_lists_an_ambassadors_activities(client, db):
+    person, term = await make_ambassador(db, name=NAME, email=EMAIL)
+    for index in range(12):
+        await make_activity(db, person, term, title=f"Talk number {index}", status="approved" if index else "draft")
+    await log_in(client, db, await make_admin(db))
+    page = (await client.get(f"/admin/members/{person.id}")).text
+    assert "No activities." not in page
+    assert all(f"Talk number {index}" in page for index in range(12))
+    assert page.count("Approved") >= 11 and "Draft" in page
