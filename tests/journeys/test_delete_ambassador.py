@@ -72,6 +72,11 @@ async def test_deleting_an_ambassador_leaves_the_year_as_it_was(client, db, form
     db.expire_all()
     titles = sorted((await db.execute(select(Activity.title))).scalars())
     assert titles == ["Gold leaf talk", "Jazz night", "Kenroku-en walk", "Online tea class"]
+    kept_id = (await db.execute(select(Activity.id).where(Activity.title == "Jazz night"))).scalar_one()
+    review = await client.get(f"/admin/ambassadors/review/{kept_id}")
+    assert review.status_code == 200 and "by a former ambassador" in review.text
+    csv = await client.get("/admin/ambassadors/activities.csv", params=year)
+    assert csv.status_code == 200 and "Jazz night" in csv.text and NAME not in csv.text
 
 
 async def test_two_erased_ambassadors_still_count_as_two(client, db):
