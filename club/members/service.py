@@ -468,6 +468,13 @@ async def forget_mail(db: AsyncSession, person: Person) -> None:
         .values(status="failed", last_error="recipient erased")
         .execution_options(synchronize_session=False)
     )
+    # A relay's refusal often quotes the address ("550 <jan@example.be>: no such user").
+    await db.execute(
+        update(Delivery)
+        .where(theirs, func.lower(Delivery.last_error).contains(person.email.lower(), autoescape=True))
+        .values(last_error="refused (the reply named the erased address)")
+        .execution_options(synchronize_session=False)
+    )
     await db.execute(
         update(Delivery)
         .where(theirs)

@@ -185,6 +185,10 @@ async def test_an_ambassador_exports_everything_and_erasure_leaves_only_what_the
             return len(list(mailbox_dir(var_dir).glob("*.eml"))) >= 3  # the sent-back mail and the two above
         await eventually(caught)
     mails_before = list(mailbox_dir(var_dir).glob("*.eml"))
+    # A relay once refused her address, quoting it.
+    await db.execute(text("UPDATE mail_deliveries SET last_error = :error WHERE to_email = :email"),
+                     {"error": f"550 5.1.1 <{EMAIL.upper()}>: mailbox full", "email": EMAIL})
+    await db.commit()
     assert any(EMAIL.encode() in path.read_bytes() for path in mails_before)
 
     approved_keys, dropped_keys = await keys_of(db, approved_id), []
