@@ -45,7 +45,8 @@ class MailboxHandler:
         temporary.rename(self.folder / (name + ".eml"))
         kept = self._prune()
         # Counts, never addresses: the log outlives a member's erasure.
-        log.info("development mailbox: caught a mail for %d recipient(s); %d kept", len(envelope.rcpt_tos), kept)
+        recipients = len(getattr(envelope, "rcpt_tos", ()))
+        log.info("development mailbox: caught a mail for %d recipient(s); %d kept", recipients, kept)
         return "250 OK caught by the development mailbox"
 
     def _prune(self) -> int:
