@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import Table, case, literal, select
+from sqlalchemy import Table, case, delete, literal, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -47,3 +47,15 @@ async def reset(db: AsyncSession, key: str) -> None:
     row = await db.get(RateCounter, key[:200])
     if row is not None:
         await db.delete(row)
+
+
+# The longest window any limit uses (an address's sign-ups and login links: one hour). A counter older than this
+# counts nothing for anyone, yet names an IP address or an address's hash: the housekeeping job deletes it.
+LONGEST_WINDOW = dt.timedelta(hours=1)
+
+
+async def purge_stale(db: AsyncSession, *, now: dt.datetime | None = None) -> int:
+    """Delete the counters whose window has passed for every limit; returns how many."""
+    cutoff = (now or utcnow()) - LONGEST_WINDOW
+    result = await db.execute(delete(RateCounter).where(RateCounter.window_start <= cutoff))
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]

@@ -47,9 +47,21 @@ async def purge_expired_tokens(db: AsyncSession, settings: Settings) -> None:
     await tokens.purge_expired(db)
 
 
+@in_transaction
+async def forget_stale_counters_and_logins(db: AsyncSession, settings: Settings) -> None:
+    """Rate-limit counters hold IP addresses and address hashes, logins an address and a browser: neither is
+    kept past the time it serves."""
+    from club import ratelimit
+    from club.accounts import sessions
+
+    await ratelimit.purge_stale(db)
+    await sessions.purge_expired(db)
+
+
 def jobs() -> list[Job]:
     """Every feature's housekeeping, found by import so that a feature without jobs costs nothing."""
-    found = [Job("purge expired tokens", 3600, purge_expired_tokens)]
+    found = [Job("purge expired tokens", 3600, purge_expired_tokens),
+             Job("forget stale rate counters and logins", 600, forget_stale_counters_and_logins)]
     for module_name in ("club.mail.tasks", "club.members.tasks", "club.ambassadors.tasks", "club.newsletters.tasks"):
         try:
             module = __import__(module_name, fromlist=["JOBS"])

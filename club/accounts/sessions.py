@@ -91,3 +91,9 @@ async def end(request: Request, db: AsyncSession, response: Response) -> None:
 async def revoke_all(db: AsyncSession, person_id: int) -> None:
     """Log a person out everywhere: on logout-all, role changes and erasure."""
     await db.execute(delete(AuthSession).where(AuthSession.person_id == person_id))
+
+
+async def purge_expired(db: AsyncSession) -> int:
+    """Delete logins past their expiry (they hold an address and a browser); returns how many."""
+    result = await db.execute(delete(AuthSession).where(AuthSession.expires_at <= utcnow()))
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]

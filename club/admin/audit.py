@@ -115,3 +115,57 @@ def details_of(entry: AuditEntry) -> dict[str, Any]:
     except ValueError:
         return {}
     return value if isinstance(value, dict) else {}
+
+
+# Values an entry about a member may hold that identify them; an edit keeps which fields changed, not their values.
+PERSONAL_FIELDS = frozenset({"name", "email", "city", "language", "interests"})
+
+
+def without_personal_values(details: dict[str, Any]) -> dict[str, Any]:
+    """The details of an entry about a member as they are kept: which fields an edit changed (the role with its
+    values: who became admin is the audit's business), whether a suppression gave a reason, not its text."""
+    kept = dict(details)
+    changes = kept.pop("changes", None)
+    if isinstance(changes, dict):
+        kept["fields"] = sorted(changes)
+        if isinstance(changes.get("role"), list):
+            kept["role"] = changes["role"]
+    if "reason" in kept:
+        kept["with_reason"] = bool(kept.pop("reason"))
+    return kept
+
+
+def _scrub(value: Any, needles: tuple[str, ...]) -> Any:
+    if isinstance(value, dict):
+        return {key: _scrub(item, needles) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_scrub(item, needles) for item in value]
+    if isinstance(value, str) and any(needle in value.lower() for needle in needles):
+        return ""
+    return value
+
+
+async def forget_person(db: AsyncSession, person_id: int, email: str, name: str) -> int:
+    """Take an erased person out of the log: entries about them keep what was done, by whom, when, and which
+    fields changed, but not their id; no entry keeps their address or name. Returns how many entries changed."""
+    about = (AuditEntry.target_type == "person") & (AuditEntry.target_id == str(person_id))
+    pattern = f"%{escape_like(email.lower())}%"
+    mentions = or_(
+        func.lower(AuditEntry.details).like(pattern, escape="\\"),
+        func.lower(AuditEntry.actor_email) == email.lower(),
+        func.lower(AuditEntry.target_id) == email.lower(),
+    )
+    found = list((await db.execute(select(AuditEntry).where(or_(about, mentions)))).scalars())
+    for entry in found:
+        details = details_of(entry)
+        is_about = entry.target_type == "person" and entry.target_id == str(person_id)
+        if is_about:
+            details = without_personal_values(details)
+        needles = tuple(n for n in ((email.lower(), name.strip().lower()) if is_about else (email.lower(),)) if n)
+        entry.details = json.dumps(_scrub(details, needles), ensure_ascii=False, default=str, sort_keys=True)
+        if entry.actor_email.lower() == email.lower():
+            entry.actor_email = ""
+        if is_about or entry.target_id.lower() == email.lower():
+            entry.target_id = ""  # what was done stays; to whom, once erased, does not
+    await db.flush()
+    return len(found)

@@ -229,6 +229,35 @@ def rows_path(settings: Settings, job_id: int) -> Path:
     return settings.var_dir / "imports" / f"{job_id}.jsonl"
 
 
+async def forget_address(db: AsyncSession, settings: Settings, email: str) -> int:
+    """Take an erased member's address out of every import not run to its end: their rows leave the checked
+    files (an import started later would bring them back) and the previews' problem lists. Rows already applied
+    stay counted in processed_rows, so a resumed import still starts at the right row. Returns rows removed."""
+    email = email.strip().lower()
+    removed = 0
+    for job in (await db.execute(select(MemberImport).where(MemberImport.status != "done"))).scalars():
+        path = rows_path(settings, job.id)
+        if path.is_file():
+            lines = path.read_text(encoding="utf-8").splitlines(keepends=True)
+            kept = [line for line in lines if str(json.loads(line).get("email", "")).lower() != email]
+            gone_before = sum(
+                1 for line in lines[: job.processed_rows] if str(json.loads(line).get("email", "")).lower() == email
+            )
+            if len(kept) != len(lines):
+                temporary = path.with_suffix(".part")
+                temporary.write_text("".join(kept), encoding="utf-8")
+                temporary.replace(path)
+                removed += len(lines) - len(kept)
+                job.processed_rows -= gone_before
+                job.valid_rows -= len(lines) - len(kept)
+        problems = problems_of(job)
+        if any(shown.strip().lower() == email for _line, shown, _problem in problems):
+            job.problems = json.dumps([(line, "" if shown.strip().lower() == email else shown, problem)
+                                       for line, shown, problem in problems], ensure_ascii=False)
+    await db.flush()
+    return removed
+
+
 async def interest_ids(db: AsyncSession) -> dict[str, int]:
     return {slug: id_ for slug, id_ in (await db.execute(select(Interest.slug, Interest.id))).all()}
 

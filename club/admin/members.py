@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from club.accounts import sessions, tokens
 from club.accounts.models import AuthSession, Person
+from club.ambassadors import service as ambassadors
 from club.config import Settings
 from club.db import is_postgres, utcnow
 from club.i18n import _, use_language
@@ -41,10 +42,10 @@ class MemberDetails:
     consents: list[Consent]
     mails: list[tuple[Delivery, Mail]]
     sessions: list[AuthSession]
-    extra: dict[str, Any] = field(default_factory=dict)  # what other features export: activities, ...
+    extra: dict[str, Any] = field(default_factory=dict)  # the ambassadors' part of the export: activities, ...
 
 
-async def details(db: AsyncSession, person: Person) -> MemberDetails:
+async def details(db: AsyncSession, settings: Settings, person: Person) -> MemberDetails:
     mails = (
         await db.execute(
             select(Delivery, Mail)
@@ -61,16 +62,13 @@ async def details(db: AsyncSession, person: Person) -> MemberDetails:
             .order_by(AuthSession.last_seen_at.desc())
         )
     ).scalars()
-    extra: dict[str, Any] = {}
-    for hook in members.export_hooks:  # e.g. the ambassadors' activities
-        extra.update(await hook(db, person))
     return MemberDetails(
         person=person,
         interests=await members.interests_of(db, person.id),
         consents=await members.consent_history(db, person.id),
         mails=[(delivery, mail) for delivery, mail in mails],
         sessions=list(open_sessions),
-        extra=extra,
+        extra=await ambassadors.export_ambassador(db, settings, person),
     )
 
 
@@ -129,11 +127,12 @@ async def unsuppress(db: AsyncSession, person: Person) -> None:
     await db.flush()
 
 
-async def delete_member(db: AsyncSession, person: Person) -> None:
-    """Erase the member as their own erasure would: only anonymous counts remain."""
+async def delete_member(db: AsyncSession, settings: Settings, person: Person) -> None:
+    """Erase the member as their own erasure would: an ambassador's approved activities stay, credited to a
+    former ambassador, so the year's numbers do not change; otherwise only anonymous counts remain."""
     if person.role == "admin" and await other_admins(db, person) == 0:
         raise LastAdmin()
-    await members.erase(db, person)
+    await members.erase(db, settings, person)
 
 
 async def revoke_session(db: AsyncSession, person: Person, session_id: str) -> bool:

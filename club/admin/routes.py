@@ -22,6 +22,8 @@ from club.admin import audit, exporter, importer, totp
 from club.admin import members as admin_members
 from club.admin.models import MemberImport
 from club.admin.search import MemberFilter, MemberPage, find_members, interest_choices
+from club.ambassadors import labels as ambassador_labels
+from club.ambassadors import service as ambassadors
 from club.i18n import LANGUAGE_NAMES, LANGUAGES, N_, TIMEZONES, _, current_language, format_date
 from club.members import service as members
 from club.web import read_form, redirect, render, route
@@ -132,13 +134,14 @@ async def member_export(request: Request) -> Response:
 async def member_page(request: Request) -> Response:
     person = await load_member(request)
     db = request.state.db
-    info = await admin_members.details(db, person)
+    info = await admin_members.details(db, request.app.state.settings, person)
     history = (await audit.entries(db, audit.AuditFilter(target_type="person", target_id=str(person.id)),
                                    limit=20))[0]
     return render(request, "admin/member.html", {
         "member": person, "info": info, "notice": notice(request), "history": history,
         "consent_text": members.consent_text, "methods": members.METHODS,
         "current_session": getattr(request.state.auth_session, "id", None),
+        "day": dt.date.fromisoformat, "status_label": ambassador_labels.status,
     })
 
 
@@ -193,7 +196,9 @@ async def member_edit(request: Request) -> Response:
     if await admin_members.change_role(db, person, str(cleaned["role"])):
         changes["role"] = [old_role, person.role]
     if changes:
-        await audit.record(db, request, "member.edit", "person", person.id, {"changes": changes})
+        # Which fields changed, not their old and new values: the log outlives an erasure.
+        await audit.record(db, request, "member.edit", "person", person.id,
+                           audit.without_personal_values({"changes": changes}))
     return with_notice(f"/admin/members/{person.id}", "saved")
 
 
@@ -205,7 +210,9 @@ async def member_suppress(request: Request) -> Response:
     except forms.Invalid:
         reason = ""
     await admin_members.suppress(request.state.db, person, reason)
-    await audit.record(request.state.db, request, "member.suppress", "person", person.id, {"reason": reason})
+    # The reason is kept on the member (and goes with them), not in the log.
+    await audit.record(request.state.db, request, "member.suppress", "person", person.id,
+                       audit.without_personal_values({"reason": reason}))
     return with_notice(f"/admin/members/{person.id}", "suppressed")
 
 
@@ -217,9 +224,14 @@ async def member_unsuppress(request: Request) -> Response:
     return with_notice(f"/admin/members/{person.id}", "unsuppressed")
 
 
+async def _delete_context(request: Request, person: Person, **extra: object) -> dict[str, object]:
+    kept, dropped = await ambassadors.erasure_outcome(request.state.db, person.id)
+    return {"member": person, "kept_activities": kept, "dropped_activities": dropped, **extra}
+
+
 async def member_delete_page(request: Request) -> Response:
     person = await load_member(request)
-    return render(request, "admin/member_delete.html", {"member": person})
+    return render(request, "admin/member_delete.html", await _delete_context(request, person))
 
 
 async def member_delete(request: Request) -> Response:
@@ -227,16 +239,15 @@ async def member_delete(request: Request) -> Response:
     form = await read_form(request)
     db = request.state.db
     if forms.field(form, "confirm_email").strip().lower() != person.email:
-        return render(request, "admin/member_delete.html", {"member": person, "errors": {
-            "confirm_email": (N_("Type the member's email address to confirm."), {})}}, status_code=400)
-    member_id = person.id
+        return render(request, "admin/member_delete.html", await _delete_context(request, person, errors={
+            "confirm_email": (N_("Type the member's email address to confirm."), {})}), status_code=400)
     try:
-        await admin_members.delete_member(db, person)
+        await admin_members.delete_member(db, request.app.state.settings, person)
     except admin_members.LastAdmin:
-        return render(request, "admin/member_delete.html", {"member": person, "errors": {
-            "confirm_email": (N_("This is the last admin. Make someone else admin first."), {})}}, status_code=400)
-    # The member is erased: the entry keeps the id, not the address or name.
-    await audit.record(db, request, "member.delete", "person", member_id, {})
+        return render(request, "admin/member_delete.html", await _delete_context(request, person, errors={
+            "confirm_email": (N_("This is the last admin. Make someone else admin first."), {})}), status_code=400)
+    # The member is erased: the entry says that a member was deleted, and by whom; not who (their id included).
+    await audit.record(db, request, "member.delete", "person", "", {})
     return with_notice("/admin/members", "deleted")
 
 

@@ -39,7 +39,8 @@ class Appointment(Base):
     __tablename__ = "appointments"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    person_id: Mapped[int] = mapped_column(ForeignKey("ambassadors.person_id", ondelete="CASCADE"), index=True)
+    # Empty once the ambassador is erased: a term with approved activities stays, credited to a former ambassador.
+    person_id: Mapped[int | None] = mapped_column(ForeignKey("ambassadors.person_id", ondelete="CASCADE"), index=True)
     starts_on: Mapped[dt.date] = mapped_column(Date)
     ends_on: Mapped[dt.date] = mapped_column(Date)
     # Set when the term is over: the planned end, or the day an admin ended it.
@@ -69,7 +70,9 @@ class Activity(Base):
     __tablename__ = "activities"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    person_id: Mapped[int] = mapped_column(ForeignKey("people.id", ondelete="CASCADE"))
+    # Empty once the ambassador is erased; former_ambassador_key then tells one erased author from another.
+    person_id: Mapped[int | None] = mapped_column(ForeignKey("people.id", ondelete="CASCADE"))
+    former_ambassador_key: Mapped[int | None]
     appointment_id: Mapped[int] = mapped_column(ForeignKey("appointments.id", ondelete="CASCADE"), index=True)
     happened_on: Mapped[dt.date] = mapped_column(Date)
     title: Mapped[str] = mapped_column(String(200))
@@ -92,7 +95,7 @@ class Activity(Base):
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
-    author: Mapped[Person] = relationship(foreign_keys=[person_id], lazy="raise")
+    author: Mapped[Person | None] = relationship(foreign_keys=[person_id], lazy="raise")
     appointment: Mapped[Appointment] = relationship(lazy="raise")
     photos: Mapped[list[ActivityPhoto]] = relationship(
         back_populates="activity", lazy="raise", order_by="ActivityPhoto.position", cascade="all, delete-orphan"
@@ -114,6 +117,7 @@ class Activity(Base):
             "people_reached",
             "person_id",
             "appointment_id",
+            "former_ambassador_key",
         ),
         # An ambassador's own list and the reminder's "last logged".
         Index("ix_activities_person", "person_id", "created_at"),

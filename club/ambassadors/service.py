@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Select, and_, exists, func, or_, select, update
+from sqlalchemy import Select, and_, delete, exists, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
@@ -413,6 +413,7 @@ async def send_back(db: AsyncSession, settings: Settings, activity: Activity, *,
     activity.reviewed_by_id = admin.id
     activity.reviewed_at = utcnow()
     await db.flush()
+    assert activity.author is not None  # only an ambassador's own submitted activity is reviewed
     await _queue(
         db,
         settings,
@@ -605,33 +606,52 @@ async def numbers(db: AsyncSession, filters: NumbersFilter, dimension: str, *, l
         person_sums = (
             select(
                 Activity.person_id,
+                Activity.former_ambassador_key,
                 func.count().label("n"),
                 quarters.label("q"),
                 func.coalesce(func.sum(Activity.people_reached), 0).label("p"),
             )
             .where(*where)
-            .group_by(Activity.person_id)
-            .order_by(quarters.desc(), Activity.person_id)
+            .group_by(Activity.person_id, Activity.former_ambassador_key)
+            .order_by(quarters.desc(), Activity.person_id, Activity.former_ambassador_key)
             .limit(limit)
             .subquery()
         )
         ambassador_rows = (
             await db.execute(
-                select(Person.id, Person.name, person_sums.c.n, person_sums.c.q, person_sums.c.p)
-                .join(person_sums, person_sums.c.person_id == Person.id)
-                .order_by(person_sums.c.q.desc(), Person.id)
+                select(
+                    person_sums.c.person_id,
+                    person_sums.c.former_ambassador_key,
+                    Person.name,
+                    person_sums.c.n,
+                    person_sums.c.q,
+                    person_sums.c.p,
+                )
+                .outerjoin(Person, person_sums.c.person_id == Person.id)
+                .order_by(person_sums.c.q.desc(), person_sums.c.person_id, person_sums.c.former_ambassador_key)
             )
         ).all()
-        return [Row(str(i), name, int(n), int(q), int(p)) for i, name, n, q, p in ambassador_rows]
+        former = _("a former ambassador")
+        return [
+            Row(str(i) if i is not None else f"former-{key}", name if i is not None else former, int(n), int(q), int(p))
+            for i, key, name, n, q, p in ambassador_rows
+        ]
     raise ValueError(f"unknown dimension {dimension!r}")
 
 
 async def year_totals(db: AsyncSession, filters: NumbersFilter) -> Row:
     """The year's totals; the label carries the number of active ambassadors."""
-    n, q, p, active = (
-        await db.execute(select(*SUMS, func.count(func.distinct(Activity.person_id))).where(*_numbers_where(filters)))
+    # An erased ambassador's activities have no person, but one former_ambassador_key: still one ambassador.
+    n, q, p, active, former = (
+        await db.execute(
+            select(
+                *SUMS,
+                func.count(func.distinct(Activity.person_id)),
+                func.count(func.distinct(Activity.former_ambassador_key)),
+            ).where(*_numbers_where(filters))
+        )
     ).one()
-    return Row("total", str(active), int(n), int(q), int(p))
+    return Row("total", str(int(active) + int(former)), int(n), int(q), int(p))
 
 
 async def activity_years(db: AsyncSession) -> list[int]:
@@ -663,7 +683,7 @@ async def export_rows(db: AsyncSession, filters: NumbersFilter) -> AsyncIterator
             Activity.public,
             Activity.link,
         )
-        .join(Person, Person.id == Activity.person_id)
+        .outerjoin(Person, Person.id == Activity.person_id)  # none for an erased ambassador's activities
         .join(Appointment, Appointment.id == Activity.appointment_id)
         .where(*_numbers_where(filters))
         .order_by(Activity.happened_on, Activity.id)
@@ -767,3 +787,141 @@ async def _queue(
 def remove_photo_files(var_dir: Path, keys: Sequence[str]) -> None:
     for key in keys:
         photos.remove(var_dir, key)
+
+
+# ---- privacy: export and erasure -------------------------------------------------------------------------------
+
+
+def _iso(value: dt.date | dt.datetime | None) -> str | None:
+    return value.isoformat() if value is not None else None
+
+
+def photo_url(settings: Settings, key: str, size: str) -> str:
+    return settings.absolute_url(f"/ambassadors/photos/{key}-{size}.jpg")
+
+
+async def export_ambassador(db: AsyncSession, settings: Settings, person: Person) -> dict[str, Any]:
+    """What the ambassadors' feature holds about a person, for their data export and the admin's member page:
+    the recruiting code and how many joined through it, every term, every activity (drafts too) with its photos."""
+    ambassador = await db.get(Ambassador, person.id)
+    terms = await appointments_of(db, person.id)
+    activities = list(
+        (
+            await db.execute(
+                select(Activity)
+                .options(selectinload(Activity.photos))
+                .where(Activity.person_id == person.id)
+                .order_by(Activity.happened_on.desc(), Activity.id.desc())
+            )
+        ).scalars()
+    )
+    return {
+        "recruiting": {
+            "code": ambassador.recruiting_code,
+            "join_url": join_url(settings, ambassador.recruiting_code),
+            "recruits": await recruits_of(db, ambassador.recruiting_code),
+        }
+        if ambassador is not None
+        else None,
+        "appointments": [
+            {
+                "starts_on": _iso(term.starts_on),
+                "ends_on": _iso(term.ends_on),
+                "ended_on": _iso(term.ended_on),
+                "home_institution": term.home_institution,
+                "host_institution": term.host_institution,
+                "stationed_in": term.stationed_in,
+            }
+            for term in terms
+        ],
+        "activities": [
+            {
+                "id": activity.id,
+                "happened_on": _iso(activity.happened_on),
+                "title": activity.title,
+                "category": activity.category,
+                "city": activity.city,
+                "venue": activity.venue,
+                "description": activity.description,
+                "people_reached": activity.people_reached,
+                "hours": activity.hours,
+                "link": activity.link,
+                "public": activity.public,
+                "status": activity.status,
+                "review_comment": activity.review_comment,
+                "created_at": _iso(activity.created_at),
+                "submitted_at": _iso(activity.submitted_at),
+                "reviewed_at": _iso(activity.reviewed_at),
+                "photos": [
+                    {
+                        "large": photo_url(settings, photo.key, "large"),
+                        "thumb": photo_url(settings, photo.key, "thumb"),
+                        "width": photo.width,
+                        "height": photo.height,
+                    }
+                    for photo in activity.photos
+                ],
+            }
+            for activity in activities
+        ],
+    }
+
+
+async def erase_ambassador(db: AsyncSession, person: Person) -> list[str]:
+    """Before a person is erased: their approved activities (and the terms they belong to) stay, credited to a
+    former ambassador, so the wall, the numbers and the report do not change; drafts, activities waiting for
+    review or sent back, the other terms and the recruiting code go. Returns the keys of the photos whose files
+    must go (those of the activities deleted; the kept activities keep theirs)."""
+    theirs = select(Activity.id, Activity.status, Activity.appointment_id).where(Activity.person_id == person.id)
+    rows = (await db.execute(theirs)).all()
+    kept = [activity_id for activity_id, status, _term in rows if status == "approved"]
+    dropped = [activity_id for activity_id, status, _term in rows if status != "approved"]
+    kept_terms = sorted({term for _id, status, term in rows if status == "approved"})
+    keys: list[str] = []
+    if dropped:
+        keys = list(
+            (await db.execute(select(ActivityPhoto.key).where(ActivityPhoto.activity_id.in_(dropped)))).scalars()
+        )
+        await db.execute(delete(ActivityPhoto).where(ActivityPhoto.activity_id.in_(dropped)))
+        await db.execute(delete(Activity).where(Activity.id.in_(dropped)))
+    if kept:
+        await db.execute(
+            update(Activity)
+            .where(Activity.id.in_(kept))
+            # The first kept term's id: a number that tells this former ambassador from others, and no one's id.
+            .values(person_id=None, former_ambassador_key=kept_terms[0], review_comment=None)
+            .execution_options(synchronize_session=False)
+        )
+        # The terms end today at the latest: no one is left to be reminded or to log anything.
+        today = club_today()
+        await db.execute(
+            update(Appointment)
+            .where(Appointment.id.in_(kept_terms), Appointment.ended_on.is_(None))
+            .values(ended_on=Appointment.ends_on)
+            .execution_options(synchronize_session=False)
+        )
+        await db.execute(
+            update(Appointment)
+            .where(Appointment.id.in_(kept_terms), Appointment.ended_on > today)
+            .values(ended_on=today)
+            .execution_options(synchronize_session=False)
+        )
+        await db.execute(
+            update(Appointment)
+            .where(Appointment.id.in_(kept_terms))
+            .values(person_id=None, reminded_at=None)
+            .execution_options(synchronize_session=False)
+        )
+    await db.execute(delete(Appointment).where(Appointment.person_id == person.id))
+    await db.execute(delete(Ambassador).where(Ambassador.person_id == person.id))
+    return keys
+
+
+async def erasure_outcome(db: AsyncSession, person_id: int) -> tuple[int, int]:
+    """What erasing a person would do to their activities: (approved ones that stay, others that go)."""
+    rows = (
+        await db.execute(select(Activity.status, func.count()).where(Activity.person_id == person_id)
+                         .group_by(Activity.status))
+    ).all()
+    approved = sum(int(n) for status, n in rows if status == "approved")
+    return approved, sum(int(n) for _status, n in rows) - approved

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import re
 import secrets
 import time
@@ -22,6 +23,7 @@ from typing import Any
 from aiosmtpd.smtp import SMTP
 
 KEEP = 500
+log = logging.getLogger("club.mail.mailbox")
 _ID_RE = re.compile(r"^[0-9]{19,20}-[0-9a-f]{8}$")
 
 
@@ -41,13 +43,17 @@ class MailboxHandler:
         temporary = self.folder / (name + ".tmp")
         temporary.write_bytes(data)
         temporary.rename(self.folder / (name + ".eml"))
-        self._prune()
+        kept = self._prune()
+        # Counts, never addresses: the log outlives a member's erasure.
+        recipients = len(getattr(envelope, "rcpt_tos", ()))
+        log.info("development mailbox: caught a mail for %d recipient(s); %d kept", recipients, kept)
         return "250 OK caught by the development mailbox"
 
-    def _prune(self) -> None:
+    def _prune(self) -> int:
         files = sorted(self.folder.glob("*.eml"))
         for old in files[: max(0, len(files) - KEEP)]:
             old.unlink(missing_ok=True)
+        return min(len(files), KEEP)
 
 
 async def _listening(port: int) -> bool:
@@ -72,6 +78,8 @@ async def running_mailbox(var_dir: Path) -> AsyncIterator[int]:
                 yield port
                 return
     handler = MailboxHandler(folder)
+    # aiosmtpd logs every sender and recipient address at INFO: the development mailbox keeps them out of the log.
+    logging.getLogger("mail.log").setLevel(logging.WARNING)
     loop = asyncio.get_running_loop()
     server = await loop.create_server(lambda: SMTP(handler, hostname="mailbox.localhost"), "127.0.0.1", 0)
     port = server.sockets[0].getsockname()[1]
@@ -120,6 +128,23 @@ def _parse(path: Path, *, full: bool) -> CaughtMail:
         date=str(message.get("Date", "")),
         message=message if full else None,
     )
+
+
+def forget_address(var_dir: Path, email: str) -> int:
+    """Delete the caught mails to (or mentioning) an address, as when its member is erased; returns how many."""
+    needle = email.strip().lower().encode()
+    removed = 0
+    if not needle:
+        return 0
+    for path in mailbox_dir(var_dir).glob("*.eml"):
+        with contextlib.suppress(OSError):
+            data = path.read_bytes()
+            message = message_from_bytes(data, policy=policy.default)
+            recipients = " ".join(str(message.get(header, "")) for header in ("To", "Cc", "Bcc")).lower()
+            if needle in data.lower() or email.strip().lower() in recipients:
+                path.unlink(missing_ok=True)
+                removed += 1
+    return removed
 
 
 def list_mails(var_dir: Path, limit: int = 200) -> list[CaughtMail]:

@@ -14,6 +14,7 @@ from starlette.routing import BaseRoute
 from club import forms, i18n, ratelimit
 from club.accounts import sessions
 from club.accounts.models import CITIES
+from club.ambassadors import service as ambassadors
 from club.config import Settings
 from club.i18n import N_
 from club.members import forms as member_forms
@@ -222,7 +223,7 @@ async def save_profile(request: Request) -> Response:
 
 async def export(request: Request) -> Response:
     person = request.state.person
-    data = await service.export(request.state.db, person)
+    data = await service.export(request.state.db, _settings(request), person)
     body = json.dumps(data, ensure_ascii=False, indent=2).encode("utf-8")
     return Response(body, media_type="application/json", headers={
         "Content-Disposition": 'attachment; filename="ghent-kanazawa-club-my-data.json"',
@@ -230,21 +231,27 @@ async def export(request: Request) -> Response:
     })
 
 
+async def _erase_context(request: Request, **extra: object) -> dict[str, object]:
+    kept, dropped = await ambassadors.erasure_outcome(request.state.db, request.state.person.id)
+    return {"kept_activities": kept, "dropped_activities": dropped, **extra}
+
+
 async def erase_page(request: Request) -> Response:
-    return render(request, "members/erase.html")
+    return render(request, "members/erase.html", await _erase_context(request))
 
 
 async def erase(request: Request) -> Response:
     form = await read_form(request)
     person = request.state.person
     if person.role == "admin":
-        return render(request, "members/erase.html", status_code=400)
+        return render(request, "members/erase.html", await _erase_context(request), status_code=400)
     if forms.field(form, "confirm") != "yes":
-        return render(request, "members/erase.html", {"unconfirmed": True}, status_code=400)
+        return render(request, "members/erase.html", await _erase_context(request, unconfirmed=True),
+                      status_code=400)
     db = request.state.db
     response = redirect("/goodbye")
     await sessions.end(request, db, response)
-    await service.erase(db, person)
+    await service.erase(db, _settings(request), person)
     request.state.person = None
     return response
 

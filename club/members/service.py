@@ -11,7 +11,6 @@ import hashlib
 import hmac
 import html
 import re
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote
@@ -21,10 +20,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from club import i18n
 from club.accounts import sessions, tokens
-from club.accounts.models import OneTimeToken, Person
+from club.accounts.models import AuthSession, OneTimeToken, Person, RateCounter
+from club.admin import audit
+from club.ambassadors import service as ambassadors
 from club.config import Settings
 from club.db import utcnow
 from club.i18n import N_, _, use_language
+from club.mail import mailbox
 from club.mail.models import PRIORITY_BULK, Delivery, Mail
 from club.mail.outbox import queue_mail
 from club.members.models import Consent, ErasureCount, Interest, MemberInterest, WelcomeText
@@ -54,14 +56,6 @@ METHODS = {
     "admin": N_("by an admin"),
 }
 FORMER_MEMBER_EMAIL = "erased@invalid"
-
-# Features with their own data about a member (the ambassadors' activities) plug in here, from their routes module:
-#   members.service.erasure_hooks.append(erase_activities)        # async (db, person) -> None, before deletion
-#   members.service.export_hooks.append(export_activities)        # async (db, person) -> {"activities": [...]}
-ErasureHook = Callable[[AsyncSession, Person], Awaitable[None]]
-ExportHook = Callable[[AsyncSession, Person], Awaitable[dict[str, Any]]]
-erasure_hooks: list[ErasureHook] = []
-export_hooks: list[ExportHook] = []
 
 
 @dataclass
@@ -385,8 +379,10 @@ def _iso(moment: dt.datetime | None) -> str | None:
     return moment.isoformat() if moment is not None else None
 
 
-async def export(db: AsyncSession, person: Person) -> dict[str, Any]:
-    """Everything the club holds about a member, for /me/export."""
+async def export(db: AsyncSession, settings: Settings, person: Person) -> dict[str, Any]:
+    """Everything the club holds about a member, from every feature, for /me/export (the privacy notice lists
+    the same): profile, interests, consents, mails, and as an ambassador the recruiting code and its recruits,
+    the terms and the activities with links to their photos."""
     interests = await interests_of(db, person.id)
     consents = await consent_history(db, person.id)
     mails = (
@@ -397,6 +393,11 @@ async def export(db: AsyncSession, person: Person) -> dict[str, Any]:
             .order_by(Delivery.created_at, Delivery.id)
         )
     ).all()
+    logins = (
+        await db.execute(
+            select(AuthSession).where(AuthSession.person_id == person.id).order_by(AuthSession.created_at)
+        )
+    ).scalars()
     data: dict[str, Any] = {
         "profile": {
             "email": person.email,
@@ -435,10 +436,18 @@ async def export(db: AsyncSession, person: Person) -> dict[str, Any]:
             }
             for delivery, subject, kind in mails
         ],
-        "activities": [],
+        "sessions": [
+            {
+                "started_at": _iso(login.created_at),
+                "last_seen_at": _iso(login.last_seen_at),
+                "expires_at": _iso(login.expires_at),
+                "ip": login.ip,
+                "browser": login.user_agent,
+            }
+            for login in logins
+        ],
+        **await ambassadors.export_ambassador(db, settings, person),
     }
-    for hook in export_hooks:
-        data.update(await hook(db, person))
     return data
 
 
@@ -459,6 +468,13 @@ async def forget_mail(db: AsyncSession, person: Person) -> None:
         .values(status="failed", last_error="recipient erased")
         .execution_options(synchronize_session=False)
     )
+    # A relay's refusal often quotes the address ("550 <jan@example.be>: no such user").
+    await db.execute(
+        update(Delivery)
+        .where(theirs, func.lower(Delivery.last_error).contains(person.email.lower(), autoescape=True))
+        .values(last_error="refused (the reply named the erased address)")
+        .execution_options(synchronize_session=False)
+    )
     await db.execute(
         update(Delivery)
         .where(theirs)
@@ -476,19 +492,36 @@ async def _count_erasure(db: AsyncSession) -> None:
         row.count += 1
 
 
-async def erase(db: AsyncSession, person: Person) -> None:
-    """Erase a member: other features' data first (hooks), then mail, sessions, links, consents, the person.
-    Only an anonymous count per month remains."""
-    for hook in erasure_hooks:
-        await hook(db, person)
+async def erase(db: AsyncSession, settings: Settings, person: Person) -> None:
+    """Erase a member, in every feature: an ambassador's approved activities stay, credited to a former
+    ambassador (the erase page says so); everything else goes: their other activities and photo files, mail,
+    sessions, links, consents, the person, their rows in imports not yet run, the personal values in the audit
+    log and the development mailbox's copies of their mail. Only an anonymous count per month remains."""
+    email, name = person.email, person.name
+    photo_keys = await ambassadors.erase_ambassador(db, person)
     await forget_mail(db, person)
     await sessions.revoke_all(db, person.id)
     await db.execute(delete(OneTimeToken).where(OneTimeToken.person_id == person.id))
+    # An admin invitation names the invitee in its data: "email\nname".
+    await db.execute(delete(OneTimeToken).where(OneTimeToken.data.startswith(f"{email}\n", autoescape=True)))
     await db.execute(delete(Consent).where(Consent.person_id == person.id))
     await db.execute(delete(MemberInterest).where(MemberInterest.person_id == person.id))
+    # Rate-limit counters that name them: their address (hashed or, for an admin's login, as typed), their id.
+    await db.execute(delete(RateCounter).where(or_(
+        RateCounter.key.contains(address_key(email)),
+        RateCounter.key.contains(email, autoescape=True),
+        RateCounter.key.endswith(f":account:{person.id}"),
+    )))
+    await audit.forget_person(db, person.id, email, name)
+    from club.admin import importer  # here, not above: the importer imports this module
+
+    await importer.forget_address(db, settings, email)
     await _count_erasure(db)
     await db.delete(person)
     await db.flush()
+    # Files last, once the rows are gone (a failure above leaves them, and the erasure can simply be asked again).
+    ambassadors.remove_photo_files(settings.var_dir, photo_keys)
+    mailbox.forget_address(settings.var_dir, email)
 
 
 async def purge_unconfirmed(db: AsyncSession, *, now: dt.datetime | None = None) -> int:

@@ -212,9 +212,10 @@ async def test_audit_log_search_and_filters(client, db):
                     page=f"/admin/members/{member_id}")
     await post_form(client, f"/admin/members/{member_id}/unsuppress", page=f"/admin/members/{member_id}")
     page = await client.get("/admin/audit", params={"action": "member.suppress"})
-    assert "member.suppress" in page.text and "reason: bounces" in page.text
+    # The log keeps that a reason was given, not its free text (it stays on the member, and goes with them).
+    assert "member.suppress" in page.text and "bounces" not in page.text
     assert "<td>member.unsuppress</td>" not in page.text
-    page = await client.get("/admin/audit", params={"q": "BOUNCES"})
+    page = await client.get("/admin/audit", params={"q": "ADMIN@EXAMPLE"})
     assert "member.suppress" in page.text
     page = await client.get("/admin/audit", params={"target_type": "person", "target_id": str(member_id)})
     assert "member.unsuppress" in page.text
