@@ -72,8 +72,10 @@ async def test_the_link_page_changes_nothing_until_its_form_is_posted(client, db
     for _ in range(2):  # a mail scanner, then the person's browser
         page = await client.get(path)
         assert page.status_code == 200
-    assert f'action="{path}"' in page.text and "data-autosubmit" in page.text
-    assert "/static/js/autosubmit.js" in page.text and "<script>" not in page.text
+    # Only the person's click confirms: no script submits the form (a scanner running JavaScript would).
+    assert f'action="{path}"' in page.text
+    assert "autosubmit" not in page.text and "<script>" not in page.text
+    assert page.text.count('<button class="button button-primary" type="submit">') == 1
     person = await person_by_email(db, "hanako@example.jp")
     assert person.confirmed_at is None
     assert (await db.execute(select(OneTimeToken.used_at))).scalar_one() is None
@@ -98,10 +100,11 @@ async def test_confirming_logs_in_and_sends_the_welcome_mail_once(client, db, ma
     welcome = mailbox.messages[1]
     assert welcome["Subject"] == "Welkom bij de Gent–Kanazawa Supporters Club"
     assert "Hallo Jan" in text_of(welcome)
+    # Clicking the link again while logged in leads to the account, not to an error page with "Log in" (issue 10).
     again = await client.post(path, data={"csrf_token": form_token})
-    assert again.status_code == 400
-    assert "Deze link werkt niet meer" in again.text  # in the member's language: they are logged in now
-    assert (await client.get(path)).status_code == 400
+    assert again.status_code == 303 and again.headers["location"] == "/me"
+    clicked_again = await client.get(path)
+    assert clicked_again.status_code == 303 and clicked_again.headers["location"] == "/me"
     assert (await count(db, Delivery)) == 2  # no second welcome
 
 
