@@ -16,7 +16,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute
 
-from club import email_address, forms, i18n, ratelimit
+from club import forms, i18n, ratelimit
 from club.accounts import sessions
 from club.accounts.models import CITIES
 from club.config import Settings
@@ -170,7 +170,6 @@ async def login_page(request: Request) -> Response:
 
 async def login(request: Request) -> Response:
     form = await read_form(request)
-    db = request.state.db
     next_url = safe_next(forms.field(form, "next"), "/me")
     if not await _ip_allowed(request, "login"):
         return too_many(request)
