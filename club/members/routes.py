@@ -16,7 +16,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute
 
-from club import forms, i18n, ratelimit
+from club import email_address, forms, i18n, ratelimit
 from club.accounts import sessions
 from club.accounts.models import CITIES
 from club.config import Settings
@@ -239,7 +239,8 @@ async def _profile_context(request: Request, **extra: object) -> dict[str, objec
         "interests": [i.slug for i in mine],
         "newsletter": person.newsletter,
     }
-    return await _form_context(request, values=values, history=history, **extra)
+    return await _form_context(request, values=values, history=history, email=email_address.display(person.email),
+                               **extra)
 
 
 async def profile(request: Request) -> Response:

@@ -229,7 +229,13 @@ async def send_welcome(db: AsyncSession, settings: Settings, person: Person) -> 
 # ---- join, confirm, log in -------------------------------------------------------------------------------------
 
 async def find_by_email(db: AsyncSession, email: str) -> Person | None:
-    return (await db.execute(select(Person).where(Person.email == email))).scalar_one_or_none()
+    """The person with this (normalised) address; one stored with a punycode domain, before international
+    domains were kept in Unicode, is found too."""
+    forms_of_it = {email}
+    if not email.isascii():
+        forms_of_it.add(email_address.for_sending(email))
+    statement = select(Person).where(Person.email.in_(sorted(forms_of_it))).order_by(Person.id).limit(1)
+    return (await db.execute(statement)).scalar_one_or_none()
 
 
 async def join(db: AsyncSession, settings: Settings, signup: SignUp) -> None:

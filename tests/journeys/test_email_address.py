@@ -100,3 +100,21 @@ async def test_an_international_domain_is_shown_in_unicode_and_sent_as_punycode(
 
 async def _received(mailbox, number: int) -> bool:
     return len(mailbox.envelopes) >= number
+
+
+async def test_a_member_stored_with_a_punycode_domain_logs_in_and_sees_it_in_unicode(client, db, engine,
+                                                                                    smtp_server):
+    """Before this rule an international domain could only be typed, and stored, as punycode."""
+    from tests.factories import make_person
+
+    mailbox, port = smtp_server
+    member = await make_person(db, email="taro@xn--r8jz45g.jp", name="Taro")
+    token = await csrf_token(client, "/login")
+    async with running_sender(engine, port):
+        response = await client.post("/login", data={"email": "taro@例え.jp", "csrf_token": token})
+        assert response.status_code == 303
+        await eventually(lambda: _received(mailbox, 1))
+    assert mailbox.envelopes[0][1] == ["taro@xn--r8jz45g.jp"]
+    await log_in(client, db, member)
+    profile = await client.get("/me")
+    assert "taro@例え.jp" in profile.text and "xn--" not in profile.text
