@@ -27,7 +27,8 @@ _FORBIDDEN = re.compile(r"[\r\n\x00]")
 # An addr-spec we are willing to put on the wire: dot-atom local part, ASCII host name (IDNs arrive as punycode).
 _ATOM = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+"
 _ADDRESS_RE = re.compile(
-    rf"^{_ATOM}(?:\.{_ATOM})*@(?:[A-Za-z0-9](?:[A-Za-z0-9-]{{0,61}}[A-Za-z0-9])?\.)+[A-Za-z]{{2,63}}$"
+    rf"^{_ATOM}(?:\.{_ATOM})*@(?:[A-Za-z0-9](?:[A-Za-z0-9-]{{0,61}}[A-Za-z0-9])?\.)+"
+    r"(?:[A-Za-z]{2,63}|xn--[A-Za-z0-9-]{1,59})$"
     r"|^" + _ATOM + r"(?:\." + _ATOM + r")*@localhost$"
 )
 _SAFE_PHRASE_RE = re.compile(r"^[A-Za-z0-9!#$%&'*+/=?^_`{|}~ .-]*$")

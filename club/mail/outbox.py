@@ -14,6 +14,7 @@ from typing import cast
 from sqlalchemy import Table, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from club import email_address
 from club.db import utcnow
 from club.mail.message import Address, check_header_value
 from club.mail.models import PRIORITY_BULK, PRIORITY_TRANSACTIONAL, Delivery, Mail
@@ -72,7 +73,9 @@ async def queue_mail(
 ) -> Delivery:
     """Queue one transactional mail; it goes ahead of newsletters and leaves within a second of the commit.
 
-    Raises ValueError for an address or subject that cannot be sent (CR/LF, not an address)."""
+    Raises ValueError for an address or subject that cannot be sent (CR/LF, not an address): the forms check
+    addresses by the same rule (club/email_address.py), so what they accept is never refused here."""
+    to_email = email_address.for_sending(to_email)
     Address(to_email, to_name)
     mail = await _store_mail(db, kind=kind, bulk=False, subject=subject, text=text, html=html, language=language)
     delivery = Delivery(
@@ -113,7 +116,9 @@ async def queue_newsletter(
     queued = 0
     for recipient in recipients:
         try:
-            address = Address(recipient.email, recipient.name)
+            # Stored addresses passed the rule when typed; only an international domain needs its wire form.
+            wire = recipient.email if recipient.email.isascii() else email_address.for_sending(recipient.email)
+            address = Address(wire, recipient.name)
         except ValueError:
             continue
         if not recipient.unsubscribe_url or not recipient.unsubscribe_url.startswith(("https://", "http://")):

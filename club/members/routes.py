@@ -5,13 +5,18 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import logging
+from collections.abc import Awaitable, Callable
 
+from sqlalchemy.ext.asyncio import AsyncSession
+from starlette.applications import Starlette
+from starlette.background import BackgroundTask
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute
 
-from club import forms, i18n, ratelimit
+from club import email_address, forms, i18n, ratelimit
 from club.accounts import sessions
 from club.accounts.models import CITIES
 from club.ambassadors import service as ambassadors
@@ -23,11 +28,16 @@ from club.members.models import Interest
 from club.middleware import LANGUAGE_COOKIE, BodyTooLarge
 from club.web import read_form, redirect, render, route, safe_next
 
+log = logging.getLogger("club.members")
+
 # Join and login requests: per IP (a script hammering the forms) and per address (someone's inbox).
 IP_LIMIT = 20
 IP_WINDOW = dt.timedelta(minutes=10)
 ADDRESS_LIMIT = 5
 ADDRESS_WINDOW = dt.timedelta(hours=1)
+# Sign-ups per IP: a promotion stand on shared Wi-Fi (many people, one address) signs up a hundred people in an
+# hour, in bursts; a script gets no more than a burst at a time. Only sign-ups that pass the form's checks count.
+JOIN_IP_LIMITS = ((20, dt.timedelta(minutes=2)), (120, dt.timedelta(hours=1)))
 
 
 def client_ip(request: Request) -> str:
@@ -44,6 +54,30 @@ def too_many(request: Request) -> Response:
 
 async def _ip_allowed(request: Request, action: str) -> bool:
     return await ratelimit.hit(request.state.db, f"members-{action}:ip:{client_ip(request)}", IP_WINDOW) <= IP_LIMIT
+
+
+async def _join_ip_allowed(request: Request) -> bool:
+    allowed = True
+    for limit, window in JOIN_IP_LIMITS:
+        key = f"members-join:ip:{int(window.total_seconds())}:{client_ip(request)}"
+        if await ratelimit.hit(request.state.db, key, window) > limit:
+            allowed = False
+    return allowed
+
+
+def _after_response(request: Request, work: Callable[[AsyncSession], Awaitable[None]]) -> BackgroundTask:
+    """Mail work (who is this address, which mail, its link) done after the answer has gone, in its own
+    transaction: the answer takes the same time for a member's address and a stranger's (issue 12)."""
+    return BackgroundTask(_run_after_response, request.app, work)
+
+
+async def _run_after_response(app: Starlette, work: Callable[[AsyncSession], Awaitable[None]]) -> None:
+    try:
+        async with app.state.sessionmaker() as db:
+            await work(db)
+            await db.commit()
+    except Exception:
+        log.exception("a join or login request could not be completed after the answer was sent")
 
 
 async def _address_allowed(request: Request, email: str) -> bool:
@@ -80,27 +114,39 @@ async def join_page(request: Request) -> Response:
 async def join(request: Request) -> Response:
     form = await read_form(request)
     db = request.state.db
-    if not await _ip_allowed(request, "join"):
-        return too_many(request)
     slugs = [interest.slug for interest in await service.all_interests(db)]
     parsed = member_forms.parse_signup(form, slugs)
-    if parsed.value is None:
+    if parsed.value is None:  # a typo is not an attack: it does not count against the limits
         context = await _form_context(request, errors=parsed.errors, values=parsed.values)
         return render(request, "members/join.html", context, status_code=400)
+    if not await _join_ip_allowed(request):
+        return too_many(request)
     if not await _address_allowed(request, parsed.value.email):
         return too_many(request)
-    await service.join(db, _settings(request), parsed.value)
-    return redirect("/join/sent")
+    signup, settings = parsed.value, _settings(request)
+
+    async def work(session: AsyncSession) -> None:
+        await service.join(session, settings, signup)
+
+    response = redirect("/join/sent")
+    response.background = _after_response(request, work)
+    return response
 
 
 async def join_sent(request: Request) -> Response:
     return render(request, "members/sent.html", {"joining": True})
 
 
+def _link_invalid(request: Request, *, joining: bool) -> Response:
+    if request.state.person is not None:  # a used link clicked again by the member it logged in: their account
+        return redirect("/me")
+    return render(request, "members/link_invalid.html", {"joining": joining}, status_code=400)
+
+
 async def confirm_page(request: Request) -> Response:
     raw = request.path_params["token"]
     if await service.peek_link(request.state.db, service.CONFIRM_PURPOSE, raw) is None:
-        return render(request, "members/link_invalid.html", {"joining": True}, status_code=400)
+        return _link_invalid(request, joining=True)
     return render(request, "members/confirm.html", {"action": f"/join/confirm/{raw}", "joining": True})
 
 
@@ -109,7 +155,7 @@ async def confirm(request: Request) -> Response:
     db = request.state.db
     person = await service.confirm(db, _settings(request), request.path_params["token"])
     if person is None:
-        return render(request, "members/link_invalid.html", {"joining": True}, status_code=400)
+        return _link_invalid(request, joining=True)
     response = redirect("/me?welcome=1")
     await sessions.start(request, db, response, person)
     _set_language_cookie(request, response, person.language)
@@ -125,7 +171,6 @@ async def login_page(request: Request) -> Response:
 
 async def login(request: Request) -> Response:
     form = await read_form(request)
-    db = request.state.db
     next_url = safe_next(forms.field(form, "next"), "/me")
     if not await _ip_allowed(request, "login"):
         return too_many(request)
@@ -135,8 +180,14 @@ async def login(request: Request) -> Response:
                       {"errors": parsed.errors, "values": parsed.values, "next": next_url}, status_code=400)
     if not await _address_allowed(request, parsed.value):
         return too_many(request)
-    await service.request_login(db, _settings(request), parsed.value, next_url=next_url)
-    return redirect("/login/sent")
+    email, settings = parsed.value, _settings(request)
+
+    async def work(session: AsyncSession) -> None:
+        await service.request_login(session, settings, email, next_url=next_url)
+
+    response = redirect("/login/sent")
+    response.background = _after_response(request, work)
+    return response
 
 
 async def login_sent(request: Request) -> Response:
@@ -146,7 +197,7 @@ async def login_sent(request: Request) -> Response:
 async def login_link_page(request: Request) -> Response:
     raw = request.path_params["token"]
     if await service.peek_link(request.state.db, service.LOGIN_PURPOSE, raw) is None:
-        return render(request, "members/link_invalid.html", {"joining": False}, status_code=400)
+        return _link_invalid(request, joining=False)
     return render(request, "members/confirm.html", {"action": f"/login/{raw}", "joining": False})
 
 
@@ -155,7 +206,7 @@ async def login_link(request: Request) -> Response:
     db = request.state.db
     used = await service.use_login_link(db, request.path_params["token"])
     if used is None:
-        return render(request, "members/link_invalid.html", {"joining": False}, status_code=400)
+        return _link_invalid(request, joining=False)
     person, next_url = used
     response = redirect(safe_next(next_url, "/me"))
     await sessions.start(request, db, response, person)
@@ -189,7 +240,8 @@ async def _profile_context(request: Request, **extra: object) -> dict[str, objec
         "interests": [i.slug for i in mine],
         "newsletter": person.newsletter,
     }
-    return await _form_context(request, values=values, history=history, **extra)
+    return await _form_context(request, values=values, history=history, email=email_address.display(person.email),
+                               **extra)
 
 
 async def profile(request: Request) -> Response:
@@ -269,14 +321,19 @@ async def privacy(request: Request) -> Response:
 
 # ---- unsubscribe (no cookie, no CSRF token: RFC 8058 one-click from the mail client) ---------------------------
 
-def _unsubscribe_context(request: Request, **flags: bool) -> dict[str, object]:
-    return {"token": request.path_params["token"],
-            "consent_text": service.CONSENT_TEXTS[service.NEWSLETTER_CONSENT_VERSION], **flags}
+def _unsubscribe_page(request: Request, link: service.UnsubscribeLink, **flags: bool) -> Response:
+    """One page for every answer about a link: a link we did not sign says so (400) and how to unsubscribe
+    instead; it looks the same whoever it names, so it tells nobody who is a member."""
+    context = {"token": request.path_params["token"], "state": link.state, "masked_email": link.masked_email,
+               "subscribed": bool(link.person is not None and link.person.newsletter),
+               "consent_text": service.CONSENT_TEXTS[service.NEWSLETTER_CONSENT_VERSION], **flags}
+    return render(request, "members/unsubscribe.html", context, status_code=400 if link.state == "invalid" else 200)
 
 
 async def unsubscribe_page(request: Request) -> Response:
-    """Never changes anything, and looks the same for a real and a forged token."""
-    return render(request, "members/unsubscribe.html", _unsubscribe_context(request, done=False))
+    """Never changes anything."""
+    link = await service.unsubscribe_link(request.state.db, _settings(request), request.path_params["token"])
+    return _unsubscribe_page(request, link)
 
 
 async def unsubscribe(request: Request) -> Response:
@@ -290,15 +347,16 @@ async def unsubscribe(request: Request) -> Response:
         raise HTTPException(400)
     token = request.path_params["token"]
     method = "link" if form.get("from_page") == "1" else "one-click"
-    await service.unsubscribe(request.state.db, _settings(request), token, method=method)
-    return render(request, "members/unsubscribe.html", _unsubscribe_context(request, done=True))
+    link = await service.unsubscribe(request.state.db, _settings(request), token, method=method)
+    return _unsubscribe_page(request, link, done=True)
 
 
 async def resubscribe(request: Request) -> Response:
     await read_form(request)
     token = request.path_params["token"]
-    await service.resubscribe(request.state.db, _settings(request), token, language=i18n.current_language.get())
-    return render(request, "members/unsubscribe.html", _unsubscribe_context(request, done=False, resubscribed=True))
+    link = await service.resubscribe(request.state.db, _settings(request), token,
+                                     language=i18n.current_language.get())
+    return _unsubscribe_page(request, link, resubscribed=True)
 
 
 # ---- admin: interests and the welcome mail ---------------------------------------------------------------------

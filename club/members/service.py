@@ -18,7 +18,7 @@ from urllib.parse import quote
 from sqlalchemy import Select, delete, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from club import i18n
+from club import email_address, i18n
 from club.accounts import sessions, tokens
 from club.accounts.models import AuthSession, OneTimeToken, Person, RateCounter
 from club.admin import audit
@@ -163,6 +163,8 @@ async def send_confirmation(db: AsyncSession, settings: Settings, person: Person
 
 async def send_login_link(db: AsyncSession, settings: Settings, person: Person, *, next_url: str = "/me",
                           already_member: bool = False) -> None:
+    # Only the newest login link works: one in an old mail, or in a mailbox someone else can read, no longer does.
+    await tokens.revoke_all(db, LOGIN_PURPOSE, person_id=person.id)
     raw = await tokens.issue(db, LOGIN_PURPOSE, LOGIN_LIFETIME, person_id=person.id, data=next_url)
     url = settings.absolute_url(f"/login/{raw}")
     with use_language(person.language):
@@ -221,7 +223,13 @@ async def send_welcome(db: AsyncSession, settings: Settings, person: Person) -> 
 # ---- join, confirm, log in -------------------------------------------------------------------------------------
 
 async def find_by_email(db: AsyncSession, email: str) -> Person | None:
-    return (await db.execute(select(Person).where(Person.email == email))).scalar_one_or_none()
+    """The person with this (normalised) address; one stored with a punycode domain, before international
+    domains were kept in Unicode, is found too."""
+    forms_of_it = {email}
+    if not email.isascii():
+        forms_of_it.add(email_address.for_sending(email))
+    statement = select(Person).where(Person.email.in_(sorted(forms_of_it))).order_by(Person.id).limit(1)
+    return (await db.execute(statement)).scalar_one_or_none()
 
 
 async def join(db: AsyncSession, settings: Settings, signup: SignUp) -> None:
@@ -348,29 +356,59 @@ def unsubscribe_url(settings: Settings, person_id: int) -> str:
     return settings.absolute_url(f"/unsubscribe/{quote(unsubscribe_token(settings, person_id))}")
 
 
+UNSUBSCRIBE_TOKEN_RE = re.compile(r"([0-9]{1,12})-([0-9a-f]{32})", re.ASCII)
+
+
 def person_id_from_unsubscribe_token(settings: Settings, token: str) -> int | None:
-    person_part, _dash, signature = token.partition("-")
-    if not person_part.isdigit() or len(person_part) > 12 or len(signature) != 32:
+    """The member a correctly signed token names; None for anything else (truncated, altered, `²` for a digit)."""
+    match = UNSUBSCRIBE_TOKEN_RE.fullmatch(token)
+    if match is None:
         return None
-    person_id = int(person_part)
-    if not hmac.compare_digest(signature.encode(), _unsubscribe_signature(settings, person_id).encode()):
+    person_id = int(match.group(1))
+    if not hmac.compare_digest(match.group(2).encode(), _unsubscribe_signature(settings, person_id).encode()):
         return None
     return person_id
 
 
-async def unsubscribe(db: AsyncSession, settings: Settings, token: str, *, method: str) -> None:
-    """Unsubscribe whoever the token names; a forged token or a second click does nothing, silently."""
-    person_id = person_id_from_unsubscribe_token(settings, token)
-    person = await db.get(Person, person_id) if person_id is not None else None
-    if person is not None and person.newsletter:
-        await set_newsletter(db, person, False, method=method, language=person.language)
+@dataclass
+class UnsubscribeLink:
+    """What a link is about: "invalid" (not one we signed; says nothing about who is a member), "gone" (we signed
+    it, but the member has left or was erased), or "member" with the person."""
+
+    state: str
+    person: Person | None = None
+
+    @property
+    def masked_email(self) -> str:
+        return email_address.mask(self.person.email) if self.person is not None else ""
 
 
-async def resubscribe(db: AsyncSession, settings: Settings, token: str, *, language: str) -> None:
+async def unsubscribe_link(db: AsyncSession, settings: Settings, token: str) -> UnsubscribeLink:
     person_id = person_id_from_unsubscribe_token(settings, token)
-    person = await db.get(Person, person_id) if person_id is not None else None
-    if person is not None and person.confirmed_at is not None and not person.newsletter:
-        await set_newsletter(db, person, True, method="link", language=language)
+    if person_id is None:
+        return UnsubscribeLink("invalid")
+    person = await db.get(Person, person_id)
+    if person is None or person.email == FORMER_MEMBER_EMAIL:
+        return UnsubscribeLink("gone")
+    return UnsubscribeLink("member", person)
+
+
+async def unsubscribe(db: AsyncSession, settings: Settings, token: str, *, method: str) -> UnsubscribeLink:
+    """Unsubscribe whoever the token names; a second click changes nothing."""
+    link = await unsubscribe_link(db, settings, token)
+    if link.person is not None and link.person.newsletter:
+        await set_newsletter(db, link.person, False, method=method, language=link.person.language)
+    return link
+
+
+async def resubscribe(db: AsyncSession, settings: Settings, token: str, *, language: str) -> UnsubscribeLink:
+    """Subscribe a member again; a link of someone who left, or never confirmed, subscribes nobody ("gone")."""
+    link = await unsubscribe_link(db, settings, token)
+    if link.person is not None and link.person.confirmed_at is None:
+        return UnsubscribeLink("gone")
+    if link.person is not None and not link.person.newsletter:
+        await set_newsletter(db, link.person, True, method="link", language=language)
+    return link
 
 
 # ---- export, erasure, purge ------------------------------------------------------------------------------------

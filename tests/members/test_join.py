@@ -2,14 +2,15 @@
 
 import datetime as dt
 
+import pytest
 from sqlalchemy import func, select, update
 
-from club.accounts.models import AuthSession, OneTimeToken, Person
+from club.accounts.models import AuthSession, OneTimeToken, Person, RateCounter
 from club.db import utcnow
 from club.mail.models import Delivery, Mail
 from club.members import service
 from club.members.models import Consent, Interest, MemberInterest
-from tests.factories import csrf_token, make_person
+from tests.factories import csrf_token, log_in, make_person
 from tests.members.conftest import client_from, html_of, link_in, signup, text_of
 
 
@@ -72,8 +73,10 @@ async def test_the_link_page_changes_nothing_until_its_form_is_posted(client, db
     for _ in range(2):  # a mail scanner, then the person's browser
         page = await client.get(path)
         assert page.status_code == 200
-    assert f'action="{path}"' in page.text and "data-autosubmit" in page.text
-    assert "/static/js/autosubmit.js" in page.text and "<script>" not in page.text
+    # Only the person's click confirms: no script submits the form (a scanner running JavaScript would).
+    assert f'action="{path}"' in page.text
+    assert "autosubmit" not in page.text and "<script>" not in page.text
+    assert page.text.count('<button class="button button-primary" type="submit">') == 1
     person = await person_by_email(db, "hanako@example.jp")
     assert person.confirmed_at is None
     assert (await db.execute(select(OneTimeToken.used_at))).scalar_one() is None
@@ -98,10 +101,11 @@ async def test_confirming_logs_in_and_sends_the_welcome_mail_once(client, db, ma
     welcome = mailbox.messages[1]
     assert welcome["Subject"] == "Welkom bij de Gent–Kanazawa Supporters Club"
     assert "Hallo Jan" in text_of(welcome)
+    # Clicking the link again while logged in leads to the account, not to an error page with "Log in" (issue 10).
     again = await client.post(path, data={"csrf_token": form_token})
-    assert again.status_code == 400
-    assert "Deze link werkt niet meer" in again.text  # in the member's language: they are logged in now
-    assert (await client.get(path)).status_code == 400
+    assert again.status_code == 303 and again.headers["location"] == "/me"
+    clicked_again = await client.get(path)
+    assert clicked_again.status_code == 303 and clicked_again.headers["location"] == "/me"
     assert (await count(db, Delivery)) == 2  # no second welcome
 
 
@@ -287,3 +291,68 @@ async def test_housekeeping_purges_sign_ups_unconfirmed_for_30_days(engine, sett
     assert await tasks.run_job_once(job, create_sessionmaker(engine), settings)
     emails = set((await db.execute(select(Person.email).execution_options(populate_existing=True))).scalars())
     assert emails == {fresh.email, member.email}
+
+
+async def test_the_city_has_no_preselected_value_and_must_be_chosen(client, db):
+    """Issue 10 item 10: Ghent was preselected, so Kanazawa members who skipped the field were stored as Ghent."""
+    page = await client.get("/join", headers={"Accept-Language": "ja"})
+    select_html = page.text[page.text.index('<select id="city"'):]
+    select_html = select_html[:select_html.index("</select>")]
+    assert '<option value="" selected disabled>' in select_html
+    assert select_html.count(" selected") == 1
+    token = await csrf_token(client, "/join")
+    response = await client.post("/join", data=signup(token, city=None), headers={"Accept-Language": "ja"})
+    assert response.status_code == 400 and "いずれかを選んでください。" in response.text
+    assert await count(db, Person) == 0
+
+
+@pytest.mark.parametrize("language,required", [("nl", "Dit veld is verplicht."), ("en", "This field is required."),
+                                               ("ja", "この項目は必須です。")])
+async def test_member_forms_use_the_sites_translated_validation_not_the_browsers(client, db, language, required):
+    """One approach for the whole site: `novalidate` on the form, the server's translated message beside the
+    field (the browser's own bubbles are in the browser's language, not the page's)."""
+    client.headers["Accept-Language"] = language
+    for path in ("/join", "/login"):
+        page = await client.get(path)
+        form = page.text[page.text.index(f'action="{path}"'):]
+        assert form[:form.index(">")].rstrip().endswith("novalidate")
+        posted = await client.post(path, data={"csrf_token": await csrf_token(client, path), "email": ""})
+        assert posted.status_code == 400 and required in posted.text
+    await log_in(client, db, await make_person(db, language=language))
+    profile = await client.get("/me")
+    assert 'action="/me" novalidate' in profile.text
+    posted = await client.post("/me", data={"csrf_token": await csrf_token(client, "/me"), "name": ""})
+    assert posted.status_code == 400 and required in posted.text
+
+
+async def test_failed_validations_do_not_count_against_the_join_limit(client, db):
+    token = await csrf_token(client, "/join")
+    for number in range(40):  # typos, a forgotten city: a person at a busy stand, not a script
+        typo = await client.post("/join", data=signup(token, email=f"guest{number}@example.c"))
+        assert typo.status_code == 400
+    response = await client.post("/join", data=signup(token, email="guest@example.org"))
+    assert response.status_code == 303
+    assert await count(db, Person) == 1
+
+
+async def test_a_promotion_stand_on_shared_wifi_signs_up_100_people_in_an_hour(client, db):
+    """One IP (the stand's Wi-Fi), 100 people in ten waves of ten over an hour, a few typos in each wave."""
+    token = await csrf_token(client, "/join")
+    statuses = []
+    for wave in range(10):
+        for number in range(10):
+            await client.post("/join", data=signup(token, email=f"visitor{wave}-{number}@example", city=None))
+            response = await client.post("/join", data=signup(token, email=f"visitor{wave}-{number}@example.org"))
+            statuses.append(response.status_code)
+        # Six minutes pass before the next wave: age the stand's counters as the clock would.
+        counters = (await db.execute(select(RateCounter).where(RateCounter.key.like("members-join%")))).scalars()
+        for counter in counters:
+            counter.window_start -= dt.timedelta(minutes=6)
+        await db.commit()
+    assert statuses == [303] * 100
+    assert await count(db, Person) == 100
+    db.expire_all()
+    # A script from the same address still meets the hour's limit.
+    extra = [(await client.post("/join", data=signup(token, email=f"bot{n}@example.org"))).status_code
+             for n in range(25)]
+    assert extra[:20] == [303] * 20 and extra[-1] == 429

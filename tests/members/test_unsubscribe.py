@@ -1,5 +1,7 @@
 """Unsubscribe links: one-click POST without cookie or CSRF, idempotent; GET changes nothing; forged = same answer."""
 
+from urllib.parse import quote
+
 from sqlalchemy import func, select
 
 from club.accounts.models import Person
@@ -54,24 +56,57 @@ async def test_one_click_unsubscribes_without_cookie_or_csrf_and_is_idempotent(a
     assert (await db.execute(select(func.count()).select_from(Consent))).scalar_one() == 2  # the yes is kept
 
 
-async def test_get_never_changes_anything_and_forged_tokens_look_the_same(client, db, settings):
-    person = await subscribed(db)
+async def test_get_never_changes_anything_and_shows_the_masked_address_before_the_button(client, db, settings):
+    person = await subscribed(db, email="hanako.yamada@example.jp")
     path = path_of(settings, person.id)
     real = await client.get(path)
     assert real.status_code == 200 and 'name="List-Unsubscribe" value="One-Click"' in real.text
-    assert "Subscribe again" in real.text
+    assert "h•••a@example.jp" in real.text and "hanako.yamada@" not in real.text
+    assert real.text.index("h•••a@example.jp") < real.text.index('value="One-Click"')
     assert await newsletter_of(db, person.id) is True
-    token = path.rsplit("/", 1)[1]
+
+
+async def test_forged_truncated_and_unicode_digit_tokens_say_the_link_is_not_valid(client, db, settings):
+    """Issue 10 item 4: a bad token answered "You are unsubscribed" while nothing happened, and `²` gave a 500."""
+    person = await subscribed(db)
+    token = path_of(settings, person.id).rsplit("/", 1)[1]
     altered = token[:-1] + ("0" if token[-1] != "0" else "1")
     other_person = f"{person.id + 1}-{token.split('-')[1]}"
-    for bad in (altered, other_person, "garbage", "1-" + "0" * 32):
+    stranger = f"999-{token.split('-')[1]}"  # names nobody: must look exactly like a forged token of a member
+    answers = []
+    for bad in (altered, other_person, stranger, token[:-5], "garbage", "1-" + "0" * 32, "²-" + "0" * 32,
+                f"{person.id}²-{token.split('-')[1]}", "１-" + token.split("-")[1]):
         forged = await client.get(f"/unsubscribe/{bad}")
-        assert forged.status_code == real.status_code
-        assert forged.text.replace(bad, "T") == real.text.replace(token, "T")
-        posted = await client.post(f"/unsubscribe/{bad}", data=ONE_CLICK)
-        assert posted.status_code == 200 and "You are unsubscribed" in posted.text
+        assert forged.status_code == 400, bad
+        assert "This link is not valid" in forged.text and "How to unsubscribe instead" in forged.text
+        assert 'href="/login?next=/me"' in forged.text and 'value="One-Click"' not in forged.text
+        answers.append(forged.text.replace(quote(bad), "T").replace(bad, "T"))
+        posted = await client.post(f"/unsubscribe/{bad}", data={**ONE_CLICK, "from_page": "1"})
+        assert posted.status_code == 400 and "You are unsubscribed" not in posted.text
+        one_click = await client.post(f"/unsubscribe/{bad}", data=ONE_CLICK)
+        assert one_click.status_code == 400 and "This link is not valid" in one_click.text
+        again = await client.post(f"/unsubscribe/{bad}/subscribe",
+                                  data={"csrf_token": await csrf_token(client, "/login")})
+        assert again.status_code == 400 and "Thank you" not in again.text
+    assert len(set(answers)) == 1  # the same page whoever the token names: it reveals no membership
     assert await newsletter_of(db, person.id) is True
     assert (await db.execute(select(func.count()).select_from(Consent))).scalar_one() == 1
+
+
+async def test_an_erased_members_link_does_not_thank_them_for_subscribing(app, client, db, settings):
+    person = await subscribed(db, email="leaving@example.org")
+    path = path_of(settings, person.id)
+    await service.erase(db, person)
+    await db.commit()
+    page = await client.get(path)
+    assert page.status_code == 200 and "no longer exists" in page.text and 'value="One-Click"' not in page.text
+    response = await client.post(path + "/subscribe", data={"csrf_token": await csrf_token(client, "/login")})
+    assert "Thank you" not in response.text
+    assert "We could not subscribe you" in response.text and 'href="/join"' in response.text
+    one_click = await client.post(path, data=ONE_CLICK)
+    assert one_click.status_code == 200 and "no longer exists" in one_click.text
+    assert (await db.execute(select(func.count()).select_from(Person))).scalar_one() == 0
+    assert (await db.execute(select(func.count()).select_from(Consent))).scalar_one() == 0
 
 
 async def test_a_post_without_the_one_click_body_changes_nothing(client, db, settings):
@@ -102,7 +137,7 @@ async def test_subscribing_again_from_the_page_records_consent(client, db, setti
     token = await csrf_token(client, path)
     assert (await client.post(path + "/subscribe", data={})).status_code == 403
     response = await client.post(path + "/subscribe", data={"csrf_token": token})
-    assert response.status_code == 200 and "again" in response.text
+    assert response.status_code == 200 and "Thank you! You will receive the newsletter again." in response.text
     assert await newsletter_of(db, person.id) is True
     history = await service.consent_history(db, person.id)
     assert [(c.given, c.method) for c in history] == [(True, "form"), (False, "one-click"), (True, "link")]
