@@ -96,7 +96,7 @@ async def test_forged_truncated_and_unicode_digit_tokens_say_the_link_is_not_val
 async def test_an_erased_members_link_does_not_thank_them_for_subscribing(app, client, db, settings):
     person = await subscribed(db, email="leaving@example.org")
     path = path_of(settings, person.id)
-    await service.erase(db, person)
+    await service.erase(db, settings, person)
     await db.commit()
     page = await client.get(path)
     assert page.status_code == 200 and "no longer exists" in page.text and 'value="One-Click"' not in page.text
