@@ -152,6 +152,14 @@ def test_write_preview_test_send_follow_and_unsubscribe(newsletter_server, deskt
     page.click(f"text={ui['review']}")
     assert page.locator("#plan-total").inner_text() == "3"
     assert page.locator("#audience-summary").is_visible()
+    # The send button says it is busy and takes one press (the form's real submission is held back here).
+    label = page.locator("#send-now").inner_text()
+    page.evaluate("document.querySelector('.send-form').addEventListener('submit', e => e.preventDefault())")
+    page.click("#send-now")
+    page.wait_for_function("document.querySelector('#send-now').disabled")
+    assert page.locator("#send-now").get_attribute("aria-busy") == "true"
+    assert page.locator("#send-now").inner_text() != label
+    page.reload()
     page.click("#send-now")
     page.wait_for_url("**/report?done=started")
     # The figures change while the page stays open (static/js/newsletters.js polls progress.json).
