@@ -54,6 +54,11 @@ UNKNOWN_TAGS = N_("Unknown placeholder: %(tags)s. Only %(known)s are filled in; 
 TAG_IN_SUBJECT = N_("The subject is the same for every member, so %(tags)s would arrive as typed. Remove it from "
                     "the subject.")
 
+IMAGE_WITHOUT_DESCRIPTION = N_("An image has no description (or only its file name): describe it for readers who "
+                              "cannot see it, between the square brackets.")
+_IMAGE_RE = re.compile(r"!\[([^\]]*)\]\(")
+_FILE_NAME_RE = re.compile(r"^\S+\.(?:jpe?g|png|gif|webp|heic)$", re.IGNORECASE)
+
 UNSAFE_MARKUP = N_("Remove the script: a newsletter cannot contain scripts, event attributes such as onerror, "
                    "or javascript: links.")
 
@@ -95,6 +100,11 @@ def tag_problems(subject: str, preheader: str, body: str) -> list[tuple[str, dic
     if unknown:
         problems.append((UNKNOWN_TAGS, {"tags": ", ".join(unknown), "known": ", ".join(KNOWN_TAGS)}))
     return problems
+
+
+def images_without_description(body: str) -> bool:
+    """An image whose alt text is empty or a file name: screen readers would say nothing useful."""
+    return any(not alt.strip() or _FILE_NAME_RE.match(alt.strip()) for alt in _IMAGE_RE.findall(body))
 
 
 def _wide(char: str) -> bool:

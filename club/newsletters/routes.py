@@ -135,11 +135,11 @@ async def audience_summary(request: Request, newsletter: Newsletter) -> list[tup
     return lines
 
 
-def expected_finish(settings: Settings, recipients: int, start: dt.datetime) -> dt.datetime | None:
-    """When a send of `recipients` mails should be done at the configured rate limit; None without a limit."""
-    if settings.smtp_rate <= 0 or recipients <= 0:
+def expected_finish(rate: float | None, recipients: int, start: dt.datetime) -> dt.datetime | None:
+    """When a send of `recipients` mails should be done at `rate` mails per second; None without a rate."""
+    if not rate or recipients <= 0:
         return None
-    return start + dt.timedelta(seconds=recipients / settings.smtp_rate)
+    return start + dt.timedelta(seconds=recipients / rate)
 
 
 def _refuse(request: Request, newsletter: Newsletter, message: str, status_code: int = 409) -> Response:
@@ -191,6 +191,9 @@ async def _edit_context(request: Request, newsletter: Newsletter | None) -> dict
         )).all())
         context["image_url"] = lambda token, content_type: image_url(settings, token, content_type)
         context["tag_problems"] = tag_messages(service.tag_problems(newsletter))
+        for variant in newsletter.variants:
+            if render.images_without_description(variant.body):
+                context["tag_problems"].setdefault(variant.language, []).append(_(render.IMAGE_WITHOUT_DESCRIPTION))
     else:
         context["tag_problems"] = {}
     return context
@@ -276,6 +279,8 @@ def _live_variant(form: Any) -> tuple[str, str, str, str, str | None]:
     preheader = forms.field(form, "preheader").replace("\r", " ").replace("\n", " ")[:200]
     body = forms.field(form, "body")[:100_000]
     problems = [_(message, **values) for message, values in render.tag_problems(subject, preheader, body)]
+    if render.images_without_description(body):
+        problems.append(_(render.IMAGE_WITHOUT_DESCRIPTION))
     if render.unsafe_markup(body):
         problems.insert(0, _(render.UNSAFE_MARKUP))
     return language, subject, preheader, body, " ".join(problems) or None
@@ -404,9 +409,15 @@ async def _confirm_page(request: Request, newsletter: Newsletter, status_code: i
         "empty": service_messages["empty"] if not plan.total else None,
         "tag_problems": problems, "blocked": service_messages["tags"] if problems else None,
         "audience_lines": await audience_summary(request, newsletter),
-        "finish": expected_finish(_settings(request), plan.total, utcnow()),
-        "smtp_rate": _settings(request).smtp_rate,
+        **await _pace(request, plan.total),
     }, status_code=status_code)
+
+
+async def _pace(request: Request, recipients: int) -> dict[str, Any]:
+    """The expected finish: at the configured rate limit, else at the pace of the last newsletter sent."""
+    limit = _settings(request).smtp_rate
+    rate = limit if limit > 0 else await service.last_pace(request.state.db)
+    return {"finish": expected_finish(rate, recipients, utcnow()), "rate": rate, "rate_is_limit": limit > 0}
 
 
 async def confirm(request: Request) -> Response:

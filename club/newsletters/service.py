@@ -185,6 +185,20 @@ async def audience_plan(db: AsyncSession, newsletter: Newsletter) -> AudiencePla
     return AudiencePlan(counts, by_variant, missing)
 
 
+async def last_pace(db: AsyncSession) -> float | None:
+    """Mails per second of the most recent newsletter that was sent in full (None before the first one)."""
+    row = (await db.execute(
+        select(Newsletter.recipients, Newsletter.started_at, Newsletter.finished_at)
+        .where(Newsletter.status == "sent", Newsletter.recipients > 0, Newsletter.started_at.is_not(None),
+               Newsletter.finished_at.is_not(None))
+        .order_by(Newsletter.finished_at.desc()).limit(1)
+    )).one_or_none()
+    if row is None:
+        return None
+    seconds = max((row.finished_at - row.started_at).total_seconds(), 1.0)
+    return float(row.recipients) / seconds
+
+
 # ---- sending ---------------------------------------------------------------------------------------------------
 
 def web_url(settings: Settings, newsletter: Newsletter, language: str) -> str | None:

@@ -47,6 +47,10 @@ async def test_confirm_and_report_show_the_audience_the_override_and_the_finish(
     jazz = await db.scalar(select(Interest.id).where(Interest.slug == "jazz-club"))
     db.add(MemberInterest(person_id=jan.id, interest_id=jazz))
     await db.commit()
+    # The last newsletter went to 600 members in a minute: the estimate uses that pace (no rate limit is set).
+    db.add(Newsletter(status="sent", recipients=600, started_at=dt.datetime(2026, 3, 1, 9, 0, tzinfo=dt.UTC),
+                      finished_at=dt.datetime(2026, 3, 1, 9, 1, tzinfo=dt.UTC)))
+    await db.commit()
     newsletter_id = await create_newsletter(post, cities=["ghent", "kanazawa"], interests="jazz-club",
                                             languages=["nl", "ja"])
     moment = (utcnow() + dt.timedelta(days=3)).astimezone(dt.timezone(dt.timedelta(hours=1)))
@@ -60,7 +64,8 @@ async def test_confirm_and_report_show_the_audience_the_override_and_the_finish(
     assert "Dutch" in audience or "Nederlands" in audience
     override = confirm.text.split('id="schedule-override"')[1].split("</div>")[0]
     assert "Sending it now replaces that schedule" in override and moment.strftime("%Y") in override
-    assert 'id="finish-estimate"' in confirm.text
+    estimate = confirm.text.split('id="finish-estimate">')[1].split("</p>")[0]
+    assert "At the pace of the last newsletter (10 mails per second)" in estimate
     assert "Send now to 1 member<" in confirm.text
 
     sent = await post(f"/admin/newsletters/{newsletter_id}/send",
@@ -144,6 +149,15 @@ async def test_a_japanese_only_newsletter_saves_without_touching_the_fallback(ad
                                                      "fallback_language": "en"})
     assert response.status_code == 303, response.text
     assert await db.scalar(select(Newsletter.fallback_language)) == "ja"
+
+
+async def test_the_live_preview_asks_for_a_real_image_description(admin_client, post):
+    data = {"language": "nl", "subject": "Foto's", "preheader": ""}
+    for body in ("![IMG_0042.jpg](https://club.example/a.jpg)", "![](https://club.example/a.jpg)"):
+        problem = (await post("/admin/newsletters/preview.json", {**data, "body": body})).json()["problem"]
+        assert problem and "no description" in problem
+    described = {**data, "body": "![Lampionnen op de Graslei](https://club.example/a.jpg)"}
+    assert (await post("/admin/newsletters/preview.json", described)).json()["problem"] is None
 
 
 async def test_a_soft_line_break_between_japanese_lines_adds_no_space():
