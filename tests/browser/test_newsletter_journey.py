@@ -91,7 +91,7 @@ def newsletters_to(mailbox, address: str) -> list[EmailMessage]:  # type: ignore
     return [m for m in mailbox.to(address) if not str(m["Subject"]).startswith("[TEST]")]
 
 
-def test_write_preview_test_send_follow_and_unsubscribe(newsletter_server, desktop, admin_language):
+def test_write_preview_test_send_follow_and_unsubscribe(newsletter_server, desktop, phone, admin_language):
     url, mailbox = newsletter_server
     ui = UI[admin_language]
     page = desktop.new_page()
@@ -188,7 +188,19 @@ def test_write_preview_test_send_follow_and_unsubscribe(newsletter_server, deskt
     page.click("#reload")
     assert page.locator("#count-unsubscribes").inner_text() == "1"
 
+    report_url = page.url
     page.goto(url + "/newsletters")
     assert page.locator("link[rel=alternate][type='application/atom+xml']").count() == 1
     page.click("text=" + ("ゲントからのお知らせ" if admin_language == "ja" else "Nieuws uit Gent"))
     assert "Els" not in page.locator("article").inner_text()
+
+    # On a 360 px phone the report and the editor fit the screen (no sideways scrolling).
+    small = phone.new_page()
+    small.goto(url + "/admin/login")
+    small.fill("#email", "els@example.org")
+    small.fill("#password", PASSWORD)
+    small.click("main button[type=submit]")
+    small.wait_for_url("**/admin")
+    for path in (url + "/admin/newsletters", url + "/admin/newsletters/new", report_url):
+        small.goto(path)
+        assert small.evaluate("document.documentElement.scrollWidth") <= 360, path
