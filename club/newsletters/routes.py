@@ -128,10 +128,8 @@ async def audience_summary(request: Request, newsletter: Newsletter) -> list[tup
     if chosen.ambassadors_only:
         lines.append((_("Role"), _("Ambassadors only")))
     if chosen.joined_from or chosen.joined_until:
-        lines.append((_("Joined"), " – ".join([i18n.format_date(chosen.joined_from, "long") if chosen.joined_from
-                                               else "…",
-                                               i18n.format_date(chosen.joined_until, "long")
-                                               if chosen.joined_until else "…"])))
+        ends = [i18n.format_date(day, "long") if day else "…" for day in (chosen.joined_from, chosen.joined_until)]
+        lines.append((_("Joined"), " – ".join(ends)))
     return lines
 
 

@@ -114,9 +114,20 @@
       if (button.getAttribute("aria-busy") === "true") { event.preventDefault(); return; }
       button.setAttribute("aria-busy", "true");
       var label = button.getAttribute("data-busy-label");
-      if (label) { button.textContent = label; }
+      if (label) {
+        button.setAttribute("data-idle-label", button.textContent);
+        button.textContent = label;
+      }
       // Disabled after the submission has started, so the browser still sends the form.
       setTimeout(function () { button.disabled = true; }, 0);
+    });
+    // Back from the next page (the browser's cache keeps the page as it was): the button works again.
+    window.addEventListener("pageshow", function (event) {
+      var button = form.querySelector("button[type=submit]");
+      if (!event.persisted || !button || button.getAttribute("aria-busy") !== "true") { return; }
+      button.disabled = false;
+      button.removeAttribute("aria-busy");
+      if (button.hasAttribute("data-idle-label")) { button.textContent = button.getAttribute("data-idle-label"); }
     });
   }
 
