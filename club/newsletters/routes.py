@@ -90,12 +90,13 @@ def _common(request: Request) -> dict[str, Any]:
             "local_time": local_time, "NAME_TAG": render.NAME_TAG}
 
 
-def local_time(moment: dt.datetime | None, zone: str) -> str:
-    """A moment in a zone, in the page's language, to the minute: "zaterdag 4 april 2026 09:00"."""
+def local_time(moment: dt.datetime | None, zone: str | None = None) -> str:
+    """A moment in a zone (by default the page language's), in the page's language, to the minute:
+    "zaterdag 4 april 2026 09:00"."""
     if moment is None:
         return ""
     locale = i18n._locale()
-    local = moment.astimezone(ZoneInfo(zone))
+    local = moment.astimezone(ZoneInfo(zone) if zone else i18n.TIMEZONES[i18n.current_language.get()])
     return (str(get_datetime_format("medium", locale=locale)).replace("{1}", format_date(local, "full", locale=locale))
             .replace("{0}", format_time(local, "short", locale=locale)))
 
