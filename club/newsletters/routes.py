@@ -585,7 +585,8 @@ async def feed(request: Request) -> Response:
                 "id": newsletter.id, "url": settings.absolute_url(f"/newsletters/{newsletter.id}?lang={language}"),
                 "title": render.web_subject(variant.subject, variant.language),
                 "updated": newsletter.finished_at or utcnow(),
-                "published": newsletter.started_at or newsletter.created_at, "summary": variant.preheader,
+                "published": newsletter.started_at or newsletter.created_at,
+                "summary": render.web_subject(variant.preheader, variant.language),
                 "content": render.web_html(variant.body, variant.language),
             })
         updated = max((e["updated"] for e in entries), default=dt.datetime(2026, 1, 1, tzinfo=dt.UTC))

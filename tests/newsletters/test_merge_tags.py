@@ -122,6 +122,7 @@ async def test_the_live_preview_warns_about_an_unknown_placeholder(admin_client,
 
 async def test_the_archive_greets_in_the_newsletters_language_not_the_visitors(client, admin_client, post, db):
     newsletter_id = await create_newsletter(post, subject_ja="", preheader_ja="", body_ja="",
+                                            preheader_nl="Voor %%name%% uit Gent",
                                             body_nl="Beste %%name%%,\n\nHet nieuws.")
     await db.execute(update(Newsletter).where(Newsletter.id == newsletter_id)
                      .values(status="sent", started_at=utcnow(), finished_at=utcnow()))
@@ -133,7 +134,11 @@ async def test_the_archive_greets_in_the_newsletters_language_not_the_visitors(c
     assert "Beste lid," in page.text
     assert "会員" not in page.text.split('class="newsletter-body"')[1]
 
+    listing = await client.get("/newsletters", headers={"Accept-Language": "ja"})
+    assert "Voor lid uit Gent" in listing.text and "%%" not in listing.text
+
     feed = ET.fromstring((await client.get("/newsletters/feed/ja.atom")).content)
+    assert feed.find(f"{ATOM}entry/{ATOM}summary").text == "Voor lid uit Gent"
     content = feed.find(f"{ATOM}entry/{ATOM}content").text
     assert "Beste lid," in content and "会員" not in content
     english = ET.fromstring((await client.get("/newsletters/feed/en.atom")).content)
