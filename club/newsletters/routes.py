@@ -21,6 +21,7 @@ from starlette.routing import BaseRoute
 
 from club import forms, i18n
 from club.accounts.models import CITIES
+from club.admin import audit
 from club.ambassadors import photos
 from club.config import Settings
 from club.db import utcnow
@@ -498,6 +499,8 @@ async def duplicate(request: Request) -> Response:
     await read_form(request)
     newsletter = await _load(request)
     copy = await service.duplicate(request.state.db, newsletter, request.state.person)
+    await audit.record(request.state.db, request, "newsletter.duplicate", "newsletter", copy.id,
+                       {"from": newsletter.id})
     return redirect(f"/admin/newsletters/{copy.id}?done=duplicated")
 
 
@@ -513,8 +516,11 @@ async def delete_confirm(request: Request) -> Response:
 async def delete(request: Request) -> Response:
     await read_form(request)
     newsletter = await _load(request)
+    title = service.title_of(newsletter, newsletter.fallback_language)
     if not await service.delete_draft(request.state.db, newsletter.id):
         return _refuse(request, newsletter, ONLY_DRAFTS)
+    await audit.record(request.state.db, request, "newsletter.delete", "newsletter", newsletter.id,
+                       {"subject": title})
     return redirect("/admin/newsletters?done=deleted")
 
 
@@ -576,7 +582,7 @@ async def feed(request: Request) -> Response:
         raise HTTPException(404)
     settings = _settings(request)
     with use_language(language):
-        entries = []
+        entries: list[dict[str, Any]] = []
         for newsletter in await _archived(request):
             variant = _archive_variant(newsletter, language)
             if variant is None:

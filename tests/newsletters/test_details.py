@@ -15,6 +15,7 @@ from PIL import Image
 from sqlalchemy import func, select, update
 
 from club.accounts.models import Person
+from club.admin.models import AuditEntry
 from club.db import utcnow
 from club.members.models import Interest, MemberInterest
 from club.newsletters import render
@@ -132,6 +133,8 @@ async def test_drafts_can_be_duplicated_and_deleted(admin_client, post, db):
     assert "The draft is deleted." in (await admin_client.get(deleted.headers["location"])).text
     assert await db.scalar(select(func.count()).select_from(Newsletter)) == 1
     assert (await admin_client.get(f"/admin/newsletters/{newsletter_id}")).status_code == 404
+    actions = (await db.execute(select(AuditEntry.action, AuditEntry.target_id).order_by(AuditEntry.id))).all()
+    assert ("newsletter.duplicate", str(copy_id)) in actions and ("newsletter.delete", str(newsletter_id)) in actions
     # The copy keeps its own image.
     assert (await admin_client.get(f"/newsletters/images/{copy_token}.jpg")).status_code == 200
 
