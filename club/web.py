@@ -42,6 +42,14 @@ def static_url(path: str) -> str:
     return f"/static/{quote(path)}?v={_static_version(path)}"
 
 
+def _template_gettext(message: str) -> str:
+    return i18n.translations(i18n.current_language.get()).gettext(message)
+
+
+def _template_ngettext(singular: str, plural: str, n: int) -> str:
+    return i18n.translations(i18n.current_language.get()).ngettext(singular, plural, n)
+
+
 def create_environment() -> jinja2.Environment:
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(TEMPLATES_DIR),
@@ -53,7 +61,9 @@ def create_environment() -> jinja2.Environment:
         enable_async=False,
     )
     env.policies["ext.i18n.trimmed"] = True
-    env.install_gettext_callables(i18n.gettext, i18n.ngettext, newstyle=True)  # type: ignore[attr-defined]
+    # Newstyle gettext formats the result with the call's variables itself, so the callables must not: a number
+    # passed formatted (num=total|number) then shows as passed, and a literal %% is unescaped once.
+    env.install_gettext_callables(_template_gettext, _template_ngettext, newstyle=True)  # type: ignore[attr-defined]
     env.filters.update(
         date=i18n.format_date,
         datetime=i18n.format_datetime,

@@ -8,6 +8,9 @@ C-level quoted-printable or base64 codecs from `binascii`. A one-off mail uses t
 Placeholders in `text` and `html` are written `%%name%%`, `%%email%%` and `%%unsubscribe_url%%`; values are
 HTML-escaped in the HTML part. Every value that reaches a header is checked: CR, LF and NUL raise `ValueError`,
 non-ASCII text becomes RFC 2047 encoded-words, long headers are folded, so no line exceeds 78 octets.
+
+A mail says its language (`Content-Language`, taken from the HTML's `<html lang>` unless given) and the sender's
+display name is the club's name in that language when the catalogs have it. A newsletter also carries `List-Id`.
 """
 
 from __future__ import annotations
@@ -35,6 +38,8 @@ _SAFE_PHRASE_RE = re.compile(r"^[A-Za-z0-9!#$%&'*+/=?^_`{|}~ .-]*$")
 _SAFE_TEXT_RE = re.compile(r"^[\x21-\x7e]+(?: [\x21-\x7e]+)*$")
 _SAFE_URL_RE = re.compile(r"^https?://[\x21-\x7e]+$")
 _MAX_LINE = 78
+_HTML_LANG_RE = re.compile(r"<html\b[^>]*?\blang=\"([A-Za-z]{2,3}(?:-[A-Za-z0-9]{2,8})?)\"", re.IGNORECASE)
+_LANGUAGE_TAG_RE = re.compile(r"^[A-Za-z]{2,3}(?:-[A-Za-z0-9]{2,8})?$")
 # 39 octets make a 64-character base64 encoded-word, which fits on a header's first line next to its name.
 _WORD_OCTETS = 39
 
@@ -109,20 +114,45 @@ class Address:
     def tokens(self) -> list[str]:
         if not self.name:
             return [self.email]
-        if "=?" in self.name:
-            # Looks like an encoded-word: many decoders would decode it even inside quotes.
-            phrase = _encoded_words(self.name)
-        elif _SAFE_PHRASE_RE.match(self.name):
-            phrase = ['"' + self.name + '"']
-        elif self.name.isascii() and self.name.isprintable():
-            quoted = self.name.replace("\\", "\\\\").replace('"', '\\"')
-            phrase = ['"' + quoted + '"'] if len(quoted) < _MAX_LINE - 10 else _encoded_words(self.name)
-        else:
-            phrase = _encoded_words(self.name)
-        return [*phrase, f"<{self.email}>"]
+        return [*_phrase(self.name), f"<{self.email}>"]
 
     def header(self, name: str) -> str:
         return _fold(name, self.tokens())
+
+
+def _phrase(name: str) -> list[str]:
+    """A display name as header tokens: quoted when ASCII, RFC 2047 encoded-words otherwise."""
+    if "=?" in name:
+        # Looks like an encoded-word: many decoders would decode it even inside quotes.
+        return _encoded_words(name)
+    if _SAFE_PHRASE_RE.match(name):
+        return ['"' + name + '"']
+    if name.isascii() and name.isprintable():
+        quoted = name.replace("\\", "\\\\").replace('"', '\\"')
+        return ['"' + quoted + '"'] if len(quoted) < _MAX_LINE - 10 else _encoded_words(name)
+    return _encoded_words(name)
+
+
+def html_language(html: str) -> str | None:
+    """The language an HTML mail declares on its <html> element."""
+    match = _HTML_LANG_RE.search(html[:2000])
+    return match.group(1) if match else None
+
+
+def localised_sender(sender: Address, language: str | None) -> Address:
+    """The sender with its display name in `language`, when the catalogs translate that name (the club's own name
+    does; a name configured in CLUB_MAIL_FROM that they do not know stays as it is)."""
+    if not language or not sender.name:
+        return sender
+    from club.i18n import LANGUAGES, translate_for  # imported here: the message builder needs no catalogs otherwise
+
+    if language not in LANGUAGES:
+        return sender
+    for candidate in (sender.name, sender.name.replace("-", "\u2013")):
+        translated = translate_for(language, candidate)
+        if translated != candidate or language == "en":
+            return Address(sender.email, translated if translated != candidate else sender.name)
+    return sender
 
 
 def domain_of(email: str) -> str:
@@ -191,7 +221,13 @@ class MessageTemplate:
         reply_to: Address | None = None,
         list_unsubscribe_mailto: str | None = None,
         bulk: bool = False,
+        language: str | None = None,
+        list_id: str | None = None,
     ) -> None:
+        language = language or html_language(html)
+        if language is not None and not _LANGUAGE_TAG_RE.match(language):
+            raise ValueError(f"not a language tag: {language!r}")
+        sender = localised_sender(sender, language)
         self.sender = sender
         self.bulk = bulk
         if list_unsubscribe_mailto is not None:
@@ -201,6 +237,12 @@ class MessageTemplate:
         headers = [sender.header("From"), encode_text_header("Subject", subject)]
         if reply_to is not None:
             headers.append(reply_to.header("Reply-To"))
+        if bulk:
+            list_id = list_id or f"newsletter.{domain_of(sender.email)}"
+            check_header_value(list_id, "List-Id")
+            headers.append(_fold("List-Id", [*(_phrase(sender.name) if sender.name else []), f"<{list_id}>"]))
+        if language is not None:
+            headers.append(f"Content-Language: {language}\r\n")
         headers.append("MIME-Version: 1.0\r\n")
         self._static_headers = "".join(headers)
         self._text = _split(text)

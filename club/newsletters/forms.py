@@ -91,7 +91,11 @@ def parse_draft(form: FormData, interest_slugs: list[str]) -> tuple[Draft, Error
         errors.add(f"subject_{draft.fallback_language}",
                    Invalid(N_("Write a subject and a text in at least one language.")))
     elif draft.fallback_language not in present:
-        errors.add("fallback_language", Invalid(N_("Choose a language that has a subject and a text.")))
+        if len(present) == 1:
+            # Written in one language only: that one is the fallback, whatever the select still says.
+            draft.fallback_language = present[0]
+        else:
+            errors.add("fallback_language", Invalid(N_("Choose a language that has a subject and a text.")))
     draft.private = forms.field(form, "private") in ("1", "on", "yes")
     try:
         cities = forms.choices([v for v in form.getlist("cities") if isinstance(v, str)], CITIES)

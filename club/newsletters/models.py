@@ -31,6 +31,8 @@ class Newsletter(Base):
     # The audience's filters as JSON (see audience.Audience); the recipients themselves are chosen at sending.
     audience: Mapped[str] = mapped_column(Text, default="{}")
     scheduled_at: Mapped[dt.datetime | None]
+    # The zone the admin scheduled in (Europe/Brussels or Asia/Tokyo): the schedule form shows the time in it.
+    schedule_zone: Mapped[str | None] = mapped_column(String(40))
     started_at: Mapped[dt.datetime | None]
     finished_at: Mapped[dt.datetime | None]
     recipients: Mapped[int] = mapped_column(Integer, default=0)

@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import re
 import textwrap
+import unicodedata
 from dataclasses import dataclass
 from functools import cache
+from html import escape
 from typing import Any
 
 import css_inline
@@ -20,7 +22,8 @@ from markdown_it.token import Token
 from markupsafe import Markup
 
 from club.config import Settings
-from club.i18n import N_, _, use_language
+from club.i18n import N_, translate_for, use_language
+from club.mail.message import PLACEHOLDERS
 from club.web import templates
 
 ALLOWED_TAGS = {
@@ -36,18 +39,91 @@ _EVENT_ATTRIBUTE_RE = re.compile(r"<[^>]*?[\s/\"']on[a-z]+\s*=", re.IGNORECASE |
 _JAVASCRIPT_URL_RE = re.compile(r"(?:\]\(|=\s*[\"']?)\s*(?:javascript|vbscript|data)\s*:", re.IGNORECASE)
 PLACEHOLDER_LINK = "%25%25unsubscribe_url%25%25"
 
+# What the composer's hint tells admins to write; the outbox fills the same %%...%% tags per recipient.
+NAME_TAG = "%%name%%"
+KNOWN_TAGS = tuple(f"%%{name}%%" for name in PLACEHOLDERS)
+# Anything that looks like a merge tag: %word%, %%word%%, {{word}}, {word}, *|WORD|*, [[word]]. A word has at
+# least three characters, so percent-encoded URLs (%E3%81%8A) do not count.
+_TAG_LIKE_RE = re.compile(
+    r"%{1,2}[A-Za-z_][A-Za-z0-9_]{2,}%{1,2}|\{\{\s*[A-Za-z_][\w.]*\s*\}\}|\{[A-Za-z_]\w{2,}\}"
+    r"|\*\|[A-Za-z_]\w*\|\*|\[\[\s*[A-Za-z_]\w*\s*\]\]"
+)
+# The archive's stand-in for %%name%% ("Dear member,"), in the newsletter's own language.
+NEUTRAL_NAME = N_("member")
+UNKNOWN_TAGS = N_("Unknown placeholder: %(tags)s. Only %(known)s are filled in; correct or remove the others.")
+TAG_IN_SUBJECT = N_("The subject is the same for every member, so %(tags)s would arrive as typed. Remove it from "
+                    "the subject.")
+
+IMAGE_WITHOUT_DESCRIPTION = N_("An image has no description (or only its file name): describe it for readers who "
+                              "cannot see it, between the square brackets.")
+_IMAGE_RE = re.compile(r"!\[([^\]]*)\]\(")
+_FILE_NAME_RE = re.compile(r"^\S+\.(?:jpe?g|png|gif|webp|heic)$", re.IGNORECASE)
+
 UNSAFE_MARKUP = N_("Remove the script: a newsletter cannot contain scripts, event attributes such as onerror, "
                    "or javascript: links.")
 
 
 @cache
 def _markdown() -> MarkdownIt:
-    return MarkdownIt("commonmark", {"html": True, "typographer": False}).enable(["table", "strikethrough"])
+    md = MarkdownIt("commonmark", {"html": True, "typographer": False}).enable(["table", "strikethrough"])
+    md.add_render_rule("softbreak", _render_softbreak)
+    return md
 
 
 def unsafe_markup(source: str) -> bool:
     """Script tags, on* event attributes and script URLs: what no newsletter needs."""
     return bool(_SCRIPT_RE.search(source) or _EVENT_ATTRIBUTE_RE.search(source) or _JAVASCRIPT_URL_RE.search(source))
+
+
+def unknown_tags(text: str) -> list[str]:
+    """The placeholders in `text` that nothing fills in (a typo, another tool's syntax), in order of appearance."""
+    found: list[str] = []
+    for match in _TAG_LIKE_RE.finditer(text):
+        tag = match.group(0)
+        if tag not in KNOWN_TAGS and tag not in found:
+            found.append(tag)
+    return found
+
+
+def subject_tags(subject: str) -> list[str]:
+    """Every placeholder in a subject: the subject is not personalised, so each would arrive as typed."""
+    return list(dict.fromkeys(_TAG_LIKE_RE.findall(subject)))
+
+
+def tag_problems(subject: str, preheader: str, body: str) -> list[tuple[str, dict[str, str]]]:
+    """(message, values) for each way this variant's placeholders would go wrong; empty when all is well."""
+    problems: list[tuple[str, dict[str, str]]] = []
+    in_subject = subject_tags(subject)
+    if in_subject:
+        problems.append((TAG_IN_SUBJECT, {"tags": ", ".join(in_subject)}))
+    unknown = unknown_tags(preheader + "\n" + body)
+    if unknown:
+        problems.append((UNKNOWN_TAGS, {"tags": ", ".join(unknown), "known": ", ".join(KNOWN_TAGS)}))
+    return problems
+
+
+def images_without_description(body: str) -> bool:
+    """An image whose alt text is empty or a file name: screen readers would say nothing useful."""
+    return any(not alt.strip() or _FILE_NAME_RE.match(alt.strip()) for alt in _IMAGE_RE.findall(body))
+
+
+def _wide(char: str) -> bool:
+    return unicodedata.east_asian_width(char) in ("W", "F")
+
+
+def _joins_without_space(before: str, after: str) -> bool:
+    """A line break between two Japanese (or other wide) characters is no word space: drop it."""
+    return bool(before) and bool(after) and _wide(before[-1]) and _wide(after[0])
+
+
+def _neighbours(tokens: list[Token], index: int) -> tuple[str, str]:
+    before = next((t.content for t in reversed(tokens[:index]) if t.content), "")
+    after = next((t.content for t in tokens[index + 1:] if t.content), "")
+    return before, after
+
+
+def _render_softbreak(self: Any, tokens: list[Token], idx: int, options: Any, env: Any) -> str:
+    return "" if _joins_without_space(*_neighbours(tokens, idx)) else "\n"
 
 
 def body_html(source: str) -> str:
@@ -68,11 +144,12 @@ def body_html(source: str) -> str:
 def _inline_text(token: Token) -> str:
     parts: list[str] = []
     link: str | None = None
-    for child in token.children or []:
+    children = token.children or []
+    for index, child in enumerate(children):
         if child.type in ("text", "code_inline", "html_inline"):
             parts.append(child.content if child.type != "html_inline" else "")
         elif child.type in ("softbreak",):
-            parts.append(" ")
+            parts.append("" if _joins_without_space(*_neighbours(children, index)) else " ")
         elif child.type == "hardbreak":
             parts.append("\n")
         elif child.type == "link_open":
@@ -171,18 +248,18 @@ def mail(settings: Settings, *, language: str, subject: str, preheader: str, bod
 
 def fill_preview(value: str, *, name: str, email: str, unsubscribe_url: str) -> str:
     """What one recipient would see (the sender does the same on the wire; values are escaped for HTML)."""
-    from html import escape
-
     return (value.replace("%%name%%", escape(name)).replace("%%email%%", escape(email))
             .replace("%%unsubscribe_url%%", escape(unsubscribe_url)))
 
 
-def web_html(source: str) -> Markup:
-    """The archive's version: placeholders become neutral words, so no page holds anyone's data."""
+def web_html(source: str, language: str) -> Markup:
+    """The archive's version: placeholders become neutral words in the newsletter's own language (not the
+    visitor's), so no page holds anyone's data and "Beste %%name%%" reads "Beste lid"."""
     html = body_html(source)
-    html = html.replace("%%name%%", _("member")).replace("%%email%%", "").replace("%%unsubscribe_url%%", "/me")
+    neutral = escape(translate_for(language, NEUTRAL_NAME))
+    html = html.replace("%%name%%", neutral).replace("%%email%%", "").replace("%%unsubscribe_url%%", "/me")
     return Markup(html)
 
 
-def web_subject(subject: str) -> str:
-    return subject.replace("%%name%%", _("member")).replace("%%email%%", "")
+def web_subject(subject: str, language: str) -> str:
+    return subject.replace("%%name%%", translate_for(language, NEUTRAL_NAME)).replace("%%email%%", "")

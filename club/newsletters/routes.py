@@ -3,12 +3,14 @@ archive with its Atom feed; the images uploaded into newsletters."""
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import io
 import secrets
 from typing import Any
+from zoneinfo import ZoneInfo
 
-from PIL import Image, UnidentifiedImageError
+from babel.dates import format_date, format_time, get_datetime_format
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 from starlette.datastructures import UploadFile
@@ -19,6 +21,8 @@ from starlette.routing import BaseRoute
 
 from club import forms, i18n
 from club.accounts.models import CITIES
+from club.admin import audit
+from club.ambassadors import photos
 from club.config import Settings
 from club.db import utcnow
 from club.forms import Errors, Invalid
@@ -35,9 +39,11 @@ PREVIEW_POLICY = (
     "default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data: https: http:; font-src data:; "
     "form-action 'none'; frame-ancestors 'self'; base-uri 'none'; sandbox allow-popups allow-popups-to-escape-sandbox"
 )
+# Uploads are re-encoded as JPEG by the activity photos' own code, which leaves EXIF, GPS and XMP behind; the
+# other types stay so that images uploaded before that keep being served.
 IMAGE_TYPES = {"PNG": ("image/png", "png"), "JPEG": ("image/jpeg", "jpg"), "GIF": ("image/gif", "gif"),
                "WEBP": ("image/webp", "webp")}
-IMAGE_MAX_BYTES = 10 * 1024 * 1024
+IMAGE_MAX_BYTES = photos.MAX_PHOTO_BYTES
 IMAGES_PER_UPLOAD = 10
 FORM_PART_MAX = 1024 * 1024
 CITY_NAMES = {"ghent": N_("Ghent"), "kanazawa": N_("Kanazawa"), "elsewhere": N_("Elsewhere")}
@@ -55,10 +61,13 @@ NOTICES = {
     "paused": N_("Sending is paused."),
     "resumed": N_("Sending has resumed."),
     "cancelled": N_("The newsletter is cancelled; nothing more will be sent."),
-    "uploaded": N_("The images are uploaded. Copy their Markdown into the text."),
+    "uploaded": N_("The images are uploaded. Describe each one, then insert it into the text."),
+    "duplicated": N_("This is a copy of the newsletter, saved as a new draft."),
+    "deleted": N_("The draft is deleted."),
 }
 NOT_EDITABLE = N_("This newsletter is being sent or has been sent, so it can no longer be changed.")
 FINISHED = N_("This newsletter has already finished; there is nothing left to cancel.")
+ONLY_DRAFTS = N_("Only a draft can be deleted. Remove the schedule first, or keep the newsletter for the record.")
 
 
 def _settings(request: Request) -> Settings:
@@ -78,7 +87,59 @@ async def _load(request: Request) -> Newsletter:
 
 def _common(request: Request) -> dict[str, Any]:
     return {"STATUS_NAMES": STATUS_NAMES, "CITY_NAMES": CITY_NAMES, "CITIES": CITIES,
-            "SCHEDULE_ZONES": SCHEDULE_ZONES, "notice": NOTICES.get(request.query_params.get("done", ""))}
+            "SCHEDULE_ZONES": SCHEDULE_ZONES, "notice": NOTICES.get(request.query_params.get("done", "")),
+            "local_time": local_time, "NAME_TAG": render.NAME_TAG}
+
+
+def local_time(moment: dt.datetime | None, zone: str | None = None) -> str:
+    """A moment in a zone (by default the page language's), in the page's language, to the minute:
+    "zaterdag 4 april 2026 09:00"."""
+    if moment is None:
+        return ""
+    locale = i18n._locale()
+    local = moment.astimezone(ZoneInfo(zone) if zone else i18n.TIMEZONES[i18n.current_language.get()])
+    return (str(get_datetime_format("medium", locale=locale)).replace("{1}", format_date(local, "full", locale=locale))
+            .replace("{0}", format_time(local, "short", locale=locale)))
+
+
+def tag_messages(problems: service.TagProblems) -> dict[str, list[str]]:
+    """The placeholder problems of each variant as sentences in the page's language."""
+    return {language: [_(message, **values) for message, values in items] for language, items in problems.items()}
+
+
+async def audience_summary(request: Request, newsletter: Newsletter) -> list[tuple[str, str]]:
+    """The audience as (what, who) lines in the page's language: cities, interests (any of), languages, ..."""
+    chosen = audiences.Audience.from_json(newsletter.audience)
+    names = dict(await audiences.interest_choices(request.state.db, i18n.current_language.get()))
+    separator = _("%(first)s, %(second)s")
+    everyone = _("everyone")
+
+    def listing(items: list[str]) -> str:
+        if not items:
+            return everyone
+        text = items[0]
+        for item in items[1:]:
+            text = separator % {"first": text, "second": item}
+        return text
+
+    lines = [
+        (_("Cities"), listing([_(CITY_NAMES[c]) for c in chosen.cities])),
+        (_("Languages"), listing([i18n.LANGUAGE_NAMES[lang] for lang in chosen.languages])),
+        (_("Interests (any of)"), listing([names.get(slug, slug) for slug in chosen.interests])),
+    ]
+    if chosen.ambassadors_only:
+        lines.append((_("Role"), _("Ambassadors only")))
+    if chosen.joined_from or chosen.joined_until:
+        ends = [i18n.format_date(day, "long") if day else "…" for day in (chosen.joined_from, chosen.joined_until)]
+        lines.append((_("Joined"), " – ".join(ends)))
+    return lines
+
+
+def expected_finish(rate: float | None, recipients: int, start: dt.datetime) -> dt.datetime | None:
+    """When a send of `recipients` mails should be done at `rate` mails per second; None without a rate."""
+    if not rate or recipients <= 0:
+        return None
+    return start + dt.timedelta(seconds=recipients / rate)
 
 
 def _refuse(request: Request, newsletter: Newsletter, message: str, status_code: int = 409) -> Response:
@@ -102,6 +163,10 @@ def _values_of(newsletter: Newsletter) -> dict[str, object]:
         values[f"subject_{variant.language}"] = variant.subject
         values[f"preheader_{variant.language}"] = variant.preheader
         values[f"body_{variant.language}"] = variant.body
+    zone = newsletter.schedule_zone if newsletter.schedule_zone in SCHEDULE_ZONES else SCHEDULE_ZONES[0]
+    values["timezone"] = zone
+    if newsletter.status == "scheduled" and newsletter.scheduled_at is not None:
+        values["scheduled_at"] = newsletter.scheduled_at.astimezone(ZoneInfo(zone)).strftime("%Y-%m-%dT%H:%M")
     chosen = audiences.Audience.from_json(newsletter.audience)
     values.update(cities=list(chosen.cities), languages=list(chosen.languages), interests=list(chosen.interests),
                   ambassadors_only="1" if chosen.ambassadors_only else "",
@@ -125,6 +190,12 @@ async def _edit_context(request: Request, newsletter: Newsletter | None) -> dict
             .where(NewsletterImage.newsletter_id == newsletter.id).order_by(NewsletterImage.id)
         )).all())
         context["image_url"] = lambda token, content_type: image_url(settings, token, content_type)
+        context["tag_problems"] = tag_messages(service.tag_problems(newsletter))
+        for variant in newsletter.variants:
+            if render.images_without_description(variant.body):
+                context["tag_problems"].setdefault(variant.language, []).append(_(render.IMAGE_WITHOUT_DESCRIPTION))
+    else:
+        context["tag_problems"] = {}
     return context
 
 
@@ -207,11 +278,12 @@ def _live_variant(form: Any) -> tuple[str, str, str, str, str | None]:
     subject = forms.field(form, "subject").replace("\r", " ").replace("\n", " ")[:200]
     preheader = forms.field(form, "preheader").replace("\r", " ").replace("\n", " ")[:200]
     body = forms.field(form, "body")[:100_000]
-    problem = None
+    problems = [_(message, **values) for message, values in render.tag_problems(subject, preheader, body)]
+    if render.images_without_description(body):
+        problems.append(_(render.IMAGE_WITHOUT_DESCRIPTION))
     if render.unsafe_markup(body):
-        with use_language(i18n.current_language.get()):
-            problem = _(render.UNSAFE_MARKUP)
-    return language, subject, preheader, body, problem
+        problems.insert(0, _(render.UNSAFE_MARKUP))
+    return language, subject, preheader, body, " ".join(problems) or None
 
 
 async def live_preview(request: Request) -> Response:
@@ -251,17 +323,14 @@ async def upload_images(request: Request) -> Response:
             errors.add("images", Invalid(N_("An image can be at most %(max)s MB."), max=IMAGE_MAX_BYTES // 2**20))
             break
         try:
-            with Image.open(io.BytesIO(data)) as image:
-                image.verify()
-                kind, size = image.format, image.size
-        except (UnidentifiedImageError, OSError, ValueError, Image.DecompressionBombError):
-            kind, size = None, (0, 0)
-        if kind not in IMAGE_TYPES:
-            errors.add("images", Invalid(N_("Upload PNG, JPEG, GIF or WebP images.")))
+            # Upright, resized for mail, re-encoded without EXIF, GPS or XMP: these images are public.
+            photo = await asyncio.to_thread(photos.process, io.BytesIO(data))
+        except Invalid:
+            errors.add("images", Invalid(N_("Upload PNG, JPEG or WebP images.")))
             break
         accepted.append(NewsletterImage(
             newsletter_id=newsletter.id, token=secrets.token_urlsafe(16), filename=(upload.filename or "")[:200],
-            content_type=IMAGE_TYPES[kind][0], width=size[0], height=size[1], data=data,
+            content_type="image/jpeg", width=photo.width, height=photo.height, data=photo.copies["large"],
         ))
     if errors:
         context = await _edit_context(request, newsletter)
@@ -307,12 +376,14 @@ async def schedule(request: Request) -> Response:
     moment, errors = parse_schedule(form)
     if moment is not None and not (await service.audience_plan(request.state.db, newsletter)).total:
         errors.add("scheduled_at", Invalid(service_messages["empty"]))
+    if moment is not None and service.tag_problems(newsletter):
+        errors.add("scheduled_at", Invalid(service_messages["tags"]))
     if errors or moment is None:
         context = await _edit_context(request, newsletter)
         return render_page(request, "newsletters/edit.html",
                            {**context, "errors": errors, "values": {**_values_of(newsletter), **form_values(form)}},
                            status_code=400)
-    await service.schedule(request.state.db, newsletter.id, moment)
+    await service.schedule(request.state.db, newsletter.id, moment, forms.field(form, "timezone") or None)
     return redirect(f"/admin/newsletters/{newsletter.id}?done=scheduled#schedule")
 
 
@@ -325,17 +396,35 @@ async def unschedule(request: Request) -> Response:
 
 service_messages = {
     "empty": N_("No member matches this audience, so there is nobody to send to. Widen the audience first."),
+    "tags": N_("This newsletter holds a placeholder that nothing fills in, so it cannot be sent. Correct the text "
+               "first."),
 }
+
+
+async def _confirm_page(request: Request, newsletter: Newsletter, status_code: int = 200) -> Response:
+    plan = await service.audience_plan(request.state.db, newsletter)
+    problems = tag_messages(service.tag_problems(newsletter))
+    return render_page(request, "newsletters/confirm.html", {
+        **_common(request), "newsletter": newsletter, "plan": plan,
+        "empty": service_messages["empty"] if not plan.total else None,
+        "tag_problems": problems, "blocked": service_messages["tags"] if problems else None,
+        "audience_lines": await audience_summary(request, newsletter),
+        **await _pace(request, plan.total),
+    }, status_code=status_code)
+
+
+async def _pace(request: Request, recipients: int) -> dict[str, Any]:
+    """The expected finish: at the configured rate limit, else at the pace of the last newsletter sent."""
+    limit = _settings(request).smtp_rate
+    rate = limit if limit > 0 else await service.last_pace(request.state.db)
+    return {"finish": expected_finish(rate, recipients, utcnow()), "rate": rate, "rate_is_limit": limit > 0}
 
 
 async def confirm(request: Request) -> Response:
     newsletter = await _load(request)
     if not newsletter.editable:
         return redirect(f"/admin/newsletters/{newsletter.id}/report")
-    plan = await service.audience_plan(request.state.db, newsletter)
-    return render_page(request, "newsletters/confirm.html",
-                       {**_common(request), "newsletter": newsletter, "plan": plan,
-                        "empty": service_messages["empty"] if not plan.total else None})
+    return await _confirm_page(request, newsletter)
 
 
 async def send(request: Request) -> Response:
@@ -347,11 +436,8 @@ async def send(request: Request) -> Response:
         return _refuse(request, newsletter, NOT_EDITABLE)
     try:
         queued = await service.start_sending(request.state.db, _settings(request), newsletter.id)
-    except service.NoRecipients:
-        plan = await service.audience_plan(request.state.db, newsletter)
-        return render_page(request, "newsletters/confirm.html",
-                           {**_common(request), "newsletter": newsletter, "plan": plan,
-                            "empty": service_messages["empty"]}, status_code=400)
+    except (service.NoRecipients, service.UnknownPlaceholders):
+        return await _confirm_page(request, newsletter, status_code=400)
     done = "started" if queued is not None else "already"
     return redirect(f"/admin/newsletters/{newsletter.id}/report?done={done}")
 
@@ -391,7 +477,51 @@ async def report(request: Request) -> Response:
         "failures": await service.failures(db, newsletter.id),
         "unsubscribes": await service.unsubscribes(db, newsletter.id),
         "title": service.title_of(newsletter, i18n.current_language.get()),
+        "audience_lines": await audience_summary(request, newsletter),
+        "finish": _report_finish(_settings(request), newsletter, progress),
     })
+
+
+def _report_finish(settings: Settings, newsletter: Newsletter, progress: service.Progress) -> dt.datetime | None:
+    """When the send finished, or, while it runs, when it should finish at the pace so far."""
+    if newsletter.finished_at is not None or progress.status not in ("sending",):
+        return newsletter.finished_at
+    started = newsletter.started_at
+    if started is None or not progress.done or not progress.pending:
+        return None
+    elapsed = (utcnow() - started).total_seconds()
+    return utcnow() + dt.timedelta(seconds=elapsed / progress.done * progress.pending)
+
+
+# ---- duplicate and delete --------------------------------------------------------------------------------------
+
+async def duplicate(request: Request) -> Response:
+    await read_form(request)
+    newsletter = await _load(request)
+    copy = await service.duplicate(request.state.db, newsletter, request.state.person)
+    await audit.record(request.state.db, request, "newsletter.duplicate", "newsletter", copy.id,
+                       {"from": newsletter.id})
+    return redirect(f"/admin/newsletters/{copy.id}?done=duplicated")
+
+
+async def delete_confirm(request: Request) -> Response:
+    newsletter = await _load(request)
+    if newsletter.status != "draft":
+        return _refuse(request, newsletter, ONLY_DRAFTS)
+    return render_page(request, "newsletters/delete.html", {
+        **_common(request), "newsletter": newsletter,
+        "title": service.title_of(newsletter, i18n.current_language.get())})
+
+
+async def delete(request: Request) -> Response:
+    await read_form(request)
+    newsletter = await _load(request)
+    title = service.title_of(newsletter, newsletter.fallback_language)
+    if not await service.delete_draft(request.state.db, newsletter.id):
+        return _refuse(request, newsletter, ONLY_DRAFTS)
+    await audit.record(request.state.db, request, "newsletter.delete", "newsletter", newsletter.id,
+                       {"subject": title})
+    return redirect("/admin/newsletters?done=deleted")
 
 
 async def progress_json(request: Request) -> Response:
@@ -439,8 +569,9 @@ async def archive_item(request: Request) -> Response:
     if variant is None:
         raise HTTPException(404)
     return render_page(request, "newsletters/archive_item.html", {
-        "newsletter": newsletter, "variant": variant, "subject": render.web_subject(variant.subject),
-        "content": render.web_html(variant.body),
+        "newsletter": newsletter, "variant": variant,
+        "subject": render.web_subject(variant.subject, variant.language),
+        "content": render.web_html(variant.body, variant.language),
         "languages": [v.language for v in newsletter.variants],
     })
 
@@ -451,16 +582,18 @@ async def feed(request: Request) -> Response:
         raise HTTPException(404)
     settings = _settings(request)
     with use_language(language):
-        entries = []
+        entries: list[dict[str, Any]] = []
         for newsletter in await _archived(request):
             variant = _archive_variant(newsletter, language)
             if variant is None:
                 continue
             entries.append({
                 "id": newsletter.id, "url": settings.absolute_url(f"/newsletters/{newsletter.id}?lang={language}"),
-                "title": render.web_subject(variant.subject), "updated": newsletter.finished_at or utcnow(),
-                "published": newsletter.started_at or newsletter.created_at, "summary": variant.preheader,
-                "content": render.web_html(variant.body),
+                "title": render.web_subject(variant.subject, variant.language),
+                "updated": newsletter.finished_at or utcnow(),
+                "published": newsletter.started_at or newsletter.created_at,
+                "summary": render.web_subject(variant.preheader, variant.language),
+                "content": render.web_html(variant.body, variant.language),
             })
         updated = max((e["updated"] for e in entries), default=dt.datetime(2026, 1, 1, tzinfo=dt.UTC))
         xml = templates.get_template("newsletters/feed.xml").render({
@@ -486,6 +619,10 @@ routes: list[BaseRoute] = [
     route("/admin/newsletters/{newsletter_id:int}/schedule", schedule, methods=("POST",), role="admin"),
     route("/admin/newsletters/{newsletter_id:int}/unschedule", unschedule, methods=("POST",), role="admin"),
     route("/admin/newsletters/{newsletter_id:int}/confirm", confirm, role="admin"),
+    route("/admin/newsletters/{newsletter_id:int}/duplicate", duplicate, methods=("POST",), role="admin"),
+    route("/admin/newsletters/{newsletter_id:int}/delete", delete_confirm, role="admin"),
+    route("/admin/newsletters/{newsletter_id:int}/delete", delete, methods=("POST",), role="admin",
+          name="delete_newsletter"),
     route("/admin/newsletters/{newsletter_id:int}/send", send, methods=("POST",), role="admin"),
     route("/admin/newsletters/{newsletter_id:int}/pause", pause, methods=("POST",), role="admin"),
     route("/admin/newsletters/{newsletter_id:int}/resume", resume, methods=("POST",), role="admin"),

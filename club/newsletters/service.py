@@ -12,10 +12,11 @@ import csv
 import datetime as dt
 import io
 import logging
+import secrets
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import and_, case, distinct, exists, func, select, update
+from sqlalchemy import and_, case, delete, distinct, exists, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import aliased, selectinload
 
@@ -29,7 +30,7 @@ from club.members.service import NEWSLETTER, subscribed_members, unsubscribe_url
 from club.newsletters import audience as audiences
 from club.newsletters import render
 from club.newsletters.forms import Draft
-from club.newsletters.models import IN_PROGRESS, STARTABLE, Newsletter, NewsletterVariant
+from club.newsletters.models import IN_PROGRESS, STARTABLE, Newsletter, NewsletterImage, NewsletterVariant
 
 log = logging.getLogger("club.newsletters")
 
@@ -41,6 +42,27 @@ TEST_UNSUBSCRIBE_PATH = "/unsubscribe/test-only"
 
 class NoRecipients(Exception):
     """Nobody matches the audience: nothing is sent."""
+
+
+TagProblems = dict[str, list[tuple[str, dict[str, str]]]]
+
+
+class UnknownPlaceholders(Exception):
+    """A variant holds a placeholder nothing fills in: nothing is sent."""
+
+    def __init__(self, problems: TagProblems) -> None:
+        super().__init__(problems)
+        self.problems = problems
+
+
+def tag_problems(newsletter: Newsletter) -> TagProblems:
+    """Per language, what is wrong with the placeholders of that variant (see render.tag_problems)."""
+    result: TagProblems = {}
+    for variant in newsletter.variants:
+        problems = render.tag_problems(variant.subject, variant.preheader, variant.body)
+        if problems:
+            result[variant.language] = problems
+    return result
 
 
 async def get(db: AsyncSession, newsletter_id: int) -> Newsletter | None:
@@ -90,6 +112,45 @@ async def save(db: AsyncSession, newsletter: Newsletter | None, draft: Draft, au
     return newsletter
 
 
+async def duplicate(db: AsyncSession, newsletter: Newsletter, author: Person) -> Newsletter:
+    """A new draft with the same texts, audience and images (copied, so deleting either keeps the other whole)."""
+    images = list((await db.execute(
+        select(NewsletterImage).where(NewsletterImage.newsletter_id == newsletter.id).order_by(NewsletterImage.id)
+    )).scalars())
+    tokens = {image.token: secrets.token_urlsafe(16) for image in images}
+
+    def retarget(text: str) -> str:
+        for old, new in tokens.items():
+            text = text.replace(f"/newsletters/images/{old}.", f"/newsletters/images/{new}.")
+        return text
+
+    copy = Newsletter(status="draft", created_by_id=author.id, recipients=0,
+                      fallback_language=newsletter.fallback_language, private=newsletter.private,
+                      audience=newsletter.audience,
+                      variants=[NewsletterVariant(language=v.language, subject=v.subject,
+                                                  preheader=retarget(v.preheader), body=retarget(v.body))
+                                for v in newsletter.variants])
+    db.add(copy)
+    await db.flush()
+    db.add_all(NewsletterImage(newsletter_id=copy.id, token=tokens[image.token], filename=image.filename,
+                               content_type=image.content_type, width=image.width, height=image.height,
+                               data=image.data) for image in images)
+    await db.flush()
+    return copy
+
+
+async def delete_draft(db: AsyncSession, newsletter_id: int) -> bool:
+    """Delete a draft with its variants and images; False (nothing deleted) when it is no longer a draft."""
+    result = await db.execute(delete(Newsletter).where(Newsletter.id == newsletter_id, Newsletter.status == "draft")
+                              .execution_options(synchronize_session=False))
+    if not result.rowcount:  # type: ignore[attr-defined]
+        return False
+    for model in (NewsletterVariant, NewsletterImage):
+        await db.execute(delete(model).where(model.newsletter_id == newsletter_id)
+                         .execution_options(synchronize_session=False))
+    return True
+
+
 async def _transition(db: AsyncSession, newsletter_id: int, from_statuses: Sequence[str], to: str,
                       **values: object) -> bool:
     """Move the newsletter to `to` if its status is one of `from_statuses`; False when someone else was first."""
@@ -124,6 +185,20 @@ async def audience_plan(db: AsyncSession, newsletter: Newsletter) -> AudiencePla
     return AudiencePlan(counts, by_variant, missing)
 
 
+async def last_pace(db: AsyncSession) -> float | None:
+    """Mails per second of the most recent newsletter that was sent in full (None before the first one)."""
+    row = (await db.execute(
+        select(Newsletter.recipients, Newsletter.started_at, Newsletter.finished_at)
+        .where(Newsletter.status == "sent", Newsletter.recipients > 0, Newsletter.started_at.is_not(None),
+               Newsletter.finished_at.is_not(None))
+        .order_by(Newsletter.finished_at.desc()).limit(1)
+    )).one_or_none()
+    if row is None:
+        return None
+    seconds = max((row.finished_at - row.started_at).total_seconds(), 1.0)
+    return float(row.recipients) / seconds
+
+
 # ---- sending ---------------------------------------------------------------------------------------------------
 
 def web_url(settings: Settings, newsletter: Newsletter, language: str) -> str | None:
@@ -144,6 +219,9 @@ async def start_sending(db: AsyncSession, settings: Settings, newsletter_id: int
     newsletter = await get(db, newsletter_id)
     if newsletter is None or newsletter.status not in from_statuses or not newsletter.variants:
         return None
+    problems = tag_problems(newsletter)
+    if problems:
+        raise UnknownPlaceholders(problems)
     rows = (await db.execute(audiences.members(audiences.Audience.from_json(newsletter.audience)))).all()
     if not rows:
         raise NoRecipients()
@@ -225,8 +303,9 @@ async def cancel(db: AsyncSession, newsletter_id: int) -> bool:
     return True
 
 
-async def schedule(db: AsyncSession, newsletter_id: int, moment: dt.datetime) -> bool:
-    return await _transition(db, newsletter_id, ("draft", "scheduled"), "scheduled", scheduled_at=moment)
+async def schedule(db: AsyncSession, newsletter_id: int, moment: dt.datetime, zone: str | None = None) -> bool:
+    return await _transition(db, newsletter_id, ("draft", "scheduled"), "scheduled", scheduled_at=moment,
+                             schedule_zone=zone)
 
 
 async def unschedule(db: AsyncSession, newsletter_id: int) -> bool:
@@ -387,6 +466,11 @@ async def run_due(sessionmaker: async_sessionmaker[AsyncSession], settings: Sett
                 await _transition(db, newsletter_id, ("scheduled",), "sent", started_at=utcnow(),
                                   finished_at=utcnow(), recipients=0)
             log.warning("newsletter %d was due but its audience is empty: nothing sent", newsletter_id)
+        except UnknownPlaceholders:
+            async with transaction(sessionmaker) as db:
+                await _transition(db, newsletter_id, ("scheduled",), "draft", scheduled_at=None)
+            log.warning("newsletter %d was due but holds unknown placeholders: back to draft, nothing sent",
+                        newsletter_id)
     for newsletter_id in sending:
         async with transaction(sessionmaker) as db:
             newsletter = await db.get(Newsletter, newsletter_id)

@@ -72,6 +72,65 @@
     });
   }
 
+  // ---- images: insert with a description -----------------------------------------------------------------------
+  function setUpImages(list) {
+    list.querySelectorAll(".image-item").forEach(function (item) {
+      var alt = item.querySelector(".image-alt");
+      var error = item.querySelector(".image-alt-error");
+      item.querySelectorAll(".image-insert-button").forEach(function (button) {
+        button.hidden = false;
+        button.addEventListener("click", function () {
+          var description = alt.value.trim();
+          if (!description) {
+            error.hidden = false;
+            alt.setAttribute("aria-invalid", "true");
+            alt.focus();
+            return;
+          }
+          error.hidden = true;
+          alt.removeAttribute("aria-invalid");
+          var body = document.getElementById("body_" + button.getAttribute("data-language"));
+          if (!body) { return; }
+          var markdown = "![" + description.replace(/([\[\]\\])/g, "\\$1") + "](" + item.getAttribute("data-url") + ")";
+          var start = body.selectionStart || body.value.length;
+          var end = body.selectionEnd || start;
+          var before = body.value.slice(0, start);
+          var after = body.value.slice(end);
+          var lead = before && !/\n\n$/.test(before) ? (/\n$/.test(before) ? "\n" : "\n\n") : "";
+          body.value = before + lead + markdown + "\n" + after;
+          body.selectionStart = body.selectionEnd = (before + lead + markdown).length;
+          body.dispatchEvent(new Event("input", { bubbles: true }));
+          body.focus();
+        });
+      });
+    });
+  }
+
+  // ---- busy buttons: one press, and the page says it is working ------------------------------------------------
+  function setUpBusy(form) {
+    form.addEventListener("submit", function (event) {
+      var button = form.querySelector("button[type=submit]");
+      if (!button) { return; }
+      if (button.getAttribute("aria-busy") === "true") { event.preventDefault(); return; }
+      button.setAttribute("aria-busy", "true");
+      var label = button.getAttribute("data-busy-label");
+      if (label) {
+        button.setAttribute("data-idle-label", button.textContent);
+        button.textContent = label;
+      }
+      // Disabled after the submission has started, so the browser still sends the form.
+      setTimeout(function () { button.disabled = true; }, 0);
+    });
+    // Back from the next page (the browser's cache keeps the page as it was): the button works again.
+    window.addEventListener("pageshow", function (event) {
+      var button = form.querySelector("button[type=submit]");
+      if (!event.persisted || !button || button.getAttribute("aria-busy") !== "true") { return; }
+      button.disabled = false;
+      button.removeAttribute("aria-busy");
+      if (button.hasAttribute("data-idle-label")) { button.textContent = button.getAttribute("data-idle-label"); }
+    });
+  }
+
   // ---- live progress -----------------------------------------------------------------------------------------
   function setUpProgress(panel) {
     var url = panel.getAttribute("data-progress-url");
@@ -119,6 +178,9 @@
   document.addEventListener("DOMContentLoaded", function () {
     var form = document.getElementById("compose-form");
     if (form) { setUpPreview(form); }
+    var images = document.querySelector(".image-list");
+    if (images) { setUpImages(images); }
+    document.querySelectorAll("form[data-busy]").forEach(setUpBusy);
     var panel = document.getElementById("progress-panel");
     if (panel) { setUpProgress(panel); }
   });

@@ -1,11 +1,13 @@
-"""The newsletter journey in a real browser: an admin writes in Dutch and Japanese, previews both, sends a test,
-sends to a small audience; every member receives exactly one mail in their language; one of them unsubscribes with
-one click and the report counts it."""
+"""The newsletter journey in a real browser: an admin writes in Dutch and Japanese with the name placeholder exactly
+as the composer's hint shows it, is warned about a mistyped one, inserts an image with a description, previews
+both, sends a test, sends to a small audience; every member receives exactly one mail in their language with their
+name; one of them unsubscribes with one click and the report counts it."""
 
 from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import io
 import re
 import subprocess
 import time
@@ -89,7 +91,7 @@ def newsletters_to(mailbox, address: str) -> list[EmailMessage]:  # type: ignore
     return [m for m in mailbox.to(address) if not str(m["Subject"]).startswith("[TEST]")]
 
 
-def test_write_preview_test_send_follow_and_unsubscribe(newsletter_server, desktop, admin_language):
+def test_write_preview_test_send_follow_and_unsubscribe(newsletter_server, desktop, phone, admin_language):
     url, mailbox = newsletter_server
     ui = UI[admin_language]
     page = desktop.new_page()
@@ -101,21 +103,45 @@ def test_write_preview_test_send_follow_and_unsubscribe(newsletter_server, deskt
 
     page.goto(url + "/admin/newsletters/new")
     assert page.locator("h1").inner_text() == ui["new"]  # the admin reads their own language
+    tag = page.locator("#compose-hint code").inner_text()  # the name placeholder, as the hint writes it
     page.fill("#subject_nl", "Nieuws uit Gent")
-    page.fill("#body_nl", "# Beste %%name%%\n\nDe **Gentse Feesten** komen eraan.")
+    # A mistyped placeholder is pointed out in the live preview, before anything is saved.
+    page.fill("#body_nl", "# Beste %naam%\n\nDe **Gentse Feesten** komen eraan.")
+    page.locator("#preview-nl .preview-problem", has_text="%naam%").wait_for()
+    page.fill("#body_nl", f"# Beste {tag}\n\nDe **Gentse Feesten** komen eraan.")
+    page.locator("#preview-nl .preview-problem").wait_for(state="hidden")
     # The live preview follows the typing, before anything is saved.
     nl_frame = page.frame_locator("iframe[name=preview-frame-nl]")
     nl_frame.locator("text=Gentse Feesten").wait_for()
     assert "Beste Els Van Gent" in page.locator("#preview-nl .preview-text").inner_text()
     page.fill("#subject_ja", "ゲントからのお知らせ")
-    page.fill("#body_ja", "# %%name%% 様\n\n**ゲント祭り**がまもなく始まります。")
+    page.fill("#body_ja", f"# {tag} 様\n\n**ゲント祭り**が\nまもなく始まります。")
     page.frame_locator("iframe[name=preview-frame-ja]").locator("text=ゲント祭り").wait_for()
     page.select_option("#fallback_language", "nl")
     page.click("#save-button")
     page.wait_for_url("**/admin/newsletters/*")
-    assert "ゲント祭り" in page.locator("#preview-ja .preview-text").inner_text()
+    assert "ゲント祭りがまもなく始まります。" in page.locator("#preview-ja .preview-text").inner_text()
     page.frame_locator("iframe[name=preview-frame-nl]").locator("text=Gentse Feesten").wait_for()
     screenshot(page, f"newsletter-compose-{admin_language}")
+
+    # An image goes in with a button and a real description, not its file name.
+    from PIL import Image
+
+    picture = io.BytesIO()
+    Image.new("RGB", (120, 80), "orange").save(picture, "JPEG")
+    page.set_input_files("#images-input", files=[{"name": "IMG_0042.jpg", "mimeType": "image/jpeg",
+                                                  "buffer": picture.getvalue()}])
+    page.click("#images button[type=submit]")
+    page.wait_for_url("**#images")
+    page.locator(".image-insert-button[data-language=nl]").click()
+    assert page.locator(".image-alt-error").is_visible()  # no description yet: nothing inserted
+    assert "![" not in page.input_value("#body_nl")
+    page.fill(".image-alt", "Lampionnen op de Graslei")
+    page.locator(".image-insert-button[data-language=nl]").click()
+    assert re.search(r"!\[Lampionnen op de Graslei\]\(http://\S+/newsletters/images/\S+\.jpg\)",
+                     page.input_value("#body_nl"))
+    page.click("#save-button")
+    page.wait_for_url("**/admin/newsletters/*")
 
     page.fill("#addresses", "redactie@example.be")
     page.click("#test button[type=submit]")
@@ -125,6 +151,15 @@ def test_write_preview_test_send_follow_and_unsubscribe(newsletter_server, deskt
 
     page.click(f"text={ui['review']}")
     assert page.locator("#plan-total").inner_text() == "3"
+    assert page.locator("#audience-summary").is_visible()
+    # The send button says it is busy and takes one press (the form's real submission is held back here).
+    label = page.locator("#send-now").inner_text()
+    page.evaluate("document.querySelector('.send-form').addEventListener('submit', e => e.preventDefault())")
+    page.click("#send-now")
+    page.wait_for_function("document.querySelector('#send-now').disabled")
+    assert page.locator("#send-now").get_attribute("aria-busy") == "true"
+    assert page.locator("#send-now").inner_text() != label
+    page.reload()
     page.click("#send-now")
     page.wait_for_url("**/report?done=started")
     # The figures change while the page stays open (static/js/newsletters.js polls progress.json).
@@ -137,7 +172,13 @@ def test_write_preview_test_send_follow_and_unsubscribe(newsletter_server, deskt
         assert len(received) == 1, address
         expected = "ゲントからのお知らせ" if language == "ja" else "Nieuws uit Gent"
         assert received[0]["Subject"] == expected
-        assert name in received[0].get_body(("plain",)).get_content()
+        text = received[0].get_body(("plain",)).get_content()
+        assert name in text and tag not in text
+        greeting = f"{name} 様" if language == "ja" else f"Beste {name}"
+        assert greeting in text and greeting in received[0].get_body(("html",)).get_content()
+        html = received[0].get_body(("html",)).get_content()
+        if language != "ja":
+            assert 'alt="Lampionnen op de Graslei"' in html
 
     # A mail client's one-click unsubscribe: the https link from List-Unsubscribe, posted without cookies.
     mail = newsletters_to(mailbox, "hanako@example.jp")[0]
@@ -147,7 +188,19 @@ def test_write_preview_test_send_follow_and_unsubscribe(newsletter_server, deskt
     page.click("#reload")
     assert page.locator("#count-unsubscribes").inner_text() == "1"
 
+    report_url = page.url
     page.goto(url + "/newsletters")
     assert page.locator("link[rel=alternate][type='application/atom+xml']").count() == 1
     page.click("text=" + ("ゲントからのお知らせ" if admin_language == "ja" else "Nieuws uit Gent"))
     assert "Els" not in page.locator("article").inner_text()
+
+    # On a 360 px phone the report and the editor fit the screen (no sideways scrolling).
+    small = phone.new_page()
+    small.goto(url + "/admin/login")
+    small.fill("#email", "els@example.org")
+    small.fill("#password", PASSWORD)
+    small.click("main button[type=submit]")
+    small.wait_for_url("**/admin")
+    for path in (url + "/admin/newsletters", url + "/admin/newsletters/new", report_url):
+        small.goto(path)
+        assert small.evaluate("document.documentElement.scrollWidth") <= 360, path

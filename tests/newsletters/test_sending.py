@@ -54,8 +54,8 @@ async def test_only_confirmed_subscribed_unsuppressed_members_are_counted(admin_
     page = await admin_client.get(f"/admin/newsletters/{newsletter_id}/confirm")
     assert 'id="plan-total">3<' in page.text
     # English readers have no English version: the page says so before sending.
-    assert "1 members read English, but there is no version in it" in page.text
-    assert "Send now (recipients: 3)" in page.text
+    assert "1 member reads English, but there is no version in it" in page.text
+    assert "Send now to 3 members" in page.text
 
 
 async def test_audience_narrows_by_city_language_interest_role_and_join_date(admin_client, post, db):
@@ -168,8 +168,12 @@ async def test_schedule_shows_both_zones_refuses_the_past_and_run_due_sends(admi
     ok = await post(f"/admin/newsletters/{newsletter_id}/schedule", {"scheduled_at": local, "timezone": "Asia/Tokyo"})
     assert ok.status_code == 303
     page = await admin_client.get(f"/admin/newsletters/{newsletter_id}")
-    assert "Europe/Brussels" in page.text and "Japan Standard Time" in page.text
+    assert "Ghent (Europe/Brussels)" in page.text and "Kanazawa (Asia/Tokyo)" in page.text
     assert moment.strftime("%-I:%M") in page.text
+    # The form keeps the zone it was scheduled in and shows the time in it, to the minute (no seconds anywhere).
+    assert '<option value="Asia/Tokyo" selected>' in page.text
+    assert f'value="{local}"' in page.text
+    assert moment.strftime("%-I:%M:%S") not in page.text
 
     sessionmaker = create_sessionmaker(engine)
     assert await service.run_due(sessionmaker, settings) == 0

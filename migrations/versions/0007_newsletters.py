@@ -1,0 +1,24 @@
+"""newsletters: the time zone a newsletter was scheduled in, so the schedule form shows it again
+
+Revision ID: 0007_newsletters
+Revises: 0006_newsletters
+"""
+
+from collections.abc import Sequence
+
+import sqlalchemy as sa
+from alembic import op
+
+revision: str = "0007_newsletters"
+down_revision: str | None = "0006_newsletters"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+
+def upgrade() -> None:
+    op.add_column("newsletters", sa.Column("schedule_zone", sa.String(length=40), nullable=True))
+
+
+def downgrade() -> None:
+    with op.batch_alter_table("newsletters") as batch:
+        batch.drop_column("schedule_zone")
