@@ -1,7 +1,7 @@
 """newsletters: the time zone a newsletter was scheduled in, so the schedule form shows it again
 
-Revision ID: 0007_newsletters
-Revises: 0006_newsletters
+Revision ID: 0008_newsletters
+Revises: 0007_privacy
 """
 
 from collections.abc import Sequence
@@ -9,8 +9,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0007_newsletters"
-down_revision: str | None = "0006_newsletters"
+revision: str = "0008_newsletters"
+down_revision: str | None = "0007_privacy"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
