@@ -35,11 +35,11 @@ async def index(request: Request) -> Response:
     db = request.state.db
     today = service.club_today()
     rows = await service.ambassadors_overview(db, today)
-    codes = (
+    refs = (
         dict(
             (
                 await db.execute(
-                    select(Ambassador.person_id, Ambassador.recruiting_code).where(
+                    select(Ambassador.person_id, Ambassador.ref).where(
                         Ambassador.person_id.in_({person.id for _a, person in rows})
                     )
                 )
@@ -52,13 +52,13 @@ async def index(request: Request) -> Response:
         dict(
             (
                 await db.execute(
-                    select(Person.joined_via, func.count())
-                    .where(Person.joined_via.in_(set(codes.values())), Person.confirmed_at.is_not(None))
-                    .group_by(Person.joined_via)
+                    select(Person.ref, func.count())
+                    .where(Person.ref.in_(set(refs.values())), Person.confirmed_at.is_not(None))
+                    .group_by(Person.ref)
                 )
             ).all()
         )
-        if codes
+        if refs
         else {}
     )
     waiting = (
@@ -70,7 +70,7 @@ async def index(request: Request) -> Response:
         request,
         "ambassadors/admin/index.html",
         {
-            "rows": [(appointment, person, recruits.get(codes.get(person.id, ""), 0)) for appointment, person in rows],
+            "rows": [(appointment, person, recruits.get(refs.get(person.id, ""), 0)) for appointment, person in rows],
             "waiting": waiting,
         },
     )

@@ -4,6 +4,9 @@ Japanese glyphs (Noto Sans CJK from Debian's fonts-noto-cjk); without that font 
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
+import threading
+from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -31,18 +34,19 @@ class FontMissing(Exception):
     """No font with Japanese glyphs on this server: install Debian's fonts-noto-cjk."""
 
 
-@dataclass
+@dataclass(frozen=True)
 class CertificateText:
-    """Every line already translated and formatted by the caller, in the ambassador's language."""
+    """Every line already written and formatted in the ambassador's language (see certificate_texts.py)."""
 
+    language: str
     club: str
     heading: str
-    intro: str
+    lead: str  # the words before the name; none in Japanese, where the name comes first
     name: str
     body: str
-    figures: list[tuple[str, str]]
+    figures: list[str]
     categories_title: str
-    categories: list[str]
+    categories: str
     closing: str
     issued: str
 
@@ -54,10 +58,31 @@ def find_font() -> tuple[Path, Path | None]:
     raise FontMissing()
 
 
+# The same data gives the same certificate: made once, kept until the data (or the day of issue) changes.
+_made: OrderedDict[str, bytes] = OrderedDict()
+_made_lock = threading.Lock()
+KEEP = 256
+
+
+def cached_build(text: CertificateText) -> bytes:
+    key = hashlib.sha256(repr(text).encode()).hexdigest()
+    with _made_lock:
+        if key in _made:
+            _made.move_to_end(key)
+            return _made[key]
+    pdf = build(text)
+    with _made_lock:
+        _made[key] = pdf
+        while len(_made) > KEEP:
+            _made.popitem(last=False)
+    return pdf
+
+
 def build(text: CertificateText) -> bytes:
     """Draw the certificate; CPU-bound (font subsetting), so call it in a worker thread."""
     regular, bold = find_font()
     pdf = FPDF(orientation="portrait", unit="mm", format="A4")
+    pdf.set_lang(text.language)
     pdf.set_title(text.heading)
     pdf.set_author(text.club)
     pdf.set_creator(text.club)
@@ -84,9 +109,10 @@ def build(text: CertificateText) -> bytes:
     pdf.multi_cell(170, 13, text.heading, align="C")
 
     pdf.set_text_color(*INK)
-    pdf.set_font("club", "", 12)
-    pdf.set_xy(25, pdf.get_y() + 8)
-    pdf.multi_cell(160, 7, text.intro, align="C")
+    if text.lead:
+        pdf.set_font("club", "", 12)
+        pdf.set_xy(25, pdf.get_y() + 8)
+        pdf.multi_cell(160, 7, text.lead, align="C")
     pdf.set_font("club", "B", 24)
     pdf.set_xy(20, pdf.get_y() + 6)
     pdf.multi_cell(170, 12, text.name, align="C")
@@ -96,20 +122,15 @@ def build(text: CertificateText) -> bytes:
     pdf.set_xy(25, pdf.get_y() + 8)
     pdf.multi_cell(160, 7, text.body, align="C")
 
-    # The figures, side by side.
-    y = pdf.get_y() + 10
-    width = 160 / max(1, len(text.figures))
-    for index, (label, value) in enumerate(text.figures):
-        x = 25 + index * width
-        pdf.set_text_color(*TEAL)
-        pdf.set_font("club", "B", 22)
-        pdf.set_xy(x, y)
-        pdf.cell(width, 11, value, align="C")
-        pdf.set_text_color(*INK)
-        pdf.set_font("club", "", 10)
-        pdf.set_xy(x, y + 12)
-        pdf.multi_cell(width, 5, label, align="C")
-    pdf.set_y(y + 32)
+    # The figures, two by two.
+    y = pdf.get_y() + 8
+    pdf.set_text_color(*TEAL)
+    pdf.set_font("club", "B", 13)
+    for index, figure in enumerate(text.figures):
+        pdf.set_xy(25 + (index % 2) * 80, y + (index // 2) * 10)
+        pdf.cell(80, 9, figure, align="C")
+    pdf.set_text_color(*INK)
+    pdf.set_y(y + 10 * ((len(text.figures) + 1) // 2) + 6)
 
     if text.categories:
         pdf.set_font("club", "B", 12)
@@ -118,13 +139,15 @@ def build(text: CertificateText) -> bytes:
         pdf.ln(8)
         pdf.set_font("club", "", 11)
         pdf.set_x(25)
-        pdf.multi_cell(160, 6, " · ".join(text.categories), align="C")
+        pdf.multi_cell(160, 6, text.categories, align="C")
 
     pdf.set_font("club", "", 11)
     pdf.set_xy(25, 232)
     pdf.multi_cell(160, 6, text.closing, align="C")
-    pdf.set_font("club", "", 9)
+    pdf.set_font("club", "", 10)
     pdf.set_text_color(82, 96, 95)
-    pdf.set_xy(25, 268)
+    pdf.set_xy(25, 262)
     pdf.cell(160, 5, text.issued, align="C")
+    pdf.set_xy(25, 268)
+    pdf.cell(160, 5, text.club, align="C")
     return bytes(pdf.output())

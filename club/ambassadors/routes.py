@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import io
 import re
+from email.utils import parseaddr
 from typing import Any
 
 import segno
@@ -21,6 +22,7 @@ from club.accounts.models import Person
 from club.ambassadors import certificate, labels, photos, service
 from club.ambassadors import forms as activity_forms
 from club.ambassadors.admin_routes import routes as admin_routes
+from club.ambassadors.certificate_texts import certificate_text
 from club.ambassadors.models import ACTIVITY_CITIES, CATEGORIES, Activity, Appointment
 from club.ambassadors.pages import page, settings_of
 from club.forms import Errors, Invalid
@@ -58,7 +60,7 @@ async def dashboard(request: Request) -> Response:
             "appointment": appointment,
             "totals": await service.totals_for(db, person.id, appointment=appointment),
             "activities": await service.activities_of(db, person.id),
-            "join_url": service.join_url(settings_of(request), ambassador.recruiting_code),
+            "join_url": service.join_url(settings_of(request), ambassador.ref),
         },
     )
 
@@ -93,18 +95,23 @@ async def create_activity(request: Request) -> Response:
     return await _save(request, appointment, None)
 
 
-async def _own_editable(request: Request, appointment: Appointment) -> Activity:
+async def _own_editable(request: Request, appointment: Appointment) -> Activity | Response:
+    """The person's own activity if they may still change it; else the page that says why not and what to do."""
     activity = await service.own_activity(request.state.db, request.state.person.id, request.path_params["activity_id"])
     if activity is None:
         raise HTTPException(404)
     if not activity.editable or activity.appointment_id != appointment.id:
-        raise HTTPException(403)
+        club_address = parseaddr(settings_of(request).mail_from)[1]
+        context = {"activity": activity, "club_address": club_address}
+        return page(request, "ambassadors/locked.html", context, status_code=403)
     return activity
 
 
 async def edit_activity_page(request: Request) -> Response:
     appointment = await require_term(request)
     activity = await _own_editable(request, appointment)
+    if isinstance(activity, Response):
+        return activity
     values = {
         "happened_on": activity.happened_on.isoformat(),
         "title": activity.title,
@@ -123,6 +130,8 @@ async def edit_activity_page(request: Request) -> Response:
 async def update_activity(request: Request) -> Response:
     appointment = await require_term(request)
     activity = await _own_editable(request, appointment)
+    if isinstance(activity, Response):
+        return activity
     return await _save(request, appointment, activity)
 
 
@@ -192,6 +201,8 @@ async def withdraw_activity(request: Request) -> Response:
     await read_form(request)
     appointment = await require_term(request)
     activity = await _own_editable(request, appointment)
+    if isinstance(activity, Response):
+        return activity
     keys = await service.withdraw(request.state.db, activity)
     service.remove_photo_files(settings_of(request).var_dir, keys)
     return redirect("/activities")
@@ -201,7 +212,7 @@ async def _qr(request: Request) -> segno.QRCode:
     await require_term(request)
     ambassador = await service.ambassador_of(request.state.db, request.state.person.id)
     assert ambassador is not None
-    return segno.make(service.join_url(settings_of(request), ambassador.recruiting_code), error="m")
+    return segno.make(service.join_url(settings_of(request), ambassador.ref), error="m")
 
 
 async def qr_png(request: Request) -> Response:
@@ -273,33 +284,11 @@ async def certificate_pdf(request: Request) -> Response:
     if not certificate_open(term, service.club_today()):
         raise HTTPException(403)
     totals = await service.totals_for(db, person.id, appointment=term)
-    text = certificate.CertificateText(
-        club=_("Ghent–Kanazawa Supporters Club"),
-        heading=_("Certificate of ambassadorship"),
-        intro=_("This certifies that"),
-        name=person.name,
-        body=_(
-            "served as ambassador of the Ghent–Kanazawa Supporters Club from %(start)s to %(end)s, "
-            "stationed in %(city)s, as a student of %(home)s hosted by %(host)s.",
-            start=i18n.format_date(term.starts_on, "long"),
-            end=i18n.format_date(term.last_day, "long"),
-            city=labels.city(term.stationed_in),
-            home=labels.institution(term.home_institution),
-            host=labels.institution(term.host_institution),
-        ),
-        figures=[
-            (_("activities"), i18n.format_number(totals.activities)),
-            (_("hours"), i18n.format_number(totals.hours)),
-            (_("people reached"), i18n.format_number(totals.people_reached)),
-            (_("new members"), i18n.format_number(totals.recruits)),
-        ],
-        categories_title=_("Areas of the twinning"),
-        categories=[labels.category(key) for key, *_rest in totals.by_category],
-        closing=_("With our warm thanks for bringing Ghent and Kanazawa closer together."),
-        issued=_("Issued on %(date)s", date=i18n.format_date(service.club_today(), "long")),
+    text = certificate_text(
+        i18n.current_language.get(), name=person.name, term=term, totals=totals, issued_on=service.club_today()
     )
     try:
-        pdf = await run_in_threadpool(certificate.build, text)
+        pdf = await run_in_threadpool(certificate.cached_build, text)
     except certificate.FontMissing:
         return page(request, "ambassadors/certificate_unavailable.html", status_code=503)
     filename = f"certificate-{term.starts_on.year}-{term.last_day.year}.pdf"

@@ -16,7 +16,6 @@ from sqlalchemy import Select, and_, exists, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
-from club.accounts import sessions
 from club.accounts.models import Person
 from club.ambassadors import labels, markdown, photos
 from club.ambassadors.forms import ActivityInput, AppointmentInput
@@ -35,7 +34,7 @@ REMIND_AFTER = dt.timedelta(days=30)
 WALL_PAGE_SIZE = 24
 QUEUE_PAGE_SIZE = 50
 FEED_SIZE = 30
-CODE_ALPHABET = "abcdefghjkmnpqrstuvwxyz23456789"
+REF_ALPHABET = "abcdefghjkmnpqrstuvwxyz23456789"
 CERTIFICATE_FROM = dt.timedelta(days=30)  # the certificate opens in the last month of a term
 
 
@@ -57,8 +56,8 @@ def station_today(stationed_in: str) -> dt.date:
     return dt.datetime.now(STATION_TIMEZONES.get(stationed_in, CLUB_TIMEZONE)).date()
 
 
-def join_url(settings: Settings, code: str) -> str:
-    return settings.absolute_url(f"/join?ref={code}")
+def join_url(settings: Settings, ref: str) -> str:
+    return settings.absolute_url(f"/join?ref={ref}")
 
 
 # ---- appointments and terms ------------------------------------------------------------------------------------
@@ -94,11 +93,11 @@ async def ambassador_of(db: AsyncSession, person_id: int) -> Ambassador | None:
     return await db.get(Ambassador, person_id)
 
 
-async def _new_code(db: AsyncSession) -> str:
+async def _new_ref(db: AsyncSession) -> str:
     while True:
-        code = "".join(secrets.choice(CODE_ALPHABET) for _ in range(8))
-        if not (await db.execute(select(exists().where(Ambassador.recruiting_code == code)))).scalar():
-            return code
+        ref = "".join(secrets.choice(REF_ALPHABET) for _ in range(8))
+        if not (await db.execute(select(exists().where(Ambassador.ref == ref)))).scalar():
+            return ref
 
 
 async def appoint(
@@ -127,7 +126,7 @@ async def appoint(
         raise AppointError("starts_on", N_("This member already has a term in these dates."))
     ambassador = await db.get(Ambassador, person.id)
     if ambassador is None:
-        ambassador = Ambassador(person_id=person.id, recruiting_code=await _new_code(db))
+        ambassador = Ambassador(person_id=person.id, ref=await _new_ref(db))
         db.add(ambassador)
         await db.flush()
     appointment = Appointment(
@@ -148,7 +147,7 @@ async def appoint(
         person,
         "welcome",
         subject=lambda: _("Welcome, ambassador of Ghent and Kanazawa"),
-        context={"appointment": appointment, "join_url": join_url(settings, ambassador.recruiting_code)},
+        context={"appointment": appointment, "join_url": join_url(settings, ambassador.ref)},
     )
     return appointment
 
@@ -169,7 +168,8 @@ async def end_term(
 
 
 async def sync_role(db: AsyncSession, person: Person, today: dt.date) -> bool:
-    """Give or take the ambassador role to match the person's terms; their sessions are refreshed on a change."""
+    """Give or take the ambassador role to match the person's terms. Sessions stay: the role is read from the person
+    at every request, so someone logged in simply sees their new pages (and loses the old ones) at the next click."""
     if person.role == "admin":
         return False
     has_term = (
@@ -179,7 +179,6 @@ async def sync_role(db: AsyncSession, person: Person, today: dt.date) -> bool:
     if person.role == wanted:
         return False
     person.role = wanted
-    await sessions.revoke_all(db, person.id)
     await db.flush()
     return True
 
@@ -351,7 +350,7 @@ async def totals_for(db: AsyncSession, person_id: int, *, appointment: Appointme
         await db.execute(select(func.count()).where(Activity.person_id == person_id, Activity.status == "submitted"))
     ).scalar_one()
     ambassador = await db.get(Ambassador, person_id)
-    recruits = await recruits_of(db, ambassador.recruiting_code) if ambassador else 0
+    recruits = await recruits_of(db, ambassador.ref) if ambassador else 0
     return Totals(
         activities=int(row[0]),
         quarter_hours=int(row[1]),
@@ -362,11 +361,11 @@ async def totals_for(db: AsyncSession, person_id: int, *, appointment: Appointme
     )
 
 
-async def recruits_of(db: AsyncSession, code: str) -> int:
+async def recruits_of(db: AsyncSession, ref: str) -> int:
     """Members who joined through the ambassador's link and confirmed their address."""
     return int(
         (
-            await db.execute(select(func.count()).where(Person.joined_via == code, Person.confirmed_at.is_not(None)))
+            await db.execute(select(func.count()).where(Person.ref == ref, Person.confirmed_at.is_not(None)))
         ).scalar_one()
     )
 

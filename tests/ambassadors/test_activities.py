@@ -280,3 +280,40 @@ async def test_the_form_and_its_messages_in_the_ambassadors_language(client, db,
     assert response.status_code == 400 and error in response.text
     wall = await client.get("/ambassadors", headers={"Accept-Language": language})
     assert wall.status_code == 200
+
+
+async def test_editing_an_approved_activity_says_it_is_locked_and_what_to_do(client, db, ambassador):
+    person, appointment = ambassador
+    activity = await make_activity(db, person, appointment, title="Kimono day at STAM", status="approved")
+    token = await csrf_token(client, "/activities/new")
+    for response in (
+        await client.get(f"/activities/{activity.id}/edit"),
+        await client.post(f"/activities/{activity.id}/edit", data=activity_form(token, title="Later")),
+        await client.post(f"/activities/{activity.id}/withdraw", data={"csrf_token": token}),
+    ):
+        assert response.status_code == 403
+        assert "This activity is approved and locked." in response.text
+        assert "Kimono day at STAM" in response.text
+        assert "Write to the club at club@localhost" in response.text
+        assert f'href="/activities/{activity.id}"' in response.text
+    person.language = "ja"
+    db.add(person)
+    await db.commit()
+    locked = await client.get(f"/activities/{activity.id}/edit")
+    assert "この活動は承認済みのため、ロックされています。" in locked.text
+    assert (await fresh(db, Activity, activity.id)).title == "Kimono day at STAM"
+
+
+async def test_markdown_autolinks_and_plain_angle_brackets_are_accepted_real_tags_are_not(client, db, ambassador):
+    token = await csrf_token(client, "/activities/new")
+    description = "Slides: <https://www.ugent.be/japan>, questions to <jan@example.org>.\n\nScore: a < b > c, 1<2."
+    response = await client.post("/activities/new", data=activity_form(token, description=description))
+    assert response.status_code == 303, response.text
+    activity = (await db.execute(select(Activity))).scalar_one()
+    assert 'href="https://www.ugent.be/japan"' in activity.description_html
+    assert 'href="mailto:jan@example.org"' in activity.description_html
+    assert "a &lt; b &gt; c" in activity.description_html
+    for tag in ("<b>bold</b>", "Hi <a\nhref=x>x</a>", "<!-- note -->", "<br/>", "<svg/onload=alert(1)>"):
+        refused = await client.post("/activities/new", data=activity_form(token, description=tag))
+        assert refused.status_code == 400 and "HTML tags" in refused.text, tag
+    assert await count(db, Activity) == 1

@@ -124,9 +124,9 @@ async def test_recruits_are_counted_for_the_ambassador(client, db):
         await make_person(db)
     joined = [await make_person(db) for _ in range(2)]
     unconfirmed = await make_person(db, confirmed=False)
-    code = (await service.ambassador_of(db, person.id)).recruiting_code  # type: ignore[union-attr]
+    code = (await service.ambassador_of(db, person.id)).ref  # type: ignore[union-attr]
     for member in (*joined, unconfirmed):
-        member.joined_via = code
+        member.ref = code
     await db.commit()
     totals = await service.totals_for(db, person.id)
     assert totals.recruits == 2

@@ -148,3 +148,16 @@ async def test_photos_are_lazy_on_the_wall_and_private_until_public(client, db, 
     assert (await client.get(f"/ambassadors/activities/{hidden.id}")).status_code == 404
     await log_in(client, db, await make_admin(db))
     assert (await client.get(f"/ambassadors/photos/{'b' * 32}-large.jpg")).status_code == 200
+
+
+async def test_the_language_switcher_keeps_the_walls_filters(client):
+    wall = await client.get("/ambassadors?city=kanazawa&category=crafts")
+    assert 'name="next" value="/ambassadors?city=kanazawa&amp;category=crafts"' in wall.text
+    token = re.search(r'name="csrf_token" value="([^"]+)"', wall.text).group(1)  # type: ignore[union-attr]
+    switched = await client.post(
+        "/language", data={"csrf_token": token, "language": "nl", "next": "/ambassadors?city=kanazawa&category=crafts"}
+    )
+    assert switched.headers["location"] == "/ambassadors?city=kanazawa&category=crafts"
+    # The home page is kept for every visitor: one visitor's query never lands in another's switcher.
+    assert 'name="next" value="/"' in (await client.get("/?utm=flyer")).text
+    assert 'name="next" value="/"' in (await client.get("/")).text
