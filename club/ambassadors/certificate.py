@@ -58,24 +58,47 @@ def find_font() -> tuple[Path, Path | None]:
     raise FontMissing()
 
 
-# The same data gives the same certificate: made once, kept until the data (or the day of issue) changes.
-_made: OrderedDict[str, bytes] = OrderedDict()
-_made_lock = threading.Lock()
+# The same data gives the same certificate: made once, kept until the data (or the day of issue) changes. The terms
+# page starts making it (prepare) when it shows the download button, so the click usually finds it made.
 KEEP = 256
+_made: OrderedDict[str, bytes] = OrderedDict()
+_making: dict[str, threading.Event] = {}
+_lock = threading.Lock()
+
+
+def _key(text: CertificateText) -> str:
+    return hashlib.sha256(repr(text).encode()).hexdigest()
+
+
+def is_made(text: CertificateText) -> bool:
+    with _lock:
+        return _key(text) in _made
 
 
 def cached_build(text: CertificateText) -> bytes:
-    key = hashlib.sha256(repr(text).encode()).hexdigest()
-    with _made_lock:
-        if key in _made:
-            _made.move_to_end(key)
-            return _made[key]
-    pdf = build(text)
-    with _made_lock:
-        _made[key] = pdf
-        while len(_made) > KEEP:
-            _made.popitem(last=False)
-    return pdf
+    """The certificate for this text, from the cache, or made now (once, however many ask at the same time)."""
+    key = _key(text)
+    while True:
+        with _lock:
+            if key in _made:
+                _made.move_to_end(key)
+                return _made[key]
+            making = _making.get(key)
+            if making is None:
+                making = _making[key] = threading.Event()
+                break
+        making.wait(60)  # someone else is making it; then it is in the cache (or they failed and we try)
+    try:
+        pdf = build(text)
+        with _lock:
+            _made[key] = pdf
+            while len(_made) > KEEP:
+                _made.popitem(last=False)
+        return pdf
+    finally:
+        with _lock:
+            _making.pop(key, None)
+        making.set()
 
 
 def build(text: CertificateText) -> bytes:

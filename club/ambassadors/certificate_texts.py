@@ -95,11 +95,12 @@ def _japanese(name: str, term: Appointment, totals: Totals, issued_on: dt.date) 
         heading="アンバサダー活動証明書",
         lead="",
         name=f"{name}\u3000殿",
+        # Broken into lines between phrases: the PDF would otherwise wrap in the middle of a word (金沢大|学).
         body=(
-            f"あなたは、{day(term.starts_on)}から{day(term.last_day)}まで、"
+            f"あなたは、{day(term.starts_on)}から{day(term.last_day)}まで、\n"
             f"{labels.institution(term.home_institution)}の学生として{labels.institution(term.host_institution)}で"
-            f"学びながら、{labels.city(term.stationed_in)}を拠点にゲント・金沢サポーターズクラブのアンバサダーを"
-            "務めたことを証明します。"
+            f"学びながら{labels.city(term.stationed_in)}を拠点に、\n"
+            "ゲント・金沢サポーターズクラブのアンバサダーを務めたことを証明します。"
         ),
         figures=figures(totals),
         categories_title="活動分野",

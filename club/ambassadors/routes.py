@@ -3,8 +3,10 @@ QR codes, past terms and certificates (/me/ambassador). Admin pages are in admin
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import io
+import logging
 import re
 from email.utils import parseaddr
 from typing import Any
@@ -28,6 +30,8 @@ from club.ambassadors.pages import page, settings_of
 from club.forms import Errors, Invalid
 from club.i18n import N_, _
 from club.web import read_form, redirect, route, templates
+
+log = logging.getLogger("club.ambassadors")
 
 # Parsed before counting, so that a seventh photo gets a clear message rather than a bare 400.
 MAX_FILES_PARSED = 12
@@ -263,16 +267,42 @@ async def my_terms(request: Request) -> Response:
     if not terms:
         raise HTTPException(404)
     today = service.club_today()
-    rows = [
-        (
-            term,
-            await service.totals_for(db, person.id, appointment=term),
-            certificate_open(term, today),
-            term.ends_on - service.CERTIFICATE_FROM,
-        )
-        for term in terms
-    ]
+    rows = []
+    for term in terms:
+        totals = await service.totals_for(db, person.id, appointment=term)
+        is_open = certificate_open(term, today)
+        if is_open:
+            _prepare_certificate(_certificate_text(person, term, totals))
+        rows.append((term, totals, is_open, term.ends_on - service.CERTIFICATE_FROM))
     return page(request, "ambassadors/terms.html", {"terms": rows, "today": today})
+
+
+_preparing: set[asyncio.Future[bytes]] = set()
+
+
+def _prepare_certificate(text: certificate.CertificateText) -> None:
+    """Start making the certificate in a worker thread while the person reads the page; the click then finds it."""
+    if certificate.is_made(text):
+        return
+    try:
+        certificate.find_font()
+    except certificate.FontMissing:
+        return
+    future = asyncio.get_running_loop().run_in_executor(None, certificate.cached_build, text)
+    _preparing.add(future)
+    future.add_done_callback(_prepared)
+
+
+def _prepared(future: asyncio.Future[bytes]) -> None:
+    _preparing.discard(future)
+    if not future.cancelled() and future.exception() is not None:
+        log.error("preparing a certificate failed", exc_info=future.exception())
+
+
+def _certificate_text(person: Person, term: Appointment, totals: service.Totals) -> certificate.CertificateText:
+    return certificate_text(
+        i18n.current_language.get(), name=person.name, term=term, totals=totals, issued_on=service.club_today()
+    )
 
 
 async def certificate_pdf(request: Request) -> Response:
@@ -284,10 +314,9 @@ async def certificate_pdf(request: Request) -> Response:
     if not certificate_open(term, service.club_today()):
         raise HTTPException(403)
     totals = await service.totals_for(db, person.id, appointment=term)
-    text = certificate_text(
-        i18n.current_language.get(), name=person.name, term=term, totals=totals, issued_on=service.club_today()
-    )
+    text = _certificate_text(person, term, totals)
     try:
+        certificate.find_font()
         pdf = await run_in_threadpool(certificate.cached_build, text)
     except certificate.FontMissing:
         return page(request, "ambassadors/certificate_unavailable.html", status_code=503)
