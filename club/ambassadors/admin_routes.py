@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 
 from sqlalchemy import func, select
 from starlette.concurrency import run_in_threadpool
@@ -216,23 +216,45 @@ def _month(month: int) -> str:
     return str(get_month_names("abbreviated", locale=i18n.current_language.get())[month])
 
 
-async def _all_numbers(request: Request, filters: service.NumbersFilter) -> dict[str, list[service.Row]]:
+async def _all_numbers(
+    request: Request, filters: service.NumbersFilter, metric: str = "activities"
+) -> dict[str, list[service.Row]]:
     db = request.state.db
-    return {dimension: await service.numbers(db, filters, dimension) for dimension in service.DIMENSIONS}
+    return {
+        dimension: await service.numbers(db, filters, dimension, metric=metric) for dimension in service.DIMENSIONS
+    }
+
+
+def cut_note(dimension: str, shown: int, totals: service.Row) -> str:
+    """Said wherever a list is cut: "Top 30 of 80 ambassadors"."""
+    total = int(totals.label) if dimension == "ambassador" else shown
+    if shown >= total:
+        return ""
+    return i18n.ngettext(
+        "Top %(shown)s of %(total)s ambassador",
+        "Top %(shown)s of %(total)s ambassadors",
+        total,
+        shown=i18n.format_number(shown),
+        total=i18n.format_number(total),
+    )
 
 
 async def numbers_page(request: Request) -> Response:
     filters = numbers_filter(request)
     db = request.state.db
+    metric = metric_of(request)
+    totals = await service.year_totals(db, filters)
+    tables = await _all_numbers(request, filters, metric)
     return page(
         request,
         "ambassadors/admin/numbers.html",
         {
             "filters": filters,
-            "metric": metric_of(request),
+            "metric": metric,
             "years": await service.activity_years(db),
-            "totals": await service.year_totals(db, filters),
-            "tables": await _all_numbers(request, filters),
+            "totals": totals,
+            "tables": tables,
+            "notes": {dimension: cut_note(dimension, len(rows), totals) for dimension, rows in tables.items()},
             "dimensions": service.DIMENSIONS,
             "dimension_labels": labels.DIMENSION_LABELS,
             "metric_labels": labels.METRIC_LABELS,
@@ -245,13 +267,16 @@ async def numbers_page(request: Request) -> Response:
 async def report_page(request: Request) -> Response:
     filters = numbers_filter(request)
     db = request.state.db
+    totals = await service.year_totals(db, filters)
+    tables = await _all_numbers(request, filters)
     return page(
         request,
         "ambassadors/admin/report.html",
         {
             "filters": filters,
-            "totals": await service.year_totals(db, filters),
-            "tables": await _all_numbers(request, filters),
+            "totals": totals,
+            "tables": tables,
+            "notes": {dimension: cut_note(dimension, len(rows), totals) for dimension, rows in tables.items()},
             "dimensions": service.DIMENSIONS,
             "dimension_labels": labels.DIMENSION_LABELS,
             "label_for": row_label,
@@ -266,26 +291,49 @@ async def chart(request: Request) -> Response:
         raise HTTPException(404)
     filters = numbers_filter(request)
     metric = metric_of(request)
-    rows = await service.numbers(request.state.db, filters, dimension)
-    if dimension != "month" and not any(charts.metric_value(row, metric) for row in rows):
-        rows = []
-    title = f"{_(labels.METRIC_LABELS[metric])} · {_(labels.DIMENSION_LABELS[dimension])} · {filters.year}"
-    svg = await run_in_threadpool(
-        charts.render,
-        rows,
-        title=title,
-        series=_(labels.METRIC_LABELS[metric]),
-        metric=metric,
-        horizontal=dimension != "month",
-        label=row_label(dimension),
-        formatter=lambda value: i18n.format_number(value),
-        empty=_("No approved activities yet"),
-    )
+    # The page puts its language in the chart's address, so each language is its own chart (and its own cache entry).
+    language = request.query_params.get("lang", "")
+    if language not in i18n.LANGUAGES:
+        language = i18n.current_language.get()
+    with i18n.use_language(language):
+        db = request.state.db
+        rows = await service.numbers(db, filters, dimension, metric=metric)
+        if dimension != "month" and not any(charts.metric_value(row, metric) for row in rows):
+            rows = []
+        title = f"{_(labels.METRIC_LABELS[metric])} · {_(labels.DIMENSION_LABELS[dimension])} · {filters.year}"
+        note = cut_note(dimension, len(rows), await service.year_totals(db, filters)) if rows else ""
+        label = row_label(dimension)
+        svg = await run_in_threadpool(
+            charts.render,
+            rows,
+            title=f"{title} ({note})" if note else title,
+            series=_(labels.METRIC_LABELS[metric]),
+            metric=metric,
+            horizontal=dimension != "month",
+            label=lambda row: i18n_label(language, label, row),
+            formatter=lambda value: i18n_number(language, value),
+            empty=_("No approved activities yet"),
+        )
     return Response(
         svg,
         media_type="image/svg+xml; charset=utf-8",
-        headers={"Content-Security-Policy": CHART_CSP, "Cache-Control": "private, max-age=60"},
+        headers={
+            "Content-Security-Policy": CHART_CSP,
+            "Cache-Control": "private, max-age=60",
+            "Vary": "Cookie, Accept-Language",
+        },
     )
+
+
+def i18n_label(language: str, label: Callable[[service.Row], str], row: service.Row) -> str:
+    # pygal calls these in a worker thread: the chart's language is said explicitly.
+    with i18n.use_language(language):
+        return label(row)
+
+
+def i18n_number(language: str, value: float) -> str:
+    with i18n.use_language(language):
+        return i18n.format_number(value)
 
 
 def _cell(value: object) -> str:

@@ -574,8 +574,24 @@ SUMS = (
 DIMENSIONS = ("month", "category", "city", "institution", "ambassador")
 
 
-async def numbers(db: AsyncSession, filters: NumbersFilter, dimension: str, *, limit: int = 30) -> list[Row]:
-    """Totals of approved activities per month, category, city, home institution or ambassador, summed in SQL."""
+def metric_of(row: Row, metric: str) -> int:
+    if metric == "hours":
+        return row.quarter_hours
+    if metric == "people":
+        return row.people_reached
+    return row.activities
+
+
+def by_metric(rows: list[Row], metric: str) -> list[Row]:
+    """Largest first by the metric shown, so a chart and its table read from the top."""
+    return sorted(rows, key=lambda row: (-metric_of(row, metric), row.label))
+
+
+async def numbers(
+    db: AsyncSession, filters: NumbersFilter, dimension: str, *, limit: int = 30, metric: str = "activities"
+) -> list[Row]:
+    """Totals of approved activities per month, category, city, home institution or ambassador, summed in SQL; the
+    ambassadors are the top `limit` by the metric shown."""
     where = _numbers_where(filters)
     if dimension == "month":
         month = func.extract("month", Activity.happened_on)
@@ -587,7 +603,7 @@ async def numbers(db: AsyncSession, filters: NumbersFilter, dimension: str, *, l
         category_rows = (
             await db.execute(select(column, *SUMS).where(*where).group_by(column).order_by(func.count().desc()))
         ).all()
-        return [Row(k, k, int(n), int(q), int(p)) for k, n, q, p in category_rows]
+        return by_metric([Row(k, k, int(n), int(q), int(p)) for k, n, q, p in category_rows], metric)
     if dimension == "institution":
         sums = select(Activity.appointment_id, *SUMS).where(*where).group_by(Activity.appointment_id).subquery()
         institution_rows = (
@@ -598,9 +614,14 @@ async def numbers(db: AsyncSession, filters: NumbersFilter, dimension: str, *, l
                 .order_by(func.sum(sums.c[1]).desc())
             )
         ).all()
-        return [Row(k, k, int(n), int(q), int(p)) for k, n, q, p in institution_rows]
+        return by_metric([Row(k, k, int(n), int(q), int(p)) for k, n, q, p in institution_rows], metric)
     if dimension == "ambassador":
         quarters = func.coalesce(func.sum(Activity.quarter_hours), 0)
+        order = {
+            "activities": func.count(),
+            "hours": quarters,
+            "people": func.coalesce(func.sum(Activity.people_reached), 0),
+        }.get(metric, func.count())
         person_sums = (
             select(
                 Activity.person_id,
@@ -610,7 +631,7 @@ async def numbers(db: AsyncSession, filters: NumbersFilter, dimension: str, *, l
             )
             .where(*where)
             .group_by(Activity.person_id)
-            .order_by(quarters.desc(), Activity.person_id)
+            .order_by(order.desc(), Activity.person_id)
             .limit(limit)
             .subquery()
         )
@@ -621,7 +642,7 @@ async def numbers(db: AsyncSession, filters: NumbersFilter, dimension: str, *, l
                 .order_by(person_sums.c.q.desc(), Person.id)
             )
         ).all()
-        return [Row(str(i), name, int(n), int(q), int(p)) for i, name, n, q, p in ambassador_rows]
+        return by_metric([Row(str(i), name, int(n), int(q), int(p)) for i, name, n, q, p in ambassador_rows], metric)
     raise ValueError(f"unknown dimension {dimension!r}")
 
 
