@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import AsyncIterator, Callable
+from urllib.parse import urlencode
 
 from sqlalchemy import func, select
 from starlette.concurrency import run_in_threadpool
@@ -123,9 +124,26 @@ def page_number(request: Request) -> int:
     return int(raw) if raw.isdigit() and 0 < int(raw) < 100_000 else 1
 
 
+def queue_filter(request: Request) -> service.QueueFilter:
+    """Unknown values are ignored, as on the wall: an old link still shows the queue."""
+    raw = request.query_params.get("ambassador", "")
+    category = request.query_params.get("category", "")
+    return service.QueueFilter(
+        ambassador=int(raw) if raw.isdigit() and 0 < int(raw) < 2**31 else None,
+        category=category if category in CATEGORIES else "",
+    )
+
+
+def _queue_url(path: str, filters: service.QueueFilter, **extra: str) -> str:
+    query = urlencode({**filters.query(), **extra})
+    return f"{path}?{query}" if query else path
+
+
 async def review_queue(request: Request) -> Response:
+    db = request.state.db
     number = page_number(request)
-    activities, total = await service.review_queue(request.state.db, page=number)
+    filters = queue_filter(request)
+    activities, total = await service.review_queue(db, filters, page=number)
     return page(
         request,
         "ambassadors/admin/queue.html",
@@ -133,30 +151,66 @@ async def review_queue(request: Request) -> Response:
             "activities": activities,
             "total": total,
             "page_number": number,
+            "page_count": max(1, -(-total // service.QUEUE_PAGE_SIZE)),
             "has_next": number * service.QUEUE_PAGE_SIZE < total,
+            "filters": filters,
+            "query": filters.query(),
+            "authors": await service.queue_authors(db),
+            "approved": _count_param(request, "approved"),
         },
     )
 
 
+def _count_param(request: Request, name: str) -> int:
+    raw = request.query_params.get(name, "")
+    return int(raw) if raw.isdigit() and int(raw) < 100_000 else 0
+
+
+async def approve_selected(request: Request) -> Response:
+    """Bulk approval from the queue: the ticked activities that are still waiting; the others are left alone."""
+    form = await read_form(request, max_fields=service.QUEUE_PAGE_SIZE + 20)
+    db = request.state.db
+    ids = [int(value) for value in form.getlist("activity") if isinstance(value, str) and value.isdigit()]
+    approved = 0
+    for activity in await service.submitted_activities(db, ids[: service.QUEUE_PAGE_SIZE]):
+        await service.approve(db, activity, admin=request.state.person)
+        approved += 1
+    return redirect(_queue_url("/admin/ambassadors/review", queue_filter(request), approved=str(approved)))
+
+
 async def review_page(request: Request) -> Response:
-    activity = await service.activity_for_review(request.state.db, request.path_params["activity_id"])
+    db = request.state.db
+    activity = await service.activity_for_review(db, request.path_params["activity_id"])
     if activity is None:
         raise HTTPException(404)
-    return page(request, "ambassadors/admin/review.html", {"activity": activity})
+    filters = queue_filter(request)
+    return page(
+        request,
+        "ambassadors/admin/review.html",
+        {
+            "activity": activity,
+            "place": await service.queue_place(db, activity, filters),
+            "query": filters.query(),
+            "decided": request.query_params.get("decided", ""),
+        },
+    )
 
 
 async def review(request: Request) -> Response:
     form = await read_form(request)
     db = request.state.db
+    filters = queue_filter(request)
     activity = await service.activity_for_review(db, request.path_params["activity_id"])
     if activity is None:
         raise HTTPException(404)
     if activity.status != "submitted":
-        return redirect("/admin/ambassadors/review")
+        return redirect(_queue_url("/admin/ambassadors/review", filters))
     action = forms.field(form, "action")
+    # After a decision the admin goes on with the next activity in the same (filtered) queue.
+    following = (await service.queue_place(db, activity, filters)).next_id
     if action == "approve":
         await service.approve(db, activity, admin=request.state.person)
-        return redirect("/admin/ambassadors/review?approved=1")
+        return _after_decision(filters, following, "approved")
     if action != "return":
         raise HTTPException(400)
     errors = Errors()
@@ -169,11 +223,24 @@ async def review(request: Request) -> Response:
         return page(
             request,
             "ambassadors/admin/review.html",
-            {"activity": activity, "errors": errors, "values": {"comment": forms.field(form, "comment")}},
+            {
+                "activity": activity,
+                "errors": errors,
+                "values": {"comment": forms.field(form, "comment")},
+                "place": await service.queue_place(db, activity, filters),
+                "query": filters.query(),
+                "decided": "",
+            },
             status_code=400,
         )
     await service.send_back(db, settings_of(request), activity, admin=request.state.person, comment=comment)
-    return redirect("/admin/ambassadors/review?returned=1")
+    return _after_decision(filters, following, "returned")
+
+
+def _after_decision(filters: service.QueueFilter, following: int | None, decided: str) -> Response:
+    if following is None:
+        return redirect(_queue_url("/admin/ambassadors/review", filters, **{decided: "1"}))
+    return redirect(_queue_url(f"/admin/ambassadors/review/{following}", filters, decided=decided))
 
 
 # ---- the year in numbers ---------------------------------------------------------------------------------------
@@ -430,6 +497,7 @@ routes: list[BaseRoute] = [
     route("/admin/ambassadors/appoint", appoint, methods=["POST"], role="admin"),
     route("/admin/ambassadors/terms/{appointment_id:int}/end", end_term, methods=["POST"], role="admin"),
     route("/admin/ambassadors/review", review_queue, role="admin"),
+    route("/admin/ambassadors/review/approve", approve_selected, methods=["POST"], role="admin"),
     route("/admin/ambassadors/review/{activity_id:int}", review_page, role="admin"),
     route("/admin/ambassadors/review/{activity_id:int}", review, methods=["POST"], role="admin"),
     route("/admin/ambassadors/numbers", numbers_page, role="admin"),

@@ -373,19 +373,102 @@ async def recruits_of(db: AsyncSession, ref: str) -> int:
 # ---- review ----------------------------------------------------------------------------------------------------
 
 
-async def review_queue(db: AsyncSession, *, page: int = 1) -> tuple[list[Activity], int]:
-    total = (await db.execute(select(func.count()).where(Activity.status == "submitted"))).scalar_one()
+@dataclass(frozen=True)
+class QueueFilter:
+    """The review queue, narrowed to one ambassador and/or one category."""
+
+    ambassador: int | None = None
+    category: str = ""
+
+    def query(self) -> dict[str, str]:
+        values = {"ambassador": str(self.ambassador) if self.ambassador else "", "category": self.category}
+        return {k: v for k, v in values.items() if v}
+
+    def where(self) -> list[Any]:
+        where: list[Any] = [Activity.status == "submitted"]
+        if self.ambassador:
+            where.append(Activity.person_id == self.ambassador)
+        if self.category:
+            where.append(Activity.category == self.category)
+        return where
+
+
+async def review_queue(
+    db: AsyncSession, filters: QueueFilter = QueueFilter(), *, page: int = 1
+) -> tuple[list[Activity], int]:
+    total = (await db.execute(select(func.count()).where(*filters.where()))).scalar_one()
     rows = (
         await db.execute(
             select(Activity)
             .options(selectinload(Activity.author), selectinload(Activity.photos))
-            .where(Activity.status == "submitted")
+            .where(*filters.where())
             .order_by(Activity.submitted_at, Activity.id)
             .offset((page - 1) * QUEUE_PAGE_SIZE)
             .limit(QUEUE_PAGE_SIZE)
         )
     ).scalars()
     return list(rows), int(total)
+
+
+async def queue_authors(db: AsyncSession) -> list[tuple[int, str]]:
+    """The ambassadors who have activities waiting, for the queue's filter."""
+    rows = await db.execute(
+        select(Person.id, Person.name)
+        .where(exists().where(Activity.person_id == Person.id, Activity.status == "submitted"))
+        .order_by(Person.name, Person.id)
+    )
+    return [(int(i), str(name)) for i, name in rows]
+
+
+@dataclass(frozen=True)
+class QueuePlace:
+    """Where an activity stands in the (filtered) queue: its position, the total, its neighbours."""
+
+    position: int
+    total: int
+    previous_id: int | None
+    next_id: int | None
+
+
+async def queue_place(db: AsyncSession, activity: Activity, filters: QueueFilter) -> QueuePlace:
+    submitted_at = activity.submitted_at or utcnow()
+    before = or_(
+        Activity.submitted_at < submitted_at,
+        and_(Activity.submitted_at == submitted_at, Activity.id < activity.id),
+    )
+    after = or_(
+        Activity.submitted_at > submitted_at,
+        and_(Activity.submitted_at == submitted_at, Activity.id > activity.id),
+    )
+    where = filters.where()
+    ahead = (await db.execute(select(func.count()).where(*where, before))).scalar_one()
+    total = (await db.execute(select(func.count()).where(*where))).scalar_one()
+    previous_id = (
+        await db.execute(
+            select(Activity.id)
+            .where(*where, before)
+            .order_by(Activity.submitted_at.desc(), Activity.id.desc())
+            .limit(1)
+        )
+    ).scalar_one_or_none()
+    next_id = (
+        await db.execute(
+            select(Activity.id).where(*where, after).order_by(Activity.submitted_at, Activity.id).limit(1)
+        )
+    ).scalar_one_or_none()
+    return QueuePlace(int(ahead) + 1, int(total), previous_id, next_id)
+
+
+async def submitted_activities(db: AsyncSession, ids: Sequence[int]) -> list[Activity]:
+    if not ids:
+        return []
+    return list(
+        (
+            await db.execute(
+                select(Activity).where(Activity.id.in_(set(ids)), Activity.status == "submitted").order_by(Activity.id)
+            )
+        ).scalars()
+    )
 
 
 async def activity_for_review(db: AsyncSession, activity_id: int) -> Activity | None:
