@@ -320,7 +320,7 @@ def _person(rng: random.Random, person_id: int, now: dt.datetime) -> dict[str, A
         "newsletter": confirmed and rng.random() < 0.6,
         "suppressed_at": None,
         "suppressed_reason": None,
-        "joined_via": None,
+        "ref": None,
         "created_at": created,
         "updated_at": created,
     }
@@ -368,7 +368,7 @@ async def seed(settings: Settings, members: int, activities: int) -> None:
             for person in chosen:
                 code = f"s{person['id']:x}{rng.randrange(16**4):04x}"
                 codes.append(code)
-                ambassadors.append({"person_id": person["id"], "recruiting_code": code, "created_at": now})
+                ambassadors.append({"person_id": person["id"], "ref": code, "created_at": now})
                 japanese = person["email"].endswith(".jp")
                 home = rng.choice(KANAZAWA_INSTITUTIONS if japanese else GHENT_INSTITUTIONS)
                 host = rng.choice(GHENT_INSTITUTIONS if japanese else KANAZAWA_INSTITUTIONS)
@@ -396,7 +396,7 @@ async def seed(settings: Settings, members: int, activities: int) -> None:
             if codes:
                 for person in people:
                     if person["role"] == "member" and rng.random() < 0.05:
-                        person["joined_via"] = rng.choice(codes)
+                        person["ref"] = rng.choice(codes)
 
             await _insert(connection, Person.__table__, people)
             await _insert(connection, Ambassador.__table__, ambassadors)

@@ -162,6 +162,8 @@ def render(
         "base_url": settings.base_url,
         "is_production": settings.is_production,
         "current_path": request.url.path,
+        # Where the language switcher returns to: the same page with its query (a join link's ref, wall filters).
+        "current_url": request.url.path + (f"?{request.url.query}" if request.url.query else ""),
         "errors": {},
         "values": {},
     }
@@ -186,7 +188,9 @@ def render_public(request: Request, template: str, *, max_age: float = 60.0) -> 
     now = time.monotonic()
     cached = _page_cache.get(key)
     if cached is None or cached[0] < now:
-        html = bytes(render(request, template, {"csrf_token": _CSRF_SENTINEL}).body).decode()
+        # Kept for every visitor of this path, so the switcher must not carry one visitor's query to the others.
+        context = {"csrf_token": _CSRF_SENTINEL, "current_url": request.url.path}
+        html = bytes(render(request, template, context).body).decode()
         cached = (now + max_age, html)
         _page_cache[key] = cached
     response = HTMLResponse(cached[1].replace(_CSRF_SENTINEL, csrf_token(request)))

@@ -29,8 +29,8 @@ class Person(Base):
     newsletter: Mapped[bool] = mapped_column(Boolean, default=False, server_default=text("false"))
     suppressed_at: Mapped[dt.datetime | None]
     suppressed_reason: Mapped[str | None] = mapped_column(Text)
-    # The recruiting code of the ambassador whose join link brought this person in, if any.
-    joined_via: Mapped[str | None] = mapped_column(String(40), index=True)
+    # The ref of the ambassador whose join link (/join?ref=...) brought this person in, if any.
+    ref: Mapped[str | None] = mapped_column(String(40), index=True)
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 

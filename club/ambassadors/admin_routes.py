@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
+from urllib.parse import urlencode
 
 from sqlalchemy import func, select
 from starlette.concurrency import run_in_threadpool
@@ -35,11 +36,11 @@ async def index(request: Request) -> Response:
     db = request.state.db
     today = service.club_today()
     rows = await service.ambassadors_overview(db, today)
-    codes = (
+    refs = (
         dict(
             (
                 await db.execute(
-                    select(Ambassador.person_id, Ambassador.recruiting_code).where(
+                    select(Ambassador.person_id, Ambassador.ref).where(
                         Ambassador.person_id.in_({person.id for _a, person in rows})
                     )
                 )
@@ -52,13 +53,13 @@ async def index(request: Request) -> Response:
         dict(
             (
                 await db.execute(
-                    select(Person.joined_via, func.count())
-                    .where(Person.joined_via.in_(set(codes.values())), Person.confirmed_at.is_not(None))
-                    .group_by(Person.joined_via)
+                    select(Person.ref, func.count())
+                    .where(Person.ref.in_(set(refs.values())), Person.confirmed_at.is_not(None))
+                    .group_by(Person.ref)
                 )
             ).all()
         )
-        if codes
+        if refs
         else {}
     )
     waiting = (
@@ -70,7 +71,7 @@ async def index(request: Request) -> Response:
         request,
         "ambassadors/admin/index.html",
         {
-            "rows": [(appointment, person, recruits.get(codes.get(person.id, ""), 0)) for appointment, person in rows],
+            "rows": [(appointment, person, recruits.get(refs.get(person.id, ""), 0)) for appointment, person in rows],
             "waiting": waiting,
         },
     )
@@ -123,9 +124,26 @@ def page_number(request: Request) -> int:
     return int(raw) if raw.isdigit() and 0 < int(raw) < 100_000 else 1
 
 
+def queue_filter(request: Request) -> service.QueueFilter:
+    """Unknown values are ignored, as on the wall: an old link still shows the queue."""
+    raw = request.query_params.get("ambassador", "")
+    category = request.query_params.get("category", "")
+    return service.QueueFilter(
+        ambassador=int(raw) if raw.isdigit() and 0 < int(raw) < 2**31 else None,
+        category=category if category in CATEGORIES else "",
+    )
+
+
+def _queue_url(path: str, filters: service.QueueFilter, **extra: str) -> str:
+    query = urlencode({**filters.query(), **extra})
+    return f"{path}?{query}" if query else path
+
+
 async def review_queue(request: Request) -> Response:
+    db = request.state.db
     number = page_number(request)
-    activities, total = await service.review_queue(request.state.db, page=number)
+    filters = queue_filter(request)
+    activities, total = await service.review_queue(db, filters, page=number)
     return page(
         request,
         "ambassadors/admin/queue.html",
@@ -133,30 +151,66 @@ async def review_queue(request: Request) -> Response:
             "activities": activities,
             "total": total,
             "page_number": number,
+            "page_count": max(1, -(-total // service.QUEUE_PAGE_SIZE)),
             "has_next": number * service.QUEUE_PAGE_SIZE < total,
+            "filters": filters,
+            "query": filters.query(),
+            "authors": await service.queue_authors(db),
+            "approved": _count_param(request, "approved"),
         },
     )
 
 
+def _count_param(request: Request, name: str) -> int:
+    raw = request.query_params.get(name, "")
+    return int(raw) if raw.isdigit() and int(raw) < 100_000 else 0
+
+
+async def approve_selected(request: Request) -> Response:
+    """Bulk approval from the queue: the ticked activities that are still waiting; the others are left alone."""
+    form = await read_form(request, max_fields=service.QUEUE_PAGE_SIZE + 20)
+    db = request.state.db
+    ids = [int(value) for value in form.getlist("activity") if isinstance(value, str) and value.isdigit()]
+    approved = 0
+    for activity in await service.submitted_activities(db, ids[: service.QUEUE_PAGE_SIZE]):
+        await service.approve(db, activity, admin=request.state.person)
+        approved += 1
+    return redirect(_queue_url("/admin/ambassadors/review", queue_filter(request), approved=str(approved)))
+
+
 async def review_page(request: Request) -> Response:
-    activity = await service.activity_for_review(request.state.db, request.path_params["activity_id"])
+    db = request.state.db
+    activity = await service.activity_for_review(db, request.path_params["activity_id"])
     if activity is None:
         raise HTTPException(404)
-    return page(request, "ambassadors/admin/review.html", {"activity": activity})
+    filters = queue_filter(request)
+    return page(
+        request,
+        "ambassadors/admin/review.html",
+        {
+            "activity": activity,
+            "place": await service.queue_place(db, activity, filters),
+            "query": filters.query(),
+            "decided": request.query_params.get("decided", ""),
+        },
+    )
 
 
 async def review(request: Request) -> Response:
     form = await read_form(request)
     db = request.state.db
+    filters = queue_filter(request)
     activity = await service.activity_for_review(db, request.path_params["activity_id"])
     if activity is None:
         raise HTTPException(404)
     if activity.status != "submitted":
-        return redirect("/admin/ambassadors/review")
+        return redirect(_queue_url("/admin/ambassadors/review", filters))
     action = forms.field(form, "action")
+    # After a decision the admin goes on with the next activity in the same (filtered) queue.
+    following = (await service.queue_place(db, activity, filters)).next_id
     if action == "approve":
         await service.approve(db, activity, admin=request.state.person)
-        return redirect("/admin/ambassadors/review?approved=1")
+        return _after_decision(filters, following, "approved")
     if action != "return":
         raise HTTPException(400)
     errors = Errors()
@@ -169,11 +223,24 @@ async def review(request: Request) -> Response:
         return page(
             request,
             "ambassadors/admin/review.html",
-            {"activity": activity, "errors": errors, "values": {"comment": forms.field(form, "comment")}},
+            {
+                "activity": activity,
+                "errors": errors,
+                "values": {"comment": forms.field(form, "comment")},
+                "place": await service.queue_place(db, activity, filters),
+                "query": filters.query(),
+                "decided": "",
+            },
             status_code=400,
         )
     await service.send_back(db, settings_of(request), activity, admin=request.state.person, comment=comment)
-    return redirect("/admin/ambassadors/review?returned=1")
+    return _after_decision(filters, following, "returned")
+
+
+def _after_decision(filters: service.QueueFilter, following: int | None, decided: str) -> Response:
+    if following is None:
+        return redirect(_queue_url("/admin/ambassadors/review", filters, **{decided: "1"}))
+    return redirect(_queue_url(f"/admin/ambassadors/review/{following}", filters, decided=decided))
 
 
 # ---- the year in numbers ---------------------------------------------------------------------------------------
@@ -216,23 +283,45 @@ def _month(month: int) -> str:
     return str(get_month_names("abbreviated", locale=i18n.current_language.get())[month])
 
 
-async def _all_numbers(request: Request, filters: service.NumbersFilter) -> dict[str, list[service.Row]]:
+async def _all_numbers(
+    request: Request, filters: service.NumbersFilter, metric: str = "activities"
+) -> dict[str, list[service.Row]]:
     db = request.state.db
-    return {dimension: await service.numbers(db, filters, dimension) for dimension in service.DIMENSIONS}
+    return {
+        dimension: await service.numbers(db, filters, dimension, metric=metric) for dimension in service.DIMENSIONS
+    }
+
+
+def cut_note(dimension: str, shown: int, totals: service.Row) -> str:
+    """Said wherever a list is cut: "Top 30 of 80 ambassadors"."""
+    total = int(totals.label) if dimension == "ambassador" else shown
+    if shown >= total:
+        return ""
+    return i18n.ngettext(
+        "Top %(shown)s of %(total)s ambassador",
+        "Top %(shown)s of %(total)s ambassadors",
+        total,
+        shown=i18n.format_number(shown),
+        total=i18n.format_number(total),
+    )
 
 
 async def numbers_page(request: Request) -> Response:
     filters = numbers_filter(request)
     db = request.state.db
+    metric = metric_of(request)
+    totals = await service.year_totals(db, filters)
+    tables = await _all_numbers(request, filters, metric)
     return page(
         request,
         "ambassadors/admin/numbers.html",
         {
             "filters": filters,
-            "metric": metric_of(request),
+            "metric": metric,
             "years": await service.activity_years(db),
-            "totals": await service.year_totals(db, filters),
-            "tables": await _all_numbers(request, filters),
+            "totals": totals,
+            "tables": tables,
+            "notes": {dimension: cut_note(dimension, len(rows), totals) for dimension, rows in tables.items()},
             "dimensions": service.DIMENSIONS,
             "dimension_labels": labels.DIMENSION_LABELS,
             "metric_labels": labels.METRIC_LABELS,
@@ -245,13 +334,16 @@ async def numbers_page(request: Request) -> Response:
 async def report_page(request: Request) -> Response:
     filters = numbers_filter(request)
     db = request.state.db
+    totals = await service.year_totals(db, filters)
+    tables = await _all_numbers(request, filters)
     return page(
         request,
         "ambassadors/admin/report.html",
         {
             "filters": filters,
-            "totals": await service.year_totals(db, filters),
-            "tables": await _all_numbers(request, filters),
+            "totals": totals,
+            "tables": tables,
+            "notes": {dimension: cut_note(dimension, len(rows), totals) for dimension, rows in tables.items()},
             "dimensions": service.DIMENSIONS,
             "dimension_labels": labels.DIMENSION_LABELS,
             "label_for": row_label,
@@ -266,26 +358,49 @@ async def chart(request: Request) -> Response:
         raise HTTPException(404)
     filters = numbers_filter(request)
     metric = metric_of(request)
-    rows = await service.numbers(request.state.db, filters, dimension)
-    if dimension != "month" and not any(charts.metric_value(row, metric) for row in rows):
-        rows = []
-    title = f"{_(labels.METRIC_LABELS[metric])} · {_(labels.DIMENSION_LABELS[dimension])} · {filters.year}"
-    svg = await run_in_threadpool(
-        charts.render,
-        rows,
-        title=title,
-        series=_(labels.METRIC_LABELS[metric]),
-        metric=metric,
-        horizontal=dimension != "month",
-        label=row_label(dimension),
-        formatter=lambda value: i18n.format_number(value),
-        empty=_("No approved activities yet"),
-    )
+    # The page puts its language in the chart's address, so each language is its own chart (and its own cache entry).
+    language = request.query_params.get("lang", "")
+    if language not in i18n.LANGUAGES:
+        language = i18n.current_language.get()
+    with i18n.use_language(language):
+        db = request.state.db
+        rows = await service.numbers(db, filters, dimension, metric=metric)
+        if dimension != "month" and not any(charts.metric_value(row, metric) for row in rows):
+            rows = []
+        title = f"{_(labels.METRIC_LABELS[metric])} · {_(labels.DIMENSION_LABELS[dimension])} · {filters.year}"
+        note = cut_note(dimension, len(rows), await service.year_totals(db, filters)) if rows else ""
+        label = row_label(dimension)
+        svg = await run_in_threadpool(
+            charts.render,
+            rows,
+            title=f"{title} ({note})" if note else title,
+            series=_(labels.METRIC_LABELS[metric]),
+            metric=metric,
+            horizontal=dimension != "month",
+            label=lambda row: i18n_label(language, label, row),
+            formatter=lambda value: i18n_number(language, value),
+            empty=_("No approved activities yet"),
+        )
     return Response(
         svg,
         media_type="image/svg+xml; charset=utf-8",
-        headers={"Content-Security-Policy": CHART_CSP, "Cache-Control": "private, max-age=60"},
+        headers={
+            "Content-Security-Policy": CHART_CSP,
+            "Cache-Control": "private, max-age=60",
+            "Vary": "Cookie, Accept-Language",
+        },
     )
+
+
+def i18n_label(language: str, label: Callable[[service.Row], str], row: service.Row) -> str:
+    # pygal calls these in a worker thread: the chart's language is said explicitly.
+    with i18n.use_language(language):
+        return label(row)
+
+
+def i18n_number(language: str, value: float) -> str:
+    with i18n.use_language(language):
+        return i18n.format_number(value)
 
 
 def _cell(value: object) -> str:
@@ -382,6 +497,7 @@ routes: list[BaseRoute] = [
     route("/admin/ambassadors/appoint", appoint, methods=["POST"], role="admin"),
     route("/admin/ambassadors/terms/{appointment_id:int}/end", end_term, methods=["POST"], role="admin"),
     route("/admin/ambassadors/review", review_queue, role="admin"),
+    route("/admin/ambassadors/review/approve", approve_selected, methods=["POST"], role="admin"),
     route("/admin/ambassadors/review/{activity_id:int}", review_page, role="admin"),
     route("/admin/ambassadors/review/{activity_id:int}", review, methods=["POST"], role="admin"),
     route("/admin/ambassadors/numbers", numbers_page, role="admin"),

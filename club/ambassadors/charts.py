@@ -38,6 +38,14 @@ def metric_value(row: Row, metric: str) -> float:
     return row.activities
 
 
+# Values printed on the bars: dark ink with a white outline, readable on a teal bar and on the white beside it.
+VALUE_CSS = (
+    "inline:.text-overlay .value, text.value {"
+    " fill: #1d2a2b !important; paint-order: stroke; stroke: #ffffff; stroke-width: 4px; stroke-linejoin: round;"
+    " font-weight: 700; }"
+)
+
+
 def render(
     rows: Sequence[Row],
     *,
@@ -62,7 +70,8 @@ def render(
         show_legend=False,
         print_values=True,
         print_zeroes=False,
-        truncate_label=40,
+        truncate_label=-1,  # long category and institution names are shown in full
+        css=["file://style.css", "file://graph.css", VALUE_CSS],
         value_formatter=formatter,
         no_data_text=empty,
         margin=16,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from club.i18n import N_, gettext
+from club.i18n import N_, format_number, gettext, ngettext
 
 CATEGORY_LABELS = {
     "education": N_("Student and academic exchange"),
@@ -73,9 +73,58 @@ def metric(key: str) -> str:
 
 
 def hours(quarter_hours: int) -> str:
-    from club.i18n import format_number
-
     return format_number(quarter_hours / 4)
+
+
+def hours_count(quarter_hours: int) -> int:
+    """The number that picks the plural form for hours: 1 for exactly one hour; 1.5 hours is plural, as 2 is."""
+    return quarter_hours // 4 if quarter_hours % 4 == 0 else 2
+
+
+# Counted phrases are built here, in Python, where ngettext formats the number as the language writes it (1,234);
+# templates get the finished phrase.
+
+
+def activities_phrase(count: int) -> str:
+    return ngettext(
+        "%(count)s approved activity", "%(count)s approved activities", count, count=format_number(count)
+    )
+
+
+def hours_phrase(quarter_hours: int) -> str:
+    return ngettext("%(count)s hour", "%(count)s hours", hours_count(quarter_hours), count=hours(quarter_hours))
+
+
+def people_phrase(count: int) -> str:
+    return ngettext("%(count)s person reached", "%(count)s people reached", count, count=format_number(count))
+
+
+def recruits_phrase(count: int) -> str:
+    return ngettext("%(count)s new member", "%(count)s new members", count, count=format_number(count))
+
+
+def waiting_phrase(count: int) -> str:
+    return ngettext(
+        "%(count)s activity is waiting for review.",
+        "%(count)s activities are waiting for review.",
+        count,
+        count=format_number(count),
+    )
+
+
+def approved_phrase(count: int) -> str:
+    return ngettext("%(count)s activity approved.", "%(count)s activities approved.", count, count=format_number(count))
+
+
+def sentence_list(items: list[str]) -> str:
+    """Items joined as the page's language writes a list (Japanese with 「、」, Dutch with "en"), as one sentence."""
+    from babel.lists import format_list
+
+    from club.i18n import current_language
+
+    language = current_language.get()
+    joined = format_list(items, style="standard", locale=language)
+    return joined + ("。" if language == "ja" else ".")
 
 
 TEMPLATE_HELPERS = {
@@ -85,6 +134,14 @@ TEMPLATE_HELPERS = {
     "institution_or_other": institution_or_other,
     "status_label": status,
     "hours_label": hours,
+    "hours_count": hours_count,
+    "sentence_list": sentence_list,
+    "activities_phrase": activities_phrase,
+    "hours_phrase": hours_phrase,
+    "people_phrase": people_phrase,
+    "recruits_phrase": recruits_phrase,
+    "waiting_phrase": waiting_phrase,
+    "approved_phrase": approved_phrase,
     "metric_label": metric,
     "plain_label": str,
 }

@@ -8,8 +8,15 @@ import nh3
 from markdown_it import MarkdownIt
 
 ALLOWED_TAGS = {"p", "br", "strong", "em", "a", "ul", "ol", "li", "blockquote", "code", "pre", "h3", "h4", "hr"}
-# Something that looks like an HTML tag or comment: refused at input with a clear message.
-HTML_TAG_RE = re.compile(r"<\s*/?\s*[A-Za-z!][^>]*>|<\s*/?\s*(script|style|iframe|object|embed|svg)\b", re.IGNORECASE)
+# A real HTML tag (as CommonMark reads one: a tag name followed by a space, "/" or ">"), a comment, a declaration
+# or a processing instruction: refused at input with a clear message. Markdown's own autolinks (<https://...>,
+# <jan@example.org>) and plain comparisons ("a < b > c") are not tags and pass.
+HTML_TAG_RE = re.compile(
+    r"</?[A-Za-z][A-Za-z0-9-]*(?=[\s/>])[^>]*>"
+    r"|<!--|<![A-Za-z\[]|<\?[A-Za-z]"
+    r"|<\s*/?\s*(script|style|iframe|object|embed|svg)\b",
+    re.IGNORECASE,
+)
 
 _markdown = MarkdownIt("commonmark", {"html": False, "linkify": False, "typographer": False}).disable("image")
 

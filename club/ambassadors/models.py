@@ -1,4 +1,4 @@
-"""Ambassadors: their recruiting code, their appointments (terms), the activities they log and the photos."""
+"""Ambassadors: their ref (recruiting code), their appointments (terms), the activities they log and the photos."""
 
 from __future__ import annotations
 
@@ -22,12 +22,13 @@ EDITABLE_STATUSES = ("draft", "submitted", "returned")
 
 
 class Ambassador(Base):
-    """A person who is or was an ambassador: the recruiting code stays the same across their terms."""
+    """A person who is or was an ambassador: their ref (the code in their join link, /join?ref=...) stays the
+    same across their terms."""
 
     __tablename__ = "ambassadors"
 
     person_id: Mapped[int] = mapped_column(ForeignKey("people.id", ondelete="CASCADE"), primary_key=True)
-    recruiting_code: Mapped[str] = mapped_column(String(40), unique=True)
+    ref: Mapped[str] = mapped_column(String(40), unique=True)
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
 
     person: Mapped[Person] = relationship(lazy="raise")

@@ -3,9 +3,12 @@ QR codes, past terms and certificates (/me/ambassador). Admin pages are in admin
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import io
+import logging
 import re
+from email.utils import parseaddr
 from typing import Any
 
 import segno
@@ -21,11 +24,14 @@ from club.accounts.models import Person
 from club.ambassadors import certificate, labels, photos, service
 from club.ambassadors import forms as activity_forms
 from club.ambassadors.admin_routes import routes as admin_routes
+from club.ambassadors.certificate_texts import certificate_text
 from club.ambassadors.models import ACTIVITY_CITIES, CATEGORIES, Activity, Appointment
 from club.ambassadors.pages import page, settings_of
 from club.forms import Errors, Invalid
 from club.i18n import N_, _
 from club.web import read_form, redirect, route, templates
+
+log = logging.getLogger("club.ambassadors")
 
 # Parsed before counting, so that a seventh photo gets a clear message rather than a bare 400.
 MAX_FILES_PARSED = 12
@@ -58,7 +64,7 @@ async def dashboard(request: Request) -> Response:
             "appointment": appointment,
             "totals": await service.totals_for(db, person.id, appointment=appointment),
             "activities": await service.activities_of(db, person.id),
-            "join_url": service.join_url(settings_of(request), ambassador.recruiting_code),
+            "join_url": service.join_url(settings_of(request), ambassador.ref),
         },
     )
 
@@ -93,18 +99,23 @@ async def create_activity(request: Request) -> Response:
     return await _save(request, appointment, None)
 
 
-async def _own_editable(request: Request, appointment: Appointment) -> Activity:
+async def _own_editable(request: Request, appointment: Appointment) -> Activity | Response:
+    """The person's own activity if they may still change it; else the page that says why not and what to do."""
     activity = await service.own_activity(request.state.db, request.state.person.id, request.path_params["activity_id"])
     if activity is None:
         raise HTTPException(404)
     if not activity.editable or activity.appointment_id != appointment.id:
-        raise HTTPException(403)
+        club_address = parseaddr(settings_of(request).mail_from)[1]
+        context = {"activity": activity, "club_address": club_address}
+        return page(request, "ambassadors/locked.html", context, status_code=403)
     return activity
 
 
 async def edit_activity_page(request: Request) -> Response:
     appointment = await require_term(request)
     activity = await _own_editable(request, appointment)
+    if isinstance(activity, Response):
+        return activity
     values = {
         "happened_on": activity.happened_on.isoformat(),
         "title": activity.title,
@@ -123,6 +134,8 @@ async def edit_activity_page(request: Request) -> Response:
 async def update_activity(request: Request) -> Response:
     appointment = await require_term(request)
     activity = await _own_editable(request, appointment)
+    if isinstance(activity, Response):
+        return activity
     return await _save(request, appointment, activity)
 
 
@@ -192,6 +205,8 @@ async def withdraw_activity(request: Request) -> Response:
     await read_form(request)
     appointment = await require_term(request)
     activity = await _own_editable(request, appointment)
+    if isinstance(activity, Response):
+        return activity
     keys = await service.withdraw(request.state.db, activity)
     service.remove_photo_files(settings_of(request).var_dir, keys)
     return redirect("/activities")
@@ -201,7 +216,7 @@ async def _qr(request: Request) -> segno.QRCode:
     await require_term(request)
     ambassador = await service.ambassador_of(request.state.db, request.state.person.id)
     assert ambassador is not None
-    return segno.make(service.join_url(settings_of(request), ambassador.recruiting_code), error="m")
+    return segno.make(service.join_url(settings_of(request), ambassador.ref), error="m")
 
 
 async def qr_png(request: Request) -> Response:
@@ -252,16 +267,42 @@ async def my_terms(request: Request) -> Response:
     if not terms:
         raise HTTPException(404)
     today = service.club_today()
-    rows = [
-        (
-            term,
-            await service.totals_for(db, person.id, appointment=term),
-            certificate_open(term, today),
-            term.ends_on - service.CERTIFICATE_FROM,
-        )
-        for term in terms
-    ]
+    rows = []
+    for term in terms:
+        totals = await service.totals_for(db, person.id, appointment=term)
+        is_open = certificate_open(term, today)
+        if is_open:
+            _prepare_certificate(_certificate_text(person, term, totals))
+        rows.append((term, totals, is_open, term.ends_on - service.CERTIFICATE_FROM))
     return page(request, "ambassadors/terms.html", {"terms": rows, "today": today})
+
+
+_preparing: set[asyncio.Future[bytes]] = set()
+
+
+def _prepare_certificate(text: certificate.CertificateText) -> None:
+    """Start making the certificate in a worker thread while the person reads the page; the click then finds it."""
+    if certificate.is_made(text):
+        return
+    try:
+        certificate.find_font()
+    except certificate.FontMissing:
+        return
+    future = asyncio.get_running_loop().run_in_executor(None, certificate.cached_build, text)
+    _preparing.add(future)
+    future.add_done_callback(_prepared)
+
+
+def _prepared(future: asyncio.Future[bytes]) -> None:
+    _preparing.discard(future)
+    if not future.cancelled() and future.exception() is not None:
+        log.error("preparing a certificate failed", exc_info=future.exception())
+
+
+def _certificate_text(person: Person, term: Appointment, totals: service.Totals) -> certificate.CertificateText:
+    return certificate_text(
+        i18n.current_language.get(), name=person.name, term=term, totals=totals, issued_on=service.club_today()
+    )
 
 
 async def certificate_pdf(request: Request) -> Response:
@@ -273,33 +314,10 @@ async def certificate_pdf(request: Request) -> Response:
     if not certificate_open(term, service.club_today()):
         raise HTTPException(403)
     totals = await service.totals_for(db, person.id, appointment=term)
-    text = certificate.CertificateText(
-        club=_("Ghent–Kanazawa Supporters Club"),
-        heading=_("Certificate of ambassadorship"),
-        intro=_("This certifies that"),
-        name=person.name,
-        body=_(
-            "served as ambassador of the Ghent–Kanazawa Supporters Club from %(start)s to %(end)s, "
-            "stationed in %(city)s, as a student of %(home)s hosted by %(host)s.",
-            start=i18n.format_date(term.starts_on, "long"),
-            end=i18n.format_date(term.last_day, "long"),
-            city=labels.city(term.stationed_in),
-            home=labels.institution(term.home_institution),
-            host=labels.institution(term.host_institution),
-        ),
-        figures=[
-            (_("activities"), i18n.format_number(totals.activities)),
-            (_("hours"), i18n.format_number(totals.hours)),
-            (_("people reached"), i18n.format_number(totals.people_reached)),
-            (_("new members"), i18n.format_number(totals.recruits)),
-        ],
-        categories_title=_("Areas of the twinning"),
-        categories=[labels.category(key) for key, *_rest in totals.by_category],
-        closing=_("With our warm thanks for bringing Ghent and Kanazawa closer together."),
-        issued=_("Issued on %(date)s", date=i18n.format_date(service.club_today(), "long")),
-    )
+    text = _certificate_text(person, term, totals)
     try:
-        pdf = await run_in_threadpool(certificate.build, text)
+        certificate.find_font()
+        pdf = await run_in_threadpool(certificate.cached_build, text)
     except certificate.FontMissing:
         return page(request, "ambassadors/certificate_unavailable.html", status_code=503)
     filename = f"certificate-{term.starts_on.year}-{term.last_day.year}.pdf"

@@ -16,7 +16,6 @@ from sqlalchemy import Select, and_, delete, exists, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
-from club.accounts import sessions
 from club.accounts.models import Person
 from club.ambassadors import labels, markdown, photos
 from club.ambassadors.forms import ActivityInput, AppointmentInput
@@ -35,7 +34,7 @@ REMIND_AFTER = dt.timedelta(days=30)
 WALL_PAGE_SIZE = 24
 QUEUE_PAGE_SIZE = 50
 FEED_SIZE = 30
-CODE_ALPHABET = "abcdefghjkmnpqrstuvwxyz23456789"
+REF_ALPHABET = "abcdefghjkmnpqrstuvwxyz23456789"
 CERTIFICATE_FROM = dt.timedelta(days=30)  # the certificate opens in the last month of a term
 
 
@@ -57,8 +56,8 @@ def station_today(stationed_in: str) -> dt.date:
     return dt.datetime.now(STATION_TIMEZONES.get(stationed_in, CLUB_TIMEZONE)).date()
 
 
-def join_url(settings: Settings, code: str) -> str:
-    return settings.absolute_url(f"/join?ref={code}")
+def join_url(settings: Settings, ref: str) -> str:
+    return settings.absolute_url(f"/join?ref={ref}")
 
 
 # ---- appointments and terms ------------------------------------------------------------------------------------
@@ -94,11 +93,11 @@ async def ambassador_of(db: AsyncSession, person_id: int) -> Ambassador | None:
     return await db.get(Ambassador, person_id)
 
 
-async def _new_code(db: AsyncSession) -> str:
+async def _new_ref(db: AsyncSession) -> str:
     while True:
-        code = "".join(secrets.choice(CODE_ALPHABET) for _ in range(8))
-        if not (await db.execute(select(exists().where(Ambassador.recruiting_code == code)))).scalar():
-            return code
+        ref = "".join(secrets.choice(REF_ALPHABET) for _ in range(8))
+        if not (await db.execute(select(exists().where(Ambassador.ref == ref)))).scalar():
+            return ref
 
 
 async def appoint(
@@ -127,7 +126,7 @@ async def appoint(
         raise AppointError("starts_on", N_("This member already has a term in these dates."))
     ambassador = await db.get(Ambassador, person.id)
     if ambassador is None:
-        ambassador = Ambassador(person_id=person.id, recruiting_code=await _new_code(db))
+        ambassador = Ambassador(person_id=person.id, ref=await _new_ref(db))
         db.add(ambassador)
         await db.flush()
     appointment = Appointment(
@@ -148,7 +147,7 @@ async def appoint(
         person,
         "welcome",
         subject=lambda: _("Welcome, ambassador of Ghent and Kanazawa"),
-        context={"appointment": appointment, "join_url": join_url(settings, ambassador.recruiting_code)},
+        context={"appointment": appointment, "join_url": join_url(settings, ambassador.ref)},
     )
     return appointment
 
@@ -169,7 +168,8 @@ async def end_term(
 
 
 async def sync_role(db: AsyncSession, person: Person, today: dt.date) -> bool:
-    """Give or take the ambassador role to match the person's terms; their sessions are refreshed on a change."""
+    """Give or take the ambassador role to match the person's terms. Sessions stay: the role is read from the person
+    at every request, so someone logged in simply sees their new pages (and loses the old ones) at the next click."""
     if person.role == "admin":
         return False
     has_term = (
@@ -179,7 +179,6 @@ async def sync_role(db: AsyncSession, person: Person, today: dt.date) -> bool:
     if person.role == wanted:
         return False
     person.role = wanted
-    await sessions.revoke_all(db, person.id)
     await db.flush()
     return True
 
@@ -351,7 +350,7 @@ async def totals_for(db: AsyncSession, person_id: int, *, appointment: Appointme
         await db.execute(select(func.count()).where(Activity.person_id == person_id, Activity.status == "submitted"))
     ).scalar_one()
     ambassador = await db.get(Ambassador, person_id)
-    recruits = await recruits_of(db, ambassador.recruiting_code) if ambassador else 0
+    recruits = await recruits_of(db, ambassador.ref) if ambassador else 0
     return Totals(
         activities=int(row[0]),
         quarter_hours=int(row[1]),
@@ -362,11 +361,11 @@ async def totals_for(db: AsyncSession, person_id: int, *, appointment: Appointme
     )
 
 
-async def recruits_of(db: AsyncSession, code: str) -> int:
+async def recruits_of(db: AsyncSession, ref: str) -> int:
     """Members who joined through the ambassador's link and confirmed their address."""
     return int(
         (
-            await db.execute(select(func.count()).where(Person.joined_via == code, Person.confirmed_at.is_not(None)))
+            await db.execute(select(func.count()).where(Person.ref == ref, Person.confirmed_at.is_not(None)))
         ).scalar_one()
     )
 
@@ -374,19 +373,102 @@ async def recruits_of(db: AsyncSession, code: str) -> int:
 # ---- review ----------------------------------------------------------------------------------------------------
 
 
-async def review_queue(db: AsyncSession, *, page: int = 1) -> tuple[list[Activity], int]:
-    total = (await db.execute(select(func.count()).where(Activity.status == "submitted"))).scalar_one()
+@dataclass(frozen=True)
+class QueueFilter:
+    """The review queue, narrowed to one ambassador and/or one category."""
+
+    ambassador: int | None = None
+    category: str = ""
+
+    def query(self) -> dict[str, str]:
+        values = {"ambassador": str(self.ambassador) if self.ambassador else "", "category": self.category}
+        return {k: v for k, v in values.items() if v}
+
+    def where(self) -> list[Any]:
+        where: list[Any] = [Activity.status == "submitted"]
+        if self.ambassador:
+            where.append(Activity.person_id == self.ambassador)
+        if self.category:
+            where.append(Activity.category == self.category)
+        return where
+
+
+async def review_queue(
+    db: AsyncSession, filters: QueueFilter = QueueFilter(), *, page: int = 1
+) -> tuple[list[Activity], int]:
+    total = (await db.execute(select(func.count()).where(*filters.where()))).scalar_one()
     rows = (
         await db.execute(
             select(Activity)
             .options(selectinload(Activity.author), selectinload(Activity.photos))
-            .where(Activity.status == "submitted")
+            .where(*filters.where())
             .order_by(Activity.submitted_at, Activity.id)
             .offset((page - 1) * QUEUE_PAGE_SIZE)
             .limit(QUEUE_PAGE_SIZE)
         )
     ).scalars()
     return list(rows), int(total)
+
+
+async def queue_authors(db: AsyncSession) -> list[tuple[int, str]]:
+    """The ambassadors who have activities waiting, for the queue's filter."""
+    rows = await db.execute(
+        select(Person.id, Person.name)
+        .where(exists().where(Activity.person_id == Person.id, Activity.status == "submitted"))
+        .order_by(Person.name, Person.id)
+    )
+    return [(int(i), str(name)) for i, name in rows]
+
+
+@dataclass(frozen=True)
+class QueuePlace:
+    """Where an activity stands in the (filtered) queue: its position, the total, its neighbours."""
+
+    position: int
+    total: int
+    previous_id: int | None
+    next_id: int | None
+
+
+async def queue_place(db: AsyncSession, activity: Activity, filters: QueueFilter) -> QueuePlace:
+    submitted_at = activity.submitted_at or utcnow()
+    before = or_(
+        Activity.submitted_at < submitted_at,
+        and_(Activity.submitted_at == submitted_at, Activity.id < activity.id),
+    )
+    after = or_(
+        Activity.submitted_at > submitted_at,
+        and_(Activity.submitted_at == submitted_at, Activity.id > activity.id),
+    )
+    where = filters.where()
+    ahead = (await db.execute(select(func.count()).where(*where, before))).scalar_one()
+    total = (await db.execute(select(func.count()).where(*where))).scalar_one()
+    previous_id = (
+        await db.execute(
+            select(Activity.id)
+            .where(*where, before)
+            .order_by(Activity.submitted_at.desc(), Activity.id.desc())
+            .limit(1)
+        )
+    ).scalar_one_or_none()
+    next_id = (
+        await db.execute(
+            select(Activity.id).where(*where, after).order_by(Activity.submitted_at, Activity.id).limit(1)
+        )
+    ).scalar_one_or_none()
+    return QueuePlace(int(ahead) + 1, int(total), previous_id, next_id)
+
+
+async def submitted_activities(db: AsyncSession, ids: Sequence[int]) -> list[Activity]:
+    if not ids:
+        return []
+    return list(
+        (
+            await db.execute(
+                select(Activity).where(Activity.id.in_(set(ids)), Activity.status == "submitted").order_by(Activity.id)
+            )
+        ).scalars()
+    )
 
 
 async def activity_for_review(db: AsyncSession, activity_id: int) -> Activity | None:
@@ -576,8 +658,24 @@ SUMS = (
 DIMENSIONS = ("month", "category", "city", "institution", "ambassador")
 
 
-async def numbers(db: AsyncSession, filters: NumbersFilter, dimension: str, *, limit: int = 30) -> list[Row]:
-    """Totals of approved activities per month, category, city, home institution or ambassador, summed in SQL."""
+def metric_of(row: Row, metric: str) -> int:
+    if metric == "hours":
+        return row.quarter_hours
+    if metric == "people":
+        return row.people_reached
+    return row.activities
+
+
+def by_metric(rows: list[Row], metric: str) -> list[Row]:
+    """Largest first by the metric shown, so a chart and its table read from the top."""
+    return sorted(rows, key=lambda row: (-metric_of(row, metric), row.label))
+
+
+async def numbers(
+    db: AsyncSession, filters: NumbersFilter, dimension: str, *, limit: int = 30, metric: str = "activities"
+) -> list[Row]:
+    """Totals of approved activities per month, category, city, home institution or ambassador, summed in SQL; the
+    ambassadors are the top `limit` by the metric shown."""
     where = _numbers_where(filters)
     if dimension == "month":
         month = func.extract("month", Activity.happened_on)
@@ -589,7 +687,7 @@ async def numbers(db: AsyncSession, filters: NumbersFilter, dimension: str, *, l
         category_rows = (
             await db.execute(select(column, *SUMS).where(*where).group_by(column).order_by(func.count().desc()))
         ).all()
-        return [Row(k, k, int(n), int(q), int(p)) for k, n, q, p in category_rows]
+        return by_metric([Row(k, k, int(n), int(q), int(p)) for k, n, q, p in category_rows], metric)
     if dimension == "institution":
         sums = select(Activity.appointment_id, *SUMS).where(*where).group_by(Activity.appointment_id).subquery()
         institution_rows = (
@@ -600,9 +698,14 @@ async def numbers(db: AsyncSession, filters: NumbersFilter, dimension: str, *, l
                 .order_by(func.sum(sums.c[1]).desc())
             )
         ).all()
-        return [Row(k, k, int(n), int(q), int(p)) for k, n, q, p in institution_rows]
+        return by_metric([Row(k, k, int(n), int(q), int(p)) for k, n, q, p in institution_rows], metric)
     if dimension == "ambassador":
         quarters = func.coalesce(func.sum(Activity.quarter_hours), 0)
+        order = {
+            "activities": func.count(),
+            "hours": quarters,
+            "people": func.coalesce(func.sum(Activity.people_reached), 0),
+        }.get(metric, func.count())
         person_sums = (
             select(
                 Activity.person_id,
@@ -613,7 +716,7 @@ async def numbers(db: AsyncSession, filters: NumbersFilter, dimension: str, *, l
             )
             .where(*where)
             .group_by(Activity.person_id, Activity.former_ambassador_key)
-            .order_by(quarters.desc(), Activity.person_id, Activity.former_ambassador_key)
+            .order_by(order.desc(), Activity.person_id, Activity.former_ambassador_key)
             .limit(limit)
             .subquery()
         )
@@ -632,10 +735,11 @@ async def numbers(db: AsyncSession, filters: NumbersFilter, dimension: str, *, l
             )
         ).all()
         former = _("a former ambassador")
-        return [
+        rows = [
             Row(str(i) if i is not None else f"former-{key}", name if i is not None else former, int(n), int(q), int(p))
             for i, key, name, n, q, p in ambassador_rows
         ]
+        return by_metric(rows, metric)
     raise ValueError(f"unknown dimension {dimension!r}")
 
 
@@ -817,9 +921,9 @@ async def export_ambassador(db: AsyncSession, settings: Settings, person: Person
     )
     return {
         "recruiting": {
-            "code": ambassador.recruiting_code,
-            "join_url": join_url(settings, ambassador.recruiting_code),
-            "recruits": await recruits_of(db, ambassador.recruiting_code),
+            "code": ambassador.ref,
+            "join_url": join_url(settings, ambassador.ref),
+            "recruits": await recruits_of(db, ambassador.ref),
         }
         if ambassador is not None
         else None,

@@ -13,7 +13,7 @@ from club.accounts.models import CITIES
 from club.i18n import N_
 from club.members.service import SignUp
 
-VIA_RE = re.compile(r"^[A-Za-z0-9_-]{1,40}$")
+REF_RE = re.compile(r"^[A-Za-z0-9_-]{1,40}$")
 INTEREST_NAME_MAX = 100
 WELCOME_SUBJECT_MAX = 200
 WELCOME_BODY_MAX = 5000
@@ -69,8 +69,8 @@ def parse_signup(form: FormData, interest_slugs: list[str]) -> Parsed[SignUp]:
         errors.add("email", exc)
         email = ""
     clean = _details(form, errors, interest_slugs)
-    via = forms.field(form, "via")
-    values["via"] = via if VIA_RE.match(via) else ""
+    ref = forms.field(form, "ref")
+    values["ref"] = ref if REF_RE.match(ref) else ""
     if errors:
         return Parsed(None, errors, values)
     signup = SignUp(
@@ -80,7 +80,7 @@ def parse_signup(form: FormData, interest_slugs: list[str]) -> Parsed[SignUp]:
         language=str(clean["language"]),
         interests=list(clean["interests"]),  # type: ignore[call-overload]
         newsletter=bool(clean["newsletter"]),
-        via=via if VIA_RE.match(via) else None,
+        ref=ref if REF_RE.match(ref) else None,
         page_language=i18n.current_language.get(),
     )
     return Parsed(signup, errors, values)

@@ -106,8 +106,9 @@ async def _form_context(request: Request, **extra: object) -> dict[str, object]:
 async def join_page(request: Request) -> Response:
     if request.state.person is not None:
         return redirect("/me")
-    via = request.query_params.get("via", "")
-    values = {"language": i18n.current_language.get(), "via": via if member_forms.VIA_RE.match(via) else ""}
+    # QR codes and mails carry ?ref=; the join page once read ?via=: links printed with either keep working.
+    ref = request.query_params.get("ref") or request.query_params.get("via", "")
+    values = {"language": i18n.current_language.get(), "ref": ref if member_forms.REF_RE.match(ref) else ""}
     return render(request, "members/join.html", await _form_context(request, values=values))
 
 

@@ -66,7 +66,7 @@ class SignUp:
     language: str
     interests: list[str] = field(default_factory=list)
     newsletter: bool = False
-    via: str | None = None
+    ref: str | None = None  # the ambassador's ref from the join link
     # The language of the page, and so of the consent text, the person saw.
     page_language: str = i18n.DEFAULT_LANGUAGE
 
@@ -240,7 +240,7 @@ async def join(db: AsyncSession, settings: Settings, signup: SignUp) -> None:
         await send_login_link(db, settings, person, already_member=True)
         return
     if person is None:
-        person = Person(email=signup.email, name=signup.name, role="member", joined_via=signup.via)
+        person = Person(email=signup.email, name=signup.name, role="member", ref=signup.ref)
         db.add(person)
     person.name = signup.name
     person.city = signup.city
@@ -447,7 +447,7 @@ async def export(db: AsyncSession, settings: Settings, person: Person) -> dict[s
             "joined_at": _iso(person.created_at),
             "confirmed_at": _iso(person.confirmed_at),
             "updated_at": _iso(person.updated_at),
-            "joined_via": person.joined_via,
+            "ref": person.ref,
             "mail_suppressed_at": _iso(person.suppressed_at),
             "mail_suppressed_reason": person.suppressed_reason,
         },

@@ -33,7 +33,7 @@ async def make_ambassador(
     _codes += 1
     today = club_today()
     person = await make_person(db, name=name, language=language, role=role, email=email)
-    db.add(Ambassador(person_id=person.id, recruiting_code=f"code{_codes:04d}"))
+    db.add(Ambassador(person_id=person.id, ref=f"code{_codes:04d}"))
     await db.flush()
     appointment = Appointment(
         person_id=person.id,

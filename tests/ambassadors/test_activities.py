@@ -280,3 +280,81 @@ async def test_the_form_and_its_messages_in_the_ambassadors_language(client, db,
     assert response.status_code == 400 and error in response.text
     wall = await client.get("/ambassadors", headers={"Accept-Language": language})
     assert wall.status_code == 200
+
+
+async def test_editing_an_approved_activity_says_it_is_locked_and_what_to_do(client, db, ambassador):
+    person, appointment = ambassador
+    activity = await make_activity(db, person, appointment, title="Kimono day at STAM", status="approved")
+    token = await csrf_token(client, "/activities/new")
+    for response in (
+        await client.get(f"/activities/{activity.id}/edit"),
+        await client.post(f"/activities/{activity.id}/edit", data=activity_form(token, title="Later")),
+        await client.post(f"/activities/{activity.id}/withdraw", data={"csrf_token": token}),
+    ):
+        assert response.status_code == 403
+        assert "This activity is approved and locked." in response.text
+        assert "Kimono day at STAM" in response.text
+        assert "Write to the club at club@localhost" in response.text
+        assert f'href="/activities/{activity.id}"' in response.text
+    person.language = "ja"
+    db.add(person)
+    await db.commit()
+    locked = await client.get(f"/activities/{activity.id}/edit")
+    assert "この活動は承認済みのため、ロックされています。" in locked.text
+    assert (await fresh(db, Activity, activity.id)).title == "Kimono day at STAM"
+
+
+async def test_markdown_autolinks_and_plain_angle_brackets_are_accepted_real_tags_are_not(client, db, ambassador):
+    token = await csrf_token(client, "/activities/new")
+    description = "Slides: <https://www.ugent.be/japan>, questions to <jan@example.org>.\n\nScore: a < b > c, 1<2."
+    response = await client.post("/activities/new", data=activity_form(token, description=description))
+    assert response.status_code == 303, response.text
+    activity = (await db.execute(select(Activity))).scalar_one()
+    assert 'href="https://www.ugent.be/japan"' in activity.description_html
+    assert 'href="mailto:jan@example.org"' in activity.description_html
+    assert "a &lt; b &gt; c" in activity.description_html
+    for tag in ("<b>bold</b>", "Hi <a\nhref=x>x</a>", "<!-- note -->", "<br/>", "<svg/onload=alert(1)>"):
+        refused = await client.post("/activities/new", data=activity_form(token, description=tag))
+        assert refused.status_code == 400 and "HTML tags" in refused.text, tag
+    assert await count(db, Activity) == 1
+
+
+def bomb_png() -> bytes:
+    """58-70 KB of PNG that decodes to 7,745 × 7,745 pixels (60 megapixels)."""
+    buffer = io.BytesIO()
+    Image.new("L", (7745, 7745), 255).save(buffer, format="PNG", optimize=True)
+    return buffer.getvalue()
+
+
+async def test_a_decompression_bomb_is_refused_from_its_header_with_a_translated_message(client, db, ambassador):
+    person, _appointment = ambassador
+    token = await csrf_token(client, "/activities/new")
+    bomb = bomb_png()
+    assert len(bomb) < 100 * 1024
+    files = [("photos", ("flyer.png", bomb, "image/png"))]
+    response = await client.post("/activities/new", data=activity_form(token), files=files)
+    assert response.status_code == 400
+    assert "This picture is 7745 × 7745 pixels, more than a phone photo needs." in response.text
+    assert "at most 16 megapixels" in response.text
+    person.language = "ja"
+    db.add(person)
+    await db.commit()
+    response = await client.post("/activities/new", data=activity_form(token), files=files)
+    assert "7745 × 7745ピクセル" in response.text
+    assert await count(db, Activity) == 0
+
+
+async def test_a_phone_sized_jpeg_is_accepted_and_shrunk(client, db, ambassador, settings):
+    token = await csrf_token(client, "/activities/new")
+    phone = image_bytes("JPEG", (8000, 6000))  # 48 megapixels, as a phone's full-resolution mode takes
+    files = [("photos", ("pier.jpg", phone, "image/jpeg"))]
+    response = await client.post("/activities/new", data=activity_form(token), files=files)
+    assert response.status_code == 303
+    photo = (await db.execute(select(ActivityPhoto))).scalar_one()
+    assert (photo.width, photo.height) == (1600, 1200)
+    with Image.open(photos.photo_path(settings.var_dir, photo.key, "thumb")) as thumb:
+        assert thumb.size == (480, 360)
+    too_big = image_bytes("JPEG", (9000, 6000))  # 54 megapixels
+    files = [("photos", ("big.jpg", too_big, "image/jpeg"))]
+    refused = await client.post("/activities/new", data=activity_form(token), files=files)
+    assert refused.status_code == 400 and "at most 50 megapixels" in refused.text

@@ -11,6 +11,7 @@ from club.ambassadors import service
 from club.ambassadors.models import Activity, Ambassador, Appointment
 from tests.ambassadors.conftest import count, fresh, make_ambassador, queued_mails
 from tests.factories import csrf_token, log_in, make_admin, make_person
+from tests.members.conftest import client_from
 
 
 def appoint_form(token: str, email: str, **changes: str) -> dict[str, str]:
@@ -32,9 +33,13 @@ async def sessions_of(db, person_id: int) -> int:  # type: ignore[no-untyped-def
     return int((await db.execute(select(func.count()).where(AuthSession.person_id == person_id))).scalar_one())
 
 
-async def test_admin_appoints_a_confirmed_member_who_gets_the_role_and_a_welcome_mail_in_their_language(client, db):
+async def test_admin_appoints_a_confirmed_member_who_gets_the_role_and_a_welcome_mail_in_their_language(
+    app, client, db
+):
     member = await make_person(db, name="山田 花子", language="ja", email="hanako@example.jp")
-    await log_in(client, db, member)
+    member_client = client_from(app, "198.51.100.20")
+    await log_in(member_client, db, member)
+    assert (await member_client.get("/activities")).status_code == 403
     admin = await make_admin(db)
     await log_in(client, db, admin)
     token = await csrf_token(client, "/admin/ambassadors/appoint")
@@ -42,18 +47,25 @@ async def test_admin_appoints_a_confirmed_member_who_gets_the_role_and_a_welcome
     assert response.status_code == 303
     person = await fresh(db, Person, member.id)
     assert person is not None and person.role == "ambassador"
-    assert await sessions_of(db, member.id) == 0  # the member's old session is revoked: a fresh login has the role
+    # Appointing does not log the member out: the same session now opens the ambassador's pages.
+    assert await sessions_of(db, member.id) == 1
     appointment = (await db.execute(select(Appointment).where(Appointment.person_id == member.id))).scalar_one()
     assert (appointment.home_institution, appointment.host_institution) == ("kask", "kanazawa-college-of-art")
     ambassador = await db.get(Ambassador, member.id)
-    assert ambassador is not None and len(ambassador.recruiting_code) == 8
+    assert ambassador is not None and len(ambassador.ref) == 8
     [(mail, delivery)] = await queued_mails(db, "ambassador-welcome")
     assert delivery.to_email == "hanako@example.jp"
     assert mail.language == "ja"
     assert "アンバサダー" in mail.subject
-    assert f"/join?ref={ambassador.recruiting_code}" in mail.text
+    assert f"/join?ref={ambassador.ref}" in mail.text
     listing = await client.get("/admin/ambassadors")
     assert "山田 花子" in listing.text
+    # The welcome mail's link to the ambassador's page opens the dashboard for the member who is logged in.
+    [activities_link] = [line.strip() for line in mail.text.splitlines() if line.strip().endswith("/activities")]
+    dashboard = await member_client.get(activities_link.removeprefix("http://testserver"))
+    assert dashboard.status_code == 200
+    assert f"/join?ref={ambassador.ref}" in dashboard.text
+    await member_client.aclose()
 
 
 async def test_other_institution_by_name(client, db):
@@ -113,7 +125,7 @@ async def test_overlapping_term_is_refused(client, db):
     assert await count(db, Appointment) == 1
 
 
-async def test_admin_ends_a_term_the_role_goes_sessions_are_revoked_history_stays(client, db):
+async def test_admin_ends_a_term_the_role_goes_the_session_stays_history_stays(client, db):
     person, appointment = await make_ambassador(db)
     await log_in(client, db, person)
     assert await sessions_of(db, person.id) == 1
@@ -126,8 +138,8 @@ async def test_admin_ends_a_term_the_role_goes_sessions_are_revoked_history_stay
     assert (await fresh(db, Person, person.id)).role == "member"  # type: ignore[union-attr]
     ended = await fresh(db, Appointment, appointment.id)
     assert ended is not None and ended.ended_on == service.club_today() and ended.ended_by_id == admin.id
-    assert await sessions_of(db, person.id) == 0
-    # The ambassador, logged in again, is a member now: the ambassador pages are closed, the history is open.
+    assert await sessions_of(db, person.id) == 1
+    # The former ambassador is a member now: the ambassador pages are closed, the history is open.
     client.cookies.clear()
     await log_in(client, db, person)
     assert (await client.get("/activities")).status_code == 403

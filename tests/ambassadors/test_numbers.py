@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
+import re
 
 import pytest
 
@@ -124,9 +125,55 @@ async def test_recruits_are_counted_for_the_ambassador(client, db):
         await make_person(db)
     joined = [await make_person(db) for _ in range(2)]
     unconfirmed = await make_person(db, confirmed=False)
-    code = (await service.ambassador_of(db, person.id)).recruiting_code  # type: ignore[union-attr]
+    code = (await service.ambassador_of(db, person.id)).ref  # type: ignore[union-attr]
     for member in (*joined, unconfirmed):
-        member.joined_via = code
+        member.ref = code
     await db.commit()
     totals = await service.totals_for(db, person.id)
     assert totals.recruits == 2
+
+
+def ambassador_order(html: str) -> list[str]:
+    section = html.split('id="chart-ambassador"', 1)[1].split("</section>", 1)[0]
+    narrow = section.split('class="chart-table-narrow"', 1)[1]
+    return re.findall(r'<th scope="row">([^<]+)</th>', narrow)
+
+
+async def test_charts_people_can_read(client, db, year_of_activities):
+    year = year_of_activities
+    await log_in(client, db, await make_admin(db))
+    # Sorted by the metric shown: Sofie logged more activities, Kenji reached more people.
+    by_activities = await client.get("/admin/ambassadors/numbers", params={"year": year, "metric": "activities"})
+    assert ambassador_order(by_activities.text) == ["Sofie Claeys", "田中 健二"]
+    by_people = await client.get("/admin/ambassadors/numbers", params={"year": year, "metric": "people"})
+    assert ambassador_order(by_people.text) == ["田中 健二", "Sofie Claeys"]
+    assert "chart-table-narrow" in by_people.text  # a phone gets the table instead of the chart
+    # Each language its own chart, at its own address.
+    assert f"ambassador.svg?year={year}&amp;metric=people&amp;lang=en" in by_people.text
+    charts = {}
+    for language in ("en", "nl", "ja"):
+        chart = await client.get(
+            "/admin/ambassadors/charts/institution.svg", params={"year": year, "metric": "people", "lang": language}
+        )
+        assert chart.status_code == 200
+        charts[language] = chart.text
+    assert "People reached" in charts["en"] and "Mensen bereikt" in charts["nl"] and "届いた人数" in charts["ja"]
+    assert "Universiteit Gent" in charts["nl"] and "ゲント大学" in charts["ja"]
+    # Long names in full, and value labels outlined so that they read on a bar and beside it.
+    assert "Kanazawa Institute of Technology" in charts["en"]
+    assert "paint-order" in charts["en"]
+
+
+async def test_a_cut_list_says_how_many_it_shows_of_how_many(client, db, year_of_activities):
+    for number in range(30):
+        person, term = await make_ambassador(db, name=f"Ambassador {number:02d}")
+        await make_activity(db, person, term, happened_on=dt.date(year_of_activities, 5, 1), people_reached=number)
+    await log_in(client, db, await make_admin(db))
+    page = await client.get("/admin/ambassadors/numbers", params={"year": year_of_activities, "metric": "people"})
+    assert "Top 30 of 32 ambassadors" in page.text
+    assert len(ambassador_order(page.text)) == 30
+    assert ambassador_order(page.text)[:2] == ["田中 健二", "Sofie Claeys"]
+    chart = await client.get(
+        "/admin/ambassadors/charts/ambassador.svg", params={"year": year_of_activities, "metric": "people"}
+    )
+    assert "Top 30 of 32 ambassadors" in chart.text

@@ -148,3 +148,65 @@ async def test_photos_are_lazy_on_the_wall_and_private_until_public(client, db, 
     assert (await client.get(f"/ambassadors/activities/{hidden.id}")).status_code == 404
     await log_in(client, db, await make_admin(db))
     assert (await client.get(f"/ambassadors/photos/{'b' * 32}-large.jpg")).status_code == 200
+
+
+async def test_the_language_switcher_keeps_the_walls_filters(client):
+    wall = await client.get("/ambassadors?city=kanazawa&category=crafts")
+    assert 'name="next" value="/ambassadors?city=kanazawa&amp;category=crafts"' in wall.text
+    token = re.search(r'name="csrf_token" value="([^"]+)"', wall.text).group(1)  # type: ignore[union-attr]
+    switched = await client.post(
+        "/language", data={"csrf_token": token, "language": "nl", "next": "/ambassadors?city=kanazawa&category=crafts"}
+    )
+    assert switched.headers["location"] == "/ambassadors?city=kanazawa&category=crafts"
+    # The home page is kept for every visitor: one visitor's query never lands in another's switcher.
+    assert 'name="next" value="/"' in (await client.get("/?utm=flyer")).text
+    assert 'name="next" value="/"' in (await client.get("/")).text
+
+
+async def test_review_queue_filters_bulk_approval_position_and_next_after_a_decision(client, db):
+    lotte, lotte_term = await make_ambassador(db, name="Lotte Peeters")
+    kenji, kenji_term = await make_ambassador(db, name="Kenji Mori")
+    first = await make_activity(db, lotte, lotte_term, status="submitted", title="Lotte one", category="crafts")
+    second = await make_activity(db, kenji, kenji_term, status="submitted", title="Kenji one", category="food")
+    third = await make_activity(db, lotte, lotte_term, status="submitted", title="Lotte two", category="food")
+    fourth = await make_activity(db, lotte, lotte_term, status="submitted", title="Lotte three", category="crafts")
+    await log_in(client, db, await make_admin(db))
+
+    only_lotte = await client.get("/admin/ambassadors/review", params={"ambassador": lotte.id})
+    assert "Lotte one" in only_lotte.text and "Lotte two" in only_lotte.text and "Kenji one" not in only_lotte.text
+    food = await client.get("/admin/ambassadors/review", params={"category": "food"})
+    assert "Kenji one" in food.text and "Lotte two" in food.text and "Lotte one" not in food.text
+
+    # The review page says where the activity stands in the filtered queue, with previous and next.
+    page = await client.get(f"/admin/ambassadors/review/{third.id}", params={"ambassador": lotte.id})
+    assert "2 of 3 waiting" in page.text
+    assert f'href="/admin/ambassadors/review/{first.id}?ambassador={lotte.id}" rel="prev"' in page.text
+    assert f'href="/admin/ambassadors/review/{fourth.id}?ambassador={lotte.id}" rel="next"' in page.text
+
+    # A decision leads to the next activity of the same queue.
+    token = await csrf_token(client, "/admin/ambassadors/review")
+    decided = await client.post(
+        f"/admin/ambassadors/review/{first.id}?ambassador={lotte.id}", data={"csrf_token": token, "action": "approve"}
+    )
+    assert decided.headers["location"] == f"/admin/ambassadors/review/{third.id}?ambassador={lotte.id}&decided=approved"
+    shown = await client.get(decided.headers["location"])
+    assert "Approved. Here is the next activity waiting for review." in shown.text and "1 of 2 waiting" in shown.text
+
+    # Bulk approval of what is ticked and still waiting; the rest stays in the queue.
+    bulk = await client.post(
+        "/admin/ambassadors/review/approve",
+        data={"csrf_token": token, "activity": [str(third.id), str(fourth.id), str(first.id)]},
+    )
+    assert bulk.status_code == 303
+    notice = await client.get(bulk.headers["location"])
+    assert "2 activities approved." in notice.text
+    statuses = [(await fresh(db, Activity, a.id)).status for a in (first, second, third, fourth)]
+    assert statuses == ["approved", "submitted", "approved", "approved"]
+    assert '"Kenji one"' not in notice.text and "Kenji one" in notice.text
+
+    # The last decision in a queue goes back to the queue.
+    last = await client.post(
+        f"/admin/ambassadors/review/{second.id}", data={"csrf_token": token, "action": "approve"}
+    )
+    assert last.headers["location"] == "/admin/ambassadors/review?approved=1"
+    assert "1 activity approved." in (await client.get(last.headers["location"])).text

@@ -1,5 +1,6 @@
 """An ambassador's journey in a real browser: an admin appoints a member, the ambassador (on a phone, in their
-own language) logs an activity with a photo, the admin approves it, and it shows on the public wall and feed."""
+own language) logs an activity with a photo, the admin approves it, it shows on the public wall and feed, and at
+the end of the term the ambassador downloads a certificate written as a native speaker of their language would."""
 
 from __future__ import annotations
 
@@ -77,7 +78,7 @@ def test_appoint_log_approve_and_show_on_the_wall(ambassador_server, desktop, ph
     admin.goto(server.url + "/admin/ambassadors/appoint")
     admin.fill("#email", address)
     admin.fill("#starts_on", (today - dt.timedelta(days=30)).isoformat())
-    admin.fill("#ends_on", (today + dt.timedelta(days=300)).isoformat())
+    admin.fill("#ends_on", (today + dt.timedelta(days=20)).isoformat())  # the certificate opens in the last month
     admin.select_option("#home_institution", index=0)
     admin.select_option("#host_institution", index=1)
     admin.select_option("#stationed_in", index=1)
@@ -128,3 +129,84 @@ def test_appoint_log_approve_and_show_on_the_wall(ambassador_server, desktop, ph
     feed = httpx.get(server.url + feed_href if feed_href.startswith("/") else feed_href)
     assert f"Kotoji lantern workshop {language}" in feed.text
     screenshot(wall, f"wall-phone-{language}")
+
+    # the ambassador's numbers, counted in their language, and the certificate from the button that says it is busy
+    page.goto(server.url + "/activities")
+    assert page.locator("[data-figure=activities]").inner_text().split() == SINGLE_ACTIVITY[language]
+    page.goto(server.url + "/me/ambassador")
+    button = page.locator("a[data-certificate]")
+    assert button.get_attribute("data-busy-text") == BUSY[language]
+    with page.expect_download() as download_info:
+        button.click()
+    pdf = Path(download_info.value.path()).read_bytes()
+    page.locator("[role=status]", has_text=DOWNLOADED[language]).wait_for()
+    assert button.get_attribute("aria-busy") is None
+    text = certificate_text(pdf, language)
+    for line in CERTIFICATE[language]:
+        assert line in text, (line, text)
+    screenshot(page, f"terms-phone-{language}")
+
+
+SINGLE_ACTIVITY = {
+    "en": ["1", "approved", "activity"],
+    "nl": ["1", "goedgekeurde", "activiteit"],
+    "ja": ["1", "承認された活動"],
+}
+BUSY = {
+    "en": "Preparing your certificate…",
+    "nl": "Je getuigschrift wordt klaargemaakt…",
+    "ja": "証明書を作成しています…",
+}
+DOWNLOADED = {
+    "en": "Your certificate has been downloaded.",
+    "nl": "Je getuigschrift is gedownload.",
+    "ja": "証明書をダウンロードしました。",
+}
+# What a native speaker would sign: each language's own text and word order, its plurals, its numbers.
+CERTIFICATE = {
+    "en": [
+        "Certificate of Ambassadorship",
+        "This is to certify that Sofie 山田 served as an ambassador of the Ghent–Kanazawa Supporters Club from",
+        "based in Kanazawa as a student of Ghent University hosted by Kanazawa University.",
+        "1 approved activity",
+        "2.5 hours",
+        "30 people reached",
+        "0 new members",
+        "Areas of work",
+        "With our warm thanks for bringing Ghent and Kanazawa closer together.",
+        "Issued in Ghent on",
+    ],
+    "nl": [
+        "Getuigschrift",
+        "De Gent–Kanazawa Supporters Club verklaart hierbij dat Sofie 山田 van",
+        "ambassadeur van de club was, met standplaats Kanazawa, als student van de Universiteit Gent te gast aan de "
+        "Universiteit van Kanazawa.",
+        "1 goedgekeurde activiteit",
+        "2,5 uur",
+        "30 mensen bereikt",
+        "0 nieuwe leden",
+        "Domeinen",
+        "Met warme dank om Gent en Kanazawa dichter bij elkaar te brengen.",
+        "Opgemaakt te Gent op",
+    ],
+    "ja": [
+        "アンバサダー活動証明書",
+        "Sofie 山田\u3000殿あなたは、",
+        "ゲント大学の学生として金沢大学で学びながら金沢を拠点に、"
+        "ゲント・金沢サポーターズクラブのアンバサダーを務めたことを証明します。",
+        "承認された活動：1件",
+        "活動時間：2.5時間",
+        "届いた人数：30人",
+        "新しい会員：0人",
+        "活動分野",
+        "ゲントと金沢の絆を深めるためのご尽力に、心より感謝申し上げます。",
+    ],
+}
+
+
+def certificate_text(pdf: bytes, language: str) -> str:
+    from pypdf import PdfReader
+
+    lines = "\n".join(page.extract_text() for page in PdfReader(io.BytesIO(pdf)).pages).replace("\x00", "")
+    # pypdf puts a NUL before each of fpdf2's two-byte glyph codes; lines are joined as the language writes them.
+    return ("" if language == "ja" else " ").join(line.strip() for line in lines.split("\n"))

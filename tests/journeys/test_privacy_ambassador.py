@@ -114,9 +114,9 @@ async def test_an_ambassador_exports_everything_and_erasure_leaves_only_what_the
     var_dir = settings.var_dir
     person, appointment = await make_ambassador(db, name=NAME, email=EMAIL)
     person_id = person.id
-    code = (await db.execute(text("SELECT recruiting_code FROM ambassadors"))).scalar_one()
+    code = (await db.execute(text("SELECT ref FROM ambassadors"))).scalar_one()
     recruit = await make_person(db, name="Recruited Member")
-    recruit.joined_via = code
+    recruit.ref = code
     await db.commit()
     other, other_term = await make_ambassador(db, name="Kenji Tanaka", email="kenji@example.jp")
     admin = await make_admin(db)

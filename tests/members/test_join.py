@@ -236,13 +236,16 @@ async def test_one_address_gets_at_most_a_few_mails_whatever_the_ip(app, db):
     assert await count(db, Mail) == 5
 
 
-async def test_recruiting_code_from_the_join_link_is_kept(client, db):
-    page = await client.get("/join?via=amb-42")
-    assert 'name="via" value="amb-42"' in page.text
+async def test_ref_from_the_join_link_is_kept(client, db):
+    page = await client.get("/join?ref=amb-42")
+    assert 'name="ref" value="amb-42"' in page.text
+    # Links printed before the join page and the QR code agreed on a name said ?via=: they still count.
+    assert 'name="ref" value="amb-43"' in (await client.get("/join?via=amb-43")).text
     token = await csrf_token(client, "/join")
-    await client.post("/join", data=signup(token, via="amb-42"))
-    assert (await person_by_email(db, "hanako@example.jp")).joined_via == "amb-42"
-    assert 'name="via"' not in (await client.get('/join?via="><b>')).text
+    await client.post("/join", data=signup(token, ref="amb-42"))
+    assert (await person_by_email(db, "hanako@example.jp")).ref == "amb-42"
+    assert 'name="ref"' not in (await client.get('/join?ref="><b>')).text
+    assert 'name="ref"' not in (await client.get('/join?via="><b>')).text
 
 
 async def test_unconfirmed_sign_ups_are_purged_after_30_days(client, db, mailbox):
