@@ -140,17 +140,18 @@ async def _worker(settings: Settings, run_worker) -> None:  # type: ignore[no-un
     import contextlib
 
     from club import tasks
-    from club.db import create_engine, create_sessionmaker
+    from club.db import create_engine, create_sessionmaker, garbage_collection_in_event_loop
 
     engine = create_engine(settings.database_url)
-    housekeeping = asyncio.create_task(tasks.run_forever(create_sessionmaker(engine), settings))
-    try:
-        await run_worker(settings, engine=engine)
-    finally:
-        housekeeping.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await housekeeping
-        await engine.dispose()
+    async with garbage_collection_in_event_loop():
+        housekeeping = asyncio.create_task(tasks.run_forever(create_sessionmaker(engine), settings))
+        try:
+            await run_worker(settings, engine=engine)
+        finally:
+            housekeeping.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await housekeeping
+            await engine.dispose()
 
 
 def cmd_import_members(settings: Settings, args: argparse.Namespace) -> int:
