@@ -28,6 +28,7 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
     import uvicorn
 
     from club.migrate import upgrade
+    from club.serving import uvicorn_options
 
     if not settings.is_production and not settings.base_url_explicit:
         # Links in pages and mail follow the port chosen here; uvicorn's processes read it from the environment.
@@ -51,8 +52,7 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
         workers=args.workers,
         log_level="warning" if args.quiet else settings.log_level,
         access_log=not args.quiet,
-        proxy_headers=True,
-        server_header=False,
+        **uvicorn_options(settings),
     )
     return 0
 

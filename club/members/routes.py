@@ -20,6 +20,7 @@ from club.members import forms as member_forms
 from club.members import service
 from club.members.models import Interest
 from club.middleware import LANGUAGE_COOKIE, BodyTooLarge
+from club.ratelimit import client_ip
 from club.web import read_form, redirect, render, route, safe_next
 
 # Join and login requests: per IP (a script hammering the forms) and per address (someone's inbox).
@@ -27,10 +28,6 @@ IP_LIMIT = 20
 IP_WINDOW = dt.timedelta(minutes=10)
 ADDRESS_LIMIT = 5
 ADDRESS_WINDOW = dt.timedelta(hours=1)
-
-
-def client_ip(request: Request) -> str:
-    return request.client.host if request.client else "unknown"
 
 
 def _settings(request: Request) -> Settings:
@@ -42,12 +39,13 @@ def too_many(request: Request) -> Response:
 
 
 async def _ip_allowed(request: Request, action: str) -> bool:
-    return await ratelimit.hit(request.state.db, f"members-{action}:ip:{client_ip(request)}", IP_WINDOW) <= IP_LIMIT
+    key = f"members-{action}:ip:{client_ip(request)}"
+    return await ratelimit.hit(request.state.db, key, IP_WINDOW, limit=IP_LIMIT) <= IP_LIMIT
 
 
 async def _address_allowed(request: Request, email: str) -> bool:
     key = f"members-mail:address:{service.address_key(email)}"
-    return await ratelimit.hit(request.state.db, key, ADDRESS_WINDOW) <= ADDRESS_LIMIT
+    return await ratelimit.hit(request.state.db, key, ADDRESS_WINDOW, limit=ADDRESS_LIMIT) <= ADDRESS_LIMIT
 
 
 def _set_language_cookie(request: Request, response: Response, language: str) -> None:
