@@ -3,7 +3,10 @@
 uvicorn closes idle keep-alive connections, but has no deadline for a request's head: a client that sends one
 header line every few seconds (slowloris) holds its connection for ever. GuardedHttpToolsProtocol closes a
 connection whose request line and headers are not complete within CLUB_HEADER_TIMEOUT seconds, or that sends
-more than MAX_HEAD_BYTES before they are.
+more than MAX_HEAD_BYTES before they are. Past CLUB_MAX_CONNECTIONS open connections, the one that has waited
+longest for its head makes room for the newcomer, and past as many requests in progress a request gets 503.
+(uvicorn's own limit_concurrency counts idle and slow connections too: 3,000 slowloris connections would make it
+answer 503 to everyone.)
 """
 
 from __future__ import annotations
@@ -19,18 +22,24 @@ MAX_HEAD_BYTES = 64 * 1024
 
 
 class GuardedHttpToolsProtocol(HttpToolsProtocol):
-    # Set by uvicorn_options; a worker process that uvicorn spawns reads it from CLUB_HEADER_TIMEOUT itself.
+    # Set by uvicorn_options; a worker process that uvicorn spawns reads them from the environment itself.
     header_timeout: float | None = None
+    max_connections: int | None = None
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._head_deadline: asyncio.TimerHandle | None = None
+        self._head_started = 0.0
         self._head_bytes = 0
+        if GuardedHttpToolsProtocol.header_timeout is None or GuardedHttpToolsProtocol.max_connections is None:
+            settings = Settings.from_env()
+            GuardedHttpToolsProtocol.header_timeout = settings.header_timeout
+            GuardedHttpToolsProtocol.max_connections = settings.max_connections
 
     def _start_head_clock(self) -> None:
-        if GuardedHttpToolsProtocol.header_timeout is None:
-            GuardedHttpToolsProtocol.header_timeout = Settings.from_env().header_timeout
+        assert GuardedHttpToolsProtocol.header_timeout is not None
         self._head_bytes = 0
+        self._head_started = self.loop.time()
         self._head_deadline = self.loop.call_later(GuardedHttpToolsProtocol.header_timeout, self._head_too_slow)
 
     def _stop_head_clock(self) -> None:
@@ -46,6 +55,12 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
         self._start_head_clock()
+        if len(self.connections) > (GuardedHttpToolsProtocol.max_connections or 0):
+            waiting = [c for c in self.connections
+                       if isinstance(c, GuardedHttpToolsProtocol) and c is not self and c._head_deadline is not None]
+            victim = min(waiting, key=lambda c: c._head_started) if waiting else self
+            victim._stop_head_clock()
+            victim.transport.close()
 
     def data_received(self, data: bytes) -> None:
         between_requests = self.cycle is None or self.cycle.response_complete
@@ -61,6 +76,9 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
 
     def on_headers_complete(self) -> None:
         self._stop_head_clock()
+        # uvicorn answers 503 when its limit is reached; make that limit count requests in progress only.
+        busy = len(self.tasks) >= (GuardedHttpToolsProtocol.max_connections or 0)
+        self.limit_concurrency = 0 if busy else None
         super().on_headers_complete()
 
     def connection_lost(self, exc: Exception | None) -> None:
@@ -71,10 +89,10 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
 def uvicorn_options(settings: Settings) -> dict[str, Any]:
     """Keyword arguments for uvicorn.run/Config: timeouts and limits against slow or too many clients."""
     GuardedHttpToolsProtocol.header_timeout = settings.header_timeout
+    GuardedHttpToolsProtocol.max_connections = settings.max_connections
     return {
         "http": GuardedHttpToolsProtocol,
         "timeout_keep_alive": settings.keepalive_timeout,
-        "limit_concurrency": settings.max_connections,
         "h11_max_incomplete_event_size": MAX_HEAD_BYTES,
         "timeout_graceful_shutdown": 30,
         # Forwarded headers are read by the app (club.middleware.TrustedProxies), from the proxies it trusts.

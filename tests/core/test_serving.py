@@ -17,9 +17,10 @@ HEADER_TIMEOUT = 1.0
 
 
 @asynccontextmanager
-async def served(settings, engine):
+async def served(settings, engine, max_connections=1000):
     port = free_port()
-    app = create_app(settings.with_(header_timeout=HEADER_TIMEOUT, keepalive_timeout=1), engine=engine)
+    app = create_app(settings.with_(header_timeout=HEADER_TIMEOUT, keepalive_timeout=1,
+                                    max_connections=max_connections), engine=engine)
     options = uvicorn_options(app.state.settings)
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", **options))
     task = asyncio.create_task(server.serve())
@@ -31,7 +32,7 @@ async def served(settings, engine):
     finally:
         server.should_exit = True
         await task
-        GuardedHttpToolsProtocol.header_timeout = None
+        GuardedHttpToolsProtocol.header_timeout = GuardedHttpToolsProtocol.max_connections = None
 
 
 async def open_slow(port: int, count: int) -> list[tuple[asyncio.StreamReader, asyncio.StreamWriter]]:
@@ -44,7 +45,8 @@ async def open_slow(port: int, count: int) -> list[tuple[asyncio.StreamReader, a
 
 
 async def test_slow_clients_do_not_block_a_normal_request_and_are_closed(settings, engine):
-    async with served(settings, engine) as (url, port):
+    # More slow connections than the process keeps: the longest-waiting make room, nobody gets a 503.
+    async with served(settings, engine, max_connections=100) as (url, port):
         slow = await open_slow(port, 200)
         idle = []
         for _ in range(20):  # connected, nothing sent
