@@ -3,9 +3,10 @@
 
     .venv/bin/python bench/slow_clients.py [--connections 3000] [--header-timeout 10]
 
-Opens N slowloris connections (a request head that gets one more header line every 2 s and never ends), then times a normal request beside them, and counts how many of the slow connections the server still
-holds after three head deadlines, and when it closed the last one. Prints figures and a JSON line; not a pass/fail test (tests/core/test_serving.py
-is).
+Opens N slowloris connections (a request head that gets one more header line every 2 s and never ends), then
+times a normal request beside them, counts how many of the slow connections the server still holds after three
+head deadlines, and when it closed the last one. Prints figures and a JSON line; not a pass/fail test
+(tests/core/test_serving.py is).
 """
 
 from __future__ import annotations
