@@ -28,6 +28,7 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
     import uvicorn
 
     from club.migrate import upgrade
+    from club.serving import uvicorn_options
 
     if not settings.is_production and not settings.base_url_explicit:
         # Links in pages and mail follow the port chosen here; uvicorn's processes read it from the environment.
@@ -51,8 +52,7 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
         workers=args.workers,
         log_level="warning" if args.quiet else settings.log_level,
         access_log=not args.quiet,
-        proxy_headers=True,
-        server_header=False,
+        **uvicorn_options(settings),
     )
     return 0
 
@@ -140,17 +140,18 @@ async def _worker(settings: Settings, run_worker) -> None:  # type: ignore[no-un
     import contextlib
 
     from club import tasks
-    from club.db import create_engine, create_sessionmaker
+    from club.db import create_engine, create_sessionmaker, garbage_collection_in_event_loop
 
     engine = create_engine(settings.database_url)
-    housekeeping = asyncio.create_task(tasks.run_forever(create_sessionmaker(engine), settings))
-    try:
-        await run_worker(settings, engine=engine)
-    finally:
-        housekeeping.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await housekeeping
-        await engine.dispose()
+    async with garbage_collection_in_event_loop():
+        housekeeping = asyncio.create_task(tasks.run_forever(create_sessionmaker(engine), settings))
+        try:
+            await run_worker(settings, engine=engine)
+        finally:
+            housekeeping.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await housekeeping
+            await engine.dispose()
 
 
 def cmd_import_members(settings: Settings, args: argparse.Namespace) -> int:

@@ -16,14 +16,15 @@ from starlette.staticfiles import StaticFiles
 
 from club import errors, tasks
 from club.accounts.routes import routes as account_routes
+from club.accounts.sessions import cookie_name as session_cookie_name
 from club.admin.routes import routes as admin_routes
 from club.ambassadors.routes import routes as ambassador_routes
 from club.config import Settings
-from club.db import create_engine, create_sessionmaker
+from club.db import create_engine, create_sessionmaker, garbage_collection_in_event_loop
 from club.mail.lifespan import mail_lifespan
 from club.mail.routes import routes as mail_routes
 from club.members.routes import routes as member_routes
-from club.middleware import BodyLimit, Language, SecurityHeaders
+from club.middleware import BodyLimit, CacheControl, Language, SecurityHeaders, ServerErrors, TrustedProxies
 from club.newsletters.routes import routes as newsletter_routes
 from club.site.routes import routes as site_routes
 from club.web import STATIC_DIR
@@ -41,6 +42,7 @@ def create_app(settings: Settings, *, engine=None) -> Starlette:  # type: ignore
         app.state.engine = engine if engine is not None else create_engine(settings.database_url)
         app.state.sessionmaker = create_sessionmaker(app.state.engine)
         async with AsyncExitStack() as stack:
+            await stack.enter_async_context(garbage_collection_in_event_loop())
             await stack.enter_async_context(mail_lifespan(app))
             housekeeping = None
             if settings.run_sender:  # housekeeping runs wherever mail is sent
@@ -70,8 +72,11 @@ def create_app(settings: Settings, *, engine=None) -> Starlette:  # type: ignore
         debug=False,
         routes=routes,
         middleware=[
+            Middleware(TrustedProxies, proxies=settings.trusted_proxies),
             Middleware(Language),
             Middleware(SecurityHeaders, production=settings.is_production),
+            Middleware(CacheControl, session_cookies=[session_cookie_name(settings)]),
+            Middleware(ServerErrors, handler=errors.server_error_response),
             Middleware(BodyLimit, limit_for=limit_for, on_too_large=errors.too_large),
         ],
         exception_handlers={HTTPException: errors.http_exception, Exception: errors.server_error},

@@ -5,6 +5,7 @@ Nothing else in the code base reads os.environ.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import secrets
 from collections.abc import Mapping
@@ -61,6 +62,11 @@ class Settings:
     run_sender: bool = True
     log_level: str = "info"
     base_url_explicit: bool = False
+    # Proxies whose X-Forwarded-For / X-Forwarded-Proto are believed (addresses or networks); none by default.
+    trusted_proxies: tuple[str, ...] = ()
+    header_timeout: float = 10.0  # seconds a client has to send a request's head
+    keepalive_timeout: int = 5  # seconds an idle connection stays open between requests
+    max_connections: int = 1000  # open connections and requests per web process before answering 503
 
     @property
     def is_production(self) -> bool:
@@ -120,6 +126,10 @@ class Settings:
             run_sender=get("RUN_SENDER", "1") not in ("0", "false", "no"),
             log_level=get("LOG_LEVEL", "info").lower(),
             base_url_explicit=bool(get("BASE_URL")),
+            trusted_proxies=_networks(get("TRUSTED_PROXIES")),
+            header_timeout=_float(get, "HEADER_TIMEOUT", cls.header_timeout),
+            keepalive_timeout=_int(get, "KEEPALIVE_TIMEOUT", cls.keepalive_timeout),
+            max_connections=_int(get, "MAX_CONNECTIONS", cls.max_connections),
         )
         return settings.checked()
 
@@ -154,6 +164,8 @@ class Settings:
             raise ConfigError("CLUB_BASE_URL must use https in production.")
         if not self.secret_key:
             changes["secret_key"] = development_secret(self.var_dir)
+        if self.header_timeout <= 0 or self.keepalive_timeout < 1 or self.max_connections < 1:
+            raise ConfigError("CLUB_HEADER_TIMEOUT, CLUB_KEEPALIVE_TIMEOUT and CLUB_MAX_CONNECTIONS must be positive.")
         if self.smtp_connections < 1 or self.smtp_connections > 256:
             raise ConfigError("CLUB_SMTP_CONNECTIONS must be between 1 and 256.")
         return replace(self, **changes) if changes else self  # type: ignore[arg-type]
@@ -173,6 +185,19 @@ def development_secret(var_dir: Path) -> str:
     with os.fdopen(fd, "w", encoding="utf-8") as handle:
         handle.write(key)
     return key
+
+
+def _networks(raw: str) -> tuple[str, ...]:
+    """CLUB_TRUSTED_PROXIES: addresses or networks, separated by commas or spaces."""
+    networks = []
+    for item in raw.replace(",", " ").split():
+        try:
+            networks.append(str(ipaddress.ip_network(item, strict=False)))
+        except ValueError:
+            raise ConfigError(
+                f"CLUB_TRUSTED_PROXIES: {item!r} is not an address or network (such as 10.0.0.5 or 10.0.0.0/24)."
+            ) from None
+    return tuple(networks)
 
 
 def _int(get, name: str, default: int) -> int:  # type: ignore[no-untyped-def]

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import datetime as dt
+import gc
+import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -81,6 +85,52 @@ def is_postgres(bind: AsyncSession | AsyncEngine | Engine) -> bool:
         bind_engine = bind.get_bind()
         return bind_engine.dialect.name == "postgresql"
     return bind.dialect.name == "postgresql"
+
+
+# ---- garbage collection at safe points ----------------------------------------------------------------------------
+
+# Python 3.11 starts a cyclic garbage collection inside whatever allocation crosses the threshold: in the middle of
+# C code of the sqlite3 module, greenlet or SQLAlchemy's extensions, in the event loop's thread or in an aiosqlite
+# worker thread. Under a crowd on SQLite (several connections, each with its worker thread) that corrupted memory
+# and the process died with a segmentation fault (issue 12, item 1: bench/wall_crash.py). Serialising the worker
+# threads' SQLite calls did not help; collecting only between operations did. Python 3.12 moved the collector to
+# safe points of the interpreter loop itself; on 3.11 the event loop takes that role.
+COLLECT_IN_EVENT_LOOP = sys.version_info < (3, 12)
+COLLECT_EVERY_SECONDS = 0.05
+_loop_collectors = 0
+
+
+async def _collect_forever() -> None:
+    thresholds = gc.get_threshold()
+    while True:
+        await asyncio.sleep(COLLECT_EVERY_SECONDS)
+        counts = gc.get_count()
+        for generation in (2, 1, 0):
+            if thresholds[generation] and counts[generation] > thresholds[generation]:
+                gc.collect(generation)
+                break
+
+
+@asynccontextmanager
+async def garbage_collection_in_event_loop() -> AsyncIterator[None]:
+    """While open (an app's lifespan, the mail worker), automatic collection is off on Python 3.11 and the event
+    loop collects at its own pace instead. A no-op on 3.12 and later."""
+    global _loop_collectors
+    if not COLLECT_IN_EVENT_LOOP:
+        yield
+        return
+    _loop_collectors += 1
+    gc.disable()
+    collector = asyncio.create_task(_collect_forever())
+    try:
+        yield
+    finally:
+        collector.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await collector
+        _loop_collectors -= 1
+        if _loop_collectors == 0:
+            gc.enable()
 
 
 @asynccontextmanager

@@ -78,3 +78,10 @@ async def too_large(scope: Scope, receive: Receive, send: Send) -> None:
         response = HTMLResponse("Error 413", status_code=413)
     response.headers["connection"] = "close"
     await response(scope, receive, send)
+
+
+async def server_error_response(scope: Scope, receive: Receive, send: Send, exc: Exception) -> None:
+    """The 500 page for the ServerErrors middleware (inside the header middleware)."""
+    request = Request(scope, receive)
+    response = await server_error(request, exc)
+    await response(scope, receive, send)

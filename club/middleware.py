@@ -1,13 +1,18 @@
-"""Pure ASGI middleware: security headers, the request body limit, and the language of the request."""
+"""Pure ASGI middleware: the client behind trusted proxies, security and caching headers, the 500 page, the
+request body limit, and the language of the request."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import ipaddress
+import logging
+from collections.abc import Awaitable, Callable, Sequence
 from http.cookies import SimpleCookie
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from club import i18n
+
+log = logging.getLogger("club.errors")
 
 LANGUAGE_COOKIE = "club_lang"
 
@@ -48,6 +53,131 @@ class SecurityHeaders:
             await send(message)
 
         await self.app(scope, receive, send_with_headers)
+
+
+class TrustedProxies:
+    """The client's address from X-Forwarded-For, believed only when the peer is a proxy named in
+    CLUB_TRUSTED_PROXIES: the rightmost address that is not itself a trusted proxy. Anyone else's forwarded
+    headers are ignored, so a local process cannot pose as many clients to reset the per-address limits."""
+
+    def __init__(self, app: ASGIApp, *, proxies: Sequence[str]) -> None:
+        self.app = app
+        self.networks = [ipaddress.ip_network(proxy, strict=False) for proxy in proxies]
+
+    def trusted(self, host: str) -> bool:
+        try:
+            address = ipaddress.ip_address(host)
+        except ValueError:
+            return False
+        return any(address in network for network in self.networks)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        client = scope.get("client")
+        if scope["type"] not in ("http", "websocket") or not self.networks or not client:
+            await self.app(scope, receive, send)
+            return
+        if not self.trusted(client[0]):
+            await self.app(scope, receive, send)
+            return
+        forwarded: list[str] = []
+        proto = None
+        for name, value in scope.get("headers", []):
+            if name == b"x-forwarded-for":
+                forwarded.extend(hop.strip() for hop in value.decode("latin-1").split(","))
+            elif name == b"x-forwarded-proto":
+                proto = value.decode("latin-1").strip().lower()
+        host = client[0]
+        for hop in reversed([hop for hop in forwarded if hop]):
+            try:
+                host = str(ipaddress.ip_address(hop))
+            except ValueError:
+                break  # garbage from further out: the last good hop is the client
+            if not self.trusted(host):
+                break
+        changes: dict[str, object] = {"client": (host, 0)}
+        if proto in ("http", "https") and scope["type"] == "http":
+            changes["scheme"] = proto
+        await self.app({**scope, **changes}, receive, send)
+
+
+# Paths whose pages are about the person asking, whoever that is.
+PRIVATE_PREFIXES = ("/me", "/activities", "/admin", "/setup", "/logout", "/login", "/join", "/confirm",
+                    "/unsubscribe")
+NO_STORE = b"no-store"
+
+
+class CacheControl:
+    """Nothing personal is kept by a browser or a proxy: `Cache-Control: no-store` on every page of a logged-in
+    person, on the private paths, on every HTML page (each carries the visitor's form token) and on anything that
+    sets a cookie; a response that chose its own caching keeps it unless it is a page of someone logged in.
+    Every answer of the app says it varies with the cookie and Accept-Language (the page language)."""
+
+    def __init__(self, app: ASGIApp, *, session_cookies: Sequence[str]) -> None:
+        self.app = app
+        self.session_cookies = tuple(name.encode() + b"=" for name in session_cookies)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["path"].startswith("/static/"):
+            await self.app(scope, receive, send)
+            return
+        logged_in = any(
+            name == b"cookie" and any(cookie in value for cookie in self.session_cookies)
+            for name, value in scope.get("headers", [])
+        )
+        private_path = scope["path"].startswith(PRIVATE_PREFIXES)
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = [(k, v) for k, v in message.get("headers", [])]
+                names = {k.lower() for k, _ in headers}
+                content_type = next((v for k, v in headers if k.lower() == b"content-type"), b"")
+                page = content_type.startswith((b"text/html", b"application/json"))
+                chosen = next((v for k, v in headers if k.lower() == b"cache-control"), None)
+                if (logged_in and page) or (
+                    chosen is None and (logged_in or private_path or page or b"set-cookie" in names)
+                ):
+                    headers = [(k, v) for k, v in headers if k.lower() != b"cache-control"]
+                    headers.append((b"cache-control", NO_STORE))
+                vary = [v for k, v in headers if k.lower() == b"vary"]
+                wanted = [b"Cookie", b"Accept-Language"]
+                present = {part.strip().lower() for v in vary for part in v.split(b",")}
+                missing = [w for w in wanted if w.lower() not in present]
+                if missing:
+                    headers = [(k, v) for k, v in headers if k.lower() != b"vary"]
+                    headers.append((b"vary", b", ".join([*(v for v in vary), *missing])))
+                message = {**message, "headers": headers}
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
+
+
+class ServerErrors:
+    """The 500 page, rendered inside the header middleware so it carries CSP, HSTS, X-Frame-Options and the
+    rest. Starlette's own handler sits outside every middleware; this one catches first and logs the error."""
+
+    def __init__(self, app: ASGIApp, *, handler: Callable[[Scope, Receive, Send, Exception], Awaitable[None]]
+                 ) -> None:
+        self.app = app
+        self.handler = handler
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def tracking_send(message: Message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
+        try:
+            await self.app(scope, receive, tracking_send)
+        except Exception as exc:
+            if started:  # too late for a page: the connection is cut, as without this middleware
+                raise
+            await self.handler(scope, receive, send, exc)
 
 
 class BodyTooLarge(Exception):

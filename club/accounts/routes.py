@@ -10,11 +10,8 @@ from starlette.routing import BaseRoute
 from club import forms
 from club.accounts import passwords, service, sessions, tokens
 from club.i18n import N_
+from club.ratelimit import client_ip
 from club.web import read_form, redirect, render, route, safe_next
-
-
-def client_ip(request: Request) -> str:
-    return request.client.host if request.client else "unknown"
 
 
 async def admin_login_page(request: Request) -> Response:

@@ -18,9 +18,11 @@ from club.db import utcnow
 SETUP_PURPOSE = "setup"
 SETUP_LIFETIME = dt.timedelta(hours=1)
 LOCK_WINDOW = dt.timedelta(minutes=15)
-SLOW_AFTER = 3  # failures before each further attempt is slowed down
-ACCOUNT_LOCK_AFTER = 10  # failures on one account within the window
-IP_LOCK_AFTER = 30  # failures from one address within the window
+SLOW_AFTER = 3  # failures of one account from one address before each further attempt is slowed down
+# Attempts on one account from one address within the window: an attacker elsewhere locks out only themselves,
+# and the owner still logs in from their usual place.
+ACCOUNT_LOCK_AFTER = 10
+IP_LOCK_AFTER = 30  # attempts from one address, on any accounts, within the window
 SLOW_DOWN_SECONDS = 1.0
 SECOND_FACTOR_PURPOSE = "admin-second-factor"
 SECOND_FACTOR_LIFETIME = dt.timedelta(minutes=5)
@@ -62,16 +64,29 @@ class LoginResult:
 
 
 def _keys(email: str, ip: str) -> tuple[str, str]:
-    return f"admin-login:account:{email}", f"admin-login:ip:{ip}"
+    return f"admin-login:account-ip:{email}:{ip}", f"admin-login:ip:{ip}"
+
+
+async def _count_attempt(db: AsyncSession, keys_and_limits: list[tuple[str, int]]) -> list[int] | None:
+    """Count an attempt before making it, one atomic statement per key, and commit at once: parallel
+    requests each get their own number, so no more than the limit are ever checked, and the count stands even
+    if the request fails later. Returns this attempt's number per key, or None when any key is over its limit
+    (then nothing is checked; a key this process knows to be over asks no database at all)."""
+    if any(ratelimit.blocked(db, key) for key, _limit in keys_and_limits):
+        return None
+    numbers = [await ratelimit.hit(db, key, LOCK_WINDOW, limit=limit) for key, limit in keys_and_limits]
+    await db.commit()  # the request's transaction: kept short, and ended before the slow password check
+    if any(number > limit for number, (_key, limit) in zip(numbers, keys_and_limits, strict=True)):
+        return None
+    return numbers
 
 
 async def admin_login(db: AsyncSession, *, email: str, password: str, ip: str) -> LoginResult:
     account_key, ip_key = _keys(email, ip)
-    failures_account = await ratelimit.count(db, account_key, LOCK_WINDOW)
-    failures_ip = await ratelimit.count(db, ip_key, LOCK_WINDOW)
-    if failures_account >= ACCOUNT_LOCK_AFTER or failures_ip >= IP_LOCK_AFTER:
+    numbers = await _count_attempt(db, [(account_key, ACCOUNT_LOCK_AFTER), (ip_key, IP_LOCK_AFTER)])
+    if numbers is None:
         return LoginResult(locked=True)
-    if max(failures_account, failures_ip) >= SLOW_AFTER:
+    if numbers[0] - 1 >= SLOW_AFTER:  # earlier attempts on this account from this address
         await asyncio.sleep(SLOW_DOWN_SECONDS)
     person = (
         await db.execute(select(Person).where(Person.email == email, Person.role == "admin"))
@@ -79,8 +94,6 @@ async def admin_login(db: AsyncSession, *, email: str, password: str, ip: str) -
     if await verify_password(person.password_hash if person else None, password) and person is not None:
         await ratelimit.reset(db, account_key)
         return LoginResult(person=person)
-    await ratelimit.hit(db, account_key, LOCK_WINDOW)
-    await ratelimit.hit(db, ip_key, LOCK_WINDOW)
     return LoginResult()
 
 
@@ -113,12 +126,11 @@ async def finish_second_factor(db: AsyncSession, *, raw_token: str, code: str, n
     if token is None or token.person_id is None:
         return SecondFactorResult(expired=True)
     key = f"admin-2fa:account:{token.person_id}"
-    if await ratelimit.count(db, key, LOCK_WINDOW) >= SECOND_FACTOR_LOCK_AFTER:
+    if await _count_attempt(db, [(key, SECOND_FACTOR_LOCK_AFTER)]) is None:
         await tokens.revoke_all(db, SECOND_FACTOR_PURPOSE, person_id=token.person_id)
         return SecondFactorResult(locked=True)
     method = await totp.check(db, token.person_id, code, now=now)
     if method is None:
-        await ratelimit.hit(db, key, LOCK_WINDOW)
         return SecondFactorResult()
     if await tokens.consume(db, SECOND_FACTOR_PURPOSE, raw_token) is None:
         return SecondFactorResult(expired=True)

@@ -26,6 +26,7 @@ from club.members import forms as member_forms
 from club.members import service
 from club.members.models import Interest
 from club.middleware import LANGUAGE_COOKIE, BodyTooLarge
+from club.ratelimit import client_ip
 from club.web import read_form, redirect, render, route, safe_next
 
 log = logging.getLogger("club.members")
@@ -40,10 +41,6 @@ ADDRESS_WINDOW = dt.timedelta(hours=1)
 JOIN_IP_LIMITS = ((20, dt.timedelta(minutes=2)), (120, dt.timedelta(hours=1)))
 
 
-def client_ip(request: Request) -> str:
-    return request.client.host if request.client else "unknown"
-
-
 def _settings(request: Request) -> Settings:
     return request.app.state.settings
 
@@ -53,7 +50,8 @@ def too_many(request: Request) -> Response:
 
 
 async def _ip_allowed(request: Request, action: str) -> bool:
-    return await ratelimit.hit(request.state.db, f"members-{action}:ip:{client_ip(request)}", IP_WINDOW) <= IP_LIMIT
+    key = f"members-{action}:ip:{client_ip(request)}"
+    return await ratelimit.hit(request.state.db, key, IP_WINDOW, limit=IP_LIMIT) <= IP_LIMIT
 
 
 async def _join_ip_allowed(request: Request) -> bool:
@@ -82,7 +80,7 @@ async def _run_after_response(app: Starlette, work: Callable[[AsyncSession], Awa
 
 async def _address_allowed(request: Request, email: str) -> bool:
     key = f"members-mail:address:{service.address_key(email)}"
-    return await ratelimit.hit(request.state.db, key, ADDRESS_WINDOW) <= ADDRESS_LIMIT
+    return await ratelimit.hit(request.state.db, key, ADDRESS_WINDOW, limit=ADDRESS_LIMIT) <= ADDRESS_LIMIT
 
 
 def _set_language_cookie(request: Request, response: Response, language: str) -> None:
