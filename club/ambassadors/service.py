@@ -735,11 +735,11 @@ async def numbers(
             )
         ).all()
         former = _("a former ambassador")
-        rows = [
+        ranked = [
             Row(str(i) if i is not None else f"former-{key}", name if i is not None else former, int(n), int(q), int(p))
             for i, key, name, n, q, p in ambassador_rows
         ]
-        return by_metric(rows, metric)
+        return by_metric(ranked, metric)
     raise ValueError(f"unknown dimension {dimension!r}")
 
 
