@@ -66,7 +66,7 @@ def gettext(message: str, **variables: object) -> str:
 
 def ngettext(singular: str, plural: str, n: int, **variables: object) -> str:
     text = translations(current_language.get()).ngettext(singular, plural, n)
-    variables.setdefault("num", n)
+    variables.setdefault("num", format_number(n))  # "20,029", "20.029", not "20029"
     return text % variables
 
 

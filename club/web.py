@@ -13,6 +13,7 @@ from typing import Any
 from urllib.parse import quote
 
 import jinja2
+from markupsafe import Markup
 from starlette.datastructures import FormData
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
@@ -42,6 +43,36 @@ def static_url(path: str) -> str:
     return f"/static/{quote(path)}?v={_static_version(path)}"
 
 
+@jinja2.pass_context
+def _template_gettext(context: jinja2.runtime.Context, message: str, /, **variables: Any) -> str:
+    text = i18n.translations(i18n.current_language.get()).gettext(message)
+    if context.eval_ctx.autoescape:
+        text = Markup(text)
+    return text % variables
+
+
+@jinja2.pass_context
+def _template_ngettext(context: jinja2.runtime.Context, singular: str, plural: str, count: int, /,
+                       **variables: Any) -> str:
+    variables.setdefault("num", i18n.format_number(count))
+    text = i18n.translations(i18n.current_language.get()).ngettext(singular, plural, count)
+    if context.eval_ctx.autoescape:
+        text = Markup(text)
+    return text % variables
+
+
+def once(request: Request | None, key: str) -> bool:
+    """True the first time a page asks for key: a part that several templates may include shows only once."""
+    if request is None:
+        return True
+    seen: set[str] = getattr(request.state, "once_keys", None) or set()
+    request.state.once_keys = seen
+    if key in seen:
+        return False
+    seen.add(key)
+    return True
+
+
 def create_environment() -> jinja2.Environment:
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(TEMPLATES_DIR),
@@ -54,6 +85,10 @@ def create_environment() -> jinja2.Environment:
     )
     env.policies["ext.i18n.trimmed"] = True
     env.install_gettext_callables(i18n.gettext, i18n.ngettext, newstyle=True)  # type: ignore[attr-defined]
+    # Jinja's own newstyle wrappers hand our functions the bare number and format the text a second time, so a
+    # num= passed by a template ("10,000+") was ignored. These translate, then format once, with num defaulting
+    # to the number written in the page's locale (thousands separators).
+    env.globals.update(gettext=_template_gettext, _=_template_gettext, ngettext=_template_ngettext)
     env.filters.update(
         date=i18n.format_date,
         datetime=i18n.format_datetime,
@@ -61,6 +96,7 @@ def create_environment() -> jinja2.Environment:
     )
     env.globals.update(
         static=static_url,
+        once=once,
         LANGUAGES=i18n.LANGUAGES,
         LANGUAGE_NAMES=i18n.LANGUAGE_NAMES,
     )
@@ -206,6 +242,20 @@ ROLE_ALLOWED = {
 }
 
 
+# Ids in URLs are database integers; a larger number cannot name a row (and PostgreSQL refuses to compare it).
+MAX_ID = 2**31 - 1
+
+
+def _id_out_of_range(path_params: dict[str, Any]) -> bool:
+    for key, value in path_params.items():
+        if isinstance(value, int) and not 0 <= value <= MAX_ID:
+            return True
+        if (isinstance(value, str) and (key == "id" or key.endswith("_id")) and value.isdigit()
+                and len(value) > 9 and int(value) > MAX_ID):
+            return True
+    return False
+
+
 def route(
     path: str,
     endpoint: Endpoint,
@@ -218,14 +268,24 @@ def route(
     """A route whose request owns one database transaction (commit on success, rollback on error) and whose
     role guard runs before the handler: a visitor is sent to log in, a person without the role gets 403.
 
+    An id in the path larger than any row's is a 404 before the handler runs. Every admin POST that succeeds
+    (status below 400) leaves an audit entry named after the route, unless the handler recorded its own
+    (club.admin.audit.record) or the route only shows something (club.admin.audit.NOT_ACTIONS); handlers add
+    details with audit.note().
+
     With visitors_need_db=False (public pages that read nothing), a request without a session cookie gets no
     database session at all: request.state.db is then missing, so a handler that does use it fails loudly."""
     if role is not None and role not in ROLE_ALLOWED:
         raise ValueError(f"unknown role {role!r}")
     if role is not None and not visitors_need_db:
         raise ValueError("a guarded route always looks up who is asking")
+    route_name = name or endpoint.__name__
+    feature = endpoint.__module__.split(".")[1] if endpoint.__module__.startswith("club.") else ""
+    audited = role == "admin" and any(method.upper() == "POST" for method in methods)
 
     async def handler(request: Request) -> Response:
+        if _id_out_of_range(request.path_params):
+            raise HTTPException(404)
         if not visitors_need_db and sessions.cookie_name(request.app.state.settings) not in request.cookies:
             request.state.auth_session = request.state.person = None
             return await endpoint(request)
@@ -246,6 +306,10 @@ def route(
                     if person.role not in ROLE_ALLOWED[role]:
                         raise HTTPException(403)
                 response = await endpoint(request)
+                if audited and request.method == "POST" and response.status_code < 400:
+                    from club.admin import audit
+
+                    await audit.record_route(db, request, feature, route_name)
                 if db.in_transaction():  # a page that never touched the database has nothing to commit
                     await db.commit()
             except BaseException:
@@ -256,7 +320,9 @@ def route(
 
     handler.__name__ = endpoint.__name__
     handler.__doc__ = endpoint.__doc__
-    return Route(path, handler, methods=list(methods), name=name or endpoint.__name__)
+    handler.role = role  # type: ignore[attr-defined]
+    handler.audit_action = f"{feature}.{route_name}" if audited else None  # type: ignore[attr-defined]
+    return Route(path, handler, methods=list(methods), name=route_name)
 
 
 def template_path(name: str) -> Path:

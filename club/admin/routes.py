@@ -138,7 +138,7 @@ async def member_page(request: Request) -> Response:
     return render(request, "admin/member.html", {
         "member": person, "info": info, "notice": notice(request), "history": history,
         "consent_text": members.consent_text, "methods": members.METHODS,
-        "current_session": getattr(request.state.auth_session, "id", None),
+        "current_session": getattr(request.state.auth_session, "id", None), "audit_label": audit.action_label,
     })
 
 
@@ -351,8 +351,11 @@ async def audit_page(request: Request) -> Response:
     rows, next_before = await audit.entries(db, where)
     base = {key: value for key, value in params.items() if key != "before" and value}
     return render(request, "admin/audit.html", {
-        "entries": [(entry, audit.details_of(entry)) for entry in rows], "where": where,
-        "actions": await audit.actions(db),
+        "entries": [(entry, audit.action_label(entry.action), audit.target_label(entry.target_type),
+                     audit.readable_details(entry)) for entry in rows],
+        "where": where,
+        "actions": sorted(((action, audit.action_label(action)) for action in await audit.actions(db)),
+                          key=lambda pair: pair[1]),
         "next_url": "/admin/audit?" + urlencode({**base, "before": next_before}) if next_before else None,
     })
 
