@@ -168,6 +168,36 @@ async def read_form(
     return form
 
 
+# ---- one-time notices ------------------------------------------------------------------------------------------
+
+FLASH_COOKIE = "club_flash"
+# A notice's key -> its message (marked with N_). Features add theirs: web.NOTICES.update({...}).
+NOTICES: dict[str, str] = {}
+
+
+def flash(request: Request, response: Response, key: str) -> Response:
+    """Show NOTICES[key] once, on the next page rendered: reloading that page does not show it again.
+    The cookie holds only the key, so nobody can make the site say words of their own."""
+    if key not in NOTICES:
+        raise KeyError(f"no notice {key!r} in web.NOTICES")
+    settings: Settings = request.app.state.settings
+    response.set_cookie(FLASH_COOKIE, key, max_age=120, path="/", httponly=True, secure=settings.is_production,
+                        samesite="lax")
+    return response
+
+
+def redirect_with_notice(request: Request, url: str, key: str) -> Response:
+    """Redirect after a POST, with a notice the next page shows once."""
+    return flash(request, redirect(url), key)
+
+
+def _take_flash(request: Request, response: Response) -> None:
+    if request.cookies.get(FLASH_COOKIE) is not None and not getattr(request.state, "flash_taken", False):
+        settings: Settings = request.app.state.settings
+        response.delete_cookie(FLASH_COOKIE, path="/", httponly=True, secure=settings.is_production,
+                               samesite="lax")
+
+
 # ---- rendering -------------------------------------------------------------------------------------------------
 
 def render(
@@ -191,11 +221,16 @@ def render(
         "errors": {},
         "values": {},
     }
+    flash_key = request.cookies.get(FLASH_COOKIE)
+    if flash_key in NOTICES and status_code < 300:
+        values["flash"] = i18n.gettext(NOTICES[flash_key])
     if context:
         values.update(context)
     html = templates.get_template(template).render(values)
     response = HTMLResponse(html, status_code=status_code, headers=headers)
     _set_csrf_cookie(request, response)
+    if flash_key is not None and status_code < 300:
+        _take_flash(request, response)
     return response
 
 

@@ -15,7 +15,7 @@ from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 from starlette.routing import BaseRoute
 
-from club import forms
+from club import forms, web
 from club.accounts import passwords, service, sessions, tokens
 from club.accounts.models import CITIES, ROLES, Person
 from club.admin import audit, exporter, importer, totp
@@ -42,12 +42,16 @@ NOTICES = {
 }
 
 
+web.NOTICES.update({f"admin.{key}": message for key, message in NOTICES.items()})
+
+
 def notice(request: Request) -> str | None:
-    return NOTICES.get(request.query_params.get("done", ""))
+    """Notices now come once, through web.flash; kept for pages that still pass ?done= links around."""
+    return None
 
 
-def with_notice(url: str, key: str) -> Response:
-    return redirect(f"{url}{'&' if '?' in url else '?'}done={key}")
+def with_notice(request: Request, url: str, key: str) -> Response:
+    return web.redirect_with_notice(request, url, f"admin.{key}")
 
 
 async def load_member(request: Request) -> Person:
@@ -194,7 +198,7 @@ async def member_edit(request: Request) -> Response:
         changes["role"] = [old_role, person.role]
     if changes:
         await audit.record(db, request, "member.edit", "person", person.id, {"changes": changes})
-    return with_notice(f"/admin/members/{person.id}", "saved")
+    return with_notice(request, f"/admin/members/{person.id}", "saved")
 
 
 async def member_suppress(request: Request) -> Response:
@@ -206,7 +210,7 @@ async def member_suppress(request: Request) -> Response:
         reason = ""
     await admin_members.suppress(request.state.db, person, reason)
     await audit.record(request.state.db, request, "member.suppress", "person", person.id, {"reason": reason})
-    return with_notice(f"/admin/members/{person.id}", "suppressed")
+    return with_notice(request, f"/admin/members/{person.id}", "suppressed")
 
 
 async def member_unsuppress(request: Request) -> Response:
@@ -214,7 +218,7 @@ async def member_unsuppress(request: Request) -> Response:
     await read_form(request)
     await admin_members.unsuppress(request.state.db, person)
     await audit.record(request.state.db, request, "member.unsuppress", "person", person.id, {})
-    return with_notice(f"/admin/members/{person.id}", "unsuppressed")
+    return with_notice(request, f"/admin/members/{person.id}", "unsuppressed")
 
 
 async def member_delete_page(request: Request) -> Response:
@@ -237,7 +241,7 @@ async def member_delete(request: Request) -> Response:
             "confirm_email": (N_("This is the last admin. Make someone else admin first."), {})}}, status_code=400)
     # The member is erased: the entry keeps the id, not the address or name.
     await audit.record(db, request, "member.delete", "person", member_id, {})
-    return with_notice("/admin/members", "deleted")
+    return with_notice(request, "/admin/members", "deleted")
 
 
 async def member_revoke_session(request: Request) -> Response:
@@ -247,7 +251,7 @@ async def member_revoke_session(request: Request) -> Response:
     if await admin_members.revoke_session(request.state.db, person, session_id):
         await audit.record(request.state.db, request, "member.session.revoke", "person", person.id,
                            {"session": session_id[:8]})
-    return with_notice(f"/admin/members/{person.id}", "revoked")
+    return with_notice(request, f"/admin/members/{person.id}", "revoked")
 
 
 async def member_repermission(request: Request) -> Response:
@@ -257,7 +261,7 @@ async def member_repermission(request: Request) -> Response:
     sent = await admin_members.send_repermission(request.state.db, settings, person)
     if sent:
         await audit.record(request.state.db, request, "member.repermission", "person", person.id, {})
-    return with_notice(f"/admin/members/{person.id}", "repermission" if sent else "repermission-none")
+    return with_notice(request, f"/admin/members/{person.id}", "repermission" if sent else "repermission-none")
 
 
 # ---- import ----------------------------------------------------------------------------------------------------
@@ -324,7 +328,7 @@ async def import_cancel(request: Request) -> Response:
         job.status = "cancelled"
         importer.rows_path(request.app.state.settings, job.id).unlink(missing_ok=True)
         await audit.record(request.state.db, request, "member.import.cancel", "import", job.id, {})
-    return with_notice("/admin/members/import", "cancelled")
+    return with_notice(request, "/admin/members/import", "cancelled")
 
 
 # ---- audit log -------------------------------------------------------------------------------------------------
@@ -395,7 +399,7 @@ async def admin_invite(request: Request) -> Response:
     await admin_members.invite_admin(db, request.app.state.settings, email=cleaned["email"], name=cleaned["name"],
                                      language=cleaned["language"], invited_by=request.state.person)
     await audit.record(db, request, "admin.invite", "email", "", {"email": cleaned["email"]})
-    return with_notice("/admin/admins", "invited")
+    return with_notice(request, "/admin/admins", "invited")
 
 
 async def admin_demote(request: Request) -> Response:
@@ -411,7 +415,7 @@ async def admin_demote(request: Request) -> Response:
         await audit.record(request.state.db, request, "admin.demote", "person", person.id, {})
     if person.id == request.state.person.id:
         return redirect("/")
-    return with_notice("/admin/admins", "demoted")
+    return with_notice(request, "/admin/admins", "demoted")
 
 
 async def invite_page(request: Request) -> Response:
@@ -506,7 +510,7 @@ async def totp_disable(request: Request) -> Response:
         }, status_code=400)
     await totp.disable(db, person.id)
     await audit.record(db, request, "admin.totp.disable", "person", person.id, {})
-    return with_notice("/admin/security", "totp-off")
+    return with_notice(request, "/admin/security", "totp-off")
 
 
 async def recovery_codes(request: Request) -> Response:
