@@ -92,6 +92,7 @@ def create_environment() -> jinja2.Environment:
     env.filters.update(
         date=i18n.format_date,
         datetime=i18n.format_datetime,
+        datetime_zone=i18n.format_datetime_zone,
         number=i18n.format_number,
     )
     env.globals.update(
@@ -330,8 +331,10 @@ def route(
                 loaded = await sessions.load(request, db)
                 request.state.auth_session, request.state.person = loaded if loaded else (None, None)
                 person = request.state.person
-                if person is not None and person.language in i18n.LANGUAGES:
-                    i18n.current_language.set(person.language)
+                if person is not None and person.page_language in i18n.LANGUAGES:
+                    i18n.current_language.set(person.page_language)
+                if person is not None and person.time_zone:
+                    i18n.current_zone.set(person.time_zone)
                 if role is not None:
                     if person is None:
                         login = "/admin/login" if role == "admin" else "/login"
@@ -340,6 +343,11 @@ def route(
                         return redirect(f"{login}?next={quote(request.url.path)}")
                     if person.role not in ROLE_ALLOWED[role]:
                         raise HTTPException(403)
+                    if role == "admin" and not request.url.path.startswith("/admin/security"):
+                        from club.admin import account
+
+                        if await account.must_set_up_totp(db, person):
+                            return redirect_with_notice(request, "/admin/security", "security.totp-needed")
                 response = await endpoint(request)
                 if audited and request.method == "POST" and response.status_code < 400:
                     from club.admin import audit

@@ -7,7 +7,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute
 
-from club import forms
+from club import forms, i18n
 from club.accounts import passwords, service, sessions, tokens
 from club.admin import audit
 from club.i18n import N_
@@ -126,7 +126,8 @@ async def setup(request: Request) -> Response:
                       status_code=400)
     if await tokens.consume(db, service.SETUP_PURPOSE, raw) is None:
         raise HTTPException(404)
-    person = await service.create_admin(db, email=email, name=name, password=password)
+    person = await service.create_admin(db, email=email, name=name, password=password,
+                                        language=i18n.current_language.get())
     response = redirect("/admin")
     await sessions.start(request, db, response, person)
     await audit.record(db, request, "admin.setup", "person", person.id, {}, actor_email=email)

@@ -18,7 +18,7 @@ from starlette.routing import BaseRoute
 from club import forms, web
 from club.accounts import passwords, service, sessions, tokens
 from club.accounts.models import CITIES, ROLES, Person
-from club.admin import audit, exporter, importer, totp
+from club.admin import account, audit, exporter, importer, totp
 from club.admin import members as admin_members
 from club.admin.models import MemberImport
 from club.admin.search import MemberFilter, MemberPage, find_members, interest_choices
@@ -35,6 +35,8 @@ NOTICES = {
     "repermission": N_("The re-permission mail is on its way."),
     "repermission-none": N_("Nobody needed a re-permission mail."),
     "invited": N_("The invitation is on its way."),
+    "promote-invited": N_("Saved. An invitation to become an admin is on its way to this member; they become admin "
+                          "when they accept it and choose a password."),
     "demoted": N_("That admin is now a member."),
     "totp-on": N_("Two-factor login is on."),
     "totp-off": N_("Two-factor login is off."),
@@ -194,10 +196,17 @@ async def member_edit(request: Request) -> Response:
         db, person, name=str(cleaned["name"]), email=str(cleaned["email"]), city=str(cleaned["city"]),
         language=str(cleaned["language"]), interests=list(cleaned["interests"]))  # type: ignore[call-overload]
     old_role = person.role
-    if await admin_members.change_role(db, person, str(cleaned["role"])):
+    promote = cleaned["role"] == "admin" and person.role != "admin"
+    # An admin needs a password and, maybe, a second factor: promotion goes through an invitation they accept.
+    if not promote and await admin_members.change_role(db, person, str(cleaned["role"])):
         changes["role"] = [old_role, person.role]
     if changes:
         await audit.record(db, request, "member.edit", "person", person.id, {"changes": changes})
+    if promote:
+        await admin_members.invite_admin(db, request.app.state.settings, email=person.email, name=person.name,
+                                         language=person.language, invited_by=request.state.person)
+        await audit.record(db, request, "admin.promote", "person", person.id, {})
+        return with_notice(request, f"/admin/members/{person.id}", "promote-invited")
     return with_notice(request, f"/admin/members/{person.id}", "saved")
 
 
@@ -370,7 +379,10 @@ async def _admins_context(request: Request) -> dict[str, object]:
     db = request.state.db
     admins = (await db.execute(select(Person).where(Person.role == "admin").order_by(Person.name))).scalars().all()
     with_totp = {person.id for person in admins if await totp.is_enabled(db, person.id)}
-    return {"admins": admins, "with_totp": with_totp, "languages": LANGUAGES, "notice": notice(request)}
+    invitations = [(token.id, *admin_members.invitation_of(token.data), token.created_at, token.expires_at)
+                   for token in await admin_members.pending_invitations(db)]
+    return {"admins": admins, "with_totp": with_totp, "languages": LANGUAGES, "notice": notice(request),
+            "invitations": invitations, "totp_required": await account.totp_required(db)}
 
 
 async def admins_page(request: Request) -> Response:
@@ -447,7 +459,8 @@ async def invite_accept(request: Request) -> Response:
                                                      "errors": errors}, status_code=400)
     if await tokens.consume(db, admin_members.INVITE_PURPOSE, raw) is None:
         raise HTTPException(404)
-    person = await service.create_admin(db, email=email, name=name, password=password)
+    person = await service.create_admin(db, email=email, name=name, password=password,
+                                        language=current_language.get())
     await sessions.revoke_all(db, person.id)
     response = redirect("/admin/security")
     await sessions.start(request, db, response, person)
@@ -456,14 +469,21 @@ async def invite_accept(request: Request) -> Response:
     return response
 
 
-async def security_page(request: Request) -> Response:
+async def security_context(request: Request) -> dict[str, object]:
     db = request.state.db
     person = request.state.person
     factor = await totp.factor_of(db, person.id)
-    return render(request, "admin/security.html", {
+    return {
         "factor": factor, "enabled": factor is not None and factor.enabled_at is not None,
-        "codes_left": await totp.recovery_codes_left(db, person.id), "notice": notice(request),
-    })
+        "codes_left": await totp.recovery_codes_left(db, person.id), "notice": None,
+        "totp_required": await account.totp_required(db), "time_zones": account.TIME_ZONES,
+        "languages": LANGUAGES, "values": {"console_language": person.page_language, "language": person.language,
+                                           "time_zone": person.time_zone or TIMEZONES[person.page_language].key},
+    }
+
+
+async def security_page(request: Request) -> Response:
+    return render(request, "admin/security.html", await security_context(request))
 
 
 async def totp_start(request: Request) -> Response:
@@ -501,11 +521,15 @@ async def totp_disable(request: Request) -> Response:
     form = await read_form(request)
     db = request.state.db
     person = request.state.person
-    if await totp.check(db, person.id, forms.field(form, "code")) is None:
-        factor = await totp.factor_of(db, person.id)
+    if await account.totp_required(db):
         return render(request, "admin/security.html", {
-            "factor": factor, "enabled": factor is not None and factor.enabled_at is not None,
-            "codes_left": await totp.recovery_codes_left(db, person.id), "notice": None,
+            **await security_context(request),
+            "errors": {"code": (N_("Two-factor login is required for every admin, so it cannot be turned off."),
+                                {})},
+        }, status_code=400)
+    if await totp.check(db, person.id, forms.field(form, "code")) is None:
+        return render(request, "admin/security.html", {
+            **await security_context(request),
             "errors": {"code": (N_("That code is not right, or it was used already."), {})},
         }, status_code=400)
     await totp.disable(db, person.id)
@@ -518,10 +542,8 @@ async def recovery_codes(request: Request) -> Response:
     db = request.state.db
     person = request.state.person
     if await totp.check(db, person.id, forms.field(form, "code")) != "totp":
-        factor = await totp.factor_of(db, person.id)
         return render(request, "admin/security.html", {
-            "factor": factor, "enabled": factor is not None and factor.enabled_at is not None,
-            "codes_left": await totp.recovery_codes_left(db, person.id), "notice": None,
+            **await security_context(request),
             "errors": {"code": (N_("That code is not right, or it was used already."), {})},
         }, status_code=400)
     codes = await totp.new_recovery_codes(db, person.id)
@@ -580,6 +602,7 @@ routes: list[BaseRoute] = [
     route("/admin/security/totp/enable", totp_enable, methods=["POST"], role="admin"),
     route("/admin/security/totp/disable", totp_disable, methods=["POST"], role="admin"),
     route("/admin/security/recovery-codes", recovery_codes, methods=["POST"], role="admin"),
+    *account.routes,
     route("/newsletter/opt-in/{token}", repermission_page),
     route("/newsletter/opt-in/{token}", repermission_accept, methods=["POST"], name="repermission_accept"),
 ]

@@ -10,6 +10,7 @@ from sqlalchemy import func, select
 from starlette.routing import Route
 
 from club.admin import audit
+from club.admin import members as admin_members
 from club.admin.models import AuditEntry, MemberImport
 from club.members.models import Interest
 from tests.admin.helpers import actions, admin_client, post_form
@@ -20,7 +21,8 @@ from tests.factories import ADMIN_PASSWORD, make_admin, make_person
 def admin_post_routes(app) -> dict[str, Route]:  # type: ignore[no-untyped-def]
     found = {}
     for item in app.routes:
-        if isinstance(item, Route) and "POST" in (item.methods or ()) and getattr(item.endpoint, "role", None) == "admin":
+        if (isinstance(item, Route) and "POST" in (item.methods or ())
+                and getattr(item.endpoint, "role", None) == "admin"):
             found[item.endpoint.audit_action] = item
     return found
 
@@ -28,6 +30,11 @@ def admin_post_routes(app) -> dict[str, Route]:  # type: ignore[no-untyped-def]
 async def entry_count(db) -> int:  # type: ignore[no-untyped-def]
     db.expire_all()
     return int((await db.execute(select(func.count()).select_from(AuditEntry))).scalar_one())
+
+
+async def pending_invitation(db) -> str:  # type: ignore[no-untyped-def]
+    db.expire_all()
+    return (await admin_members.pending_invitations(db))[0].id
 
 
 async def test_every_admin_post_route_records_an_entry(app, client, db):
@@ -78,6 +85,12 @@ async def test_every_admin_post_route_records_an_entry(app, client, db):
         ("admin.member_repermission", {}, {}),
         ("admin.member_revoke_session", {"session": "nothing"}, {}),
         ("admin.admin_invite", {"email": "new-admin@example.org", "name": "New Admin", "language": "ja"}, {}),
+        ("admin.invitation_resend", {"invitation": pending_invitation}, {}),
+        ("admin.invitation_revoke", {"invitation": pending_invitation}, {}),
+        ("admin.require_totp", {"required": "0"}, {}),
+        ("admin.account_settings", {"console_language": "ja", "language": "nl", "time_zone": "Asia/Tokyo"}, {}),
+        ("admin.password_change", {"current_password": ADMIN_PASSWORD, "password": "a-new-lantern-for-2027",
+                                   "password_again": "a-new-lantern-for-2027"}, {}),
         ("admin.totp_start", {}, {}),
         ("admin.member_delete_post", {"confirm_email": member.email}, {}),
     ]
@@ -100,6 +113,7 @@ async def test_every_admin_post_route_records_an_entry(app, client, db):
         for key, value in ids.items():
             path = re.sub(r"\{" + key + r"(:int)?\}", str(value), path)
         before = await entry_count(db)
+        data = {key: (await value(db) if callable(value) else value) for key, value in data.items()}
         response = await post_form(client, path, data, page="/admin", files=files or None)
         assert response.status_code < 400, (action, response.status_code, response.text[-2000:])
         assert await entry_count(db) == before + 1, f"{action} recorded nothing"
