@@ -61,6 +61,21 @@ def _template_ngettext(context: jinja2.runtime.Context, singular: str, plural: s
     return text % variables
 
 
+# Language names inside a sentence, in the page's language ("Engels", "英語"), and "the X version" as each
+# language says it ("de Engelse versie", "英語版"): never a native name dropped into another language's sentence.
+LANGUAGE_IN_SENTENCE = {"nl": i18n.N_("Dutch"), "en": i18n.N_("English"), "ja": i18n.N_("Japanese")}
+VERSION_IN = {"nl": i18n.N_("the Dutch version"), "en": i18n.N_("the English version"),
+              "ja": i18n.N_("the Japanese version")}
+
+
+def language_in_sentence(code: str) -> str:
+    return i18n.gettext(LANGUAGE_IN_SENTENCE[code]) if code in LANGUAGE_IN_SENTENCE else code
+
+
+def version_in(code: str) -> str:
+    return i18n.gettext(VERSION_IN[code]) if code in VERSION_IN else code
+
+
 def once(request: Request | None, key: str) -> bool:
     """True the first time a page asks for key: a part that several templates may include shows only once."""
     if request is None:
@@ -98,6 +113,8 @@ def create_environment() -> jinja2.Environment:
     env.globals.update(
         static=static_url,
         once=once,
+        language_in_sentence=language_in_sentence,
+        version_in=version_in,
         LANGUAGES=i18n.LANGUAGES,
         LANGUAGE_NAMES=i18n.LANGUAGE_NAMES,
     )

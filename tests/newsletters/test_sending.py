@@ -54,7 +54,7 @@ async def test_only_confirmed_subscribed_unsuppressed_members_are_counted(admin_
     page = await admin_client.get(f"/admin/newsletters/{newsletter_id}/confirm")
     assert 'id="plan-total">3<' in page.text
     # English readers have no English version: the page says so before sending.
-    assert "1 members read English, but there is no version in it" in page.text
+    assert "1 member reads English, but there is no version in it" in page.text
     assert "Send now (recipients: 3)" in page.text
 
 
