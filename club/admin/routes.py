@@ -78,7 +78,7 @@ def member_rows(page: MemberPage) -> Sequence[tuple[object, ...]]:
     is the slowest part of this page)."""
     language = current_language.get()
     zone = TIMEZONES[language]
-    roles = {"ambassador": _("Ambassador"), "admin": _("Admin")}
+    roles = {"ambassador": _("Ambassador"), "admin": _("Administrator")}
     cities = {"ghent": _("Ghent"), "kanazawa": _("Kanazawa"), "elsewhere": _("Elsewhere")}
     suppressed, unconfirmed, subscribed = _("Mail suppressed"), _("Not confirmed"), _("Newsletter")
     day_names: dict[dt.date, str] = {}
