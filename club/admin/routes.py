@@ -21,7 +21,14 @@ from club.accounts.models import CITIES, ROLES, Person
 from club.admin import account, audit, exporter, importer, totp
 from club.admin import members as admin_members
 from club.admin.models import MemberImport
-from club.admin.search import MemberFilter, MemberPage, find_members, interest_choices
+from club.admin.search import (
+    PAGE_SIZE,
+    MemberFilter,
+    MemberPage,
+    count_all_members,
+    find_members,
+    interest_choices,
+)
 from club.i18n import LANGUAGE_NAMES, LANGUAGES, N_, TIMEZONES, _, current_language, format_date
 from club.members import service as members
 from club.web import read_form, redirect, render, route
@@ -68,7 +75,8 @@ async def load_member(request: Request) -> Person:
 async def dashboard(request: Request) -> Response:
     db = request.state.db
     counts = dict((await db.execute(select(Person.role, func.count()).group_by(Person.role))).all())
-    return render(request, "admin/dashboard.html", {"counts": counts})
+    # "Members" is everyone in the club, as the member list counts them (ambassadors and admins are members too).
+    return render(request, "admin/dashboard.html", {"counts": counts, "everyone": await count_all_members(db)})
 
 
 # ---- members ---------------------------------------------------------------------------------------------------
@@ -111,10 +119,17 @@ async def member_list(request: Request) -> Response:
         "page": page,
         "rows": member_rows(page),
         "interest_choices": await interest_choices(db, current_language.get()),
-        "next_url": ("/admin/members?" + urlencode(where.params(after=page.next_cursor))) if page.next_cursor else None,
-        "first_url": "/admin/members?" + urlencode(where.params(after="")) if where.after else None,
-        "export_url": "/admin/members/export?" + urlencode(where.params(after="")),
-        "sort_urls": {sort: "/admin/members?" + urlencode(where.params(sort=sort, after=""))
+        "next_url": ("/admin/members?" + urlencode(where.params(after=page.next_cursor, before="",
+                                                                 page=where.page + 1)))
+        if page.next_cursor else None,
+        "previous_url": ("/admin/members?" + urlencode(where.params(before=page.previous_cursor, after="",
+                                                                     page=max(where.page - 1, 1))))
+        if page.previous_cursor and where.page > 2 else
+        ("/admin/members?" + urlencode(where.params(after="", before="", page=1)) if page.previous_cursor else None),
+        "first_url": None,
+        "first_row": (where.page - 1) * PAGE_SIZE + 1 if page.previous_cursor else 1,
+        "export_url": "/admin/members/export?" + urlencode(where.params(after="", before="", page=1)),
+        "sort_urls": {sort: "/admin/members?" + urlencode(where.params(sort=sort, after="", before="", page=1))
                       for sort in ("newest", "oldest", "name", "email")},
         "cities": CITIES, "roles": ROLES, "languages": LANGUAGES,
     })
@@ -122,7 +137,8 @@ async def member_list(request: Request) -> Response:
 
 async def member_export(request: Request) -> Response:
     where = MemberFilter.from_params(request.query_params)
-    await audit.record(request.state.db, request, "member.export", "members", "", where.params(after=""))
+    await audit.record(request.state.db, request, "member.export", "members", "",
+                       where.params(after="", before="", page=1))
     stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%d-%H%M")
 
     async def body():  # type: ignore[no-untyped-def]
