@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextvars
 import hashlib
 import hmac
 import secrets
@@ -76,6 +77,17 @@ def version_in(code: str) -> str:
     return i18n.gettext(VERSION_IN[code]) if code in VERSION_IN else code
 
 
+# Set while an admin page renders: its times say their zone, for admins in Ghent and Kanazawa alike.
+_console_page: contextvars.ContextVar[bool] = contextvars.ContextVar("console_page", default=False)
+
+
+def _datetime_filter(value: Any, format: str = "medium", tz: str | None = None) -> str:
+    """The `datetime` filter: on admin pages a time without an explicit zone gets the zone it is shown in."""
+    if value is not None and tz is None and format != "full" and _console_page.get():
+        return i18n.format_datetime_zone(value, format)
+    return i18n.format_datetime(value, format, tz)
+
+
 def once(request: Request | None, key: str) -> bool:
     """True the first time a page asks for key: a part that several templates may include shows only once."""
     if request is None:
@@ -106,7 +118,7 @@ def create_environment() -> jinja2.Environment:
     env.globals.update(gettext=_template_gettext, _=_template_gettext, ngettext=_template_ngettext)
     env.filters.update(
         date=i18n.format_date,
-        datetime=i18n.format_datetime,
+        datetime=_datetime_filter,
         datetime_zone=i18n.format_datetime_zone,
         number=i18n.format_number,
     )
@@ -244,7 +256,11 @@ def render(
         values["flash"] = i18n.gettext(NOTICES[flash_key])
     if context:
         values.update(context)
-    html = templates.get_template(template).render(values)
+    console = _console_page.set(request.url.path == "/admin" or request.url.path.startswith("/admin/"))
+    try:
+        html = templates.get_template(template).render(values)
+    finally:
+        _console_page.reset(console)
     response = HTMLResponse(html, status_code=status_code, headers=headers)
     _set_csrf_cookie(request, response)
     if flash_key is not None and status_code < 300:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from club.accounts import service
 from club.accounts.models import Person
@@ -72,6 +72,13 @@ async def test_console_language_newsletter_language_and_zone_are_separate(client
     page = (await client.get("/admin/audit")).text
     assert '<html lang="en">' in page
     assert re.search(r"<td>[^<]*\d:\d\d:\d\d[^<]* JST</td>", page)  # times say their zone
+    # Every admin page, also those of other features (the mail queue here), through the shared filter.
+    await post_form(client, "/admin/admins/invite", {"email": "zone@example.org", "name": "Zone", "language": "en"},
+                    page="/admin/admins")
+    await db.execute(update(Delivery).values(attempts=1, last_error="451 try again later"))
+    await db.commit()
+    queue = (await client.get("/admin/mail/queue")).text
+    assert re.search(r"<td>[^<]*\d:\d\d:\d\d[^<]* JST</td>", queue)
     # The language switcher changes the console, not the newsletter the admin receives.
     await post_form(client, "/language", {"language": "nl", "next": "/admin"}, page="/admin")
     db.expire_all()
