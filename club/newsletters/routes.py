@@ -19,6 +19,7 @@ from starlette.routing import BaseRoute
 
 from club import forms, i18n
 from club.accounts.models import CITIES
+from club.admin import audit
 from club.config import Settings
 from club.db import utcnow
 from club.forms import Errors, Invalid
@@ -353,6 +354,7 @@ async def send(request: Request) -> Response:
                            {**_common(request), "newsletter": newsletter, "plan": plan,
                             "empty": service_messages["empty"]}, status_code=400)
     done = "started" if queued is not None else "already"
+    audit.note(request, recipients=queued or 0)  # the entry route() records says to how many people
     return redirect(f"/admin/newsletters/{newsletter.id}/report?done={done}")
 
 

@@ -121,6 +121,10 @@ async def test_every_admin_post_route_records_an_entry(app, client, db):
             ids["newsletter_id"] = int(response.headers["location"].split("/")[3].split("?")[0].split("#")[0])
     for action in ("newsletters.send", "newsletters.pause", "ambassadors.end_term", "ambassadors.appoint"):
         assert action in await actions(db)
+    sent = (await db.execute(select(AuditEntry).where(AuditEntry.action == "newsletters.send"))).scalar_one()
+    assert audit.details_of(sent)["recipients"] >= 2 and sent.target_type == "newsletter"
+    page = (await client.get("/admin/audit", params={"action": "newsletters.send"})).text
+    assert "ニュースレターを配信" in page and re.search(r"受信者数：\d", page)  # the walker chose Japanese
 
 
 async def test_a_failed_form_records_nothing(client, db):
