@@ -90,6 +90,9 @@ async def admin_login_code(request: Request) -> Response:
 
 async def logout(request: Request) -> Response:
     await read_form(request)
+    person = request.state.person
+    if person is not None and person.role == "admin":
+        await audit.record(request.state.db, request, "admin.logout", "person", person.id, {})
     response = redirect("/")
     await sessions.end(request, request.state.db, response)
     return response

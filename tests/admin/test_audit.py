@@ -149,6 +149,7 @@ async def test_logins_failed_logins_and_lockouts_are_recorded(client, db):
     recorded = await actions(db)
     assert recorded[-2:] == ["admin.login.failed", "admin.login"]
     await client.post("/logout", data={"csrf_token": await csrf_token(client, "/")})
+    assert (await actions(db))[-1] == "admin.logout"
     status = 0
     for _ in range(12):
         status = (await attempt("wrong again")).status_code
