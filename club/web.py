@@ -222,10 +222,8 @@ def redirect_with_notice(request: Request, url: str, key: str) -> Response:
 
 
 def _take_flash(request: Request, response: Response) -> None:
-    if request.cookies.get(FLASH_COOKIE) is not None and not getattr(request.state, "flash_taken", False):
-        settings: Settings = request.app.state.settings
-        response.delete_cookie(FLASH_COOKIE, path="/", httponly=True, secure=settings.is_production,
-                               samesite="lax")
+    settings: Settings = request.app.state.settings
+    response.delete_cookie(FLASH_COOKIE, path="/", httponly=True, secure=settings.is_production, samesite="lax")
 
 
 # ---- rendering -------------------------------------------------------------------------------------------------
@@ -263,7 +261,7 @@ def render(
         _console_page.reset(console)
     response = HTMLResponse(html, status_code=status_code, headers=headers)
     _set_csrf_cookie(request, response)
-    if flash_key is not None and status_code < 300:
+    if flash_key is not None and status_code < 300 and "flash" not in (context or {}):
         _take_flash(request, response)
     return response
 
@@ -281,7 +279,8 @@ def render_public(request: Request, template: str, *, max_age: float = 60.0) -> 
     now = time.monotonic()
     cached = _page_cache.get(key)
     if cached is None or cached[0] < now:
-        html = bytes(render(request, template, {"csrf_token": _CSRF_SENTINEL}).body).decode()
+        # No one-time notice in a page that every visitor gets.
+        html = bytes(render(request, template, {"csrf_token": _CSRF_SENTINEL, "flash": None}).body).decode()
         cached = (now + max_age, html)
         _page_cache[key] = cached
     response = HTMLResponse(cached[1].replace(_CSRF_SENTINEL, csrf_token(request)))

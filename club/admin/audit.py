@@ -126,6 +126,19 @@ ACTION_LABELS = {
     "admin.import_run": N_("Started an import"),
     "admin.import_cancel": N_("Cancelled an import"),
     "admin.member_edit_post": N_("Edited a member"),
+    # the same, as route() names them when a handler records nothing of its own (nothing needed doing)
+    "admin.member_suppress": N_("Stopped all mail to a member"),
+    "admin.member_unsuppress": N_("Allowed mail to a member again"),
+    "admin.member_delete_post": N_("Deleted a member"),
+    "admin.member_revoke_session": N_("Ended a member's session"),
+    "admin.member_repermission": N_("Sent a re-permission mail"),
+    "admin.admin_invite": N_("Invited an admin"),
+    "admin.admin_demote": N_("Made an admin a member"),
+    "admin.invitation_resend": N_("Sent an admin invitation again"),
+    "admin.invitation_revoke": N_("Withdrew an admin invitation"),
+    "admin.totp_enable": N_("Turned on two-factor login"),
+    "admin.totp_disable": N_("Turned off two-factor login"),
+    "admin.recovery_codes": N_("Made new recovery codes"),
     # admins
     "admin.setup": N_("Created the first admin"),
     "admin.invite": N_("Invited an admin"),
@@ -139,14 +152,14 @@ ACTION_LABELS = {
     "admin.login.locked": N_("Login refused: too many attempts"),
     "admin.login.code_failed": N_("Wrong two-factor code"),
     "admin.logout": N_("Logged out"),
-    "admin.password.change": N_("Changed their password"),
     "admin.password.reset_request": N_("Asked for a password reset link"),
     "admin.password.reset": N_("Reset their password"),
     "admin.totp.enable": N_("Turned on two-factor login"),
     "admin.totp.disable": N_("Turned off two-factor login"),
     "admin.totp_start": N_("Started setting up two-factor login"),
     "admin.recovery_codes.renew": N_("Made new recovery codes"),
-    "admin.settings": N_("Changed the console settings"),
+    "admin.account_settings": N_("Changed the console settings"),
+    "admin.password_change": N_("Changed their password"),
     "admin.require_totp": N_("Changed whether admins need two-factor login"),
     # interests and the welcome mail
     "members.admin_add_interest": N_("Added an interest"),
@@ -215,6 +228,8 @@ DETAIL_LABELS = {
 FIELD_LABELS = {
     "name": N_("Name"), "email": N_("Email address"), "city": N_("City"), "language": N_("Language"),
     "role": N_("Role"), "interests": N_("Interests"), "newsletter": N_("Newsletter"),
+    "console_language": N_("Language of the console"), "newsletter_language": N_("Newsletter language"),
+    "time_zone": N_("Time zone"),
 }
 
 

@@ -121,6 +121,10 @@ async def test_every_admin_post_route_records_an_entry(app, client, db):
             ids["newsletter_id"] = int(response.headers["location"].split("/")[3].split("?")[0].split("#")[0])
     for action in ("newsletters.send", "newsletters.pause", "ambassadors.end_term", "ambassadors.appoint"):
         assert action in await actions(db)
+    unlabelled = set(await actions(db)) - set(audit.ACTION_LABELS)
+    assert not unlabelled, f"actions without words in audit.ACTION_LABELS: {sorted(unlabelled)}"
+    for action in set(routes) - audit.NOT_ACTIONS:  # routes this walk left to other tests have words too
+        assert action in audit.ACTION_LABELS, action
     sent = (await db.execute(select(AuditEntry).where(AuditEntry.action == "newsletters.send"))).scalar_one()
     assert audit.details_of(sent)["recipients"] >= 2 and sent.target_type == "newsletter"
     page = (await client.get("/admin/audit", params={"action": "newsletters.send"})).text
