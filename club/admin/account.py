@@ -33,6 +33,7 @@ web.NOTICES.update({
     "account.saved": N_("Your settings are saved."),
     "account.password": N_("Your password is changed. Other sessions were logged out."),
     "account.reset": N_("Your password is changed. You are logged in."),
+    "account.reset-login": N_("Your password is changed. Log in with it and a code from your app."),
     "admins.resent": N_("The invitation was sent again, with a new link."),
     "admins.revoked": N_("The invitation was withdrawn; its link no longer works."),
     "admins.totp-required": N_("Every admin now needs two-factor login."),
@@ -177,7 +178,7 @@ async def reset(request: Request) -> Response:
     await sessions.revoke_all(db, person.id)
     if await totp.is_enabled(db, person.id):
         # The link proves the mailbox, not the phone: the second factor is still asked at the next login.
-        response = web.redirect_with_notice(request, "/admin/login", "account.reset")
+        response = web.redirect_with_notice(request, "/admin/login", "account.reset-login")
     else:
         response = web.redirect_with_notice(request, "/admin", "account.reset")
         await sessions.start(request, db, response, person)

@@ -191,3 +191,22 @@ async def test_the_role_select_invites_instead_of_making_an_admin_without_a_pass
     mails = await mails_to(db, "promote@example.org")
     assert len(mails) == 1 and "/admin/invite/" in mails[0].text and mails[0].language == "nl"
     assert "admin.promote" in await actions(db)
+
+
+async def test_a_reset_link_does_not_skip_the_second_factor(client, db):
+    await admin_client(client, db)
+    await enable_totp(client, db)
+    client.cookies.clear()
+    token = await csrf_token(client, "/admin/password")
+    await client.post("/admin/password", data={"csrf_token": token, "email": "admin@example.org"})
+    mail = (await mails_to(db, "admin@example.org"))[-1]
+    link = re.search(r"http://testserver(/admin/password/\S+)", mail.text).group(1)
+    token = await csrf_token(client, link)
+    response = await client.post(link, data={"csrf_token": token, "password": NEW_PASSWORD,
+                                             "password_again": NEW_PASSWORD})
+    assert response.status_code == 303 and response.headers["location"] == "/admin/login"
+    assert (await client.get("/admin")).status_code == 303  # not logged in
+    page = await client.get("/admin/login")
+    assert "Log in with it and a code from your app." in page.text
+    step = await login(client, "admin@example.org", NEW_PASSWORD)
+    assert step.status_code == 200 and 'name="token"' in step.text  # the code is still asked
