@@ -83,6 +83,11 @@ def note(request: Request, **details: Any) -> None:
     request.state.audit_details = noted
 
 
+def about(request: Request, target_type: str, target_id: object) -> None:
+    """The record the route's entry is about, when the path does not name it (a new appointment's member)."""
+    request.state.audit_target = (target_type, str(target_id))
+
+
 def _target_of(path_params: dict[str, Any]) -> tuple[str, str]:
     for key, value in path_params.items():
         if key.endswith("_id"):
@@ -105,7 +110,7 @@ async def record_route(db: AsyncSession, request: Request, feature: str, route_n
             if isinstance(value, str) and value:
                 details[key] = value[:100]
     details.update(getattr(request.state, "audit_details", None) or {})
-    target_type, target_id = _target_of(request.path_params)
+    target_type, target_id = getattr(request.state, "audit_target", None) or _target_of(request.path_params)
     await record(db, request, action, target_type, target_id, details)
 
 

@@ -43,6 +43,7 @@ async def test_every_admin_post_route_records_an_entry(app, client, db):
     admin = await admin_client(client, db)
     member = await make_person(db, name="Walk Member", email="walk@example.org", newsletter=True)
     other = await make_person(db, name="Second Member", email="second@example.org", newsletter=True)
+    other_id = other.id
     ambassador, appointment = await make_ambassador(db, email="amb@example.org")
     activity = await make_activity(db, ambassador, appointment, status="submitted")
     interest = (await db.execute(select(Interest).limit(1))).scalar_one()
@@ -121,6 +122,8 @@ async def test_every_admin_post_route_records_an_entry(app, client, db):
             ids["newsletter_id"] = int(response.headers["location"].split("/")[3].split("?")[0].split("#")[0])
     for action in ("newsletters.send", "newsletters.pause", "ambassadors.end_term", "ambassadors.appoint"):
         assert action in await actions(db)
+    appointed = (await db.execute(select(AuditEntry).where(AuditEntry.action == "ambassadors.appoint"))).scalar_one()
+    assert (appointed.target_type, appointed.target_id) == ("person", str(other_id))
     unlabelled = set(await actions(db)) - set(audit.ACTION_LABELS)
     assert not unlabelled, f"actions without words in audit.ACTION_LABELS: {sorted(unlabelled)}"
     for action in set(routes) - audit.NOT_ACTIONS:  # routes this walk left to other tests have words too
