@@ -38,6 +38,18 @@ TIMEZONES = {"nl": ZoneInfo("Europe/Brussels"), "en": ZoneInfo("Europe/Brussels"
 CORE_FOLDERS = ("accounts", "site", "errors", "macros", "admin")
 
 current_language: contextvars.ContextVar[str] = contextvars.ContextVar("current_language", default=DEFAULT_LANGUAGE)
+# A person's own time zone (an admin in Kanazawa who reads the console in English); None: the language's zone.
+current_zone: contextvars.ContextVar[str | None] = contextvars.ContextVar("current_zone", default=None)
+
+
+def page_zone() -> ZoneInfo:
+    name = current_zone.get()
+    if name:
+        try:
+            return ZoneInfo(name)
+        except (ValueError, KeyError):
+            pass
+    return TIMEZONES[current_language.get()]
 
 
 @cache
@@ -66,7 +78,7 @@ def gettext(message: str, **variables: object) -> str:
 
 def ngettext(singular: str, plural: str, n: int, **variables: object) -> str:
     text = translations(current_language.get()).ngettext(singular, plural, n)
-    variables.setdefault("num", n)
+    variables.setdefault("num", format_number(n))  # "20,029", "20.029", not "20029"
     return text % variables
 
 
@@ -139,15 +151,23 @@ def format_date(value: dt.date | dt.datetime | None, format: str = "medium") -> 
     if value is None:
         return ""
     if isinstance(value, dt.datetime):
-        value = value.astimezone(TIMEZONES[current_language.get()]).date()
+        value = value.astimezone(page_zone()).date()
     return babel_format_date(value, format=format, locale=_locale())
 
 
 def format_datetime(value: dt.datetime | None, format: str = "medium", tz: str | None = None) -> str:
     if value is None:
         return ""
-    zone = ZoneInfo(tz) if tz else TIMEZONES[current_language.get()]
+    zone = ZoneInfo(tz) if tz else page_zone()
     return babel_format_datetime(value, format=format, tzinfo=zone, locale=_locale())
+
+
+def format_datetime_zone(value: dt.datetime | None, format: str = "medium") -> str:
+    """A time with the zone it is shown in ("27 nov 2026 14:05 CET", "2026/11/27 22:05 JST")."""
+    if value is None:
+        return ""
+    zone = page_zone()
+    return f"{format_datetime(value, format, tz=zone.key)} {value.astimezone(zone).strftime('%Z')}"
 
 
 def format_number(value: int | float | None) -> str:

@@ -22,7 +22,11 @@ class Person(Base):
     email: Mapped[str] = mapped_column(String(254), unique=True)
     name: Mapped[str] = mapped_column(String(200))
     role: Mapped[str] = mapped_column(String(20), default="member", server_default="member")
+    # The language of everything the club mails this person (the newsletter too).
     language: Mapped[str] = mapped_column(String(2), default="en", server_default="en")
+    # An admin's console language, when it differs from `language`, and the zone the console shows times in.
+    console_language: Mapped[str | None] = mapped_column(String(2))
+    time_zone: Mapped[str | None] = mapped_column(String(40))
     city: Mapped[str] = mapped_column(String(20), default="elsewhere", server_default="elsewhere")
     password_hash: Mapped[str | None] = mapped_column(String(255))
     confirmed_at: Mapped[dt.datetime | None]
@@ -40,6 +44,11 @@ class Person(Base):
         Index("ix_people_created_at", "created_at"),
         {"sqlite_autoincrement": True},
     )
+
+    @property
+    def page_language(self) -> str:
+        """The language of the pages this person sees."""
+        return self.console_language or self.language
 
     @property
     def is_admin(self) -> bool:

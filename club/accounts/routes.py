@@ -7,8 +7,9 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute
 
-from club import forms
+from club import forms, i18n
 from club.accounts import passwords, service, sessions, tokens
+from club.admin import audit
 from club.i18n import N_
 from club.ratelimit import client_ip
 from club.web import read_form, redirect, render, route, safe_next
@@ -39,9 +40,11 @@ async def admin_login(request: Request) -> Response:
                       status_code=400)
     result = await service.admin_login(db, email=email, password=password, ip=client_ip(request))
     if result.locked:
+        await audit.record(db, request, "admin.login.locked", "email", "", {"email": email}, actor_email=email)
         return render(request, "accounts/admin_login.html",
                       {"values": values, "next": next_url, "locked": True}, status_code=429)
     if result.person is None:
+        await audit.record(db, request, "admin.login.failed", "email", "", {"email": email}, actor_email=email)
         return render(request, "accounts/admin_login.html",
                       {"values": values, "next": next_url, "failed": True}, status_code=400)
     if await service.needs_second_factor(db, result.person):
@@ -49,6 +52,8 @@ async def admin_login(request: Request) -> Response:
         return render(request, "accounts/admin_code.html", {"token": token, "next": next_url})
     response = redirect(next_url)
     await sessions.start(request, db, response, result.person)
+    await audit.record(db, request, "admin.login", "person", result.person.id, {"method": "password"},
+                       actor_email=result.person.email)
     return response
 
 
@@ -64,20 +69,27 @@ async def admin_login_code(request: Request) -> Response:
             "code": (N_("This field is required."), {})}}, status_code=400)
     result = await service.finish_second_factor(db, raw_token=raw, code=code)
     if result.locked:
+        await audit.record(db, request, "admin.login.locked", "", "", {"method": "totp"})
         return render(request, "accounts/admin_login.html", {"next": next_url, "locked": True}, status_code=429)
     if result.expired:
         return render(request, "accounts/admin_login.html", {"next": next_url, "expired": True}, status_code=400)
     if result.person is None:
+        await audit.record(db, request, "admin.login.code_failed", "", "", {})
         return render(request, "accounts/admin_code.html", {"token": raw, "next": next_url, "errors": {
             "code": (N_("That code is not right, or it was used already. Wait for the next code and try again."),
                      {})}}, status_code=400)
     response = redirect(next_url)
     await sessions.start(request, db, response, result.person)
+    await audit.record(db, request, "admin.login", "person", result.person.id, {"method": result.method},
+                       actor_email=result.person.email)
     return response
 
 
 async def logout(request: Request) -> Response:
     await read_form(request)
+    person = request.state.person
+    if person is not None and person.role == "admin":
+        await audit.record(request.state.db, request, "admin.logout", "person", person.id, {})
     response = redirect("/")
     await sessions.end(request, request.state.db, response)
     return response
@@ -114,9 +126,11 @@ async def setup(request: Request) -> Response:
                       status_code=400)
     if await tokens.consume(db, service.SETUP_PURPOSE, raw) is None:
         raise HTTPException(404)
-    person = await service.create_admin(db, email=email, name=name, password=password)
+    person = await service.create_admin(db, email=email, name=name, password=password,
+                                        language=i18n.current_language.get())
     response = redirect("/admin")
     await sessions.start(request, db, response, person)
+    await audit.record(db, request, "admin.setup", "person", person.id, {}, actor_email=email)
     return response
 
 

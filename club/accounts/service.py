@@ -40,12 +40,14 @@ async def issue_setup_link(db: AsyncSession) -> str | None:
     return await tokens.issue(db, SETUP_PURPOSE, SETUP_LIFETIME)
 
 
-async def create_admin(db: AsyncSession, *, email: str, name: str, password: str) -> Person:
-    """Create an admin, or promote an existing person with that address to admin."""
+async def create_admin(db: AsyncSession, *, email: str, name: str, password: str, language: str = "en") -> Person:
+    """Create an admin, or promote an existing person with that address to admin. language is the one they set
+    up or accepted the invitation in: a new admin gets it for everything, an existing member for the console
+    (their mail keeps the language they chose as a member)."""
     person = (await db.execute(select(Person).where(Person.email == email))).scalar_one_or_none()
     password_hash = await hash_password(password)
     if person is None:
-        person = Person(email=email, name=name, role="admin", language="en", confirmed_at=utcnow(),
+        person = Person(email=email, name=name, role="admin", language=language, confirmed_at=utcnow(),
                         password_hash=password_hash)
         db.add(person)
     else:
@@ -53,6 +55,8 @@ async def create_admin(db: AsyncSession, *, email: str, name: str, password: str
         person.name = name
         person.password_hash = password_hash
         person.confirmed_at = person.confirmed_at or utcnow()
+        if language != person.language:
+            person.console_language = language
     await db.flush()
     return person
 

@@ -1,10 +1,16 @@
 """The audit log: every admin action is recorded here, in the action's own transaction.
 
-Other features call it from their admin routes:
+club.web.route() records every admin POST that succeeds, named after its feature and route
+("newsletters.pause"), with the record from the path ("newsletter", 12). A handler adds details with
 
-    await audit.record(db, request, "newsletter.send", "newsletter", newsletter.id, {"recipients": 1234})
+    audit.note(request, recipients=1234)
 
-The app offers no way to edit or delete entries.
+or records its own entry instead (then the route records nothing more):
+
+    await audit.record(db, request, "member.edit", "person", person.id, {"changes": [...]})
+
+Logins, failed logins and lockouts are recorded by the login routes. The app offers no way to edit or delete
+entries. ACTION_LABELS and DETAIL_LABELS give each action and detail its words in the admin's language.
 """
 
 from __future__ import annotations
@@ -20,6 +26,7 @@ from starlette.requests import Request
 
 from club.admin.models import AuditEntry
 from club.admin.search import escape_like
+from club.i18n import N_, _, format_number
 
 PAGE_SIZE = 50
 
@@ -53,7 +60,221 @@ async def record(
     )
     db.add(entry)
     await db.flush()
+    if request is not None:
+        request.state.audited = True
     return entry
+
+
+# Admin POSTs that change nothing (a live preview): the route records no entry for them.
+NOT_ACTIONS = frozenset({"newsletters.live_preview", "newsletters.live_preview_text"})
+
+# Form fields worth keeping with a route's entry (never personal data or free text).
+FORM_DETAILS = {
+    "ambassadors.review": ("action",),
+    "newsletters.schedule": ("send_at", "zone", "timezone"),
+    "newsletters.test_send": (),
+}
+
+
+def note(request: Request, **details: Any) -> None:
+    """Details for the entry the route records when the handler succeeds."""
+    noted: dict[str, Any] = getattr(request.state, "audit_details", None) or {}
+    noted.update(details)
+    request.state.audit_details = noted
+
+
+def about(request: Request, target_type: str, target_id: object) -> None:
+    """The record the route's entry is about, when the path does not name it (a new appointment's member)."""
+    request.state.audit_target = (target_type, str(target_id))
+
+
+def _target_of(path_params: dict[str, Any]) -> tuple[str, str]:
+    for key, value in path_params.items():
+        if key.endswith("_id"):
+            return key[:-3], str(value)
+    for key, value in path_params.items():
+        return key, str(value)
+    return "", ""
+
+
+async def record_route(db: AsyncSession, request: Request, feature: str, route_name: str) -> None:
+    """The entry club.web.route() adds after an admin POST succeeded, unless the handler recorded one."""
+    action = f"{feature}.{route_name}"
+    if getattr(request.state, "audited", False) or action in NOT_ACTIONS:
+        return
+    details: dict[str, Any] = {}
+    form = getattr(request, "_form", None)  # the form the handler read, cached by Starlette
+    if form is not None:
+        for key in FORM_DETAILS.get(action, ()):
+            value = form.get(key)
+            if isinstance(value, str) and value:
+                details[key] = value[:100]
+    details.update(getattr(request.state, "audit_details", None) or {})
+    target_type, target_id = getattr(request.state, "audit_target", None) or _target_of(request.path_params)
+    await record(db, request, action, target_type, target_id, details)
+
+
+ACTION_LABELS = {
+    # members and imports
+    "member.export": N_("Exported members"),
+    "member.edit": N_("Edited a member"),
+    "member.suppress": N_("Stopped all mail to a member"),
+    "member.unsuppress": N_("Allowed mail to a member again"),
+    "member.delete": N_("Deleted a member"),
+    "member.session.revoke": N_("Ended a member's session"),
+    "member.repermission": N_("Sent a re-permission mail"),
+    "member.import.check": N_("Checked an import file"),
+    "member.import.start": N_("Started an import"),
+    "member.import.cancel": N_("Cancelled an import"),
+    "member.import.finish": N_("Import finished"),
+    "admin.import_upload": N_("Checked an import file"),
+    "admin.import_run": N_("Started an import"),
+    "admin.import_cancel": N_("Cancelled an import"),
+    "admin.member_edit_post": N_("Edited a member"),
+    # the same, as route() names them when a handler records nothing of its own (nothing needed doing)
+    "admin.member_suppress": N_("Stopped all mail to a member"),
+    "admin.member_unsuppress": N_("Allowed mail to a member again"),
+    "admin.member_delete_post": N_("Deleted a member"),
+    "admin.member_revoke_session": N_("Ended a member's session"),
+    "admin.member_repermission": N_("Sent a re-permission mail"),
+    "admin.admin_invite": N_("Invited an admin"),
+    "admin.admin_demote": N_("Made an admin a member"),
+    "admin.invitation_resend": N_("Sent an admin invitation again"),
+    "admin.invitation_revoke": N_("Withdrew an admin invitation"),
+    "admin.totp_enable": N_("Turned on two-factor login"),
+    "admin.totp_disable": N_("Turned off two-factor login"),
+    "admin.recovery_codes": N_("Made new recovery codes"),
+    # admins
+    "admin.setup": N_("Created the first admin"),
+    "admin.invite": N_("Invited an admin"),
+    "admin.invite.accept": N_("Accepted an admin invitation"),
+    "admin.invite.resend": N_("Sent an admin invitation again"),
+    "admin.invite.revoke": N_("Withdrew an admin invitation"),
+    "admin.promote": N_("Invited a member to become admin"),
+    "admin.demote": N_("Made an admin a member"),
+    "admin.login": N_("Logged in"),
+    "admin.login.failed": N_("Failed login"),
+    "admin.login.locked": N_("Login refused: too many attempts"),
+    "admin.login.code_failed": N_("Wrong two-factor code"),
+    "admin.logout": N_("Logged out"),
+    "admin.password.reset_request": N_("Asked for a password reset link"),
+    "admin.password.reset": N_("Reset their password"),
+    "admin.totp.enable": N_("Turned on two-factor login"),
+    "admin.totp.disable": N_("Turned off two-factor login"),
+    "admin.totp_start": N_("Started setting up two-factor login"),
+    "admin.recovery_codes.renew": N_("Made new recovery codes"),
+    "admin.account_settings": N_("Changed the console settings"),
+    "admin.password_change": N_("Changed their password"),
+    "admin.require_totp": N_("Changed whether admins need two-factor login"),
+    # interests and the welcome mail
+    "members.admin_add_interest": N_("Added an interest"),
+    "members.admin_update_interest": N_("Changed an interest"),
+    "members.admin_delete_interest": N_("Deleted an interest"),
+    "members.admin_save_welcome": N_("Changed the welcome mail"),
+    # ambassadors
+    "ambassadors.appoint": N_("Appointed an ambassador"),
+    "ambassadors.end_term": N_("Ended an ambassador's term"),
+    "ambassadors.review": N_("Reviewed an activity"),
+    "ambassadors.approve_selected": N_("Approved several activities"),
+    # newsletters
+    "newsletters.create_newsletter": N_("Created a newsletter"),
+    "newsletters.update_newsletter": N_("Edited a newsletter"),
+    "newsletters.upload_images": N_("Added images to a newsletter"),
+    "newsletters.test_send": N_("Sent a test newsletter"),
+    "newsletters.schedule": N_("Scheduled a newsletter"),
+    "newsletters.unschedule": N_("Took a newsletter off the schedule"),
+    "newsletters.send": N_("Sent a newsletter"),
+    "newsletters.pause": N_("Paused a newsletter"),
+    "newsletters.resume": N_("Resumed a newsletter"),
+    "newsletters.cancel": N_("Cancelled a newsletter"),
+    "newsletters.duplicate": N_("Duplicated a newsletter"),
+    "newsletters.delete_newsletter": N_("Deleted a newsletter"),
+}
+
+TARGET_LABELS = {
+    "person": N_("Member"),
+    "members": N_("Members"),
+    "newsletter": N_("Newsletter"),
+    "appointment": N_("Appointment"),
+    "activity": N_("Activity"),
+    "interest": N_("Interest"),
+    "import": N_("Import"),
+    "language": N_("Language"),
+    "email": N_("Email address"),
+}
+
+DETAIL_LABELS = {
+    "changes": N_("Changed"),
+    "reason": N_("Reason"),
+    "email": N_("Email address"),
+    "file": N_("File"),
+    "rows": N_("Rows"),
+    "problems": N_("Problems"),
+    "resume_from": N_("Resumed from row"),
+    "imported": N_("Imported"),
+    "session": N_("Session"),
+    "recipients": N_("Recipients"),
+    "action": N_("Decision"),
+    "send_at": N_("Send at"),
+    "zone": N_("Time zone"),
+    "timezone": N_("Time zone"),
+    "language": N_("Language"),
+    "required": N_("Required"),
+    "method": N_("Method"),
+    "q": N_("Search"),
+    "status": N_("Status"),
+    "city": N_("City"),
+    "role": N_("Role"),
+    "interest": N_("Interest"),
+    "sort": N_("Sort by"),
+    "name": N_("Name"),
+    "newsletter_language": N_("Newsletter language"),
+    "from": N_("Copied from"),
+    "subject": N_("Subject"),
+    "approved": N_("Approved"),
+}
+
+FIELD_LABELS = {
+    "name": N_("Name"), "email": N_("Email address"), "city": N_("City"), "language": N_("Language"),
+    "role": N_("Role"), "interests": N_("Interests"), "newsletter": N_("Newsletter"),
+    "console_language": N_("Language of the console"), "newsletter_language": N_("Newsletter language"),
+    "time_zone": N_("Time zone"),
+}
+
+
+def action_label(action: str) -> str:
+    """The action in the admin's language; an action without words yet shows its code rather than nothing."""
+    label = ACTION_LABELS.get(action)
+    return _(label) if label else action
+
+
+def target_label(target_type: str) -> str:
+    label = TARGET_LABELS.get(target_type)
+    return _(label) if label else target_type
+
+
+def _value_text(value: Any) -> str:
+    if isinstance(value, bool):
+        return _("yes") if value else _("no")
+    if isinstance(value, int | float):
+        return format_number(value)
+    if isinstance(value, dict):  # {"field": [old, new]} or {"field": ...}: the fields, not their values
+        value = list(value)
+    if isinstance(value, list | tuple):
+        return _(", ").join(_(FIELD_LABELS[item]) if isinstance(item, str) and item in FIELD_LABELS
+                            else _value_text(item) for item in value)
+    return str(value)
+
+
+def readable_details(entry: AuditEntry) -> list[tuple[str, str]]:
+    """The details as (label, value) pairs in the admin's language, in a stable order."""
+    pairs = []
+    for key, value in details_of(entry).items():
+        if value in (None, "", [], {}):
+            continue
+        label = DETAIL_LABELS.get(key)
+        pairs.append((_(label) if label else key, _value_text(value)))
+    return pairs
 
 
 @dataclass

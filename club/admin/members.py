@@ -10,7 +10,7 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from club.accounts import sessions, tokens
-from club.accounts.models import AuthSession, Person
+from club.accounts.models import AuthSession, OneTimeToken, Person
 from club.ambassadors import service as ambassadors
 from club.config import Settings
 from club.db import is_postgres, utcnow
@@ -180,7 +180,7 @@ async def accept_repermission(db: AsyncSession, raw: str) -> Person | None:
 async def invite_admin(db: AsyncSession, settings: Settings, *, email: str, name: str, language: str,
                        invited_by: Person) -> None:
     """Mail a single-use link with which the invitee sets a password and becomes an admin."""
-    raw = await tokens.issue(db, INVITE_PURPOSE, INVITE_LIFETIME, data=f"{email}\n{name}")
+    raw = await tokens.issue(db, INVITE_PURPOSE, INVITE_LIFETIME, data=f"{email}\n{name}\n{language}")
     with use_language(language):
         subject = _("You are invited to be an admin of the Ghent–Kanazawa Supporters Club")
     text, html = render_mail("invite", language, subject=subject, inviter=invited_by.name,
@@ -190,5 +190,29 @@ async def invite_admin(db: AsyncSession, settings: Settings, *, email: str, name
 
 
 def invitation_of(data: str | None) -> tuple[str, str]:
-    email, _sep, name = (data or "").partition("\n")
+    email, _sep, rest = (data or "").partition("\n")
+    name, _sep, _language = rest.partition("\n")
     return email, name
+
+
+def invitation_language(data: str | None) -> str:
+    language = (data or "").split("\n")[2:3]
+    return language[0] if language else "en"
+
+
+async def pending_invitations(db: AsyncSession) -> list[OneTimeToken]:
+    """Invitations not yet accepted and not expired, newest first."""
+    statement = (select(OneTimeToken)
+                 .where(OneTimeToken.purpose == INVITE_PURPOSE, OneTimeToken.used_at.is_(None),
+                        OneTimeToken.expires_at > utcnow())
+                 .order_by(OneTimeToken.created_at.desc()))
+    return list((await db.execute(statement)).scalars())
+
+
+async def revoke_invitation(db: AsyncSession, token_id: str) -> OneTimeToken | None:
+    token = await db.get(OneTimeToken, token_id[:64])
+    if token is None or token.purpose != INVITE_PURPOSE or token.used_at is not None:
+        return None
+    await db.delete(token)
+    await db.flush()
+    return token

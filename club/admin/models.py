@@ -98,3 +98,13 @@ class RecoveryCode(Base):
     person_id: Mapped[int] = mapped_column(ForeignKey("people.id", ondelete="CASCADE"), index=True)
     code_hash: Mapped[str] = mapped_column(String(64))
     used_at: Mapped[dt.datetime | None]
+
+
+class AdminSetting(Base):
+    """A setting of the console that holds for every admin, such as "two-factor login is required"."""
+
+    __tablename__ = "admin_settings"
+
+    key: Mapped[str] = mapped_column(String(40), primary_key=True)
+    value: Mapped[str] = mapped_column(Text)
+    updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow, onupdate=utcnow)

@@ -15,13 +15,20 @@ from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 from starlette.routing import BaseRoute
 
-from club import forms
+from club import forms, web
 from club.accounts import passwords, service, sessions, tokens
 from club.accounts.models import CITIES, ROLES, Person
-from club.admin import audit, exporter, importer, totp
+from club.admin import account, audit, exporter, importer, totp
 from club.admin import members as admin_members
 from club.admin.models import MemberImport
-from club.admin.search import MemberFilter, MemberPage, find_members, interest_choices
+from club.admin.search import (
+    PAGE_SIZE,
+    MemberFilter,
+    MemberPage,
+    count_all_members,
+    find_members,
+    interest_choices,
+)
 from club.ambassadors import labels as ambassador_labels
 from club.ambassadors import service as ambassadors
 from club.i18n import LANGUAGE_NAMES, LANGUAGES, N_, TIMEZONES, _, current_language, format_date
@@ -37,6 +44,8 @@ NOTICES = {
     "repermission": N_("The re-permission mail is on its way."),
     "repermission-none": N_("Nobody needed a re-permission mail."),
     "invited": N_("The invitation is on its way."),
+    "promote-invited": N_("Saved. An invitation to become an admin is on its way to this member; they become admin "
+                          "when they accept it and choose a password."),
     "demoted": N_("That admin is now a member."),
     "totp-on": N_("Two-factor login is on."),
     "totp-off": N_("Two-factor login is off."),
@@ -44,12 +53,16 @@ NOTICES = {
 }
 
 
+web.NOTICES.update({f"admin.{key}": message for key, message in NOTICES.items()})
+
+
 def notice(request: Request) -> str | None:
-    return NOTICES.get(request.query_params.get("done", ""))
+    """Notices now come once, through web.flash; kept for pages that still pass ?done= links around."""
+    return None
 
 
-def with_notice(url: str, key: str) -> Response:
-    return redirect(f"{url}{'&' if '?' in url else '?'}done={key}")
+def with_notice(request: Request, url: str, key: str) -> Response:
+    return web.redirect_with_notice(request, url, f"admin.{key}")
 
 
 async def load_member(request: Request) -> Person:
@@ -64,7 +77,8 @@ async def load_member(request: Request) -> Person:
 async def dashboard(request: Request) -> Response:
     db = request.state.db
     counts = dict((await db.execute(select(Person.role, func.count()).group_by(Person.role))).all())
-    return render(request, "admin/dashboard.html", {"counts": counts})
+    # "Members" is everyone in the club, as the member list counts them (ambassadors and admins are members too).
+    return render(request, "admin/dashboard.html", {"counts": counts, "everyone": await count_all_members(db)})
 
 
 # ---- members ---------------------------------------------------------------------------------------------------
@@ -74,7 +88,7 @@ def member_rows(page: MemberPage) -> Sequence[tuple[object, ...]]:
     is the slowest part of this page)."""
     language = current_language.get()
     zone = TIMEZONES[language]
-    roles = {"ambassador": _("Ambassador"), "admin": _("Admin")}
+    roles = {"ambassador": _("Ambassador"), "admin": _("Administrator")}
     cities = {"ghent": _("Ghent"), "kanazawa": _("Kanazawa"), "elsewhere": _("Elsewhere")}
     suppressed, unconfirmed, subscribed = _("Mail suppressed"), _("Not confirmed"), _("Newsletter")
     day_names: dict[dt.date, str] = {}
@@ -107,10 +121,17 @@ async def member_list(request: Request) -> Response:
         "page": page,
         "rows": member_rows(page),
         "interest_choices": await interest_choices(db, current_language.get()),
-        "next_url": ("/admin/members?" + urlencode(where.params(after=page.next_cursor))) if page.next_cursor else None,
-        "first_url": "/admin/members?" + urlencode(where.params(after="")) if where.after else None,
-        "export_url": "/admin/members/export?" + urlencode(where.params(after="")),
-        "sort_urls": {sort: "/admin/members?" + urlencode(where.params(sort=sort, after=""))
+        "next_url": ("/admin/members?" + urlencode(where.params(after=page.next_cursor, before="",
+                                                                 page=where.page + 1)))
+        if page.next_cursor else None,
+        "previous_url": ("/admin/members?" + urlencode(where.params(before=page.previous_cursor, after="",
+                                                                     page=max(where.page - 1, 1))))
+        if page.previous_cursor and where.page > 2 else
+        ("/admin/members?" + urlencode(where.params(after="", before="", page=1)) if page.previous_cursor else None),
+        "first_url": None,
+        "first_row": (where.page - 1) * PAGE_SIZE + 1 if page.previous_cursor else 1,
+        "export_url": "/admin/members/export?" + urlencode(where.params(after="", before="", page=1)),
+        "sort_urls": {sort: "/admin/members?" + urlencode(where.params(sort=sort, after="", before="", page=1))
                       for sort in ("newest", "oldest", "name", "email")},
         "cities": CITIES, "roles": ROLES, "languages": LANGUAGES,
     })
@@ -118,7 +139,8 @@ async def member_list(request: Request) -> Response:
 
 async def member_export(request: Request) -> Response:
     where = MemberFilter.from_params(request.query_params)
-    await audit.record(request.state.db, request, "member.export", "members", "", where.params(after=""))
+    await audit.record(request.state.db, request, "member.export", "members", "",
+                       where.params(after="", before="", page=1))
     stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%d-%H%M")
 
     async def body():  # type: ignore[no-untyped-def]
@@ -140,7 +162,7 @@ async def member_page(request: Request) -> Response:
     return render(request, "admin/member.html", {
         "member": person, "info": info, "notice": notice(request), "history": history,
         "consent_text": members.consent_text, "methods": members.METHODS,
-        "current_session": getattr(request.state.auth_session, "id", None),
+        "current_session": getattr(request.state.auth_session, "id", None), "audit_label": audit.action_label,
         "day": dt.date.fromisoformat, "status_label": ambassador_labels.status,
     })
 
@@ -193,13 +215,20 @@ async def member_edit(request: Request) -> Response:
         db, person, name=str(cleaned["name"]), email=str(cleaned["email"]), city=str(cleaned["city"]),
         language=str(cleaned["language"]), interests=list(cleaned["interests"]))  # type: ignore[call-overload]
     old_role = person.role
-    if await admin_members.change_role(db, person, str(cleaned["role"])):
+    promote = cleaned["role"] == "admin" and person.role != "admin"
+    # An admin needs a password and, maybe, a second factor: promotion goes through an invitation they accept.
+    if not promote and await admin_members.change_role(db, person, str(cleaned["role"])):
         changes["role"] = [old_role, person.role]
     if changes:
         # Which fields changed, not their old and new values: the log outlives an erasure.
         await audit.record(db, request, "member.edit", "person", person.id,
                            audit.without_personal_values({"changes": changes}))
-    return with_notice(f"/admin/members/{person.id}", "saved")
+    if promote:
+        await admin_members.invite_admin(db, request.app.state.settings, email=person.email, name=person.name,
+                                         language=person.language, invited_by=request.state.person)
+        await audit.record(db, request, "admin.promote", "person", person.id, {})
+        return with_notice(request, f"/admin/members/{person.id}", "promote-invited")
+    return with_notice(request, f"/admin/members/{person.id}", "saved")
 
 
 async def member_suppress(request: Request) -> Response:
@@ -213,7 +242,7 @@ async def member_suppress(request: Request) -> Response:
     # The reason is kept on the member (and goes with them), not in the log.
     await audit.record(request.state.db, request, "member.suppress", "person", person.id,
                        audit.without_personal_values({"reason": reason}))
-    return with_notice(f"/admin/members/{person.id}", "suppressed")
+    return with_notice(request, f"/admin/members/{person.id}", "suppressed")
 
 
 async def member_unsuppress(request: Request) -> Response:
@@ -221,7 +250,7 @@ async def member_unsuppress(request: Request) -> Response:
     await read_form(request)
     await admin_members.unsuppress(request.state.db, person)
     await audit.record(request.state.db, request, "member.unsuppress", "person", person.id, {})
-    return with_notice(f"/admin/members/{person.id}", "unsuppressed")
+    return with_notice(request, f"/admin/members/{person.id}", "unsuppressed")
 
 
 async def _delete_context(request: Request, person: Person, **extra: object) -> dict[str, object]:
@@ -248,7 +277,7 @@ async def member_delete(request: Request) -> Response:
             "confirm_email": (N_("This is the last admin. Make someone else admin first."), {})}), status_code=400)
     # The member is erased: the entry says that a member was deleted, and by whom; not who (their id included).
     await audit.record(db, request, "member.delete", "person", "", {})
-    return with_notice("/admin/members", "deleted")
+    return with_notice(request, "/admin/members", "deleted")
 
 
 async def member_revoke_session(request: Request) -> Response:
@@ -258,7 +287,7 @@ async def member_revoke_session(request: Request) -> Response:
     if await admin_members.revoke_session(request.state.db, person, session_id):
         await audit.record(request.state.db, request, "member.session.revoke", "person", person.id,
                            {"session": session_id[:8]})
-    return with_notice(f"/admin/members/{person.id}", "revoked")
+    return with_notice(request, f"/admin/members/{person.id}", "revoked")
 
 
 async def member_repermission(request: Request) -> Response:
@@ -268,7 +297,7 @@ async def member_repermission(request: Request) -> Response:
     sent = await admin_members.send_repermission(request.state.db, settings, person)
     if sent:
         await audit.record(request.state.db, request, "member.repermission", "person", person.id, {})
-    return with_notice(f"/admin/members/{person.id}", "repermission" if sent else "repermission-none")
+    return with_notice(request, f"/admin/members/{person.id}", "repermission" if sent else "repermission-none")
 
 
 # ---- import ----------------------------------------------------------------------------------------------------
@@ -335,7 +364,7 @@ async def import_cancel(request: Request) -> Response:
         job.status = "cancelled"
         importer.rows_path(request.app.state.settings, job.id).unlink(missing_ok=True)
         await audit.record(request.state.db, request, "member.import.cancel", "import", job.id, {})
-    return with_notice("/admin/members/import", "cancelled")
+    return with_notice(request, "/admin/members/import", "cancelled")
 
 
 # ---- audit log -------------------------------------------------------------------------------------------------
@@ -362,8 +391,11 @@ async def audit_page(request: Request) -> Response:
     rows, next_before = await audit.entries(db, where)
     base = {key: value for key, value in params.items() if key != "before" and value}
     return render(request, "admin/audit.html", {
-        "entries": [(entry, audit.details_of(entry)) for entry in rows], "where": where,
-        "actions": await audit.actions(db),
+        "entries": [(entry, audit.action_label(entry.action), audit.target_label(entry.target_type),
+                     audit.readable_details(entry)) for entry in rows],
+        "where": where,
+        "actions": sorted(((action, audit.action_label(action)) for action in await audit.actions(db)),
+                          key=lambda pair: pair[1]),
         "next_url": "/admin/audit?" + urlencode({**base, "before": next_before}) if next_before else None,
     })
 
@@ -374,7 +406,10 @@ async def _admins_context(request: Request) -> dict[str, object]:
     db = request.state.db
     admins = (await db.execute(select(Person).where(Person.role == "admin").order_by(Person.name))).scalars().all()
     with_totp = {person.id for person in admins if await totp.is_enabled(db, person.id)}
-    return {"admins": admins, "with_totp": with_totp, "languages": LANGUAGES, "notice": notice(request)}
+    invitations = [(token.id, *admin_members.invitation_of(token.data), token.created_at, token.expires_at)
+                   for token in await admin_members.pending_invitations(db)]
+    return {"admins": admins, "with_totp": with_totp, "languages": LANGUAGES, "notice": notice(request),
+            "invitations": invitations, "totp_required": await account.totp_required(db)}
 
 
 async def admins_page(request: Request) -> Response:
@@ -403,7 +438,7 @@ async def admin_invite(request: Request) -> Response:
     await admin_members.invite_admin(db, request.app.state.settings, email=cleaned["email"], name=cleaned["name"],
                                      language=cleaned["language"], invited_by=request.state.person)
     await audit.record(db, request, "admin.invite", "email", "", {"email": cleaned["email"]})
-    return with_notice("/admin/admins", "invited")
+    return with_notice(request, "/admin/admins", "invited")
 
 
 async def admin_demote(request: Request) -> Response:
@@ -419,7 +454,7 @@ async def admin_demote(request: Request) -> Response:
         await audit.record(request.state.db, request, "admin.demote", "person", person.id, {})
     if person.id == request.state.person.id:
         return redirect("/")
-    return with_notice("/admin/admins", "demoted")
+    return with_notice(request, "/admin/admins", "demoted")
 
 
 async def invite_page(request: Request) -> Response:
@@ -451,7 +486,8 @@ async def invite_accept(request: Request) -> Response:
                                                      "errors": errors}, status_code=400)
     if await tokens.consume(db, admin_members.INVITE_PURPOSE, raw) is None:
         raise HTTPException(404)
-    person = await service.create_admin(db, email=email, name=name, password=password)
+    person = await service.create_admin(db, email=email, name=name, password=password,
+                                        language=current_language.get())
     await sessions.revoke_all(db, person.id)
     response = redirect("/admin/security")
     await sessions.start(request, db, response, person)
@@ -460,14 +496,21 @@ async def invite_accept(request: Request) -> Response:
     return response
 
 
-async def security_page(request: Request) -> Response:
+async def security_context(request: Request) -> dict[str, object]:
     db = request.state.db
     person = request.state.person
     factor = await totp.factor_of(db, person.id)
-    return render(request, "admin/security.html", {
+    return {
         "factor": factor, "enabled": factor is not None and factor.enabled_at is not None,
-        "codes_left": await totp.recovery_codes_left(db, person.id), "notice": notice(request),
-    })
+        "codes_left": await totp.recovery_codes_left(db, person.id), "notice": None,
+        "totp_required": await account.totp_required(db), "time_zones": account.TIME_ZONES,
+        "languages": LANGUAGES, "values": {"console_language": person.page_language, "language": person.language,
+                                           "time_zone": person.time_zone or TIMEZONES[person.page_language].key},
+    }
+
+
+async def security_page(request: Request) -> Response:
+    return render(request, "admin/security.html", await security_context(request))
 
 
 async def totp_start(request: Request) -> Response:
@@ -505,16 +548,20 @@ async def totp_disable(request: Request) -> Response:
     form = await read_form(request)
     db = request.state.db
     person = request.state.person
-    if await totp.check(db, person.id, forms.field(form, "code")) is None:
-        factor = await totp.factor_of(db, person.id)
+    if await account.totp_required(db):
         return render(request, "admin/security.html", {
-            "factor": factor, "enabled": factor is not None and factor.enabled_at is not None,
-            "codes_left": await totp.recovery_codes_left(db, person.id), "notice": None,
+            **await security_context(request),
+            "errors": {"code": (N_("Two-factor login is required for every admin, so it cannot be turned off."),
+                                {})},
+        }, status_code=400)
+    if await totp.check(db, person.id, forms.field(form, "code")) is None:
+        return render(request, "admin/security.html", {
+            **await security_context(request),
             "errors": {"code": (N_("That code is not right, or it was used already."), {})},
         }, status_code=400)
     await totp.disable(db, person.id)
     await audit.record(db, request, "admin.totp.disable", "person", person.id, {})
-    return with_notice("/admin/security", "totp-off")
+    return with_notice(request, "/admin/security", "totp-off")
 
 
 async def recovery_codes(request: Request) -> Response:
@@ -522,10 +569,8 @@ async def recovery_codes(request: Request) -> Response:
     db = request.state.db
     person = request.state.person
     if await totp.check(db, person.id, forms.field(form, "code")) != "totp":
-        factor = await totp.factor_of(db, person.id)
         return render(request, "admin/security.html", {
-            "factor": factor, "enabled": factor is not None and factor.enabled_at is not None,
-            "codes_left": await totp.recovery_codes_left(db, person.id), "notice": None,
+            **await security_context(request),
             "errors": {"code": (N_("That code is not right, or it was used already."), {})},
         }, status_code=400)
     codes = await totp.new_recovery_codes(db, person.id)
@@ -584,6 +629,7 @@ routes: list[BaseRoute] = [
     route("/admin/security/totp/enable", totp_enable, methods=["POST"], role="admin"),
     route("/admin/security/totp/disable", totp_disable, methods=["POST"], role="admin"),
     route("/admin/security/recovery-codes", recovery_codes, methods=["POST"], role="admin"),
+    *account.routes,
     route("/newsletter/opt-in/{token}", repermission_page),
     route("/newsletter/opt-in/{token}", repermission_accept, methods=["POST"], name="repermission_accept"),
 ]

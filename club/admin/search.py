@@ -54,6 +54,8 @@ class MemberFilter:
     joined_to: dt.date | None = None
     sort: str = "newest"
     after: str = ""  # opaque cursor of the last row shown
+    before: str = ""  # opaque cursor of the first row shown: the page before it ("previous")
+    page: int = 1  # the page's number, for "51–100 of 20,029"
     ids: list[int] = field(default_factory=list)
 
     @classmethod
@@ -75,6 +77,8 @@ class MemberFilter:
             joined_to=_date(params.get("joined_to")),
             sort=pick("sort", SORTS) or "newest",
             after=str(params.get("after", "") or "")[:200],
+            before=str(params.get("before", "") or "")[:200] if not params.get("after") else "",
+            page=_page_number(params.get("page")),
         )
 
     def params(self, **changes: Any) -> dict[str, str]:
@@ -91,6 +95,8 @@ class MemberFilter:
             "joined_to": current.joined_to.isoformat() if current.joined_to else "",
             "sort": current.sort if current.sort != "newest" else "",
             "after": current.after,
+            "before": current.before,
+            "page": str(current.page) if current.page > 1 and (current.after or current.before) else "",
         }
         return {key: value for key, value in values.items() if value}
 
@@ -98,6 +104,13 @@ class MemberFilter:
     def is_filtered(self) -> bool:
         return bool(self.q or self.status or self.city or self.language or self.interest or self.role
                     or self.joined_from or self.joined_to)
+
+
+def _page_number(raw: object) -> int:
+    try:
+        return min(max(int(str(raw)), 1), 1_000_000) if raw else 1
+    except ValueError:
+        return 1
 
 
 def _date(raw: object) -> dt.date | None:
@@ -216,10 +229,17 @@ def members_query(postgres: bool, where: MemberFilter, *, paged: bool = True, de
     statement = select(*columns) if columns else select(Person)
     statement = statement.where(*filtered(postgres, where, dense=dense))
     position = decode_cursor(where.sort, where.after) if paged and where.after else None
+    backwards = decode_cursor(where.sort, where.before) if paged and where.before and not where.after else None
     if position is not None:
         key = tuple_(column, Person.id)
         bound = tuple_(literal(position[0], type_=column.type), literal(position[1]))
         statement = statement.where(key < bound if descending else key > bound)
+    elif backwards is not None:
+        # The page before: walk the order the other way from the first row shown; find_members turns it round.
+        key = tuple_(column, Person.id)
+        bound = tuple_(literal(backwards[0], type_=column.type), literal(backwards[1]))
+        statement = statement.where(key > bound if descending else key < bound)
+        descending = not descending
     if descending:
         return statement.order_by(column.desc(), Person.id.desc())
     return statement.order_by(column, Person.id)
@@ -230,10 +250,12 @@ class MemberPage:
     members: list[Row[Any]]  # rows of LIST_COLUMNS
     next_cursor: str | None
     total: int
+    previous_cursor: str | None = None
+    exact: bool = False  # counted without the cap
 
     @property
     def total_capped(self) -> bool:
-        return self.total > COUNT_CAP
+        return not self.exact and self.total > COUNT_CAP
 
 
 # Above this many matches (of the search alone) SQLite walks the sort order instead of sorting every match.
@@ -265,10 +287,26 @@ async def find_members(db: AsyncSession, where: MemberFilter, *, limit: int = PA
     rows = list((await db.execute(query)).all())
     more = len(rows) > limit
     rows = rows[:limit]
+    backwards = bool(where.before) and not where.after and decode_cursor(where.sort, where.before) is not None
+    if backwards:
+        rows.reverse()
+        earlier, later = more, True
+    else:
+        earlier, later = decode_cursor(where.sort, where.after) is not None if where.after else False, more
+    exact = False
+    if total is None and not where.is_filtered and not where.ids:
+        total, exact = await count_all_members(db), True
     if total is None:
         # Everything fits on the first page: the rows are the count.
-        total = len(rows) if not more and not where.after else await count_members(db, where, dense=dense)
-    return MemberPage(rows, encode_cursor(where.sort, rows[-1]) if more and rows else None, total)
+        total = len(rows) if not more and not where.after and not backwards \
+            else await count_members(db, where, dense=dense)
+    return MemberPage(rows, encode_cursor(where.sort, rows[-1]) if later and rows else None, total,
+                      encode_cursor(where.sort, rows[0]) if earlier and rows else None, exact)
+
+
+async def count_all_members(db: AsyncSession) -> int:
+    """Everyone in the club, exactly (the dashboard and the unfiltered list say the same number)."""
+    return int((await db.execute(select(func.count()).select_from(Person))).scalar_one())
 
 
 async def interest_choices(db: AsyncSession, language: str) -> list[tuple[str, str]]:
@@ -302,6 +340,6 @@ async def count_members(db: AsyncSession, where: MemberFilter, *, cap: int = COU
     matching = select(Person.id)
     if conditions:
         matching = matching.where(and_(*conditions))
-    key = tuple(f"{name}={value}" for name, value in sorted(where.params(after="").items()))
+    key = tuple(f"{name}={value}" for name, value in sorted(where.params(after="", before="", page=1).items()))
     key += (f"cap={cap}", "ids=" + ",".join(map(str, where.ids)))
     return await _counted(db, key, _capped_count(matching, cap))

@@ -17,6 +17,7 @@ from starlette.routing import BaseRoute
 
 from club import forms, i18n
 from club.accounts.models import Person
+from club.admin import audit
 from club.ambassadors import charts, labels, service
 from club.ambassadors import forms as ambassador_forms
 from club.ambassadors.models import ACTIVITY_CITIES, CATEGORIES, Ambassador, Appointment
@@ -98,7 +99,8 @@ async def appoint(request: Request) -> Response:
     data, errors, values = ambassador_forms.appointment(form, today=service.club_today())
     if data is not None:
         try:
-            await service.appoint(db, settings_of(request), data, admin=request.state.person)
+            appointment = await service.appoint(db, settings_of(request), data, admin=request.state.person)
+            audit.about(request, "person", appointment.person_id)  # the audit entry links to the new ambassador
         except service.AppointError as exc:
             errors.add(exc.field, Invalid(exc.message))
     if errors:
@@ -175,6 +177,7 @@ async def approve_selected(request: Request) -> Response:
     for activity in await service.submitted_activities(db, ids[: service.QUEUE_PAGE_SIZE]):
         await service.approve(db, activity, admin=request.state.person)
         approved += 1
+    audit.note(request, approved=approved)
     return redirect(_queue_url("/admin/ambassadors/review", queue_filter(request), approved=str(approved)))
 
 

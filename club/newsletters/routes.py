@@ -439,6 +439,7 @@ async def send(request: Request) -> Response:
     except (service.NoRecipients, service.UnknownPlaceholders):
         return await _confirm_page(request, newsletter, status_code=400)
     done = "started" if queued is not None else "already"
+    audit.note(request, recipients=queued or 0)  # the entry route() records says to how many people
     return redirect(f"/admin/newsletters/{newsletter.id}/report?done={done}")
 
 
@@ -499,7 +500,7 @@ async def duplicate(request: Request) -> Response:
     await read_form(request)
     newsletter = await _load(request)
     copy = await service.duplicate(request.state.db, newsletter, request.state.person)
-    await audit.record(request.state.db, request, "newsletter.duplicate", "newsletter", copy.id,
+    await audit.record(request.state.db, request, "newsletters.duplicate", "newsletter", copy.id,
                        {"from": newsletter.id})
     return redirect(f"/admin/newsletters/{copy.id}?done=duplicated")
 
@@ -519,7 +520,7 @@ async def delete(request: Request) -> Response:
     title = service.title_of(newsletter, newsletter.fallback_language)
     if not await service.delete_draft(request.state.db, newsletter.id):
         return _refuse(request, newsletter, ONLY_DRAFTS)
-    await audit.record(request.state.db, request, "newsletter.delete", "newsletter", newsletter.id,
+    await audit.record(request.state.db, request, "newsletters.delete_newsletter", "newsletter", newsletter.id,
                        {"subject": title})
     return redirect("/admin/newsletters?done=deleted")
 

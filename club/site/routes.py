@@ -24,7 +24,9 @@ async def choose_language(request: Request) -> Response:
     except forms.Invalid:
         language = i18n.current_language.get()
     person = request.state.person
-    if person is not None:
+    if person is not None and person.role == "admin":
+        person.console_language = language  # an admin's newsletter language is a setting of its own
+    elif person is not None:
         person.language = language
     response = redirect(safe_next(forms.field(form, "next")))
     response.set_cookie(LANGUAGE_COOKIE, language, max_age=60 * 60 * 24 * 365, path="/", samesite="lax",

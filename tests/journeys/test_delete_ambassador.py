@@ -62,6 +62,8 @@ async def test_deleting_an_ambassador_leaves_the_year_as_it_was(client, db, form
     response = await client.post(f"/admin/members/{person_id}/delete",
                                  data={"csrf_token": token, "confirm_email": EMAIL})
     assert response.status_code == 303
+    landed = await client.get(response.headers["location"])  # where the admin lands, with its one-time notice
+    assert "The member was deleted." in landed.text
 
     for name, path in pages.items():
         response = await client.get(path, params=year if name != "wall" else None)
@@ -94,5 +96,6 @@ async def test_two_erased_ambassadors_still_count_as_two(client, db):
         response = await client.post(f"/admin/members/{person_id}/delete",
                                      data={"csrf_token": token, "confirm_email": email})
         assert response.status_code == 303
+        await client.get(response.headers["location"])  # the members list shows the one-time notice
     after = main((await client.get("/admin/ambassadors/numbers", params=year)).text)
     assert after == before.replace("Ambassador 0", "a former ambassador").replace("Ambassador 1", "a former ambassador")

@@ -134,7 +134,8 @@ async def test_drafts_can_be_duplicated_and_deleted(admin_client, post, db):
     assert await db.scalar(select(func.count()).select_from(Newsletter)) == 1
     assert (await admin_client.get(f"/admin/newsletters/{newsletter_id}")).status_code == 404
     actions = (await db.execute(select(AuditEntry.action, AuditEntry.target_id).order_by(AuditEntry.id))).all()
-    assert ("newsletter.duplicate", str(copy_id)) in actions and ("newsletter.delete", str(newsletter_id)) in actions
+    assert ("newsletters.duplicate", str(copy_id)) in actions
+    assert ("newsletters.delete_newsletter", str(newsletter_id)) in actions
     # The copy keeps its own image.
     assert (await admin_client.get(f"/newsletters/images/{copy_token}.jpg")).status_code == 200
 

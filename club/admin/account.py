@@ -1,0 +1,226 @@
+"""An admin's own account (console language, newsletter language, time zone, password, a forgotten password),
+pending invitations, and the rule that every admin needs two-factor login."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import BaseRoute
+
+from club import forms, web
+from club.accounts import passwords, sessions, tokens
+from club.accounts.models import Person
+from club.admin import audit, totp
+from club.admin import members as admin_members
+from club.admin.models import AdminSetting
+from club.i18n import LANGUAGES, N_, _, use_language
+from club.mail.outbox import queue_mail
+from club.middleware import LANGUAGE_COOKIE
+from club.web import read_form, render, route
+
+RESET_PURPOSE = "admin-password-reset"
+RESET_LIFETIME = dt.timedelta(hours=1)
+REQUIRE_TOTP = "require_totp"
+# Zones an admin can pick for the console's times: the two cities, and a few where staff travel.
+TIME_ZONES = ("Europe/Brussels", "Asia/Tokyo", "UTC", "Europe/London", "America/New_York")
+
+web.NOTICES.update({
+    "account.saved": N_("Your settings are saved."),
+    "account.password": N_("Your password is changed. Other sessions were logged out."),
+    "account.reset": N_("Your password is changed. You are logged in."),
+    "account.reset-login": N_("Your password is changed. Log in with it and a code from your app."),
+    "admins.resent": N_("The invitation was sent again, with a new link."),
+    "admins.revoked": N_("The invitation was withdrawn; its link no longer works."),
+    "admins.totp-required": N_("Every admin now needs two-factor login."),
+    "admins.totp-optional": N_("Two-factor login is now up to each admin."),
+    "security.totp-needed": N_("Two-factor login is required for every admin: set it up to use the console."),
+})
+
+
+# ---- the rule: two-factor login for every admin ------------------------------------------------------------------
+
+async def totp_required(db: AsyncSession) -> bool:
+    setting = await db.get(AdminSetting, REQUIRE_TOTP)
+    return setting is not None and setting.value == "1"
+
+
+async def set_totp_required(db: AsyncSession, required: bool) -> None:
+    setting = await db.get(AdminSetting, REQUIRE_TOTP)
+    if setting is None:
+        db.add(AdminSetting(key=REQUIRE_TOTP, value="1" if required else "0"))
+    else:
+        setting.value = "1" if required else "0"
+    await db.flush()
+
+
+async def must_set_up_totp(db: AsyncSession, person: Person) -> bool:
+    """An admin without two-factor login while the rule requires it: only the security page is open to them."""
+    return person.role == "admin" and await totp_required(db) and not await totp.is_enabled(db, person.id)
+
+
+async def require_totp(request: Request) -> Response:
+    form = await read_form(request)
+    required = forms.field(form, "required") == "1"
+    if required and not await totp.is_enabled(request.state.db, request.state.person.id):
+        return web.redirect_with_notice(request, "/admin/security", "security.totp-needed")
+    await set_totp_required(request.state.db, required)
+    audit.note(request, required=required)
+    return web.redirect_with_notice(request, "/admin/admins",
+                                    "admins.totp-required" if required else "admins.totp-optional")
+
+
+# ---- settings and password ---------------------------------------------------------------------------------------
+
+async def account_settings(request: Request) -> Response:
+    form = await read_form(request)
+    person: Person = request.state.person
+    try:
+        console = forms.choice(forms.field(form, "console_language"), LANGUAGES)
+        newsletter = forms.choice(forms.field(form, "language"), LANGUAGES)
+        zone = forms.choice(forms.field(form, "time_zone"), TIME_ZONES)
+    except forms.Invalid as exc:
+        raise HTTPException(400) from exc
+    changed = [name for name, old, new in (("console_language", person.page_language, console),
+                                           ("newsletter_language", person.language, newsletter),
+                                           ("time_zone", person.time_zone or "", zone)) if old != new]
+    person.language = newsletter
+    person.console_language = console if console != newsletter else None
+    person.time_zone = zone
+    audit.note(request, changes=changed)
+    response = web.redirect_with_notice(request, "/admin/security", "account.saved")
+    response.set_cookie(LANGUAGE_COOKIE, console, max_age=60 * 60 * 24 * 365, path="/", samesite="lax",
+                        secure=request.app.state.settings.is_production)
+    return response
+
+
+async def password_change(request: Request) -> Response:
+    form = await read_form(request)
+    db = request.state.db
+    person: Person = request.state.person
+    errors = forms.Errors()
+    if not await passwords.verify_password(person.password_hash, forms.field(form, "current_password")):
+        errors.add("current_password", forms.Invalid(N_("That is not your current password.")))
+    password = passwords.read_new_password(form, errors, email=person.email)
+    if errors:
+        from club.admin.routes import security_context
+
+        return render(request, "admin/security.html", {**await security_context(request), "errors": errors},
+                      status_code=400)
+    person.password_hash = await passwords.hash_password(password)
+    await sessions.revoke_all(db, person.id)
+    response = web.redirect_with_notice(request, "/admin/security", "account.password")
+    await sessions.start(request, db, response, person)
+    return response
+
+
+# ---- a forgotten password ----------------------------------------------------------------------------------------
+
+async def forgot_page(request: Request) -> Response:
+    return render(request, "accounts/password_forgot.html", {})
+
+
+async def forgot(request: Request) -> Response:
+    """Always the same answer, so the page does not tell who is an admin; the mail goes only to an admin."""
+    form = await read_form(request)
+    db = request.state.db
+    try:
+        email = forms.email(forms.field(form, "email"))
+    except forms.Invalid as exc:
+        errors = forms.Errors()
+        errors.add("email", exc)
+        return render(request, "accounts/password_forgot.html", {
+            "errors": errors, "values": {"email": forms.field(form, "email")[:300]}}, status_code=400)
+    person = (await db.execute(select(Person).where(Person.email == email, Person.role == "admin"))
+              ).scalar_one_or_none()
+    if person is not None:
+        await tokens.revoke_all(db, RESET_PURPOSE, person_id=person.id)
+        raw = await tokens.issue(db, RESET_PURPOSE, RESET_LIFETIME, person_id=person.id)
+        language = person.page_language
+        with use_language(language):
+            subject = _("Choose a new password for the club's admin console")
+        text, html = admin_members.render_mail("password_reset", language, subject=subject,
+                                               url=request.app.state.settings.absolute_url(f"/admin/password/{raw}"))
+        await queue_mail(db, to_email=person.email, to_name=person.name, subject=subject, text=text, html=html,
+                         language=language, kind="admin-password-reset", person_id=person.id)
+        await audit.record(db, request, "admin.password.reset_request", "person", person.id, {},
+                           actor_email=person.email)
+    return render(request, "accounts/password_forgot.html", {"sent": True})
+
+
+async def reset_page(request: Request) -> Response:
+    token = await tokens.peek(request.state.db, RESET_PURPOSE, request.path_params["token"])
+    if token is None:
+        return render(request, "accounts/password_reset.html", {"valid": False}, status_code=404)
+    return render(request, "accounts/password_reset.html", {"valid": True, "token": request.path_params["token"]})
+
+
+async def reset(request: Request) -> Response:
+    db = request.state.db
+    raw = request.path_params["token"]
+    form = await read_form(request)
+    token = await tokens.peek(db, RESET_PURPOSE, raw)
+    person = await db.get(Person, token.person_id) if token is not None and token.person_id else None
+    if person is None or person.role != "admin":
+        return render(request, "accounts/password_reset.html", {"valid": False}, status_code=404)
+    errors = forms.Errors()
+    password = passwords.read_new_password(form, errors, email=person.email)
+    if errors:
+        return render(request, "accounts/password_reset.html", {"valid": True, "token": raw, "errors": errors},
+                      status_code=400)
+    if await tokens.consume(db, RESET_PURPOSE, raw) is None:
+        return render(request, "accounts/password_reset.html", {"valid": False}, status_code=404)
+    person.password_hash = await passwords.hash_password(password)
+    await sessions.revoke_all(db, person.id)
+    if await totp.is_enabled(db, person.id):
+        # The link proves the mailbox, not the phone: the second factor is still asked at the next login.
+        response = web.redirect_with_notice(request, "/admin/login", "account.reset-login")
+    else:
+        response = web.redirect_with_notice(request, "/admin", "account.reset")
+        await sessions.start(request, db, response, person)
+    await audit.record(db, request, "admin.password.reset", "person", person.id, {}, actor_email=person.email)
+    return response
+
+
+# ---- pending invitations -----------------------------------------------------------------------------------------
+
+async def invitation_resend(request: Request) -> Response:
+    form = await read_form(request)
+    db = request.state.db
+    token = await admin_members.revoke_invitation(db, forms.field(form, "invitation"))
+    if token is None:
+        raise HTTPException(404)
+    email, name = admin_members.invitation_of(token.data)
+    await admin_members.invite_admin(db, request.app.state.settings, email=email, name=name,
+                                     language=admin_members.invitation_language(token.data),
+                                     invited_by=request.state.person)
+    await audit.record(db, request, "admin.invite.resend", "email", "", {"email": email})
+    return web.redirect_with_notice(request, "/admin/admins", "admins.resent")
+
+
+async def invitation_revoke(request: Request) -> Response:
+    form = await read_form(request)
+    db = request.state.db
+    token = await admin_members.revoke_invitation(db, forms.field(form, "invitation"))
+    if token is None:
+        raise HTTPException(404)
+    email, _name = admin_members.invitation_of(token.data)
+    await audit.record(db, request, "admin.invite.revoke", "email", "", {"email": email})
+    return web.redirect_with_notice(request, "/admin/admins", "admins.revoked")
+
+
+routes: list[BaseRoute] = [
+    route("/admin/security/settings", account_settings, methods=["POST"], role="admin"),
+    route("/admin/security/password", password_change, methods=["POST"], role="admin"),
+    route("/admin/admins/require-totp", require_totp, methods=["POST"], role="admin"),
+    route("/admin/admins/invitations/resend", invitation_resend, methods=["POST"], role="admin"),
+    route("/admin/admins/invitations/revoke", invitation_revoke, methods=["POST"], role="admin"),
+    route("/admin/password", forgot_page),
+    route("/admin/password", forgot, methods=["POST"], name="password_forgot"),
+    route("/admin/password/{token}", reset_page),
+    route("/admin/password/{token}", reset, methods=["POST"], name="password_reset"),
+]
