@@ -25,6 +25,15 @@ async def count(db, model) -> int:
     return (await db.execute(select(func.count()).select_from(model))).scalar_one()
 
 
+async def wait_until_checked(client, job_url: str) -> str:
+    for _ in range(2000):
+        page = await client.get(job_url)
+        if 'id="check-progress"' not in page.text:
+            return page.text
+        await asyncio.sleep(0.05)
+    raise AssertionError("the check did not finish")
+
+
 async def wait_until_done(client, job_url: str) -> str:
     for _ in range(400):
         page = await client.get(job_url)
@@ -168,6 +177,8 @@ async def test_a_file_of_200000_rows_is_checked_and_imported_whole(app, client, 
     response = await upload(client, ("\n".join(lines) + "\n").encode())
     assert response.status_code == 303
     job_id = int(response.headers["location"].rsplit("/", 1)[1])
+    await wait_until_checked(client, response.headers["location"])
+    db.expire_all()
     job = await db.get(MemberImport, job_id)
     assert (job.total_rows, job.valid_rows, job.problem_rows) == (200_000, 200_000, 0)
     assert await importer.run(app.state.sessionmaker, settings, job_id) == "done"
