@@ -269,7 +269,10 @@ async def member_repermission(request: Request) -> Response:
 
 # ---- import ----------------------------------------------------------------------------------------------------
 
-CHECK_WAIT = 1.5  # seconds the upload waits for its check: a small file goes straight to the preview
+# A file this small is usually checked within the wait, and the upload goes straight to its preview; a larger
+# one goes at once to the page that shows the check's progress.
+CHECK_WAIT = 1.5  # seconds
+CHECK_WAIT_ROWS = 5000
 
 
 async def _import_page_context(request: Request) -> dict[str, object]:
@@ -332,7 +335,8 @@ async def import_upload(request: Request) -> Response:
                        {"file": job.filename, "rows": job.total_rows})
     await db.commit()  # the import exists before its check starts in the background
     task = importer.start_check(request.app.state.sessionmaker, settings, job.id)
-    await asyncio.wait({task}, timeout=CHECK_WAIT)
+    if job.total_rows <= CHECK_WAIT_ROWS:
+        await asyncio.wait({task}, timeout=CHECK_WAIT)
     return redirect(f"/admin/members/import/{job.id}")
 
 
