@@ -19,6 +19,7 @@ import io
 import json
 import logging
 import re
+import time
 import unicodedata
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -56,7 +57,8 @@ log = logging.getLogger("club.admin.import")
 
 MAX_ROWS = 500_000
 BATCH = 1000
-CHECK_BATCH = 5000  # rows checked between two progress updates
+CHECK_BATCH = 5000  # rows checked at a time in a thread
+PROGRESS_EVERY = 0.5  # seconds between two saves of the check's progress
 PREVIEW_PROBLEMS = 1000
 PREVIEW_CONFLICTS = 1000
 REPERMISSION_BATCH = 200
@@ -508,12 +510,15 @@ async def check(sessionmaker: async_sessionmaker[AsyncSession], settings: Settin
         with rows_file.open("w", encoding="utf-8") as out, \
                 rejected_path(settings, job_id).open("w", encoding="utf-8") as rejected:
             checker = Checker(table, interests, out, rejected, result)
+            saved_at = 0.0
             while True:
                 finished = await asyncio.to_thread(checker.check_some, CHECK_BATCH)
-                async with sessionmaker() as db:
-                    await db.execute(update(MemberImport).where(MemberImport.id == job_id)
-                                     .values(checked_rows=result.total, heartbeat_at=utcnow()))
-                    await db.commit()
+                if not finished and time.monotonic() - saved_at > PROGRESS_EVERY:
+                    saved_at = time.monotonic()
+                    async with sessionmaker() as db:
+                        await db.execute(update(MemberImport).where(MemberImport.id == job_id)
+                                         .values(checked_rows=result.total, heartbeat_at=utcnow()))
+                        await db.commit()
                 if progress is not None:
                     progress(result.total, result.total if finished else max(total, result.total + 1))
                 if finished:
