@@ -38,7 +38,7 @@ async def speak(db, admin, language: str) -> None:
 async def wait_until_done(client, job_url: str) -> str:
     for _ in range(400):
         page = await client.get(job_url)
-        if 'id="import-done"' in page.text or "interrupted" in page.text:
+        if 'id="import-done"' in page.text or "The import was interrupted" in page.text:
             return page.text
         await asyncio.sleep(0.05)
     raise AssertionError("the import did not finish")
