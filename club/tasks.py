@@ -50,7 +50,8 @@ async def purge_expired_tokens(db: AsyncSession, settings: Settings) -> None:
 def jobs() -> list[Job]:
     """Every feature's housekeeping, found by import so that a feature without jobs costs nothing."""
     found = [Job("purge expired tokens", 3600, purge_expired_tokens)]
-    for module_name in ("club.mail.tasks", "club.members.tasks", "club.ambassadors.tasks", "club.newsletters.tasks"):
+    for module_name in ("club.mail.tasks", "club.members.tasks", "club.ambassadors.tasks", "club.newsletters.tasks",
+                        "club.admin.tasks"):
         try:
             module = __import__(module_name, fromlist=["JOBS"])
         except ModuleNotFoundError as exc:

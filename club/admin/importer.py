@@ -791,6 +791,30 @@ async def run(sessionmaker: async_sessionmaker[AsyncSession], settings: Settings
     return "done"
 
 
+FILES_KEPT = dt.timedelta(days=30)
+
+
+async def forget_old_files(db: AsyncSession, settings: Settings) -> int:
+    """Delete what imports older than FILES_KEPT left on disk (rejected rows, addresses still to ask, an
+    unfinished upload or rows never imported): personal data is not kept longer than the work needs.
+    Returns how many files went."""
+    folder = settings.var_dir / "imports"
+    if not folder.exists():
+        return 0
+    ids = {int(match.group(1)) for path in folder.iterdir() if (match := re.match(r"(\d+)[.-]", path.name))}
+    if not ids:
+        return 0
+    old = (await db.execute(select(MemberImport.id).where(MemberImport.id.in_(ids),
+                                                          MemberImport.created_at < utcnow() - FILES_KEPT))).scalars()
+    gone = 0
+    for job_id in old:
+        for path in scratch_paths(settings, job_id):
+            if path.exists():
+                path.unlink()
+                gone += 1
+    return gone
+
+
 # ---- the re-permission mail to rows without a consent date ------------------------------------------------------
 
 def repermission_is_stale(job: MemberImport) -> bool:

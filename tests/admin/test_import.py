@@ -2,6 +2,7 @@
 
 import asyncio
 import csv
+import datetime as dt
 import io
 import re
 
@@ -362,3 +363,20 @@ async def test_rows_without_a_consent_date_get_the_repermission_mail_through_the
     person = (await db.execute(select(Person).where(Person.email == "ask3@example.org"))).scalar_one()
     assert person.newsletter is True
     assert "member.import.repermission" in await actions(db)
+
+
+async def test_files_of_imports_older_than_30_days_are_forgotten(app, client, db, settings):
+    from club.admin.tasks import forget_old_import_files
+
+    await admin_client(client, db)
+    old = await upload(client, b"email,name\nnot-an-address,Old\nold@example.org,Old\n")
+    recent = await upload(client, b"email,name\nalso-bad,Recent\n")
+    old_id = int(old.headers["location"].rsplit("/", 1)[1])
+    job = await db.get(MemberImport, old_id)
+    job.created_at = job.created_at - dt.timedelta(days=31)
+    await db.commit()
+    await forget_old_import_files(app.state.sessionmaker, settings)
+    assert not importer.rejected_path(settings, old_id).exists()
+    assert not importer.rows_path(settings, old_id).exists()
+    assert (await client.get(old.headers["location"] + "/rejected.csv")).status_code == 404
+    assert (await client.get(recent.headers["location"] + "/rejected.csv")).status_code == 200
