@@ -471,7 +471,10 @@ async def _finish_check(db: AsyncSession, settings: Settings, job: MemberImport,
         existing += len(found)
         for email, subscribed, withdrawn_at in found:
             wanted = result.wanted.get(email)
-            if wanted is None or subscribed or not withdrawal_wins(withdrawn_at, wanted[1]):
+            if wanted is not None and subscribed:
+                result.wanted.pop(email)  # subscribed already: nothing to ask, nothing to undo
+                continue
+            if wanted is None or not withdrawal_wins(withdrawn_at, wanted[1]):
                 continue
             result.wanted.pop(email)
             conflict_rows += 1
@@ -746,11 +749,13 @@ def _batches(path: Path, skip: int) -> Iterator[list[dict[str, Any]]]:
 
 
 async def run(sessionmaker: async_sessionmaker[AsyncSession], settings: Settings, job_id: int,
-              *, progress: Progress | None = None) -> str:
-    """Apply a previewed (or interrupted) import; returns its final status. Each batch is one transaction."""
+              *, progress: Progress | None = None, claimed: bool = False) -> str:
+    """Apply a previewed (or interrupted) import; returns its final status. Each batch is one transaction.
+    claimed: the caller has claimed it already (the page, so that the page it shows next says "running")."""
     async with sessionmaker() as db:
-        claimed = await claim(db, job_id)
-        await db.commit()
+        if not claimed:
+            claimed = await claim(db, job_id)
+            await db.commit()
         if not claimed:
             job = await db.get(MemberImport, job_id)
             return job.status if job is not None else "missing"
@@ -884,7 +889,8 @@ def _background(coroutine: Any) -> asyncio.Task[str]:
 
 
 def start_in_background(sessionmaker: async_sessionmaker[AsyncSession], settings: Settings, job_id: int) -> None:
-    _background(run(sessionmaker, settings, job_id))
+    """Run an import that the caller has claimed (and committed) as a task of this process."""
+    _background(run(sessionmaker, settings, job_id, claimed=True))
 
 
 def start_check(sessionmaker: async_sessionmaker[AsyncSession], settings: Settings,

@@ -380,10 +380,11 @@ async def import_rejected(request: Request) -> Response:
 async def import_run(request: Request) -> Response:
     job = await load_import(request)
     await read_form(request)
-    if job.status in ("previewed", "interrupted") or importer.is_stale(job):
+    if await importer.claim(request.state.db, job.id):
         await audit.record(request.state.db, request, "member.import.start", "import", job.id,
                            {"rows": job.valid_rows, "resume_from": job.processed_rows})
-        await request.state.db.commit()  # the entry is in before the import starts in the background
+        # Claimed and recorded before the import starts in the background: the next page says it is running.
+        await request.state.db.commit()
         importer.start_in_background(request.app.state.sessionmaker, request.app.state.settings, job.id)
     return redirect(f"/admin/members/import/{job.id}")
 

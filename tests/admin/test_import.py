@@ -330,11 +330,13 @@ async def test_rows_without_a_consent_date_get_the_repermission_mail_through_the
     await admin_client(client, db)
     monkeypatch.setattr(importer, "REPERMISSION_BATCH", 2)
     left = await make_person(db, email="left@example.org", newsletter=True)
+    await make_person(db, email="already@example.org", newsletter=True)
     await members_service.set_newsletter(db, left, False, method="one-click", language="en")
     await db.commit()
     content = ("email,name,newsletter,consent_date\n"
                + "".join(f"ask{index}@example.org,Asked {index},yes,\n" for index in range(5))
-               + "left@example.org,Left Us,yes,\nproof@example.org,Has Proof,yes,2024-04-01\n")
+               + "left@example.org,Left Us,yes,\nproof@example.org,Has Proof,yes,2024-04-01\n"
+               + "already@example.org,Already In,yes,\n")
     response = await upload(client, content.encode())
     job_url = response.headers["location"]
     preview = (await client.get(job_url)).text
