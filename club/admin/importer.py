@@ -609,7 +609,8 @@ def rejected_rows_csv(settings: Settings, job: MemberImport, language: str) -> I
                                 translate_for(language, N_("problem"))])
         for raw in handle:
             number, fields, problems = json.loads(raw)
-            fields = fields + [""] * (len(head["header"]) - len(fields))
+            width = len(head["header"])  # extra fields are named in the problem; the columns stay aligned
+            fields = fields[:width] + [""] * (width - len(fields))
             said = "; ".join(translate_for(language, message, **variables) for message, variables in problems)
             yield line([*fields, str(number), said])
 
