@@ -118,7 +118,12 @@ def test_admin_imports_a_japanese_excel_file_and_an_export_comes_back_unchanged(
         problem_header = table.locator("th").nth(2).bounding_box()
         assert problem_header is not None and problem_header["x"] + problem_header["width"] <= 360
         assert table.locator("td").nth(2).is_visible()
-        screenshot(small, "admin-import-problems-phone")
+        screenshot(small, f"admin-import-problems-phone-{language}")
+        small.goto(live_server.url + "/admin/members/import")  # the columns and values, in the same width
+        assert small.evaluate("document.querySelector('#import-columns').parentElement.scrollWidth") <= \
+            small.evaluate("document.querySelector('#import-columns').parentElement.clientWidth")
+        assert small.evaluate("document.documentElement.scrollWidth") <= 360
+        screenshot(small, f"admin-import-columns-phone-{language}")
     finally:
         phone.close()
 
