@@ -382,3 +382,29 @@ async def test_files_of_imports_older_than_30_days_are_forgotten(app, client, db
     assert not importer.rows_path(settings, old_id).exists()
     assert (await client.get(old.headers["location"] + "/rejected.csv")).status_code == 404
     assert (await client.get(recent.headers["location"] + "/rejected.csv")).status_code == 200
+
+
+async def test_a_consent_date_later_than_the_withdrawal_subscribes_again(client, db):
+    await admin_client(client, db)
+    for email in ("came-back@example.org", "still-gone@example.org"):
+        person = await make_person(db, email=email, newsletter=True)
+        await members_service.set_newsletter(db, person, False, method="one-click", language="en")
+    await db.commit()
+    ten_days_ago = dt.datetime.now(dt.UTC) - dt.timedelta(days=10)
+    for withdrawal in (await db.execute(select(Consent).where(Consent.given.is_(False)))).scalars():
+        withdrawal.created_at = ten_days_ago
+    await db.commit()
+    later = (ten_days_ago + dt.timedelta(days=5)).date().isoformat()
+    earlier = (ten_days_ago - dt.timedelta(days=5)).date().isoformat()
+    content = ("email,name,newsletter,consent_date\n"
+               f"came-back@example.org,Came Back,yes,{later}\nstill-gone@example.org,Still Gone,yes,{earlier}\n")
+    response = await upload(client, content.encode())
+    job_url = response.headers["location"]
+    assert re.search(r'id="conflict-rows">1<', (await client.get(job_url)).text)
+    await post_form(client, job_url + "/run", page=job_url)
+    await wait_until_done(client, job_url)
+    db.expire_all()
+    subscribed = dict((await db.execute(select(Person.email, Person.newsletter)
+                                        .where(Person.email.like("%@example.org")))).all())
+    assert subscribed["came-back@example.org"] is True
+    assert subscribed["still-gone@example.org"] is False
