@@ -130,6 +130,9 @@ ACTION_LABELS = {
     "admin.import_upload": N_("Checked an import file"),
     "admin.import_run": N_("Started an import"),
     "admin.import_cancel": N_("Cancelled an import"),
+    "member.import.repermission": N_("Asked an import's members for permission by mail"),
+    "admin.import_repermission": N_("Asked an import's members for permission by mail"),
+    "member.import.rejected": N_("Downloaded an import's rejected rows"),
     "admin.member_edit_post": N_("Edited a member"),
     # the same, as route() names them when a handler records nothing of its own (nothing needed doing)
     "admin.member_suppress": N_("Stopped all mail to a member"),

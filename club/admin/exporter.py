@@ -1,84 +1,136 @@
 """Exporting members as CSV with the list's filters, streamed in keyset pages so memory stays flat at any size.
 
+The file is for people and for the import alike: column names, cities, languages, interests and yes/no in the
+admin's language (the import accepts them back in any of the three), dates as Excel reads them (2024-04-01 and
+2024-04-01 13:05, in the admin's time zone), the date of the newsletter consent, and `;` instead of `,` for Excel
+set to Belgian (or any European) regional settings. An export imported again changes nothing.
 Cells that a spreadsheet would run as a formula (=, +, -, @, tab, CR at the start) get a leading apostrophe.
 """
 
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import io
 from collections.abc import AsyncIterator
 from dataclasses import replace
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from club.accounts.models import Person
+from club.admin.csvformat import (
+    CITY_LABELS,
+    COLUMN_NAMES,
+    EXPORT_ONLY_COLUMNS,
+    FORMULA_START,
+    LANGUAGE_LABELS,
+    NO_LABEL,
+    ROLE_LABELS,
+    YES_LABEL,
+    neutralise,
+)
 from club.admin.search import MemberFilter, encode_cursor, members_query
 from club.db import is_postgres
-from club.members.models import Interest, MemberInterest
+from club.i18n import DEFAULT_LANGUAGE, LANGUAGES, TIMEZONES, translate_for
+from club.members.models import Consent, Interest, MemberInterest
+from club.members.service import NEWSLETTER
+
+__all__ = ["FORMULA_START", "neutralise", "export_lines", "DELIMITERS"]
 
 CHUNK = 2000
-COLUMNS = ("email", "name", "city", "language", "role", "confirmed_at", "newsletter", "suppressed_at", "interests",
-           "created_at")
-FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+COLUMNS = ("email", "name", "city", "language", "interests", "newsletter", "consent_date", "role", "confirmed_at",
+           "suppressed_at", "created_at")
+DELIMITERS = {"comma": ",", "semicolon": ";"}
 
 
-def neutralise(value: str) -> str:
-    """Make a cell plain text for Excel and LibreOffice: '=HYPERLINK(...)' becomes "'=HYPERLINK(...)"."""
-    return "'" + value if value.startswith(FORMULA_START) else value
+class Words:
+    """The export's words in one language, looked up once per file."""
+
+    def __init__(self, language: str) -> None:
+        self.language = language if language in LANGUAGES else DEFAULT_LANGUAGE
+        self.zone = TIMEZONES[self.language]
+        say = lambda message: translate_for(self.language, message)  # noqa: E731
+        self.cities = {code: say(label) for code, label in CITY_LABELS.items()}
+        self.languages = {code: say(label) for code, label in LANGUAGE_LABELS.items()}
+        self.roles = {code: say(label) for code, label in ROLE_LABELS.items()}
+        self.yes, self.no = say(YES_LABEL), say(NO_LABEL)
+        names = COLUMN_NAMES | EXPORT_ONLY_COLUMNS
+        self.header = [names[column][self.language] for column in COLUMNS]
+
+    def moment(self, value: dt.datetime | None) -> str:
+        return value.astimezone(self.zone).strftime("%Y-%m-%d %H:%M") if value else ""
+
+    def day(self, value: dt.datetime | None) -> str:
+        return value.astimezone(self.zone).strftime("%Y-%m-%d") if value else ""
 
 
-def _line(values: list[str]) -> str:
+def _line(values: list[str], delimiter: str = ",") -> str:
     buffer = io.StringIO()
-    csv.writer(buffer, lineterminator="\r\n").writerow([neutralise(value) for value in values])
+    csv.writer(buffer, delimiter=delimiter, lineterminator="\r\n").writerow([neutralise(value) for value in values])
     return buffer.getvalue()
 
 
-async def _interests(db: AsyncSession, ids: list[int]) -> dict[int, list[str]]:
+async def _interests(db: AsyncSession, ids: list[int], language: str) -> dict[int, list[str]]:
     rows = await db.execute(
-        select(MemberInterest.person_id, Interest.slug)
+        select(MemberInterest.person_id, Interest)
         .join(Interest, Interest.id == MemberInterest.interest_id)
         .where(MemberInterest.person_id.in_(ids))
         .order_by(Interest.position, Interest.id)
     )
     found: dict[int, list[str]] = {}
-    for person_id, slug in rows.all():
-        found.setdefault(person_id, []).append(slug)
+    for person_id, interest in rows.all():
+        found.setdefault(person_id, []).append(interest.name(language))
     return found
 
 
-async def export_lines(sessionmaker: async_sessionmaker[AsyncSession], where: MemberFilter) -> AsyncIterator[str]:
+async def _consent_dates(db: AsyncSession, ids: list[int]) -> dict[int, dt.datetime]:
+    """When each member last gave their newsletter consent."""
+    rows = await db.execute(
+        select(Consent.person_id, func.max(Consent.created_at))
+        .where(Consent.person_id.in_(ids), Consent.purpose == NEWSLETTER, Consent.given.is_(True))
+        .group_by(Consent.person_id)
+    )
+    return {person_id: given_at for person_id, given_at in rows.all()}
+
+
+async def export_lines(sessionmaker: async_sessionmaker[AsyncSession], where: MemberFilter, *,
+                       language: str = DEFAULT_LANGUAGE, delimiter: str = ",") -> AsyncIterator[str]:
     """The CSV, line by line: a BOM (so Excel reads UTF-8), the header, then every member the filter finds.
     Each page is read in its own short transaction, so a long export holds no lock."""
-    yield "\ufeff" + _line(list(COLUMNS))
+    words = Words(language)
+    yield "\ufeff" + _line(words.header, delimiter)
     where = replace(where, after="")
     while True:
         async with sessionmaker() as db:
             people = list((await db.execute(members_query(is_postgres(db), where).limit(CHUNK))).scalars())
-            interests = await _interests(db, [person.id for person in people]) if people else {}
+            ids = [person.id for person in people]
+            interests = await _interests(db, ids, words.language) if people else {}
+            consents = await _consent_dates(db, ids) if people else {}
         if not people:
             return
         buffer = io.StringIO()
-        writer = csv.writer(buffer, lineterminator="\r\n")
+        writer = csv.writer(buffer, delimiter=delimiter, lineterminator="\r\n")
         for person in people:
-            writer.writerow([neutralise(value) for value in _values(person, interests.get(person.id, []))])
+            writer.writerow([neutralise(value) for value in
+                             _values(person, interests.get(person.id, []), consents.get(person.id), words)])
         yield buffer.getvalue()
         if len(people) < CHUNK:
             return
         where = replace(where, after=encode_cursor(where.sort, people[-1]))
 
 
-def _values(person: Person, interests: list[str]) -> list[str]:
+def _values(person: Person, interests: list[str], consent: dt.datetime | None, words: Words) -> list[str]:
     return [
         person.email,
         person.name,
-        person.city,
-        person.language,
-        person.role,
-        person.confirmed_at.isoformat() if person.confirmed_at else "",
-        "yes" if person.newsletter else "no",
-        person.suppressed_at.isoformat() if person.suppressed_at else "",
+        words.cities.get(person.city, person.city),
+        words.languages.get(person.language, person.language),
         ";".join(interests),
-        person.created_at.isoformat(),
+        words.yes if person.newsletter else words.no,
+        words.day(consent),
+        words.roles.get(person.role, person.role),
+        words.moment(person.confirmed_at),
+        words.moment(person.suppressed_at),
+        words.moment(person.created_at),
     ]

@@ -63,7 +63,7 @@ class MemberImport(Base):
     created_by: Mapped[int | None] = mapped_column(ForeignKey("people.id", ondelete="SET NULL"))
     filename: Mapped[str] = mapped_column(String(200))
     encoding: Mapped[str] = mapped_column(String(20))
-    # previewed -> running -> done; or cancelled
+    # checking -> previewed -> running -> done; or refused (by the check), or cancelled
     status: Mapped[str] = mapped_column(String(20), default="previewed")
     total_rows: Mapped[int] = mapped_column(Integer, default=0)
     valid_rows: Mapped[int] = mapped_column(Integer, default=0)
@@ -72,6 +72,16 @@ class MemberImport(Base):
     without_consent: Mapped[int] = mapped_column(Integer, default=0)
     processed_rows: Mapped[int] = mapped_column(Integer, default=0)
     problems: Mapped[str] = mapped_column(Text, default="[]")  # JSON: the first problems, for the preview
+    checked_rows: Mapped[int] = mapped_column(Integer, default=0)  # the check's progress
+    # Rows whose member unsubscribed after the row's consent date: they stay unsubscribed. JSON, the first ones.
+    conflict_rows: Mapped[int] = mapped_column(Integer, default=0)
+    conflicts: Mapped[str] = mapped_column(Text, default="[]")
+    refusal: Mapped[str] = mapped_column(Text, default="")  # JSON [message id, variables] when the check refused
+    # The re-permission mail to the rows that want the newsletter without a consent date: "" -> running -> done
+    repermission_status: Mapped[str] = mapped_column(String(20), default="")
+    repermission_total: Mapped[int] = mapped_column(Integer, default=0)
+    repermission_done: Mapped[int] = mapped_column(Integer, default=0)
+    repermission_sent: Mapped[int] = mapped_column(Integer, default=0)
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     heartbeat_at: Mapped[dt.datetime | None]
     finished_at: Mapped[dt.datetime | None]

@@ -4,9 +4,12 @@ Every action that changes something calls audit.record in the request's transact
 
 from __future__ import annotations
 
+import asyncio
+import csv
 import datetime as dt
+import io
 from collections.abc import Sequence
-from urllib.parse import urlencode
+from urllib.parse import quote, urlencode
 
 from sqlalchemy import func, select
 from starlette.datastructures import UploadFile
@@ -18,7 +21,7 @@ from starlette.routing import BaseRoute
 from club import forms, web
 from club.accounts import passwords, service, sessions, tokens
 from club.accounts.models import CITIES, ROLES, Person
-from club.admin import account, audit, exporter, importer, totp
+from club.admin import account, audit, csvformat, exporter, importer, totp
 from club.admin import members as admin_members
 from club.admin.models import MemberImport
 from club.admin.search import (
@@ -139,12 +142,16 @@ async def member_list(request: Request) -> Response:
 
 async def member_export(request: Request) -> Response:
     where = MemberFilter.from_params(request.query_params)
+    delimiter = exporter.DELIMITERS.get(request.query_params.get("delimiter", ""), ",")
     await audit.record(request.state.db, request, "member.export", "members", "",
-                       where.params(after="", before="", page=1))
+                       {**where.params(after="", before="", page=1),
+                        **({"delimiter": delimiter} if delimiter != "," else {})})
     stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%d-%H%M")
+    language = current_language.get()
 
     async def body():  # type: ignore[no-untyped-def]
-        async for chunk in exporter.export_lines(request.app.state.sessionmaker, where):
+        async for chunk in exporter.export_lines(request.app.state.sessionmaker, where, language=language,
+                                                 delimiter=delimiter):
             yield chunk.encode("utf-8")
 
     return StreamingResponse(body(), media_type="text/csv; charset=utf-8", headers={
@@ -302,31 +309,74 @@ async def member_repermission(request: Request) -> Response:
 
 # ---- import ----------------------------------------------------------------------------------------------------
 
-async def import_page(request: Request) -> Response:
+# A file this small is usually checked within the wait, and the upload goes straight to its preview; a larger
+# one goes at once to the page that shows the check's progress.
+CHECK_WAIT = 1.5  # seconds
+CHECK_WAIT_ROWS = 5000
+
+
+async def _import_page_context(request: Request) -> dict[str, object]:
     db = request.state.db
+    language = current_language.get()
     recent = (await db.execute(select(MemberImport).order_by(MemberImport.id.desc()).limit(10))).scalars().all()
-    return render(request, "admin/import.html", {"recent": recent, "notice": notice(request),
-                                                 "max_rows": importer.MAX_ROWS})
+    interests = await members.all_interests(db)
+    return {
+        "recent": recent, "max_rows": importer.MAX_ROWS, "notice": notice(request),
+        "column_names": csvformat.COLUMN_NAMES, "languages": LANGUAGES, "language_names": LANGUAGE_NAMES,
+        "accepted": {
+            "city": [_(label) for label in csvformat.CITY_LABELS.values()],
+            "language": [_(label) for label in csvformat.LANGUAGE_LABELS.values()],
+            "interests": [interest.name(language) for interest in interests],
+            "newsletter": [_(csvformat.YES_LABEL), _(csvformat.NO_LABEL)],
+        },
+        "interest_codes": [interest.slug for interest in interests],
+    }
+
+
+async def import_page(request: Request) -> Response:
+    return render(request, "admin/import.html", await _import_page_context(request))
+
+
+async def import_template(request: Request) -> Response:
+    """An example file in the page's language, to fill in: the column names and one row."""
+    db = request.state.db
+    language = current_language.get()
+    delimiter = exporter.DELIMITERS.get(request.query_params.get("delimiter", ""), ",")
+    interests = [interest.name(language) for interest in (await members.all_interests(db))[:2]]
+    header = [names[language] for names in csvformat.COLUMN_NAMES.values()]
+    example = ["hanako.yamada@example.jp", "山田 花子", _(csvformat.CITY_LABELS["kanazawa"]),
+               _(csvformat.LANGUAGE_LABELS["ja"]), ";".join(interests), _(csvformat.YES_LABEL),
+               dt.date.today().isoformat()]
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, delimiter=delimiter, lineterminator="\r\n")
+    writer.writerow(header)
+    writer.writerow(example)
+    return Response(("\ufeff" + buffer.getvalue()).encode("utf-8"), media_type="text/csv; charset=utf-8", headers={
+        "content-disposition": 'attachment; filename="members-template.csv"'})
 
 
 async def import_upload(request: Request) -> Response:
     form = await read_form(request, max_files=1)
     db = request.state.db
     upload = form.get("file")
-    recent = (await db.execute(select(MemberImport).order_by(MemberImport.id.desc()).limit(10))).scalars().all()
     if not isinstance(upload, UploadFile) or not upload.filename:
-        return render(request, "admin/import.html", {"recent": recent, "max_rows": importer.MAX_ROWS,
+        return render(request, "admin/import.html", {**await _import_page_context(request),
                                                      "refused": (N_("Choose a CSV file to upload."), {})},
                       status_code=400)
     data = await upload.read()
+    settings = request.app.state.settings
     try:
-        job = await importer.prepare(db, request.app.state.settings, data=data, filename=upload.filename,
-                                     created_by=request.state.person.id)
+        job = await importer.create(db, settings, data=data, filename=upload.filename,
+                                    created_by=request.state.person.id)
     except importer.ImportRefused as exc:
-        return render(request, "admin/import.html", {"recent": recent, "max_rows": importer.MAX_ROWS,
+        return render(request, "admin/import.html", {**await _import_page_context(request),
                                                      "refused": (exc.message, exc.variables)}, status_code=400)
     await audit.record(db, request, "member.import.check", "import", job.id,
-                       {"file": job.filename, "rows": job.total_rows, "problems": job.problem_rows})
+                       {"file": job.filename, "rows": job.total_rows})
+    await db.commit()  # the import exists before its check starts in the background
+    task = importer.start_check(request.app.state.sessionmaker, settings, job.id)
+    if job.total_rows <= CHECK_WAIT_ROWS:
+        await asyncio.wait({task}, timeout=CHECK_WAIT)
     return redirect(f"/admin/members/import/{job.id}")
 
 
@@ -340,19 +390,41 @@ async def load_import(request: Request) -> MemberImport:
 async def import_job_page(request: Request) -> Response:
     job = await load_import(request)
     running = job.status == "running" and not importer.is_stale(job)
+    checking = job.status == "checking" and not importer.is_stale_check(job)
+    sending = job.repermission_status == "running" and not importer.repermission_is_stale(job)
+    refusal = importer.refusal_of(job)
     return render(request, "admin/import_job.html", {
-        "job": job, "problems": importer.problems_of(job)[:200], "running": running,
-        "stale": importer.is_stale(job), "notice": notice(request),
-    }, headers={"refresh": "2"} if running else None)
+        "job": job, "problems": importer.problems_of(job)[:200], "conflicts": importer.conflicts_of(job)[:200],
+        "running": running, "checking": checking, "check_stale": job.status == "checking" and not checking,
+        "stale": importer.is_stale(job), "notice": notice(request), "refusal": refusal, "sending": sending,
+        "sending_stale": importer.repermission_is_stale(job),
+        "has_rejected": job.problem_rows > 0 and importer.rejected_path(request.app.state.settings,
+                                                                        job.id).exists(),
+    }, headers={"refresh": "1" if checking else "2"} if running or checking or sending else None)
+
+
+async def import_rejected(request: Request) -> Response:
+    job = await load_import(request)
+    settings = request.app.state.settings
+    if not importer.rejected_path(settings, job.id).exists():
+        raise HTTPException(404)
+    await audit.record(request.state.db, request, "member.import.rejected", "import", job.id, {})
+    lines = importer.rejected_rows_csv(settings, job, current_language.get())
+    stem = job.filename.rsplit(".", 1)[0].replace('"', "")
+    return StreamingResponse((line.encode("utf-8") for line in lines), media_type="text/csv; charset=utf-8",
+                             headers={"content-disposition": f"attachment; filename*=UTF-8''"
+                                                             f"{quote(stem + '-rejected.csv')}",
+                                      "cache-control": "no-store"})
 
 
 async def import_run(request: Request) -> Response:
     job = await load_import(request)
     await read_form(request)
-    if job.status in ("previewed", "interrupted") or importer.is_stale(job):
+    if await importer.claim(request.state.db, job.id):
         await audit.record(request.state.db, request, "member.import.start", "import", job.id,
                            {"rows": job.valid_rows, "resume_from": job.processed_rows})
-        await request.state.db.commit()  # the entry is in before the import starts in the background
+        # Claimed and recorded before the import starts in the background: the next page says it is running.
+        await request.state.db.commit()
         importer.start_in_background(request.app.state.sessionmaker, request.app.state.settings, job.id)
     return redirect(f"/admin/members/import/{job.id}")
 
@@ -362,9 +434,24 @@ async def import_cancel(request: Request) -> Response:
     await read_form(request)
     if job.status == "previewed":
         job.status = "cancelled"
-        importer.rows_path(request.app.state.settings, job.id).unlink(missing_ok=True)
+        for path in importer.scratch_paths(request.app.state.settings, job.id):
+            path.unlink(missing_ok=True)
         await audit.record(request.state.db, request, "member.import.cancel", "import", job.id, {})
     return with_notice(request, "/admin/members/import", "cancelled")
+
+
+async def import_repermission(request: Request) -> Response:
+    """Send the re-permission mail to every row that wanted the newsletter without a consent date."""
+    job = await load_import(request)
+    await read_form(request)
+    db = request.state.db
+    settings = request.app.state.settings
+    if await importer.claim_repermission(db, settings, job):
+        await audit.record(db, request, "member.import.repermission", "import", job.id,
+                           {"rows": job.repermission_total, "resume_from": job.repermission_done})
+        await db.commit()  # claimed before the mail starts in the background
+        importer.start_repermission(request.app.state.sessionmaker, settings, job.id)
+    return redirect(f"/admin/members/import/{job.id}")
 
 
 # ---- audit log -------------------------------------------------------------------------------------------------
@@ -608,6 +695,10 @@ routes: list[BaseRoute] = [
     route("/admin/members/import/{import_id:int}", import_job_page, role="admin"),
     route("/admin/members/import/{import_id:int}/run", import_run, methods=["POST"], role="admin"),
     route("/admin/members/import/{import_id:int}/cancel", import_cancel, methods=["POST"], role="admin"),
+    route("/admin/members/import/template.csv", import_template, role="admin"),
+    route("/admin/members/import/{import_id:int}/rejected.csv", import_rejected, role="admin"),
+    route("/admin/members/import/{import_id:int}/repermission", import_repermission, methods=["POST"],
+          role="admin"),
     route("/admin/members/{person_id:int}", member_page, role="admin"),
     route("/admin/members/{person_id:int}/edit", member_edit_page, role="admin"),
     route("/admin/members/{person_id:int}/edit", member_edit, methods=["POST"], role="admin", name="member_edit_post"),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 
 import httpx
@@ -37,9 +38,24 @@ async def post_form(client: httpx.AsyncClient, path: str, data: dict | None = No
     return await client.post(path, data={"csrf_token": token, **(data or {})}, files=files)
 
 
-async def upload(client: httpx.AsyncClient, content: bytes, filename: str = "members.csv") -> httpx.Response:
-    return await post_form(client, "/admin/members/import", files={"file": (filename, content, "text/csv")},
-                           page="/admin/members/import")
+async def upload(client: httpx.AsyncClient, content: bytes, filename: str = "members.csv", *,
+                 checked: bool = True) -> httpx.Response:
+    """Upload a member list on the import page; unless checked=False, wait until its check has finished (a
+    busy machine may take longer than the upload waits for it)."""
+    response = await post_form(client, "/admin/members/import", files={"file": (filename, content, "text/csv")},
+                               page="/admin/members/import")
+    if checked and response.status_code == 303:
+        await wait_until_checked(client, response.headers["location"])
+    return response
+
+
+async def wait_until_checked(client: httpx.AsyncClient, job_url: str) -> str:
+    for _ in range(2000):
+        page = await client.get(job_url)
+        if 'id="check-progress"' not in page.text:
+            return page.text
+        await asyncio.sleep(0.05)
+    raise AssertionError("the check did not finish")
 
 
 async def actions(db: AsyncSession) -> list[str]:

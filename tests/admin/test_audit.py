@@ -82,6 +82,7 @@ async def test_every_admin_post_route_records_an_entry(app, client, db):
         ("ambassadors.approve_selected", {"activity": str(waiting.id)}, {}),
         ("ambassadors.end_term", {}, {}),
         ("admin.import_cancel", {}, {}),
+        ("admin.import_repermission", {}, {}),
         ("admin.member_edit_post", {"name": "Walk Member Renamed", "email": member.email, "city": "ghent",
                                     "language": "nl", "role": "member"}, {}),
         ("admin.member_suppress", {"reason": "bounces"}, {}),

@@ -1,11 +1,19 @@
 """Export: the list's filters, streamed CSV, formulas neutralised, and the server.py commands."""
 
+import asyncio
 import csv
 import io
+import re
 
+from sqlalchemy import select
+
+from club.accounts.models import Person
 from club.admin.commands import export_members_cli, import_members_cli
 from club.admin.exporter import neutralise
-from tests.admin.helpers import actions, add_members, admin_client
+from club.members import service as members_service
+from club.members.models import Consent, MemberInterest
+from tests.admin.helpers import actions, add_members, admin_client, post_form, upload
+from tests.factories import make_person
 
 
 def read_csv(text: str) -> list[dict[str, str]]:
@@ -65,3 +73,65 @@ async def test_command_line_import_then_export(settings, db, tmp_path, capsys):
     empty.write_bytes(b"")
     assert await import_members_cli(settings, str(empty)) == 1
     assert "The file is empty." in capsys.readouterr().err
+
+
+async def snapshot(db) -> tuple[list, list, list]:
+    """Everything an import could change: every member's columns, their consents and their interests."""
+    db.expire_all()
+    people = [tuple(row) for row in (await db.execute(select(Person.__table__).order_by(Person.id))).all()]
+    consents = [tuple(row) for row in (await db.execute(select(Consent.__table__).order_by(Consent.id))).all()]
+    links = sorted(tuple(row) for row in (await db.execute(select(MemberInterest.__table__))).all())
+    return people, consents, links
+
+
+async def varied_members(db) -> None:
+    formula = await make_person(db, email="formula@example.org", name='=HYPERLINK("http://evil.example","x")',
+                                city="ghent", language="nl")
+    hanako = await make_person(db, email="hanako@example.jp", name="山田 花子", city="kanazawa", language="ja")
+    left = await make_person(db, email="left@example.org", name="-Left", city="elsewhere", language="en")
+    await make_person(db, email="unconfirmed@example.org", name="Not Yet", confirmed=False)
+    for person in (hanako, left):
+        await members_service.set_newsletter(db, person, True, method="form", language=person.language)
+    await members_service.set_newsletter(db, left, False, method="one-click", language="en")
+    await members_service.set_interests(db, hanako, ["culture-crafts", "jazz-music"])
+    await members_service.set_interests(db, formula, ["food"])
+    await db.commit()
+
+
+async def test_an_export_imported_again_changes_nothing(client, db):
+    admin = await admin_client(client, db)
+    admin.language = "nl"
+    await db.commit()
+    await varied_members(db)
+    export = await client.get("/admin/members/export", params={"delimiter": "semicolon", "sort": "email"})
+    assert export.status_code == 200
+    text = export.content.decode("utf-8-sig")
+    rows = list(csv.DictReader(io.StringIO(text), delimiter=";"))  # ; for Excel set to Belgium
+    hanako = next(row for row in rows if row["e-mailadres"] == "hanako@example.jp")
+    assert (hanako["stad"], hanako["taal"], hanako["interesses"], hanako["nieuwsbrief"]) == (
+        "Kanazawa", "Japans", "Cultuur en ambachten;Jazz en muziek", "ja")
+    assert re.fullmatch(r"\d{4}-\d{2}-\d{2}", hanako["toestemmingsdatum"])  # Excel reads it as a date
+    assert re.fullmatch(r"\d{4}-\d{2}-\d{2} \d{2}:\d{2}", hanako["ingeschreven_op"])
+    before = await snapshot(db)
+    response = await upload(client, export.content, filename="export.csv")
+    job_url = response.headers["location"]
+    preview = (await client.get(job_url)).text
+    assert re.search(r'id="problem-rows">0<', preview), preview
+    assert re.search(r'id="valid-rows">5 \(0 nieuw', preview)
+    await post_form(client, job_url + "/run", page=job_url)
+    for _ in range(400):
+        if 'id="import-done"' in (await client.get(job_url)).text:
+            break
+        await asyncio.sleep(0.05)
+    assert await snapshot(db) == before
+
+
+async def test_export_in_english_by_default_with_commas(client, db):
+    await admin_client(client, db)
+    await varied_members(db)
+    text = (await client.get("/admin/members/export")).content.decode("utf-8-sig")
+    assert text.splitlines()[0] == ("email,name,city,language,interests,newsletter,consent_date,role,confirmed_at,"
+                                    "suppressed_at,created_at")
+    hanako = next(row for row in read_csv(text) if row["email"] == "hanako@example.jp")
+    assert (hanako["city"], hanako["language"], hanako["interests"]) == ("Kanazawa", "Japanese",
+                                                                        "Culture and crafts;Jazz and music")

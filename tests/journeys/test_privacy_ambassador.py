@@ -268,7 +268,8 @@ async def test_an_ambassador_exports_everything_and_erasure_leaves_only_what_the
     dump = await every_row(db)
     found = [(table, row) for table, rows in dump.items() for row in rows
              if any(mentions(value, needles) for value in row.values())]
-    assert found == []
+    assert found == [], [(table, {key: value for key, value in row.items() if mentions(value, needles)})
+                         for table, row in found]
     for table, column in person_columns():
         assert all(row[column] != person_id for row in dump[table]), (table, column)
     about_her = [row for row in dump["audit_log"] if row["target_type"] == "person"
@@ -288,7 +289,8 @@ async def test_an_ambassador_exports_everything_and_erasure_leaves_only_what_the
     for path in var_dir.rglob("*"):
         if path.is_file():
             assert not mentions(path.read_bytes(), needles), path
-    import_rows = [json.loads(line) for path in imports_dir.glob("*.jsonl") for line in path.read_text().splitlines()]
+    import_rows = [json.loads(line) for path in imports_dir.glob("*.jsonl") if not path.name.endswith("-rejected.jsonl")
+                   for line in path.read_text().splitlines()]
     assert [row["email"] for row in import_rows] == ["someone.else@example.be"]
 
 
