@@ -607,6 +607,7 @@ class MailSender:
                 await asyncio.sleep(self.poll_interval)
                 continue
             fresh = []
+            claimed.sort(key=lambda c: (c.priority, c.id))  # RETURNING has no order on PostgreSQL: first in, first out
             for item in claimed:
                 known = self._inflight.get(item.id)
                 if known is not None:  # claimed again while still here: one copy, the new lease
