@@ -7,15 +7,14 @@ from __future__ import annotations
 import asyncio
 import re
 
+import httpx
+import pytest
 from sqlalchemy import select
 
 from club.accounts.models import Person
 from club.db import utcnow
 from club.mail.models import Delivery
 from club.members import service as members
-import httpx
-import pytest
-
 from tests.factories import csrf_token, eventually, log_in, make_admin, running_sender
 from tests.mail.smtp_server import SmtpServer
 from tests.newsletters.conftest import Post, create_newsletter
