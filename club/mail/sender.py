@@ -510,6 +510,7 @@ class MailSender:
         # Recipient refusals not yet judged: (when, reply pattern, outcome); see `_refused`.
         self._suspects: list[tuple[float, str, Outcome]] = []
         self.held = False
+        self._holding = 0
         # starting, running, refused (another sender runs on this SQLite database: `problem` says which), stopped.
         self.state = "starting"
         self.problem = ""
@@ -589,8 +590,9 @@ class MailSender:
                 await asyncio.sleep(0.01 if self._queue.qsize() else self.poll_interval)
                 continue
             try:
+                holding = self._holding  # a hold being written now is not in the database yet
                 hold = await self.store.open_hold()
-                self.held = hold is not None
+                self.held = hold is not None or bool(holding or self._holding)
                 if self.held:
                     await asyncio.sleep(self.poll_interval)
                     continue
@@ -788,10 +790,13 @@ class MailSender:
                 "mail held: the relay refused %d recipient(s) with %s %s; nobody is suppressed, all mail waits "
                 "until an admin resumes it on /admin/mail/queue", recipients, failure.code, failure.reply
             )
+        self._holding += 1
         try:
             await self.store.hold(failure.code, failure.reply, recipients)
         except Exception:
             log.exception("mail sender could not record the hold")
+        finally:
+            self._holding -= 1
 
     def _connection_trouble(self) -> None:
         """The server is unreachable: pause every sending task instead of burning through retries."""
