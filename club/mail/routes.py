@@ -46,8 +46,12 @@ def _dev_only(request: Request) -> None:
 
 async def mailbox_list(request: Request) -> Response:
     _dev_only(request)
-    mails = mailbox.list_mails(request.app.state.settings.var_dir)
-    return render(request, "mail/mailbox.html", {"mails": mails})
+    try:
+        number = int(request.query_params.get("page", "1"))
+    except ValueError:
+        number = 1
+    page = mailbox.mailbox_page(request.app.state.settings.var_dir, number)
+    return render(request, "mail/mailbox.html", {"page": page, "mails": page.mails})
 
 
 async def mailbox_mail(request: Request) -> Response:
