@@ -70,8 +70,10 @@ SUPPRESSED = "address suppressed before sending"
 # The verdict for a delivery that is no longer this sender's to send (paused, cancelled, taken back): leave it.
 NOT_MINE = "not mine"
 
-# Replies that say the relay refuses us, not the recipient ("554 5.7.1 Relay access denied").
+# Replies that say the relay refuses us, not the recipient ("554 5.7.1 Relay access denied"), and replies about our
+# own login or encryption ("530 Authentication required", "535 Authentication failed"): all mail waits for an admin.
 RELAY_CODES = frozenset({554})
+HOLD_CODES = frozenset({530, 535})
 # The same reply to this many different recipients, with no success in between, is the relay's doing.
 SYSTEMIC_RECIPIENTS = 5
 SYSTEMIC_WINDOW = 60.0
@@ -157,6 +159,13 @@ def _pid_alive(pid: int) -> bool:
 # A message that left is recorded as sent even when Pause or Cancel (or Resume after them) changed its row meanwhile:
 # it was inside its SMTP transaction then, and `after_stop` says so in the report.
 _SENT_FROM = "('sending', 'paused', 'cancelled', 'queued')"
+
+
+_VERDICT_QUERY = (
+    "SELECT d.id, d.status, d.claimed_by, d.to_email, m.bulk, m.kind, d.person_id, p.id, p.newsletter, "
+    "p.confirmed_at IS NOT NULL, p.suppressed_at IS NOT NULL FROM mail_deliveries d "
+    "JOIN mails m ON m.id = d.mail_id LEFT JOIN people p ON p.id = d.person_id "
+)
 
 
 def _claim_query(pick: Select[Any], postgres: bool) -> Select[Any]:
@@ -253,10 +262,7 @@ class DeliveryStore:
 
     async def unregister(self) -> None:
         await self._close_recorder()
-        checker, self._checker, self._checker_driver = self._checker, None, None
-        if checker is not None:
-            with contextlib.suppress(Exception):
-                await checker.close()
+        await self._close_checker()
         async with self.sessionmaker() as db:
             await db.execute(delete(Sender).where(Sender.id == self.sender_id))
             await db.commit()
@@ -278,31 +284,29 @@ class DeliveryStore:
         """For each delivery: None when it may go now, NOT_MINE when it is no longer this sender's to send, or the
         reason it must not go at all (unsubscribed, suppressed, erased)."""
         ids = [item.id for item in items]
-        if self._checker is None:
-            connection = await self.engine.connect()
-            self._checker = await connection.execution_options(isolation_level="AUTOCOMMIT")
-            self._checker_driver = (await self._checker.get_raw_connection()).driver_connection
-        query = (
-            "SELECT d.id, d.status, d.claimed_by, d.to_email, m.bulk, m.kind, d.person_id, p.id, p.newsletter, "
-            "p.confirmed_at IS NOT NULL, p.suppressed_at IS NOT NULL FROM mail_deliveries d "
-            "JOIN mails m ON m.id = d.mail_id LEFT JOIN people p ON p.id = d.person_id "
-        )
         try:
+            if self._checker is None:
+                connection = await self.engine.connect()
+                self._checker = await connection.execution_options(isolation_level="AUTOCOMMIT")
+                self._checker_driver = (await self._checker.get_raw_connection()).driver_connection
             if self.postgres:
-                rows = await self._checker_driver.fetch(query + "WHERE d.id = ANY($1::integer[])", ids)
+                rows = await self._checker_driver.fetch(_VERDICT_QUERY + "WHERE d.id = ANY($1::integer[])", ids)
             else:
-                cursor = await self._checker_driver.execute(
-                    query + f"WHERE d.id IN ({', '.join('?' * len(ids))})", ids
+                # One hop to aiosqlite's thread, not three (execute, fetch, close).
+                rows = await self._checker_driver.execute_fetchall(
+                    _VERDICT_QUERY + f"WHERE d.id IN ({', '.join('?' * len(ids))})", ids
                 )
-                rows = await cursor.fetchall()
-                await cursor.close()
         except Exception:
-            checker, self._checker, self._checker_driver = self._checker, None, None
-            with contextlib.suppress(Exception):
-                await checker.close()
+            await self._close_checker()
             raise
         found = {row[0]: tuple(row) for row in rows}
         return {item.id: self._verdict(item, found.get(item.id)) for item in items}
+
+    async def _close_checker(self) -> None:
+        checker, self._checker, self._checker_driver = self._checker, None, None
+        if checker is not None:
+            with contextlib.suppress(Exception):
+                await checker.close()
 
     def _verdict(self, item: Claimed, row: tuple[Any, ...] | None) -> str | None:
         if row is None:
@@ -698,6 +702,9 @@ class MailSender:
         except PermanentFailure as failure:
             return await self._refused(item, failure)
         except SendFailure as failure:
+            if failure.code in HOLD_CODES:  # our login or encryption is refused: no retry can fix that
+                await self._hold_all(failure, [Outcome(item, "queued")], recipients=1)
+                return None
             if failure.code is None:
                 self._connection_trouble()
             return self._retry(item, failure)

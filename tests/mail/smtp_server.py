@@ -24,6 +24,7 @@ class RecordingHandler:
     data_reply: str | None = None
     # A reply to every RCPT TO (a relay that refuses everyone), and a delay per DATA (a slow server).
     rcpt_reply_all: str | None = None
+    mail_reply: str | None = None
     data_delay: float = 0.0
     ehlo_count: int = 0
     arrived: asyncio.Event = field(default_factory=asyncio.Event)
@@ -34,6 +35,15 @@ class RecordingHandler:
         self.ehlo_count += 1
         session.host_name = hostname
         return responses
+
+    async def handle_MAIL(
+        self, server: SMTP, session: Session, envelope: Envelope, address: str, mail_options: list[str]
+    ) -> str:
+        if self.mail_reply:
+            return self.mail_reply
+        envelope.mail_from = address
+        envelope.mail_options.extend(mail_options)
+        return "250 OK"
 
     async def handle_RCPT(
         self, server: SMTP, session: Session, envelope: Envelope, address: str, rcpt_options: list[str]

@@ -4,12 +4,14 @@ of a send can be retried, and members suppressed by such a refusal before can be
 
 from __future__ import annotations
 
+import pytest
 from sqlalchemy import func, select
 
 from club.accounts.models import Person
 from club.admin.models import AuditEntry
 from club.db import utcnow
 from club.mail.models import Delivery, Hold
+from club.mail.outbox import queue_mail
 from tests.factories import eventually, running_sender
 from tests.mail.smtp_server import SmtpServer
 from tests.newsletters.conftest import create_newsletter
@@ -130,6 +132,32 @@ async def test_members_suppressed_by_a_systemic_refusal_are_released_in_bulk(adm
     bad = await post("/admin/mail/suppressions/release", {"pattern": "nothing like this"},
                      token_from="/admin/mail/queue")
     assert bad.status_code == 303 and await count(db, Person.suppressed_at.is_not(None)) == 1
+
+
+@pytest.mark.parametrize(("command", "reply"), [
+    ("rcpt", "554 5.7.1 <x@example.be>: Relay access denied"),
+    ("mail", "553 5.7.1 Sender address rejected: not owned by user club@ghent-kanazawa.example"),
+    ("rcpt", "530 5.7.0 Authentication required"),
+])
+async def test_one_relay_refusal_is_enough_to_hold_when_it_names_the_relay(db, engine, command, reply):
+    await subscribed_members(db, 3)
+    for person in (await db.execute(select(Person))).scalars():
+        await queue_mail(db, to_email=person.email, to_name=person.name, subject="Bevestig", text="x", html="x",
+                         language="nl", person_id=person.id)
+    await db.commit()
+    server = await SmtpServer().start()
+    setattr(server.handler, "mail_reply" if command == "mail" else "rcpt_reply_all", reply)
+    try:
+        async with running_sender(engine, server.port) as sender:
+            async def held() -> bool:
+                return sender.held and await count(db, Delivery.status != "queued") == 0
+
+            await eventually(held)
+    finally:
+        await server.stop()
+    assert await count(db, Person.suppressed_at.is_not(None)) == 0
+    hold = await db.scalar(select(Hold))
+    assert hold is not None and hold.code == int(reply[:3])
 
 
 async def _at_least(server: SmtpServer, number: int) -> bool:
