@@ -77,7 +77,8 @@ HOLD_CODES = frozenset({530, 535})
 # The same reply to this many different recipients, with no success in between, is the relay's doing.
 SYSTEMIC_RECIPIENTS = 5
 SYSTEMIC_WINDOW = 60.0
-# A refused recipient is suppressed only once a later success shows the relay accepts mail, or after this long.
+# A refused recipient is suppressed only once a later success shows the relay accepts mail, or once this long has
+# passed with no other mail waiting to tell.
 SUSPECT_SECONDS = 5.0
 _ADDRESS_RE = re.compile(r"<[^>]*>|[^\s<>@]+@[^\s<>]+")
 
@@ -780,7 +781,8 @@ class MailSender:
     async def _judge_loop(self) -> None:
         while True:
             await asyncio.sleep(1.0)
-            if self._suspects and not self.held:
+            # While more mail is waiting here, its answers will tell: a success, or more of the same refusal.
+            if self._suspects and not self.held and self._queue.empty():
                 self._judge(accepted=False)
 
     async def _hold_all(self, failure: SendFailure, outcomes: list[Outcome], *, recipients: int) -> None:
