@@ -104,9 +104,8 @@ async def queue(request: Request) -> Response:
 async def lift_hold(request: Request) -> Response:
     await read_form(request)
     hold = await holds.lift(request.state.db)
-    if hold is not None:
-        await audit.record(request.state.db, request, "mail.hold.lift", "mail_hold", hold.id,
-                           {"code": hold.code, "reply": hold.reply, "recipients": hold.recipients})
+    await audit.record(request.state.db, request, "mail.hold.lift", "mail_hold", hold.id if hold else "",
+                       {"code": hold.code, "reply": hold.reply, "recipients": hold.recipients} if hold else {})
     return redirect("/admin/mail/queue?done=lifted")
 
 
@@ -114,9 +113,8 @@ async def release_suppressed(request: Request) -> Response:
     form = await read_form(request)
     pattern = forms.field(form, "pattern")
     ids = await holds.release_suppressed(request.state.db, pattern) if pattern else []
-    if ids:
-        await audit.record(request.state.db, request, "mail.suppressions.release", "people", "",
-                           {"count": len(ids), "reply": pattern, "people": ids})
+    await audit.record(request.state.db, request, "mail.suppressions.release", "people", "",
+                       {"count": len(ids), "reply": pattern, "people": ids})
     return redirect(f"/admin/mail/queue?done=released&count={len(ids)}")
 
 

@@ -19,6 +19,7 @@ from starlette.routing import BaseRoute
 
 from club import forms, i18n
 from club.accounts.models import CITIES
+from club.admin import audit
 from club.config import Settings
 from club.db import utcnow
 from club.forms import Errors, Invalid
@@ -389,8 +390,11 @@ async def cancel(request: Request) -> Response:
 async def retry(request: Request) -> Response:
     await read_form(request)
     newsletter = await _load(request)
-    if not await service.retry_failed(request.state.db, newsletter.id):
+    retried = await service.retry_failed(request.state.db, newsletter.id)
+    if not retried:
         return _refuse(request, newsletter, N_("This newsletter has no failed deliveries to send again."))
+    await audit.record(request.state.db, request, "newsletter.retry", "newsletter", newsletter.id,
+                       {"deliveries": retried})
     return redirect(f"/admin/newsletters/{newsletter.id}/report?done=retried")
 
 
