@@ -57,7 +57,8 @@ async def suppression_groups(db: AsyncSession, minimum: int = SYSTEMIC_RECIPIENT
 
 
 async def release_suppressed(db: AsyncSession, pattern: str) -> list[int]:
-    """Lift the suppression of every member suppressed with this reply pattern; returns their ids."""
+    """Lift the suppression of every member suppressed with this reply pattern, when it is a systemic one (as many
+    as `suppression_groups` lists); returns their ids."""
     rows = await db.execute(
         select(Person.id, Person.suppressed_reason).where(
             Person.suppressed_at.is_not(None), Person.suppressed_reason.is_not(None)
@@ -68,6 +69,8 @@ async def release_suppressed(db: AsyncSession, pattern: str) -> list[int]:
         code, _, reply = str(reason).partition(" ")
         if reply_pattern(int(code) if code.isdigit() else None, reply if code.isdigit() else str(reason)) == pattern:
             ids.append(person_id)
+    if len(ids) < SYSTEMIC_RECIPIENTS:
+        return []  # a refusal this rare is about its recipients: release them one by one on their own pages
     for start in range(0, len(ids), 500):
         await db.execute(
             update(Person)

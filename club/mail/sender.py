@@ -63,6 +63,9 @@ GROUP_WAIT = 0.005
 # A sender not seen for this long is dead (whatever its PID says), and its leased rows go back.
 STALE_AFTER = dt.timedelta(seconds=30)
 
+# The longest a "yes, it may go" is trusted before the content goes.
+FRESH_VERDICT = 0.05
+
 # What a delivery that may no longer go becomes (the texts are also what members and newsletters write).
 UNSUBSCRIBED = "unsubscribed before sending"
 ERASED = "recipient erased"
@@ -687,9 +690,14 @@ class MailSender:
                 raw = self.signer.sign(raw)
         except ValueError as exc:
             return Outcome(item, "failed", reply=f"cannot build this mail: {exc}")
+        # Asked now, answered while the envelope goes; asked again if it waited long (a rate limit, a slow server).
         verdict = self._ask(item)
+        asked = time.monotonic()
 
         async def confirm() -> bool:
+            nonlocal verdict
+            if time.monotonic() - asked > FRESH_VERDICT:
+                verdict = self._ask(item)
             return await verdict is None
 
         try:

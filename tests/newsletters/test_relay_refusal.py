@@ -129,9 +129,9 @@ async def test_members_suppressed_by_a_systemic_refusal_are_released_in_bulk(adm
     assert await count(db, Person.suppressed_at.is_not(None)) == 1
     entry = await db.scalar(select(AuditEntry).where(AuditEntry.action == "mail.suppressions.release"))
     assert entry is not None and '"count": 7' in entry.details
-    bad = await post("/admin/mail/suppressions/release", {"pattern": "nothing like this"},
-                     token_from="/admin/mail/queue")
-    assert bad.status_code == 303 and await count(db, Person.suppressed_at.is_not(None)) == 1
+    for pattern in ("nothing like this", "550 5.1.1 user unknown"):  # one member: released on their own page
+        refused = await post("/admin/mail/suppressions/release", {"pattern": pattern}, token_from="/admin/mail/queue")
+        assert refused.status_code == 303 and await count(db, Person.suppressed_at.is_not(None)) == 1
 
 
 @pytest.mark.parametrize(("command", "reply"), [
