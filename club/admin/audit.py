@@ -192,6 +192,9 @@ ACTION_LABELS = {
     "newsletters.cancel": N_("Cancelled a newsletter"),
     "newsletters.duplicate": N_("Duplicated a newsletter"),
     "newsletters.delete_newsletter": N_("Deleted a newsletter"),
+    "newsletters.retry": N_("Sent a newsletter's failed deliveries again"),
+    "mail.lift_hold": N_("Resumed all mail after the relay refused it"),
+    "mail.release_suppressed": N_("Released members the relay had refused"),
 }
 
 TARGET_LABELS = {
@@ -235,6 +238,11 @@ DETAIL_LABELS = {
     "from": N_("Copied from"),
     "subject": N_("Subject"),
     "approved": N_("Approved"),
+    "code": N_("Reply code"),
+    "reply": N_("Reply of the mail server"),
+    "count": N_("Number"),
+    "people": N_("Members"),
+    "deliveries": N_("Deliveries"),
 }
 
 FIELD_LABELS = {

@@ -7,6 +7,8 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Any
 
 from starlette.applications import Starlette
 
@@ -17,12 +19,36 @@ from club.mail.transport import SmtpTransport
 log = logging.getLogger("club.mail")
 
 
+@dataclass
+class MailStatus:
+    """Whether this web process sends mail, for /readyz and the admin dashboard."""
+
+    settings: Any
+    sender: MailSender | None = None
+
+    @property
+    def sending(self) -> bool:
+        return self.sender is not None and self.sender.state in ("starting", "running")
+
+    @property
+    def reason(self) -> str:
+        """disabled (CLUB_RUN_SENDER=0), unconfigured (no SMTP server), refused (another sender), stopped."""
+        if self.sender is not None:
+            return "" if self.sending else ("refused" if self.sender.state == "refused" else "stopped")
+        return "disabled" if not self.settings.run_sender else "unconfigured"
+
+    @property
+    def problem(self) -> str:
+        return self.sender.problem if self.sender is not None else ""
+
+
 async def _run(sender: MailSender) -> None:
     try:
         await sender.run()
     except SenderAlreadyRunning as exc:
-        log.warning("this process sends no mail: %s", exc)
+        log.error("this process sends no mail: %s", exc)
     except Exception:
+        sender.state = "stopped"
         log.exception("the in-process mail sender stopped")
 
 
@@ -30,6 +56,7 @@ async def _run(sender: MailSender) -> None:
 async def mail_lifespan(app: Starlette) -> AsyncIterator[None]:
     settings = app.state.settings
     app.state.mail_sender = None
+    app.state.mail_status = status = MailStatus(settings)
     async with contextlib.AsyncExitStack() as stack:
         transport: SmtpTransport | None = None
         if settings.uses_dev_mailbox:
@@ -42,7 +69,7 @@ async def mail_lifespan(app: Starlette) -> AsyncIterator[None]:
         task = None
         if settings.run_sender and transport is not None:
             sender = sender_from_settings(settings, app.state.sessionmaker, transport)
-            app.state.mail_sender = sender
+            app.state.mail_sender = status.sender = sender
             task = asyncio.create_task(_run(sender))
         try:
             yield

@@ -2,14 +2,18 @@
 
 Files under var/mailbox rather than memory, so every process sees the same mail: the web process that shows
 /admin/mailbox, and a separate `server.py worker` that delivers to the port written in var/mailbox/port.
-The newest `KEEP` mails are kept. It exists only outside production.
+The newest `KEEP` mails are kept. It exists only outside production. The file names sort by arrival, so a page of
+the list reads only the headers of its own `PAGE_SIZE` files, however many the mailbox holds. It logs counts, never
+addresses (aiosmtpd's own log names every sender and recipient at INFO).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import datetime as dt
 import logging
+import os
 import re
 import secrets
 import time
@@ -17,14 +21,19 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from email import message_from_bytes, policy
 from email.message import EmailMessage
+from email.parser import BytesHeaderParser
 from pathlib import Path
 from typing import Any
 
 from aiosmtpd.smtp import SMTP
 
-KEEP = 500
 log = logging.getLogger("club.mail.mailbox")
+
+KEEP = 5000
+PAGE_SIZE = 50
 _ID_RE = re.compile(r"^[0-9]{19,20}-[0-9a-f]{8}$")
+# The longest head of a file read for the list: the headers of our own mail are far shorter.
+_HEAD_BYTES = 32 * 1024
 
 
 def mailbox_dir(var_dir: Path) -> Path:
@@ -44,16 +53,26 @@ class MailboxHandler:
         temporary.write_bytes(data)
         temporary.rename(self.folder / (name + ".eml"))
         kept = self._prune()
-        # Counts, never addresses: the log outlives a member's erasure.
-        recipients = len(getattr(envelope, "rcpt_tos", ()))
+        recipients = len(getattr(envelope, "rcpt_tos", None) or ())
         log.info("development mailbox: caught a mail for %d recipient(s); %d kept", recipients, kept)
         return "250 OK caught by the development mailbox"
 
     def _prune(self) -> int:
-        files = sorted(self.folder.glob("*.eml"))
-        for old in files[: max(0, len(files) - KEEP)]:
-            old.unlink(missing_ok=True)
-        return min(len(files), KEEP)
+        names = _names(self.folder)
+        if len(names) <= KEEP:
+            return len(names)
+        names.sort()
+        for old in names[: len(names) - KEEP]:
+            (self.folder / old).unlink(missing_ok=True)
+        return KEEP
+
+
+def _names(folder: Path) -> list[str]:
+    try:
+        with os.scandir(folder) as entries:
+            return [entry.name for entry in entries if entry.name.endswith(".eml")]
+    except FileNotFoundError:
+        return []
 
 
 async def _listening(port: int) -> bool:
@@ -70,6 +89,8 @@ async def running_mailbox(var_dir: Path) -> AsyncIterator[int]:
     """The mailbox's port: the one another process of this checkout already runs, or a new one."""
     folder = mailbox_dir(var_dir)
     folder.mkdir(parents=True, exist_ok=True)
+    # aiosmtpd logs "sender: <address>" and "recip: <address>" at INFO: only its warnings and errors here.
+    logging.getLogger("mail.log").setLevel(logging.WARNING)
     port_file = folder / "port"
     if port_file.is_file():
         with contextlib.suppress(ValueError):
@@ -103,6 +124,10 @@ class CaughtMail:
     message: EmailMessage | None = None
 
     @property
+    def received_at(self) -> dt.datetime:
+        return dt.datetime.fromtimestamp(int(self.id.split("-", 1)[0]) / 1e9, dt.UTC)
+
+    @property
     def text(self) -> str:
         part = self.message.get_body(("plain",)) if self.message else None
         return str(part.get_content()).replace("\r\n", "\n") if part is not None else ""  # type: ignore[union-attr]
@@ -118,7 +143,13 @@ class CaughtMail:
 
 
 def _parse(path: Path, *, full: bool) -> CaughtMail:
-    message = message_from_bytes(path.read_bytes(), policy=policy.default)
+    if full:
+        message = message_from_bytes(path.read_bytes(), policy=policy.default)
+    else:
+        with path.open("rb") as file:
+            head = file.read(_HEAD_BYTES)
+        end = head.find(b"\r\n\r\n")
+        message = BytesHeaderParser(policy=policy.default).parsebytes(head[: end + 2] if end >= 0 else head)
     assert isinstance(message, EmailMessage)
     return CaughtMail(
         id=path.stem,
@@ -136,7 +167,9 @@ def forget_address(var_dir: Path, email: str) -> int:
     removed = 0
     if not needle:
         return 0
-    for path in mailbox_dir(var_dir).glob("*.eml"):
+    folder = mailbox_dir(var_dir)
+    for name in _names(folder):
+        path = folder / name
         with contextlib.suppress(OSError):
             data = path.read_bytes()
             message = message_from_bytes(data, policy=policy.default)
@@ -147,9 +180,30 @@ def forget_address(var_dir: Path, email: str) -> int:
     return removed
 
 
+@dataclass
+class MailboxPage:
+    mails: list[CaughtMail]
+    total: int
+    page: int
+    pages: int
+    keep: int = KEEP
+
+
+def mailbox_page(var_dir: Path, page: int = 1, size: int = PAGE_SIZE) -> MailboxPage:
+    """One page of the caught mail, newest first."""
+    folder = mailbox_dir(var_dir)
+    names = sorted(_names(folder), reverse=True)
+    pages = max(1, -(-len(names) // size))
+    page = min(max(1, page), pages)
+    mails = []
+    for name in names[(page - 1) * size : page * size]:
+        with contextlib.suppress(FileNotFoundError):  # pruned meanwhile
+            mails.append(_parse(folder / name, full=False))
+    return MailboxPage(mails, len(names), page, pages)
+
+
 def list_mails(var_dir: Path, limit: int = 200) -> list[CaughtMail]:
-    files = sorted(mailbox_dir(var_dir).glob("*.eml"), reverse=True)[:limit]
-    return [_parse(path, full=False) for path in files]
+    return mailbox_page(var_dir, 1, limit).mails
 
 
 def read_mail(var_dir: Path, mail_id: str) -> CaughtMail | None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import Boolean, ForeignKey, Index, Integer, SmallInteger, String, Text
+from sqlalchemy import Boolean, ForeignKey, Index, Integer, SmallInteger, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from club.db import Base, utcnow
@@ -57,6 +57,8 @@ class Delivery(Base):
     smtp_code: Mapped[int | None] = mapped_column(SmallInteger)
     last_error: Mapped[str | None] = mapped_column(Text)
     sent_at: Mapped[dt.datetime | None]
+    # Sent although Pause or Cancel had been pressed: it was already inside an SMTP transaction.
+    after_stop: Mapped[bool] = mapped_column(Boolean, default=False, server_default=text("false"))
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
 
     __table_args__ = (Index("ix_mail_deliveries_claim", "status", "priority", "next_attempt_at", "id"),)
@@ -77,3 +79,19 @@ class Sender(Base):
     pid: Mapped[int] = mapped_column(Integer)
     started_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     heartbeat_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class Hold(Base):
+    """All mail waits: the relay refused in a way that says it is the relay (or our settings), not the recipients.
+
+    Written by a sender, lifted by an admin (`resolved_at`); while one is open no sender claims anything."""
+
+    __tablename__ = "mail_holds"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[int | None] = mapped_column(SmallInteger)
+    reply: Mapped[str] = mapped_column(Text)
+    # How many different recipients got this reply before the hold.
+    recipients: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    resolved_at: Mapped[dt.datetime | None]

@@ -12,9 +12,17 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 from starlette.routing import BaseRoute
 
-from club.mail import mailbox
+from club import forms
+from club.admin import audit
+from club.i18n import N_
+from club.mail import holds, mailbox
 from club.mail.models import Delivery
-from club.web import render, route
+from club.web import read_form, redirect, render, route
+
+QUEUE_NOTICES = {
+    "lifted": N_("Sending has resumed: the held mail goes out now."),
+    "released": N_("The members are no longer suppressed."),
+}
 
 _URL_RE = re.compile(r"https?://[^\s<>\"']+")
 # Mail HTML is someone else's markup: shown in a sandboxed frame, no scripts, no forms, links open a new tab.
@@ -38,8 +46,12 @@ def _dev_only(request: Request) -> None:
 
 async def mailbox_list(request: Request) -> Response:
     _dev_only(request)
-    mails = mailbox.list_mails(request.app.state.settings.var_dir)
-    return render(request, "mail/mailbox.html", {"mails": mails})
+    try:
+        number = int(request.query_params.get("page", "1"))
+    except ValueError:
+        number = 1
+    page = mailbox.mailbox_page(request.app.state.settings.var_dir, number)
+    return render(request, "mail/mailbox.html", {"page": page, "mails": page.mails})
 
 
 async def mailbox_mail(request: Request) -> Response:
@@ -81,11 +93,35 @@ async def queue(request: Request) -> Response:
         .scalars()
         .all()
     )
-    return render(request, "mail/queue.html", {"counts": counts, "problems": problems})
+    return render(request, "mail/queue.html", {
+        "counts": counts, "problems": problems, "hold": await holds.open_hold(db),
+        "groups": await holds.suppression_groups(db),
+        "notice": QUEUE_NOTICES.get(request.query_params.get("done", "")),
+        "released": request.query_params.get("count", ""),
+    })
+
+
+async def lift_hold(request: Request) -> Response:
+    await read_form(request)
+    hold = await holds.lift(request.state.db)
+    await audit.record(request.state.db, request, "mail.lift_hold", "mail_hold", hold.id if hold else "",
+                       {"code": hold.code, "reply": hold.reply, "recipients": hold.recipients} if hold else {})
+    return redirect("/admin/mail/queue?done=lifted")
+
+
+async def release_suppressed(request: Request) -> Response:
+    form = await read_form(request)
+    pattern = forms.field(form, "pattern")
+    ids = await holds.release_suppressed(request.state.db, pattern) if pattern else []
+    await audit.record(request.state.db, request, "mail.release_suppressed", "people", "",
+                       {"count": len(ids), "reply": pattern, "people": ids})
+    return redirect(f"/admin/mail/queue?done=released&count={len(ids)}")
 
 
 routes: list[BaseRoute] = [
     route("/admin/mail/queue", queue, role="admin"),
+    route("/admin/mail/hold/lift", lift_hold, methods=("POST",), role="admin"),
+    route("/admin/mail/suppressions/release", release_suppressed, methods=("POST",), role="admin"),
     route("/admin/mailbox", mailbox_list, role="admin"),
     route("/admin/mailbox/{mail_id}", mailbox_mail, role="admin"),
     route("/admin/mailbox/{mail_id}/html", mailbox_mail_html, role="admin"),

@@ -31,12 +31,14 @@ Security = Literal["none", "starttls", "tls"]
 class SendFailure(Exception):
     permanent = False
 
-    def __init__(self, code: int | None, reply: str, *, recipient_refused: bool = False) -> None:
+    def __init__(self, code: int | None, reply: str, *, recipient_refused: bool = False, stage: str = "") -> None:
         super().__init__(f"{code} {reply}" if code else reply)
         self.code = code
         self.reply = reply
         # True when the server refused the recipient itself (RCPT TO), the only case that suppresses an address.
         self.recipient_refused = recipient_refused
+        # The command the server answered: "mail" (MAIL FROM), "rcpt", "data", or "" (connection, content).
+        self.stage = stage
 
 
 class TemporaryFailure(SendFailure):
@@ -47,6 +49,10 @@ class PermanentFailure(SendFailure):
     permanent = True
 
 
+class Withdrawn(Exception):
+    """`confirm` said no: the envelope was reset and nothing was sent."""
+
+
 class Transport(Protocol):
     async def send(
         self,
@@ -55,11 +61,13 @@ class Transport(Protocol):
         message: bytes,
         *,
         ready: Callable[[], Awaitable[object]] | None = None,
+        confirm: Callable[[], Awaitable[bool]] | None = None,
     ) -> str:
         """Hand one message to the server; return its reply or raise a `SendFailure`.
 
-        `ready`, when given, is called and awaited once the server has accepted the envelope, before the content
-        goes."""
+        `confirm`, when given, is awaited once the server has accepted the recipients and before DATA: False resets
+        the envelope and raises `Withdrawn`. `ready`, when given, is called and awaited once the server has
+        answered DATA, before the content goes."""
         ...
 
     async def close(self) -> None: ...
@@ -70,10 +78,10 @@ class Transport(Protocol):
 CONFIGURATION_CODES = frozenset({530, 534, 535, 538})
 
 
-def _failure(code: int, reply: str, *, recipient_refused: bool = False) -> SendFailure:
+def _failure(code: int, reply: str, *, recipient_refused: bool = False, stage: str = "") -> SendFailure:
     permanent = 500 <= code < 600 and code not in CONFIGURATION_CODES
     kind = PermanentFailure if permanent else TemporaryFailure
-    return kind(code, reply, recipient_refused=recipient_refused)
+    return kind(code, reply, recipient_refused=recipient_refused, stage=stage)
 
 
 _LINE_ENDING_RE = re.compile(rb"\r\n|\n|\r(?!\n)")
@@ -207,6 +215,7 @@ class SmtpTransport:
         message: bytes,
         *,
         ready: Callable[[], Awaitable[object]] | None = None,
+        confirm: Callable[[], Awaitable[bool]] | None = None,
     ) -> str:
         sender = _envelope_address(envelope_from)
         targets = [_envelope_address(recipient) for recipient in recipients]
@@ -217,7 +226,10 @@ class SmtpTransport:
             client: aiosmtplib.SMTP | None = None
             try:
                 client = await self._checkout()
-                reply = await self._transaction(client, sender, targets, content, size, ready)
+                reply = await self._transaction(client, sender, targets, content, size, ready, confirm)
+            except Withdrawn:
+                self._release(client)
+                raise
             except SendFailure as failure:
                 if failure.code == 421 or client is None or not client.is_connected:
                     self._drop(client)
@@ -250,12 +262,13 @@ class SmtpTransport:
         content: bytes,
         size: int,
         ready: Callable[[], Awaitable[object]] | None,
+        confirm: Callable[[], Awaitable[bool]] | None = None,
     ) -> str:
         options = [b"SIZE=%d" % size] if client.supports_extension("size") else []
         response = await client.execute_command(b"MAIL", b"FROM:" + sender, *options)
         if response.code != 250:
             await self._reset(client)
-            raise _failure(response.code, response.message)
+            raise _failure(response.code, response.message, stage="mail")
         refused = []
         for recipient in recipients:
             response = await client.execute_command(b"RCPT", b"TO:" + recipient)
@@ -264,11 +277,14 @@ class SmtpTransport:
         if len(refused) == len(recipients):
             await self._reset(client)
             first = refused[0]
-            raise _failure(first.code, first.message, recipient_refused=True)
+            raise _failure(first.code, first.message, recipient_refused=True, stage="rcpt")
+        if confirm is not None and not await confirm():
+            await self._reset(client)
+            raise Withdrawn()
         response = await client.execute_command(b"DATA")
         if response.code != 354:
             await self._reset(client)
-            raise _failure(response.code, response.message)
+            raise _failure(response.code, response.message, stage="data")
         if ready is not None:
             await ready()
         protocol = client.protocol

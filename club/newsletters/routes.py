@@ -27,6 +27,7 @@ from club.config import Settings
 from club.db import utcnow
 from club.forms import Errors, Invalid
 from club.i18n import LANGUAGES, N_, _, use_language
+from club.mail import holds
 from club.newsletters import audience as audiences
 from club.newsletters import render, service
 from club.newsletters.forms import SCHEDULE_ZONES, form_values, parse_draft, parse_schedule, parse_test_addresses
@@ -64,7 +65,12 @@ NOTICES = {
     "uploaded": N_("The images are uploaded. Describe each one, then insert it into the text."),
     "duplicated": N_("This is a copy of the newsletter, saved as a new draft."),
     "deleted": N_("The draft is deleted."),
+    "retried": N_("The failed deliveries are queued again."),
 }
+# A notice about a state shows only while the newsletter is in it: a reload after the poller saw it change, or
+# a Resume pressed elsewhere, must not say "paused" on a send that is going.
+NOTICE_STATES = {"paused": ("paused",), "resumed": ("sending", "sent"), "cancelled": ("cancelled",),
+                 "started": ("sending", "paused", "sent")}
 NOT_EDITABLE = N_("This newsletter is being sent or has been sent, so it can no longer be changed.")
 FINISHED = N_("This newsletter has already finished; there is nothing left to cancel.")
 ONLY_DRAFTS = N_("Only a draft can be deleted. Remove the schedule first, or keep the newsletter for the record.")
@@ -467,14 +473,29 @@ async def cancel(request: Request) -> Response:
     return redirect(f"/admin/newsletters/{newsletter.id}/report?done=cancelled")
 
 
+async def retry(request: Request) -> Response:
+    await read_form(request)
+    newsletter = await _load(request)
+    retried = await service.retry_failed(request.state.db, newsletter.id)
+    if not retried:
+        return _refuse(request, newsletter, N_("This newsletter has no failed deliveries to send again."))
+    await audit.record(request.state.db, request, "newsletters.retry", "newsletter", newsletter.id,
+                       {"deliveries": retried})
+    return redirect(f"/admin/newsletters/{newsletter.id}/report?done=retried")
+
+
 # ---- progress and report ---------------------------------------------------------------------------------------
 
 async def report(request: Request) -> Response:
     newsletter = await _load(request)
     db = request.state.db
     progress = await service.progress(db, newsletter)
+    common = _common(request)
+    done = request.query_params.get("done", "")
+    if done in NOTICE_STATES and progress.status not in NOTICE_STATES[done]:
+        common["notice"] = None
     return render_page(request, "newsletters/report.html", {
-        **_common(request), "newsletter": newsletter, "progress": progress,
+        **common, "newsletter": newsletter, "progress": progress, "hold": await holds.open_hold(db),
         "failures": await service.failures(db, newsletter.id),
         "unsubscribes": await service.unsubscribes(db, newsletter.id),
         "title": service.title_of(newsletter, i18n.current_language.get()),
@@ -628,6 +649,7 @@ routes: list[BaseRoute] = [
     route("/admin/newsletters/{newsletter_id:int}/pause", pause, methods=("POST",), role="admin"),
     route("/admin/newsletters/{newsletter_id:int}/resume", resume, methods=("POST",), role="admin"),
     route("/admin/newsletters/{newsletter_id:int}/cancel", cancel, methods=("POST",), role="admin"),
+    route("/admin/newsletters/{newsletter_id:int}/retry", retry, methods=("POST",), role="admin"),
     route("/admin/newsletters/{newsletter_id:int}/report", report, role="admin"),
     route("/admin/newsletters/{newsletter_id:int}/progress.json", progress_json, role="admin"),
     route("/admin/newsletters/{newsletter_id:int}/deliveries.csv", deliveries_csv, role="admin"),

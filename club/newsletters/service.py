@@ -270,10 +270,13 @@ async def _set_deliveries(db: AsyncSession, newsletter_id: int, from_status: str
 
 
 async def pause(db: AsyncSession, newsletter_id: int) -> bool:
-    """Hold the deliveries still waiting; those already with the sender go (at most one batch)."""
+    """Hold every delivery not sent yet, those a sender has already claimed included: the sender checks each one
+    right before its content goes, so after this commits only messages already inside an SMTP transaction leave
+    (at most one per connection; `Progress.after_stop` counts them)."""
     if not await _transition(db, newsletter_id, ("sending",), "paused"):
         return False
-    await _set_deliveries(db, newsletter_id, "queued", "paused")
+    for status in ("queued", "sending"):
+        await _set_deliveries(db, newsletter_id, status, "paused")
     return True
 
 
@@ -286,7 +289,7 @@ async def resume(db: AsyncSession, newsletter_id: int) -> bool:
         update(Delivery)
         .where(Delivery.mail_id.in_(_mail_ids(newsletter_id)), Delivery.status == "paused",
                Delivery.person_id.in_(still_subscribed))
-        .values(status="queued")
+        .values(status="queued", next_attempt_at=utcnow())
         .execution_options(synchronize_session=False)
     )
     await _set_deliveries(db, newsletter_id, "paused", "failed", last_error=UNSUBSCRIBED_ERROR)
@@ -294,13 +297,38 @@ async def resume(db: AsyncSession, newsletter_id: int) -> bool:
 
 
 async def cancel(db: AsyncSession, newsletter_id: int) -> bool:
-    """Stop a send (or drop a schedule): nothing still waiting leaves. False when it has already finished."""
+    """Stop a send (or drop a schedule): nothing still waiting leaves, claimed deliveries included (see `pause`).
+    False when it has already finished."""
     if not await _transition(db, newsletter_id, ("draft", "scheduled", "sending", "paused"), "cancelled",
                              finished_at=utcnow()):
         return False
-    for status in ("queued", "paused"):
+    for status in ("queued", "sending", "paused"):
         await _set_deliveries(db, newsletter_id, status, "cancelled")
     return True
+
+
+# What a retry leaves alone: deliveries that must not go (the member left or was erased before it did).
+NOT_RETRIED = (UNSUBSCRIBED_ERROR, "recipient erased", "address suppressed before sending")
+
+
+async def retry_failed(db: AsyncSession, newsletter_id: int) -> int:
+    """Queue the failed deliveries of a send again (e.g. after the relay refused everyone); the sender still skips
+    members who have unsubscribed or are suppressed. A finished send is sending again. Returns how many."""
+    newsletter = await db.get(Newsletter, newsletter_id)
+    if newsletter is None or newsletter.status not in ("sending", "paused", "sent"):
+        return 0
+    count = await db.execute(
+        update(Delivery)
+        .where(Delivery.mail_id.in_(_mail_ids(newsletter_id)), Delivery.status == "failed",
+               Delivery.last_error.not_in(NOT_RETRIED) | Delivery.last_error.is_(None))
+        .values(status="paused" if newsletter.status == "paused" else "queued", attempts=0, next_attempt_at=utcnow(),
+                claimed_by=None, lease_until=None, smtp_code=None, last_error=None)
+        .execution_options(synchronize_session=False)
+    )
+    retried = int(count.rowcount or 0)  # type: ignore[attr-defined]
+    if retried:
+        await _transition(db, newsletter_id, ("sent",), "sending", finished_at=None)
+    return retried
 
 
 async def schedule(db: AsyncSession, newsletter_id: int, moment: dt.datetime, zone: str | None = None) -> bool:
@@ -323,6 +351,8 @@ class Progress:
     pending: int
     cancelled: int
     skipped: int  # unsubscribed before their copy left
+    # Sent although Pause or Cancel had been pressed: they were already inside an SMTP transaction.
+    after_stop: int = 0
 
     @property
     def done(self) -> int:
@@ -335,7 +365,7 @@ class Progress:
     def as_dict(self) -> dict[str, object]:
         return {"status": self.status, "total": self.total, "sent": self.sent, "failed": self.failed,
                 "pending": self.pending, "cancelled": self.cancelled, "skipped": self.skipped,
-                "done": self.done, "percent": self.percent}
+                "after_stop": self.after_stop, "done": self.done, "percent": self.percent}
 
 
 async def progress(db: AsyncSession, newsletter: Newsletter) -> Progress:
@@ -349,13 +379,17 @@ async def progress(db: AsyncSession, newsletter: Newsletter) -> Progress:
         select(state, func.count()).where(Delivery.mail_id.in_(_mail_ids(newsletter.id))).group_by(state)
     )
     counts: dict[str, int] = {key: int(value) for key, value in rows.all()}
+    after_stop = await db.scalar(
+        select(func.count()).where(Delivery.mail_id.in_(_mail_ids(newsletter.id)), Delivery.after_stop.is_(True))
+    )
     status = newsletter.status
     if status == "sending" and not counts.get("pending"):
         if await _transition(db, newsletter.id, ("sending",), "sent", finished_at=utcnow()):
             status = "sent"
     return Progress(status=status, total=sum(counts.values()), sent=counts.get("sent", 0),
                     failed=counts.get("failed", 0), pending=counts.get("pending", 0),
-                    cancelled=counts.get("cancelled", 0), skipped=counts.get("skipped", 0))
+                    cancelled=counts.get("cancelled", 0), skipped=counts.get("skipped", 0),
+                    after_stop=int(after_stop or 0))
 
 
 async def failures(db: AsyncSession, newsletter_id: int, limit: int = 200) -> list[Delivery]:

@@ -44,7 +44,18 @@ async def readyz(request: Request) -> Response:
             await connection.execute(text("SELECT 1"))
     except Exception:
         return PlainTextResponse("database unavailable", status_code=503)
-    return PlainTextResponse("ok")
+    # Serving pages is ready either way; whether this process also sends mail is said, not hidden.
+    status = getattr(request.app.state, "mail_status", None)
+    if status is None or status.sending:
+        mail = "mail: sent by this process"
+    else:
+        mail = {
+            "disabled": "mail: not sent by this process (CLUB_RUN_SENDER=0): run `server.py worker`",
+            "unconfigured": "mail: not sent by this process: no SMTP server is configured",
+            "refused": f"mail: not sent by this process: {status.problem}",
+            "stopped": "mail: not sent by this process: its sender stopped (see the log)",
+        }[status.reason]
+    return PlainTextResponse(f"ok\n{mail}\n")
 
 
 routes: list[BaseRoute] = [

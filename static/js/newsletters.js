@@ -139,6 +139,14 @@
     var initial = panel.getAttribute("data-status");
     if (initial !== "sending" && initial !== "paused") { return; }
     if (reload) { reload.hidden = true; }
+    // Once Pause, Resume or Cancel is pressed the answer of that press decides what the page shows: a poll that
+    // answers meanwhile must not reload the old page over it (it would say "paused" after Resume).
+    var leaving = false;
+    var timer = null;
+    document.querySelectorAll("form").forEach(function (form) {
+      form.addEventListener("submit", function () { leaving = true; clearTimeout(timer); });
+    });
+    window.addEventListener("pagehide", function () { leaving = true; clearTimeout(timer); });
 
     function set(id, value) {
       var element = document.getElementById(id);
@@ -146,9 +154,11 @@
     }
 
     function poll() {
+      if (leaving) { return; }
       fetch(url, { credentials: "same-origin", headers: { "Accept": "application/json" } })
         .then(function (response) { return response.ok ? response.json() : null; })
         .then(function (data) {
+          if (leaving) { return; }
           if (!data) { throw new Error("no data"); }
           bar.max = Math.max(data.total, 1);
           bar.value = data.done;
@@ -158,21 +168,25 @@
           set("count-pending", data.pending);
           set("count-cancelled", data.cancelled);
           set("count-skipped", data.skipped);
+          set("count-after-stop", data.after_stop);
           document.getElementById("progress-percent").textContent = data.percent;
           document.getElementById("progress-status").textContent = data.status_name;
           if (data.status !== initial) {
-            // Finished, paused or resumed elsewhere: the page's buttons change, so load it again.
-            window.location.reload();
+            // Finished, paused or resumed elsewhere: the page's buttons change, so load it again, without the
+            // notice of the press that led here ("Sending is paused."), which may no longer be true.
+            leaving = true;
+            window.location.replace(window.location.pathname);
             return;
           }
-          setTimeout(poll, 1500);
+          timer = setTimeout(poll, 1500);
         })
         .catch(function () {
+          if (leaving) { return; }
           if (reload) { reload.hidden = false; }
-          setTimeout(poll, 5000);
+          timer = setTimeout(poll, 5000);
         });
     }
-    setTimeout(poll, 1000);
+    timer = setTimeout(poll, 1000);
   }
 
   document.addEventListener("DOMContentLoaded", function () {

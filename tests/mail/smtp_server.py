@@ -22,6 +22,10 @@ class RecordingHandler:
     # address -> reply for RCPT TO, e.g. "550 5.1.1 no such user"
     rcpt_replies: dict[str, str] = field(default_factory=dict)
     data_reply: str | None = None
+    # A reply to every RCPT TO (a relay that refuses everyone), and a delay per DATA (a slow server).
+    rcpt_reply_all: str | None = None
+    mail_reply: str | None = None
+    data_delay: float = 0.0
     ehlo_count: int = 0
     arrived: asyncio.Event = field(default_factory=asyncio.Event)
 
@@ -32,15 +36,28 @@ class RecordingHandler:
         session.host_name = hostname
         return responses
 
+    async def handle_MAIL(
+        self, server: SMTP, session: Session, envelope: Envelope, address: str, mail_options: list[str]
+    ) -> str:
+        if self.mail_reply:
+            return self.mail_reply
+        envelope.mail_from = address
+        envelope.mail_options.extend(mail_options)
+        return "250 OK"
+
     async def handle_RCPT(
         self, server: SMTP, session: Session, envelope: Envelope, address: str, rcpt_options: list[str]
     ) -> str:
         if address in self.rcpt_replies:
             return self.rcpt_replies[address]
+        if self.rcpt_reply_all:
+            return self.rcpt_reply_all
         envelope.rcpt_tos.append(address)
         return "250 OK"
 
     async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
+        if self.data_delay:
+            await asyncio.sleep(self.data_delay)
         if self.data_reply:
             return self.data_reply
         assert isinstance(envelope.content, bytes)

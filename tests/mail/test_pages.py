@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import httpx
@@ -120,3 +121,54 @@ async def test_the_mailbox_does_not_exist_in_production(client: httpx.AsyncClien
     client.cookies.set("__Host-club_session", client.cookies["club_session"])
     assert (await client.get("/admin")).status_code == 200
     assert (await client.get("/admin/mailbox")).status_code == 404
+
+
+async def test_a_full_mailbox_opens_by_pages_and_says_how_many_it_keeps(
+    client: httpx.AsyncClient, db: AsyncSession, settings: Settings
+) -> None:
+    import secrets
+    import time
+
+    from club.mail.mailbox import KEEP, PAGE_SIZE, mailbox_dir
+    from club.mail.message import build_message
+    from tests.mail.test_message import SENDER
+
+    folder = mailbox_dir(settings.var_dir)
+    folder.mkdir(parents=True)
+    start = time.time_ns()
+    for i in range(KEEP):
+        raw = build_message(sender=SENDER, to=Address(f"lid{i}@example.be", f"Lid {i}"), subject=f"Mail {i}",
+                            text="x", html="<p>x</p>")
+        (folder / f"{start + i}-{secrets.token_hex(4)}.eml").write_bytes(raw)
+    await log_in(client, db, await make_admin(db))
+
+    first = (await client.get("/admin/mailbox")).text
+    digits = re.sub(r"[^0-9]", "", first.split('id="mailbox-count">', 1)[1].split("</p>", 1)[0])
+    assert digits == f"{KEEP}{KEEP}" and "It keeps the newest" in first and "mails now." in first
+    assert first.count('href="/admin/mailbox/') == PAGE_SIZE
+    assert f"Mail {KEEP - 1}<" in first and "Mail 0<" not in first  # newest first
+    pages = -(-KEEP // PAGE_SIZE)
+    last = (await client.get(f"/admin/mailbox?page={pages}")).text
+    assert "Mail 0<" in last and 'rel="next"' not in last and 'rel="prev"' in last
+    assert (await client.get("/admin/mailbox?page=nonsense")).status_code == 200
+
+
+async def test_the_mailbox_logs_counts_not_addresses(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    import logging
+
+    import aiosmtplib
+
+    from club.mail.message import build_message
+    from tests.mail.test_message import SENDER
+
+    caplog.set_level(logging.INFO)
+    raw = build_message(sender=SENDER, to=Address("hanako.secret@example.jp", "Hanako"), subject="Hallo",
+                        text="x", html="<p>x</p>")
+    async with running_mailbox(tmp_path) as port:
+        await aiosmtplib.send(raw, sender="club@ghent-kanazawa.example",
+                              recipients=["hanako.secret@example.jp", "jan.secret@example.be"],
+                              hostname="127.0.0.1", port=port)
+    assert "secret@" not in caplog.text
+    assert "caught a mail for 2 recipient(s)" in caplog.text
