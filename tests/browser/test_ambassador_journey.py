@@ -93,6 +93,7 @@ def test_appoint_log_approve_and_show_on_the_wall(ambassador_server, desktop, ph
     page.locator("main form button[type=submit]").last.click()
     page.wait_for_url("**/login/sent")
     page.goto(first_link(wait_for_mail(server.var_dir, address, 2), "/login/"))
+    page.locator("main form button[type=submit]").click()  # a login link logs in on the person's click
     page.wait_for_url("**/me")
     assert page.locator("html").get_attribute("lang") == language
     page.goto(server.url + "/activities/new")
