@@ -16,13 +16,13 @@ import secrets
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import and_, case, delete, distinct, exists, func, select, update
+from sqlalchemy import ColumnElement, and_, case, delete, distinct, exists, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import aliased, selectinload
 
 from club.accounts.models import Person
 from club.config import Settings
-from club.db import transaction, utcnow
+from club.db import is_postgres, transaction, utcnow
 from club.mail.models import Delivery, Mail
 from club.mail.outbox import Recipient, queue_mail, queue_newsletter
 from club.members.models import Consent
@@ -260,9 +260,16 @@ def _mail_ids(newsletter_id: int):  # type: ignore[no-untyped-def]
 
 
 async def _set_deliveries(db: AsyncSession, newsletter_id: int, from_status: str, to: str, **values: object) -> int:
+    matching: tuple[ColumnElement[bool], ...] = (Delivery.mail_id.in_(_mail_ids(newsletter_id)),
+                                                 Delivery.status == from_status)
+    if is_postgres(db):
+        # Lock in id order, as the sender marks its sent rows: two UPDATEs taking the same rows in different orders
+        # deadlock (a Cancel during a send did).
+        ordered = select(Delivery.id).where(*matching).order_by(Delivery.id).with_for_update()
+        matching = (Delivery.id.in_(ordered.scalar_subquery()),)
     result = await db.execute(
         update(Delivery)
-        .where(Delivery.mail_id.in_(_mail_ids(newsletter_id)), Delivery.status == from_status)
+        .where(*matching)
         .values(status=to, **values)
         .execution_options(synchronize_session=False)
     )
