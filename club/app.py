@@ -27,7 +27,7 @@ from club.members.routes import routes as member_routes
 from club.middleware import BodyLimit, CacheControl, Language, SecurityHeaders, ServerErrors, TrustedProxies
 from club.newsletters.routes import routes as newsletter_routes
 from club.site.routes import routes as site_routes
-from club.web import STATIC_DIR
+from club.templating import STATIC_DIR
 
 log = logging.getLogger("club")
 
