@@ -88,7 +88,7 @@ async def logout(request: Request, ctx: Context) -> Response:
     person = ctx.person
     if person is not None and person.role == "admin":
         await audit.record(ctx.db, request, "admin.logout", "person", person.id, {})
-    response = redirect("/")
+    response = redirect(ctx.url("home"))
     await sessions.end(request, ctx.db, response)
     return response
 
@@ -126,7 +126,7 @@ async def setup(request: Request, ctx: Context) -> Response:
         raise HTTPException(404)
     person = await service.create_admin(db, email=email, name=name, password=password,
                                         language=i18n.current_language.get())
-    response = redirect("/admin")
+    response = redirect(ctx.url("admin_dashboard"))
     await sessions.start(request, db, response, person)
     await audit.record(db, request, "admin.setup", "person", person.id, {}, actor_email=email)
     return response

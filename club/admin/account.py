@@ -67,10 +67,10 @@ async def require_totp(request: Request, ctx: Context) -> Response:
     form = await read_form(request)
     required = forms.field(form, "required") == "1"
     if required and not await totp.is_enabled(ctx.db, ctx.me.id):
-        return web.redirect_with_notice(request, "/admin/security", "security.totp-needed")
+        return web.redirect_with_notice(request, ctx.url("security_page"), "security.totp-needed")
     await set_totp_required(ctx.db, required)
     audit.note(request, required=required)
-    return web.redirect_with_notice(request, "/admin/admins",
+    return web.redirect_with_notice(request, ctx.url("admins_page"),
                                     "admins.totp-required" if required else "admins.totp-optional")
 
 
@@ -92,7 +92,7 @@ async def account_settings(request: Request, ctx: Context) -> Response:
     person.console_language = console if console != newsletter else None
     person.time_zone = zone
     audit.note(request, changes=changed)
-    response = web.redirect_with_notice(request, "/admin/security", "account.saved")
+    response = web.redirect_with_notice(request, ctx.url("security_page"), "account.saved")
     response.set_cookie(LANGUAGE_COOKIE, console, max_age=60 * 60 * 24 * 365, path="/", samesite="lax",
                         secure=ctx.settings.is_production)
     return response
@@ -113,7 +113,7 @@ async def password_change(request: Request, ctx: Context) -> Response:
                       status_code=400)
     person.password_hash = await passwords.hash_password(password)
     await sessions.revoke_all(db, person.id)
-    response = web.redirect_with_notice(request, "/admin/security", "account.password")
+    response = web.redirect_with_notice(request, ctx.url("security_page"), "account.password")
     await sessions.start(request, db, response, person)
     return response
 
@@ -178,9 +178,9 @@ async def reset(request: Request, ctx: Context) -> Response:
     await sessions.revoke_all(db, person.id)
     if await totp.is_enabled(db, person.id):
         # The link proves the mailbox, not the phone: the second factor is still asked at the next login.
-        response = web.redirect_with_notice(request, "/admin/login", "account.reset-login")
+        response = web.redirect_with_notice(request, ctx.url("admin_login_page"), "account.reset-login")
     else:
-        response = web.redirect_with_notice(request, "/admin", "account.reset")
+        response = web.redirect_with_notice(request, ctx.url("admin_dashboard"), "account.reset")
         await sessions.start(request, db, response, person)
     await audit.record(db, request, "admin.password.reset", "person", person.id, {}, actor_email=person.email)
     return response
@@ -199,7 +199,7 @@ async def invitation_resend(request: Request, ctx: Context) -> Response:
                                      language=admin_members.invitation_language(token.data),
                                      invited_by=ctx.me)
     await audit.record(db, request, "admin.invite.resend", "email", "", {"email": email})
-    return web.redirect_with_notice(request, "/admin/admins", "admins.resent")
+    return web.redirect_with_notice(request, ctx.url("admins_page"), "admins.resent")
 
 
 async def invitation_revoke(request: Request, ctx: Context) -> Response:
@@ -210,7 +210,7 @@ async def invitation_revoke(request: Request, ctx: Context) -> Response:
         raise HTTPException(404)
     email, _name = admin_members.invitation_of(token.data)
     await audit.record(db, request, "admin.invite.revoke", "email", "", {"email": email})
-    return web.redirect_with_notice(request, "/admin/admins", "admins.revoked")
+    return web.redirect_with_notice(request, ctx.url("admins_page"), "admins.revoked")
 
 
 routes: list[BaseRoute] = [

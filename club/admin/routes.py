@@ -375,7 +375,7 @@ async def import_upload(request: Request, ctx: Context) -> Response:
     task = importer.start_check(request.app.state.sessionmaker, settings, job.id)
     if job.total_rows <= CHECK_WAIT_ROWS:
         await asyncio.wait({task}, timeout=CHECK_WAIT)
-    return redirect(f"/admin/members/import/{job.id}")
+    return redirect(ctx.url("import_job_page", import_id=job.id))
 
 
 async def load_import(request: Request, ctx: Context) -> MemberImport:
@@ -423,7 +423,7 @@ async def import_run(request: Request, ctx: Context) -> Response:
         # Claimed and recorded before the import starts in the background: the next page says it is running.
         await ctx.db.commit()
         importer.start_in_background(request.app.state.sessionmaker, ctx.settings, job.id)
-    return redirect(f"/admin/members/import/{job.id}")
+    return redirect(ctx.url("import_job_page", import_id=job.id))
 
 
 async def import_cancel(request: Request, ctx: Context) -> Response:
@@ -446,7 +446,7 @@ async def import_repermission(request: Request, ctx: Context) -> Response:
                            {"rows": job.repermission_total, "resume_from": job.repermission_done})
         await db.commit()  # claimed before the mail starts in the background
         importer.start_repermission(request.app.state.sessionmaker, settings, job.id)
-    return redirect(f"/admin/members/import/{job.id}")
+    return redirect(ctx.url("import_job_page", import_id=job.id))
 
 
 # ---- audit log -------------------------------------------------------------------------------------------------
@@ -535,7 +535,7 @@ async def admin_demote(request: Request, ctx: Context) -> Response:
     if changed:
         await audit.record(ctx.db, request, "admin.demote", "person", person.id, {})
     if person.id == ctx.me.id:
-        return redirect("/")
+        return redirect(ctx.url("home"))
     return with_notice(request, "/admin/admins", "demoted")
 
 
@@ -571,7 +571,7 @@ async def invite_accept(request: Request, ctx: Context) -> Response:
     person = await service.create_admin(db, email=email, name=name, password=password,
                                         language=current_language.get())
     await sessions.revoke_all(db, person.id)
-    response = redirect("/admin/security")
+    response = redirect(ctx.url("security_page"))
     await sessions.start(request, db, response, person)
     signed_in_as(request, person)
     await audit.record(db, request, "admin.invite.accept", "person", person.id, {})
@@ -599,7 +599,7 @@ async def totp_start(request: Request, ctx: Context) -> Response:
     person = ctx.me
     factor = await totp.start_enrolment(ctx.db, person.id)
     if factor.enabled_at is not None:
-        return redirect("/admin/security")
+        return redirect(ctx.url("security_page"))
     return _enrol_page(request, ctx, factor)
 
 
@@ -616,7 +616,7 @@ async def totp_enable(request: Request, ctx: Context) -> Response:
     person = ctx.me
     factor = await totp.factor_of(db, person.id)
     if factor is None or factor.enabled_at is not None:
-        return redirect("/admin/security")
+        return redirect(ctx.url("security_page"))
     codes = await totp.enable(db, factor, forms.field(form, "code"))
     if codes is None:
         return _enrol_page(request, ctx, factor, {"code": (N_("That code is not right. Enter the 6 digits your app "
@@ -680,7 +680,7 @@ async def repermission_accept(request: Request, ctx: Context) -> Response:
 
 
 routes: list[BaseRoute] = [
-    route("/admin", dashboard, role="admin"),
+    route("/admin", dashboard, role="admin", name="admin_dashboard"),
     route("/admin/members", member_list, role="admin"),
     route("/admin/members/export", member_export, role="admin"),
     route("/admin/members/import", import_page, role="admin"),

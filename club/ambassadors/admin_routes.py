@@ -105,7 +105,7 @@ async def appoint(request: Request, ctx: Context) -> Response:
             errors.add(exc.field, Invalid(exc.message))
     if errors:
         return page(request, "ambassadors/admin/appoint.html", {"values": values, "errors": errors}, status_code=400)
-    return redirect("/admin/ambassadors?appointed=1")
+    return redirect(ctx.url("index") + "?appointed=1")
 
 
 async def end_term(request: Request, ctx: Context) -> Response:
@@ -114,7 +114,7 @@ async def end_term(request: Request, ctx: Context) -> Response:
     if appointment is None:
         raise HTTPException(404)
     await service.end_term(db, appointment, admin=ctx.me)
-    return redirect("/admin/ambassadors?ended=1")
+    return redirect(ctx.url("index") + "?ended=1")
 
 
 # ---- review ----------------------------------------------------------------------------------------------------

@@ -192,7 +192,7 @@ async def _save(request: Request, ctx: Context, appointment: Appointment, activi
     for photo in processed:
         await run_in_threadpool(photos.store, settings.var_dir, photo)
     service.remove_photo_files(settings.var_dir, remove_keys)
-    return redirect(f"/activities/{saved.id}")
+    return redirect(ctx.url("show_activity", activity_id=saved.id))
 
 
 async def show_activity(request: Request, ctx: Context) -> Response:
@@ -210,7 +210,7 @@ async def withdraw_activity(request: Request, ctx: Context) -> Response:
         return activity
     keys = await service.withdraw(ctx.db, activity)
     service.remove_photo_files(settings_of(request).var_dir, keys)
-    return redirect("/activities")
+    return redirect(ctx.url("ambassador_dashboard"))
 
 
 async def _qr(request: Request, ctx: Context) -> segno.QRCode:
@@ -417,7 +417,7 @@ async def photo(request: Request, ctx: Context) -> Response:
 
 
 routes: list[BaseRoute] = [
-    route("/activities", dashboard, role="ambassador"),
+    route("/activities", dashboard, role="ambassador", name="ambassador_dashboard"),
     route("/activities/new", new_activity_page, role="ambassador"),
     route("/activities/new", create_activity, methods=["POST"], role="ambassador", form=ACTIVITY_FORM),
     route("/activities/qr.png", qr_png, role="ambassador"),
@@ -430,7 +430,7 @@ routes: list[BaseRoute] = [
     route("/me/ambassador", my_terms, role="member"),
     route("/me/ambassador/certificate/{appointment_id:int}.pdf", certificate_pdf, role="member"),
     route("/ambassadors", wall),
-    route("/ambassadors/feed.atom", feed),
+    route("/ambassadors/feed.atom", feed, name="ambassadors_feed"),
     route("/ambassadors/activities/{activity_id:int}", public_activity),
     route("/ambassadors/photos/{name}", photo),
     *admin_routes,

@@ -105,7 +105,7 @@ async def lift_hold(request: Request, ctx: Context) -> Response:
     hold = await holds.lift(ctx.db)
     await audit.record(ctx.db, request, "mail.lift_hold", "mail_hold", hold.id if hold else "",
                        {"code": hold.code, "reply": hold.reply, "recipients": hold.recipients} if hold else {})
-    return redirect("/admin/mail/queue?done=lifted")
+    return redirect(ctx.url("queue") + "?done=lifted")
 
 
 async def release_suppressed(request: Request, ctx: Context) -> Response:
@@ -114,7 +114,7 @@ async def release_suppressed(request: Request, ctx: Context) -> Response:
     ids = await holds.release_suppressed(ctx.db, pattern) if pattern else []
     await audit.record(ctx.db, request, "mail.release_suppressed", "people", "",
                        {"count": len(ids), "reply": pattern, "people": ids})
-    return redirect(f"/admin/mail/queue?done=released&count={len(ids)}")
+    return redirect(ctx.url("queue") + f"?done=released&count={len(ids)}")
 
 
 routes: list[BaseRoute] = [

@@ -97,7 +97,7 @@ async def _form_context(ctx: Context, **extra: object) -> dict[str, object]:
 
 async def join_page(request: Request, ctx: Context) -> Response:
     if ctx.person is not None:
-        return redirect("/me")
+        return redirect(ctx.url("profile"))
     # QR codes and mails carry ?ref=; the join page once read ?via=: links printed with either keep working.
     ref = request.query_params.get("ref") or request.query_params.get("via", "")
     values = {"language": i18n.current_language.get(), "ref": ref if member_forms.REF_RE.match(ref) else ""}
@@ -121,7 +121,7 @@ async def join(request: Request, ctx: Context) -> Response:
     async def work(session: AsyncSession) -> None:
         await service.join(session, settings, signup)
 
-    response = redirect("/join/sent")
+    response = redirect(ctx.url("join_sent"))
     response.background = _after_response(request, work)
     return response
 
@@ -132,7 +132,7 @@ async def join_sent(request: Request, ctx: Context) -> Response:
 
 def _link_invalid(request: Request, ctx: Context, *, joining: bool) -> Response:
     if ctx.person is not None:  # a used link clicked again by the member it logged in: their account
-        return redirect("/me")
+        return redirect(ctx.url("profile"))
     return render(request, "members/link_invalid.html", {"joining": joining}, status_code=400)
 
 
@@ -148,7 +148,7 @@ async def confirm(request: Request, ctx: Context) -> Response:
     person = await service.confirm(db, ctx.settings, request.path_params["token"])
     if person is None:
         return _link_invalid(request, ctx, joining=True)
-    response = redirect("/me?welcome=1")
+    response = redirect(ctx.url("profile") + "?welcome=1")
     await sessions.start(request, db, response, person)
     _set_language_cookie(ctx, response, person.language)
     return response
@@ -177,7 +177,7 @@ async def login(request: Request, ctx: Context) -> Response:
     async def work(session: AsyncSession) -> None:
         await service.request_login(session, settings, email, next_url=next_url)
 
-    response = redirect("/login/sent")
+    response = redirect(ctx.url("login_sent"))
     response.background = _after_response(request, work)
     return response
 
@@ -259,7 +259,7 @@ async def save_profile(request: Request, ctx: Context) -> Response:
     # The consent is recorded in the language of the page the person saw, before any change of language.
     await service.set_newsletter(db, person, bool(clean["newsletter"]), method="form",
                                  language=i18n.current_language.get())
-    response = redirect("/me?saved=1")
+    response = redirect(ctx.url("profile") + "?saved=1")
     _set_language_cookie(ctx, response, person.language)
     return response
 
@@ -292,7 +292,7 @@ async def erase(request: Request, ctx: Context) -> Response:
         return render(request, "members/erase.html", await _erase_context(ctx, unconfirmed=True),
                       status_code=400)
     db = ctx.db
-    response = redirect("/goodbye")
+    response = redirect(ctx.url("goodbye"))
     await sessions.end(request, db, response)
     await service.erase(db, ctx.settings, person)
     signed_in_as(request, None)
@@ -368,7 +368,7 @@ async def admin_add_interest(request: Request, ctx: Context) -> Response:
         return render(request, "members/admin_interests.html", {
             "interests": await service.all_interests(db), "errors": parsed.errors, "values": parsed.values,
         }, status_code=400)
-    return redirect("/admin/interests?saved=1")
+    return redirect(ctx.url("admin_interests") + "?saved=1")
 
 
 async def _interest(request: Request, ctx: Context) -> Interest:
@@ -391,13 +391,13 @@ async def admin_update_interest(request: Request, ctx: Context) -> Response:
     interest.name_nl = parsed.value["name_nl"]
     interest.name_en = parsed.value["name_en"]
     interest.name_ja = parsed.value["name_ja"]
-    return redirect("/admin/interests?saved=1")
+    return redirect(ctx.url("admin_interests") + "?saved=1")
 
 
 async def admin_delete_interest(request: Request, ctx: Context) -> Response:
     interest = await _interest(request, ctx)
     await ctx.db.delete(interest)
-    return redirect("/admin/interests?saved=1")
+    return redirect(ctx.url("admin_interests") + "?saved=1")
 
 
 async def _welcome_context(request: Request, ctx: Context) -> dict[str, object]:
@@ -420,7 +420,7 @@ async def admin_save_welcome(request: Request, ctx: Context) -> Response:
     db = ctx.db
     if forms.field(form, "reset") == "1":
         await service.reset_welcome_text(db, language)
-        return redirect("/admin/welcome?saved=1")
+        return redirect(ctx.url("admin_welcome") + "?saved=1")
     parsed = member_forms.parse_welcome(form)
     if parsed.value is None:
         context = await _welcome_context(request, ctx)
@@ -429,7 +429,7 @@ async def admin_save_welcome(request: Request, ctx: Context) -> Response:
                 text.update(parsed.values, errors=parsed.errors)
         return render(request, "members/admin_welcome.html", context, status_code=400)
     await service.save_welcome_text(db, language, **parsed.value)
-    return redirect("/admin/welcome?saved=1")
+    return redirect(ctx.url("admin_welcome") + "?saved=1")
 
 
 routes: list[BaseRoute] = [

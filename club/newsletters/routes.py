@@ -220,7 +220,7 @@ async def create(request: Request, ctx: Context) -> Response:
 async def edit(request: Request, ctx: Context) -> Response:
     newsletter = await _load(request, ctx)
     if not newsletter.editable:
-        return redirect(f"/admin/newsletters/{newsletter.id}/report")
+        return redirect(ctx.url("report", newsletter_id=newsletter.id))
     context = await _edit_context(request, ctx, newsletter)
     return render_page(request, "newsletters/edit.html", {**context, "values": _values_of(newsletter)})
 
@@ -241,7 +241,7 @@ async def _save(request: Request, ctx: Context, newsletter: Newsletter | None) -
         return render_page(request, "newsletters/edit.html",
                            {**context, "errors": errors, "values": form_values(form)}, status_code=400)
     newsletter = await service.save(db, newsletter, draft, ctx.me)
-    return redirect(f"/admin/newsletters/{newsletter.id}?done=saved#preview")
+    return redirect(ctx.url("edit", newsletter_id=newsletter.id) + "?done=saved#preview")
 
 
 # ---- preview ---------------------------------------------------------------------------------------------------
@@ -341,7 +341,7 @@ async def upload_images(request: Request, ctx: Context) -> Response:
         return render_page(request, "newsletters/edit.html",
                            {**context, "errors": errors, "values": _values_of(newsletter)}, status_code=400)
     ctx.db.add_all(accepted)
-    return redirect(f"/admin/newsletters/{newsletter.id}?done=uploaded#images")
+    return redirect(ctx.url("edit", newsletter_id=newsletter.id) + "?done=uploaded#images")
 
 
 async def image(request: Request, ctx: Context) -> Response:
@@ -369,7 +369,7 @@ async def test_send(request: Request, ctx: Context) -> Response:
                                                                     "addresses": forms.field(form, "addresses")}},
                            status_code=400)
     await service.send_test(ctx.db, ctx.settings, newsletter, ctx.me, addresses)
-    return redirect(f"/admin/newsletters/{newsletter.id}?done=tested#test")
+    return redirect(ctx.url("edit", newsletter_id=newsletter.id) + "?done=tested#test")
 
 
 async def schedule(request: Request, ctx: Context) -> Response:
@@ -388,13 +388,13 @@ async def schedule(request: Request, ctx: Context) -> Response:
                            {**context, "errors": errors, "values": {**_values_of(newsletter), **form_values(form)}},
                            status_code=400)
     await service.schedule(ctx.db, newsletter.id, moment, forms.field(form, "timezone") or None)
-    return redirect(f"/admin/newsletters/{newsletter.id}?done=scheduled#schedule")
+    return redirect(ctx.url("edit", newsletter_id=newsletter.id) + "?done=scheduled#schedule")
 
 
 async def unschedule(request: Request, ctx: Context) -> Response:
     newsletter = await _load(request, ctx)
     await service.unschedule(ctx.db, newsletter.id)
-    return redirect(f"/admin/newsletters/{newsletter.id}?done=unscheduled")
+    return redirect(ctx.url("edit", newsletter_id=newsletter.id) + "?done=unscheduled")
 
 
 service_messages = {
@@ -426,7 +426,7 @@ async def _pace(ctx: Context, recipients: int) -> dict[str, Any]:
 async def confirm(request: Request, ctx: Context) -> Response:
     newsletter = await _load(request, ctx)
     if not newsletter.editable:
-        return redirect(f"/admin/newsletters/{newsletter.id}/report")
+        return redirect(ctx.url("report", newsletter_id=newsletter.id))
     return await _confirm_page(request, ctx, newsletter)
 
 
@@ -434,7 +434,7 @@ async def send(request: Request, ctx: Context) -> Response:
     newsletter = await _load(request, ctx)
     if newsletter.status not in ("draft", "scheduled"):
         if newsletter.status in ("sending", "paused", "sent"):
-            return redirect(f"/admin/newsletters/{newsletter.id}/report?done=already")
+            return redirect(ctx.url("report", newsletter_id=newsletter.id) + "?done=already")
         return _refuse(request, newsletter, NOT_EDITABLE)
     try:
         queued = await service.start_sending(ctx.db, ctx.settings, newsletter.id)
@@ -442,28 +442,28 @@ async def send(request: Request, ctx: Context) -> Response:
         return await _confirm_page(request, ctx, newsletter, status_code=400)
     done = "started" if queued is not None else "already"
     audit.note(request, recipients=queued or 0)  # the entry route() records says to how many people
-    return redirect(f"/admin/newsletters/{newsletter.id}/report?done={done}")
+    return redirect(ctx.url("report", newsletter_id=newsletter.id) + f"?done={done}")
 
 
 async def pause(request: Request, ctx: Context) -> Response:
     newsletter = await _load(request, ctx)
     if not await service.pause(ctx.db, newsletter.id):
         return _refuse(request, newsletter, N_("Only a newsletter that is being sent can be paused."))
-    return redirect(f"/admin/newsletters/{newsletter.id}/report?done=paused")
+    return redirect(ctx.url("report", newsletter_id=newsletter.id) + "?done=paused")
 
 
 async def resume(request: Request, ctx: Context) -> Response:
     newsletter = await _load(request, ctx)
     if not await service.resume(ctx.db, newsletter.id):
         return _refuse(request, newsletter, N_("Only a paused newsletter can be resumed."))
-    return redirect(f"/admin/newsletters/{newsletter.id}/report?done=resumed")
+    return redirect(ctx.url("report", newsletter_id=newsletter.id) + "?done=resumed")
 
 
 async def cancel(request: Request, ctx: Context) -> Response:
     newsletter = await _load(request, ctx)
     if not await service.cancel(ctx.db, newsletter.id):
         return _refuse(request, newsletter, FINISHED)
-    return redirect(f"/admin/newsletters/{newsletter.id}/report?done=cancelled")
+    return redirect(ctx.url("report", newsletter_id=newsletter.id) + "?done=cancelled")
 
 
 async def retry(request: Request, ctx: Context) -> Response:
@@ -473,7 +473,7 @@ async def retry(request: Request, ctx: Context) -> Response:
         return _refuse(request, newsletter, N_("This newsletter has no failed deliveries to send again."))
     await audit.record(ctx.db, request, "newsletters.retry", "newsletter", newsletter.id,
                        {"deliveries": retried})
-    return redirect(f"/admin/newsletters/{newsletter.id}/report?done=retried")
+    return redirect(ctx.url("report", newsletter_id=newsletter.id) + "?done=retried")
 
 
 # ---- progress and report ---------------------------------------------------------------------------------------
@@ -514,7 +514,7 @@ async def duplicate(request: Request, ctx: Context) -> Response:
     copy = await service.duplicate(ctx.db, newsletter, ctx.me)
     await audit.record(ctx.db, request, "newsletters.duplicate", "newsletter", copy.id,
                        {"from": newsletter.id})
-    return redirect(f"/admin/newsletters/{copy.id}?done=duplicated")
+    return redirect(ctx.url("edit", newsletter_id=copy.id) + "?done=duplicated")
 
 
 async def delete_confirm(request: Request, ctx: Context) -> Response:
@@ -533,7 +533,7 @@ async def delete(request: Request, ctx: Context) -> Response:
         return _refuse(request, newsletter, ONLY_DRAFTS)
     await audit.record(ctx.db, request, "newsletters.delete_newsletter", "newsletter", newsletter.id,
                        {"subject": title})
-    return redirect("/admin/newsletters?done=deleted")
+    return redirect(ctx.url("admin_list") + "?done=deleted")
 
 
 async def progress_json(request: Request, ctx: Context) -> Response:
@@ -646,7 +646,7 @@ routes: list[BaseRoute] = [
     route("/admin/newsletters/{newsletter_id:int}/progress.json", progress_json, role="admin"),
     route("/admin/newsletters/{newsletter_id:int}/deliveries.csv", deliveries_csv, role="admin"),
     route("/newsletters", archive),
-    route("/newsletters/feed/{language}.atom", feed),
+    route("/newsletters/feed/{language}.atom", feed, name="newsletters_feed"),
     route("/newsletters/images/{name}", image),
     route("/newsletters/{newsletter_id:int}", archive_item),
 ]

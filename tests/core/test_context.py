@@ -71,3 +71,12 @@ def test_handlers_read_the_context_not_request_state():
     found = [f"{path.name}:{n}" for path in files
              for n, line in enumerate(path.read_text().splitlines(), 1) if re.search(r"request\.state\b", line)]
     assert len(files) >= 9 and found == []
+
+
+def test_route_names_are_unique_so_urls_built_from_them_are_right(app):
+    from collections import Counter
+
+    from starlette.routing import Route
+
+    names = Counter(item.name for item in app.routes if isinstance(item, Route))
+    assert len(names) > 50 and [name for name, count in names.items() if count > 1] == []
