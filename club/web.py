@@ -319,14 +319,13 @@ def route(
         if _id_out_of_range(request.path_params):
             raise HTTPException(404)
         if not visitors_need_db and sessions.cookie_name(request.app.state.settings) not in request.cookies:
-            request.state.auth_session = request.state.person = None
+            request.state.person = None
             return await endpoint(request, await context(request, cast(AsyncSession, _NoDatabase()), None))
         async with request.app.state.sessionmaker() as db:
-            request.state.db = db
             try:
                 loaded = await sessions.load(request, db)
-                request.state.auth_session, request.state.person = loaded if loaded else (None, None)
-                person = request.state.person
+                person = loaded[1] if loaded else None
+                request.state.person = person  # for render(), the error pages and the audit
                 if person is not None and person.page_language in i18n.LANGUAGES:
                     i18n.current_language.set(person.page_language)
                 if person is not None and person.time_zone:
