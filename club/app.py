@@ -27,11 +27,16 @@ from club.members.routes import routes as member_routes
 from club.middleware import BodyLimit, CacheControl, Language, SecurityHeaders, ServerErrors, TrustedProxies
 from club.newsletters.routes import routes as newsletter_routes
 from club.site.routes import routes as site_routes
-from club.web import STATIC_DIR
+from club.templating import STATIC_DIR
 
 log = logging.getLogger("club")
 
 # Paths whose forms carry files get the larger upload limit; every other body is small.
+# Why our BodyLimit and not Starlette's max_body_size (Starlette 1.10: Starlette(max_body_size=...) and
+# Route(max_body_size=...)): Starlette's raises only when the body is read, so a body over the limit first goes
+# through routing, the database session, the login lookup and the role guard; and a handler that never reads
+# the body (a GET, a redirect) answers with Starlette's plain-text "Content Too Large", not our translated page.
+# BodyLimit refuses by Content-Length before any of that, with the friendly 413 page and Connection: close.
 UPLOAD_PREFIXES = ("/activities", "/admin/newsletters", "/admin/members/import")
 
 

@@ -1,140 +1,30 @@
-"""The one Jinja2 environment, page rendering, CSRF, and routes that own their transaction and role guard."""
+"""Page rendering, CSRF, one-time notices, and routes that own their transaction, role guard and CSRF check and
+hand each handler a typed Context. The Jinja2 environment itself lives in club.templating."""
 
 from __future__ import annotations
 
-import contextvars
+import dataclasses
 import hashlib
 import hmac
 import secrets
 import time
 from collections.abc import Awaitable, Callable, Sequence
-from functools import cache
-from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn, cast
 from urllib.parse import quote
 
-import jinja2
-from markupsafe import Markup
+from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.datastructures import FormData
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import Route
 
-from club import i18n
+from club import i18n, templating
 from club.accounts import sessions
-from club.config import ROOT, Settings
+from club.accounts.models import AuthSession, Person
+from club.config import Settings
 from club.middleware import BodyTooLarge
-
-TEMPLATES_DIR = ROOT / "templates"
-STATIC_DIR = ROOT / "static"
-Endpoint = Callable[[Request], Awaitable[Response]]
-
-
-@cache
-def _static_version(path: str) -> str:
-    file = STATIC_DIR / path
-    if not file.is_file():
-        raise FileNotFoundError(f"static/{path} does not exist")
-    return hashlib.sha256(file.read_bytes()).hexdigest()[:10]
-
-
-def static_url(path: str) -> str:
-    """A cache-busting URL for a file under static/; a typo fails at render time, not in the browser."""
-    return f"/static/{quote(path)}?v={_static_version(path)}"
-
-
-@jinja2.pass_context
-def _template_gettext(context: jinja2.runtime.Context, message: str, /, **variables: Any) -> str:
-    text = i18n.translations(i18n.current_language.get()).gettext(message)
-    if context.eval_ctx.autoescape:
-        text = Markup(text)
-    return text % variables
-
-
-@jinja2.pass_context
-def _template_ngettext(context: jinja2.runtime.Context, singular: str, plural: str, count: int, /,
-                       **variables: Any) -> str:
-    variables.setdefault("num", i18n.format_number(count))
-    text = i18n.translations(i18n.current_language.get()).ngettext(singular, plural, count)
-    if context.eval_ctx.autoescape:
-        text = Markup(text)
-    return text % variables
-
-
-# Language names inside a sentence, in the page's language ("Engels", "英語"), and "the X version" as each
-# language says it ("de Engelse versie", "英語版"): never a native name dropped into another language's sentence.
-LANGUAGE_IN_SENTENCE = {"nl": i18n.N_("Dutch"), "en": i18n.N_("English"), "ja": i18n.N_("Japanese")}
-VERSION_IN = {"nl": i18n.N_("the Dutch version"), "en": i18n.N_("the English version"),
-              "ja": i18n.N_("the Japanese version")}
-
-
-def language_in_sentence(code: str) -> str:
-    return i18n.gettext(LANGUAGE_IN_SENTENCE[code]) if code in LANGUAGE_IN_SENTENCE else code
-
-
-def version_in(code: str) -> str:
-    return i18n.gettext(VERSION_IN[code]) if code in VERSION_IN else code
-
-
-# Set while an admin page renders: its times say their zone, for admins in Ghent and Kanazawa alike.
-_console_page: contextvars.ContextVar[bool] = contextvars.ContextVar("console_page", default=False)
-
-
-def _datetime_filter(value: Any, format: str = "medium", tz: str | None = None) -> str:
-    """The `datetime` filter: on admin pages a time without an explicit zone gets the zone it is shown in."""
-    if value is not None and tz is None and format != "full" and _console_page.get():
-        return i18n.format_datetime_zone(value, format)
-    return i18n.format_datetime(value, format, tz)
-
-
-def once(request: Request | None, key: str) -> bool:
-    """True the first time a page asks for key: a part that several templates may include shows only once."""
-    if request is None:
-        return True
-    seen: set[str] = getattr(request.state, "once_keys", None) or set()
-    request.state.once_keys = seen
-    if key in seen:
-        return False
-    seen.add(key)
-    return True
-
-
-def create_environment() -> jinja2.Environment:
-    env = jinja2.Environment(
-        loader=jinja2.FileSystemLoader(TEMPLATES_DIR),
-        autoescape=jinja2.select_autoescape(("html", "xml"), default_for_string=True),
-        extensions=["jinja2.ext.i18n"],
-        undefined=jinja2.StrictUndefined,
-        trim_blocks=True,
-        lstrip_blocks=True,
-        enable_async=False,
-    )
-    env.policies["ext.i18n.trimmed"] = True
-    env.install_gettext_callables(i18n.gettext, i18n.ngettext, newstyle=True)  # type: ignore[attr-defined]
-    # Jinja's own newstyle wrappers hand our functions the bare number and format the text a second time, so a
-    # num= passed by a template ("10,000+") was ignored. These translate, then format once, with num defaulting
-    # to the number written in the page's locale (thousands separators).
-    env.globals.update(gettext=_template_gettext, _=_template_gettext, ngettext=_template_ngettext)
-    env.filters.update(
-        date=i18n.format_date,
-        datetime=_datetime_filter,
-        datetime_zone=i18n.format_datetime_zone,
-        number=i18n.format_number,
-    )
-    env.globals.update(
-        static=static_url,
-        once=once,
-        language_in_sentence=language_in_sentence,
-        version_in=version_in,
-        LANGUAGES=i18n.LANGUAGES,
-        LANGUAGE_NAMES=i18n.LANGUAGE_NAMES,
-    )
-    return env
-
-
-templates = create_environment()
-
+from club.ratelimit import client_ip
 
 # ---- CSRF ------------------------------------------------------------------------------------------------------
 
@@ -174,10 +64,23 @@ class CSRFError(HTTPException):
         super().__init__(403, "csrf")
 
 
+@dataclasses.dataclass(frozen=True, slots=True)
+class FormLimits:
+    """What a route's form may hold; an upload route raises max_files and max_part_size."""
+
+    max_files: int = 0
+    max_fields: int = 200
+    max_part_size: int = 256 * 1024
+
+
 async def read_form(
     request: Request, *, max_files: int = 0, max_fields: int = 200, max_part_size: int = 256 * 1024
 ) -> FormData:
-    """Parse a posted form and check its CSRF token; a missing or wrong token is a 403."""
+    """The posted form, its CSRF token checked; a missing or wrong token is a 403. route() has already read and
+    checked it for every route that did not opt out (its limits are the route's), so this returns that form."""
+    checked = request.scope.get(_CHECKED_FORM)
+    if checked is not None:
+        return cast(FormData, checked)
     try:
         form = await request.form(max_files=max_files, max_fields=max_fields, max_part_size=max_part_size)
     except HTTPException as exc:
@@ -195,7 +98,11 @@ async def read_form(
     expected = csrf_token(request)
     if not hmac.compare_digest(sent.encode(), expected.encode()):
         raise CSRFError()
+    request.scope[_CHECKED_FORM] = form
     return form
+
+
+_CHECKED_FORM = "club.checked_form"
 
 
 # ---- one-time notices ------------------------------------------------------------------------------------------
@@ -256,11 +163,11 @@ def render(
         values["flash"] = i18n.gettext(NOTICES[flash_key])
     if context:
         values.update(context)
-    console = _console_page.set(request.url.path == "/admin" or request.url.path.startswith("/admin/"))
+    console = templating.console_page.set(request.url.path == "/admin" or request.url.path.startswith("/admin/"))
     try:
-        html = templates.get_template(template).render(values)
+        html = templating.templates.get_template(template).render(values)
     finally:
-        _console_page.reset(console)
+        templating.console_page.reset(console)
     response = HTMLResponse(html, status_code=status_code, headers=headers)
     _set_csrf_cookie(request, response)
     if flash_key is not None and status_code < 300 and "flash" not in (context or {}):
@@ -312,20 +219,56 @@ ROLE_ALLOWED = {
     "ambassador": {"ambassador"},
     "admin": {"admin"},
 }
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
-# Ids in URLs are database integers; a larger number cannot name a row (and PostgreSQL refuses to compare it).
+class _NoDatabase:
+    """The db of a route declared with visitors_need_db=False, for a visitor: any use fails loudly."""
+
+    def __getattr__(self, name: str) -> NoReturn:
+        raise RuntimeError("this route was declared with visitors_need_db=False: it has no database session")
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Context:
+    """What a handler works with, typed, handed to it by route() as its second argument."""
+
+    request: Request
+    db: AsyncSession
+    person: Person | None  # who is logged in, if anyone
+    auth_session: AuthSession | None
+    settings: Settings
+    client_ip: str
+    language: str  # the page's language, after the person's own setting
+    form: FormData  # the posted form, CSRF token checked (empty for GET and for routes with csrf=False)
+
+    def url(self, name: str, /, **params: Any) -> str:
+        """The path of the route named name: built from the route table, never from the Host header."""
+        return str(self.request.app.url_path_for(name, **params))
+
+    @property
+    def me(self) -> Person:
+        """The person logged in, on a route with a role (route() has already sent everyone else away)."""
+        if self.person is None:
+            raise RuntimeError("ctx.me on a route without a role and nobody logged in: use ctx.person")
+        return self.person
+
+
+Endpoint = Callable[[Request, Context], Awaitable[Response]]
+
+
+def signed_in_as(request: Request, person: Person | None) -> None:
+    """After a handler logs someone in or out: the page it renders, the audit and error pages see them."""
+    request.state.person = person
+
+
+# Ids in URLs are database integers ({name:int} in the path); a larger number cannot name a row (and PostgreSQL
+# refuses to compare it).
 MAX_ID = 2**31 - 1
 
 
 def _id_out_of_range(path_params: dict[str, Any]) -> bool:
-    for key, value in path_params.items():
-        if isinstance(value, int) and not 0 <= value <= MAX_ID:
-            return True
-        if (isinstance(value, str) and (key == "id" or key.endswith("_id")) and value.isdigit()
-                and len(value) > 9 and int(value) > MAX_ID):
-            return True
-    return False
+    return any(isinstance(value, int) and not 0 <= value <= MAX_ID for value in path_params.values())
 
 
 def route(
@@ -336,9 +279,15 @@ def route(
     role: str | None = None,
     name: str | None = None,
     visitors_need_db: bool = True,
+    csrf: bool = True,
+    form: FormLimits = FormLimits(),
 ) -> Route:
     """A route whose request owns one database transaction (commit on success, rollback on error) and whose
     role guard runs before the handler: a visitor is sent to log in, a person without the role gets 403.
+    The handler is called as endpoint(request, ctx) with a typed Context.
+
+    Every route with a method other than GET reads its form (within `form`'s limits) and checks the CSRF token
+    before the handler runs; csrf=False opts out, for RFC 8058 one-click unsubscribe, which a mail client posts.
 
     An id in the path larger than any row's is a 404 before the handler runs. Every admin POST that succeeds
     (status below 400) leaves an audit entry named after the route, unless the handler recorded its own
@@ -346,7 +295,7 @@ def route(
     details with audit.note().
 
     With visitors_need_db=False (public pages that read nothing), a request without a session cookie gets no
-    database session at all: request.state.db is then missing, so a handler that does use it fails loudly."""
+    database session at all: ctx.db then fails at its first use."""
     if role is not None and role not in ROLE_ALLOWED:
         raise ValueError(f"unknown role {role!r}")
     if role is not None and not visitors_need_db:
@@ -354,19 +303,29 @@ def route(
     route_name = name or endpoint.__name__
     feature = endpoint.__module__.split(".")[1] if endpoint.__module__.startswith("club.") else ""
     audited = role == "admin" and any(method.upper() == "POST" for method in methods)
+    checks_csrf = csrf and any(method.upper() not in SAFE_METHODS for method in methods)
+
+    async def context(request: Request, db: AsyncSession, loaded: tuple[AuthSession, Person] | None) -> Context:
+        checked = FormData()
+        if checks_csrf and request.method not in SAFE_METHODS:
+            checked = await read_form(request, max_files=form.max_files, max_fields=form.max_fields,
+                                      max_part_size=form.max_part_size)
+        auth_session, person = loaded if loaded else (None, None)
+        return Context(request=request, db=db, person=person, auth_session=auth_session,
+                       settings=request.app.state.settings, client_ip=client_ip(request),
+                       language=i18n.current_language.get(), form=checked)
 
     async def handler(request: Request) -> Response:
         if _id_out_of_range(request.path_params):
             raise HTTPException(404)
         if not visitors_need_db and sessions.cookie_name(request.app.state.settings) not in request.cookies:
-            request.state.auth_session = request.state.person = None
-            return await endpoint(request)
+            request.state.person = None
+            return await endpoint(request, await context(request, cast(AsyncSession, _NoDatabase()), None))
         async with request.app.state.sessionmaker() as db:
-            request.state.db = db
             try:
                 loaded = await sessions.load(request, db)
-                request.state.auth_session, request.state.person = loaded if loaded else (None, None)
-                person = request.state.person
+                person = loaded[1] if loaded else None
+                request.state.person = person  # for render(), the error pages and the audit
                 if person is not None and person.page_language in i18n.LANGUAGES:
                     i18n.current_language.set(person.page_language)
                 if person is not None and person.time_zone:
@@ -384,7 +343,7 @@ def route(
 
                         if await account.must_set_up_totp(db, person):
                             return redirect_with_notice(request, "/admin/security", "security.totp-needed")
-                response = await endpoint(request)
+                response = await endpoint(request, await context(request, db, loaded))
                 if audited and request.method == "POST" and response.status_code < 400:
                     from club.admin import audit
 
@@ -401,8 +360,5 @@ def route(
     handler.__doc__ = endpoint.__doc__
     handler.role = role  # type: ignore[attr-defined]
     handler.audit_action = f"{feature}.{route_name}" if audited else None  # type: ignore[attr-defined]
+    handler.checks_csrf = checks_csrf  # type: ignore[attr-defined]
     return Route(path, handler, methods=list(methods), name=route_name)
-
-
-def template_path(name: str) -> Path:
-    return TEMPLATES_DIR / name

@@ -11,20 +11,19 @@ from club import forms, i18n
 from club.accounts import passwords, service, sessions, tokens
 from club.admin import audit
 from club.i18n import N_
-from club.ratelimit import client_ip
-from club.web import read_form, redirect, render, route, safe_next
+from club.web import Context, read_form, redirect, render, route, safe_next
 
 
-async def admin_login_page(request: Request) -> Response:
-    person = request.state.person
+async def admin_login_page(request: Request, ctx: Context) -> Response:
+    person = ctx.person
     if person is not None and person.is_admin:
         return redirect(safe_next(request.query_params.get("next"), "/admin"))
     return render(request, "accounts/admin_login.html", {"next": safe_next(request.query_params.get("next"), "/admin")})
 
 
-async def admin_login(request: Request) -> Response:
+async def admin_login(request: Request, ctx: Context) -> Response:
     form = await read_form(request)
-    db = request.state.db
+    db = ctx.db
     values = {"email": forms.field(form, "email")[:300]}
     next_url = safe_next(forms.field(form, "next"), "/admin")
     errors = forms.Errors()
@@ -38,7 +37,7 @@ async def admin_login(request: Request) -> Response:
     if errors:
         return render(request, "accounts/admin_login.html", {"errors": errors, "values": values, "next": next_url},
                       status_code=400)
-    result = await service.admin_login(db, email=email, password=password, ip=client_ip(request))
+    result = await service.admin_login(db, email=email, password=password, ip=ctx.client_ip)
     if result.locked:
         await audit.record(db, request, "admin.login.locked", "email", "", {"email": email}, actor_email=email)
         return render(request, "accounts/admin_login.html",
@@ -57,10 +56,10 @@ async def admin_login(request: Request) -> Response:
     return response
 
 
-async def admin_login_code(request: Request) -> Response:
+async def admin_login_code(request: Request, ctx: Context) -> Response:
     """The second step of an admin login with two-factor: a code from the app, or a recovery code."""
     form = await read_form(request)
-    db = request.state.db
+    db = ctx.db
     raw = forms.field(form, "token")[:100]
     next_url = safe_next(forms.field(form, "next"), "/admin")
     code = forms.field(form, "code")[:40]
@@ -85,27 +84,26 @@ async def admin_login_code(request: Request) -> Response:
     return response
 
 
-async def logout(request: Request) -> Response:
-    await read_form(request)
-    person = request.state.person
+async def logout(request: Request, ctx: Context) -> Response:
+    person = ctx.person
     if person is not None and person.role == "admin":
-        await audit.record(request.state.db, request, "admin.logout", "person", person.id, {})
-    response = redirect("/")
-    await sessions.end(request, request.state.db, response)
+        await audit.record(ctx.db, request, "admin.logout", "person", person.id, {})
+    response = redirect(ctx.url("home"))
+    await sessions.end(request, ctx.db, response)
     return response
 
 
-async def setup_page(request: Request) -> Response:
-    db = request.state.db
+async def setup_page(request: Request, ctx: Context) -> Response:
+    db = ctx.db
     raw = request.path_params["token"]
     if await service.admin_exists(db) or await tokens.peek(db, service.SETUP_PURPOSE, raw) is None:
         raise HTTPException(404)
     return render(request, "accounts/setup.html", {"token": raw})
 
 
-async def setup(request: Request) -> Response:
+async def setup(request: Request, ctx: Context) -> Response:
     form = await read_form(request)
-    db = request.state.db
+    db = ctx.db
     raw = request.path_params["token"]
     if await service.admin_exists(db) or await tokens.peek(db, service.SETUP_PURPOSE, raw) is None:
         raise HTTPException(404)
@@ -128,7 +126,7 @@ async def setup(request: Request) -> Response:
         raise HTTPException(404)
     person = await service.create_admin(db, email=email, name=name, password=password,
                                         language=i18n.current_language.get())
-    response = redirect("/admin")
+    response = redirect(ctx.url("admin_dashboard"))
     await sessions.start(request, db, response, person)
     await audit.record(db, request, "admin.setup", "person", person.id, {}, actor_email=email)
     return response

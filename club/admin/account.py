@@ -21,7 +21,7 @@ from club.admin.models import AdminSetting
 from club.i18n import LANGUAGES, N_, _, use_language
 from club.mail.outbox import queue_mail
 from club.middleware import LANGUAGE_COOKIE
-from club.web import read_form, render, route
+from club.web import Context, read_form, render, route
 
 RESET_PURPOSE = "admin-password-reset"
 RESET_LIFETIME = dt.timedelta(hours=1)
@@ -63,22 +63,22 @@ async def must_set_up_totp(db: AsyncSession, person: Person) -> bool:
     return person.role == "admin" and await totp_required(db) and not await totp.is_enabled(db, person.id)
 
 
-async def require_totp(request: Request) -> Response:
+async def require_totp(request: Request, ctx: Context) -> Response:
     form = await read_form(request)
     required = forms.field(form, "required") == "1"
-    if required and not await totp.is_enabled(request.state.db, request.state.person.id):
-        return web.redirect_with_notice(request, "/admin/security", "security.totp-needed")
-    await set_totp_required(request.state.db, required)
+    if required and not await totp.is_enabled(ctx.db, ctx.me.id):
+        return web.redirect_with_notice(request, ctx.url("security_page"), "security.totp-needed")
+    await set_totp_required(ctx.db, required)
     audit.note(request, required=required)
-    return web.redirect_with_notice(request, "/admin/admins",
+    return web.redirect_with_notice(request, ctx.url("admins_page"),
                                     "admins.totp-required" if required else "admins.totp-optional")
 
 
 # ---- settings and password ---------------------------------------------------------------------------------------
 
-async def account_settings(request: Request) -> Response:
+async def account_settings(request: Request, ctx: Context) -> Response:
     form = await read_form(request)
-    person: Person = request.state.person
+    person: Person = ctx.me
     try:
         console = forms.choice(forms.field(form, "console_language"), LANGUAGES)
         newsletter = forms.choice(forms.field(form, "language"), LANGUAGES)
@@ -92,16 +92,16 @@ async def account_settings(request: Request) -> Response:
     person.console_language = console if console != newsletter else None
     person.time_zone = zone
     audit.note(request, changes=changed)
-    response = web.redirect_with_notice(request, "/admin/security", "account.saved")
+    response = web.redirect_with_notice(request, ctx.url("security_page"), "account.saved")
     response.set_cookie(LANGUAGE_COOKIE, console, max_age=60 * 60 * 24 * 365, path="/", samesite="lax",
-                        secure=request.app.state.settings.is_production)
+                        secure=ctx.settings.is_production)
     return response
 
 
-async def password_change(request: Request) -> Response:
+async def password_change(request: Request, ctx: Context) -> Response:
     form = await read_form(request)
-    db = request.state.db
-    person: Person = request.state.person
+    db = ctx.db
+    person: Person = ctx.me
     errors = forms.Errors()
     if not await passwords.verify_password(person.password_hash, forms.field(form, "current_password")):
         errors.add("current_password", forms.Invalid(N_("That is not your current password.")))
@@ -109,25 +109,25 @@ async def password_change(request: Request) -> Response:
     if errors:
         from club.admin.routes import security_context
 
-        return render(request, "admin/security.html", {**await security_context(request), "errors": errors},
+        return render(request, "admin/security.html", {**await security_context(ctx), "errors": errors},
                       status_code=400)
     person.password_hash = await passwords.hash_password(password)
     await sessions.revoke_all(db, person.id)
-    response = web.redirect_with_notice(request, "/admin/security", "account.password")
+    response = web.redirect_with_notice(request, ctx.url("security_page"), "account.password")
     await sessions.start(request, db, response, person)
     return response
 
 
 # ---- a forgotten password ----------------------------------------------------------------------------------------
 
-async def forgot_page(request: Request) -> Response:
+async def forgot_page(request: Request, ctx: Context) -> Response:
     return render(request, "accounts/password_forgot.html", {})
 
 
-async def forgot(request: Request) -> Response:
+async def forgot(request: Request, ctx: Context) -> Response:
     """Always the same answer, so the page does not tell who is an admin; the mail goes only to an admin."""
     form = await read_form(request)
-    db = request.state.db
+    db = ctx.db
     try:
         email = forms.email(forms.field(form, "email"))
     except forms.Invalid as exc:
@@ -144,7 +144,7 @@ async def forgot(request: Request) -> Response:
         with use_language(language):
             subject = _("Choose a new password for the club's admin console")
         text, html = admin_members.render_mail("password_reset", language, subject=subject,
-                                               url=request.app.state.settings.absolute_url(f"/admin/password/{raw}"))
+                                               url=ctx.settings.absolute_url(f"/admin/password/{raw}"))
         await queue_mail(db, to_email=person.email, to_name=person.name, subject=subject, text=text, html=html,
                          language=language, kind="admin-password-reset", person_id=person.id)
         await audit.record(db, request, "admin.password.reset_request", "person", person.id, {},
@@ -152,15 +152,15 @@ async def forgot(request: Request) -> Response:
     return render(request, "accounts/password_forgot.html", {"sent": True})
 
 
-async def reset_page(request: Request) -> Response:
-    token = await tokens.peek(request.state.db, RESET_PURPOSE, request.path_params["token"])
+async def reset_page(request: Request, ctx: Context) -> Response:
+    token = await tokens.peek(ctx.db, RESET_PURPOSE, request.path_params["token"])
     if token is None:
         return render(request, "accounts/password_reset.html", {"valid": False}, status_code=404)
     return render(request, "accounts/password_reset.html", {"valid": True, "token": request.path_params["token"]})
 
 
-async def reset(request: Request) -> Response:
-    db = request.state.db
+async def reset(request: Request, ctx: Context) -> Response:
+    db = ctx.db
     raw = request.path_params["token"]
     form = await read_form(request)
     token = await tokens.peek(db, RESET_PURPOSE, raw)
@@ -178,9 +178,9 @@ async def reset(request: Request) -> Response:
     await sessions.revoke_all(db, person.id)
     if await totp.is_enabled(db, person.id):
         # The link proves the mailbox, not the phone: the second factor is still asked at the next login.
-        response = web.redirect_with_notice(request, "/admin/login", "account.reset-login")
+        response = web.redirect_with_notice(request, ctx.url("admin_login_page"), "account.reset-login")
     else:
-        response = web.redirect_with_notice(request, "/admin", "account.reset")
+        response = web.redirect_with_notice(request, ctx.url("admin_dashboard"), "account.reset")
         await sessions.start(request, db, response, person)
     await audit.record(db, request, "admin.password.reset", "person", person.id, {}, actor_email=person.email)
     return response
@@ -188,29 +188,29 @@ async def reset(request: Request) -> Response:
 
 # ---- pending invitations -----------------------------------------------------------------------------------------
 
-async def invitation_resend(request: Request) -> Response:
+async def invitation_resend(request: Request, ctx: Context) -> Response:
     form = await read_form(request)
-    db = request.state.db
+    db = ctx.db
     token = await admin_members.revoke_invitation(db, forms.field(form, "invitation"))
     if token is None:
         raise HTTPException(404)
     email, name = admin_members.invitation_of(token.data)
-    await admin_members.invite_admin(db, request.app.state.settings, email=email, name=name,
+    await admin_members.invite_admin(db, ctx.settings, email=email, name=name,
                                      language=admin_members.invitation_language(token.data),
-                                     invited_by=request.state.person)
+                                     invited_by=ctx.me)
     await audit.record(db, request, "admin.invite.resend", "email", "", {"email": email})
-    return web.redirect_with_notice(request, "/admin/admins", "admins.resent")
+    return web.redirect_with_notice(request, ctx.url("admins_page"), "admins.resent")
 
 
-async def invitation_revoke(request: Request) -> Response:
+async def invitation_revoke(request: Request, ctx: Context) -> Response:
     form = await read_form(request)
-    db = request.state.db
+    db = ctx.db
     token = await admin_members.revoke_invitation(db, forms.field(form, "invitation"))
     if token is None:
         raise HTTPException(404)
     email, _name = admin_members.invitation_of(token.data)
     await audit.record(db, request, "admin.invite.revoke", "email", "", {"email": email})
-    return web.redirect_with_notice(request, "/admin/admins", "admins.revoked")
+    return web.redirect_with_notice(request, ctx.url("admins_page"), "admins.revoked")
 
 
 routes: list[BaseRoute] = [

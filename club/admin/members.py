@@ -19,7 +19,7 @@ from club.mail.models import Delivery, Mail
 from club.mail.outbox import queue_mail
 from club.members import service as members
 from club.members.models import Consent, Interest
-from club.web import templates
+from club.templating import templates
 
 REPERMISSION_PURPOSE = "newsletter-repermission"
 REPERMISSION_LIFETIME = dt.timedelta(days=30)

@@ -36,7 +36,7 @@ from club.ambassadors import labels as ambassador_labels
 from club.ambassadors import service as ambassadors
 from club.i18n import LANGUAGE_NAMES, LANGUAGES, N_, TIMEZONES, _, current_language, format_date
 from club.members import service as members
-from club.web import read_form, redirect, render, route
+from club.web import Context, FormLimits, read_form, redirect, render, route, signed_in_as
 
 NOTICES = {
     "saved": N_("Saved."),
@@ -68,8 +68,8 @@ def with_notice(request: Request, url: str, key: str) -> Response:
     return web.redirect_with_notice(request, url, f"admin.{key}")
 
 
-async def load_member(request: Request) -> Person:
-    person = await request.state.db.get(Person, request.path_params["person_id"])
+async def load_member(request: Request, ctx: Context) -> Person:
+    person = await ctx.db.get(Person, request.path_params["person_id"])
     if person is None:
         raise HTTPException(404)
     return person
@@ -77,8 +77,8 @@ async def load_member(request: Request) -> Person:
 
 # ---- dashboard -------------------------------------------------------------------------------------------------
 
-async def dashboard(request: Request) -> Response:
-    db = request.state.db
+async def dashboard(request: Request, ctx: Context) -> Response:
+    db = ctx.db
     counts = dict((await db.execute(select(Person.role, func.count()).group_by(Person.role))).all())
     # "Members" is everyone in the club, as the member list counts them (ambassadors and admins are members too).
     return render(request, "admin/dashboard.html", {"counts": counts, "everyone": await count_all_members(db)})
@@ -115,8 +115,8 @@ def member_rows(page: MemberPage) -> Sequence[tuple[object, ...]]:
     return rows
 
 
-async def member_list(request: Request) -> Response:
-    db = request.state.db
+async def member_list(request: Request, ctx: Context) -> Response:
+    db = ctx.db
     where = MemberFilter.from_params(request.query_params)
     page = await find_members(db, where)
     return render(request, "admin/members.html", {
@@ -140,10 +140,10 @@ async def member_list(request: Request) -> Response:
     })
 
 
-async def member_export(request: Request) -> Response:
+async def member_export(request: Request, ctx: Context) -> Response:
     where = MemberFilter.from_params(request.query_params)
     delimiter = exporter.DELIMITERS.get(request.query_params.get("delimiter", ""), ",")
-    await audit.record(request.state.db, request, "member.export", "members", "",
+    await audit.record(ctx.db, request, "member.export", "members", "",
                        {**where.params(after="", before="", page=1),
                         **({"delimiter": delimiter} if delimiter != "," else {})})
     stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%d-%H%M")
@@ -160,16 +160,16 @@ async def member_export(request: Request) -> Response:
     })
 
 
-async def member_page(request: Request) -> Response:
-    person = await load_member(request)
-    db = request.state.db
-    info = await admin_members.details(db, request.app.state.settings, person)
+async def member_page(request: Request, ctx: Context) -> Response:
+    person = await load_member(request, ctx)
+    db = ctx.db
+    info = await admin_members.details(db, ctx.settings, person)
     history = (await audit.entries(db, audit.AuditFilter(target_type="person", target_id=str(person.id)),
                                    limit=20))[0]
     return render(request, "admin/member.html", {
         "member": person, "info": info, "notice": notice(request), "history": history,
         "consent_text": members.consent_text, "methods": members.METHODS,
-        "current_session": getattr(request.state.auth_session, "id", None), "audit_label": audit.action_label,
+        "current_session": getattr(ctx.auth_session, "id", None), "audit_label": audit.action_label,
         "day": dt.date.fromisoformat, "status_label": ambassador_labels.status,
     })
 
@@ -179,9 +179,9 @@ def _edit_values(person: Person, interests: list[str]) -> dict[str, object]:
             "role": person.role, "interests": interests}
 
 
-async def member_edit_page(request: Request) -> Response:
-    person = await load_member(request)
-    db = request.state.db
+async def member_edit_page(request: Request, ctx: Context) -> Response:
+    person = await load_member(request, ctx)
+    db = ctx.db
     chosen = [interest.slug for interest in await members.interests_of(db, person.id)]
     return render(request, "admin/member_edit.html", {
         "member": person, "values": _edit_values(person, chosen), "interests": await members.all_interests(db),
@@ -189,9 +189,9 @@ async def member_edit_page(request: Request) -> Response:
     })
 
 
-async def member_edit(request: Request) -> Response:
-    person = await load_member(request)
-    db = request.state.db
+async def member_edit(request: Request, ctx: Context) -> Response:
+    person = await load_member(request, ctx)
+    db = ctx.db
     form = await read_form(request)
     all_interests = await members.all_interests(db)
     values: dict[str, object] = {key: forms.field(form, key)[:300] for key in ("name", "email", "city", "language",
@@ -231,79 +231,77 @@ async def member_edit(request: Request) -> Response:
         await audit.record(db, request, "member.edit", "person", person.id,
                            audit.without_personal_values({"changes": changes}))
     if promote:
-        await admin_members.invite_admin(db, request.app.state.settings, email=person.email, name=person.name,
-                                         language=person.language, invited_by=request.state.person)
+        await admin_members.invite_admin(db, ctx.settings, email=person.email, name=person.name,
+                                         language=person.language, invited_by=ctx.me)
         await audit.record(db, request, "admin.promote", "person", person.id, {})
         return with_notice(request, f"/admin/members/{person.id}", "promote-invited")
     return with_notice(request, f"/admin/members/{person.id}", "saved")
 
 
-async def member_suppress(request: Request) -> Response:
-    person = await load_member(request)
+async def member_suppress(request: Request, ctx: Context) -> Response:
+    person = await load_member(request, ctx)
     form = await read_form(request)
     try:
         reason = forms.text(forms.field(form, "reason"), max_length=200, required=False)
     except forms.Invalid:
         reason = ""
-    await admin_members.suppress(request.state.db, person, reason)
+    await admin_members.suppress(ctx.db, person, reason)
     # The reason is kept on the member (and goes with them), not in the log.
-    await audit.record(request.state.db, request, "member.suppress", "person", person.id,
+    await audit.record(ctx.db, request, "member.suppress", "person", person.id,
                        audit.without_personal_values({"reason": reason}))
     return with_notice(request, f"/admin/members/{person.id}", "suppressed")
 
 
-async def member_unsuppress(request: Request) -> Response:
-    person = await load_member(request)
-    await read_form(request)
-    await admin_members.unsuppress(request.state.db, person)
-    await audit.record(request.state.db, request, "member.unsuppress", "person", person.id, {})
+async def member_unsuppress(request: Request, ctx: Context) -> Response:
+    person = await load_member(request, ctx)
+    await admin_members.unsuppress(ctx.db, person)
+    await audit.record(ctx.db, request, "member.unsuppress", "person", person.id, {})
     return with_notice(request, f"/admin/members/{person.id}", "unsuppressed")
 
 
-async def _delete_context(request: Request, person: Person, **extra: object) -> dict[str, object]:
-    kept, dropped = await ambassadors.erasure_outcome(request.state.db, person.id)
+async def _delete_context(ctx: Context, person: Person, **extra: object) -> dict[str, object]:
+    kept, dropped = await ambassadors.erasure_outcome(ctx.db, person.id)
     return {"member": person, "kept_activities": kept, "dropped_activities": dropped, **extra}
 
 
-async def member_delete_page(request: Request) -> Response:
-    person = await load_member(request)
-    return render(request, "admin/member_delete.html", await _delete_context(request, person))
+async def member_delete_page(request: Request, ctx: Context) -> Response:
+    person = await load_member(request, ctx)
+    return render(request, "admin/member_delete.html", await _delete_context(ctx, person))
 
 
-async def member_delete(request: Request) -> Response:
-    person = await load_member(request)
+async def member_delete(request: Request, ctx: Context) -> Response:
+    person = await load_member(request, ctx)
     form = await read_form(request)
-    db = request.state.db
+    db = ctx.db
     if forms.field(form, "confirm_email").strip().lower() != person.email:
-        return render(request, "admin/member_delete.html", await _delete_context(request, person, errors={
+        return render(request, "admin/member_delete.html", await _delete_context(ctx, person, errors={
             "confirm_email": (N_("Type the member's email address to confirm."), {})}), status_code=400)
     try:
-        await admin_members.delete_member(db, request.app.state.settings, person)
+        await admin_members.delete_member(db, ctx.settings, person)
     except admin_members.LastAdmin:
-        return render(request, "admin/member_delete.html", await _delete_context(request, person, errors={
+        return render(request, "admin/member_delete.html", await _delete_context(ctx, person, errors={
             "confirm_email": (N_("This is the last admin. Make someone else admin first."), {})}), status_code=400)
     # The member is erased: the entry says that a member was deleted, and by whom; not who (their id included).
     await audit.record(db, request, "member.delete", "person", "", {})
     return with_notice(request, "/admin/members", "deleted")
 
 
-async def member_revoke_session(request: Request) -> Response:
-    person = await load_member(request)
+async def member_revoke_session(request: Request, ctx: Context) -> Response:
+    person = await load_member(request, ctx)
     form = await read_form(request)
     session_id = forms.field(form, "session")[:64]
-    if await admin_members.revoke_session(request.state.db, person, session_id):
-        await audit.record(request.state.db, request, "member.session.revoke", "person", person.id,
+    if await admin_members.revoke_session(ctx.db, person, session_id):
+        await audit.record(ctx.db, request, "member.session.revoke", "person", person.id,
                            {"session": session_id[:8]})
     return with_notice(request, f"/admin/members/{person.id}", "revoked")
 
 
-async def member_repermission(request: Request) -> Response:
-    person = await load_member(request)
-    await read_form(request)
-    settings = request.app.state.settings
-    sent = await admin_members.send_repermission(request.state.db, settings, person)
+async def member_repermission(request: Request, ctx: Context) -> Response:
+    person = await load_member(request, ctx)
+    settings = ctx.settings
+    sent = await admin_members.send_repermission(ctx.db, settings, person)
     if sent:
-        await audit.record(request.state.db, request, "member.repermission", "person", person.id, {})
+        await audit.record(ctx.db, request, "member.repermission", "person", person.id, {})
     return with_notice(request, f"/admin/members/{person.id}", "repermission" if sent else "repermission-none")
 
 
@@ -315,8 +313,8 @@ CHECK_WAIT = 1.5  # seconds
 CHECK_WAIT_ROWS = 5000
 
 
-async def _import_page_context(request: Request) -> dict[str, object]:
-    db = request.state.db
+async def _import_page_context(request: Request, ctx: Context) -> dict[str, object]:
+    db = ctx.db
     language = current_language.get()
     recent = (await db.execute(select(MemberImport).order_by(MemberImport.id.desc()).limit(10))).scalars().all()
     interests = await members.all_interests(db)
@@ -333,13 +331,13 @@ async def _import_page_context(request: Request) -> dict[str, object]:
     }
 
 
-async def import_page(request: Request) -> Response:
-    return render(request, "admin/import.html", await _import_page_context(request))
+async def import_page(request: Request, ctx: Context) -> Response:
+    return render(request, "admin/import.html", await _import_page_context(request, ctx))
 
 
-async def import_template(request: Request) -> Response:
+async def import_template(request: Request, ctx: Context) -> Response:
     """An example file in the page's language, to fill in: the column names and one row."""
-    db = request.state.db
+    db = ctx.db
     language = current_language.get()
     delimiter = exporter.DELIMITERS.get(request.query_params.get("delimiter", ""), ",")
     interests = [interest.name(language) for interest in (await members.all_interests(db))[:2]]
@@ -355,21 +353,21 @@ async def import_template(request: Request) -> Response:
         "content-disposition": 'attachment; filename="members-template.csv"'})
 
 
-async def import_upload(request: Request) -> Response:
+async def import_upload(request: Request, ctx: Context) -> Response:
     form = await read_form(request, max_files=1)
-    db = request.state.db
+    db = ctx.db
     upload = form.get("file")
     if not isinstance(upload, UploadFile) or not upload.filename:
-        return render(request, "admin/import.html", {**await _import_page_context(request),
+        return render(request, "admin/import.html", {**await _import_page_context(request, ctx),
                                                      "refused": (N_("Choose a CSV file to upload."), {})},
                       status_code=400)
     data = await upload.read()
-    settings = request.app.state.settings
+    settings = ctx.settings
     try:
         job = await importer.create(db, settings, data=data, filename=upload.filename,
-                                    created_by=request.state.person.id)
+                                    created_by=ctx.me.id)
     except importer.ImportRefused as exc:
-        return render(request, "admin/import.html", {**await _import_page_context(request),
+        return render(request, "admin/import.html", {**await _import_page_context(request, ctx),
                                                      "refused": (exc.message, exc.variables)}, status_code=400)
     await audit.record(db, request, "member.import.check", "import", job.id,
                        {"file": job.filename, "rows": job.total_rows})
@@ -377,18 +375,18 @@ async def import_upload(request: Request) -> Response:
     task = importer.start_check(request.app.state.sessionmaker, settings, job.id)
     if job.total_rows <= CHECK_WAIT_ROWS:
         await asyncio.wait({task}, timeout=CHECK_WAIT)
-    return redirect(f"/admin/members/import/{job.id}")
+    return redirect(ctx.url("import_job_page", import_id=job.id))
 
 
-async def load_import(request: Request) -> MemberImport:
-    job = await request.state.db.get(MemberImport, request.path_params["import_id"])
+async def load_import(request: Request, ctx: Context) -> MemberImport:
+    job = await ctx.db.get(MemberImport, request.path_params["import_id"])
     if job is None:
         raise HTTPException(404)
     return job
 
 
-async def import_job_page(request: Request) -> Response:
-    job = await load_import(request)
+async def import_job_page(request: Request, ctx: Context) -> Response:
+    job = await load_import(request, ctx)
     running = job.status == "running" and not importer.is_stale(job)
     checking = job.status == "checking" and not importer.is_stale_check(job)
     sending = job.repermission_status == "running" and not importer.repermission_is_stale(job)
@@ -398,17 +396,17 @@ async def import_job_page(request: Request) -> Response:
         "running": running, "checking": checking, "check_stale": job.status == "checking" and not checking,
         "stale": importer.is_stale(job), "notice": notice(request), "refusal": refusal, "sending": sending,
         "sending_stale": importer.repermission_is_stale(job),
-        "has_rejected": job.problem_rows > 0 and importer.rejected_path(request.app.state.settings,
+        "has_rejected": job.problem_rows > 0 and importer.rejected_path(ctx.settings,
                                                                         job.id).exists(),
     }, headers={"refresh": "1" if checking else "2"} if running or checking or sending else None)
 
 
-async def import_rejected(request: Request) -> Response:
-    job = await load_import(request)
-    settings = request.app.state.settings
+async def import_rejected(request: Request, ctx: Context) -> Response:
+    job = await load_import(request, ctx)
+    settings = ctx.settings
     if not importer.rejected_path(settings, job.id).exists():
         raise HTTPException(404)
-    await audit.record(request.state.db, request, "member.import.rejected", "import", job.id, {})
+    await audit.record(ctx.db, request, "member.import.rejected", "import", job.id, {})
     lines = importer.rejected_rows_csv(settings, job, current_language.get())
     stem = job.filename.rsplit(".", 1)[0].replace('"', "")
     return StreamingResponse((line.encode("utf-8") for line in lines), media_type="text/csv; charset=utf-8",
@@ -417,41 +415,38 @@ async def import_rejected(request: Request) -> Response:
                                       "cache-control": "no-store"})
 
 
-async def import_run(request: Request) -> Response:
-    job = await load_import(request)
-    await read_form(request)
-    if await importer.claim(request.state.db, job.id):
-        await audit.record(request.state.db, request, "member.import.start", "import", job.id,
+async def import_run(request: Request, ctx: Context) -> Response:
+    job = await load_import(request, ctx)
+    if await importer.claim(ctx.db, job.id):
+        await audit.record(ctx.db, request, "member.import.start", "import", job.id,
                            {"rows": job.valid_rows, "resume_from": job.processed_rows})
         # Claimed and recorded before the import starts in the background: the next page says it is running.
-        await request.state.db.commit()
-        importer.start_in_background(request.app.state.sessionmaker, request.app.state.settings, job.id)
-    return redirect(f"/admin/members/import/{job.id}")
+        await ctx.db.commit()
+        importer.start_in_background(request.app.state.sessionmaker, ctx.settings, job.id)
+    return redirect(ctx.url("import_job_page", import_id=job.id))
 
 
-async def import_cancel(request: Request) -> Response:
-    job = await load_import(request)
-    await read_form(request)
+async def import_cancel(request: Request, ctx: Context) -> Response:
+    job = await load_import(request, ctx)
     if job.status == "previewed":
         job.status = "cancelled"
-        for path in importer.scratch_paths(request.app.state.settings, job.id):
+        for path in importer.scratch_paths(ctx.settings, job.id):
             path.unlink(missing_ok=True)
-        await audit.record(request.state.db, request, "member.import.cancel", "import", job.id, {})
+        await audit.record(ctx.db, request, "member.import.cancel", "import", job.id, {})
     return with_notice(request, "/admin/members/import", "cancelled")
 
 
-async def import_repermission(request: Request) -> Response:
+async def import_repermission(request: Request, ctx: Context) -> Response:
     """Send the re-permission mail to every row that wanted the newsletter without a consent date."""
-    job = await load_import(request)
-    await read_form(request)
-    db = request.state.db
-    settings = request.app.state.settings
+    job = await load_import(request, ctx)
+    db = ctx.db
+    settings = ctx.settings
     if await importer.claim_repermission(db, settings, job):
         await audit.record(db, request, "member.import.repermission", "import", job.id,
                            {"rows": job.repermission_total, "resume_from": job.repermission_done})
         await db.commit()  # claimed before the mail starts in the background
         importer.start_repermission(request.app.state.sessionmaker, settings, job.id)
-    return redirect(f"/admin/members/import/{job.id}")
+    return redirect(ctx.url("import_job_page", import_id=job.id))
 
 
 # ---- audit log -------------------------------------------------------------------------------------------------
@@ -463,7 +458,7 @@ def _date_param(raw: str | None) -> dt.date | None:
         return None
 
 
-async def audit_page(request: Request) -> Response:
+async def audit_page(request: Request, ctx: Context) -> Response:
     params = request.query_params
     try:
         before = int(params.get("before", "")) if params.get("before") else None
@@ -474,7 +469,7 @@ async def audit_page(request: Request) -> Response:
         target_type=params.get("target_type", "")[:40], target_id=params.get("target_id", "")[:64],
         since=_date_param(params.get("since")), until=_date_param(params.get("until")), before=before,
     )
-    db = request.state.db
+    db = ctx.db
     rows, next_before = await audit.entries(db, where)
     base = {key: value for key, value in params.items() if key != "before" and value}
     return render(request, "admin/audit.html", {
@@ -489,8 +484,8 @@ async def audit_page(request: Request) -> Response:
 
 # ---- admins and two-factor login -------------------------------------------------------------------------------
 
-async def _admins_context(request: Request) -> dict[str, object]:
-    db = request.state.db
+async def _admins_context(request: Request, ctx: Context) -> dict[str, object]:
+    db = ctx.db
     admins = (await db.execute(select(Person).where(Person.role == "admin").order_by(Person.name))).scalars().all()
     with_totp = {person.id for person in admins if await totp.is_enabled(db, person.id)}
     invitations = [(token.id, *admin_members.invitation_of(token.data), token.created_at, token.expires_at)
@@ -499,13 +494,13 @@ async def _admins_context(request: Request) -> dict[str, object]:
             "invitations": invitations, "totp_required": await account.totp_required(db)}
 
 
-async def admins_page(request: Request) -> Response:
-    return render(request, "admin/admins.html", await _admins_context(request))
+async def admins_page(request: Request, ctx: Context) -> Response:
+    return render(request, "admin/admins.html", await _admins_context(request, ctx))
 
 
-async def admin_invite(request: Request) -> Response:
+async def admin_invite(request: Request, ctx: Context) -> Response:
     form = await read_form(request)
-    db = request.state.db
+    db = ctx.db
     values = {key: forms.field(form, key)[:300] for key in ("email", "name", "language")}
     errors = forms.Errors()
     cleaned: dict[str, str] = {}
@@ -520,32 +515,32 @@ async def admin_invite(request: Request) -> Response:
         if existing is not None and existing.role == "admin":
             errors.add("email", forms.Invalid(N_("This person is already an admin.")))
     if errors:
-        return render(request, "admin/admins.html", {**await _admins_context(request), "errors": errors,
+        return render(request, "admin/admins.html", {**await _admins_context(request, ctx), "errors": errors,
                                                      "values": values}, status_code=400)
-    await admin_members.invite_admin(db, request.app.state.settings, email=cleaned["email"], name=cleaned["name"],
-                                     language=cleaned["language"], invited_by=request.state.person)
+    await admin_members.invite_admin(db, ctx.settings, email=cleaned["email"], name=cleaned["name"],
+                                     language=cleaned["language"], invited_by=ctx.me)
     await audit.record(db, request, "admin.invite", "email", "", {"email": cleaned["email"]})
     return with_notice(request, "/admin/admins", "invited")
 
 
-async def admin_demote(request: Request) -> Response:
-    person = await load_member(request)
-    await read_form(request)
+async def admin_demote(request: Request, ctx: Context) -> Response:
+    person = await load_member(request, ctx)
     try:
-        changed = await admin_members.change_role(request.state.db, person, "member")
+        changed = await admin_members.change_role(ctx.db, person, "member")
     except admin_members.LastAdmin:
         return render(request, "admin/admins.html", {
-            **await _admins_context(request), "refused": N_("This is the last admin. Make someone else admin first.")
+            **await _admins_context(request, ctx),
+            "refused": N_("This is the last admin. Make someone else admin first."),
         }, status_code=400)
     if changed:
-        await audit.record(request.state.db, request, "admin.demote", "person", person.id, {})
-    if person.id == request.state.person.id:
-        return redirect("/")
+        await audit.record(ctx.db, request, "admin.demote", "person", person.id, {})
+    if person.id == ctx.me.id:
+        return redirect(ctx.url("home"))
     return with_notice(request, "/admin/admins", "demoted")
 
 
-async def invite_page(request: Request) -> Response:
-    token = await tokens.peek(request.state.db, admin_members.INVITE_PURPOSE, request.path_params["token"])
+async def invite_page(request: Request, ctx: Context) -> Response:
+    token = await tokens.peek(ctx.db, admin_members.INVITE_PURPOSE, request.path_params["token"])
     if token is None:
         raise HTTPException(404)
     email, name = admin_members.invitation_of(token.data)
@@ -553,8 +548,8 @@ async def invite_page(request: Request) -> Response:
                                                  "values": {"name": name}})
 
 
-async def invite_accept(request: Request) -> Response:
-    db = request.state.db
+async def invite_accept(request: Request, ctx: Context) -> Response:
+    db = ctx.db
     raw = request.path_params["token"]
     form = await read_form(request)
     token = await tokens.peek(db, admin_members.INVITE_PURPOSE, raw)
@@ -576,16 +571,16 @@ async def invite_accept(request: Request) -> Response:
     person = await service.create_admin(db, email=email, name=name, password=password,
                                         language=current_language.get())
     await sessions.revoke_all(db, person.id)
-    response = redirect("/admin/security")
+    response = redirect(ctx.url("security_page"))
     await sessions.start(request, db, response, person)
-    request.state.person = person
+    signed_in_as(request, person)
     await audit.record(db, request, "admin.invite.accept", "person", person.id, {})
     return response
 
 
-async def security_context(request: Request) -> dict[str, object]:
-    db = request.state.db
-    person = request.state.person
+async def security_context(ctx: Context) -> dict[str, object]:
+    db = ctx.db
+    person = ctx.me
     factor = await totp.factor_of(db, person.id)
     return {
         "factor": factor, "enabled": factor is not None and factor.enabled_at is not None,
@@ -596,54 +591,53 @@ async def security_context(request: Request) -> dict[str, object]:
     }
 
 
-async def security_page(request: Request) -> Response:
-    return render(request, "admin/security.html", await security_context(request))
+async def security_page(request: Request, ctx: Context) -> Response:
+    return render(request, "admin/security.html", await security_context(ctx))
 
 
-async def totp_start(request: Request) -> Response:
-    await read_form(request)
-    person = request.state.person
-    factor = await totp.start_enrolment(request.state.db, person.id)
+async def totp_start(request: Request, ctx: Context) -> Response:
+    person = ctx.me
+    factor = await totp.start_enrolment(ctx.db, person.id)
     if factor.enabled_at is not None:
-        return redirect("/admin/security")
-    return _enrol_page(request, factor)
+        return redirect(ctx.url("security_page"))
+    return _enrol_page(request, ctx, factor)
 
 
-def _enrol_page(request: Request, factor, errors: dict | None = None) -> Response:  # type: ignore[no-untyped-def]
-    uri = totp.provisioning_uri(factor, request.state.person.email)
+def _enrol_page(request: Request, ctx: Context, factor, errors: dict | None = None) -> Response:  # type: ignore[no-untyped-def]
+    uri = totp.provisioning_uri(factor, ctx.me.email)
     return render(request, "admin/totp_enrol.html", {"secret": factor.secret, "qr": totp.qr_data_uri(uri),
                                                      "errors": errors or {}},
                   status_code=400 if errors else 200)
 
 
-async def totp_enable(request: Request) -> Response:
+async def totp_enable(request: Request, ctx: Context) -> Response:
     form = await read_form(request)
-    db = request.state.db
-    person = request.state.person
+    db = ctx.db
+    person = ctx.me
     factor = await totp.factor_of(db, person.id)
     if factor is None or factor.enabled_at is not None:
-        return redirect("/admin/security")
+        return redirect(ctx.url("security_page"))
     codes = await totp.enable(db, factor, forms.field(form, "code"))
     if codes is None:
-        return _enrol_page(request, factor, {"code": (N_("That code is not right. Enter the 6 digits your app "
+        return _enrol_page(request, ctx, factor, {"code": (N_("That code is not right. Enter the 6 digits your app "
                                                          "shows now."), {})})
     await audit.record(db, request, "admin.totp.enable", "person", person.id, {})
     return render(request, "admin/recovery_codes.html", {"codes": codes})
 
 
-async def totp_disable(request: Request) -> Response:
+async def totp_disable(request: Request, ctx: Context) -> Response:
     form = await read_form(request)
-    db = request.state.db
-    person = request.state.person
+    db = ctx.db
+    person = ctx.me
     if await account.totp_required(db):
         return render(request, "admin/security.html", {
-            **await security_context(request),
+            **await security_context(ctx),
             "errors": {"code": (N_("Two-factor login is required for every admin, so it cannot be turned off."),
                                 {})},
         }, status_code=400)
     if await totp.check(db, person.id, forms.field(form, "code")) is None:
         return render(request, "admin/security.html", {
-            **await security_context(request),
+            **await security_context(ctx),
             "errors": {"code": (N_("That code is not right, or it was used already."), {})},
         }, status_code=400)
     await totp.disable(db, person.id)
@@ -651,13 +645,13 @@ async def totp_disable(request: Request) -> Response:
     return with_notice(request, "/admin/security", "totp-off")
 
 
-async def recovery_codes(request: Request) -> Response:
+async def recovery_codes(request: Request, ctx: Context) -> Response:
     form = await read_form(request)
-    db = request.state.db
-    person = request.state.person
+    db = ctx.db
+    person = ctx.me
     if await totp.check(db, person.id, forms.field(form, "code")) != "totp":
         return render(request, "admin/security.html", {
-            **await security_context(request),
+            **await security_context(ctx),
             "errors": {"code": (N_("That code is not right, or it was used already."), {})},
         }, status_code=400)
     codes = await totp.new_recovery_codes(db, person.id)
@@ -667,31 +661,31 @@ async def recovery_codes(request: Request) -> Response:
 
 # ---- re-permission (public: the member's answer to the mail) ----------------------------------------------------
 
-async def repermission_page(request: Request) -> Response:
+async def repermission_page(request: Request, ctx: Context) -> Response:
     raw = request.path_params["token"]
-    token = await tokens.peek(request.state.db, admin_members.REPERMISSION_PURPOSE, raw)
+    token = await tokens.peek(ctx.db, admin_members.REPERMISSION_PURPOSE, raw)
     return render(request, "admin/repermission.html", {"token": raw, "valid": token is not None,
                                                        "consent": members.consent_text(
                                                            members.NEWSLETTER_CONSENT_VERSION,
-                                                           request.state.person.language
-                                                           if request.state.person else "en")},
+                                                           ctx.person.language
+                                                           if ctx.person else "en")},
                   status_code=200 if token is not None else 404)
 
 
-async def repermission_accept(request: Request) -> Response:
-    await read_form(request)
-    person = await admin_members.accept_repermission(request.state.db, request.path_params["token"])
+async def repermission_accept(request: Request, ctx: Context) -> Response:
+    person = await admin_members.accept_repermission(ctx.db, request.path_params["token"])
     return render(request, "admin/repermission.html", {"token": "", "valid": person is not None, "done": True,
                                                        "consent": ""},
                   status_code=200 if person is not None else 404)
 
 
 routes: list[BaseRoute] = [
-    route("/admin", dashboard, role="admin"),
+    route("/admin", dashboard, role="admin", name="admin_dashboard"),
     route("/admin/members", member_list, role="admin"),
     route("/admin/members/export", member_export, role="admin"),
     route("/admin/members/import", import_page, role="admin"),
-    route("/admin/members/import", import_upload, methods=["POST"], role="admin", name="import_upload"),
+    route("/admin/members/import", import_upload, methods=["POST"], role="admin", name="import_upload",
+          form=FormLimits(max_files=1)),
     route("/admin/members/import/{import_id:int}", import_job_page, role="admin"),
     route("/admin/members/import/{import_id:int}/run", import_run, methods=["POST"], role="admin"),
     route("/admin/members/import/{import_id:int}/cancel", import_cancel, methods=["POST"], role="admin"),

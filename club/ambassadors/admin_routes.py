@@ -24,7 +24,7 @@ from club.ambassadors.models import ACTIVITY_CITIES, CATEGORIES, Ambassador, App
 from club.ambassadors.pages import page, settings_of
 from club.forms import Errors, Invalid
 from club.i18n import _
-from club.web import read_form, redirect, route
+from club.web import Context, FormLimits, read_form, redirect, route
 
 CHART_CSP = "default-src 'none'; style-src 'unsafe-inline'"
 CSV_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
@@ -33,8 +33,8 @@ CSV_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 # ---- appointments ----------------------------------------------------------------------------------------------
 
 
-async def index(request: Request) -> Response:
-    db = request.state.db
+async def index(request: Request, ctx: Context) -> Response:
+    db = ctx.db
     today = service.club_today()
     rows = await service.ambassadors_overview(db, today)
     refs = (
@@ -78,7 +78,7 @@ async def index(request: Request) -> Response:
     )
 
 
-async def appoint_page(request: Request) -> Response:
+async def appoint_page(request: Request, ctx: Context) -> Response:
     today = service.club_today()
     # An academic year by default: from today to the end of next June (or the June after, from July on).
     end_year = today.year + (1 if today.month >= 7 else 0)
@@ -93,29 +93,28 @@ async def appoint_page(request: Request) -> Response:
     return page(request, "ambassadors/admin/appoint.html", {"values": values})
 
 
-async def appoint(request: Request) -> Response:
+async def appoint(request: Request, ctx: Context) -> Response:
     form = await read_form(request)
-    db = request.state.db
+    db = ctx.db
     data, errors, values = ambassador_forms.appointment(form, today=service.club_today())
     if data is not None:
         try:
-            appointment = await service.appoint(db, settings_of(request), data, admin=request.state.person)
+            appointment = await service.appoint(db, settings_of(request), data, admin=ctx.me)
             audit.about(request, "person", appointment.person_id)  # the audit entry links to the new ambassador
         except service.AppointError as exc:
             errors.add(exc.field, Invalid(exc.message))
     if errors:
         return page(request, "ambassadors/admin/appoint.html", {"values": values, "errors": errors}, status_code=400)
-    return redirect("/admin/ambassadors?appointed=1")
+    return redirect(ctx.url("index") + "?appointed=1")
 
 
-async def end_term(request: Request) -> Response:
-    await read_form(request)
-    db = request.state.db
+async def end_term(request: Request, ctx: Context) -> Response:
+    db = ctx.db
     appointment = await db.get(Appointment, request.path_params["appointment_id"])
     if appointment is None:
         raise HTTPException(404)
-    await service.end_term(db, appointment, admin=request.state.person)
-    return redirect("/admin/ambassadors?ended=1")
+    await service.end_term(db, appointment, admin=ctx.me)
+    return redirect(ctx.url("index") + "?ended=1")
 
 
 # ---- review ----------------------------------------------------------------------------------------------------
@@ -141,8 +140,8 @@ def _queue_url(path: str, filters: service.QueueFilter, **extra: str) -> str:
     return f"{path}?{query}" if query else path
 
 
-async def review_queue(request: Request) -> Response:
-    db = request.state.db
+async def review_queue(request: Request, ctx: Context) -> Response:
+    db = ctx.db
     number = page_number(request)
     filters = queue_filter(request)
     activities, total = await service.review_queue(db, filters, page=number)
@@ -168,21 +167,21 @@ def _count_param(request: Request, name: str) -> int:
     return int(raw) if raw.isdigit() and int(raw) < 100_000 else 0
 
 
-async def approve_selected(request: Request) -> Response:
+async def approve_selected(request: Request, ctx: Context) -> Response:
     """Bulk approval from the queue: the ticked activities that are still waiting; the others are left alone."""
     form = await read_form(request, max_fields=service.QUEUE_PAGE_SIZE + 20)
-    db = request.state.db
+    db = ctx.db
     ids = [int(value) for value in form.getlist("activity") if isinstance(value, str) and value.isdigit()]
     approved = 0
     for activity in await service.submitted_activities(db, ids[: service.QUEUE_PAGE_SIZE]):
-        await service.approve(db, activity, admin=request.state.person)
+        await service.approve(db, activity, admin=ctx.me)
         approved += 1
     audit.note(request, approved=approved)
     return redirect(_queue_url("/admin/ambassadors/review", queue_filter(request), approved=str(approved)))
 
 
-async def review_page(request: Request) -> Response:
-    db = request.state.db
+async def review_page(request: Request, ctx: Context) -> Response:
+    db = ctx.db
     activity = await service.activity_for_review(db, request.path_params["activity_id"])
     if activity is None:
         raise HTTPException(404)
@@ -199,9 +198,9 @@ async def review_page(request: Request) -> Response:
     )
 
 
-async def review(request: Request) -> Response:
+async def review(request: Request, ctx: Context) -> Response:
     form = await read_form(request)
-    db = request.state.db
+    db = ctx.db
     filters = queue_filter(request)
     activity = await service.activity_for_review(db, request.path_params["activity_id"])
     if activity is None:
@@ -212,7 +211,7 @@ async def review(request: Request) -> Response:
     # After a decision the admin goes on with the next activity in the same (filtered) queue.
     following = (await service.queue_place(db, activity, filters)).next_id
     if action == "approve":
-        await service.approve(db, activity, admin=request.state.person)
+        await service.approve(db, activity, admin=ctx.me)
         return _after_decision(filters, following, "approved")
     if action != "return":
         raise HTTPException(400)
@@ -236,7 +235,7 @@ async def review(request: Request) -> Response:
             },
             status_code=400,
         )
-    await service.send_back(db, settings_of(request), activity, admin=request.state.person, comment=comment)
+    await service.send_back(db, settings_of(request), activity, admin=ctx.me, comment=comment)
     return _after_decision(filters, following, "returned")
 
 
@@ -287,9 +286,9 @@ def _month(month: int) -> str:
 
 
 async def _all_numbers(
-    request: Request, filters: service.NumbersFilter, metric: str = "activities"
+    request: Request, ctx: Context, filters: service.NumbersFilter, metric: str = "activities"
 ) -> dict[str, list[service.Row]]:
-    db = request.state.db
+    db = ctx.db
     return {
         dimension: await service.numbers(db, filters, dimension, metric=metric) for dimension in service.DIMENSIONS
     }
@@ -309,12 +308,12 @@ def cut_note(dimension: str, shown: int, totals: service.Row) -> str:
     )
 
 
-async def numbers_page(request: Request) -> Response:
+async def numbers_page(request: Request, ctx: Context) -> Response:
     filters = numbers_filter(request)
-    db = request.state.db
+    db = ctx.db
     metric = metric_of(request)
     totals = await service.year_totals(db, filters)
-    tables = await _all_numbers(request, filters, metric)
+    tables = await _all_numbers(request, ctx, filters, metric)
     return page(
         request,
         "ambassadors/admin/numbers.html",
@@ -334,11 +333,11 @@ async def numbers_page(request: Request) -> Response:
     )
 
 
-async def report_page(request: Request) -> Response:
+async def report_page(request: Request, ctx: Context) -> Response:
     filters = numbers_filter(request)
-    db = request.state.db
+    db = ctx.db
     totals = await service.year_totals(db, filters)
-    tables = await _all_numbers(request, filters)
+    tables = await _all_numbers(request, ctx, filters)
     return page(
         request,
         "ambassadors/admin/report.html",
@@ -355,7 +354,7 @@ async def report_page(request: Request) -> Response:
     )
 
 
-async def chart(request: Request) -> Response:
+async def chart(request: Request, ctx: Context) -> Response:
     dimension = request.path_params["dimension"]
     if dimension not in service.DIMENSIONS:
         raise HTTPException(404)
@@ -366,7 +365,7 @@ async def chart(request: Request) -> Response:
     if language not in i18n.LANGUAGES:
         language = i18n.current_language.get()
     with i18n.use_language(language):
-        db = request.state.db
+        db = ctx.db
         rows = await service.numbers(db, filters, dimension, metric=metric)
         if dimension != "month" and not any(charts.metric_value(row, metric) for row in rows):
             rows = []
@@ -412,7 +411,7 @@ def _cell(value: object) -> str:
     return "'" + text if text.startswith(CSV_FORMULA_START) else text
 
 
-async def export_csv(request: Request) -> Response:
+async def export_csv(request: Request, ctx: Context) -> Response:
     filters = numbers_filter(request)
     language = i18n.current_language.get()
     sessionmaker = request.app.state.sessionmaker
@@ -500,7 +499,8 @@ routes: list[BaseRoute] = [
     route("/admin/ambassadors/appoint", appoint, methods=["POST"], role="admin"),
     route("/admin/ambassadors/terms/{appointment_id:int}/end", end_term, methods=["POST"], role="admin"),
     route("/admin/ambassadors/review", review_queue, role="admin"),
-    route("/admin/ambassadors/review/approve", approve_selected, methods=["POST"], role="admin"),
+    route("/admin/ambassadors/review/approve", approve_selected, methods=["POST"], role="admin",
+          form=FormLimits(max_fields=service.QUEUE_PAGE_SIZE + 20)),
     route("/admin/ambassadors/review/{activity_id:int}", review_page, role="admin"),
     route("/admin/ambassadors/review/{activity_id:int}", review, methods=["POST"], role="admin"),
     route("/admin/ambassadors/numbers", numbers_page, role="admin"),

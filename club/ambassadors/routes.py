@@ -29,20 +29,22 @@ from club.ambassadors.models import ACTIVITY_CITIES, CATEGORIES, Activity, Appoi
 from club.ambassadors.pages import page, settings_of
 from club.forms import Errors, Invalid
 from club.i18n import N_, _
-from club.web import read_form, redirect, route, templates
+from club.templating import templates
+from club.web import Context, FormLimits, read_form, redirect, route
 
 log = logging.getLogger("club.ambassadors")
 
 # Parsed before counting, so that a seventh photo gets a clear message rather than a bare 400.
 MAX_FILES_PARSED = 12
 MAX_FIELD_BYTES = 64 * 1024
+ACTIVITY_FORM = FormLimits(max_files=MAX_FILES_PARSED, max_part_size=MAX_FIELD_BYTES)
 CURSOR_RE = re.compile(r"(\d{4}-\d{2}-\d{2})\.(\d{1,12})")
 PHOTO_NAME_RE = re.compile(r"([0-9a-f]{32})-(large|thumb)\.jpg")
 
 
-async def require_term(request: Request) -> Appointment:
+async def require_term(ctx: Context) -> Appointment:
     """An ambassador's pages need a current term; when it has ended they are closed (403)."""
-    appointment = await service.current_appointment(request.state.db, request.state.person.id)
+    appointment = await service.current_appointment(ctx.db, ctx.me.id)
     if appointment is None:
         raise HTTPException(403)
     return appointment
@@ -51,10 +53,10 @@ async def require_term(request: Request) -> Appointment:
 # ---- the ambassador's own pages --------------------------------------------------------------------------------
 
 
-async def dashboard(request: Request) -> Response:
-    db = request.state.db
-    person: Person = request.state.person
-    appointment = await require_term(request)
+async def dashboard(request: Request, ctx: Context) -> Response:
+    db = ctx.db
+    person: Person = ctx.me
+    appointment = await require_term(ctx)
     ambassador = await service.ambassador_of(db, person.id)
     assert ambassador is not None
     return page(
@@ -82,8 +84,8 @@ def _form_context(
     }
 
 
-async def new_activity_page(request: Request) -> Response:
-    appointment = await require_term(request)
+async def new_activity_page(request: Request, ctx: Context) -> Response:
+    appointment = await require_term(ctx)
     values = {
         "happened_on": service.station_today(appointment.stationed_in).isoformat(),
         "city": appointment.stationed_in,
@@ -94,14 +96,14 @@ async def new_activity_page(request: Request) -> Response:
     return page(request, "ambassadors/activity_form.html", _form_context(appointment, None, values, Errors()))
 
 
-async def create_activity(request: Request) -> Response:
-    appointment = await require_term(request)
-    return await _save(request, appointment, None)
+async def create_activity(request: Request, ctx: Context) -> Response:
+    appointment = await require_term(ctx)
+    return await _save(request, ctx, appointment, None)
 
 
-async def _own_editable(request: Request, appointment: Appointment) -> Activity | Response:
+async def _own_editable(request: Request, ctx: Context, appointment: Appointment) -> Activity | Response:
     """The person's own activity if they may still change it; else the page that says why not and what to do."""
-    activity = await service.own_activity(request.state.db, request.state.person.id, request.path_params["activity_id"])
+    activity = await service.own_activity(ctx.db, ctx.me.id, request.path_params["activity_id"])
     if activity is None:
         raise HTTPException(404)
     if not activity.editable or activity.appointment_id != appointment.id:
@@ -111,9 +113,9 @@ async def _own_editable(request: Request, appointment: Appointment) -> Activity 
     return activity
 
 
-async def edit_activity_page(request: Request) -> Response:
-    appointment = await require_term(request)
-    activity = await _own_editable(request, appointment)
+async def edit_activity_page(request: Request, ctx: Context) -> Response:
+    appointment = await require_term(ctx)
+    activity = await _own_editable(request, ctx, appointment)
     if isinstance(activity, Response):
         return activity
     values = {
@@ -131,15 +133,15 @@ async def edit_activity_page(request: Request) -> Response:
     return page(request, "ambassadors/activity_form.html", _form_context(appointment, activity, values, Errors()))
 
 
-async def update_activity(request: Request) -> Response:
-    appointment = await require_term(request)
-    activity = await _own_editable(request, appointment)
+async def update_activity(request: Request, ctx: Context) -> Response:
+    appointment = await require_term(ctx)
+    activity = await _own_editable(request, ctx, appointment)
     if isinstance(activity, Response):
         return activity
-    return await _save(request, appointment, activity)
+    return await _save(request, ctx, appointment, activity)
 
 
-async def _save(request: Request, appointment: Appointment, activity: Activity | None) -> Response:
+async def _save(request: Request, ctx: Context, appointment: Appointment, activity: Activity | None) -> Response:
     """Check everything first (fields, then photos); store nothing unless all of it is right."""
     form = await read_form(request, max_files=MAX_FILES_PARSED, max_part_size=MAX_FIELD_BYTES)
     settings = settings_of(request)
@@ -178,8 +180,8 @@ async def _save(request: Request, appointment: Appointment, activity: Activity |
         )
     submit = forms.field(form, "action") != "draft"
     saved = await service.save_activity(
-        request.state.db,
-        person=request.state.person,
+        ctx.db,
+        person=ctx.me,
         appointment=appointment,
         data=data,
         submit=submit,
@@ -190,37 +192,36 @@ async def _save(request: Request, appointment: Appointment, activity: Activity |
     for photo in processed:
         await run_in_threadpool(photos.store, settings.var_dir, photo)
     service.remove_photo_files(settings.var_dir, remove_keys)
-    return redirect(f"/activities/{saved.id}")
+    return redirect(ctx.url("show_activity", activity_id=saved.id))
 
 
-async def show_activity(request: Request) -> Response:
-    await require_term(request)
-    activity = await service.own_activity(request.state.db, request.state.person.id, request.path_params["activity_id"])
+async def show_activity(request: Request, ctx: Context) -> Response:
+    await require_term(ctx)
+    activity = await service.own_activity(ctx.db, ctx.me.id, request.path_params["activity_id"])
     if activity is None:
         raise HTTPException(404)
     return page(request, "ambassadors/activity.html", {"activity": activity})
 
 
-async def withdraw_activity(request: Request) -> Response:
-    await read_form(request)
-    appointment = await require_term(request)
-    activity = await _own_editable(request, appointment)
+async def withdraw_activity(request: Request, ctx: Context) -> Response:
+    appointment = await require_term(ctx)
+    activity = await _own_editable(request, ctx, appointment)
     if isinstance(activity, Response):
         return activity
-    keys = await service.withdraw(request.state.db, activity)
+    keys = await service.withdraw(ctx.db, activity)
     service.remove_photo_files(settings_of(request).var_dir, keys)
-    return redirect("/activities")
+    return redirect(ctx.url("ambassador_dashboard"))
 
 
-async def _qr(request: Request) -> segno.QRCode:
-    await require_term(request)
-    ambassador = await service.ambassador_of(request.state.db, request.state.person.id)
+async def _qr(request: Request, ctx: Context) -> segno.QRCode:
+    await require_term(ctx)
+    ambassador = await service.ambassador_of(ctx.db, ctx.me.id)
     assert ambassador is not None
     return segno.make(service.join_url(settings_of(request), ambassador.ref), error="m")
 
 
-async def qr_png(request: Request) -> Response:
-    code = await _qr(request)
+async def qr_png(request: Request, ctx: Context) -> Response:
+    code = await _qr(request, ctx)
     buffer = io.BytesIO()
     code.save(buffer, kind="png", scale=16, border=4, dark="#0f3d3e")
     return Response(
@@ -230,8 +231,8 @@ async def qr_png(request: Request) -> Response:
     )
 
 
-async def qr_svg(request: Request) -> Response:
-    code = await _qr(request)
+async def qr_svg(request: Request, ctx: Context) -> Response:
+    code = await _qr(request, ctx)
     buffer = io.BytesIO()
     code.save(
         buffer,
@@ -260,9 +261,9 @@ def certificate_open(appointment: Appointment, today: dt.date) -> bool:
     return appointment.ended_on is not None or today >= appointment.ends_on - service.CERTIFICATE_FROM
 
 
-async def my_terms(request: Request) -> Response:
-    db = request.state.db
-    person: Person = request.state.person
+async def my_terms(request: Request, ctx: Context) -> Response:
+    db = ctx.db
+    person: Person = ctx.me
     terms = await service.appointments_of(db, person.id)
     if not terms:
         raise HTTPException(404)
@@ -305,9 +306,9 @@ def _certificate_text(person: Person, term: Appointment, totals: service.Totals)
     )
 
 
-async def certificate_pdf(request: Request) -> Response:
-    db = request.state.db
-    person: Person = request.state.person
+async def certificate_pdf(request: Request, ctx: Context) -> Response:
+    db = ctx.db
+    person: Person = ctx.me
     term = await db.get(Appointment, request.path_params["appointment_id"])
     if term is None or term.person_id != person.id:
         raise HTTPException(404)
@@ -353,8 +354,8 @@ def parse_cursor(value: str) -> tuple[dt.date, int] | None:
         return None
 
 
-async def wall(request: Request) -> Response:
-    db = request.state.db
+async def wall(request: Request, ctx: Context) -> Response:
+    db = ctx.db
     filters = wall_filter(request)
     before = parse_cursor(request.query_params.get("before", ""))
     activities, cursor = await service.wall_page(db, filters, before=before)
@@ -374,16 +375,16 @@ async def wall(request: Request) -> Response:
     )
 
 
-async def public_activity(request: Request) -> Response:
-    activity = await service.public_activity(request.state.db, request.path_params["activity_id"])
+async def public_activity(request: Request, ctx: Context) -> Response:
+    activity = await service.public_activity(ctx.db, request.path_params["activity_id"])
     if activity is None:
         raise HTTPException(404)
     return page(request, "ambassadors/public_activity.html", {"activity": activity})
 
 
-async def feed(request: Request) -> Response:
+async def feed(request: Request, ctx: Context) -> Response:
     settings = settings_of(request)
-    entries = await service.feed_entries(request.state.db)
+    entries = await service.feed_entries(ctx.db)
     updated = max((entry.reviewed_at or entry.updated_at for entry in entries), default=None)
     xml = templates.get_template("ambassadors/feed.xml").render(
         {
@@ -403,12 +404,12 @@ async def feed(request: Request) -> Response:
     )
 
 
-async def photo(request: Request) -> Response:
+async def photo(request: Request, ctx: Context) -> Response:
     match = PHOTO_NAME_RE.fullmatch(request.path_params["name"])
     if not match:
         raise HTTPException(404)
     key, size = match.groups()
-    found = await service.photo_for_viewer(request.state.db, key, request.state.person)
+    found = await service.photo_for_viewer(ctx.db, key, ctx.person)
     path = photos.photo_path(settings_of(request).var_dir, key, size)
     if found is None or not path.is_file():
         raise HTTPException(404)
@@ -416,19 +417,20 @@ async def photo(request: Request) -> Response:
 
 
 routes: list[BaseRoute] = [
-    route("/activities", dashboard, role="ambassador"),
+    route("/activities", dashboard, role="ambassador", name="ambassador_dashboard"),
     route("/activities/new", new_activity_page, role="ambassador"),
-    route("/activities/new", create_activity, methods=["POST"], role="ambassador"),
+    route("/activities/new", create_activity, methods=["POST"], role="ambassador", form=ACTIVITY_FORM),
     route("/activities/qr.png", qr_png, role="ambassador"),
     route("/activities/qr.svg", qr_svg, role="ambassador"),
     route("/activities/{activity_id:int}", show_activity, role="ambassador"),
     route("/activities/{activity_id:int}/edit", edit_activity_page, role="ambassador"),
-    route("/activities/{activity_id:int}/edit", update_activity, methods=["POST"], role="ambassador"),
+    route("/activities/{activity_id:int}/edit", update_activity, methods=["POST"], role="ambassador",
+          form=ACTIVITY_FORM),
     route("/activities/{activity_id:int}/withdraw", withdraw_activity, methods=["POST"], role="ambassador"),
     route("/me/ambassador", my_terms, role="member"),
     route("/me/ambassador/certificate/{appointment_id:int}.pdf", certificate_pdf, role="member"),
     route("/ambassadors", wall),
-    route("/ambassadors/feed.atom", feed),
+    route("/ambassadors/feed.atom", feed, name="ambassadors_feed"),
     route("/ambassadors/activities/{activity_id:int}", public_activity),
     route("/ambassadors/photos/{name}", photo),
     *admin_routes,

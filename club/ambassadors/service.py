@@ -24,7 +24,7 @@ from club.config import Settings
 from club.db import utcnow
 from club.i18n import N_, _, use_language
 from club.mail.outbox import queue_mail
-from club.web import templates
+from club.templating import templates
 
 log = logging.getLogger("club.ambassadors")
 

@@ -17,7 +17,7 @@ from club.admin import audit
 from club.i18n import N_
 from club.mail import holds, mailbox
 from club.mail.models import Delivery
-from club.web import read_form, redirect, render, route
+from club.web import Context, read_form, redirect, render, route
 
 QUEUE_NOTICES = {
     "lifted": N_("Sending has resumed: the held mail goes out now."),
@@ -39,32 +39,32 @@ def linkify(text: str) -> Markup:
     )
 
 
-def _dev_only(request: Request) -> None:
-    if request.app.state.settings.is_production:
+def _dev_only(ctx: Context) -> None:
+    if ctx.settings.is_production:
         raise HTTPException(404)
 
 
-async def mailbox_list(request: Request) -> Response:
-    _dev_only(request)
+async def mailbox_list(request: Request, ctx: Context) -> Response:
+    _dev_only(ctx)
     try:
         number = int(request.query_params.get("page", "1"))
     except ValueError:
         number = 1
-    page = mailbox.mailbox_page(request.app.state.settings.var_dir, number)
+    page = mailbox.mailbox_page(ctx.settings.var_dir, number)
     return render(request, "mail/mailbox.html", {"page": page, "mails": page.mails})
 
 
-async def mailbox_mail(request: Request) -> Response:
-    _dev_only(request)
-    mail = mailbox.read_mail(request.app.state.settings.var_dir, request.path_params["mail_id"])
+async def mailbox_mail(request: Request, ctx: Context) -> Response:
+    _dev_only(ctx)
+    mail = mailbox.read_mail(ctx.settings.var_dir, request.path_params["mail_id"])
     if mail is None:
         raise HTTPException(404)
     return render(request, "mail/mailbox_mail.html", {"mail": mail, "text": linkify(mail.text)})
 
 
-async def mailbox_mail_html(request: Request) -> Response:
-    _dev_only(request)
-    mail = mailbox.read_mail(request.app.state.settings.var_dir, request.path_params["mail_id"])
+async def mailbox_mail_html(request: Request, ctx: Context) -> Response:
+    _dev_only(ctx)
+    mail = mailbox.read_mail(ctx.settings.var_dir, request.path_params["mail_id"])
     if mail is None:
         raise HTTPException(404)
     return HTMLResponse(
@@ -73,14 +73,14 @@ async def mailbox_mail_html(request: Request) -> Response:
     )
 
 
-async def queue(request: Request) -> Response:
-    db = request.state.db
+async def queue(request: Request, ctx: Context) -> Response:
+    db = ctx.db
     state = case(
         (and_(Delivery.status == "queued", Delivery.attempts > 0), "retrying"),
         (Delivery.status == "queued", "waiting"),
         else_=Delivery.status,
     )
-    counts = dict((await db.execute(select(state, func.count()).group_by(state))).all())
+    counts: dict[str, int] = dict((await db.execute(select(state, func.count()).group_by(state))).all())
     problems = (
         (
             await db.execute(
@@ -101,21 +101,20 @@ async def queue(request: Request) -> Response:
     })
 
 
-async def lift_hold(request: Request) -> Response:
-    await read_form(request)
-    hold = await holds.lift(request.state.db)
-    await audit.record(request.state.db, request, "mail.lift_hold", "mail_hold", hold.id if hold else "",
+async def lift_hold(request: Request, ctx: Context) -> Response:
+    hold = await holds.lift(ctx.db)
+    await audit.record(ctx.db, request, "mail.lift_hold", "mail_hold", hold.id if hold else "",
                        {"code": hold.code, "reply": hold.reply, "recipients": hold.recipients} if hold else {})
-    return redirect("/admin/mail/queue?done=lifted")
+    return redirect(ctx.url("queue") + "?done=lifted")
 
 
-async def release_suppressed(request: Request) -> Response:
+async def release_suppressed(request: Request, ctx: Context) -> Response:
     form = await read_form(request)
     pattern = forms.field(form, "pattern")
-    ids = await holds.release_suppressed(request.state.db, pattern) if pattern else []
-    await audit.record(request.state.db, request, "mail.release_suppressed", "people", "",
+    ids = await holds.release_suppressed(ctx.db, pattern) if pattern else []
+    await audit.record(ctx.db, request, "mail.release_suppressed", "people", "",
                        {"count": len(ids), "reply": pattern, "people": ids})
-    return redirect(f"/admin/mail/queue?done=released&count={len(ids)}")
+    return redirect(ctx.url("queue") + f"?done=released&count={len(ids)}")
 
 
 routes: list[BaseRoute] = [

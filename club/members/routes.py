@@ -20,14 +20,12 @@ from club import email_address, forms, i18n, ratelimit
 from club.accounts import sessions
 from club.accounts.models import CITIES
 from club.ambassadors import service as ambassadors
-from club.config import Settings
 from club.i18n import N_
 from club.members import forms as member_forms
 from club.members import service
 from club.members.models import Interest
 from club.middleware import LANGUAGE_COOKIE, BodyTooLarge
-from club.ratelimit import client_ip
-from club.web import read_form, redirect, render, route, safe_next
+from club.web import Context, read_form, redirect, render, route, safe_next, signed_in_as
 
 log = logging.getLogger("club.members")
 
@@ -41,24 +39,20 @@ ADDRESS_WINDOW = dt.timedelta(hours=1)
 JOIN_IP_LIMITS = ((20, dt.timedelta(minutes=2)), (120, dt.timedelta(hours=1)))
 
 
-def _settings(request: Request) -> Settings:
-    return request.app.state.settings
-
-
 def too_many(request: Request) -> Response:
     return render(request, "members/too_many.html", status_code=429, headers={"Retry-After": "600"})
 
 
-async def _ip_allowed(request: Request, action: str) -> bool:
-    key = f"members-{action}:ip:{client_ip(request)}"
-    return await ratelimit.hit(request.state.db, key, IP_WINDOW, limit=IP_LIMIT) <= IP_LIMIT
+async def _ip_allowed(ctx: Context, action: str) -> bool:
+    key = f"members-{action}:ip:{ctx.client_ip}"
+    return await ratelimit.hit(ctx.db, key, IP_WINDOW, limit=IP_LIMIT) <= IP_LIMIT
 
 
-async def _join_ip_allowed(request: Request) -> bool:
+async def _join_ip_allowed(ctx: Context) -> bool:
     allowed = True
     for limit, window in JOIN_IP_LIMITS:
-        key = f"members-join:ip:{int(window.total_seconds())}:{client_ip(request)}"
-        if await ratelimit.hit(request.state.db, key, window) > limit:
+        key = f"members-join:ip:{int(window.total_seconds())}:{ctx.client_ip}"
+        if await ratelimit.hit(ctx.db, key, window) > limit:
             allowed = False
     return allowed
 
@@ -78,18 +72,18 @@ async def _run_after_response(app: Starlette, work: Callable[[AsyncSession], Awa
         log.exception("a join or login request could not be completed after the answer was sent")
 
 
-async def _address_allowed(request: Request, email: str) -> bool:
+async def _address_allowed(ctx: Context, email: str) -> bool:
     key = f"members-mail:address:{service.address_key(email)}"
-    return await ratelimit.hit(request.state.db, key, ADDRESS_WINDOW, limit=ADDRESS_LIMIT) <= ADDRESS_LIMIT
+    return await ratelimit.hit(ctx.db, key, ADDRESS_WINDOW, limit=ADDRESS_LIMIT) <= ADDRESS_LIMIT
 
 
-def _set_language_cookie(request: Request, response: Response, language: str) -> None:
+def _set_language_cookie(ctx: Context, response: Response, language: str) -> None:
     response.set_cookie(LANGUAGE_COOKIE, language, max_age=60 * 60 * 24 * 365, path="/", samesite="lax",
-                        secure=_settings(request).is_production)
+                        secure=ctx.settings.is_production)
 
 
-async def _form_context(request: Request, **extra: object) -> dict[str, object]:
-    interests = await service.all_interests(request.state.db)
+async def _form_context(ctx: Context, **extra: object) -> dict[str, object]:
+    interests = await service.all_interests(ctx.db)
     language = i18n.current_language.get()
     return {
         "interests": [(i.slug, i.name(language)) for i in interests],
@@ -101,123 +95,121 @@ async def _form_context(request: Request, **extra: object) -> dict[str, object]:
 
 # ---- join ------------------------------------------------------------------------------------------------------
 
-async def join_page(request: Request) -> Response:
-    if request.state.person is not None:
-        return redirect("/me")
+async def join_page(request: Request, ctx: Context) -> Response:
+    if ctx.person is not None:
+        return redirect(ctx.url("profile"))
     # QR codes and mails carry ?ref=; the join page once read ?via=: links printed with either keep working.
     ref = request.query_params.get("ref") or request.query_params.get("via", "")
     values = {"language": i18n.current_language.get(), "ref": ref if member_forms.REF_RE.match(ref) else ""}
-    return render(request, "members/join.html", await _form_context(request, values=values))
+    return render(request, "members/join.html", await _form_context(ctx, values=values))
 
 
-async def join(request: Request) -> Response:
+async def join(request: Request, ctx: Context) -> Response:
     form = await read_form(request)
-    db = request.state.db
+    db = ctx.db
     slugs = [interest.slug for interest in await service.all_interests(db)]
     parsed = member_forms.parse_signup(form, slugs)
     if parsed.value is None:  # a typo is not an attack: it does not count against the limits
-        context = await _form_context(request, errors=parsed.errors, values=parsed.values)
+        context = await _form_context(ctx, errors=parsed.errors, values=parsed.values)
         return render(request, "members/join.html", context, status_code=400)
-    if not await _join_ip_allowed(request):
+    if not await _join_ip_allowed(ctx):
         return too_many(request)
-    if not await _address_allowed(request, parsed.value.email):
+    if not await _address_allowed(ctx, parsed.value.email):
         return too_many(request)
-    signup, settings = parsed.value, _settings(request)
+    signup, settings = parsed.value, ctx.settings
 
     async def work(session: AsyncSession) -> None:
         await service.join(session, settings, signup)
 
-    response = redirect("/join/sent")
+    response = redirect(ctx.url("join_sent"))
     response.background = _after_response(request, work)
     return response
 
 
-async def join_sent(request: Request) -> Response:
+async def join_sent(request: Request, ctx: Context) -> Response:
     return render(request, "members/sent.html", {"joining": True})
 
 
-def _link_invalid(request: Request, *, joining: bool) -> Response:
-    if request.state.person is not None:  # a used link clicked again by the member it logged in: their account
-        return redirect("/me")
+def _link_invalid(request: Request, ctx: Context, *, joining: bool) -> Response:
+    if ctx.person is not None:  # a used link clicked again by the member it logged in: their account
+        return redirect(ctx.url("profile"))
     return render(request, "members/link_invalid.html", {"joining": joining}, status_code=400)
 
 
-async def confirm_page(request: Request) -> Response:
+async def confirm_page(request: Request, ctx: Context) -> Response:
     raw = request.path_params["token"]
-    if await service.peek_link(request.state.db, service.CONFIRM_PURPOSE, raw) is None:
-        return _link_invalid(request, joining=True)
+    if await service.peek_link(ctx.db, service.CONFIRM_PURPOSE, raw) is None:
+        return _link_invalid(request, ctx, joining=True)
     return render(request, "members/confirm.html", {"action": f"/join/confirm/{raw}", "joining": True})
 
 
-async def confirm(request: Request) -> Response:
-    await read_form(request)
-    db = request.state.db
-    person = await service.confirm(db, _settings(request), request.path_params["token"])
+async def confirm(request: Request, ctx: Context) -> Response:
+    db = ctx.db
+    person = await service.confirm(db, ctx.settings, request.path_params["token"])
     if person is None:
-        return _link_invalid(request, joining=True)
-    response = redirect("/me?welcome=1")
+        return _link_invalid(request, ctx, joining=True)
+    response = redirect(ctx.url("profile") + "?welcome=1")
     await sessions.start(request, db, response, person)
-    _set_language_cookie(request, response, person.language)
+    _set_language_cookie(ctx, response, person.language)
     return response
 
 
 # ---- log in by link --------------------------------------------------------------------------------------------
 
-async def login_page(request: Request) -> Response:
+async def login_page(request: Request, ctx: Context) -> Response:
     next_url = safe_next(request.query_params.get("next"), "/me")
     return render(request, "members/login.html", {"next": next_url})
 
 
-async def login(request: Request) -> Response:
+async def login(request: Request, ctx: Context) -> Response:
     form = await read_form(request)
     next_url = safe_next(forms.field(form, "next"), "/me")
-    if not await _ip_allowed(request, "login"):
+    if not await _ip_allowed(ctx, "login"):
         return too_many(request)
     parsed = member_forms.parse_email(form)
     if parsed.value is None:
         return render(request, "members/login.html",
                       {"errors": parsed.errors, "values": parsed.values, "next": next_url}, status_code=400)
-    if not await _address_allowed(request, parsed.value):
+    if not await _address_allowed(ctx, parsed.value):
         return too_many(request)
-    email, settings = parsed.value, _settings(request)
+    email, settings = parsed.value, ctx.settings
 
     async def work(session: AsyncSession) -> None:
         await service.request_login(session, settings, email, next_url=next_url)
 
-    response = redirect("/login/sent")
+    response = redirect(ctx.url("login_sent"))
     response.background = _after_response(request, work)
     return response
 
 
-async def login_sent(request: Request) -> Response:
+async def login_sent(request: Request, ctx: Context) -> Response:
     return render(request, "members/sent.html", {"joining": False})
 
 
-async def login_link_page(request: Request) -> Response:
+async def login_link_page(request: Request, ctx: Context) -> Response:
     raw = request.path_params["token"]
-    if await service.peek_link(request.state.db, service.LOGIN_PURPOSE, raw) is None:
-        return _link_invalid(request, joining=False)
+    if await service.peek_link(ctx.db, service.LOGIN_PURPOSE, raw) is None:
+        return _link_invalid(request, ctx, joining=False)
     return render(request, "members/confirm.html", {"action": f"/login/{raw}", "joining": False})
 
 
-async def login_link(request: Request) -> Response:
-    await read_form(request)
-    db = request.state.db
+async def login_link(request: Request, ctx: Context) -> Response:
+    db = ctx.db
     used = await service.use_login_link(db, request.path_params["token"])
     if used is None:
-        return _link_invalid(request, joining=False)
+        return _link_invalid(request, ctx, joining=False)
     person, next_url = used
     response = redirect(safe_next(next_url, "/me"))
     await sessions.start(request, db, response, person)
-    _set_language_cookie(request, response, person.language)
+    _set_language_cookie(ctx, response, person.language)
     return response
 
 
 # ---- profile ---------------------------------------------------------------------------------------------------
 
-async def _profile_context(request: Request, **extra: object) -> dict[str, object]:
-    person = request.state.person
-    db = request.state.db
+async def _profile_context(request: Request, ctx: Context, **extra: object) -> dict[str, object]:
+    person = ctx.me
+    db = ctx.db
     consents = await service.consent_history(db, person.id)
     language = i18n.current_language.get()
     history = [
@@ -239,24 +231,24 @@ async def _profile_context(request: Request, **extra: object) -> dict[str, objec
         "interests": [i.slug for i in mine],
         "newsletter": person.newsletter,
     }
-    return await _form_context(request, values=values, history=history, email=email_address.display(person.email),
+    return await _form_context(ctx, values=values, history=history, email=email_address.display(person.email),
                                **extra)
 
 
-async def profile(request: Request) -> Response:
+async def profile(request: Request, ctx: Context) -> Response:
     flags = {"welcome": request.query_params.get("welcome") == "1",
              "saved": request.query_params.get("saved") == "1"}
-    return render(request, "members/profile.html", await _profile_context(request, **flags))
+    return render(request, "members/profile.html", await _profile_context(request, ctx, **flags))
 
 
-async def save_profile(request: Request) -> Response:
+async def save_profile(request: Request, ctx: Context) -> Response:
     form = await read_form(request)
-    db = request.state.db
-    person = request.state.person
+    db = ctx.db
+    person = ctx.me
     slugs = [i.slug for i in await service.all_interests(db)]
     parsed = member_forms.parse_profile(form, slugs)
     if parsed.value is None:
-        context = await _profile_context(request, errors=parsed.errors)
+        context = await _profile_context(request, ctx, errors=parsed.errors)
         context["values"] = parsed.values
         return render(request, "members/profile.html", context, status_code=400)
     clean = parsed.value
@@ -267,14 +259,14 @@ async def save_profile(request: Request) -> Response:
     # The consent is recorded in the language of the page the person saw, before any change of language.
     await service.set_newsletter(db, person, bool(clean["newsletter"]), method="form",
                                  language=i18n.current_language.get())
-    response = redirect("/me?saved=1")
-    _set_language_cookie(request, response, person.language)
+    response = redirect(ctx.url("profile") + "?saved=1")
+    _set_language_cookie(ctx, response, person.language)
     return response
 
 
-async def export(request: Request) -> Response:
-    person = request.state.person
-    data = await service.export(request.state.db, _settings(request), person)
+async def export(request: Request, ctx: Context) -> Response:
+    person = ctx.me
+    data = await service.export(ctx.db, ctx.settings, person)
     body = json.dumps(data, ensure_ascii=False, indent=2).encode("utf-8")
     return Response(body, media_type="application/json", headers={
         "Content-Disposition": 'attachment; filename="ghent-kanazawa-club-my-data.json"',
@@ -282,36 +274,36 @@ async def export(request: Request) -> Response:
     })
 
 
-async def _erase_context(request: Request, **extra: object) -> dict[str, object]:
-    kept, dropped = await ambassadors.erasure_outcome(request.state.db, request.state.person.id)
+async def _erase_context(ctx: Context, **extra: object) -> dict[str, object]:
+    kept, dropped = await ambassadors.erasure_outcome(ctx.db, ctx.me.id)
     return {"kept_activities": kept, "dropped_activities": dropped, **extra}
 
 
-async def erase_page(request: Request) -> Response:
-    return render(request, "members/erase.html", await _erase_context(request))
+async def erase_page(request: Request, ctx: Context) -> Response:
+    return render(request, "members/erase.html", await _erase_context(ctx))
 
 
-async def erase(request: Request) -> Response:
+async def erase(request: Request, ctx: Context) -> Response:
     form = await read_form(request)
-    person = request.state.person
+    person = ctx.me
     if person.role == "admin":
-        return render(request, "members/erase.html", await _erase_context(request), status_code=400)
+        return render(request, "members/erase.html", await _erase_context(ctx), status_code=400)
     if forms.field(form, "confirm") != "yes":
-        return render(request, "members/erase.html", await _erase_context(request, unconfirmed=True),
+        return render(request, "members/erase.html", await _erase_context(ctx, unconfirmed=True),
                       status_code=400)
-    db = request.state.db
-    response = redirect("/goodbye")
+    db = ctx.db
+    response = redirect(ctx.url("goodbye"))
     await sessions.end(request, db, response)
-    await service.erase(db, _settings(request), person)
-    request.state.person = None
+    await service.erase(db, ctx.settings, person)
+    signed_in_as(request, None)
     return response
 
 
-async def goodbye(request: Request) -> Response:
+async def goodbye(request: Request, ctx: Context) -> Response:
     return render(request, "members/goodbye.html")
 
 
-async def privacy(request: Request) -> Response:
+async def privacy(request: Request, ctx: Context) -> Response:
     return render(request, "members/privacy.html", {
         "confirm_hours": int(service.CONFIRM_LIFETIME.total_seconds() // 3600),
         "purge_days": service.UNCONFIRMED_KEPT.days,
@@ -329,13 +321,13 @@ def _unsubscribe_page(request: Request, link: service.UnsubscribeLink, **flags: 
     return render(request, "members/unsubscribe.html", context, status_code=400 if link.state == "invalid" else 200)
 
 
-async def unsubscribe_page(request: Request) -> Response:
+async def unsubscribe_page(request: Request, ctx: Context) -> Response:
     """Never changes anything."""
-    link = await service.unsubscribe_link(request.state.db, _settings(request), request.path_params["token"])
+    link = await service.unsubscribe_link(ctx.db, ctx.settings, request.path_params["token"])
     return _unsubscribe_page(request, link)
 
 
-async def unsubscribe(request: Request) -> Response:
+async def unsubscribe(request: Request, ctx: Context) -> Response:
     try:
         form = await request.form(max_files=0, max_fields=10, max_part_size=1024)
     except (HTTPException, BodyTooLarge):
@@ -346,30 +338,29 @@ async def unsubscribe(request: Request) -> Response:
         raise HTTPException(400)
     token = request.path_params["token"]
     method = "link" if form.get("from_page") == "1" else "one-click"
-    link = await service.unsubscribe(request.state.db, _settings(request), token, method=method)
+    link = await service.unsubscribe(ctx.db, ctx.settings, token, method=method)
     return _unsubscribe_page(request, link, done=True)
 
 
-async def resubscribe(request: Request) -> Response:
-    await read_form(request)
+async def resubscribe(request: Request, ctx: Context) -> Response:
     token = request.path_params["token"]
-    link = await service.resubscribe(request.state.db, _settings(request), token,
+    link = await service.resubscribe(ctx.db, ctx.settings, token,
                                      language=i18n.current_language.get())
     return _unsubscribe_page(request, link, resubscribed=True)
 
 
 # ---- admin: interests and the welcome mail ---------------------------------------------------------------------
 
-async def admin_interests(request: Request) -> Response:
+async def admin_interests(request: Request, ctx: Context) -> Response:
     return render(request, "members/admin_interests.html", {
-        "interests": await service.all_interests(request.state.db),
+        "interests": await service.all_interests(ctx.db),
         "saved": request.query_params.get("saved") == "1",
     })
 
 
-async def admin_add_interest(request: Request) -> Response:
+async def admin_add_interest(request: Request, ctx: Context) -> Response:
     form = await read_form(request)
-    db = request.state.db
+    db = ctx.db
     parsed = member_forms.parse_interest(form)
     if parsed.value is not None and await service.add_interest(db, **parsed.value) is None:
         parsed.errors.add("name_en", forms.Invalid(N_("An interest with this English name exists.")))
@@ -377,24 +368,20 @@ async def admin_add_interest(request: Request) -> Response:
         return render(request, "members/admin_interests.html", {
             "interests": await service.all_interests(db), "errors": parsed.errors, "values": parsed.values,
         }, status_code=400)
-    return redirect("/admin/interests?saved=1")
+    return redirect(ctx.url("admin_interests") + "?saved=1")
 
 
-async def _interest(request: Request) -> Interest:
-    try:
-        interest_id = int(request.path_params["interest_id"])
-    except ValueError:
-        raise HTTPException(404) from None
-    interest = await request.state.db.get(Interest, interest_id)
+async def _interest(request: Request, ctx: Context) -> Interest:
+    interest = await ctx.db.get(Interest, request.path_params["interest_id"])
     if interest is None:
         raise HTTPException(404)
     return interest
 
 
-async def admin_update_interest(request: Request) -> Response:
+async def admin_update_interest(request: Request, ctx: Context) -> Response:
     form = await read_form(request)
-    db = request.state.db
-    interest = await _interest(request)
+    db = ctx.db
+    interest = await _interest(request, ctx)
     parsed = member_forms.parse_interest(form)
     if parsed.value is None:
         return render(request, "members/admin_interests.html", {
@@ -404,46 +391,45 @@ async def admin_update_interest(request: Request) -> Response:
     interest.name_nl = parsed.value["name_nl"]
     interest.name_en = parsed.value["name_en"]
     interest.name_ja = parsed.value["name_ja"]
-    return redirect("/admin/interests?saved=1")
+    return redirect(ctx.url("admin_interests") + "?saved=1")
 
 
-async def admin_delete_interest(request: Request) -> Response:
-    await read_form(request)
-    interest = await _interest(request)
-    await request.state.db.delete(interest)
-    return redirect("/admin/interests?saved=1")
+async def admin_delete_interest(request: Request, ctx: Context) -> Response:
+    interest = await _interest(request, ctx)
+    await ctx.db.delete(interest)
+    return redirect(ctx.url("admin_interests") + "?saved=1")
 
 
-async def _welcome_context(request: Request) -> dict[str, object]:
+async def _welcome_context(request: Request, ctx: Context) -> dict[str, object]:
     texts = []
     for language in i18n.LANGUAGES:
-        subject, body, custom = await service.welcome_text(request.state.db, language)
+        subject, body, custom = await service.welcome_text(ctx.db, language)
         texts.append({"language": language, "subject": subject, "body": body, "custom": custom})
     return {"texts": texts, "saved": request.query_params.get("saved") == "1"}
 
 
-async def admin_welcome(request: Request) -> Response:
-    return render(request, "members/admin_welcome.html", await _welcome_context(request))
+async def admin_welcome(request: Request, ctx: Context) -> Response:
+    return render(request, "members/admin_welcome.html", await _welcome_context(request, ctx))
 
 
-async def admin_save_welcome(request: Request) -> Response:
+async def admin_save_welcome(request: Request, ctx: Context) -> Response:
     form = await read_form(request)
     language = request.path_params["language"]
     if language not in i18n.LANGUAGES:
         raise HTTPException(404)
-    db = request.state.db
+    db = ctx.db
     if forms.field(form, "reset") == "1":
         await service.reset_welcome_text(db, language)
-        return redirect("/admin/welcome?saved=1")
+        return redirect(ctx.url("admin_welcome") + "?saved=1")
     parsed = member_forms.parse_welcome(form)
     if parsed.value is None:
-        context = await _welcome_context(request)
+        context = await _welcome_context(request, ctx)
         for text in context["texts"]:  # type: ignore[attr-defined]
             if text["language"] == language:
                 text.update(parsed.values, errors=parsed.errors)
         return render(request, "members/admin_welcome.html", context, status_code=400)
     await service.save_welcome_text(db, language, **parsed.value)
-    return redirect("/admin/welcome?saved=1")
+    return redirect(ctx.url("admin_welcome") + "?saved=1")
 
 
 routes: list[BaseRoute] = [
@@ -465,12 +451,12 @@ routes: list[BaseRoute] = [
     route("/goodbye", goodbye),
     route("/privacy", privacy),
     route("/unsubscribe/{token}", unsubscribe_page),
-    route("/unsubscribe/{token}", unsubscribe, methods=["POST"], name="unsubscribe_post"),
+    route("/unsubscribe/{token}", unsubscribe, methods=["POST"], name="unsubscribe_post", csrf=False),
     route("/unsubscribe/{token}/subscribe", resubscribe, methods=["POST"]),
     route("/admin/interests", admin_interests, role="admin"),
     route("/admin/interests", admin_add_interest, methods=["POST"], role="admin", name="admin_add_interest"),
-    route("/admin/interests/{interest_id}", admin_update_interest, methods=["POST"], role="admin"),
-    route("/admin/interests/{interest_id}/delete", admin_delete_interest, methods=["POST"], role="admin"),
+    route("/admin/interests/{interest_id:int}", admin_update_interest, methods=["POST"], role="admin"),
+    route("/admin/interests/{interest_id:int}/delete", admin_delete_interest, methods=["POST"], role="admin"),
     route("/admin/welcome", admin_welcome, role="admin"),
     route("/admin/welcome/{language}", admin_save_welcome, methods=["POST"], role="admin"),
 ]

@@ -30,7 +30,7 @@ from club.mail import mailbox
 from club.mail.models import PRIORITY_BULK, Delivery, Mail
 from club.mail.outbox import queue_mail
 from club.members.models import Consent, ErasureCount, Interest, MemberInterest, WelcomeText
-from club.web import templates
+from club.templating import templates
 
 CONFIRM_PURPOSE = "member-confirm"
 CONFIRM_LIFETIME = dt.timedelta(hours=48)

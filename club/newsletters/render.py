@@ -24,7 +24,7 @@ from markupsafe import Markup
 from club.config import Settings
 from club.i18n import N_, translate_for, use_language
 from club.mail.message import PLACEHOLDERS
-from club.web import templates
+from club.templating import templates
 
 ALLOWED_TAGS = {
     "a", "b", "blockquote", "br", "code", "del", "em", "h1", "h2", "h3", "h4", "hr", "i", "img", "li", "ol", "p",

@@ -32,7 +32,8 @@ from club.newsletters import audience as audiences
 from club.newsletters import render, service
 from club.newsletters.forms import SCHEDULE_ZONES, form_values, parse_draft, parse_schedule, parse_test_addresses
 from club.newsletters.models import Newsletter, NewsletterImage
-from club.web import read_form, redirect, route, templates
+from club.templating import templates
+from club.web import Context, FormLimits, read_form, redirect, route
 from club.web import render as render_page
 
 # The mail's own markup, shown in a frame: inline styles allowed, nothing else runs; links open a new tab.
@@ -47,6 +48,7 @@ IMAGE_TYPES = {"PNG": ("image/png", "png"), "JPEG": ("image/jpeg", "jpg"), "GIF"
 IMAGE_MAX_BYTES = photos.MAX_PHOTO_BYTES
 IMAGES_PER_UPLOAD = 10
 FORM_PART_MAX = 1024 * 1024
+EDIT_FORM = FormLimits(max_part_size=FORM_PART_MAX)  # a newsletter's body may be long
 CITY_NAMES = {"ghent": N_("Ghent"), "kanazawa": N_("Kanazawa"), "elsewhere": N_("Elsewhere")}
 STATUS_NAMES = {
     "draft": N_("Draft"), "scheduled": N_("Scheduled"), "sending": N_("Sending"), "paused": N_("Paused"),
@@ -76,16 +78,12 @@ FINISHED = N_("This newsletter has already finished; there is nothing left to ca
 ONLY_DRAFTS = N_("Only a draft can be deleted. Remove the schedule first, or keep the newsletter for the record.")
 
 
-def _settings(request: Request) -> Settings:
-    return request.app.state.settings
-
-
 def _newsletter_id(request: Request) -> int:
     return int(request.path_params["newsletter_id"])
 
 
-async def _load(request: Request) -> Newsletter:
-    newsletter = await service.get(request.state.db, _newsletter_id(request))
+async def _load(request: Request, ctx: Context) -> Newsletter:
+    newsletter = await service.get(ctx.db, _newsletter_id(request))
     if newsletter is None:
         raise HTTPException(404)
     return newsletter
@@ -113,10 +111,10 @@ def tag_messages(problems: service.TagProblems) -> dict[str, list[str]]:
     return {language: [_(message, **values) for message, values in items] for language, items in problems.items()}
 
 
-async def audience_summary(request: Request, newsletter: Newsletter) -> list[tuple[str, str]]:
+async def audience_summary(ctx: Context, newsletter: Newsletter) -> list[tuple[str, str]]:
     """The audience as (what, who) lines in the page's language: cities, interests (any of), languages, ..."""
     chosen = audiences.Audience.from_json(newsletter.audience)
-    names = dict(await audiences.interest_choices(request.state.db, i18n.current_language.get()))
+    names = dict(await audiences.interest_choices(ctx.db, i18n.current_language.get()))
     separator = _("%(first)s, %(second)s")
     everyone = _("everyone")
 
@@ -156,8 +154,8 @@ def _refuse(request: Request, newsletter: Newsletter, message: str, status_code:
 
 # ---- list and compose ------------------------------------------------------------------------------------------
 
-async def admin_list(request: Request) -> Response:
-    newsletters = await service.listing(request.state.db)
+async def admin_list(request: Request, ctx: Context) -> Response:
+    newsletters = await service.listing(ctx.db)
     return render_page(request, "newsletters/admin_list.html", {**_common(request), "newsletters": newsletters,
                                                                  "title_of": service.title_of})
 
@@ -181,14 +179,14 @@ def _values_of(newsletter: Newsletter) -> dict[str, object]:
     return values
 
 
-async def _edit_context(request: Request, newsletter: Newsletter | None) -> dict[str, Any]:
-    db = request.state.db
+async def _edit_context(request: Request, ctx: Context, newsletter: Newsletter | None) -> dict[str, Any]:
+    db = ctx.db
     context: dict[str, Any] = {**_common(request), "newsletter": newsletter,
                                "interests": await audiences.interest_choices(db, i18n.current_language.get())}
     if newsletter is not None:
-        settings = _settings(request)
+        settings = ctx.settings
         context["plan"] = await service.audience_plan(db, newsletter)
-        context["texts"] = {v.language: _preview_text(settings, newsletter, v.language, request)
+        context["texts"] = {v.language: _preview_text(settings, newsletter, v.language, ctx)
                             for v in newsletter.variants}
         context["images"] = list((await db.execute(
             select(NewsletterImage.token, NewsletterImage.filename, NewsletterImage.content_type,
@@ -210,40 +208,40 @@ def image_url(settings: Settings, token: str, content_type: str) -> str:
     return settings.absolute_url(f"/newsletters/images/{token}.{extension}")
 
 
-async def new(request: Request) -> Response:
-    context = await _edit_context(request, None)
+async def new(request: Request, ctx: Context) -> Response:
+    context = await _edit_context(request, ctx, None)
     return render_page(request, "newsletters/edit.html", {**context, "values": {"fallback_language": "en"}})
 
 
-async def create(request: Request) -> Response:
-    return await _save(request, None)
+async def create(request: Request, ctx: Context) -> Response:
+    return await _save(request, ctx, None)
 
 
-async def edit(request: Request) -> Response:
-    newsletter = await _load(request)
+async def edit(request: Request, ctx: Context) -> Response:
+    newsletter = await _load(request, ctx)
     if not newsletter.editable:
-        return redirect(f"/admin/newsletters/{newsletter.id}/report")
-    context = await _edit_context(request, newsletter)
+        return redirect(ctx.url("report", newsletter_id=newsletter.id))
+    context = await _edit_context(request, ctx, newsletter)
     return render_page(request, "newsletters/edit.html", {**context, "values": _values_of(newsletter)})
 
 
-async def update(request: Request) -> Response:
-    return await _save(request, await _load(request))
+async def update(request: Request, ctx: Context) -> Response:
+    return await _save(request, ctx, await _load(request, ctx))
 
 
-async def _save(request: Request, newsletter: Newsletter | None) -> Response:
+async def _save(request: Request, ctx: Context, newsletter: Newsletter | None) -> Response:
     form = await read_form(request, max_part_size=FORM_PART_MAX)
     if newsletter is not None and not newsletter.editable:
         return _refuse(request, newsletter, NOT_EDITABLE)
-    db = request.state.db
+    db = ctx.db
     slugs = [slug for slug, _name in await audiences.interest_choices(db, "en")]
     draft, errors = parse_draft(form, slugs)
     if errors:
-        context = await _edit_context(request, newsletter)
+        context = await _edit_context(request, ctx, newsletter)
         return render_page(request, "newsletters/edit.html",
                            {**context, "errors": errors, "values": form_values(form)}, status_code=400)
-    newsletter = await service.save(db, newsletter, draft, request.state.person)
-    return redirect(f"/admin/newsletters/{newsletter.id}?done=saved#preview")
+    newsletter = await service.save(db, newsletter, draft, ctx.me)
+    return redirect(ctx.url("edit", newsletter_id=newsletter.id) + "?done=saved#preview")
 
 
 # ---- preview ---------------------------------------------------------------------------------------------------
@@ -254,27 +252,27 @@ def _preview_response(html: str) -> HTMLResponse:
                                  "Cache-Control": "no-store"})
 
 
-def _fill_for(request: Request, value: str) -> str:
-    person = request.state.person
+def _fill_for(ctx: Context, value: str) -> str:
+    person = ctx.me
     return render.fill_preview(value, name=person.name, email=person.email,
-                               unsubscribe_url=_settings(request).absolute_url(service.TEST_UNSUBSCRIBE_PATH))
+                               unsubscribe_url=ctx.settings.absolute_url(service.TEST_UNSUBSCRIBE_PATH))
 
 
-def _preview_text(settings: Settings, newsletter: Newsletter, language: str, request: Request) -> str:
+def _preview_text(settings: Settings, newsletter: Newsletter, language: str, ctx: Context) -> str:
     variant = service.variant_map(newsletter)[language]
     text = service.rendered_variant(settings, newsletter, variant).text
-    person = request.state.person
+    person = ctx.me
     return (text.replace("%%name%%", person.name).replace("%%email%%", person.email)
             .replace("%%unsubscribe_url%%", settings.absolute_url(service.TEST_UNSUBSCRIBE_PATH)))
 
 
-async def stored_preview(request: Request) -> Response:
-    newsletter = await _load(request)
+async def stored_preview(request: Request, ctx: Context) -> Response:
+    newsletter = await _load(request, ctx)
     variant = service.variant_map(newsletter).get(request.path_params["language"])
     if variant is None:
         raise HTTPException(404)
-    mail = service.rendered_variant(_settings(request), newsletter, variant)
-    return _preview_response(_fill_for(request, mail.html))
+    mail = service.rendered_variant(ctx.settings, newsletter, variant)
+    return _preview_response(_fill_for(ctx, mail.html))
 
 
 def _live_variant(form: Any) -> tuple[str, str, str, str, str | None]:
@@ -292,20 +290,20 @@ def _live_variant(form: Any) -> tuple[str, str, str, str, str | None]:
     return language, subject, preheader, body, " ".join(problems) or None
 
 
-async def live_preview(request: Request) -> Response:
+async def live_preview(request: Request, ctx: Context) -> Response:
     """The HTML of the text being typed, posted by static/js/newsletters.js into the preview frame."""
     form = await read_form(request, max_part_size=FORM_PART_MAX)
     language, subject, preheader, body, _problem = _live_variant(form)
-    mail = render.mail(_settings(request), language=language, subject=subject, preheader=preheader, body=body)
-    return _preview_response(_fill_for(request, mail.html))
+    mail = render.mail(ctx.settings, language=language, subject=subject, preheader=preheader, body=body)
+    return _preview_response(_fill_for(ctx, mail.html))
 
 
-async def live_preview_text(request: Request) -> Response:
+async def live_preview_text(request: Request, ctx: Context) -> Response:
     form = await read_form(request, max_part_size=FORM_PART_MAX)
     language, subject, preheader, body, problem = _live_variant(form)
-    mail = render.mail(_settings(request), language=language, subject=subject, preheader=preheader, body=body)
-    settings = _settings(request)
-    person = request.state.person
+    mail = render.mail(ctx.settings, language=language, subject=subject, preheader=preheader, body=body)
+    settings = ctx.settings
+    person = ctx.me
     text = (mail.text.replace("%%name%%", person.name).replace("%%email%%", person.email)
             .replace("%%unsubscribe_url%%", settings.absolute_url(service.TEST_UNSUBSCRIBE_PATH)))
     return JSONResponse({"text": text, "problem": problem}, headers={"Cache-Control": "no-store"})
@@ -313,9 +311,9 @@ async def live_preview_text(request: Request) -> Response:
 
 # ---- images ----------------------------------------------------------------------------------------------------
 
-async def upload_images(request: Request) -> Response:
+async def upload_images(request: Request, ctx: Context) -> Response:
     form = await read_form(request, max_files=IMAGES_PER_UPLOAD, max_part_size=IMAGE_MAX_BYTES)
-    newsletter = await _load(request)
+    newsletter = await _load(request, ctx)
     if not newsletter.editable:
         return _refuse(request, newsletter, NOT_EDITABLE)
     files = [item for item in form.getlist("images") if isinstance(item, UploadFile) and item.filename]
@@ -339,16 +337,16 @@ async def upload_images(request: Request) -> Response:
             content_type="image/jpeg", width=photo.width, height=photo.height, data=photo.copies["large"],
         ))
     if errors:
-        context = await _edit_context(request, newsletter)
+        context = await _edit_context(request, ctx, newsletter)
         return render_page(request, "newsletters/edit.html",
                            {**context, "errors": errors, "values": _values_of(newsletter)}, status_code=400)
-    request.state.db.add_all(accepted)
-    return redirect(f"/admin/newsletters/{newsletter.id}?done=uploaded#images")
+    ctx.db.add_all(accepted)
+    return redirect(ctx.url("edit", newsletter_id=newsletter.id) + "?done=uploaded#images")
 
 
-async def image(request: Request) -> Response:
+async def image(request: Request, ctx: Context) -> Response:
     token, _dot, _extension = request.path_params["name"].partition(".")
-    row = (await request.state.db.execute(
+    row = (await ctx.db.execute(
         select(NewsletterImage.data, NewsletterImage.content_type).where(NewsletterImage.token == token)
     )).one_or_none()
     if row is None:
@@ -360,44 +358,43 @@ async def image(request: Request) -> Response:
 
 # ---- test, schedule, send --------------------------------------------------------------------------------------
 
-async def test_send(request: Request) -> Response:
+async def test_send(request: Request, ctx: Context) -> Response:
     form = await read_form(request)
-    newsletter = await _load(request)
+    newsletter = await _load(request, ctx)
     addresses, errors = parse_test_addresses(form)
     if errors or not newsletter.variants:
-        context = await _edit_context(request, newsletter)
+        context = await _edit_context(request, ctx, newsletter)
         return render_page(request, "newsletters/edit.html",
                            {**context, "errors": errors, "values": {**_values_of(newsletter),
                                                                     "addresses": forms.field(form, "addresses")}},
                            status_code=400)
-    await service.send_test(request.state.db, _settings(request), newsletter, request.state.person, addresses)
-    return redirect(f"/admin/newsletters/{newsletter.id}?done=tested#test")
+    await service.send_test(ctx.db, ctx.settings, newsletter, ctx.me, addresses)
+    return redirect(ctx.url("edit", newsletter_id=newsletter.id) + "?done=tested#test")
 
 
-async def schedule(request: Request) -> Response:
+async def schedule(request: Request, ctx: Context) -> Response:
     form = await read_form(request)
-    newsletter = await _load(request)
+    newsletter = await _load(request, ctx)
     if not newsletter.editable:
         return _refuse(request, newsletter, NOT_EDITABLE)
     moment, errors = parse_schedule(form)
-    if moment is not None and not (await service.audience_plan(request.state.db, newsletter)).total:
+    if moment is not None and not (await service.audience_plan(ctx.db, newsletter)).total:
         errors.add("scheduled_at", Invalid(service_messages["empty"]))
     if moment is not None and service.tag_problems(newsletter):
         errors.add("scheduled_at", Invalid(service_messages["tags"]))
     if errors or moment is None:
-        context = await _edit_context(request, newsletter)
+        context = await _edit_context(request, ctx, newsletter)
         return render_page(request, "newsletters/edit.html",
                            {**context, "errors": errors, "values": {**_values_of(newsletter), **form_values(form)}},
                            status_code=400)
-    await service.schedule(request.state.db, newsletter.id, moment, forms.field(form, "timezone") or None)
-    return redirect(f"/admin/newsletters/{newsletter.id}?done=scheduled#schedule")
+    await service.schedule(ctx.db, newsletter.id, moment, forms.field(form, "timezone") or None)
+    return redirect(ctx.url("edit", newsletter_id=newsletter.id) + "?done=scheduled#schedule")
 
 
-async def unschedule(request: Request) -> Response:
-    await read_form(request)
-    newsletter = await _load(request)
-    await service.unschedule(request.state.db, newsletter.id)
-    return redirect(f"/admin/newsletters/{newsletter.id}?done=unscheduled")
+async def unschedule(request: Request, ctx: Context) -> Response:
+    newsletter = await _load(request, ctx)
+    await service.unschedule(ctx.db, newsletter.id)
+    return redirect(ctx.url("edit", newsletter_id=newsletter.id) + "?done=unscheduled")
 
 
 service_messages = {
@@ -407,88 +404,83 @@ service_messages = {
 }
 
 
-async def _confirm_page(request: Request, newsletter: Newsletter, status_code: int = 200) -> Response:
-    plan = await service.audience_plan(request.state.db, newsletter)
+async def _confirm_page(request: Request, ctx: Context, newsletter: Newsletter, status_code: int = 200) -> Response:
+    plan = await service.audience_plan(ctx.db, newsletter)
     problems = tag_messages(service.tag_problems(newsletter))
     return render_page(request, "newsletters/confirm.html", {
         **_common(request), "newsletter": newsletter, "plan": plan,
         "empty": service_messages["empty"] if not plan.total else None,
         "tag_problems": problems, "blocked": service_messages["tags"] if problems else None,
-        "audience_lines": await audience_summary(request, newsletter),
-        **await _pace(request, plan.total),
+        "audience_lines": await audience_summary(ctx, newsletter),
+        **await _pace(ctx, plan.total),
     }, status_code=status_code)
 
 
-async def _pace(request: Request, recipients: int) -> dict[str, Any]:
+async def _pace(ctx: Context, recipients: int) -> dict[str, Any]:
     """The expected finish: at the configured rate limit, else at the pace of the last newsletter sent."""
-    limit = _settings(request).smtp_rate
-    rate = limit if limit > 0 else await service.last_pace(request.state.db)
+    limit = ctx.settings.smtp_rate
+    rate = limit if limit > 0 else await service.last_pace(ctx.db)
     return {"finish": expected_finish(rate, recipients, utcnow()), "rate": rate, "rate_is_limit": limit > 0}
 
 
-async def confirm(request: Request) -> Response:
-    newsletter = await _load(request)
+async def confirm(request: Request, ctx: Context) -> Response:
+    newsletter = await _load(request, ctx)
     if not newsletter.editable:
-        return redirect(f"/admin/newsletters/{newsletter.id}/report")
-    return await _confirm_page(request, newsletter)
+        return redirect(ctx.url("report", newsletter_id=newsletter.id))
+    return await _confirm_page(request, ctx, newsletter)
 
 
-async def send(request: Request) -> Response:
-    await read_form(request)
-    newsletter = await _load(request)
+async def send(request: Request, ctx: Context) -> Response:
+    newsletter = await _load(request, ctx)
     if newsletter.status not in ("draft", "scheduled"):
         if newsletter.status in ("sending", "paused", "sent"):
-            return redirect(f"/admin/newsletters/{newsletter.id}/report?done=already")
+            return redirect(ctx.url("report", newsletter_id=newsletter.id) + "?done=already")
         return _refuse(request, newsletter, NOT_EDITABLE)
     try:
-        queued = await service.start_sending(request.state.db, _settings(request), newsletter.id)
+        queued = await service.start_sending(ctx.db, ctx.settings, newsletter.id)
     except (service.NoRecipients, service.UnknownPlaceholders):
-        return await _confirm_page(request, newsletter, status_code=400)
+        return await _confirm_page(request, ctx, newsletter, status_code=400)
     done = "started" if queued is not None else "already"
     audit.note(request, recipients=queued or 0)  # the entry route() records says to how many people
-    return redirect(f"/admin/newsletters/{newsletter.id}/report?done={done}")
+    return redirect(ctx.url("report", newsletter_id=newsletter.id) + f"?done={done}")
 
 
-async def pause(request: Request) -> Response:
-    await read_form(request)
-    newsletter = await _load(request)
-    if not await service.pause(request.state.db, newsletter.id):
+async def pause(request: Request, ctx: Context) -> Response:
+    newsletter = await _load(request, ctx)
+    if not await service.pause(ctx.db, newsletter.id):
         return _refuse(request, newsletter, N_("Only a newsletter that is being sent can be paused."))
-    return redirect(f"/admin/newsletters/{newsletter.id}/report?done=paused")
+    return redirect(ctx.url("report", newsletter_id=newsletter.id) + "?done=paused")
 
 
-async def resume(request: Request) -> Response:
-    await read_form(request)
-    newsletter = await _load(request)
-    if not await service.resume(request.state.db, newsletter.id):
+async def resume(request: Request, ctx: Context) -> Response:
+    newsletter = await _load(request, ctx)
+    if not await service.resume(ctx.db, newsletter.id):
         return _refuse(request, newsletter, N_("Only a paused newsletter can be resumed."))
-    return redirect(f"/admin/newsletters/{newsletter.id}/report?done=resumed")
+    return redirect(ctx.url("report", newsletter_id=newsletter.id) + "?done=resumed")
 
 
-async def cancel(request: Request) -> Response:
-    await read_form(request)
-    newsletter = await _load(request)
-    if not await service.cancel(request.state.db, newsletter.id):
+async def cancel(request: Request, ctx: Context) -> Response:
+    newsletter = await _load(request, ctx)
+    if not await service.cancel(ctx.db, newsletter.id):
         return _refuse(request, newsletter, FINISHED)
-    return redirect(f"/admin/newsletters/{newsletter.id}/report?done=cancelled")
+    return redirect(ctx.url("report", newsletter_id=newsletter.id) + "?done=cancelled")
 
 
-async def retry(request: Request) -> Response:
-    await read_form(request)
-    newsletter = await _load(request)
-    retried = await service.retry_failed(request.state.db, newsletter.id)
+async def retry(request: Request, ctx: Context) -> Response:
+    newsletter = await _load(request, ctx)
+    retried = await service.retry_failed(ctx.db, newsletter.id)
     if not retried:
         return _refuse(request, newsletter, N_("This newsletter has no failed deliveries to send again."))
-    await audit.record(request.state.db, request, "newsletters.retry", "newsletter", newsletter.id,
+    await audit.record(ctx.db, request, "newsletters.retry", "newsletter", newsletter.id,
                        {"deliveries": retried})
-    return redirect(f"/admin/newsletters/{newsletter.id}/report?done=retried")
+    return redirect(ctx.url("report", newsletter_id=newsletter.id) + "?done=retried")
 
 
 # ---- progress and report ---------------------------------------------------------------------------------------
 
-async def report(request: Request) -> Response:
-    newsletter = await _load(request)
-    db = request.state.db
+async def report(request: Request, ctx: Context) -> Response:
+    newsletter = await _load(request, ctx)
+    db = ctx.db
     progress = await service.progress(db, newsletter)
     common = _common(request)
     done = request.query_params.get("done", "")
@@ -499,8 +491,8 @@ async def report(request: Request) -> Response:
         "failures": await service.failures(db, newsletter.id),
         "unsubscribes": await service.unsubscribes(db, newsletter.id),
         "title": service.title_of(newsletter, i18n.current_language.get()),
-        "audience_lines": await audience_summary(request, newsletter),
-        "finish": _report_finish(_settings(request), newsletter, progress),
+        "audience_lines": await audience_summary(ctx, newsletter),
+        "finish": _report_finish(ctx.settings, newsletter, progress),
     })
 
 
@@ -517,17 +509,16 @@ def _report_finish(settings: Settings, newsletter: Newsletter, progress: service
 
 # ---- duplicate and delete --------------------------------------------------------------------------------------
 
-async def duplicate(request: Request) -> Response:
-    await read_form(request)
-    newsletter = await _load(request)
-    copy = await service.duplicate(request.state.db, newsletter, request.state.person)
-    await audit.record(request.state.db, request, "newsletters.duplicate", "newsletter", copy.id,
+async def duplicate(request: Request, ctx: Context) -> Response:
+    newsletter = await _load(request, ctx)
+    copy = await service.duplicate(ctx.db, newsletter, ctx.me)
+    await audit.record(ctx.db, request, "newsletters.duplicate", "newsletter", copy.id,
                        {"from": newsletter.id})
-    return redirect(f"/admin/newsletters/{copy.id}?done=duplicated")
+    return redirect(ctx.url("edit", newsletter_id=copy.id) + "?done=duplicated")
 
 
-async def delete_confirm(request: Request) -> Response:
-    newsletter = await _load(request)
+async def delete_confirm(request: Request, ctx: Context) -> Response:
+    newsletter = await _load(request, ctx)
     if newsletter.status != "draft":
         return _refuse(request, newsletter, ONLY_DRAFTS)
     return render_page(request, "newsletters/delete.html", {
@@ -535,28 +526,27 @@ async def delete_confirm(request: Request) -> Response:
         "title": service.title_of(newsletter, i18n.current_language.get())})
 
 
-async def delete(request: Request) -> Response:
-    await read_form(request)
-    newsletter = await _load(request)
+async def delete(request: Request, ctx: Context) -> Response:
+    newsletter = await _load(request, ctx)
     title = service.title_of(newsletter, newsletter.fallback_language)
-    if not await service.delete_draft(request.state.db, newsletter.id):
+    if not await service.delete_draft(ctx.db, newsletter.id):
         return _refuse(request, newsletter, ONLY_DRAFTS)
-    await audit.record(request.state.db, request, "newsletters.delete_newsletter", "newsletter", newsletter.id,
+    await audit.record(ctx.db, request, "newsletters.delete_newsletter", "newsletter", newsletter.id,
                        {"subject": title})
-    return redirect("/admin/newsletters?done=deleted")
+    return redirect(ctx.url("admin_list") + "?done=deleted")
 
 
-async def progress_json(request: Request) -> Response:
-    newsletter = await _load(request)
-    progress = await service.progress(request.state.db, newsletter)
+async def progress_json(request: Request, ctx: Context) -> Response:
+    newsletter = await _load(request, ctx)
+    progress = await service.progress(ctx.db, newsletter)
     data = progress.as_dict()
     data["status_name"] = _(STATUS_NAMES[progress.status])
     return JSONResponse(data, headers={"Cache-Control": "no-store"})
 
 
-async def deliveries_csv(request: Request) -> Response:
-    newsletter = await _load(request)
-    body = await service.deliveries_csv(request.state.db, newsletter.id)
+async def deliveries_csv(request: Request, ctx: Context) -> Response:
+    newsletter = await _load(request, ctx)
+    body = await service.deliveries_csv(ctx.db, newsletter.id)
     return Response("\ufeff" + body, media_type="text/csv; charset=utf-8", headers={
         "Content-Disposition": f'attachment; filename="newsletter-{newsletter.id}-deliveries.csv"',
         "Cache-Control": "no-store",
@@ -565,10 +555,10 @@ async def deliveries_csv(request: Request) -> Response:
 
 # ---- public archive --------------------------------------------------------------------------------------------
 
-async def _archived(request: Request) -> list[Newsletter]:
+async def _archived(ctx: Context) -> list[Newsletter]:
     statement = (select(Newsletter).where(Newsletter.status == "sent", Newsletter.private.is_(False))
                  .options(selectinload(Newsletter.variants)).order_by(Newsletter.started_at.desc()).limit(200))
-    return list((await request.state.db.execute(statement)).scalars())
+    return list((await ctx.db.execute(statement)).scalars())
 
 
 def _archive_variant(newsletter: Newsletter, language: str) -> Any:
@@ -576,14 +566,14 @@ def _archive_variant(newsletter: Newsletter, language: str) -> Any:
     return variants.get(language) or variants.get(newsletter.fallback_language)
 
 
-async def archive(request: Request) -> Response:
+async def archive(request: Request, ctx: Context) -> Response:
     language = i18n.current_language.get()
-    items = [(n, _archive_variant(n, language)) for n in await _archived(request)]
+    items = [(n, _archive_variant(n, language)) for n in await _archived(ctx)]
     return render_page(request, "newsletters/archive.html", {"items": items, "web_subject": render.web_subject})
 
 
-async def archive_item(request: Request) -> Response:
-    newsletter = await service.get(request.state.db, _newsletter_id(request))
+async def archive_item(request: Request, ctx: Context) -> Response:
+    newsletter = await service.get(ctx.db, _newsletter_id(request))
     if newsletter is None or newsletter.status != "sent" or newsletter.private:
         raise HTTPException(404)
     wanted = request.query_params.get("lang") or i18n.current_language.get()
@@ -598,14 +588,14 @@ async def archive_item(request: Request) -> Response:
     })
 
 
-async def feed(request: Request) -> Response:
+async def feed(request: Request, ctx: Context) -> Response:
     language = request.path_params["language"]
     if language not in LANGUAGES:
         raise HTTPException(404)
-    settings = _settings(request)
+    settings = ctx.settings
     with use_language(language):
         entries: list[dict[str, Any]] = []
-        for newsletter in await _archived(request):
+        for newsletter in await _archived(ctx):
             variant = _archive_variant(newsletter, language)
             if variant is None:
                 continue
@@ -629,14 +619,16 @@ async def feed(request: Request) -> Response:
 routes: list[BaseRoute] = [
     route("/admin/newsletters", admin_list, role="admin"),
     route("/admin/newsletters/new", new, role="admin"),
-    route("/admin/newsletters/new", create, methods=("POST",), role="admin", name="create_newsletter"),
-    route("/admin/newsletters/preview", live_preview, methods=("POST",), role="admin"),
-    route("/admin/newsletters/preview.json", live_preview_text, methods=("POST",), role="admin"),
+    route("/admin/newsletters/new", create, methods=("POST",), role="admin", name="create_newsletter",
+          form=EDIT_FORM),
+    route("/admin/newsletters/preview", live_preview, methods=("POST",), role="admin", form=EDIT_FORM),
+    route("/admin/newsletters/preview.json", live_preview_text, methods=("POST",), role="admin", form=EDIT_FORM),
     route("/admin/newsletters/{newsletter_id:int}", edit, role="admin"),
     route("/admin/newsletters/{newsletter_id:int}", update, methods=("POST",), role="admin",
-          name="update_newsletter"),
+          name="update_newsletter", form=EDIT_FORM),
     route("/admin/newsletters/{newsletter_id:int}/preview/{language}", stored_preview, role="admin"),
-    route("/admin/newsletters/{newsletter_id:int}/images", upload_images, methods=("POST",), role="admin"),
+    route("/admin/newsletters/{newsletter_id:int}/images", upload_images, methods=("POST",), role="admin",
+          form=FormLimits(max_files=IMAGES_PER_UPLOAD, max_part_size=IMAGE_MAX_BYTES)),
     route("/admin/newsletters/{newsletter_id:int}/test", test_send, methods=("POST",), role="admin"),
     route("/admin/newsletters/{newsletter_id:int}/schedule", schedule, methods=("POST",), role="admin"),
     route("/admin/newsletters/{newsletter_id:int}/unschedule", unschedule, methods=("POST",), role="admin"),
@@ -654,7 +646,7 @@ routes: list[BaseRoute] = [
     route("/admin/newsletters/{newsletter_id:int}/progress.json", progress_json, role="admin"),
     route("/admin/newsletters/{newsletter_id:int}/deliveries.csv", deliveries_csv, role="admin"),
     route("/newsletters", archive),
-    route("/newsletters/feed/{language}.atom", feed),
+    route("/newsletters/feed/{language}.atom", feed, name="newsletters_feed"),
     route("/newsletters/images/{name}", image),
     route("/newsletters/{newsletter_id:int}", archive_item),
 ]

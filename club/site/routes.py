@@ -9,28 +9,28 @@ from starlette.routing import BaseRoute, Route
 
 from club import forms, i18n
 from club.middleware import LANGUAGE_COOKIE
-from club.web import read_form, redirect, render_public, route, safe_next
+from club.web import Context, read_form, redirect, render_public, route, safe_next
 
 
-async def home(request: Request) -> Response:
+async def home(request: Request, ctx: Context) -> Response:
     return render_public(request, "site/home.html")
 
 
-async def choose_language(request: Request) -> Response:
+async def choose_language(request: Request, ctx: Context) -> Response:
     """The language switcher: saved in a cookie, and on the person's profile when logged in."""
     form = await read_form(request)
     try:
         language = forms.choice(forms.field(form, "language"), i18n.LANGUAGES)
     except forms.Invalid:
         language = i18n.current_language.get()
-    person = request.state.person
+    person = ctx.person
     if person is not None and person.role == "admin":
         person.console_language = language  # an admin's newsletter language is a setting of its own
     elif person is not None:
         person.language = language
     response = redirect(safe_next(forms.field(form, "next")))
     response.set_cookie(LANGUAGE_COOKIE, language, max_age=60 * 60 * 24 * 365, path="/", samesite="lax",
-                        secure=request.app.state.settings.is_production)
+                        secure=ctx.settings.is_production)
     return response
 
 

@@ -6,7 +6,7 @@ from club.web import route
 from tests.conftest import SECRET
 
 
-async def boom(request):
+async def boom(request, ctx):
     raise RuntimeError("secret internals")
 
 

@@ -17,7 +17,7 @@ SECURITY_HEADERS = ("content-security-policy", "x-content-type-options", "x-fram
                     "strict-transport-security")
 
 
-async def boom(request):
+async def boom(request, ctx):
     raise RuntimeError("secret internals")
 
 
