@@ -23,9 +23,6 @@ EXPORT_ONLY_COLUMNS: dict[str, dict[str, str]] = {
     "suppressed_at": {"en": "suppressed_at", "nl": "geblokkeerd_op", "ja": "配信停止日時"},
     "created_at": {"en": "created_at", "nl": "ingeschreven_op", "ja": "登録日時"},
 }
-CITY_LABELS = {"ghent": N_("Ghent"), "kanazawa": N_("Kanazawa"), "elsewhere": N_("Elsewhere")}
-LANGUAGE_LABELS = {"nl": N_("Dutch"), "en": N_("English"), "ja": N_("Japanese")}
-ROLE_LABELS = {"member": N_("Member"), "ambassador": N_("Ambassador"), "admin": N_("Admin")}
 YES_LABEL, NO_LABEL = N_("yes"), N_("no")
 
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")

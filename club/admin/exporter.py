@@ -18,15 +18,13 @@ from dataclasses import replace
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from club import labels
 from club.accounts.models import Person
 from club.admin.csvformat import (
-    CITY_LABELS,
     COLUMN_NAMES,
     EXPORT_ONLY_COLUMNS,
     FORMULA_START,
-    LANGUAGE_LABELS,
     NO_LABEL,
-    ROLE_LABELS,
     YES_LABEL,
     neutralise,
 )
@@ -51,9 +49,9 @@ class Words:
         self.language = language if language in LANGUAGES else DEFAULT_LANGUAGE
         self.zone = TIMEZONES[self.language]
         say = lambda message: translate_for(self.language, message)  # noqa: E731
-        self.cities = {code: say(label) for code, label in CITY_LABELS.items()}
-        self.languages = {code: say(label) for code, label in LANGUAGE_LABELS.items()}
-        self.roles = {code: say(label) for code, label in ROLE_LABELS.items()}
+        self.cities = {code: say(label) for code, label in labels.CITIES.items()}
+        self.languages = {code: say(label) for code, label in labels.LANGUAGES.items()}
+        self.roles = {code: say(label) for code, label in labels.ROLES.items()}
         self.yes, self.no = say(YES_LABEL), say(NO_LABEL)
         names = COLUMN_NAMES | EXPORT_ONLY_COLUMNS
         self.header = [names[column][self.language] for column in COLUMNS]

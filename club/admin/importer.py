@@ -31,16 +31,14 @@ from typing import IO, Any
 from sqlalchemy import delete, func, insert, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from club import forms
+from club import forms, labels
 from club.accounts.models import Person
 from club.admin import audit
 from club.admin import members as admin_members
 from club.admin.csvformat import (
-    CITY_LABELS,
     COLUMN_NAMES,
     EXPORT_ONLY_COLUMNS,
     FORMULA_START,
-    LANGUAGE_LABELS,
     NO_LABEL,
     YES_LABEL,
     neutralise,
@@ -108,9 +106,9 @@ def fold(value: str) -> str:
     return " ".join(value.split()).lower()
 
 
-def _vocabulary(labels: dict[str, str], aliases: dict[str, str]) -> dict[str, str]:
-    found = {fold(code): code for code in labels} | {fold(alias): code for alias, code in aliases.items()}
-    for code, label in labels.items():
+def _vocabulary(names: dict[str, str], aliases: dict[str, str]) -> dict[str, str]:
+    found = {fold(code): code for code in names} | {fold(alias): code for alias, code in aliases.items()}
+    for code, label in names.items():
         for language in LANGUAGES:
             found[fold(translate_for(language, label))] = code
     return found
@@ -119,13 +117,13 @@ def _vocabulary(labels: dict[str, str], aliases: dict[str, str]) -> dict[str, st
 @cache
 def cities() -> dict[str, str]:
     """City codes by every name the import accepts: code, and its name in nl, en and ja."""
-    return _vocabulary(CITY_LABELS, CITY_ALIASES)
+    return _vocabulary(labels.CITIES, CITY_ALIASES)
 
 
 @cache
 def languages() -> dict[str, str]:
     aliases = {name: code for code, name in LANGUAGE_NAMES.items()}
-    return _vocabulary(LANGUAGE_LABELS, aliases)
+    return _vocabulary(labels.LANGUAGES, aliases)
 
 
 @cache

@@ -18,7 +18,7 @@ from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 from starlette.routing import BaseRoute
 
-from club import forms, web
+from club import forms, labels, web
 from club.accounts import passwords, service, sessions, tokens
 from club.accounts.models import CITIES, ROLES, Person
 from club.admin import account, audit, csvformat, exporter, importer, totp
@@ -91,8 +91,7 @@ def member_rows(page: MemberPage) -> Sequence[tuple[object, ...]]:
     is the slowest part of this page)."""
     language = current_language.get()
     zone = TIMEZONES[language]
-    roles = {"ambassador": _("Ambassador"), "admin": _("Administrator")}
-    cities = {"ghent": _("Ghent"), "kanazawa": _("Kanazawa"), "elsewhere": _("Elsewhere")}
+    roles, cities = dict(labels.choices(labels.ROLES)), dict(labels.choices(labels.CITIES))
     suppressed, unconfirmed, subscribed = _("Mail suppressed"), _("Not confirmed"), _("Newsletter")
     day_names: dict[dt.date, str] = {}
     rows = []
@@ -324,8 +323,8 @@ async def _import_page_context(request: Request) -> dict[str, object]:
         "recent": recent, "max_rows": importer.MAX_ROWS, "notice": notice(request),
         "column_names": csvformat.COLUMN_NAMES, "languages": LANGUAGES, "language_names": LANGUAGE_NAMES,
         "accepted": {
-            "city": [_(label) for label in csvformat.CITY_LABELS.values()],
-            "language": [_(label) for label in csvformat.LANGUAGE_LABELS.values()],
+            "city": [_(label) for label in labels.CITIES.values()],
+            "language": [_(label) for label in labels.LANGUAGES.values()],
             "interests": [interest.name(language) for interest in interests],
             "newsletter": [_(csvformat.YES_LABEL), _(csvformat.NO_LABEL)],
         },
@@ -344,8 +343,8 @@ async def import_template(request: Request) -> Response:
     delimiter = exporter.DELIMITERS.get(request.query_params.get("delimiter", ""), ",")
     interests = [interest.name(language) for interest in (await members.all_interests(db))[:2]]
     header = [names[language] for names in csvformat.COLUMN_NAMES.values()]
-    example = ["hanako.yamada@example.jp", "山田 花子", _(csvformat.CITY_LABELS["kanazawa"]),
-               _(csvformat.LANGUAGE_LABELS["ja"]), ";".join(interests), _(csvformat.YES_LABEL),
+    example = ["hanako.yamada@example.jp", "山田 花子", labels.city("kanazawa"),
+               labels.language("ja"), ";".join(interests), _(csvformat.YES_LABEL),
                dt.date.today().isoformat()]
     buffer = io.StringIO()
     writer = csv.writer(buffer, delimiter=delimiter, lineterminator="\r\n")

@@ -19,7 +19,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import BaseRoute
 
-from club import forms, i18n
+from club import forms, i18n, labels
 from club.accounts.models import CITIES
 from club.admin import audit
 from club.ambassadors import photos
@@ -47,11 +47,6 @@ IMAGE_TYPES = {"PNG": ("image/png", "png"), "JPEG": ("image/jpeg", "jpg"), "GIF"
 IMAGE_MAX_BYTES = photos.MAX_PHOTO_BYTES
 IMAGES_PER_UPLOAD = 10
 FORM_PART_MAX = 1024 * 1024
-CITY_NAMES = {"ghent": N_("Ghent"), "kanazawa": N_("Kanazawa"), "elsewhere": N_("Elsewhere")}
-STATUS_NAMES = {
-    "draft": N_("Draft"), "scheduled": N_("Scheduled"), "sending": N_("Sending"), "paused": N_("Paused"),
-    "sent": N_("Sent"), "cancelled": N_("Cancelled"),
-}
 NOTICES = {
     "saved": N_("The newsletter is saved."),
     "tested": N_("The test is on its way."),
@@ -92,7 +87,7 @@ async def _load(request: Request) -> Newsletter:
 
 
 def _common(request: Request) -> dict[str, Any]:
-    return {"STATUS_NAMES": STATUS_NAMES, "CITY_NAMES": CITY_NAMES, "CITIES": CITIES,
+    return {"CITIES": CITIES,
             "SCHEDULE_ZONES": SCHEDULE_ZONES, "notice": NOTICES.get(request.query_params.get("done", "")),
             "local_time": local_time, "NAME_TAG": render.NAME_TAG}
 
@@ -129,7 +124,7 @@ async def audience_summary(request: Request, newsletter: Newsletter) -> list[tup
         return text
 
     lines = [
-        (_("Cities"), listing([_(CITY_NAMES[c]) for c in chosen.cities])),
+        (_("Cities"), listing([labels.city(c) for c in chosen.cities])),
         (_("Languages"), listing([i18n.LANGUAGE_NAMES[lang] for lang in chosen.languages])),
         (_("Interests (any of)"), listing([names.get(slug, slug) for slug in chosen.interests])),
     ]
@@ -550,7 +545,7 @@ async def progress_json(request: Request) -> Response:
     newsletter = await _load(request)
     progress = await service.progress(request.state.db, newsletter)
     data = progress.as_dict()
-    data["status_name"] = _(STATUS_NAMES[progress.status])
+    data["status_name"] = labels.newsletter_status(progress.status)
     return JSONResponse(data, headers={"Cache-Control": "no-store"})
 
 
