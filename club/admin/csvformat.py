@@ -1,5 +1,5 @@
 """The member CSV both ways: the columns an import reads and an export writes, named in the three languages, the
-names of cities, languages and yes/no, and the apostrophe that keeps a spreadsheet from running a cell."""
+words for yes/no (cities, languages and roles are club.labels'; neutralising cells is club.csvfile's)."""
 
 from __future__ import annotations
 
@@ -24,15 +24,3 @@ EXPORT_ONLY_COLUMNS: dict[str, dict[str, str]] = {
     "created_at": {"en": "created_at", "nl": "ingeschreven_op", "ja": "登録日時"},
 }
 YES_LABEL, NO_LABEL = N_("yes"), N_("no")
-
-FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-
-
-def neutralise(value: str) -> str:
-    """Make a cell plain text for Excel and LibreOffice: '=HYPERLINK(...)' becomes "'=HYPERLINK(...)"."""
-    return "'" + value if value.startswith(FORMULA_START) else value
-
-
-def unneutralise(value: str) -> str:
-    """Undo neutralise on import: "'=SUM(A1)" is read back as "=SUM(A1)", so an export imported again is equal."""
-    return value[1:] if value.startswith("'") and value[1:].startswith(FORMULA_START) else value

@@ -31,18 +31,15 @@ from typing import IO, Any
 from sqlalchemy import delete, func, insert, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from club import forms, labels
+from club import csvfile, forms, labels
 from club.accounts.models import Person
 from club.admin import audit
 from club.admin import members as admin_members
 from club.admin.csvformat import (
     COLUMN_NAMES,
     EXPORT_ONLY_COLUMNS,
-    FORMULA_START,
     NO_LABEL,
     YES_LABEL,
-    neutralise,
-    unneutralise,
 )
 from club.admin.models import MemberImport
 from club.config import Settings
@@ -69,7 +66,7 @@ HEADER_ALIASES = {
 CITY_ALIASES = {"gand": "ghent", "ヘント": "ghent", "金沢市": "kanazawa", "other": "elsewhere", "その他": "elsewhere"}
 YES = {"yes", "y", "ja", "j", "1", "true", "x", "はい", "✓"}
 NO = {"", "no", "n", "nee", "0", "false", "いいえ"}
-FORMULA_CHARACTERS = frozenset(FORMULA_START)  # unneutralise, inlined for the rows' speed
+FORMULA_CHARACTERS = frozenset(csvfile.FORMULA_START)  # unneutralise, inlined for the rows' speed
 INTEREST_SEPARATORS = re.compile(r"[;|、]")
 
 # Problems, as message ids the preview translates; each names the column and the value.
@@ -232,7 +229,7 @@ def read_rows(text: str) -> Table:
     except (StopIteration, csv.Error):
         raise ImportRefused(N_("The file is empty.")) from None
     names = headers()
-    columns = [names.get(fold(unneutralise(name)), "") for name in header]
+    columns = [names.get(fold(csvfile.unneutralise(name)), "") for name in header]
     if "email" not in columns:
         raise ImportRefused(N_("The first row must name the columns, with at least an email column "
                                "(email, name, city, language, interests, newsletter, consent_date)."))
@@ -661,12 +658,9 @@ def rejected_rows_csv(settings: Settings, job: MemberImport, language: str) -> I
         delimiter = head["delimiter"]
 
         def line(values: list[str]) -> str:
-            buffer = io.StringIO()
-            csv.writer(buffer, delimiter=delimiter, lineterminator="\r\n").writerow(
-                [neutralise(value) for value in values])
-            return buffer.getvalue()
+            return csvfile.row(values, delimiter)
 
-        yield "\ufeff" + line([*head["header"], translate_for(language, N_("line")),
+        yield csvfile.BOM + line([*head["header"], translate_for(language, N_("line")),
                                 translate_for(language, N_("problem"))])
         for raw in handle:
             number, fields, problems = json.loads(raw)

@@ -5,9 +5,7 @@ Every action that changes something calls audit.record in the request's transact
 from __future__ import annotations
 
 import asyncio
-import csv
 import datetime as dt
-import io
 from collections.abc import Sequence
 from urllib.parse import quote, urlencode
 
@@ -18,7 +16,7 @@ from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 from starlette.routing import BaseRoute
 
-from club import forms, labels, web
+from club import csvfile, forms, labels, web
 from club.accounts import passwords, service, sessions, tokens
 from club.accounts.models import CITIES, ROLES, Person
 from club.admin import account, audit, csvformat, exporter, importer, totp
@@ -346,11 +344,8 @@ async def import_template(request: Request) -> Response:
     example = ["hanako.yamada@example.jp", "山田 花子", labels.city("kanazawa"),
                labels.language("ja"), ";".join(interests), _(csvformat.YES_LABEL),
                dt.date.today().isoformat()]
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, delimiter=delimiter, lineterminator="\r\n")
-    writer.writerow(header)
-    writer.writerow(example)
-    return Response(("\ufeff" + buffer.getvalue()).encode("utf-8"), media_type="text/csv; charset=utf-8", headers={
+    text = csvfile.BOM + csvfile.row(header, delimiter) + csvfile.row(example, delimiter)
+    return Response(text.encode("utf-8"), media_type="text/csv; charset=utf-8", headers={
         "content-disposition": 'attachment; filename="members-template.csv"'})
 
 

@@ -3,7 +3,6 @@ report, CSV export)."""
 
 from __future__ import annotations
 
-import csv
 import io
 from collections.abc import AsyncIterator, Callable
 from urllib.parse import urlencode
@@ -15,7 +14,7 @@ from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 from starlette.routing import BaseRoute
 
-from club import forms, i18n
+from club import csvfile, forms, i18n
 from club.accounts.models import Person
 from club.admin import audit
 from club.ambassadors import charts, labels, service
@@ -27,7 +26,6 @@ from club.i18n import _
 from club.web import read_form, redirect, route
 
 CHART_CSP = "default-src 'none'; style-src 'unsafe-inline'"
-CSV_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
 # ---- appointments ----------------------------------------------------------------------------------------------
@@ -406,12 +404,6 @@ def i18n_number(language: str, value: float) -> str:
         return i18n.format_number(value)
 
 
-def _cell(value: object) -> str:
-    text = "" if value is None else str(value)
-    # A spreadsheet would run a cell that starts like a formula; a quote keeps it text.
-    return "'" + text if text.startswith(CSV_FORMULA_START) else text
-
-
 async def export_csv(request: Request) -> Response:
     filters = numbers_filter(request)
     language = i18n.current_language.get()
@@ -434,7 +426,7 @@ async def export_csv(request: Request) -> Response:
 
     async def rows() -> AsyncIterator[str]:
         buffer = io.StringIO()
-        writer = csv.writer(buffer)
+        writer = csvfile.writer(buffer)
         buffer.write("\ufeff")  # spreadsheets then read the file as UTF-8 (Japanese names)
         writer.writerow(header)
         with i18n.use_language(language):
@@ -458,7 +450,7 @@ async def export_csv(request: Request) -> Response:
                     ) = row
                     writer.writerow(
                         [
-                            _cell(v)
+                            csvfile.neutralise(v)
                             for v in (
                                 activity_id,
                                 happened_on.isoformat(),

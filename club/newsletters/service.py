@@ -8,9 +8,7 @@ Services flush but never commit: the request (or `run_due`) owns the transaction
 from __future__ import annotations
 
 import asyncio
-import csv
 import datetime as dt
-import io
 import logging
 import secrets
 from collections.abc import Iterator, Sequence
@@ -20,6 +18,7 @@ from sqlalchemy import and_, case, delete, distinct, exists, func, select, updat
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import aliased, selectinload
 
+from club import csvfile
 from club.accounts.models import Person
 from club.config import Settings
 from club.db import transaction, utcnow
@@ -432,10 +431,6 @@ async def unsubscribes(db: AsyncSession, newsletter_id: int) -> int:
 CSV_COLUMNS = ("email", "name", "language", "status", "attempts", "smtp_code", "smtp_reply", "sent_at")
 
 
-def csv_cell(value: object) -> str:
-    """A value a spreadsheet shows as text: a leading =, +, -, @, tab or CR would make it a formula."""
-    text = "" if value is None else str(value)
-    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
 
 
 async def deliveries_csv(db: AsyncSession, newsletter_id: int) -> str:
@@ -446,13 +441,11 @@ async def deliveries_csv(db: AsyncSession, newsletter_id: int) -> str:
         .where(Mail.reference == f"newsletter:{newsletter_id}")
         .order_by(Delivery.id)
     )
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\r\n")
-    writer.writerow(CSV_COLUMNS)
+    lines = [csvfile.row(CSV_COLUMNS)]
     for email, name, language, status, attempts, smtp_code, reply, sent_at in rows:
         values = (email, name, language, status, attempts, smtp_code, reply, sent_at.isoformat() if sent_at else "")
-        writer.writerow([csv_cell(value) for value in values])
-    return buffer.getvalue()
+        lines.append(csvfile.row(values))
+    return "".join(lines)
 
 
 # ---- test send -------------------------------------------------------------------------------------------------
