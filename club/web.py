@@ -25,6 +25,7 @@ from club import i18n, labels
 from club.accounts import sessions
 from club.config import ROOT, Settings
 from club.middleware import BodyTooLarge
+from club.requestinfo import settings_of
 
 TEMPLATES_DIR = ROOT / "templates"
 STATIC_DIR = ROOT / "static"
@@ -141,7 +142,7 @@ def _csrf_seed(request: Request) -> str:
     seed = getattr(request.state, "csrf_seed", None)
     if seed:
         return seed
-    cookie = request.cookies.get(csrf_cookie_name(request.app.state.settings), "")
+    cookie = request.cookies.get(csrf_cookie_name(settings_of(request)), "")
     if 20 <= len(cookie) <= 100:
         seed = cookie
     else:
@@ -153,13 +154,13 @@ def _csrf_seed(request: Request) -> str:
 
 def csrf_token(request: Request) -> str:
     """The token for forms: an HMAC of the browser's CSRF cookie, so a forged form from elsewhere cannot match."""
-    secret = request.app.state.settings.secret_key.encode()
+    secret = settings_of(request).secret_key.encode()
     return hmac.new(secret, _csrf_seed(request).encode(), hashlib.sha256).hexdigest()
 
 
 def _set_csrf_cookie(request: Request, response: Response) -> None:
     if getattr(request.state, "csrf_new", False):
-        settings: Settings = request.app.state.settings
+        settings = settings_of(request)
         response.set_cookie(csrf_cookie_name(settings), request.state.csrf_seed, max_age=60 * 60 * 24 * 365,
                             path="/", httponly=True, secure=settings.is_production, samesite="lax")
 
@@ -183,7 +184,7 @@ async def read_form(
         raise
     except Exception as exc:  # malformed multipart and the like: the visitor's fault, not ours
         raise HTTPException(400, "bad-form") from exc
-    cookie = request.cookies.get(csrf_cookie_name(request.app.state.settings), "")
+    cookie = request.cookies.get(csrf_cookie_name(settings_of(request)), "")
     sent = form.get("csrf_token")
     if not isinstance(sent, str) or not (20 <= len(cookie) <= 100):
         raise CSRFError()
@@ -205,7 +206,7 @@ def flash(request: Request, response: Response, key: str) -> Response:
     The cookie holds only the key, so nobody can make the site say words of their own."""
     if key not in NOTICES:
         raise KeyError(f"no notice {key!r} in web.NOTICES")
-    settings: Settings = request.app.state.settings
+    settings = settings_of(request)
     response.set_cookie(FLASH_COOKIE, key, max_age=120, path="/", httponly=True, secure=settings.is_production,
                         samesite="lax")
     return response
@@ -217,7 +218,7 @@ def redirect_with_notice(request: Request, url: str, key: str) -> Response:
 
 
 def _take_flash(request: Request, response: Response) -> None:
-    settings: Settings = request.app.state.settings
+    settings = settings_of(request)
     response.delete_cookie(FLASH_COOKIE, path="/", httponly=True, secure=settings.is_production, samesite="lax")
 
 
@@ -231,7 +232,7 @@ def render(
     status_code: int = 200,
     headers: dict[str, str] | None = None,
 ) -> HTMLResponse:
-    settings: Settings = request.app.state.settings
+    settings = settings_of(request)
     person = getattr(request.state, "person", None)
     values: dict[str, Any] = {
         "request": request,
@@ -353,7 +354,7 @@ def route(
     async def handler(request: Request) -> Response:
         if _id_out_of_range(request.path_params):
             raise HTTPException(404)
-        if not visitors_need_db and sessions.cookie_name(request.app.state.settings) not in request.cookies:
+        if not visitors_need_db and sessions.cookie_name(settings_of(request)) not in request.cookies:
             request.state.auth_session = request.state.person = None
             return await endpoint(request)
         async with request.app.state.sessionmaker() as db:

@@ -11,7 +11,7 @@ from club import forms, i18n
 from club.accounts import passwords, service, sessions, tokens
 from club.admin import audit
 from club.i18n import N_
-from club.ratelimit import client_ip
+from club.ratelimit import client_key
 from club.web import read_form, redirect, render, route, safe_next
 
 
@@ -38,7 +38,7 @@ async def admin_login(request: Request) -> Response:
     if errors:
         return render(request, "accounts/admin_login.html", {"errors": errors, "values": values, "next": next_url},
                       status_code=400)
-    result = await service.admin_login(db, email=email, password=password, ip=client_ip(request))
+    result = await service.admin_login(db, email=email, password=password, ip=client_key(request))
     if result.locked:
         await audit.record(db, request, "admin.login.locked", "email", "", {"email": email}, actor_email=email)
         return render(request, "accounts/admin_login.html",

@@ -21,6 +21,7 @@ from club.admin.models import AdminSetting
 from club.i18n import LANGUAGES, N_, _, use_language
 from club.mail.outbox import queue_mail
 from club.middleware import LANGUAGE_COOKIE
+from club.requestinfo import settings_of
 from club.web import read_form, render, route
 
 RESET_PURPOSE = "admin-password-reset"
@@ -94,7 +95,7 @@ async def account_settings(request: Request) -> Response:
     audit.note(request, changes=changed)
     response = web.redirect_with_notice(request, "/admin/security", "account.saved")
     response.set_cookie(LANGUAGE_COOKIE, console, max_age=60 * 60 * 24 * 365, path="/", samesite="lax",
-                        secure=request.app.state.settings.is_production)
+                        secure=settings_of(request).is_production)
     return response
 
 
@@ -144,7 +145,7 @@ async def forgot(request: Request) -> Response:
         with use_language(language):
             subject = _("Choose a new password for the club's admin console")
         text, html = admin_members.render_mail("password_reset", language, subject=subject,
-                                               url=request.app.state.settings.absolute_url(f"/admin/password/{raw}"))
+                                               url=settings_of(request).absolute_url(f"/admin/password/{raw}"))
         await queue_mail(db, to_email=person.email, to_name=person.name, subject=subject, text=text, html=html,
                          language=language, kind="admin-password-reset", person_id=person.id)
         await audit.record(db, request, "admin.password.reset_request", "person", person.id, {},
@@ -195,7 +196,7 @@ async def invitation_resend(request: Request) -> Response:
     if token is None:
         raise HTTPException(404)
     email, name = admin_members.invitation_of(token.data)
-    await admin_members.invite_admin(db, request.app.state.settings, email=email, name=name,
+    await admin_members.invite_admin(db, settings_of(request), email=email, name=name,
                                      language=admin_members.invitation_language(token.data),
                                      invited_by=request.state.person)
     await audit.record(db, request, "admin.invite.resend", "email", "", {"email": email})

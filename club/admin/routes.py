@@ -34,6 +34,7 @@ from club.ambassadors import labels as ambassador_labels
 from club.ambassadors import service as ambassadors
 from club.i18n import LANGUAGE_NAMES, LANGUAGES, N_, TIMEZONES, _, current_language, format_date
 from club.members import service as members
+from club.requestinfo import settings_of
 from club.web import read_form, redirect, render, route
 
 NOTICES = {
@@ -160,7 +161,7 @@ async def member_export(request: Request) -> Response:
 async def member_page(request: Request) -> Response:
     person = await load_member(request)
     db = request.state.db
-    info = await admin_members.details(db, request.app.state.settings, person)
+    info = await admin_members.details(db, settings_of(request), person)
     history = (await audit.entries(db, audit.AuditFilter(target_type="person", target_id=str(person.id)),
                                    limit=20))[0]
     return render(request, "admin/member.html", {
@@ -228,7 +229,7 @@ async def member_edit(request: Request) -> Response:
         await audit.record(db, request, "member.edit", "person", person.id,
                            audit.without_personal_values({"changes": changes}))
     if promote:
-        await admin_members.invite_admin(db, request.app.state.settings, email=person.email, name=person.name,
+        await admin_members.invite_admin(db, settings_of(request), email=person.email, name=person.name,
                                          language=person.language, invited_by=request.state.person)
         await audit.record(db, request, "admin.promote", "person", person.id, {})
         return with_notice(request, f"/admin/members/{person.id}", "promote-invited")
@@ -275,7 +276,7 @@ async def member_delete(request: Request) -> Response:
         return render(request, "admin/member_delete.html", await _delete_context(request, person, errors={
             "confirm_email": (N_("Type the member's email address to confirm."), {})}), status_code=400)
     try:
-        await admin_members.delete_member(db, request.app.state.settings, person)
+        await admin_members.delete_member(db, settings_of(request), person)
     except admin_members.LastAdmin:
         return render(request, "admin/member_delete.html", await _delete_context(request, person, errors={
             "confirm_email": (N_("This is the last admin. Make someone else admin first."), {})}), status_code=400)
@@ -297,7 +298,7 @@ async def member_revoke_session(request: Request) -> Response:
 async def member_repermission(request: Request) -> Response:
     person = await load_member(request)
     await read_form(request)
-    settings = request.app.state.settings
+    settings = settings_of(request)
     sent = await admin_members.send_repermission(request.state.db, settings, person)
     if sent:
         await audit.record(request.state.db, request, "member.repermission", "person", person.id, {})
@@ -358,7 +359,7 @@ async def import_upload(request: Request) -> Response:
                                                      "refused": (N_("Choose a CSV file to upload."), {})},
                       status_code=400)
     data = await upload.read()
-    settings = request.app.state.settings
+    settings = settings_of(request)
     try:
         job = await importer.create(db, settings, data=data, filename=upload.filename,
                                     created_by=request.state.person.id)
@@ -392,14 +393,14 @@ async def import_job_page(request: Request) -> Response:
         "running": running, "checking": checking, "check_stale": job.status == "checking" and not checking,
         "stale": importer.is_stale(job), "notice": notice(request), "refusal": refusal, "sending": sending,
         "sending_stale": importer.repermission_is_stale(job),
-        "has_rejected": job.problem_rows > 0 and importer.rejected_path(request.app.state.settings,
+        "has_rejected": job.problem_rows > 0 and importer.rejected_path(settings_of(request),
                                                                         job.id).exists(),
     }, headers={"refresh": "1" if checking else "2"} if running or checking or sending else None)
 
 
 async def import_rejected(request: Request) -> Response:
     job = await load_import(request)
-    settings = request.app.state.settings
+    settings = settings_of(request)
     if not importer.rejected_path(settings, job.id).exists():
         raise HTTPException(404)
     await audit.record(request.state.db, request, "member.import.rejected", "import", job.id, {})
@@ -419,7 +420,7 @@ async def import_run(request: Request) -> Response:
                            {"rows": job.valid_rows, "resume_from": job.processed_rows})
         # Claimed and recorded before the import starts in the background: the next page says it is running.
         await request.state.db.commit()
-        importer.start_in_background(request.app.state.sessionmaker, request.app.state.settings, job.id)
+        importer.start_in_background(request.app.state.sessionmaker, settings_of(request), job.id)
     return redirect(f"/admin/members/import/{job.id}")
 
 
@@ -428,7 +429,7 @@ async def import_cancel(request: Request) -> Response:
     await read_form(request)
     if job.status == "previewed":
         job.status = "cancelled"
-        for path in importer.scratch_paths(request.app.state.settings, job.id):
+        for path in importer.scratch_paths(settings_of(request), job.id):
             path.unlink(missing_ok=True)
         await audit.record(request.state.db, request, "member.import.cancel", "import", job.id, {})
     return with_notice(request, "/admin/members/import", "cancelled")
@@ -439,7 +440,7 @@ async def import_repermission(request: Request) -> Response:
     job = await load_import(request)
     await read_form(request)
     db = request.state.db
-    settings = request.app.state.settings
+    settings = settings_of(request)
     if await importer.claim_repermission(db, settings, job):
         await audit.record(db, request, "member.import.repermission", "import", job.id,
                            {"rows": job.repermission_total, "resume_from": job.repermission_done})
@@ -516,7 +517,7 @@ async def admin_invite(request: Request) -> Response:
     if errors:
         return render(request, "admin/admins.html", {**await _admins_context(request), "errors": errors,
                                                      "values": values}, status_code=400)
-    await admin_members.invite_admin(db, request.app.state.settings, email=cleaned["email"], name=cleaned["name"],
+    await admin_members.invite_admin(db, settings_of(request), email=cleaned["email"], name=cleaned["name"],
                                      language=cleaned["language"], invited_by=request.state.person)
     await audit.record(db, request, "admin.invite", "email", "", {"email": cleaned["email"]})
     return with_notice(request, "/admin/admins", "invited")

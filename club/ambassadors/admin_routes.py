@@ -20,9 +20,10 @@ from club.admin import audit
 from club.ambassadors import charts, labels, service
 from club.ambassadors import forms as ambassador_forms
 from club.ambassadors.models import ACTIVITY_CITIES, CATEGORIES, Ambassador, Appointment
-from club.ambassadors.pages import page, settings_of
+from club.ambassadors.pages import page
 from club.forms import Errors, Invalid
 from club.i18n import _
+from club.requestinfo import settings_of
 from club.web import read_form, redirect, route
 
 CHART_CSP = "default-src 'none'; style-src 'unsafe-inline'"

@@ -17,6 +17,7 @@ from club.admin import audit
 from club.i18n import N_
 from club.mail import holds, mailbox
 from club.mail.models import Delivery
+from club.requestinfo import settings_of
 from club.web import read_form, redirect, render, route
 
 QUEUE_NOTICES = {
@@ -40,7 +41,7 @@ def linkify(text: str) -> Markup:
 
 
 def _dev_only(request: Request) -> None:
-    if request.app.state.settings.is_production:
+    if settings_of(request).is_production:
         raise HTTPException(404)
 
 
@@ -50,13 +51,13 @@ async def mailbox_list(request: Request) -> Response:
         number = int(request.query_params.get("page", "1"))
     except ValueError:
         number = 1
-    page = mailbox.mailbox_page(request.app.state.settings.var_dir, number)
+    page = mailbox.mailbox_page(settings_of(request).var_dir, number)
     return render(request, "mail/mailbox.html", {"page": page, "mails": page.mails})
 
 
 async def mailbox_mail(request: Request) -> Response:
     _dev_only(request)
-    mail = mailbox.read_mail(request.app.state.settings.var_dir, request.path_params["mail_id"])
+    mail = mailbox.read_mail(settings_of(request).var_dir, request.path_params["mail_id"])
     if mail is None:
         raise HTTPException(404)
     return render(request, "mail/mailbox_mail.html", {"mail": mail, "text": linkify(mail.text)})
@@ -64,7 +65,7 @@ async def mailbox_mail(request: Request) -> Response:
 
 async def mailbox_mail_html(request: Request) -> Response:
     _dev_only(request)
-    mail = mailbox.read_mail(request.app.state.settings.var_dir, request.path_params["mail_id"])
+    mail = mailbox.read_mail(settings_of(request).var_dir, request.path_params["mail_id"])
     if mail is None:
         raise HTTPException(404)
     return HTMLResponse(

@@ -20,13 +20,13 @@ from club import email_address, forms, i18n, ratelimit
 from club.accounts import sessions
 from club.accounts.models import CITIES
 from club.ambassadors import service as ambassadors
-from club.config import Settings
 from club.i18n import N_
 from club.members import forms as member_forms
 from club.members import service
 from club.members.models import Interest
 from club.middleware import LANGUAGE_COOKIE, BodyTooLarge
-from club.ratelimit import client_ip
+from club.ratelimit import client_key
+from club.requestinfo import settings_of as _settings
 from club.web import read_form, redirect, render, route, safe_next
 
 log = logging.getLogger("club.members")
@@ -41,23 +41,19 @@ ADDRESS_WINDOW = dt.timedelta(hours=1)
 JOIN_IP_LIMITS = ((20, dt.timedelta(minutes=2)), (120, dt.timedelta(hours=1)))
 
 
-def _settings(request: Request) -> Settings:
-    return request.app.state.settings
-
-
 def too_many(request: Request) -> Response:
     return render(request, "members/too_many.html", status_code=429, headers={"Retry-After": "600"})
 
 
 async def _ip_allowed(request: Request, action: str) -> bool:
-    key = f"members-{action}:ip:{client_ip(request)}"
+    key = f"members-{action}:ip:{client_key(request)}"
     return await ratelimit.hit(request.state.db, key, IP_WINDOW, limit=IP_LIMIT) <= IP_LIMIT
 
 
 async def _join_ip_allowed(request: Request) -> bool:
     allowed = True
     for limit, window in JOIN_IP_LIMITS:
-        key = f"members-join:ip:{int(window.total_seconds())}:{client_ip(request)}"
+        key = f"members-join:ip:{int(window.total_seconds())}:{client_key(request)}"
         if await ratelimit.hit(request.state.db, key, window) > limit:
             allowed = False
     return allowed

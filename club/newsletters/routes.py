@@ -32,6 +32,7 @@ from club.newsletters import audience as audiences
 from club.newsletters import render, service
 from club.newsletters.forms import SCHEDULE_ZONES, form_values, parse_draft, parse_schedule, parse_test_addresses
 from club.newsletters.models import Newsletter, NewsletterImage
+from club.requestinfo import settings_of as _settings
 from club.web import read_form, redirect, route, templates
 from club.web import render as render_page
 
@@ -69,10 +70,6 @@ NOTICE_STATES = {"paused": ("paused",), "resumed": ("sending", "sent"), "cancell
 NOT_EDITABLE = N_("This newsletter is being sent or has been sent, so it can no longer be changed.")
 FINISHED = N_("This newsletter has already finished; there is nothing left to cancel.")
 ONLY_DRAFTS = N_("Only a draft can be deleted. Remove the schedule first, or keep the newsletter for the record.")
-
-
-def _settings(request: Request) -> Settings:
-    return request.app.state.settings
 
 
 def _newsletter_id(request: Request) -> int:

@@ -9,6 +9,7 @@ from starlette.routing import BaseRoute, Route
 
 from club import forms, i18n
 from club.middleware import LANGUAGE_COOKIE
+from club.requestinfo import settings_of
 from club.web import read_form, redirect, render_public, route, safe_next
 
 
@@ -30,7 +31,7 @@ async def choose_language(request: Request) -> Response:
         person.language = language
     response = redirect(safe_next(forms.field(form, "next")))
     response.set_cookie(LANGUAGE_COOKIE, language, max_age=60 * 60 * 24 * 365, path="/", samesite="lax",
-                        secure=request.app.state.settings.is_production)
+                        secure=settings_of(request).is_production)
     return response
 
 
