@@ -9,7 +9,6 @@ import secrets
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from functools import cache
-from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
@@ -398,7 +397,3 @@ def route(
     handler.role = role  # type: ignore[attr-defined]
     handler.audit_action = f"{feature}.{route_name}" if audited else None  # type: ignore[attr-defined]
     return Route(path, handler, methods=list(methods), name=route_name)
-
-
-def template_path(name: str) -> Path:
-    return TEMPLATES_DIR / name

@@ -344,10 +344,6 @@ def details_of(entry: AuditEntry) -> dict[str, Any]:
     return value if isinstance(value, dict) else {}
 
 
-# Values an entry about a member may hold that identify them; an edit keeps which fields changed, not their values.
-PERSONAL_FIELDS = frozenset({"name", "email", "city", "language", "interests"})
-
-
 def without_personal_values(details: dict[str, Any]) -> dict[str, Any]:
     """The details of an entry about a member as they are kept: which fields an edit changed (the role with its
     values: who became admin is the audit's business), whether a suppression gave a reason, not its text."""

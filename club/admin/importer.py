@@ -386,19 +386,6 @@ class Checker:
         return len(batch) < count
 
 
-def check_file(data: bytes, interests: dict[str, str], out: Path, rejected: Path) -> CheckResult:
-    """Check a whole file at once (the command line and tests of the rules)."""
-    text, encoding = decode(data)
-    table = read_rows(text)
-    result = CheckResult(encoding=encoding)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    with out.open("w", encoding="utf-8") as handle, rejected.open("w", encoding="utf-8") as rejected_handle:
-        checker = Checker(table, interests, handle, rejected_handle, result)
-        while not checker.check_some(CHECK_BATCH):
-            pass
-    return result
-
-
 def rows_path(settings: Settings, job_id: int) -> Path:
     return settings.var_dir / "imports" / f"{job_id}.jsonl"
 

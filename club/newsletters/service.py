@@ -7,7 +7,6 @@ Services flush but never commit: the request (or `run_due`) owns the transaction
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 import logging
 import secrets
@@ -29,7 +28,7 @@ from club.members.service import NEWSLETTER, subscribed_members, unsubscribe_url
 from club.newsletters import audience as audiences
 from club.newsletters import render
 from club.newsletters.forms import Draft
-from club.newsletters.models import IN_PROGRESS, STARTABLE, Newsletter, NewsletterImage, NewsletterVariant
+from club.newsletters.models import STARTABLE, Newsletter, NewsletterImage, NewsletterVariant
 
 log = logging.getLogger("club.newsletters")
 
@@ -506,16 +505,3 @@ async def run_due(sessionmaker: async_sessionmaker[AsyncSession], settings: Sett
     return started
 
 
-async def scheduler_loop(sessionmaker: async_sessionmaker[AsyncSession], settings: Settings,
-                         interval: float = 15.0) -> None:
-    """`run_due` every `interval` seconds until cancelled; errors are logged and the loop goes on."""
-    while True:
-        try:
-            await run_due(sessionmaker, settings)
-        except Exception:
-            log.exception("newsletter scheduler failed; trying again in %.0fs", interval)
-        await asyncio.sleep(interval)
-
-
-def in_progress(newsletter: Newsletter) -> bool:
-    return newsletter.status in IN_PROGRESS
