@@ -196,24 +196,38 @@ async def read_form(
 # ---- one-time notices ------------------------------------------------------------------------------------------
 
 FLASH_COOKIE = "club_flash"
-# A notice's key -> its message (marked with N_). Features add theirs: web.NOTICES.update({...}).
-NOTICES: dict[str, str] = {}
+# A notice's key -> its message (marked with N_), or (singular, plural) for a counted one. Features add theirs:
+# web.NOTICES.update({...}).
+NOTICES: dict[str, str | tuple[str, str]] = {}
 
 
-def flash(request: Request, response: Response, key: str) -> Response:
+def flash(request: Request, response: Response, key: str, count: int | None = None) -> Response:
     """Show NOTICES[key] once, on the next page rendered: reloading that page does not show it again.
-    The cookie holds only the key, so nobody can make the site say words of their own."""
+    The cookie holds only the key (and a count), so nobody can make the site say words of their own."""
     if key not in NOTICES:
         raise KeyError(f"no notice {key!r} in web.NOTICES")
     settings = settings_of(request)
-    response.set_cookie(FLASH_COOKIE, key, max_age=120, path="/", httponly=True, secure=settings.is_production,
+    value = key if count is None else f"{key}:{int(count)}"
+    response.set_cookie(FLASH_COOKIE, value, max_age=120, path="/", httponly=True, secure=settings.is_production,
                         samesite="lax")
     return response
 
 
-def redirect_with_notice(request: Request, url: str, key: str) -> Response:
-    """Redirect after a POST, with a notice the next page shows once."""
-    return flash(request, redirect(url), key)
+def redirect_with_notice(request: Request, url: str, key: str, count: int | None = None) -> Response:
+    """Redirect after a POST, with a notice the next page shows once (a counted notice says count)."""
+    return flash(request, redirect(url), key, count)
+
+
+def _flash_text(cookie: str | None) -> str | None:
+    key, _sep, count = (cookie or "").partition(":")
+    message = NOTICES.get(key)
+    if message is None:
+        return None
+    if isinstance(message, tuple):
+        if not count.isdigit():
+            return None
+        return i18n.ngettext(message[0], message[1], int(count), count=i18n.format_number(int(count)))
+    return i18n.gettext(message)
 
 
 def _take_flash(request: Request, response: Response) -> None:
@@ -247,8 +261,8 @@ def render(
         "values": {},
     }
     flash_key = request.cookies.get(FLASH_COOKIE)
-    if flash_key in NOTICES and status_code < 300:
-        values["flash"] = i18n.gettext(NOTICES[flash_key])
+    if status_code < 300:
+        values["flash"] = _flash_text(flash_key)
     if context:
         values.update(context)
     console = _console_page.set(request.url.path == "/admin" or request.url.path.startswith("/admin/"))

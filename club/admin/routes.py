@@ -58,11 +58,6 @@ NOTICES = {
 web.NOTICES.update({f"admin.{key}": message for key, message in NOTICES.items()})
 
 
-def notice(request: Request) -> str | None:
-    """Notices now come once, through web.flash; kept for pages that still pass ?done= links around."""
-    return None
-
-
 def with_notice(request: Request, url: str, key: str) -> Response:
     return web.redirect_with_notice(request, url, f"admin.{key}")
 
@@ -165,7 +160,7 @@ async def member_page(request: Request) -> Response:
     history = (await audit.entries(db, audit.AuditFilter(target_type="person", target_id=str(person.id)),
                                    limit=20))[0]
     return render(request, "admin/member.html", {
-        "member": person, "info": info, "notice": notice(request), "history": history,
+        "member": person, "info": info, "history": history,
         "consent_text": members.consent_text, "methods": members.METHODS,
         "current_session": getattr(request.state.auth_session, "id", None), "audit_label": audit.action_label,
         "day": dt.date.fromisoformat, "status_label": ambassador_labels.status,
@@ -319,7 +314,7 @@ async def _import_page_context(request: Request) -> dict[str, object]:
     recent = (await db.execute(select(MemberImport).order_by(MemberImport.id.desc()).limit(10))).scalars().all()
     interests = await members.all_interests(db)
     return {
-        "recent": recent, "max_rows": importer.MAX_ROWS, "notice": notice(request),
+        "recent": recent, "max_rows": importer.MAX_ROWS,
         "column_names": csvformat.COLUMN_NAMES, "languages": LANGUAGES, "language_names": LANGUAGE_NAMES,
         "accepted": {
             "city": [_(label) for label in labels.CITIES.values()],
@@ -391,7 +386,7 @@ async def import_job_page(request: Request) -> Response:
     return render(request, "admin/import_job.html", {
         "job": job, "problems": importer.problems_of(job)[:200], "conflicts": importer.conflicts_of(job)[:200],
         "running": running, "checking": checking, "check_stale": job.status == "checking" and not checking,
-        "stale": importer.is_stale(job), "notice": notice(request), "refusal": refusal, "sending": sending,
+        "stale": importer.is_stale(job), "refusal": refusal, "sending": sending,
         "sending_stale": importer.repermission_is_stale(job),
         "has_rejected": job.problem_rows > 0 and importer.rejected_path(settings_of(request),
                                                                         job.id).exists(),
@@ -490,7 +485,7 @@ async def _admins_context(request: Request) -> dict[str, object]:
     with_totp = {person.id for person in admins if await totp.is_enabled(db, person.id)}
     invitations = [(token.id, *admin_members.invitation_of(token.data), token.created_at, token.expires_at)
                    for token in await admin_members.pending_invitations(db)]
-    return {"admins": admins, "with_totp": with_totp, "languages": LANGUAGES, "notice": notice(request),
+    return {"admins": admins, "with_totp": with_totp, "languages": LANGUAGES,
             "invitations": invitations, "totp_required": await account.totp_required(db)}
 
 
@@ -584,7 +579,7 @@ async def security_context(request: Request) -> dict[str, object]:
     factor = await totp.factor_of(db, person.id)
     return {
         "factor": factor, "enabled": factor is not None and factor.enabled_at is not None,
-        "codes_left": await totp.recovery_codes_left(db, person.id), "notice": None,
+        "codes_left": await totp.recovery_codes_left(db, person.id),
         "totp_required": await account.totp_required(db), "time_zones": account.TIME_ZONES,
         "languages": LANGUAGES, "values": {"console_language": person.page_language, "language": person.language,
                                            "time_zone": person.time_zone or TIMEZONES[person.page_language].key},

@@ -14,7 +14,7 @@ from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 from starlette.routing import BaseRoute
 
-from club import csvfile, forms, i18n
+from club import csvfile, forms, i18n, web
 from club.accounts.models import Person
 from club.admin import audit
 from club.ambassadors import charts, labels, service
@@ -22,9 +22,18 @@ from club.ambassadors import forms as ambassador_forms
 from club.ambassadors.models import ACTIVITY_CITIES, CATEGORIES, Ambassador, Appointment
 from club.ambassadors.pages import page
 from club.forms import Errors, Invalid
-from club.i18n import _
+from club.i18n import N_, Np_, _
 from club.requestinfo import settings_of
 from club.web import read_form, redirect, route
+
+web.NOTICES.update({
+    "ambassadors.appointed": N_("The ambassador is appointed and a welcome mail is on its way."),
+    "ambassadors.ended": N_("The term has ended."),
+    "ambassadors.approved": Np_("%(count)s activity approved.", "%(count)s activities approved."),
+    "ambassadors.returned": N_("Sent back to the ambassador with your comment."),
+    "ambassadors.approved-next": N_("Approved. Here is the next activity waiting for review."),
+    "ambassadors.returned-next": N_("Sent back with your comment. Here is the next activity waiting for review."),
+})
 
 CHART_CSP = "default-src 'none'; style-src 'unsafe-inline'"
 
@@ -104,7 +113,7 @@ async def appoint(request: Request) -> Response:
             errors.add(exc.field, Invalid(exc.message))
     if errors:
         return page(request, "ambassadors/admin/appoint.html", {"values": values, "errors": errors}, status_code=400)
-    return redirect("/admin/ambassadors?appointed=1")
+    return web.redirect_with_notice(request, "/admin/ambassadors", "ambassadors.appointed")
 
 
 async def end_term(request: Request) -> Response:
@@ -114,7 +123,7 @@ async def end_term(request: Request) -> Response:
     if appointment is None:
         raise HTTPException(404)
     await service.end_term(db, appointment, admin=request.state.person)
-    return redirect("/admin/ambassadors?ended=1")
+    return web.redirect_with_notice(request, "/admin/ambassadors", "ambassadors.ended")
 
 
 # ---- review ----------------------------------------------------------------------------------------------------
@@ -157,14 +166,8 @@ async def review_queue(request: Request) -> Response:
             "filters": filters,
             "query": filters.query(),
             "authors": await service.queue_authors(db),
-            "approved": _count_param(request, "approved"),
         },
     )
-
-
-def _count_param(request: Request, name: str) -> int:
-    raw = request.query_params.get(name, "")
-    return int(raw) if raw.isdigit() and int(raw) < 100_000 else 0
 
 
 async def approve_selected(request: Request) -> Response:
@@ -177,7 +180,8 @@ async def approve_selected(request: Request) -> Response:
         await service.approve(db, activity, admin=request.state.person)
         approved += 1
     audit.note(request, approved=approved)
-    return redirect(_queue_url("/admin/ambassadors/review", queue_filter(request), approved=str(approved)))
+    return web.redirect_with_notice(request, _queue_url("/admin/ambassadors/review", queue_filter(request)),
+                                    "ambassadors.approved", approved)
 
 
 async def review_page(request: Request) -> Response:
@@ -193,7 +197,6 @@ async def review_page(request: Request) -> Response:
             "activity": activity,
             "place": await service.queue_place(db, activity, filters),
             "query": filters.query(),
-            "decided": request.query_params.get("decided", ""),
         },
     )
 
@@ -212,7 +215,7 @@ async def review(request: Request) -> Response:
     following = (await service.queue_place(db, activity, filters)).next_id
     if action == "approve":
         await service.approve(db, activity, admin=request.state.person)
-        return _after_decision(filters, following, "approved")
+        return _after_decision(request, filters, following, "approved")
     if action != "return":
         raise HTTPException(400)
     errors = Errors()
@@ -231,18 +234,21 @@ async def review(request: Request) -> Response:
                 "values": {"comment": forms.field(form, "comment")},
                 "place": await service.queue_place(db, activity, filters),
                 "query": filters.query(),
-                "decided": "",
             },
             status_code=400,
         )
     await service.send_back(db, settings_of(request), activity, admin=request.state.person, comment=comment)
-    return _after_decision(filters, following, "returned")
+    return _after_decision(request, filters, following, "returned")
 
 
-def _after_decision(filters: service.QueueFilter, following: int | None, decided: str) -> Response:
+def _after_decision(request: Request, filters: service.QueueFilter, following: int | None, decided: str) -> Response:
     if following is None:
-        return redirect(_queue_url("/admin/ambassadors/review", filters, **{decided: "1"}))
-    return redirect(_queue_url(f"/admin/ambassadors/review/{following}", filters, decided=decided))
+        queue = _queue_url("/admin/ambassadors/review", filters)
+        if decided == "approved":
+            return web.redirect_with_notice(request, queue, "ambassadors.approved", 1)
+        return web.redirect_with_notice(request, queue, "ambassadors.returned")
+    return web.redirect_with_notice(request, _queue_url(f"/admin/ambassadors/review/{following}", filters),
+                                    f"ambassadors.{decided}-next")
 
 
 # ---- the year in numbers ---------------------------------------------------------------------------------------

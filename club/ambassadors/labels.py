@@ -97,10 +97,6 @@ def waiting_phrase(count: int) -> str:
     )
 
 
-def approved_phrase(count: int) -> str:
-    return ngettext("%(count)s activity approved.", "%(count)s activities approved.", count, count=format_number(count))
-
-
 def sentence_list(items: list[str]) -> str:
     """Items joined as the page's language writes a list (Japanese with 「、」, Dutch with "en"), as one sentence."""
     from babel.lists import format_list
@@ -126,7 +122,6 @@ TEMPLATE_HELPERS = {
     "people_phrase": people_phrase,
     "recruits_phrase": recruits_phrase,
     "waiting_phrase": waiting_phrase,
-    "approved_phrase": approved_phrase,
     "metric_label": metric,
     "plain_label": str,
 }

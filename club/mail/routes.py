@@ -12,18 +12,19 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 from starlette.routing import BaseRoute
 
-from club import forms
+from club import forms, web
 from club.admin import audit
-from club.i18n import N_
+from club.i18n import N_, Np_
 from club.mail import holds, mailbox
 from club.mail.models import Delivery
 from club.requestinfo import settings_of
-from club.web import read_form, redirect, render, route
+from club.web import read_form, render, route
 
-QUEUE_NOTICES = {
-    "lifted": N_("Sending has resumed: the held mail goes out now."),
-    "released": N_("The members are no longer suppressed."),
-}
+web.NOTICES.update({
+    "mail.lifted": N_("Sending has resumed: the held mail goes out now."),
+    "mail.released": Np_("%(count)s member is no longer suppressed.",
+                         "%(count)s members are no longer suppressed."),
+})
 
 _URL_RE = re.compile(r"https?://[^\s<>\"']+")
 # Mail HTML is someone else's markup: shown in a sandboxed frame, no scripts, no forms, links open a new tab.
@@ -97,8 +98,6 @@ async def queue(request: Request) -> Response:
     return render(request, "mail/queue.html", {
         "counts": counts, "problems": problems, "hold": await holds.open_hold(db),
         "groups": await holds.suppression_groups(db),
-        "notice": QUEUE_NOTICES.get(request.query_params.get("done", "")),
-        "released": request.query_params.get("count", ""),
     })
 
 
@@ -107,7 +106,7 @@ async def lift_hold(request: Request) -> Response:
     hold = await holds.lift(request.state.db)
     await audit.record(request.state.db, request, "mail.lift_hold", "mail_hold", hold.id if hold else "",
                        {"code": hold.code, "reply": hold.reply, "recipients": hold.recipients} if hold else {})
-    return redirect("/admin/mail/queue?done=lifted")
+    return web.redirect_with_notice(request, "/admin/mail/queue", "mail.lifted")
 
 
 async def release_suppressed(request: Request) -> Response:
@@ -116,7 +115,7 @@ async def release_suppressed(request: Request) -> Response:
     ids = await holds.release_suppressed(request.state.db, pattern) if pattern else []
     await audit.record(request.state.db, request, "mail.release_suppressed", "people", "",
                        {"count": len(ids), "reply": pattern, "people": ids})
-    return redirect(f"/admin/mail/queue?done=released&count={len(ids)}")
+    return web.redirect_with_notice(request, "/admin/mail/queue", "mail.released", len(ids))
 
 
 routes: list[BaseRoute] = [

@@ -16,7 +16,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute
 
-from club import email_address, forms, i18n, ratelimit
+from club import email_address, forms, i18n, ratelimit, web
 from club.accounts import sessions
 from club.accounts.models import CITIES
 from club.ambassadors import service as ambassadors
@@ -32,6 +32,7 @@ from club.web import read_form, redirect, render, route, safe_next
 log = logging.getLogger("club.members")
 
 # Join and login requests: per IP (a script hammering the forms) and per address (someone's inbox).
+web.NOTICES.update({"members.saved": N_("Your changes are saved."), "members.admin-saved": N_("Saved.")})
 IP_LIMIT = 20
 IP_WINDOW = dt.timedelta(minutes=10)
 ADDRESS_LIMIT = 5
@@ -240,8 +241,7 @@ async def _profile_context(request: Request, **extra: object) -> dict[str, objec
 
 
 async def profile(request: Request) -> Response:
-    flags = {"welcome": request.query_params.get("welcome") == "1",
-             "saved": request.query_params.get("saved") == "1"}
+    flags = {"welcome": request.query_params.get("welcome") == "1"}
     return render(request, "members/profile.html", await _profile_context(request, **flags))
 
 
@@ -263,7 +263,7 @@ async def save_profile(request: Request) -> Response:
     # The consent is recorded in the language of the page the person saw, before any change of language.
     await service.set_newsletter(db, person, bool(clean["newsletter"]), method="form",
                                  language=i18n.current_language.get())
-    response = redirect("/me?saved=1")
+    response = web.redirect_with_notice(request, "/me", "members.saved")
     _set_language_cookie(request, response, person.language)
     return response
 
@@ -359,7 +359,6 @@ async def resubscribe(request: Request) -> Response:
 async def admin_interests(request: Request) -> Response:
     return render(request, "members/admin_interests.html", {
         "interests": await service.all_interests(request.state.db),
-        "saved": request.query_params.get("saved") == "1",
     })
 
 
@@ -373,7 +372,7 @@ async def admin_add_interest(request: Request) -> Response:
         return render(request, "members/admin_interests.html", {
             "interests": await service.all_interests(db), "errors": parsed.errors, "values": parsed.values,
         }, status_code=400)
-    return redirect("/admin/interests?saved=1")
+    return web.redirect_with_notice(request, "/admin/interests", "members.admin-saved")
 
 
 async def _interest(request: Request) -> Interest:
@@ -400,14 +399,14 @@ async def admin_update_interest(request: Request) -> Response:
     interest.name_nl = parsed.value["name_nl"]
     interest.name_en = parsed.value["name_en"]
     interest.name_ja = parsed.value["name_ja"]
-    return redirect("/admin/interests?saved=1")
+    return web.redirect_with_notice(request, "/admin/interests", "members.admin-saved")
 
 
 async def admin_delete_interest(request: Request) -> Response:
     await read_form(request)
     interest = await _interest(request)
     await request.state.db.delete(interest)
-    return redirect("/admin/interests?saved=1")
+    return web.redirect_with_notice(request, "/admin/interests", "members.admin-saved")
 
 
 async def _welcome_context(request: Request) -> dict[str, object]:
@@ -415,7 +414,7 @@ async def _welcome_context(request: Request) -> dict[str, object]:
     for language in i18n.LANGUAGES:
         subject, body, custom = await service.welcome_text(request.state.db, language)
         texts.append({"language": language, "subject": subject, "body": body, "custom": custom})
-    return {"texts": texts, "saved": request.query_params.get("saved") == "1"}
+    return {"texts": texts}
 
 
 async def admin_welcome(request: Request) -> Response:
@@ -430,7 +429,7 @@ async def admin_save_welcome(request: Request) -> Response:
     db = request.state.db
     if forms.field(form, "reset") == "1":
         await service.reset_welcome_text(db, language)
-        return redirect("/admin/welcome?saved=1")
+        return web.redirect_with_notice(request, "/admin/welcome", "members.admin-saved")
     parsed = member_forms.parse_welcome(form)
     if parsed.value is None:
         context = await _welcome_context(request)
@@ -439,7 +438,7 @@ async def admin_save_welcome(request: Request) -> Response:
                 text.update(parsed.values, errors=parsed.errors)
         return render(request, "members/admin_welcome.html", context, status_code=400)
     await service.save_welcome_text(db, language, **parsed.value)
-    return redirect("/admin/welcome?saved=1")
+    return web.redirect_with_notice(request, "/admin/welcome", "members.admin-saved")
 
 
 routes: list[BaseRoute] = [

@@ -19,7 +19,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import BaseRoute
 
-from club import forms, i18n, labels
+from club import forms, i18n, labels, web
 from club.accounts.models import CITIES
 from club.admin import audit
 from club.ambassadors import photos
@@ -33,7 +33,7 @@ from club.newsletters import render, service
 from club.newsletters.forms import SCHEDULE_ZONES, form_values, parse_draft, parse_schedule, parse_test_addresses
 from club.newsletters.models import Newsletter, NewsletterImage
 from club.requestinfo import settings_of as _settings
-from club.web import read_form, redirect, route, templates
+from club.web import read_form, redirect, redirect_with_notice, route, templates
 from club.web import render as render_page
 
 # The mail's own markup, shown in a frame: inline styles allowed, nothing else runs; links open a new tab.
@@ -63,10 +63,8 @@ NOTICES = {
     "deleted": N_("The draft is deleted."),
     "retried": N_("The failed deliveries are queued again."),
 }
-# A notice about a state shows only while the newsletter is in it: a reload after the poller saw it change, or
-# a Resume pressed elsewhere, must not say "paused" on a send that is going.
-NOTICE_STATES = {"paused": ("paused",), "resumed": ("sending", "sent"), "cancelled": ("cancelled",),
-                 "started": ("sending", "paused", "sent")}
+# Shown once, on the page after the action (web.flash): a reload, or the poller's, does not say it again.
+web.NOTICES.update({f"newsletters.{key}": message for key, message in NOTICES.items()})
 NOT_EDITABLE = N_("This newsletter is being sent or has been sent, so it can no longer be changed.")
 FINISHED = N_("This newsletter has already finished; there is nothing left to cancel.")
 ONLY_DRAFTS = N_("Only a draft can be deleted. Remove the schedule first, or keep the newsletter for the record.")
@@ -85,7 +83,7 @@ async def _load(request: Request) -> Newsletter:
 
 def _common(request: Request) -> dict[str, Any]:
     return {"CITIES": CITIES,
-            "SCHEDULE_ZONES": SCHEDULE_ZONES, "notice": NOTICES.get(request.query_params.get("done", "")),
+            "SCHEDULE_ZONES": SCHEDULE_ZONES,
             "local_time": local_time, "NAME_TAG": render.NAME_TAG}
 
 
@@ -235,7 +233,7 @@ async def _save(request: Request, newsletter: Newsletter | None) -> Response:
         return render_page(request, "newsletters/edit.html",
                            {**context, "errors": errors, "values": form_values(form)}, status_code=400)
     newsletter = await service.save(db, newsletter, draft, request.state.person)
-    return redirect(f"/admin/newsletters/{newsletter.id}?done=saved#preview")
+    return redirect_with_notice(request, f"/admin/newsletters/{newsletter.id}#preview", "newsletters.saved")
 
 
 # ---- preview ---------------------------------------------------------------------------------------------------
@@ -335,7 +333,7 @@ async def upload_images(request: Request) -> Response:
         return render_page(request, "newsletters/edit.html",
                            {**context, "errors": errors, "values": _values_of(newsletter)}, status_code=400)
     request.state.db.add_all(accepted)
-    return redirect(f"/admin/newsletters/{newsletter.id}?done=uploaded#images")
+    return redirect_with_notice(request, f"/admin/newsletters/{newsletter.id}#images", "newsletters.uploaded")
 
 
 async def image(request: Request) -> Response:
@@ -363,7 +361,7 @@ async def test_send(request: Request) -> Response:
                                                                     "addresses": forms.field(form, "addresses")}},
                            status_code=400)
     await service.send_test(request.state.db, _settings(request), newsletter, request.state.person, addresses)
-    return redirect(f"/admin/newsletters/{newsletter.id}?done=tested#test")
+    return redirect_with_notice(request, f"/admin/newsletters/{newsletter.id}#test", "newsletters.tested")
 
 
 async def schedule(request: Request) -> Response:
@@ -382,14 +380,14 @@ async def schedule(request: Request) -> Response:
                            {**context, "errors": errors, "values": {**_values_of(newsletter), **form_values(form)}},
                            status_code=400)
     await service.schedule(request.state.db, newsletter.id, moment, forms.field(form, "timezone") or None)
-    return redirect(f"/admin/newsletters/{newsletter.id}?done=scheduled#schedule")
+    return redirect_with_notice(request, f"/admin/newsletters/{newsletter.id}#schedule", "newsletters.scheduled")
 
 
 async def unschedule(request: Request) -> Response:
     await read_form(request)
     newsletter = await _load(request)
     await service.unschedule(request.state.db, newsletter.id)
-    return redirect(f"/admin/newsletters/{newsletter.id}?done=unscheduled")
+    return redirect_with_notice(request, f"/admin/newsletters/{newsletter.id}", "newsletters.unscheduled")
 
 
 service_messages = {
@@ -430,7 +428,7 @@ async def send(request: Request) -> Response:
     newsletter = await _load(request)
     if newsletter.status not in ("draft", "scheduled"):
         if newsletter.status in ("sending", "paused", "sent"):
-            return redirect(f"/admin/newsletters/{newsletter.id}/report?done=already")
+            return redirect_with_notice(request, f"/admin/newsletters/{newsletter.id}/report", "newsletters.already")
         return _refuse(request, newsletter, NOT_EDITABLE)
     try:
         queued = await service.start_sending(request.state.db, _settings(request), newsletter.id)
@@ -438,7 +436,7 @@ async def send(request: Request) -> Response:
         return await _confirm_page(request, newsletter, status_code=400)
     done = "started" if queued is not None else "already"
     audit.note(request, recipients=queued or 0)  # the entry route() records says to how many people
-    return redirect(f"/admin/newsletters/{newsletter.id}/report?done={done}")
+    return redirect_with_notice(request, f"/admin/newsletters/{newsletter.id}/report", f"newsletters.{done}")
 
 
 async def pause(request: Request) -> Response:
@@ -446,7 +444,7 @@ async def pause(request: Request) -> Response:
     newsletter = await _load(request)
     if not await service.pause(request.state.db, newsletter.id):
         return _refuse(request, newsletter, N_("Only a newsletter that is being sent can be paused."))
-    return redirect(f"/admin/newsletters/{newsletter.id}/report?done=paused")
+    return redirect_with_notice(request, f"/admin/newsletters/{newsletter.id}/report", "newsletters.paused")
 
 
 async def resume(request: Request) -> Response:
@@ -454,7 +452,7 @@ async def resume(request: Request) -> Response:
     newsletter = await _load(request)
     if not await service.resume(request.state.db, newsletter.id):
         return _refuse(request, newsletter, N_("Only a paused newsletter can be resumed."))
-    return redirect(f"/admin/newsletters/{newsletter.id}/report?done=resumed")
+    return redirect_with_notice(request, f"/admin/newsletters/{newsletter.id}/report", "newsletters.resumed")
 
 
 async def cancel(request: Request) -> Response:
@@ -462,7 +460,7 @@ async def cancel(request: Request) -> Response:
     newsletter = await _load(request)
     if not await service.cancel(request.state.db, newsletter.id):
         return _refuse(request, newsletter, FINISHED)
-    return redirect(f"/admin/newsletters/{newsletter.id}/report?done=cancelled")
+    return redirect_with_notice(request, f"/admin/newsletters/{newsletter.id}/report", "newsletters.cancelled")
 
 
 async def retry(request: Request) -> Response:
@@ -473,7 +471,7 @@ async def retry(request: Request) -> Response:
         return _refuse(request, newsletter, N_("This newsletter has no failed deliveries to send again."))
     await audit.record(request.state.db, request, "newsletters.retry", "newsletter", newsletter.id,
                        {"deliveries": retried})
-    return redirect(f"/admin/newsletters/{newsletter.id}/report?done=retried")
+    return redirect_with_notice(request, f"/admin/newsletters/{newsletter.id}/report", "newsletters.retried")
 
 
 # ---- progress and report ---------------------------------------------------------------------------------------
@@ -483,9 +481,6 @@ async def report(request: Request) -> Response:
     db = request.state.db
     progress = await service.progress(db, newsletter)
     common = _common(request)
-    done = request.query_params.get("done", "")
-    if done in NOTICE_STATES and progress.status not in NOTICE_STATES[done]:
-        common["notice"] = None
     return render_page(request, "newsletters/report.html", {
         **common, "newsletter": newsletter, "progress": progress, "hold": await holds.open_hold(db),
         "failures": await service.failures(db, newsletter.id),
@@ -515,7 +510,7 @@ async def duplicate(request: Request) -> Response:
     copy = await service.duplicate(request.state.db, newsletter, request.state.person)
     await audit.record(request.state.db, request, "newsletters.duplicate", "newsletter", copy.id,
                        {"from": newsletter.id})
-    return redirect(f"/admin/newsletters/{copy.id}?done=duplicated")
+    return redirect_with_notice(request, f"/admin/newsletters/{copy.id}", "newsletters.duplicated")
 
 
 async def delete_confirm(request: Request) -> Response:
@@ -535,7 +530,7 @@ async def delete(request: Request) -> Response:
         return _refuse(request, newsletter, ONLY_DRAFTS)
     await audit.record(request.state.db, request, "newsletters.delete_newsletter", "newsletter", newsletter.id,
                        {"subject": title})
-    return redirect("/admin/newsletters?done=deleted")
+    return redirect_with_notice(request, "/admin/newsletters", "newsletters.deleted")
 
 
 async def progress_json(request: Request) -> Response:
