@@ -32,7 +32,8 @@ from club.web import read_form, redirect, render, route, safe_next
 log = logging.getLogger("club.members")
 
 # Join and login requests: per IP (a script hammering the forms) and per address (someone's inbox).
-web.NOTICES.update({"members.saved": N_("Your changes are saved."), "members.admin-saved": N_("Saved.")})
+web.NOTICES.update({"members.saved": N_("Your changes are saved."), "members.admin-saved": N_("Saved."),
+                    "members.welcome": N_("Welcome to the club! Your membership is confirmed.")})
 IP_LIMIT = 20
 IP_WINDOW = dt.timedelta(minutes=10)
 ADDRESS_LIMIT = 5
@@ -152,7 +153,7 @@ async def confirm(request: Request) -> Response:
     person = await service.confirm(db, _settings(request), request.path_params["token"])
     if person is None:
         return _link_invalid(request, joining=True)
-    response = redirect("/me?welcome=1")
+    response = web.redirect_with_notice(request, "/me", "members.welcome")
     await sessions.start(request, db, response, person)
     _set_language_cookie(request, response, person.language)
     return response
@@ -241,8 +242,7 @@ async def _profile_context(request: Request, **extra: object) -> dict[str, objec
 
 
 async def profile(request: Request) -> Response:
-    flags = {"welcome": request.query_params.get("welcome") == "1"}
-    return render(request, "members/profile.html", await _profile_context(request, **flags))
+    return render(request, "members/profile.html", await _profile_context(request))
 
 
 async def save_profile(request: Request) -> Response:
