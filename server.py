@@ -105,19 +105,19 @@ def cmd_create_admin(settings: Settings, args: argparse.Namespace) -> int:
     from club.migrate import upgrade
 
     upgrade(settings.database_url)
-    asyncio.run(_create_admin(settings, email, name, password))
+    asyncio.run(_create_admin(settings, email, name, password, args.language))
     print(f"admin {email} is ready: log in at {settings.absolute_url('/admin/login')}")
     return 0
 
 
-async def _create_admin(settings: Settings, email: str, name: str, password: str) -> None:
+async def _create_admin(settings: Settings, email: str, name: str, password: str, language: str) -> None:
     from club.accounts.service import create_admin
     from club.db import create_engine, create_sessionmaker, transaction
 
     engine = create_engine(settings.database_url)
     try:
         async with transaction(create_sessionmaker(engine)) as db:
-            await create_admin(db, email=email, name=name, password=password)
+            await create_admin(db, email=email, name=name, password=password, language=language)
     finally:
         await engine.dispose()
 
@@ -214,6 +214,8 @@ def build_parser() -> tuple[argparse.ArgumentParser, dict[str, Callable[[Setting
     admin.add_argument("email")
     admin.add_argument("--name", required=True)
     admin.add_argument("--password-stdin", action="store_true", help="read the password from standard input")
+    admin.add_argument("--language", choices=("nl", "en", "ja"), default="en",
+                       help="the language of the admin console (and, for a new account, of its mail); default en")
     handlers["create-admin"] = cmd_create_admin
 
     commands.add_parser("worker", help="run a mail sender and the housekeeping jobs (several on PostgreSQL)")

@@ -73,10 +73,6 @@ class Settings:
         return self.env == "production"
 
     @property
-    def is_sqlite(self) -> bool:
-        return self.database_url.startswith("sqlite")
-
-    @property
     def uses_dev_mailbox(self) -> bool:
         return not self.smtp_host and not self.is_production
 

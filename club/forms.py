@@ -12,7 +12,6 @@ from starlette.datastructures import FormData
 from club import email_address
 from club.i18n import N_
 
-EMAIL_MAX = email_address.MAX_LENGTH
 CONTROL_RE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\u2028\u2029]")
 
 

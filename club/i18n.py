@@ -22,7 +22,7 @@ from babel import Locale
 from babel.dates import format_date as babel_format_date
 from babel.dates import format_datetime as babel_format_datetime
 from babel.messages.catalog import Catalog
-from babel.messages.extract import extract_from_file
+from babel.messages.extract import DEFAULT_KEYWORDS, extract_from_file
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po, write_po
 from babel.numbers import format_decimal
@@ -88,6 +88,11 @@ _ = gettext
 def N_(message: str) -> str:
     """Marks a string for extraction; it is translated where it is shown."""
     return message
+
+
+def Np_(singular: str, plural: str) -> tuple[str, str]:
+    """Marks a counted message for extraction; ngettext translates it where the count is known."""
+    return singular, plural
 
 
 def translate_for(language: str, message: str, **variables: object) -> str:
@@ -192,6 +197,7 @@ def source_files() -> Iterator[Path]:
     yield from sorted((ROOT / "templates").rglob("*.txt"))
 
 
+KEYWORDS = {**DEFAULT_KEYWORDS, "Np_": (1, 2)}
 JINJA_OPTIONS = {"extensions": "jinja2.ext.i18n", "newstyle_gettext": "true", "trimmed": "true"}
 
 
@@ -204,7 +210,8 @@ def extract(files: Iterable[Path] | None = None) -> dict[str, dict[MessageId, se
     for path in files if files is not None else source_files():
         method = "python" if path.suffix == ".py" else "jinja2.ext:babel_extract"
         options = {} if path.suffix == ".py" else JINJA_OPTIONS
-        for lineno, message, _comments, _context in extract_from_file(method, str(path), options=options):
+        for lineno, message, _comments, _context in extract_from_file(method, str(path), keywords=KEYWORDS,
+                                                                      options=options):
             msgid: MessageId
             if isinstance(message, tuple):
                 forms = [part for part in message if part]

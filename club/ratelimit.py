@@ -20,6 +20,7 @@ from starlette.requests import Request
 
 from club.accounts.models import RateCounter
 from club.db import is_postgres, utcnow
+from club.requestinfo import client_ip
 
 KEY_LENGTH = 200
 BLOCKED_KEYS_KEPT = 50_000
@@ -34,10 +35,10 @@ def _blocked_until(db: AsyncSession) -> dict[str, float]:
     return _blocked.setdefault(engine, {})
 
 
-def client_ip(request: Request) -> str:
-    """The address limits count by: the peer, or the client a trusted proxy names (see TrustedProxies); an IPv6
-    client by its /64, the block one household or phone usually has."""
-    host = request.client.host if request.client else ""
+def client_key(request: Request) -> str:
+    """The address limits count by: the client's address (requestinfo.client_ip); an IPv6 client by its /64, the
+    block one household or phone usually has."""
+    host = client_ip(request)
     try:
         address = ipaddress.ip_address(host)
     except ValueError:

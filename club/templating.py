@@ -13,7 +13,7 @@ import jinja2
 from markupsafe import Markup
 from starlette.requests import Request
 
-from club import i18n
+from club import i18n, labels
 from club.config import ROOT
 
 TEMPLATES_DIR = ROOT / "templates"
@@ -51,15 +51,10 @@ def _template_ngettext(context: jinja2.runtime.Context, singular: str, plural: s
     return text % variables
 
 
-# Language names inside a sentence, in the page's language ("Engels", "英語"), and "the X version" as each
-# language says it ("de Engelse versie", "英語版"): never a native name dropped into another language's sentence.
-LANGUAGE_IN_SENTENCE = {"nl": i18n.N_("Dutch"), "en": i18n.N_("English"), "ja": i18n.N_("Japanese")}
+# "The X version" as each language says it ("de Engelse versie", "英語版"): never a native name dropped into
+# another language's sentence (language names in a sentence are labels.language).
 VERSION_IN = {"nl": i18n.N_("the Dutch version"), "en": i18n.N_("the English version"),
               "ja": i18n.N_("the Japanese version")}
-
-
-def language_in_sentence(code: str) -> str:
-    return i18n.gettext(LANGUAGE_IN_SENTENCE[code]) if code in LANGUAGE_IN_SENTENCE else code
 
 
 def version_in(code: str) -> str:
@@ -111,10 +106,10 @@ def create_environment() -> jinja2.Environment:
         datetime_zone=i18n.format_datetime_zone,
         number=i18n.format_number,
     )
+    env.globals.update(labels.TEMPLATE_GLOBALS)
     env.globals.update(
         static=static_url,
         once=once,
-        language_in_sentence=language_in_sentence,
         version_in=version_in,
         LANGUAGES=i18n.LANGUAGES,
         LANGUAGE_NAMES=i18n.LANGUAGE_NAMES,

@@ -24,7 +24,7 @@ from club.accounts import sessions
 from club.accounts.models import AuthSession, Person
 from club.config import Settings
 from club.middleware import BodyTooLarge
-from club.ratelimit import client_ip
+from club.requestinfo import client_ip, settings_of
 
 # ---- CSRF ------------------------------------------------------------------------------------------------------
 
@@ -36,7 +36,7 @@ def _csrf_seed(request: Request) -> str:
     seed = getattr(request.state, "csrf_seed", None)
     if seed:
         return seed
-    cookie = request.cookies.get(csrf_cookie_name(request.app.state.settings), "")
+    cookie = request.cookies.get(csrf_cookie_name(settings_of(request)), "")
     if 20 <= len(cookie) <= 100:
         seed = cookie
     else:
@@ -48,13 +48,13 @@ def _csrf_seed(request: Request) -> str:
 
 def csrf_token(request: Request) -> str:
     """The token for forms: an HMAC of the browser's CSRF cookie, so a forged form from elsewhere cannot match."""
-    secret = request.app.state.settings.secret_key.encode()
+    secret = settings_of(request).secret_key.encode()
     return hmac.new(secret, _csrf_seed(request).encode(), hashlib.sha256).hexdigest()
 
 
 def _set_csrf_cookie(request: Request, response: Response) -> None:
     if getattr(request.state, "csrf_new", False):
-        settings: Settings = request.app.state.settings
+        settings = settings_of(request)
         response.set_cookie(csrf_cookie_name(settings), request.state.csrf_seed, max_age=60 * 60 * 24 * 365,
                             path="/", httponly=True, secure=settings.is_production, samesite="lax")
 
@@ -91,7 +91,7 @@ async def read_form(
         raise
     except Exception as exc:  # malformed multipart and the like: the visitor's fault, not ours
         raise HTTPException(400, "bad-form") from exc
-    cookie = request.cookies.get(csrf_cookie_name(request.app.state.settings), "")
+    cookie = request.cookies.get(csrf_cookie_name(settings_of(request)), "")
     sent = form.get("csrf_token")
     if not isinstance(sent, str) or not (20 <= len(cookie) <= 100):
         raise CSRFError()
@@ -108,28 +108,42 @@ _CHECKED_FORM = "club.checked_form"
 # ---- one-time notices ------------------------------------------------------------------------------------------
 
 FLASH_COOKIE = "club_flash"
-# A notice's key -> its message (marked with N_). Features add theirs: web.NOTICES.update({...}).
-NOTICES: dict[str, str] = {}
+# A notice's key -> its message (marked with N_), or (singular, plural) for a counted one. Features add theirs:
+# web.NOTICES.update({...}).
+NOTICES: dict[str, str | tuple[str, str]] = {}
 
 
-def flash(request: Request, response: Response, key: str) -> Response:
+def flash(request: Request, response: Response, key: str, count: int | None = None) -> Response:
     """Show NOTICES[key] once, on the next page rendered: reloading that page does not show it again.
-    The cookie holds only the key, so nobody can make the site say words of their own."""
+    The cookie holds only the key (and a count), so nobody can make the site say words of their own."""
     if key not in NOTICES:
         raise KeyError(f"no notice {key!r} in web.NOTICES")
-    settings: Settings = request.app.state.settings
-    response.set_cookie(FLASH_COOKIE, key, max_age=120, path="/", httponly=True, secure=settings.is_production,
+    settings = settings_of(request)
+    value = key if count is None else f"{key}:{int(count)}"
+    response.set_cookie(FLASH_COOKIE, value, max_age=120, path="/", httponly=True, secure=settings.is_production,
                         samesite="lax")
     return response
 
 
-def redirect_with_notice(request: Request, url: str, key: str) -> Response:
-    """Redirect after a POST, with a notice the next page shows once."""
-    return flash(request, redirect(url), key)
+def redirect_with_notice(request: Request, url: str, key: str, count: int | None = None) -> Response:
+    """Redirect after a POST, with a notice the next page shows once (a counted notice says count)."""
+    return flash(request, redirect(url), key, count)
+
+
+def _flash_text(cookie: str | None) -> str | None:
+    key, _sep, count = (cookie or "").partition(":")
+    message = NOTICES.get(key)
+    if message is None:
+        return None
+    if isinstance(message, tuple):
+        if not count.isdigit():
+            return None
+        return i18n.ngettext(message[0], message[1], int(count), count=i18n.format_number(int(count)))
+    return i18n.gettext(message)
 
 
 def _take_flash(request: Request, response: Response) -> None:
-    settings: Settings = request.app.state.settings
+    settings = settings_of(request)
     response.delete_cookie(FLASH_COOKIE, path="/", httponly=True, secure=settings.is_production, samesite="lax")
 
 
@@ -143,7 +157,7 @@ def render(
     status_code: int = 200,
     headers: dict[str, str] | None = None,
 ) -> HTMLResponse:
-    settings: Settings = request.app.state.settings
+    settings = settings_of(request)
     person = getattr(request.state, "person", None)
     values: dict[str, Any] = {
         "request": request,
@@ -159,8 +173,8 @@ def render(
         "values": {},
     }
     flash_key = request.cookies.get(FLASH_COOKIE)
-    if flash_key in NOTICES and status_code < 300:
-        values["flash"] = i18n.gettext(NOTICES[flash_key])
+    if status_code < 300:
+        values["flash"] = _flash_text(flash_key)
     if context:
         values.update(context)
     console = templating.console_page.set(request.url.path == "/admin" or request.url.path.startswith("/admin/"))

@@ -11,6 +11,7 @@ from club import forms, i18n
 from club.accounts import passwords, service, sessions, tokens
 from club.admin import audit
 from club.i18n import N_
+from club.ratelimit import client_key
 from club.web import Context, read_form, redirect, render, route, safe_next
 
 
@@ -37,7 +38,7 @@ async def admin_login(request: Request, ctx: Context) -> Response:
     if errors:
         return render(request, "accounts/admin_login.html", {"errors": errors, "values": values, "next": next_url},
                       status_code=400)
-    result = await service.admin_login(db, email=email, password=password, ip=ctx.client_ip)
+    result = await service.admin_login(db, email=email, password=password, ip=client_key(request))
     if result.locked:
         await audit.record(db, request, "admin.login.locked", "email", "", {"email": email}, actor_email=email)
         return render(request, "accounts/admin_login.html",

@@ -55,8 +55,7 @@ async def create_admin(db: AsyncSession, *, email: str, name: str, password: str
         person.name = name
         person.password_hash = password_hash
         person.confirmed_at = person.confirmed_at or utcnow()
-        if language != person.language:
-            person.console_language = language
+        person.console_language = language if language != person.language else None
     await db.flush()
     return person
 

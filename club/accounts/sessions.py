@@ -14,6 +14,7 @@ from starlette.responses import Response
 from club.accounts.models import AuthSession, Person
 from club.config import Settings
 from club.db import utcnow
+from club.requestinfo import client_ip, settings_of
 
 SESSION_LIFETIME = dt.timedelta(days=14)
 ADMIN_SESSION_LIFETIME = dt.timedelta(hours=12)
@@ -29,7 +30,7 @@ def _digest(raw: str) -> str:
 
 
 async def load(request: Request, db: AsyncSession) -> tuple[AuthSession, Person] | None:
-    settings: Settings = request.app.state.settings
+    settings = settings_of(request)
     raw = request.cookies.get(cookie_name(settings))
     if not raw or len(raw) > 100:
         return None
@@ -51,19 +52,18 @@ async def load(request: Request, db: AsyncSession) -> tuple[AuthSession, Person]
 
 async def start(request: Request, db: AsyncSession, response: Response, person: Person) -> None:
     """Log in: drop the session the browser had (a new id at every login) and set a fresh one."""
-    settings: Settings = request.app.state.settings
+    settings = settings_of(request)
     old = request.cookies.get(cookie_name(settings))
     if old and len(old) <= 100:
         await db.execute(delete(AuthSession).where(AuthSession.id == _digest(old)))
     raw = secrets.token_urlsafe(32)
     lifetime = ADMIN_SESSION_LIFETIME if person.role == "admin" else SESSION_LIFETIME
-    client = request.client.host if request.client else None
     db.add(
         AuthSession(
             id=_digest(raw),
             person_id=person.id,
             expires_at=utcnow() + lifetime,
-            ip=client,
+            ip=client_ip(request) or None,
             user_agent=(request.headers.get("user-agent") or "")[:300],
         )
     )
@@ -80,7 +80,7 @@ async def start(request: Request, db: AsyncSession, response: Response, person: 
 
 
 async def end(request: Request, db: AsyncSession, response: Response) -> None:
-    settings: Settings = request.app.state.settings
+    settings = settings_of(request)
     raw = request.cookies.get(cookie_name(settings))
     if raw and len(raw) <= 100:
         await db.execute(delete(AuthSession).where(AuthSession.id == _digest(raw)))

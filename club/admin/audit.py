@@ -27,14 +27,9 @@ from starlette.requests import Request
 from club.admin.models import AuditEntry
 from club.admin.search import escape_like
 from club.i18n import N_, _, format_number
+from club.requestinfo import client_ip
 
 PAGE_SIZE = 50
-
-
-def client_address(request: Request | None) -> str:
-    if request is None:
-        return ""
-    return (request.client.host if request.client else "")[:64]
 
 
 async def record(
@@ -56,7 +51,7 @@ async def record(
         target_type=target_type[:40],
         target_id=str(target_id if target_id is not None else "")[:64],
         details=json.dumps(details or {}, ensure_ascii=False, default=str, sort_keys=True),
-        ip=client_address(request),
+        ip=client_ip(request),
     )
     db.add(entry)
     await db.flush()
@@ -347,10 +342,6 @@ def details_of(entry: AuditEntry) -> dict[str, Any]:
     except ValueError:
         return {}
     return value if isinstance(value, dict) else {}
-
-
-# Values an entry about a member may hold that identify them; an edit keeps which fields changed, not their values.
-PERSONAL_FIELDS = frozenset({"name", "email", "city", "language", "interests"})
 
 
 def without_personal_values(details: dict[str, Any]) -> dict[str, Any]:

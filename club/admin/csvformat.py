@@ -1,5 +1,5 @@
 """The member CSV both ways: the columns an import reads and an export writes, named in the three languages, the
-names of cities, languages and yes/no, and the apostrophe that keeps a spreadsheet from running a cell."""
+words for yes/no (cities, languages and roles are club.labels'; neutralising cells is club.csvfile's)."""
 
 from __future__ import annotations
 
@@ -23,19 +23,4 @@ EXPORT_ONLY_COLUMNS: dict[str, dict[str, str]] = {
     "suppressed_at": {"en": "suppressed_at", "nl": "geblokkeerd_op", "ja": "配信停止日時"},
     "created_at": {"en": "created_at", "nl": "ingeschreven_op", "ja": "登録日時"},
 }
-CITY_LABELS = {"ghent": N_("Ghent"), "kanazawa": N_("Kanazawa"), "elsewhere": N_("Elsewhere")}
-LANGUAGE_LABELS = {"nl": N_("Dutch"), "en": N_("English"), "ja": N_("Japanese")}
-ROLE_LABELS = {"member": N_("Member"), "ambassador": N_("Ambassador"), "admin": N_("Admin")}
 YES_LABEL, NO_LABEL = N_("yes"), N_("no")
-
-FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-
-
-def neutralise(value: str) -> str:
-    """Make a cell plain text for Excel and LibreOffice: '=HYPERLINK(...)' becomes "'=HYPERLINK(...)"."""
-    return "'" + value if value.startswith(FORMULA_START) else value
-
-
-def unneutralise(value: str) -> str:
-    """Undo neutralise on import: "'=SUM(A1)" is read back as "=SUM(A1)", so an export imported again is equal."""
-    return value[1:] if value.startswith("'") and value[1:].startswith(FORMULA_START) else value

@@ -9,7 +9,6 @@ Cells that a spreadsheet would run as a formula (=, +, -, @, tab, CR at the star
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
 import io
 from collections.abc import AsyncIterator
@@ -18,17 +17,13 @@ from dataclasses import replace
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from club import csvfile, labels
 from club.accounts.models import Person
 from club.admin.csvformat import (
-    CITY_LABELS,
     COLUMN_NAMES,
     EXPORT_ONLY_COLUMNS,
-    FORMULA_START,
-    LANGUAGE_LABELS,
     NO_LABEL,
-    ROLE_LABELS,
     YES_LABEL,
-    neutralise,
 )
 from club.admin.search import MemberFilter, encode_cursor, members_query
 from club.db import is_postgres
@@ -36,7 +31,9 @@ from club.i18n import DEFAULT_LANGUAGE, LANGUAGES, TIMEZONES, translate_for
 from club.members.models import Consent, Interest, MemberInterest
 from club.members.service import NEWSLETTER
 
-__all__ = ["FORMULA_START", "neutralise", "export_lines", "DELIMITERS"]
+neutralise = csvfile.neutralise
+
+__all__ = ["neutralise", "export_lines", "DELIMITERS"]
 
 CHUNK = 2000
 COLUMNS = ("email", "name", "city", "language", "interests", "newsletter", "consent_date", "role", "confirmed_at",
@@ -51,9 +48,9 @@ class Words:
         self.language = language if language in LANGUAGES else DEFAULT_LANGUAGE
         self.zone = TIMEZONES[self.language]
         say = lambda message: translate_for(self.language, message)  # noqa: E731
-        self.cities = {code: say(label) for code, label in CITY_LABELS.items()}
-        self.languages = {code: say(label) for code, label in LANGUAGE_LABELS.items()}
-        self.roles = {code: say(label) for code, label in ROLE_LABELS.items()}
+        self.cities = {code: say(label) for code, label in labels.CITIES.items()}
+        self.languages = {code: say(label) for code, label in labels.LANGUAGES.items()}
+        self.roles = {code: say(label) for code, label in labels.ROLES.items()}
         self.yes, self.no = say(YES_LABEL), say(NO_LABEL)
         names = COLUMN_NAMES | EXPORT_ONLY_COLUMNS
         self.header = [names[column][self.language] for column in COLUMNS]
@@ -63,12 +60,6 @@ class Words:
 
     def day(self, value: dt.datetime | None) -> str:
         return value.astimezone(self.zone).strftime("%Y-%m-%d") if value else ""
-
-
-def _line(values: list[str], delimiter: str = ",") -> str:
-    buffer = io.StringIO()
-    csv.writer(buffer, delimiter=delimiter, lineterminator="\r\n").writerow([neutralise(value) for value in values])
-    return buffer.getvalue()
 
 
 async def _interests(db: AsyncSession, ids: list[int], language: str) -> dict[int, list[str]]:
@@ -99,7 +90,7 @@ async def export_lines(sessionmaker: async_sessionmaker[AsyncSession], where: Me
     """The CSV, line by line: a BOM (so Excel reads UTF-8), the header, then every member the filter finds.
     Each page is read in its own short transaction, so a long export holds no lock."""
     words = Words(language)
-    yield "\ufeff" + _line(words.header, delimiter)
+    yield csvfile.BOM + csvfile.row(words.header, delimiter)
     where = replace(where, after="")
     while True:
         async with sessionmaker() as db:
@@ -110,7 +101,7 @@ async def export_lines(sessionmaker: async_sessionmaker[AsyncSession], where: Me
         if not people:
             return
         buffer = io.StringIO()
-        writer = csv.writer(buffer, delimiter=delimiter, lineterminator="\r\n")
+        writer = csvfile.writer(buffer, delimiter)
         for person in people:
             writer.writerow([neutralise(value) for value in
                              _values(person, interests.get(person.id, []), consents.get(person.id), words)])

@@ -31,20 +31,15 @@ from typing import IO, Any
 from sqlalchemy import delete, func, insert, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from club import forms
+from club import csvfile, forms, labels
 from club.accounts.models import Person
 from club.admin import audit
 from club.admin import members as admin_members
 from club.admin.csvformat import (
-    CITY_LABELS,
     COLUMN_NAMES,
     EXPORT_ONLY_COLUMNS,
-    FORMULA_START,
-    LANGUAGE_LABELS,
     NO_LABEL,
     YES_LABEL,
-    neutralise,
-    unneutralise,
 )
 from club.admin.models import MemberImport
 from club.config import Settings
@@ -71,7 +66,7 @@ HEADER_ALIASES = {
 CITY_ALIASES = {"gand": "ghent", "ヘント": "ghent", "金沢市": "kanazawa", "other": "elsewhere", "その他": "elsewhere"}
 YES = {"yes", "y", "ja", "j", "1", "true", "x", "はい", "✓"}
 NO = {"", "no", "n", "nee", "0", "false", "いいえ"}
-FORMULA_CHARACTERS = frozenset(FORMULA_START)  # unneutralise, inlined for the rows' speed
+FORMULA_CHARACTERS = frozenset(csvfile.FORMULA_START)  # unneutralise, inlined for the rows' speed
 INTEREST_SEPARATORS = re.compile(r"[;|、]")
 
 # Problems, as message ids the preview translates; each names the column and the value.
@@ -108,9 +103,9 @@ def fold(value: str) -> str:
     return " ".join(value.split()).lower()
 
 
-def _vocabulary(labels: dict[str, str], aliases: dict[str, str]) -> dict[str, str]:
-    found = {fold(code): code for code in labels} | {fold(alias): code for alias, code in aliases.items()}
-    for code, label in labels.items():
+def _vocabulary(names: dict[str, str], aliases: dict[str, str]) -> dict[str, str]:
+    found = {fold(code): code for code in names} | {fold(alias): code for alias, code in aliases.items()}
+    for code, label in names.items():
         for language in LANGUAGES:
             found[fold(translate_for(language, label))] = code
     return found
@@ -119,13 +114,13 @@ def _vocabulary(labels: dict[str, str], aliases: dict[str, str]) -> dict[str, st
 @cache
 def cities() -> dict[str, str]:
     """City codes by every name the import accepts: code, and its name in nl, en and ja."""
-    return _vocabulary(CITY_LABELS, CITY_ALIASES)
+    return _vocabulary(labels.CITIES, CITY_ALIASES)
 
 
 @cache
 def languages() -> dict[str, str]:
     aliases = {name: code for code, name in LANGUAGE_NAMES.items()}
-    return _vocabulary(LANGUAGE_LABELS, aliases)
+    return _vocabulary(labels.LANGUAGES, aliases)
 
 
 @cache
@@ -234,7 +229,7 @@ def read_rows(text: str) -> Table:
     except (StopIteration, csv.Error):
         raise ImportRefused(N_("The file is empty.")) from None
     names = headers()
-    columns = [names.get(fold(unneutralise(name)), "") for name in header]
+    columns = [names.get(fold(csvfile.unneutralise(name)), "") for name in header]
     if "email" not in columns:
         raise ImportRefused(N_("The first row must name the columns, with at least an email column "
                                "(email, name, city, language, interests, newsletter, consent_date)."))
@@ -389,19 +384,6 @@ class Checker:
                 result.wanted[row["email"]] = (line, row["consent_date"] or "")
             self.out.write(json.dumps(row, ensure_ascii=False) + "\n")
         return len(batch) < count
-
-
-def check_file(data: bytes, interests: dict[str, str], out: Path, rejected: Path) -> CheckResult:
-    """Check a whole file at once (the command line and tests of the rules)."""
-    text, encoding = decode(data)
-    table = read_rows(text)
-    result = CheckResult(encoding=encoding)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    with out.open("w", encoding="utf-8") as handle, rejected.open("w", encoding="utf-8") as rejected_handle:
-        checker = Checker(table, interests, handle, rejected_handle, result)
-        while not checker.check_some(CHECK_BATCH):
-            pass
-    return result
 
 
 def rows_path(settings: Settings, job_id: int) -> Path:
@@ -663,12 +645,9 @@ def rejected_rows_csv(settings: Settings, job: MemberImport, language: str) -> I
         delimiter = head["delimiter"]
 
         def line(values: list[str]) -> str:
-            buffer = io.StringIO()
-            csv.writer(buffer, delimiter=delimiter, lineterminator="\r\n").writerow(
-                [neutralise(value) for value in values])
-            return buffer.getvalue()
+            return csvfile.row(values, delimiter)
 
-        yield "\ufeff" + line([*head["header"], translate_for(language, N_("line")),
+        yield csvfile.BOM + line([*head["header"], translate_for(language, N_("line")),
                                 translate_for(language, N_("problem"))])
         for raw in handle:
             number, fields, problems = json.loads(raw)

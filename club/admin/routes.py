@@ -5,9 +5,7 @@ Every action that changes something calls audit.record in the request's transact
 from __future__ import annotations
 
 import asyncio
-import csv
 import datetime as dt
-import io
 from collections.abc import Sequence
 from urllib.parse import quote, urlencode
 
@@ -18,7 +16,7 @@ from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 from starlette.routing import BaseRoute
 
-from club import forms, web
+from club import csvfile, forms, labels, web
 from club.accounts import passwords, service, sessions, tokens
 from club.accounts.models import CITIES, ROLES, Person
 from club.admin import account, audit, csvformat, exporter, importer, totp
@@ -59,11 +57,6 @@ NOTICES = {
 web.NOTICES.update({f"admin.{key}": message for key, message in NOTICES.items()})
 
 
-def notice(request: Request) -> str | None:
-    """Notices now come once, through web.flash; kept for pages that still pass ?done= links around."""
-    return None
-
-
 def with_notice(request: Request, url: str, key: str) -> Response:
     return web.redirect_with_notice(request, url, f"admin.{key}")
 
@@ -91,8 +84,7 @@ def member_rows(page: MemberPage) -> Sequence[tuple[object, ...]]:
     is the slowest part of this page)."""
     language = current_language.get()
     zone = TIMEZONES[language]
-    roles = {"ambassador": _("Ambassador"), "admin": _("Administrator")}
-    cities = {"ghent": _("Ghent"), "kanazawa": _("Kanazawa"), "elsewhere": _("Elsewhere")}
+    roles, cities = dict(labels.choices(labels.ROLES)), dict(labels.choices(labels.CITIES))
     suppressed, unconfirmed, subscribed = _("Mail suppressed"), _("Not confirmed"), _("Newsletter")
     day_names: dict[dt.date, str] = {}
     rows = []
@@ -167,7 +159,7 @@ async def member_page(request: Request, ctx: Context) -> Response:
     history = (await audit.entries(db, audit.AuditFilter(target_type="person", target_id=str(person.id)),
                                    limit=20))[0]
     return render(request, "admin/member.html", {
-        "member": person, "info": info, "notice": notice(request), "history": history,
+        "member": person, "info": info, "history": history,
         "consent_text": members.consent_text, "methods": members.METHODS,
         "current_session": getattr(ctx.auth_session, "id", None), "audit_label": audit.action_label,
         "day": dt.date.fromisoformat, "status_label": ambassador_labels.status,
@@ -319,11 +311,11 @@ async def _import_page_context(request: Request, ctx: Context) -> dict[str, obje
     recent = (await db.execute(select(MemberImport).order_by(MemberImport.id.desc()).limit(10))).scalars().all()
     interests = await members.all_interests(db)
     return {
-        "recent": recent, "max_rows": importer.MAX_ROWS, "notice": notice(request),
+        "recent": recent, "max_rows": importer.MAX_ROWS,
         "column_names": csvformat.COLUMN_NAMES, "languages": LANGUAGES, "language_names": LANGUAGE_NAMES,
         "accepted": {
-            "city": [_(label) for label in csvformat.CITY_LABELS.values()],
-            "language": [_(label) for label in csvformat.LANGUAGE_LABELS.values()],
+            "city": [_(label) for label in labels.CITIES.values()],
+            "language": [_(label) for label in labels.LANGUAGES.values()],
             "interests": [interest.name(language) for interest in interests],
             "newsletter": [_(csvformat.YES_LABEL), _(csvformat.NO_LABEL)],
         },
@@ -342,14 +334,11 @@ async def import_template(request: Request, ctx: Context) -> Response:
     delimiter = exporter.DELIMITERS.get(request.query_params.get("delimiter", ""), ",")
     interests = [interest.name(language) for interest in (await members.all_interests(db))[:2]]
     header = [names[language] for names in csvformat.COLUMN_NAMES.values()]
-    example = ["hanako.yamada@example.jp", "山田 花子", _(csvformat.CITY_LABELS["kanazawa"]),
-               _(csvformat.LANGUAGE_LABELS["ja"]), ";".join(interests), _(csvformat.YES_LABEL),
+    example = ["hanako.yamada@example.jp", "山田 花子", labels.city("kanazawa"),
+               labels.language("ja"), ";".join(interests), _(csvformat.YES_LABEL),
                dt.date.today().isoformat()]
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, delimiter=delimiter, lineterminator="\r\n")
-    writer.writerow(header)
-    writer.writerow(example)
-    return Response(("\ufeff" + buffer.getvalue()).encode("utf-8"), media_type="text/csv; charset=utf-8", headers={
+    text = csvfile.BOM + csvfile.row(header, delimiter) + csvfile.row(example, delimiter)
+    return Response(text.encode("utf-8"), media_type="text/csv; charset=utf-8", headers={
         "content-disposition": 'attachment; filename="members-template.csv"'})
 
 
@@ -394,7 +383,7 @@ async def import_job_page(request: Request, ctx: Context) -> Response:
     return render(request, "admin/import_job.html", {
         "job": job, "problems": importer.problems_of(job)[:200], "conflicts": importer.conflicts_of(job)[:200],
         "running": running, "checking": checking, "check_stale": job.status == "checking" and not checking,
-        "stale": importer.is_stale(job), "notice": notice(request), "refusal": refusal, "sending": sending,
+        "stale": importer.is_stale(job), "refusal": refusal, "sending": sending,
         "sending_stale": importer.repermission_is_stale(job),
         "has_rejected": job.problem_rows > 0 and importer.rejected_path(ctx.settings,
                                                                         job.id).exists(),
@@ -490,7 +479,7 @@ async def _admins_context(request: Request, ctx: Context) -> dict[str, object]:
     with_totp = {person.id for person in admins if await totp.is_enabled(db, person.id)}
     invitations = [(token.id, *admin_members.invitation_of(token.data), token.created_at, token.expires_at)
                    for token in await admin_members.pending_invitations(db)]
-    return {"admins": admins, "with_totp": with_totp, "languages": LANGUAGES, "notice": notice(request),
+    return {"admins": admins, "with_totp": with_totp, "languages": LANGUAGES,
             "invitations": invitations, "totp_required": await account.totp_required(db)}
 
 
@@ -584,7 +573,7 @@ async def security_context(ctx: Context) -> dict[str, object]:
     factor = await totp.factor_of(db, person.id)
     return {
         "factor": factor, "enabled": factor is not None and factor.enabled_at is not None,
-        "codes_left": await totp.recovery_codes_left(db, person.id), "notice": None,
+        "codes_left": await totp.recovery_codes_left(db, person.id),
         "totp_required": await account.totp_required(db), "time_zones": account.TIME_ZONES,
         "languages": LANGUAGES, "values": {"console_language": person.page_language, "language": person.language,
                                            "time_zone": person.time_zone or TIMEZONES[person.page_language].key},

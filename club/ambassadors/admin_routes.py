@@ -3,7 +3,6 @@ report, CSV export)."""
 
 from __future__ import annotations
 
-import csv
 import io
 from collections.abc import AsyncIterator, Callable
 from urllib.parse import urlencode
@@ -15,19 +14,28 @@ from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 from starlette.routing import BaseRoute
 
-from club import forms, i18n
+from club import csvfile, forms, i18n, web
 from club.accounts.models import Person
 from club.admin import audit
 from club.ambassadors import charts, labels, service
 from club.ambassadors import forms as ambassador_forms
 from club.ambassadors.models import ACTIVITY_CITIES, CATEGORIES, Ambassador, Appointment
-from club.ambassadors.pages import page, settings_of
+from club.ambassadors.pages import page
 from club.forms import Errors, Invalid
-from club.i18n import _
+from club.i18n import N_, Np_, _
+from club.requestinfo import settings_of
 from club.web import Context, FormLimits, read_form, redirect, route
 
+web.NOTICES.update({
+    "ambassadors.appointed": N_("The ambassador is appointed and a welcome mail is on its way."),
+    "ambassadors.ended": N_("The term has ended."),
+    "ambassadors.approved": Np_("%(count)s activity approved.", "%(count)s activities approved."),
+    "ambassadors.returned": N_("Sent back to the ambassador with your comment."),
+    "ambassadors.approved-next": N_("Approved. Here is the next activity waiting for review."),
+    "ambassadors.returned-next": N_("Sent back with your comment. Here is the next activity waiting for review."),
+})
+
 CHART_CSP = "default-src 'none'; style-src 'unsafe-inline'"
-CSV_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
 # ---- appointments ----------------------------------------------------------------------------------------------
@@ -105,7 +113,7 @@ async def appoint(request: Request, ctx: Context) -> Response:
             errors.add(exc.field, Invalid(exc.message))
     if errors:
         return page(request, "ambassadors/admin/appoint.html", {"values": values, "errors": errors}, status_code=400)
-    return redirect(ctx.url("index") + "?appointed=1")
+    return web.redirect_with_notice(request, ctx.url("index"), "ambassadors.appointed")
 
 
 async def end_term(request: Request, ctx: Context) -> Response:
@@ -114,7 +122,7 @@ async def end_term(request: Request, ctx: Context) -> Response:
     if appointment is None:
         raise HTTPException(404)
     await service.end_term(db, appointment, admin=ctx.me)
-    return redirect(ctx.url("index") + "?ended=1")
+    return web.redirect_with_notice(request, ctx.url("index"), "ambassadors.ended")
 
 
 # ---- review ----------------------------------------------------------------------------------------------------
@@ -157,14 +165,8 @@ async def review_queue(request: Request, ctx: Context) -> Response:
             "filters": filters,
             "query": filters.query(),
             "authors": await service.queue_authors(db),
-            "approved": _count_param(request, "approved"),
         },
     )
-
-
-def _count_param(request: Request, name: str) -> int:
-    raw = request.query_params.get(name, "")
-    return int(raw) if raw.isdigit() and int(raw) < 100_000 else 0
 
 
 async def approve_selected(request: Request, ctx: Context) -> Response:
@@ -177,7 +179,8 @@ async def approve_selected(request: Request, ctx: Context) -> Response:
         await service.approve(db, activity, admin=ctx.me)
         approved += 1
     audit.note(request, approved=approved)
-    return redirect(_queue_url("/admin/ambassadors/review", queue_filter(request), approved=str(approved)))
+    return web.redirect_with_notice(request, _queue_url("/admin/ambassadors/review", queue_filter(request)),
+                                    "ambassadors.approved", approved)
 
 
 async def review_page(request: Request, ctx: Context) -> Response:
@@ -193,7 +196,6 @@ async def review_page(request: Request, ctx: Context) -> Response:
             "activity": activity,
             "place": await service.queue_place(db, activity, filters),
             "query": filters.query(),
-            "decided": request.query_params.get("decided", ""),
         },
     )
 
@@ -212,7 +214,7 @@ async def review(request: Request, ctx: Context) -> Response:
     following = (await service.queue_place(db, activity, filters)).next_id
     if action == "approve":
         await service.approve(db, activity, admin=ctx.me)
-        return _after_decision(filters, following, "approved")
+        return _after_decision(request, filters, following, "approved")
     if action != "return":
         raise HTTPException(400)
     errors = Errors()
@@ -231,18 +233,21 @@ async def review(request: Request, ctx: Context) -> Response:
                 "values": {"comment": forms.field(form, "comment")},
                 "place": await service.queue_place(db, activity, filters),
                 "query": filters.query(),
-                "decided": "",
             },
             status_code=400,
         )
     await service.send_back(db, settings_of(request), activity, admin=ctx.me, comment=comment)
-    return _after_decision(filters, following, "returned")
+    return _after_decision(request, filters, following, "returned")
 
 
-def _after_decision(filters: service.QueueFilter, following: int | None, decided: str) -> Response:
+def _after_decision(request: Request, filters: service.QueueFilter, following: int | None, decided: str) -> Response:
     if following is None:
-        return redirect(_queue_url("/admin/ambassadors/review", filters, **{decided: "1"}))
-    return redirect(_queue_url(f"/admin/ambassadors/review/{following}", filters, decided=decided))
+        queue = _queue_url("/admin/ambassadors/review", filters)
+        if decided == "approved":
+            return web.redirect_with_notice(request, queue, "ambassadors.approved", 1)
+        return web.redirect_with_notice(request, queue, "ambassadors.returned")
+    return web.redirect_with_notice(request, _queue_url(f"/admin/ambassadors/review/{following}", filters),
+                                    f"ambassadors.{decided}-next")
 
 
 # ---- the year in numbers ---------------------------------------------------------------------------------------
@@ -405,12 +410,6 @@ def i18n_number(language: str, value: float) -> str:
         return i18n.format_number(value)
 
 
-def _cell(value: object) -> str:
-    text = "" if value is None else str(value)
-    # A spreadsheet would run a cell that starts like a formula; a quote keeps it text.
-    return "'" + text if text.startswith(CSV_FORMULA_START) else text
-
-
 async def export_csv(request: Request, ctx: Context) -> Response:
     filters = numbers_filter(request)
     language = i18n.current_language.get()
@@ -433,7 +432,7 @@ async def export_csv(request: Request, ctx: Context) -> Response:
 
     async def rows() -> AsyncIterator[str]:
         buffer = io.StringIO()
-        writer = csv.writer(buffer)
+        writer = csvfile.writer(buffer)
         buffer.write("\ufeff")  # spreadsheets then read the file as UTF-8 (Japanese names)
         writer.writerow(header)
         with i18n.use_language(language):
@@ -457,7 +456,7 @@ async def export_csv(request: Request, ctx: Context) -> Response:
                     ) = row
                     writer.writerow(
                         [
-                            _cell(v)
+                            csvfile.neutralise(v)
                             for v in (
                                 activity_id,
                                 happened_on.isoformat(),

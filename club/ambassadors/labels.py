@@ -1,8 +1,13 @@
-"""Names shown for the stored keys; translated where they are shown."""
+"""Names shown for the ambassadors' own keys (categories, institutions, metrics) and their counted phrases;
+translated where they are shown. Cities and statuses are club.labels'."""
 
 from __future__ import annotations
 
 from club.i18n import N_, format_number, gettext, ngettext
+from club.labels import activity_status as status
+from club.labels import city
+
+__all__ = ["city", "status"]
 
 CATEGORY_LABELS = {
     "education": N_("Student and academic exchange"),
@@ -14,12 +19,6 @@ CATEGORY_LABELS = {
     "food": N_("Food and gastronomy"),
     "sustainability": N_("Sustainability and city knowledge"),
 }
-CITY_LABELS = {
-    "ghent": N_("Ghent"),
-    "kanazawa": N_("Kanazawa"),
-    "elsewhere": N_("Elsewhere"),
-    "online": N_("Online"),
-}
 INSTITUTION_LABELS = {
     "ugent": N_("Ghent University"),
     "kanazawa-university": N_("Kanazawa University"),
@@ -27,12 +26,6 @@ INSTITUTION_LABELS = {
     "kanazawa-college-of-art": N_("Kanazawa College of Art"),
     "hogent": N_("HOGENT University of Applied Sciences and Arts"),
     "kinjo": N_("Kinjo University"),
-}
-STATUS_LABELS = {
-    "draft": N_("Draft"),
-    "submitted": N_("Waiting for review"),
-    "returned": N_("Sent back"),
-    "approved": N_("Approved"),
 }
 METRIC_LABELS = {
     "activities": N_("Activities"),
@@ -52,20 +45,12 @@ def category(key: str) -> str:
     return gettext(CATEGORY_LABELS[key]) if key in CATEGORY_LABELS else key
 
 
-def city(key: str) -> str:
-    return gettext(CITY_LABELS[key]) if key in CITY_LABELS else key
-
-
 def institution(key: str) -> str:
     return gettext(INSTITUTION_LABELS[key]) if key in INSTITUTION_LABELS else key
 
 
 def institution_or_other(key: str) -> str:
     return gettext(N_("Another institution")) if key == "other" else institution(key)
-
-
-def status(key: str) -> str:
-    return gettext(STATUS_LABELS[key]) if key in STATUS_LABELS else key
 
 
 def metric(key: str) -> str:
@@ -112,10 +97,6 @@ def waiting_phrase(count: int) -> str:
     )
 
 
-def approved_phrase(count: int) -> str:
-    return ngettext("%(count)s activity approved.", "%(count)s activities approved.", count, count=format_number(count))
-
-
 def sentence_list(items: list[str]) -> str:
     """Items joined as the page's language writes a list (Japanese with 「、」, Dutch with "en"), as one sentence."""
     from babel.lists import format_list
@@ -141,7 +122,6 @@ TEMPLATE_HELPERS = {
     "people_phrase": people_phrase,
     "recruits_phrase": recruits_phrase,
     "waiting_phrase": waiting_phrase,
-    "approved_phrase": approved_phrase,
     "metric_label": metric,
     "plain_label": str,
 }

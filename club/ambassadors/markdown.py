@@ -40,10 +40,3 @@ def render(text: str) -> str:
         link_rel="nofollow noopener noreferrer ugc",
         strip_comments=True,
     )
-
-
-def plain(text: str, limit: int = 240) -> str:
-    """A short plain-text excerpt for cards and the feed summary."""
-    stripped = re.sub(r"[*_`>#\[\]()!-]+", " ", text)
-    stripped = " ".join(stripped.split())
-    return stripped if len(stripped) <= limit else stripped[: limit - 1].rstrip() + "…"

@@ -57,9 +57,6 @@ class Appointment(Base):
 
     ambassador: Mapped[Ambassador] = relationship(lazy="raise")
 
-    def is_current(self, today: dt.date) -> bool:
-        return self.ended_on is None and self.starts_on <= today <= self.ends_on
-
     @property
     def last_day(self) -> dt.date:
         return self.ended_on or self.ends_on

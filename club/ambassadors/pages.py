@@ -9,7 +9,6 @@ from starlette.responses import HTMLResponse
 
 from club.ambassadors import labels, service
 from club.ambassadors.models import ACTIVITY_CITIES, CATEGORIES, INSTITUTIONS, STATIONS
-from club.config import Settings
 from club.web import render
 
 
@@ -33,5 +32,3 @@ def page(
     return render(request, template, values, status_code=status_code, headers=headers)
 
 
-def settings_of(request: Request) -> Settings:
-    return request.app.state.settings  # type: ignore[no-any-return]

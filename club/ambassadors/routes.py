@@ -26,9 +26,10 @@ from club.ambassadors import forms as activity_forms
 from club.ambassadors.admin_routes import routes as admin_routes
 from club.ambassadors.certificate_texts import certificate_text
 from club.ambassadors.models import ACTIVITY_CITIES, CATEGORIES, Activity, Appointment
-from club.ambassadors.pages import page, settings_of
+from club.ambassadors.pages import page
 from club.forms import Errors, Invalid
 from club.i18n import N_, _
+from club.requestinfo import settings_of
 from club.templating import templates
 from club.web import Context, FormLimits, read_form, redirect, route
 

@@ -61,7 +61,6 @@ async def mail_lifespan(app: Starlette) -> AsyncIterator[None]:
         transport: SmtpTransport | None = None
         if settings.uses_dev_mailbox:
             port = await stack.enter_async_context(running_mailbox(settings.var_dir))
-            app.state.mailbox_port = port
             log.info("development mailbox on 127.0.0.1:%d; read it at /admin/mailbox", port)
             transport = transport_from_settings(settings, port=port)
         elif settings.smtp_host:

@@ -12,17 +12,18 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 from starlette.routing import BaseRoute
 
-from club import forms
+from club import forms, web
 from club.admin import audit
-from club.i18n import N_
+from club.i18n import N_, Np_
 from club.mail import holds, mailbox
 from club.mail.models import Delivery
-from club.web import Context, read_form, redirect, render, route
+from club.web import Context, read_form, render, route
 
-QUEUE_NOTICES = {
-    "lifted": N_("Sending has resumed: the held mail goes out now."),
-    "released": N_("The members are no longer suppressed."),
-}
+web.NOTICES.update({
+    "mail.lifted": N_("Sending has resumed: the held mail goes out now."),
+    "mail.released": Np_("%(count)s member is no longer suppressed.",
+                         "%(count)s members are no longer suppressed."),
+})
 
 _URL_RE = re.compile(r"https?://[^\s<>\"']+")
 # Mail HTML is someone else's markup: shown in a sandboxed frame, no scripts, no forms, links open a new tab.
@@ -96,8 +97,6 @@ async def queue(request: Request, ctx: Context) -> Response:
     return render(request, "mail/queue.html", {
         "counts": counts, "problems": problems, "hold": await holds.open_hold(db),
         "groups": await holds.suppression_groups(db),
-        "notice": QUEUE_NOTICES.get(request.query_params.get("done", "")),
-        "released": request.query_params.get("count", ""),
     })
 
 
@@ -105,7 +104,7 @@ async def lift_hold(request: Request, ctx: Context) -> Response:
     hold = await holds.lift(ctx.db)
     await audit.record(ctx.db, request, "mail.lift_hold", "mail_hold", hold.id if hold else "",
                        {"code": hold.code, "reply": hold.reply, "recipients": hold.recipients} if hold else {})
-    return redirect(ctx.url("queue") + "?done=lifted")
+    return web.redirect_with_notice(request, ctx.url("queue"), "mail.lifted")
 
 
 async def release_suppressed(request: Request, ctx: Context) -> Response:
@@ -114,7 +113,7 @@ async def release_suppressed(request: Request, ctx: Context) -> Response:
     ids = await holds.release_suppressed(ctx.db, pattern) if pattern else []
     await audit.record(ctx.db, request, "mail.release_suppressed", "people", "",
                        {"count": len(ids), "reply": pattern, "people": ids})
-    return redirect(ctx.url("queue") + f"?done=released&count={len(ids)}")
+    return web.redirect_with_notice(request, ctx.url("queue"), "mail.released", len(ids))
 
 
 routes: list[BaseRoute] = [

@@ -14,7 +14,6 @@ from club.i18n import N_
 from club.members.service import SignUp
 
 REF_RE = re.compile(r"^[A-Za-z0-9_-]{1,40}$")
-INTEREST_NAME_MAX = 100
 WELCOME_SUBJECT_MAX = 200
 WELCOME_BODY_MAX = 5000
 

@@ -16,7 +16,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute
 
-from club import email_address, forms, i18n, ratelimit
+from club import email_address, forms, i18n, ratelimit, web
 from club.accounts import sessions
 from club.accounts.models import CITIES
 from club.ambassadors import service as ambassadors
@@ -25,11 +25,14 @@ from club.members import forms as member_forms
 from club.members import service
 from club.members.models import Interest
 from club.middleware import LANGUAGE_COOKIE, BodyTooLarge
+from club.ratelimit import client_key
 from club.web import Context, read_form, redirect, render, route, safe_next, signed_in_as
 
 log = logging.getLogger("club.members")
 
 # Join and login requests: per IP (a script hammering the forms) and per address (someone's inbox).
+web.NOTICES.update({"members.saved": N_("Your changes are saved."), "members.admin-saved": N_("Saved."),
+                    "members.welcome": N_("Welcome to the club! Your membership is confirmed.")})
 IP_LIMIT = 20
 IP_WINDOW = dt.timedelta(minutes=10)
 ADDRESS_LIMIT = 5
@@ -44,14 +47,14 @@ def too_many(request: Request) -> Response:
 
 
 async def _ip_allowed(ctx: Context, action: str) -> bool:
-    key = f"members-{action}:ip:{ctx.client_ip}"
+    key = f"members-{action}:ip:{client_key(ctx.request)}"
     return await ratelimit.hit(ctx.db, key, IP_WINDOW, limit=IP_LIMIT) <= IP_LIMIT
 
 
 async def _join_ip_allowed(ctx: Context) -> bool:
     allowed = True
     for limit, window in JOIN_IP_LIMITS:
-        key = f"members-join:ip:{int(window.total_seconds())}:{ctx.client_ip}"
+        key = f"members-join:ip:{int(window.total_seconds())}:{client_key(ctx.request)}"
         if await ratelimit.hit(ctx.db, key, window) > limit:
             allowed = False
     return allowed
@@ -148,7 +151,7 @@ async def confirm(request: Request, ctx: Context) -> Response:
     person = await service.confirm(db, ctx.settings, request.path_params["token"])
     if person is None:
         return _link_invalid(request, ctx, joining=True)
-    response = redirect(ctx.url("profile") + "?welcome=1")
+    response = web.redirect_with_notice(request, ctx.url("profile"), "members.welcome")
     await sessions.start(request, db, response, person)
     _set_language_cookie(ctx, response, person.language)
     return response
@@ -236,9 +239,7 @@ async def _profile_context(request: Request, ctx: Context, **extra: object) -> d
 
 
 async def profile(request: Request, ctx: Context) -> Response:
-    flags = {"welcome": request.query_params.get("welcome") == "1",
-             "saved": request.query_params.get("saved") == "1"}
-    return render(request, "members/profile.html", await _profile_context(request, ctx, **flags))
+    return render(request, "members/profile.html", await _profile_context(request, ctx))
 
 
 async def save_profile(request: Request, ctx: Context) -> Response:
@@ -259,7 +260,7 @@ async def save_profile(request: Request, ctx: Context) -> Response:
     # The consent is recorded in the language of the page the person saw, before any change of language.
     await service.set_newsletter(db, person, bool(clean["newsletter"]), method="form",
                                  language=i18n.current_language.get())
-    response = redirect(ctx.url("profile") + "?saved=1")
+    response = web.redirect_with_notice(request, ctx.url("profile"), "members.saved")
     _set_language_cookie(ctx, response, person.language)
     return response
 
@@ -354,7 +355,6 @@ async def resubscribe(request: Request, ctx: Context) -> Response:
 async def admin_interests(request: Request, ctx: Context) -> Response:
     return render(request, "members/admin_interests.html", {
         "interests": await service.all_interests(ctx.db),
-        "saved": request.query_params.get("saved") == "1",
     })
 
 
@@ -368,7 +368,7 @@ async def admin_add_interest(request: Request, ctx: Context) -> Response:
         return render(request, "members/admin_interests.html", {
             "interests": await service.all_interests(db), "errors": parsed.errors, "values": parsed.values,
         }, status_code=400)
-    return redirect(ctx.url("admin_interests") + "?saved=1")
+    return web.redirect_with_notice(request, ctx.url("admin_interests"), "members.admin-saved")
 
 
 async def _interest(request: Request, ctx: Context) -> Interest:
@@ -391,13 +391,13 @@ async def admin_update_interest(request: Request, ctx: Context) -> Response:
     interest.name_nl = parsed.value["name_nl"]
     interest.name_en = parsed.value["name_en"]
     interest.name_ja = parsed.value["name_ja"]
-    return redirect(ctx.url("admin_interests") + "?saved=1")
+    return web.redirect_with_notice(request, ctx.url("admin_interests"), "members.admin-saved")
 
 
 async def admin_delete_interest(request: Request, ctx: Context) -> Response:
     interest = await _interest(request, ctx)
     await ctx.db.delete(interest)
-    return redirect(ctx.url("admin_interests") + "?saved=1")
+    return web.redirect_with_notice(request, ctx.url("admin_interests"), "members.admin-saved")
 
 
 async def _welcome_context(request: Request, ctx: Context) -> dict[str, object]:
@@ -405,7 +405,7 @@ async def _welcome_context(request: Request, ctx: Context) -> dict[str, object]:
     for language in i18n.LANGUAGES:
         subject, body, custom = await service.welcome_text(ctx.db, language)
         texts.append({"language": language, "subject": subject, "body": body, "custom": custom})
-    return {"texts": texts, "saved": request.query_params.get("saved") == "1"}
+    return {"texts": texts}
 
 
 async def admin_welcome(request: Request, ctx: Context) -> Response:
@@ -420,7 +420,7 @@ async def admin_save_welcome(request: Request, ctx: Context) -> Response:
     db = ctx.db
     if forms.field(form, "reset") == "1":
         await service.reset_welcome_text(db, language)
-        return redirect(ctx.url("admin_welcome") + "?saved=1")
+        return web.redirect_with_notice(request, ctx.url("admin_welcome"), "members.admin-saved")
     parsed = member_forms.parse_welcome(form)
     if parsed.value is None:
         context = await _welcome_context(request, ctx)
@@ -429,7 +429,7 @@ async def admin_save_welcome(request: Request, ctx: Context) -> Response:
                 text.update(parsed.values, errors=parsed.errors)
         return render(request, "members/admin_welcome.html", context, status_code=400)
     await service.save_welcome_text(db, language, **parsed.value)
-    return redirect(ctx.url("admin_welcome") + "?saved=1")
+    return web.redirect_with_notice(request, ctx.url("admin_welcome"), "members.admin-saved")
 
 
 routes: list[BaseRoute] = [

@@ -48,11 +48,6 @@ class Audience:
             joined_until=dt.date.fromisoformat(data["joined_until"]) if data.get("joined_until") else None,
         )
 
-    @property
-    def narrowed(self) -> bool:
-        return bool(self.cities or self.languages or self.interests or self.ambassadors_only
-                    or self.joined_from or self.joined_until)
-
 
 def _day_start(day: dt.date) -> dt.datetime:
     return dt.datetime.combine(day, dt.time(), tzinfo=CLUB_ZONE).astimezone(dt.UTC)

@@ -17,7 +17,6 @@ from club.db import Base, utcnow
 STATUSES = ("draft", "scheduled", "sending", "paused", "sent", "cancelled")
 EDITABLE = ("draft", "scheduled")
 STARTABLE = ("draft", "scheduled")
-IN_PROGRESS = ("sending", "paused")
 
 
 class Newsletter(Base):

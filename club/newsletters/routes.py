@@ -19,7 +19,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import BaseRoute
 
-from club import forms, i18n
+from club import forms, i18n, labels, web
 from club.accounts.models import CITIES
 from club.admin import audit
 from club.ambassadors import photos
@@ -33,7 +33,7 @@ from club.newsletters import render, service
 from club.newsletters.forms import SCHEDULE_ZONES, form_values, parse_draft, parse_schedule, parse_test_addresses
 from club.newsletters.models import Newsletter, NewsletterImage
 from club.templating import templates
-from club.web import Context, FormLimits, read_form, redirect, route
+from club.web import Context, FormLimits, read_form, redirect, redirect_with_notice, route
 from club.web import render as render_page
 
 # The mail's own markup, shown in a frame: inline styles allowed, nothing else runs; links open a new tab.
@@ -49,11 +49,6 @@ IMAGE_MAX_BYTES = photos.MAX_PHOTO_BYTES
 IMAGES_PER_UPLOAD = 10
 FORM_PART_MAX = 1024 * 1024
 EDIT_FORM = FormLimits(max_part_size=FORM_PART_MAX)  # a newsletter's body may be long
-CITY_NAMES = {"ghent": N_("Ghent"), "kanazawa": N_("Kanazawa"), "elsewhere": N_("Elsewhere")}
-STATUS_NAMES = {
-    "draft": N_("Draft"), "scheduled": N_("Scheduled"), "sending": N_("Sending"), "paused": N_("Paused"),
-    "sent": N_("Sent"), "cancelled": N_("Cancelled"),
-}
 NOTICES = {
     "saved": N_("The newsletter is saved."),
     "tested": N_("The test is on its way."),
@@ -69,10 +64,8 @@ NOTICES = {
     "deleted": N_("The draft is deleted."),
     "retried": N_("The failed deliveries are queued again."),
 }
-# A notice about a state shows only while the newsletter is in it: a reload after the poller saw it change, or
-# a Resume pressed elsewhere, must not say "paused" on a send that is going.
-NOTICE_STATES = {"paused": ("paused",), "resumed": ("sending", "sent"), "cancelled": ("cancelled",),
-                 "started": ("sending", "paused", "sent")}
+# Shown once, on the page after the action (web.flash): a reload, or the poller's, does not say it again.
+web.NOTICES.update({f"newsletters.{key}": message for key, message in NOTICES.items()})
 NOT_EDITABLE = N_("This newsletter is being sent or has been sent, so it can no longer be changed.")
 FINISHED = N_("This newsletter has already finished; there is nothing left to cancel.")
 ONLY_DRAFTS = N_("Only a draft can be deleted. Remove the schedule first, or keep the newsletter for the record.")
@@ -90,8 +83,8 @@ async def _load(request: Request, ctx: Context) -> Newsletter:
 
 
 def _common(request: Request) -> dict[str, Any]:
-    return {"STATUS_NAMES": STATUS_NAMES, "CITY_NAMES": CITY_NAMES, "CITIES": CITIES,
-            "SCHEDULE_ZONES": SCHEDULE_ZONES, "notice": NOTICES.get(request.query_params.get("done", "")),
+    return {"CITIES": CITIES,
+            "SCHEDULE_ZONES": SCHEDULE_ZONES,
             "local_time": local_time, "NAME_TAG": render.NAME_TAG}
 
 
@@ -127,7 +120,7 @@ async def audience_summary(ctx: Context, newsletter: Newsletter) -> list[tuple[s
         return text
 
     lines = [
-        (_("Cities"), listing([_(CITY_NAMES[c]) for c in chosen.cities])),
+        (_("Cities"), listing([labels.city(c) for c in chosen.cities])),
         (_("Languages"), listing([i18n.LANGUAGE_NAMES[lang] for lang in chosen.languages])),
         (_("Interests (any of)"), listing([names.get(slug, slug) for slug in chosen.interests])),
     ]
@@ -241,7 +234,8 @@ async def _save(request: Request, ctx: Context, newsletter: Newsletter | None) -
         return render_page(request, "newsletters/edit.html",
                            {**context, "errors": errors, "values": form_values(form)}, status_code=400)
     newsletter = await service.save(db, newsletter, draft, ctx.me)
-    return redirect(ctx.url("edit", newsletter_id=newsletter.id) + "?done=saved#preview")
+    return redirect_with_notice(request, ctx.url("edit", newsletter_id=newsletter.id) + "#preview",
+                                "newsletters.saved")
 
 
 # ---- preview ---------------------------------------------------------------------------------------------------
@@ -341,7 +335,8 @@ async def upload_images(request: Request, ctx: Context) -> Response:
         return render_page(request, "newsletters/edit.html",
                            {**context, "errors": errors, "values": _values_of(newsletter)}, status_code=400)
     ctx.db.add_all(accepted)
-    return redirect(ctx.url("edit", newsletter_id=newsletter.id) + "?done=uploaded#images")
+    return redirect_with_notice(request, ctx.url("edit", newsletter_id=newsletter.id) + "#images",
+                                "newsletters.uploaded")
 
 
 async def image(request: Request, ctx: Context) -> Response:
@@ -369,7 +364,8 @@ async def test_send(request: Request, ctx: Context) -> Response:
                                                                     "addresses": forms.field(form, "addresses")}},
                            status_code=400)
     await service.send_test(ctx.db, ctx.settings, newsletter, ctx.me, addresses)
-    return redirect(ctx.url("edit", newsletter_id=newsletter.id) + "?done=tested#test")
+    return redirect_with_notice(request, ctx.url("edit", newsletter_id=newsletter.id) + "#test",
+                                "newsletters.tested")
 
 
 async def schedule(request: Request, ctx: Context) -> Response:
@@ -388,13 +384,14 @@ async def schedule(request: Request, ctx: Context) -> Response:
                            {**context, "errors": errors, "values": {**_values_of(newsletter), **form_values(form)}},
                            status_code=400)
     await service.schedule(ctx.db, newsletter.id, moment, forms.field(form, "timezone") or None)
-    return redirect(ctx.url("edit", newsletter_id=newsletter.id) + "?done=scheduled#schedule")
+    return redirect_with_notice(request, ctx.url("edit", newsletter_id=newsletter.id) + "#schedule",
+                                "newsletters.scheduled")
 
 
 async def unschedule(request: Request, ctx: Context) -> Response:
     newsletter = await _load(request, ctx)
     await service.unschedule(ctx.db, newsletter.id)
-    return redirect(ctx.url("edit", newsletter_id=newsletter.id) + "?done=unscheduled")
+    return redirect_with_notice(request, ctx.url("edit", newsletter_id=newsletter.id), "newsletters.unscheduled")
 
 
 service_messages = {
@@ -434,7 +431,7 @@ async def send(request: Request, ctx: Context) -> Response:
     newsletter = await _load(request, ctx)
     if newsletter.status not in ("draft", "scheduled"):
         if newsletter.status in ("sending", "paused", "sent"):
-            return redirect(ctx.url("report", newsletter_id=newsletter.id) + "?done=already")
+            return redirect_with_notice(request, ctx.url("report", newsletter_id=newsletter.id), "newsletters.already")
         return _refuse(request, newsletter, NOT_EDITABLE)
     try:
         queued = await service.start_sending(ctx.db, ctx.settings, newsletter.id)
@@ -442,28 +439,28 @@ async def send(request: Request, ctx: Context) -> Response:
         return await _confirm_page(request, ctx, newsletter, status_code=400)
     done = "started" if queued is not None else "already"
     audit.note(request, recipients=queued or 0)  # the entry route() records says to how many people
-    return redirect(ctx.url("report", newsletter_id=newsletter.id) + f"?done={done}")
+    return redirect_with_notice(request, ctx.url("report", newsletter_id=newsletter.id), f"newsletters.{done}")
 
 
 async def pause(request: Request, ctx: Context) -> Response:
     newsletter = await _load(request, ctx)
     if not await service.pause(ctx.db, newsletter.id):
         return _refuse(request, newsletter, N_("Only a newsletter that is being sent can be paused."))
-    return redirect(ctx.url("report", newsletter_id=newsletter.id) + "?done=paused")
+    return redirect_with_notice(request, ctx.url("report", newsletter_id=newsletter.id), "newsletters.paused")
 
 
 async def resume(request: Request, ctx: Context) -> Response:
     newsletter = await _load(request, ctx)
     if not await service.resume(ctx.db, newsletter.id):
         return _refuse(request, newsletter, N_("Only a paused newsletter can be resumed."))
-    return redirect(ctx.url("report", newsletter_id=newsletter.id) + "?done=resumed")
+    return redirect_with_notice(request, ctx.url("report", newsletter_id=newsletter.id), "newsletters.resumed")
 
 
 async def cancel(request: Request, ctx: Context) -> Response:
     newsletter = await _load(request, ctx)
     if not await service.cancel(ctx.db, newsletter.id):
         return _refuse(request, newsletter, FINISHED)
-    return redirect(ctx.url("report", newsletter_id=newsletter.id) + "?done=cancelled")
+    return redirect_with_notice(request, ctx.url("report", newsletter_id=newsletter.id), "newsletters.cancelled")
 
 
 async def retry(request: Request, ctx: Context) -> Response:
@@ -473,7 +470,7 @@ async def retry(request: Request, ctx: Context) -> Response:
         return _refuse(request, newsletter, N_("This newsletter has no failed deliveries to send again."))
     await audit.record(ctx.db, request, "newsletters.retry", "newsletter", newsletter.id,
                        {"deliveries": retried})
-    return redirect(ctx.url("report", newsletter_id=newsletter.id) + "?done=retried")
+    return redirect_with_notice(request, ctx.url("report", newsletter_id=newsletter.id), "newsletters.retried")
 
 
 # ---- progress and report ---------------------------------------------------------------------------------------
@@ -483,9 +480,6 @@ async def report(request: Request, ctx: Context) -> Response:
     db = ctx.db
     progress = await service.progress(db, newsletter)
     common = _common(request)
-    done = request.query_params.get("done", "")
-    if done in NOTICE_STATES and progress.status not in NOTICE_STATES[done]:
-        common["notice"] = None
     return render_page(request, "newsletters/report.html", {
         **common, "newsletter": newsletter, "progress": progress, "hold": await holds.open_hold(db),
         "failures": await service.failures(db, newsletter.id),
@@ -514,7 +508,7 @@ async def duplicate(request: Request, ctx: Context) -> Response:
     copy = await service.duplicate(ctx.db, newsletter, ctx.me)
     await audit.record(ctx.db, request, "newsletters.duplicate", "newsletter", copy.id,
                        {"from": newsletter.id})
-    return redirect(ctx.url("edit", newsletter_id=copy.id) + "?done=duplicated")
+    return redirect_with_notice(request, ctx.url("edit", newsletter_id=copy.id), "newsletters.duplicated")
 
 
 async def delete_confirm(request: Request, ctx: Context) -> Response:
@@ -533,14 +527,14 @@ async def delete(request: Request, ctx: Context) -> Response:
         return _refuse(request, newsletter, ONLY_DRAFTS)
     await audit.record(ctx.db, request, "newsletters.delete_newsletter", "newsletter", newsletter.id,
                        {"subject": title})
-    return redirect(ctx.url("admin_list") + "?done=deleted")
+    return redirect_with_notice(request, ctx.url("admin_list"), "newsletters.deleted")
 
 
 async def progress_json(request: Request, ctx: Context) -> Response:
     newsletter = await _load(request, ctx)
     progress = await service.progress(ctx.db, newsletter)
     data = progress.as_dict()
-    data["status_name"] = _(STATUS_NAMES[progress.status])
+    data["status_name"] = labels.newsletter_status(progress.status)
     return JSONResponse(data, headers={"Cache-Control": "no-store"})
 
 

@@ -7,10 +7,7 @@ Services flush but never commit: the request (or `run_due`) owns the transaction
 
 from __future__ import annotations
 
-import asyncio
-import csv
 import datetime as dt
-import io
 import logging
 import secrets
 from collections.abc import Iterator, Sequence
@@ -20,6 +17,7 @@ from sqlalchemy import ColumnElement, and_, case, delete, distinct, exists, func
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import aliased, selectinload
 
+from club import csvfile
 from club.accounts.models import Person
 from club.config import Settings
 from club.db import is_postgres, transaction, utcnow
@@ -30,7 +28,7 @@ from club.members.service import NEWSLETTER, subscribed_members, unsubscribe_url
 from club.newsletters import audience as audiences
 from club.newsletters import render
 from club.newsletters.forms import Draft
-from club.newsletters.models import IN_PROGRESS, STARTABLE, Newsletter, NewsletterImage, NewsletterVariant
+from club.newsletters.models import STARTABLE, Newsletter, NewsletterImage, NewsletterVariant
 
 log = logging.getLogger("club.newsletters")
 
@@ -439,10 +437,6 @@ async def unsubscribes(db: AsyncSession, newsletter_id: int) -> int:
 CSV_COLUMNS = ("email", "name", "language", "status", "attempts", "smtp_code", "smtp_reply", "sent_at")
 
 
-def csv_cell(value: object) -> str:
-    """A value a spreadsheet shows as text: a leading =, +, -, @, tab or CR would make it a formula."""
-    text = "" if value is None else str(value)
-    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
 
 
 async def deliveries_csv(db: AsyncSession, newsletter_id: int) -> str:
@@ -453,13 +447,11 @@ async def deliveries_csv(db: AsyncSession, newsletter_id: int) -> str:
         .where(Mail.reference == f"newsletter:{newsletter_id}")
         .order_by(Delivery.id)
     )
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\r\n")
-    writer.writerow(CSV_COLUMNS)
+    lines = [csvfile.row(CSV_COLUMNS)]
     for email, name, language, status, attempts, smtp_code, reply, sent_at in rows:
         values = (email, name, language, status, attempts, smtp_code, reply, sent_at.isoformat() if sent_at else "")
-        writer.writerow([csv_cell(value) for value in values])
-    return buffer.getvalue()
+        lines.append(csvfile.row(values))
+    return "".join(lines)
 
 
 # ---- test send -------------------------------------------------------------------------------------------------
@@ -520,16 +512,3 @@ async def run_due(sessionmaker: async_sessionmaker[AsyncSession], settings: Sett
     return started
 
 
-async def scheduler_loop(sessionmaker: async_sessionmaker[AsyncSession], settings: Settings,
-                         interval: float = 15.0) -> None:
-    """`run_due` every `interval` seconds until cancelled; errors are logged and the loop goes on."""
-    while True:
-        try:
-            await run_due(sessionmaker, settings)
-        except Exception:
-            log.exception("newsletter scheduler failed; trying again in %.0fs", interval)
-        await asyncio.sleep(interval)
-
-
-def in_progress(newsletter: Newsletter) -> bool:
-    return newsletter.status in IN_PROGRESS

@@ -36,6 +36,31 @@ def test_create_admin_from_stdin_then_refuses_weak_passwords(tmp_path):
     assert bad.returncode == 2
 
 
+def test_create_admin_saves_the_console_language_it_is_given(tmp_path):
+    import sqlite3
+
+    def console_language(email):
+        with sqlite3.connect(tmp_path / "c.db") as connection:
+            language, console = connection.execute(
+                "SELECT language, console_language FROM people WHERE email = ?", (email,)).fetchone()
+        return console or language
+
+    password = "kotoji-lantern-1971-ghent\n"
+    made = run(["create-admin", "yuki@example.jp", "--name", "山田 由紀", "--password-stdin", "--language", "ja"],
+               tmp_path, stdin=password)
+    assert made.returncode == 0, made.stderr
+    assert console_language("yuki@example.jp") == "ja"
+    again = run(["create-admin", "yuki@example.jp", "--name", "山田 由紀", "--password-stdin", "--language", "nl"],
+                tmp_path, stdin=password)
+    assert again.returncode == 0, again.stderr
+    assert console_language("yuki@example.jp") == "nl"
+    english = run(["create-admin", "els@example.be", "--name", "Els", "--password-stdin"], tmp_path, stdin=password)
+    assert english.returncode == 0 and console_language("els@example.be") == "en"
+    wrong = run(["create-admin", "b@example.org", "--name", "B", "--password-stdin", "--language", "fr"], tmp_path,
+                stdin=password)
+    assert wrong.returncode == 2 and "invalid choice" in wrong.stderr
+
+
 def test_production_without_settings_explains_and_exits(tmp_path):
     result = run(["migrate"], tmp_path, CLUB_ENV="production")
     assert result.returncode == 2

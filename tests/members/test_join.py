@@ -91,12 +91,14 @@ async def test_confirming_logs_in_and_sends_the_welcome_mail_once(client, db, ma
     form_token = await csrf_token(client, path)
     response = await client.post(path, data={"csrf_token": form_token})
     assert response.status_code == 303
-    assert response.headers["location"] == "/me?welcome=1"
+    assert response.headers["location"] == "/me"
     assert "club_session" in response.cookies
     person = await person_by_email(db, "jan@example.be")
     assert person.confirmed_at is not None
-    profile = await client.get("/me?welcome=1")
+    profile = await client.get("/me")
     assert profile.status_code == 200 and "jan@example.be" in profile.text
+    assert "Welkom bij de club! Je lidmaatschap is bevestigd." in profile.text
+    assert "Welkom bij de club!" not in (await client.get("/me")).text  # once, not again on reload
     await mailbox.wait_for(2)
     welcome = mailbox.messages[1]
     assert welcome["Subject"] == "Welkom bij de Gent–Kanazawa Supporters Club"

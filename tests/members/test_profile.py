@@ -47,8 +47,9 @@ async def test_a_member_changes_details_interests_language_and_newsletter(client
     assert [i.slug for i in interests] == ["sport", "youth"]
     consent = (await db.execute(select(Consent))).scalar_one()
     assert consent.given and consent.method == "form" and consent.language == "en"
-    after = await client.get("/me?saved=1")
+    after = await client.get(response.headers["location"])
     assert '<html lang="nl">' in after.text and "Toestemmingen" in after.text
+    assert "Je wijzigingen zijn opgeslagen." in after.text
 
 
 async def test_the_consent_history_shows_every_change(client, db):

@@ -56,6 +56,6 @@ def compose_data(**overrides: object) -> dict[str, object]:
 async def create_newsletter(post: Post, **overrides: object) -> int:
     response = await post("/admin/newsletters/new", compose_data(**overrides))
     assert response.status_code == 303, response.text
-    return int(response.headers["location"].split("/")[3].split("?")[0])
+    return int(response.headers["location"].split("/")[3].split("?")[0].split("#")[0])
 
 

@@ -54,17 +54,19 @@ async def test_pause_stops_mid_batch_and_resume_sends_the_rest_once(admin_client
             assert late <= CONNECTIONS
             assert arrived_when_answered + late < MEMBERS
 
-            report = (await admin_client.get(f"/admin/newsletters/{newsletter_id}/report?done=paused")).text
+            report = (await admin_client.get(paused.headers["location"])).text
             assert "Sending is paused." in report
             left_after = count_of(report, "count-after-stop")
             assert late <= left_after <= 2 * CONNECTIONS  # also those that left but were not yet recorded
             assert count_of(report, "count-sent") == len(server.received)
 
             resumed = await post(f"/admin/newsletters/{newsletter_id}/resume", token_from=token_page)
-            assert resumed.headers["location"].endswith("done=resumed")
-            # The page the poller reloads after Resume (still carrying ?done=paused) must not say "paused".
-            stale = (await admin_client.get(f"/admin/newsletters/{newsletter_id}/report?done=paused")).text
+            assert resumed.headers["location"].endswith("/report")
+            assert "Sending has resumed." in (await admin_client.get(resumed.headers["location"])).text
+            # The page the poller reloads after Resume says neither notice again, nor "paused".
+            stale = (await admin_client.get(resumed.headers["location"])).text
             assert "Sending is paused." not in stale and 'data-status="paused"' not in stale
+            assert "Sending has resumed." not in stale
             await eventually(lambda: _at_least(server, MEMBERS), timeout=30)
             await asyncio.sleep(0.3)
     finally:

@@ -99,7 +99,8 @@ async def test_retry_sends_the_failed_deliveries_of_a_send_again(admin_client, p
     assert "Retry 6 failed deliveries" in report
     retried = await post(f"/admin/newsletters/{newsletter_id}/retry",
                          token_from=f"/admin/newsletters/{newsletter_id}/report")
-    assert retried.headers["location"].endswith("done=retried")
+    assert retried.headers["location"].endswith("/report")
+    assert "The failed deliveries are queued again." in (await admin_client.get(retried.headers["location"])).text
     assert await count(db, Delivery.status == "queued") == 6
     server = await SmtpServer().start()
     try:

@@ -90,7 +90,7 @@ async def test_send_now_delivers_one_personalised_mail_per_member_in_their_langu
     newsletter_id = await create_newsletter(post)
     response = await post(f"/admin/newsletters/{newsletter_id}/send",
                           token_from=f"/admin/newsletters/{newsletter_id}/confirm")
-    assert response.status_code == 303 and response.headers["location"].endswith("/report?done=started")
+    assert response.status_code == 303 and response.headers["location"].endswith("/report")
     assert await deliveries(db) == [("hanako@example.jp", "ja", "queued"), ("jan@example.be", "nl", "queued"),
                                     ("sam@example.org", "nl", "queued")]  # no English version: the fallback
 
@@ -123,7 +123,9 @@ async def test_pressing_send_twice_sends_once(admin_client, post, db):
     assert {first.status_code, second.status_code} == {303}
     assert len(await deliveries(db)) == 3
     again = await post(f"/admin/newsletters/{newsletter_id}/send")
-    assert again.headers["location"].endswith("done=already")
+    assert again.headers["location"].endswith("/report")
+    assert "This newsletter was already being sent; it is sent only once." in (
+        await admin_client.get(again.headers["location"])).text
     assert len(await deliveries(db)) == 3
 
 
