@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from typing import Annotated, Any, Generic, NamedTuple, TypeVar, get_origin
 
 from pydantic import BaseModel, BeforeValidator, ValidationError, ValidationInfo
@@ -60,15 +60,16 @@ def rule(check: Callable[..., object], **options: object) -> BeforeValidator:
     return BeforeValidator(run)
 
 
-def parse(model: type[M], form: FormData, *, context: dict[str, object] | None = None, echo: int = 300) -> Parsed[M]:
+def parse(model: type[M], form: FormData, *, context: Mapping[str, object] | None = None, echo: int = 300) -> Parsed[M]:
     """Validate `form` with `model`; every field's error, as Invalid's message id, goes to the field's name."""
     assert issubclass(model, BaseModel)
     raw: dict[str, Any] = {}
     for name, info in model.model_fields.items():
+        key = info.alias or name  # the form's name of the field
         if get_origin(info.annotation) is list:
-            raw[name] = [v for v in form.getlist(name) if isinstance(v, str)]
+            raw[key] = [v for v in form.getlist(key) if isinstance(v, str)]
         else:
-            raw[name] = field(form, name)
+            raw[key] = field(form, key)
     values = {name: value[:echo] if isinstance(value, str) else value[:50] for name, value in raw.items()}
     try:
         return Parsed(model.model_validate(raw, context=context), Errors(), values)  # type: ignore[arg-type]
