@@ -60,26 +60,33 @@ def rule(check: Callable[..., object], **options: object) -> BeforeValidator:
     return BeforeValidator(run)
 
 
-def parse(model: type[M], form: FormData, *, context: Mapping[str, object] | None = None, echo: int = 300) -> Parsed[M]:
-    """Validate `form` with `model`; every field's error, as Invalid's message id, goes to the field's name."""
+def parse(
+    model: type[M], form: FormData, *, context: Mapping[str, object] | None = None, echo: int = 300, suffix: str = ""
+) -> Parsed[M]:
+    """Validate `form` with `model`; every field's error, as Invalid's message id, goes to the field's name.
+
+    A list field reads every value of its name (checkboxes, multiple selects); `suffix` reads `subject_nl` for
+    `subject`, and names the errors and typed values the same way.
+    """
     assert issubclass(model, BaseModel)
     raw: dict[str, Any] = {}
     for name, info in model.model_fields.items():
-        key = info.alias or name  # the form's name of the field
+        key = (info.alias or name) + suffix  # the form's name of the field
         if get_origin(info.annotation) is list:
             raw[key] = [v for v in form.getlist(key) if isinstance(v, str)]
         else:
             raw[key] = field(form, key)
     values = {name: value[:echo] if isinstance(value, str) else value[:50] for name, value in raw.items()}
     try:
-        return Parsed(model.model_validate(raw, context=context), Errors(), values)  # type: ignore[arg-type]
+        clean = model.model_validate({key.removesuffix(suffix): value for key, value in raw.items()}, context=context)
+        return Parsed(clean, Errors(), values)  # type: ignore[arg-type]
     except ValidationError as exc:
         errors = Errors()
         for problem in exc.errors():
             error = problem.get("ctx", {}).get("error")
             if not isinstance(error, Invalid):  # a rule always raises Invalid; anything else is our bug
                 raise
-            errors.setdefault(str(problem["loc"][0]), (error.message, error.variables))
+            errors.setdefault(str(problem["loc"][0]) + suffix, (error.message, error.variables))
         return Parsed(None, errors, values)
 
 
@@ -155,3 +162,4 @@ def integer(value: str, *, minimum: int, maximum: int, required: bool = True) ->
 Name = Annotated[str, rule(name)]
 Email = Annotated[str, rule(email)]  # the one address type of forms, by club/email_address.py like the outbox
 Checkbox = Annotated[bool, BeforeValidator(lambda value: value != "")]
+Switch = Annotated[bool, BeforeValidator(lambda value: value in ("1", "on", "yes"))]
