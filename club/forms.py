@@ -22,6 +22,7 @@ from club.i18n import N_
 EMAIL_MAX = email_address.MAX_LENGTH
 CONTROL_RE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\u2028\u2029]")
 M = TypeVar("M")
+Model = TypeVar("Model", bound=BaseModel)
 
 
 class Invalid(ValueError):
@@ -61,14 +62,14 @@ def rule(check: Callable[..., object], **options: object) -> BeforeValidator:
 
 
 def parse(
-    model: type[M], form: FormData, *, context: Mapping[str, object] | None = None, echo: int = 300, suffix: str = ""
-) -> Parsed[M]:
+    model: type[Model], form: FormData, *, context: Mapping[str, object] | None = None, echo: int = 300,
+    suffix: str = "",
+) -> Parsed[Model]:
     """Validate `form` with `model`; every field's error, as Invalid's message id, goes to the field's name.
 
     A list field reads every value of its name (checkboxes, multiple selects); `suffix` reads `subject_nl` for
     `subject`, and names the errors and typed values the same way.
     """
-    assert issubclass(model, BaseModel)
     raw: dict[str, Any] = {}
     for name, info in model.model_fields.items():
         key = (info.alias or name) + suffix  # the form's name of the field
@@ -79,7 +80,7 @@ def parse(
     values = {name: value[:echo] if isinstance(value, str) else value[:50] for name, value in raw.items()}
     try:
         clean = model.model_validate({key.removesuffix(suffix): value for key, value in raw.items()}, context=context)
-        return Parsed(clean, Errors(), values)  # type: ignore[arg-type]
+        return Parsed(clean, Errors(), values)
     except ValidationError as exc:
         errors = Errors()
         for problem in exc.errors():

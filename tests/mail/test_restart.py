@@ -6,7 +6,6 @@ that sends no mail says so on /readyz and on the admin dashboard."""
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import os
 import signal
 import subprocess
@@ -141,7 +140,7 @@ async def test_a_web_process_that_sends_no_mail_says_so(
     other = DeliveryStore(create_sessionmaker(engine))
     await other.register()  # a sender already runs, e.g. `server.py worker`
     server = await SmtpServer().start()
-    web = dataclasses.replace(settings, run_sender=True, smtp_port=server.port)
+    web = settings.with_(run_sender=True, smtp_port=server.port)
     application = create_app(web, engine=engine)
     admin = await make_admin(db)
     try:
