@@ -1,18 +1,27 @@
-"""Small validators for posted forms. Each returns the clean value or raises Invalid with a message id;
-the page shows the translated message beside the field and keeps what the person typed."""
+"""Posted forms as pydantic models.
+
+A field's type carries its rule (`Name`, `Email`, `Annotated[str, rule(text, max_length=200)]`, ...). The rules are
+the small functions below: each returns the clean value or raises Invalid with a message id. `parse()` is the one
+adapter from a model's validation to what a page shows: the translated message beside each field (the macros in
+macros/forms.html translate them) and what the person typed.
+"""
 
 from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Mapping
+from typing import Annotated, Any, Generic, NamedTuple, TypeVar, get_origin
 
+from pydantic import BaseModel, BeforeValidator, ValidationError, ValidationInfo
 from starlette.datastructures import FormData
 
 from club import email_address
 from club.i18n import N_
 
 CONTROL_RE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\u2028\u2029]")
+M = TypeVar("M")
+Model = TypeVar("Model", bound=BaseModel)
 
 
 class Invalid(ValueError):
@@ -27,6 +36,58 @@ class Errors(dict[str, tuple[str, dict[str, object]]]):
 
     def add(self, field: str, error: Invalid) -> None:
         self[field] = (error.message, error.variables)
+
+
+class Parsed(NamedTuple, Generic[M]):
+    """The one shape of a parsed form: the clean value (None if any field is wrong), the errors, what was typed."""
+
+    value: M | None
+    errors: Errors
+    values: dict[str, Any]
+
+
+class Context(str):
+    """A rule option read from the validation context at parse time (`rule(choices, allowed=Context("slugs"))`)."""
+
+
+def rule(check: Callable[..., object], **options: object) -> BeforeValidator:
+    """A field's rule: `check(raw value, **options)`, with Context options taken from `parse(..., context=)`."""
+
+    def run(value: object, info: ValidationInfo) -> object:
+        given = info.context or {}
+        return check(value, **{key: given[o] if isinstance(o, Context) else o for key, o in options.items()})
+
+    return BeforeValidator(run)
+
+
+def parse(
+    model: type[Model], form: FormData, *, context: Mapping[str, object] | None = None, echo: int = 300,
+    suffix: str = "",
+) -> Parsed[Model]:
+    """Validate `form` with `model`; every field's error, as Invalid's message id, goes to the field's name.
+
+    A list field reads every value of its name (checkboxes, multiple selects); `suffix` reads `subject_nl` for
+    `subject`, and names the errors and typed values the same way.
+    """
+    raw: dict[str, Any] = {}
+    for name, info in model.model_fields.items():
+        key = (info.alias or name) + suffix  # the form's name of the field
+        if get_origin(info.annotation) is list:
+            raw[key] = [v for v in form.getlist(key) if isinstance(v, str)]
+        else:
+            raw[key] = field(form, key)
+    values = {name: value[:echo] if isinstance(value, str) else value[:50] for name, value in raw.items()}
+    try:
+        clean = model.model_validate({key.removesuffix(suffix): value for key, value in raw.items()}, context=context)
+        return Parsed(clean, Errors(), values)
+    except ValidationError as exc:
+        errors = Errors()
+        for problem in exc.errors():
+            error = problem.get("ctx", {}).get("error")
+            if not isinstance(error, Invalid):  # a rule always raises Invalid; anything else is our bug
+                raise
+            errors.setdefault(str(problem["loc"][0]) + suffix, (error.message, error.variables))
+        return Parsed(None, errors, values)
 
 
 def field(form: FormData, name: str) -> str:
@@ -96,3 +157,9 @@ def integer(value: str, *, minimum: int, maximum: int, required: bool = True) ->
     if number < minimum or number > maximum:
         raise Invalid(N_("Enter a number from %(min)s to %(max)s."), min=minimum, max=maximum)
     return number
+
+
+Name = Annotated[str, rule(name)]
+Email = Annotated[str, rule(email)]  # the one address type of forms, by club/email_address.py like the outbox
+Checkbox = Annotated[bool, BeforeValidator(lambda value: value != "")]
+Switch = Annotated[bool, BeforeValidator(lambda value: value in ("1", "on", "yes"))]

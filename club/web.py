@@ -48,7 +48,7 @@ def _csrf_seed(request: Request) -> str:
 
 def csrf_token(request: Request) -> str:
     """The token for forms: an HMAC of the browser's CSRF cookie, so a forged form from elsewhere cannot match."""
-    secret = settings_of(request).secret_key.encode()
+    secret = settings_of(request).secret_key.get_secret_value().encode()
     return hmac.new(secret, _csrf_seed(request).encode(), hashlib.sha256).hexdigest()
 
 

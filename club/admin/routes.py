@@ -21,6 +21,7 @@ from club.accounts import passwords, service, sessions, tokens
 from club.accounts.models import CITIES, ROLES, Person
 from club.admin import account, audit, csvformat, exporter, importer, totp
 from club.admin import members as admin_members
+from club.admin.forms import AdminInvite, MemberEdit
 from club.admin.models import MemberImport
 from club.admin.search import (
     PAGE_SIZE,
@@ -186,37 +187,24 @@ async def member_edit(request: Request, ctx: Context) -> Response:
     db = ctx.db
     form = await read_form(request)
     all_interests = await members.all_interests(db)
-    values: dict[str, object] = {key: forms.field(form, key)[:300] for key in ("name", "email", "city", "language",
-                                                                                "role")}
-    values["interests"] = [value for value in form.getlist("interests") if isinstance(value, str)]
-    errors = forms.Errors()
-    cleaned: dict[str, object] = {}
-    for key, check in (("name", forms.name), ("email", forms.email),
-                       ("city", lambda v: forms.choice(v, CITIES)),
-                       ("language", lambda v: forms.choice(v, LANGUAGES)),
-                       ("role", lambda v: forms.choice(v, ROLES)),
-                       ("interests", lambda v: forms.choices(v, [i.slug for i in all_interests]))):
-        try:
-            cleaned[key] = check(values[key])  # type: ignore[operator, arg-type]
-        except forms.Invalid as exc:
-            errors.add(key, exc)
-    if not errors and cleaned["email"] != person.email and await members.find_by_email(db, str(cleaned["email"])):
+    cleaned, errors, values = forms.parse(MemberEdit, form, context={"interests": [i.slug for i in all_interests]})
+    if cleaned and cleaned.email != person.email and await members.find_by_email(db, cleaned.email):
         errors.add("email", forms.Invalid(N_("Another member already uses this address.")))
-    if not errors and person.role == "admin" and cleaned["role"] != "admin" \
+    if cleaned and person.role == "admin" and cleaned.role != "admin" \
             and await admin_members.other_admins(db, person) == 0:
         errors.add("role", forms.Invalid(N_("This is the last admin. Make someone else admin first.")))
-    if errors:
+    if errors or cleaned is None:
         return render(request, "admin/member_edit.html", {
             "member": person, "values": values, "errors": errors, "interests": all_interests,
             "cities": CITIES, "roles": ROLES, "languages": LANGUAGES,
         }, status_code=400)
     changes = await admin_members.update_profile(
-        db, person, name=str(cleaned["name"]), email=str(cleaned["email"]), city=str(cleaned["city"]),
-        language=str(cleaned["language"]), interests=list(cleaned["interests"]))  # type: ignore[call-overload]
+        db, person, name=cleaned.name, email=cleaned.email, city=cleaned.city, language=cleaned.language,
+        interests=cleaned.interests)
     old_role = person.role
-    promote = cleaned["role"] == "admin" and person.role != "admin"
+    promote = cleaned.role == "admin" and person.role != "admin"
     # An admin needs a password and, maybe, a second factor: promotion goes through an invitation they accept.
-    if not promote and await admin_members.change_role(db, person, str(cleaned["role"])):
+    if not promote and await admin_members.change_role(db, person, cleaned.role):
         changes["role"] = [old_role, person.role]
     if changes:
         # Which fields changed, not their old and new values: the log outlives an erasure.
@@ -490,25 +478,17 @@ async def admins_page(request: Request, ctx: Context) -> Response:
 async def admin_invite(request: Request, ctx: Context) -> Response:
     form = await read_form(request)
     db = ctx.db
-    values = {key: forms.field(form, key)[:300] for key in ("email", "name", "language")}
-    errors = forms.Errors()
-    cleaned: dict[str, str] = {}
-    for key, check in (("email", forms.email), ("name", forms.name),
-                       ("language", lambda v: forms.choice(v, LANGUAGES))):
-        try:
-            cleaned[key] = check(values[key])  # type: ignore[operator, arg-type]
-        except forms.Invalid as exc:
-            errors.add(key, exc)
-    if not errors:
-        existing = await members.find_by_email(db, cleaned["email"])
+    cleaned, errors, values = forms.parse(AdminInvite, form)
+    if cleaned:
+        existing = await members.find_by_email(db, cleaned.email)
         if existing is not None and existing.role == "admin":
             errors.add("email", forms.Invalid(N_("This person is already an admin.")))
-    if errors:
+    if errors or cleaned is None:
         return render(request, "admin/admins.html", {**await _admins_context(request, ctx), "errors": errors,
                                                      "values": values}, status_code=400)
-    await admin_members.invite_admin(db, ctx.settings, email=cleaned["email"], name=cleaned["name"],
-                                     language=cleaned["language"], invited_by=ctx.me)
-    await audit.record(db, request, "admin.invite", "email", "", {"email": cleaned["email"]})
+    await admin_members.invite_admin(db, ctx.settings, email=cleaned.email, name=cleaned.name,
+                                     language=cleaned.language, invited_by=ctx.me)
+    await audit.record(db, request, "admin.invite", "email", "", {"email": cleaned.email})
     return with_notice(request, "/admin/admins", "invited")
 
 

@@ -4,16 +4,17 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
+from typing import Annotated
 from urllib.parse import urlsplit
 
+from pydantic import BaseModel, Field, ValidationInfo, field_validator, model_validator
 from starlette.datastructures import FormData
 
 from club import forms
 from club.ambassadors.markdown import contains_html
 from club.ambassadors.models import ACTIVITY_CITIES, CATEGORIES, INSTITUTIONS, STATIONS
-from club.forms import Errors, Invalid
+from club.forms import Checkbox, Context, Email, Invalid, Parsed, rule
 from club.i18n import N_
 
 MAX_HOURS = 500
@@ -83,162 +84,76 @@ def description(value: str) -> str:
     return cleaned
 
 
-@dataclass
-class ActivityInput:
-    happened_on: dt.date
-    title: str
-    category: str
-    city: str
-    venue: str
-    description: str
-    people_reached: int
-    quarter_hours: int
-    link: str | None
-    public: bool
+def happened_on(value: str, *, term_start: dt.date, term_end: dt.date, today: dt.date) -> dt.date | None:
+    day = date(value)
+    if day and day > today:
+        raise Invalid(N_("The date cannot be in the future."))
+    if day and day < term_start:
+        raise Invalid(N_("The date cannot be before your term started (%(date)s)."), date=term_start.isoformat())
+    if day and day > term_end:
+        raise Invalid(N_("The date cannot be after your term ended (%(date)s)."), date=term_end.isoformat())
+    return day
 
 
-ACTIVITY_FIELDS = (
-    "happened_on",
-    "title",
-    "category",
-    "city",
-    "venue",
-    "description",
-    "people_reached",
-    "hours",
-    "link",
-)
+class ActivityInput(BaseModel):
+    happened_on: Annotated[dt.date, rule(
+        happened_on, term_start=Context("term_start"), term_end=Context("term_end"), today=Context("today"))]
+    title: Annotated[str, rule(forms.text, max_length=200)]
+    category: Annotated[str, rule(forms.choice, allowed=CATEGORIES)]
+    city: Annotated[str, rule(forms.choice, allowed=ACTIVITY_CITIES)]
+    venue: Annotated[str, rule(forms.text, max_length=200, required=False)]
+    description: Annotated[str, rule(description)]
+    people_reached: Annotated[int, rule(forms.integer, minimum=0, maximum=MAX_PEOPLE)]
+    quarter_hours: Annotated[int, rule(hours), Field(alias="hours")]
+    link: Annotated[str | None, rule(link)]
+    public: Checkbox
 
 
-def activity(
-    form: FormData, *, term_start: dt.date, term_end: dt.date, today: dt.date
-) -> tuple[ActivityInput | None, Errors, dict[str, str]]:
+def activity(form: FormData, *, term_start: dt.date, term_end: dt.date, today: dt.date) -> Parsed[ActivityInput]:
     """Check the activity form; returns the clean input (or None), the errors, and the values to show again."""
-    values = {name: forms.field(form, name)[: MAX_DESCRIPTION + 100] for name in ACTIVITY_FIELDS}
-    values["public"] = "1" if forms.field(form, "public") else ""
-    errors = Errors()
-    clean: dict[str, object] = {}
-
-    def check(name: str, validate) -> None:  # type: ignore[no-untyped-def]
-        try:
-            clean[name] = validate(forms.field(form, name))
-        except Invalid as exc:
-            errors.add(name, exc)
-
-    check("happened_on", date)
-    happened_on = clean.get("happened_on")
-    if isinstance(happened_on, dt.date):
-        if happened_on > today:
-            errors.add("happened_on", Invalid(N_("The date cannot be in the future.")))
-        elif happened_on < term_start:
-            errors.add(
-                "happened_on",
-                Invalid(N_("The date cannot be before your term started (%(date)s)."), date=term_start.isoformat()),
-            )
-        elif happened_on > term_end:
-            errors.add(
-                "happened_on",
-                Invalid(N_("The date cannot be after your term ended (%(date)s)."), date=term_end.isoformat()),
-            )
-    check("title", lambda v: forms.text(v, max_length=200))
-    check("category", lambda v: forms.choice(v, CATEGORIES))
-    check("city", lambda v: forms.choice(v, ACTIVITY_CITIES))
-    check("venue", lambda v: forms.text(v, max_length=200, required=False))
-    check("description", description)
-    check("people_reached", lambda v: forms.integer(v, minimum=0, maximum=MAX_PEOPLE))
-    check("hours", hours)
-    check("link", link)
-    if errors:
-        return None, errors, values
-    return (
-        ActivityInput(
-            happened_on=clean["happened_on"],  # type: ignore[arg-type]
-            title=clean["title"],  # type: ignore[arg-type]
-            category=clean["category"],  # type: ignore[arg-type]
-            city=clean["city"],  # type: ignore[arg-type]
-            venue=clean["venue"],  # type: ignore[arg-type]
-            description=clean["description"],  # type: ignore[arg-type]
-            people_reached=clean["people_reached"],  # type: ignore[arg-type]
-            quarter_hours=clean["hours"],  # type: ignore[arg-type]
-            link=clean["link"],  # type: ignore[arg-type]
-            public=bool(values["public"]),
-        ),
-        errors,
-        values,
-    )
+    context = {"term_start": term_start, "term_end": term_end, "today": today}
+    return forms.parse(ActivityInput, form, context=context, echo=MAX_DESCRIPTION + 100)
 
 
-@dataclass
-class AppointmentInput:
-    email: str
-    starts_on: dt.date
-    ends_on: dt.date
-    home_institution: str
-    host_institution: str
-    stationed_in: str
+class AppointmentInput(BaseModel):
+    email: Email
+    starts_on: Annotated[dt.date, rule(date)]
+    ends_on: Annotated[dt.date, rule(date)]
+    home_institution: Annotated[str, rule(forms.choice, allowed=(*INSTITUTIONS, "other"))]
+    home_other: str
+    host_institution: Annotated[str, rule(forms.choice, allowed=(*INSTITUTIONS, "other"))]
+    host_other: str
+    stationed_in: Annotated[str, rule(forms.choice, allowed=STATIONS)]
 
-
-APPOINTMENT_FIELDS = (
-    "email",
-    "starts_on",
-    "ends_on",
-    "home_institution",
-    "home_other",
-    "host_institution",
-    "host_other",
-    "stationed_in",
-)
-
-
-def institution(form: FormData, name: str, errors: Errors) -> str:
-    """One of the six partners by key, or another institution by its name."""
-    try:
-        key = forms.choice(forms.field(form, name), (*INSTITUTIONS, "other"))
-    except Invalid as exc:
-        errors.add(name, exc)
-        return ""
-    if key != "other":
-        return key
-    try:
-        other = forms.name(forms.field(form, name.replace("_institution", "_other")))
-    except Invalid as exc:
-        errors.add(name.replace("_institution", "_other"), exc)
-        return ""
-    if other.lower() in INSTITUTIONS:
-        return other.lower()
-    return other
-
-
-def appointment(form: FormData, *, today: dt.date) -> tuple[AppointmentInput | None, Errors, dict[str, str]]:
-    values = {name: forms.field(form, name)[:300] for name in APPOINTMENT_FIELDS}
-    errors = Errors()
-    email = starts_on = ends_on = None
-    try:
-        email = forms.email(values["email"])
-    except Invalid as exc:
-        errors.add("email", exc)
-    try:
-        starts_on = date(values["starts_on"])
-    except Invalid as exc:
-        errors.add("starts_on", exc)
-    try:
-        ends_on = date(values["ends_on"])
-    except Invalid as exc:
-        errors.add("ends_on", exc)
-    if starts_on and ends_on:
+    @field_validator("ends_on")
+    @classmethod
+    def _term(cls, ends_on: dt.date, info: ValidationInfo) -> dt.date:
+        starts_on = info.data.get("starts_on")
+        if starts_on is None:
+            return ends_on
         if ends_on < starts_on:
-            errors.add("ends_on", Invalid(N_("The end date must come after the start date.")))
-        elif ends_on < today:
-            errors.add("ends_on", Invalid(N_("The end date cannot be in the past.")))
-        elif ends_on - starts_on > MAX_TERM:
-            errors.add("ends_on", Invalid(N_("A term lasts at most two years.")))
-    home = institution(form, "home_institution", errors)
-    host = institution(form, "host_institution", errors)
-    stationed_in = ""
-    try:
-        stationed_in = forms.choice(values["stationed_in"], STATIONS)
-    except Invalid as exc:
-        errors.add("stationed_in", exc)
-    if errors or not (email and starts_on and ends_on):
-        return None, errors, values
-    return AppointmentInput(email, starts_on, ends_on, home, host, stationed_in), errors, values
+            raise Invalid(N_("The end date must come after the start date."))
+        if ends_on < (info.context or {})["today"]:
+            raise Invalid(N_("The end date cannot be in the past."))
+        if ends_on - starts_on > MAX_TERM:
+            raise Invalid(N_("A term lasts at most two years."))
+        return ends_on
+
+    @field_validator("home_other", "host_other")
+    @classmethod
+    def _other(cls, value: str, info: ValidationInfo) -> str:
+        """One of the six partners by key, or another institution by its name."""
+        if info.data.get(str(info.field_name).replace("_other", "_institution")) != "other":
+            return ""
+        other = forms.name(value)
+        return other.lower() if other.lower() in INSTITUTIONS else other
+
+    @model_validator(mode="after")
+    def _institutions(self) -> AppointmentInput:
+        self.home_institution = self.home_other or self.home_institution
+        self.host_institution = self.host_other or self.host_institution
+        return self
+
+
+def appointment(form: FormData, *, today: dt.date) -> Parsed[AppointmentInput]:
+    return forms.parse(AppointmentInput, form, context={"today": today})

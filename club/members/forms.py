@@ -1,15 +1,16 @@
-"""The members' forms: each parser returns clean values or the errors to show, and what the person typed."""
+"""The members' forms, as models; `forms.parse()` returns clean values or the errors to show, and what was typed."""
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
-from typing import Generic, TypeVar
+from typing import Annotated
 
+from pydantic import AfterValidator, BaseModel
 from starlette.datastructures import FormData
 
 from club import forms, i18n
 from club.accounts.models import CITIES
+from club.forms import Checkbox, Context, Email, Invalid, Name, Parsed, rule
 from club.i18n import N_
 from club.members.service import SignUp
 
@@ -18,117 +19,66 @@ WELCOME_SUBJECT_MAX = 200
 WELCOME_BODY_MAX = 5000
 
 
-T = TypeVar("T")
+class Profile(BaseModel):
+    name: Name
+    city: Annotated[str, rule(forms.choice, allowed=CITIES)]
+    language: Annotated[str, rule(forms.choice, allowed=i18n.LANGUAGES)]
+    interests: Annotated[list[str], rule(forms.choices, allowed=Context("interests"))]
+    newsletter: Checkbox
 
 
-@dataclass
-class Parsed(Generic[T]):
-    value: T | None
-    errors: forms.Errors = field(default_factory=forms.Errors)
-    values: dict[str, object] = field(default_factory=dict)
+class Join(Profile):
+    email: Email
+    ref: Annotated[str | None, rule(lambda ref: ref if REF_RE.match(ref) else None)]
 
 
-def _typed(form: FormData) -> dict[str, object]:
-    """What the person typed, cut short, to show again beside the errors."""
-    return {
-        "email": forms.field(form, "email")[:300],
-        "name": forms.field(form, "name")[:300],
-        "city": forms.field(form, "city")[:20],
-        "language": forms.field(form, "language")[:5],
-        "interests": [v for v in form.getlist("interests") if isinstance(v, str)][:50],
-        "newsletter": forms.field(form, "newsletter") != "",
-    }
+class Address(BaseModel):
+    email: Email
 
 
-def _details(form: FormData, errors: forms.Errors, interest_slugs: list[str]) -> dict[str, object]:
-    clean: dict[str, object] = {}
-    checks = {
-        "name": lambda: forms.name(forms.field(form, "name")),
-        "city": lambda: forms.choice(forms.field(form, "city"), CITIES),
-        "language": lambda: forms.choice(forms.field(form, "language"), i18n.LANGUAGES),
-        "interests": lambda: forms.choices(
-            [v for v in form.getlist("interests") if isinstance(v, str)], interest_slugs
-        ),
-    }
-    for name, check in checks.items():
-        try:
-            clean[name] = check()
-        except forms.Invalid as exc:
-            errors.add(name, exc)
-    clean["newsletter"] = forms.field(form, "newsletter") != ""
-    return clean
+def _has_latin(name: str) -> str:
+    if not re.search(r"[A-Za-z0-9]", name):
+        raise Invalid(N_("Use at least one letter or digit from A to Z."))
+    return name
+
+
+class Interest(BaseModel):
+    name_nl: Name
+    name_en: Annotated[Name, AfterValidator(_has_latin)]
+    name_ja: Name
+
+
+class Welcome(BaseModel):
+    subject: Annotated[str, rule(forms.text, max_length=WELCOME_SUBJECT_MAX)]
+    body: Annotated[str, rule(forms.text, max_length=WELCOME_BODY_MAX, multiline=True)]
 
 
 def parse_signup(form: FormData, interest_slugs: list[str]) -> Parsed[SignUp]:
-    errors = forms.Errors()
-    values = _typed(form)
-    try:
-        email = forms.email(forms.field(form, "email"))
-    except forms.Invalid as exc:
-        errors.add("email", exc)
-        email = ""
-    clean = _details(form, errors, interest_slugs)
-    ref = forms.field(form, "ref")
-    values["ref"] = ref if REF_RE.match(ref) else ""
-    if errors:
-        return Parsed(None, errors, values)
-    signup = SignUp(
-        email=email,
-        name=str(clean["name"]),
-        city=str(clean["city"]),
-        language=str(clean["language"]),
-        interests=list(clean["interests"]),  # type: ignore[call-overload]
-        newsletter=bool(clean["newsletter"]),
-        ref=ref if REF_RE.match(ref) else None,
-        page_language=i18n.current_language.get(),
-    )
-    return Parsed(signup, errors, values)
+    parsed = forms.parse(Join, form, context={"interests": interest_slugs})
+    joined, ref = parsed.value, forms.field(form, "ref")
+    parsed.values["ref"] = ref if REF_RE.match(ref) else ""
+    if joined is None:
+        return Parsed(None, parsed.errors, parsed.values)
+    signup = SignUp(**joined.model_dump(), page_language=i18n.current_language.get())
+    return Parsed(signup, parsed.errors, parsed.values)
 
 
 def parse_profile(form: FormData, interest_slugs: list[str]) -> Parsed[dict[str, object]]:
-    errors = forms.Errors()
-    values = _typed(form)
-    clean = _details(form, errors, interest_slugs)
-    return Parsed(None if errors else clean, errors, values)
+    return _as_dict(forms.parse(Profile, form, context={"interests": interest_slugs}))
 
 
 def parse_email(form: FormData) -> Parsed[str]:
-    errors = forms.Errors()
-    values: dict[str, object] = {"email": forms.field(form, "email")[:300]}
-    try:
-        return Parsed(forms.email(forms.field(form, "email")), errors, values)
-    except forms.Invalid as exc:
-        errors.add("email", exc)
-        return Parsed(None, errors, values)
+    parsed = forms.parse(Address, form)
+    return Parsed(parsed.value.email if parsed.value else None, parsed.errors, parsed.values)
 
 
 def parse_interest(form: FormData) -> Parsed[dict[str, str]]:
-    errors = forms.Errors()
-    values: dict[str, object] = {}
-    clean: dict[str, str] = {}
-    for language in ("nl", "en", "ja"):
-        name = f"name_{language}"
-        values[name] = forms.field(form, name)[:300]
-        try:
-            clean[name] = forms.name(forms.field(form, name))
-        except forms.Invalid as exc:
-            errors.add(name, exc)
-    if "name_en" not in errors and not re.search(r"[A-Za-z0-9]", clean.get("name_en", "")):
-        errors.add("name_en", forms.Invalid(N_("Use at least one letter or digit from A to Z.")))
-    return Parsed(None if errors else clean, errors, values)
+    return _as_dict(forms.parse(Interest, form))  # type: ignore[return-value]
 
 
 def parse_welcome(form: FormData) -> Parsed[dict[str, str]]:
-    errors = forms.Errors()
-    values: dict[str, object] = {"subject": forms.field(form, "subject")[:1000],
-                                 "body": forms.field(form, "body")[:20000]}
-    clean: dict[str, str] = {}
-    try:
-        clean["subject"] = forms.text(forms.field(form, "subject"), max_length=WELCOME_SUBJECT_MAX)
-    except forms.Invalid as exc:
-        errors.add("subject", exc)
-    try:
-        clean["body"] = forms.text(forms.field(form, "body"), max_length=WELCOME_BODY_MAX, multiline=True)
-    except forms.Invalid as exc:
-        errors.add("body", exc)
-    return Parsed(None if errors else clean, errors, values)
+    return _as_dict(forms.parse(Welcome, form, echo=20000))  # type: ignore[return-value]
+
+
+def _as_dict(parsed: Parsed[BaseModel]) -> Parsed[dict[str, object]]:
+    return Parsed(parsed.value.model_dump() if parsed.value else None, parsed.errors, parsed.values)

@@ -344,7 +344,7 @@ def subscribed_members(*, language: str | None = None) -> Select[Person]:
 
 def _unsubscribe_signature(settings: Settings, person_id: int) -> str:
     message = f"unsubscribe:{person_id}".encode()
-    return hmac.new(settings.secret_key.encode(), message, hashlib.sha256).hexdigest()[:32]
+    return hmac.new(settings.secret_key.get_secret_value().encode(), message, hashlib.sha256).hexdigest()[:32]
 
 
 def unsubscribe_token(settings: Settings, person_id: int) -> str:

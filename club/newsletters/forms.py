@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
+from typing import Annotated
 from zoneinfo import ZoneInfo
 
+from pydantic import AfterValidator, BaseModel, ValidationInfo, field_validator
 from starlette.datastructures import FormData
 
 from club import forms
 from club.accounts.models import CITIES
 from club.db import utcnow
-from club.forms import Errors, Invalid
+from club.forms import Context, Errors, Invalid, Parsed, Switch, rule
 from club.i18n import LANGUAGES, N_
 from club.newsletters.audience import Audience
 from club.newsletters.render import UNSAFE_MARKUP, unsafe_markup
@@ -23,12 +25,43 @@ TEST_ADDRESSES_MAX = 5
 SCHEDULE_ZONES = ("Europe/Brussels", "Asia/Tokyo")
 
 
-@dataclass
-class VariantInput:
-    language: str
-    subject: str
-    preheader: str
-    body: str
+def _safe(body: str) -> str:
+    if unsafe_markup(body):
+        raise Invalid(UNSAFE_MARKUP)
+    return body
+
+
+class VariantInput(BaseModel):
+    subject: Annotated[str, rule(forms.text, max_length=SUBJECT_MAX)]
+    preheader: Annotated[str, rule(forms.text, max_length=PREHEADER_MAX, required=False)]
+    body: Annotated[str, rule(forms.text, max_length=BODY_MAX, multiline=True), AfterValidator(_safe)]
+
+
+def _date(value: str) -> dt.date | None:
+    value = value.strip()
+    if not value:
+        return None
+    try:
+        return dt.date.fromisoformat(value)
+    except ValueError:
+        raise Invalid(N_("Enter a date like 2026-04-01.")) from None
+
+
+class AudienceInput(BaseModel):
+    cities: Annotated[list[str], rule(forms.choices, allowed=CITIES)]
+    languages: Annotated[list[str], rule(forms.choices, allowed=LANGUAGES)]
+    interests: Annotated[list[str], rule(forms.choices, allowed=Context("interests"))]
+    ambassadors_only: Switch
+    joined_from: Annotated[dt.date | None, rule(_date)]
+    joined_until: Annotated[dt.date | None, rule(_date)]
+
+    @field_validator("joined_until")
+    @classmethod
+    def _after_start(cls, until: dt.date | None, info: ValidationInfo) -> dt.date | None:
+        start = info.data.get("joined_from")
+        if start and until and until < start:
+            raise Invalid(N_("The end date comes before the start date."))
+        return until
 
 
 @dataclass
@@ -47,46 +80,21 @@ def form_values(form: FormData) -> dict[str, object]:
     return values
 
 
-def _date(value: str) -> dt.date | None:
-    value = value.strip()
-    if not value:
-        return None
-    try:
-        return dt.date.fromisoformat(value)
-    except ValueError:
-        raise Invalid(N_("Enter a date like 2026-04-01.")) from None
-
-
-def parse_draft(form: FormData, interest_slugs: list[str]) -> tuple[Draft, Errors]:
+def parse_draft(form: FormData, interest_slugs: list[str]) -> Parsed[Draft]:
+    """Variants in the languages that have a subject or a text; the fallback must be one of them."""
     errors = Errors()
-    draft = Draft()
-    for language in LANGUAGES:
-        raw_subject = forms.field(form, f"subject_{language}")
-        raw_preheader = forms.field(form, f"preheader_{language}")
-        raw_body = forms.field(form, f"body_{language}")
-        if not (raw_subject.strip() or raw_body.strip()):
-            continue
-        values: dict[str, str] = {}
-        for name, raw, limit, multiline in (
-            ("subject", raw_subject, SUBJECT_MAX, False),
-            ("preheader", raw_preheader, PREHEADER_MAX, False),
-            ("body", raw_body, BODY_MAX, True),
-        ):
-            try:
-                values[name] = forms.text(raw, max_length=limit, required=name != "preheader", multiline=multiline)
-            except Invalid as error:
-                errors.add(f"{name}_{language}", error)
-        if "body" in values and unsafe_markup(values["body"]):
-            errors.add(f"body_{language}", Invalid(UNSAFE_MARKUP))
-        if not any(key.endswith("_" + language) for key in errors):
-            draft.variants[language] = VariantInput(language, values["subject"], values.get("preheader", ""),
-                                                    values["body"])
+    draft = Draft(private=forms.field(form, "private") in ("1", "on", "yes"))
+    present = [lang for lang in LANGUAGES if forms.field(form, f"subject_{lang}").strip()
+               or forms.field(form, f"body_{lang}").strip()]
+    for language in present:
+        variant = forms.parse(VariantInput, form, suffix=f"_{language}", echo=BODY_MAX + 100)
+        errors.update(variant.errors)
+        if variant.value is not None:
+            draft.variants[language] = variant.value
     try:
         draft.fallback_language = forms.choice(forms.field(form, "fallback_language") or "en", LANGUAGES)
     except Invalid as error:
         errors.add("fallback_language", error)
-    present = [lang for lang in LANGUAGES if forms.field(form, f"subject_{lang}").strip()
-               or forms.field(form, f"body_{lang}").strip()]
     if not present:
         errors.add(f"subject_{draft.fallback_language}",
                    Invalid(N_("Write a subject and a text in at least one language.")))
@@ -96,75 +104,56 @@ def parse_draft(form: FormData, interest_slugs: list[str]) -> tuple[Draft, Error
             draft.fallback_language = present[0]
         else:
             errors.add("fallback_language", Invalid(N_("Choose a language that has a subject and a text.")))
-    draft.private = forms.field(form, "private") in ("1", "on", "yes")
-    try:
-        cities = forms.choices([v for v in form.getlist("cities") if isinstance(v, str)], CITIES)
-        languages = forms.choices([v for v in form.getlist("languages") if isinstance(v, str)], LANGUAGES)
-        interests = forms.choices([v for v in form.getlist("interests") if isinstance(v, str)], interest_slugs)
-    except Invalid as error:
-        errors.add("audience", error)
-        cities, languages, interests = [], [], []
-    joined_from = joined_until = None
-    for name in ("joined_from", "joined_until"):
+    audience = forms.parse(AudienceInput, form, context={"interests": interest_slugs})
+    for name, message in audience.errors.items():
+        # One message for the three lists, under the audience's heading.
+        errors.setdefault("audience" if name in ("cities", "languages", "interests") else name, message)
+    if (chosen := audience.value) is not None:
+        draft.audience = Audience(tuple(chosen.cities), tuple(chosen.languages), tuple(chosen.interests),
+                                  chosen.ambassadors_only, chosen.joined_from, chosen.joined_until)
+    return Parsed(None if errors else draft, errors, form_values(form))
+
+
+class ScheduleInput(BaseModel):
+    timezone: Annotated[str, rule(lambda zone: forms.choice(zone or SCHEDULE_ZONES[0], SCHEDULE_ZONES))]
+    scheduled_at: dt.datetime | None
+
+    @field_validator("scheduled_at", mode="before")
+    @classmethod
+    def _in_the_future(cls, raw: str, info: ValidationInfo) -> dt.datetime | None:
+        """A local date and time in Ghent's or Kanazawa's zone, which must lie in the future."""
+        zone = info.data.get("timezone")
+        if zone is None:  # the zone's error is the one to fix first
+            return None
+        if not raw.strip():
+            raise Invalid(N_("This field is required."))
         try:
-            value = _date(forms.field(form, name))
-        except Invalid as error:
-            errors.add(name, error)
-            continue
-        if name == "joined_from":
-            joined_from = value
-        else:
-            joined_until = value
-    if joined_from and joined_until and joined_until < joined_from:
-        errors.add("joined_until", Invalid(N_("The end date comes before the start date.")))
-    draft.audience = Audience(
-        cities=tuple(cities),
-        languages=tuple(languages),
-        interests=tuple(interests),
-        ambassadors_only=forms.field(form, "ambassadors_only") in ("1", "on", "yes"),
-        joined_from=joined_from,
-        joined_until=joined_until,
-    )
-    return draft, errors
+            local = dt.datetime.fromisoformat(raw.strip()).replace(tzinfo=None)
+        except ValueError:
+            raise Invalid(N_("Enter a date and time like 2026-04-01 09:00.")) from None
+        moment = local.replace(tzinfo=ZoneInfo(zone)).astimezone(dt.UTC)
+        if moment <= ((info.context or {}).get("now") or utcnow()) + dt.timedelta(minutes=1):
+            raise Invalid(N_("Choose a moment in the future."))
+        return moment
 
 
-def parse_schedule(form: FormData, *, now: dt.datetime | None = None) -> tuple[dt.datetime | None, Errors]:
-    """A local date and time in Ghent's or Kanazawa's zone, which must lie in the future."""
-    errors = Errors()
-    zone_name = forms.field(form, "timezone") or SCHEDULE_ZONES[0]
-    if zone_name not in SCHEDULE_ZONES:
-        errors.add("timezone", Invalid(N_("Choose one of the options.")))
-        return None, errors
-    raw = forms.field(form, "scheduled_at").strip()
-    if not raw:
-        errors.add("scheduled_at", Invalid(N_("This field is required.")))
-        return None, errors
-    try:
-        local = dt.datetime.fromisoformat(raw)
-    except ValueError:
-        errors.add("scheduled_at", Invalid(N_("Enter a date and time like 2026-04-01 09:00.")))
-        return None, errors
-    if local.tzinfo is not None:
-        local = local.replace(tzinfo=None)
-    moment = local.replace(tzinfo=ZoneInfo(zone_name)).astimezone(dt.UTC)
-    if moment <= (now or utcnow()) + dt.timedelta(minutes=1):
-        errors.add("scheduled_at", Invalid(N_("Choose a moment in the future.")))
-        return None, errors
-    return moment, errors
+def parse_schedule(form: FormData, *, now: dt.datetime | None = None) -> Parsed[dt.datetime]:
+    parsed = forms.parse(ScheduleInput, form, context={"now": now})
+    return Parsed(parsed.value.scheduled_at if parsed.value else None, parsed.errors, parsed.values)
 
 
-def parse_test_addresses(form: FormData) -> tuple[list[str], Errors]:
-    errors = Errors()
-    raw = forms.field(form, "addresses").replace("\r", "\n").replace(";", ",").replace("\n", ",")
+def _addresses(values: list[str]) -> list[str]:
+    raw = ",".join(values).replace("\r", "\n").replace(";", ",").replace("\n", ",")
     items = [item.strip() for item in raw.split(",") if item.strip()]
     if len(items) > TEST_ADDRESSES_MAX:
-        errors.add("addresses", Invalid(N_("Enter at most %(max)s addresses."), max=TEST_ADDRESSES_MAX))
-        return [], errors
-    addresses: list[str] = []
-    for item in items:
-        try:
-            addresses.append(forms.email(item))
-        except Invalid as error:
-            errors.add("addresses", error)
-            return [], errors
-    return sorted(set(addresses)), errors
+        raise Invalid(N_("Enter at most %(max)s addresses."), max=TEST_ADDRESSES_MAX)
+    return sorted({forms.email(item) for item in items})
+
+
+class TestSendInput(BaseModel):
+    addresses: Annotated[list[str], rule(_addresses)]
+
+
+def parse_test_addresses(form: FormData) -> Parsed[list[str]]:
+    parsed = forms.parse(TestSendInput, form)
+    return Parsed(parsed.value.addresses if parsed.value else None, parsed.errors, parsed.values)

@@ -228,8 +228,8 @@ async def _save(request: Request, ctx: Context, newsletter: Newsletter | None) -
         return _refuse(request, newsletter, NOT_EDITABLE)
     db = ctx.db
     slugs = [slug for slug, _name in await audiences.interest_choices(db, "en")]
-    draft, errors = parse_draft(form, slugs)
-    if errors:
+    draft, errors, _typed = parse_draft(form, slugs)
+    if draft is None:
         context = await _edit_context(request, ctx, newsletter)
         return render_page(request, "newsletters/edit.html",
                            {**context, "errors": errors, "values": form_values(form)}, status_code=400)
@@ -356,8 +356,8 @@ async def image(request: Request, ctx: Context) -> Response:
 async def test_send(request: Request, ctx: Context) -> Response:
     form = await read_form(request)
     newsletter = await _load(request, ctx)
-    addresses, errors = parse_test_addresses(form)
-    if errors or not newsletter.variants:
+    addresses, errors, _typed = parse_test_addresses(form)
+    if addresses is None or not newsletter.variants:
         context = await _edit_context(request, ctx, newsletter)
         return render_page(request, "newsletters/edit.html",
                            {**context, "errors": errors, "values": {**_values_of(newsletter),
@@ -373,7 +373,7 @@ async def schedule(request: Request, ctx: Context) -> Response:
     newsletter = await _load(request, ctx)
     if not newsletter.editable:
         return _refuse(request, newsletter, NOT_EDITABLE)
-    moment, errors = parse_schedule(form)
+    moment, errors, _typed = parse_schedule(form)
     if moment is not None and not (await service.audience_plan(ctx.db, newsletter)).total:
         errors.add("scheduled_at", Invalid(service_messages["empty"]))
     if moment is not None and service.tag_problems(newsletter):

@@ -83,7 +83,8 @@ def start_server(tmp_path: Path, database_url: str, **extra_env: str) -> LiveSer
         line = process.stdout.readline()
         if line:
             server.output.append(line)
-            if "Application startup complete" in line:
+            # Ready once the app has started and the socket is bound (uvicorn says these two in either order).
+            if all(any(mark in seen for seen in server.output) for mark in ("startup complete", "Uvicorn running on")):
                 os.set_blocking(process.stdout.fileno(), True)
                 # Keep reading what the server prints: a full pipe would block the server mid-test.
                 threading.Thread(target=_drain, args=(process.stdout, server.output), daemon=True).start()

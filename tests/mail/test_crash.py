@@ -38,7 +38,7 @@ def start_worker(settings: Settings, port: int, var_dir: Path) -> subprocess.Pop
         **os.environ,
         "CLUB_ENV": "development",
         "CLUB_DATABASE_URL": settings.database_url,
-        "CLUB_SECRET_KEY": settings.secret_key,
+        "CLUB_SECRET_KEY": settings.secret_key.get_secret_value(),
         "CLUB_VAR_DIR": str(var_dir),
         "CLUB_SMTP_HOST": "127.0.0.1",
         "CLUB_SMTP_PORT": str(port),

@@ -6,7 +6,6 @@ that sends no mail says so on /readyz and on the admin dashboard."""
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import os
 import signal
 import subprocess
@@ -41,7 +40,7 @@ def environment(settings: Settings, port: int, var_dir: Path) -> dict[str, str]:
         **os.environ,
         "CLUB_ENV": "development",
         "CLUB_DATABASE_URL": settings.database_url,
-        "CLUB_SECRET_KEY": settings.secret_key,
+        "CLUB_SECRET_KEY": settings.secret_key.get_secret_value(),
         "CLUB_VAR_DIR": str(var_dir),
         "CLUB_SMTP_HOST": "127.0.0.1",
         "CLUB_SMTP_PORT": str(port),
@@ -141,7 +140,7 @@ async def test_a_web_process_that_sends_no_mail_says_so(
     other = DeliveryStore(create_sessionmaker(engine))
     await other.register()  # a sender already runs, e.g. `server.py worker`
     server = await SmtpServer().start()
-    web = dataclasses.replace(settings, run_sender=True, smtp_port=server.port)
+    web = settings.with_(run_sender=True, smtp_port=server.port)
     application = create_app(web, engine=engine)
     admin = await make_admin(db)
     try:
