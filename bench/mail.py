@@ -30,11 +30,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import aiosmtplib  # noqa: E402
 from sqlalchemy import func, select  # noqa: E402
 
+from club.accounts.service import suppress_address
 from club.db import create_engine, create_sessionmaker  # noqa: E402
 from club.mail.message import Address, build_message  # noqa: E402
 from club.mail.models import Delivery  # noqa: E402
 from club.mail.outbox import Recipient, queue_newsletter  # noqa: E402
-from club.mail.sender import DeliveryStore, MailSender  # noqa: E402
+from club.mail.sender import DatabaseStore, MailSender  # noqa: E402
 from club.mail.transport import SmtpTransport  # noqa: E402
 from club.migrate import upgrade  # noqa: E402
 
@@ -136,7 +137,7 @@ async def run_sender(database_url: str, port: int, connections: int, expect: int
     engine = create_engine(database_url)
     transport = SmtpTransport(host="127.0.0.1", port=port, connections=connections, timeout=30)
     sender = MailSender(
-        DeliveryStore(create_sessionmaker(engine)),
+        DatabaseStore(create_sessionmaker(engine), suppress=suppress_address),
         transport,
         mail_from=FROM,
         connections=connections,

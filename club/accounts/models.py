@@ -3,13 +3,21 @@
 from __future__ import annotations
 
 import datetime as dt
+from enum import StrEnum
 
 from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from club.db import Base, utcnow
+from club.db import Base, check_in, utcnow
 
-ROLES = ("member", "ambassador", "admin")
+
+class Role(StrEnum):
+    MEMBER = "member"
+    AMBASSADOR = "ambassador"
+    ADMIN = "admin"
+
+
+ROLES = tuple(Role)
 CITIES = ("ghent", "kanazawa", "elsewhere")
 
 
@@ -21,7 +29,7 @@ class Person(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     email: Mapped[str] = mapped_column(String(254), unique=True)
     name: Mapped[str] = mapped_column(String(200))
-    role: Mapped[str] = mapped_column(String(20), default="member", server_default="member")
+    role: Mapped[str] = mapped_column(String(20), default=Role.MEMBER, server_default=Role.MEMBER.value)
     # The language of everything the club mails this person (the newsletter too).
     language: Mapped[str] = mapped_column(String(2), default="en", server_default="en")
     # An admin's console language, when it differs from `language`, and the zone the console shows times in.
@@ -42,6 +50,7 @@ class Person(Base):
     __table_args__ = (
         Index("ix_people_role", "role"),
         Index("ix_people_created_at", "created_at"),
+        check_in("role", Role),
         {"sqlite_autoincrement": True},
     )
 
@@ -52,7 +61,7 @@ class Person(Base):
 
     @property
     def is_admin(self) -> bool:
-        return self.role == "admin"
+        return self.role == Role.ADMIN
 
     @property
     def is_confirmed(self) -> bool:

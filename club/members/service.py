@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote
 
-from sqlalchemy import Select, delete, func, or_, select, update
+from sqlalchemy import Select, delete, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from club import email_address, i18n
@@ -26,8 +26,8 @@ from club.ambassadors import service as ambassadors
 from club.config import Settings
 from club.db import utcnow
 from club.i18n import N_, _, use_language
-from club.mail import mailbox
-from club.mail.models import PRIORITY_BULK, Delivery, Mail
+from club.mail import mailbox, outbox
+from club.mail.models import Delivery, Mail
 from club.mail.outbox import queue_mail
 from club.members.models import Consent, ErasureCount, Interest, MemberInterest, WelcomeText
 from club.web import templates
@@ -312,12 +312,7 @@ async def set_newsletter(db: AsyncSession, person: Person, subscribed: bool, *, 
 
 async def cancel_queued_newsletters(db: AsyncSession, person_id: int) -> None:
     """Take an unsubscribed member out of any newsletter still waiting in the outbox (the next batch included)."""
-    await db.execute(
-        update(Delivery)
-        .where(Delivery.person_id == person_id, Delivery.status == "queued", Delivery.priority == PRIORITY_BULK)
-        .values(status="failed", last_error="unsubscribed before sending")
-        .execution_options(synchronize_session=False)
-    )
+    await outbox.cancel_waiting(db, person_id, reason=outbox.UNSUBSCRIBED)
 
 
 async def consent_history(db: AsyncSession, person_id: int) -> list[Consent]:
@@ -490,35 +485,7 @@ async def export(db: AsyncSession, settings: Settings, person: Person) -> dict[s
 
 
 async def forget_mail(db: AsyncSession, person: Person) -> None:
-    """Keep the outbox's counts but not the address: the person's deliveries become anonymous, what still waits
-    is cancelled, and the bodies of mails written to them alone (links, greetings) are emptied."""
-    theirs = or_(Delivery.person_id == person.id, Delivery.to_email == person.email)
-    own_mail_ids = select(Delivery.mail_id).where(theirs)
-    await db.execute(
-        update(Mail)
-        .where(Mail.id.in_(own_mail_ids), Mail.bulk.is_(False))
-        .values(text="", html="")
-        .execution_options(synchronize_session=False)
-    )
-    await db.execute(
-        update(Delivery)
-        .where(theirs, Delivery.status == "queued")
-        .values(status="failed", last_error="recipient erased")
-        .execution_options(synchronize_session=False)
-    )
-    # A relay's refusal often quotes the address ("550 <jan@example.be>: no such user").
-    await db.execute(
-        update(Delivery)
-        .where(theirs, func.lower(Delivery.last_error).contains(person.email.lower(), autoescape=True))
-        .values(last_error="refused (the reply named the erased address)")
-        .execution_options(synchronize_session=False)
-    )
-    await db.execute(
-        update(Delivery)
-        .where(theirs)
-        .values(person_id=None, to_email=FORMER_MEMBER_EMAIL, to_name="", unsubscribe_url=None)
-        .execution_options(synchronize_session=False)
-    )
+    await outbox.forget_recipient(db, person.id, person.email, anonymous_email=FORMER_MEMBER_EMAIL)
 
 
 async def _count_erasure(db: AsyncSession) -> None:
