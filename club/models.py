@@ -1,5 +1,6 @@
 """Every feature's models, imported so that Base.metadata knows all tables (Alembic and model tests use it)."""
 
+from club import ratelimit  # noqa: F401
 from club.accounts import models as accounts_models  # noqa: F401
 from club.admin import models as admin_models  # noqa: F401
 from club.ambassadors import models as ambassadors_models  # noqa: F401

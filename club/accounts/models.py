@@ -1,11 +1,11 @@
-"""People, their server-side sessions, single-use tokens and rate-limit counters."""
+"""People, their server-side sessions and single-use tokens."""
 
 from __future__ import annotations
 
 import datetime as dt
 from enum import StrEnum
 
-from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, Text, text
+from sqlalchemy import Boolean, ForeignKey, Index, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from club.db import Base, check_in, utcnow
@@ -95,12 +95,3 @@ class OneTimeToken(Base):
     expires_at: Mapped[dt.datetime] = mapped_column(index=True)
     used_at: Mapped[dt.datetime | None]
 
-
-class RateCounter(Base):
-    """A fixed-window counter shared by every web process through the database."""
-
-    __tablename__ = "rate_counters"
-
-    key: Mapped[str] = mapped_column(String(200), primary_key=True)
-    window_start: Mapped[dt.datetime]
-    count: Mapped[int] = mapped_column(Integer, default=0)

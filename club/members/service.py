@@ -18,9 +18,9 @@ from urllib.parse import quote
 from sqlalchemy import Select, delete, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from club import email_address, i18n
+from club import email_address, i18n, ratelimit
 from club.accounts import sessions, tokens
-from club.accounts.models import AuthSession, OneTimeToken, Person, RateCounter
+from club.accounts.models import AuthSession, OneTimeToken, Person
 from club.admin import audit
 from club.ambassadors import service as ambassadors
 from club.config import Settings
@@ -512,11 +512,7 @@ async def erase(db: AsyncSession, settings: Settings, person: Person) -> None:
     await db.execute(delete(Consent).where(Consent.person_id == person.id))
     await db.execute(delete(MemberInterest).where(MemberInterest.person_id == person.id))
     # Rate-limit counters that name them: their address (hashed or, for an admin's login, as typed), their id.
-    await db.execute(delete(RateCounter).where(or_(
-        RateCounter.key.contains(address_key(email)),
-        RateCounter.key.contains(email, autoescape=True),
-        RateCounter.key.endswith(f":account:{person.id}"),
-    )))
+    await ratelimit.forget(db, containing=(address_key(email), email), ending=(f":account:{person.id}",))
     await audit.forget_person(db, person.id, email, name)
     from club.admin import importer  # here, not above: the importer imports this module
 
