@@ -1,11 +1,11 @@
-"""People, their server-side sessions and single-use tokens."""
+"""People, their server-side sessions, single-use tokens and admins' second factor."""
 
 from __future__ import annotations
 
 import datetime as dt
 from enum import StrEnum
 
-from sqlalchemy import Boolean, ForeignKey, Index, String, Text, text
+from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from club.db import Base, check_in, utcnow
@@ -95,3 +95,25 @@ class OneTimeToken(Base):
     expires_at: Mapped[dt.datetime] = mapped_column(index=True)
     used_at: Mapped[dt.datetime | None]
 
+
+class SecondFactor(Base):
+    """An admin's TOTP secret. `last_step` is the time step of the last code accepted: a code is good once."""
+
+    __tablename__ = "admin_second_factors"
+
+    person_id: Mapped[int] = mapped_column(ForeignKey("people.id", ondelete="CASCADE"), primary_key=True)
+    secret: Mapped[str] = mapped_column(String(64))
+    enabled_at: Mapped[dt.datetime | None]
+    last_step: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class RecoveryCode(Base):
+    """A single-use code for when the phone is lost; only its hash is stored."""
+
+    __tablename__ = "admin_recovery_codes"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    person_id: Mapped[int] = mapped_column(ForeignKey("people.id", ondelete="CASCADE"), index=True)
+    code_hash: Mapped[str] = mapped_column(String(64))
+    used_at: Mapped[dt.datetime | None]

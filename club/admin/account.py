@@ -13,9 +13,9 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute
 
 from club import forms, web
-from club.accounts import passwords, sessions, tokens
+from club.accounts import passwords, sessions, tokens, totp
 from club.accounts.models import Person
-from club.admin import audit, totp
+from club.admin import audit
 from club.admin import members as admin_members
 from club.admin.models import AdminSetting
 from club.i18n import LANGUAGES, N_, _, use_language
