@@ -17,9 +17,9 @@ from club.db import is_postgres, utcnow
 from club.i18n import _, use_language
 from club.mail.models import Delivery, Mail
 from club.mail.outbox import queue_mail
+from club.mail.render import render_mail
 from club.members import service as members
 from club.members.models import Consent, Interest
-from club.web import templates
 
 REPERMISSION_PURPOSE = "newsletter-repermission"
 REPERMISSION_LIFETIME = dt.timedelta(days=30)
@@ -142,14 +142,6 @@ async def revoke_session(db: AsyncSession, person: Person, session_id: str) -> b
     return bool(result.rowcount)  # type: ignore[attr-defined]
 
 
-def render_mail(name: str, language: str, **context: Any) -> tuple[str, str]:
-    with use_language(language) as lang:
-        values = {"lang": lang, **context}
-        text = templates.get_template(f"admin/mail/{name}.txt").render(values)
-        html = templates.get_template(f"admin/mail/{name}.html").render(values)
-    return text, html
-
-
 async def send_repermission(db: AsyncSession, settings: Settings, person: Person) -> bool:
     """Ask a member without recorded consent whether they want the newsletter. False when there is no point:
     already subscribed, suppressed, or not a confirmed member."""
@@ -159,7 +151,7 @@ async def send_repermission(db: AsyncSession, settings: Settings, person: Person
     raw = await tokens.issue(db, REPERMISSION_PURPOSE, REPERMISSION_LIFETIME, person_id=person.id)
     with use_language(person.language):
         subject = _("Would you like to receive the club's newsletter?")
-    text, html = render_mail("repermission", person.language, subject=subject,
+    text, html = render_mail("admin/mail/repermission", person.language, subject=subject,
                              url=settings.absolute_url(f"/newsletter/opt-in/{raw}"))
     await queue_mail(db, to_email=person.email, to_name=person.name, subject=subject, text=text, html=html,
                      language=person.language, kind="admin-repermission", person_id=person.id)
@@ -183,7 +175,7 @@ async def invite_admin(db: AsyncSession, settings: Settings, *, email: str, name
     raw = await tokens.issue(db, INVITE_PURPOSE, INVITE_LIFETIME, data=f"{email}\n{name}\n{language}")
     with use_language(language):
         subject = _("You are invited to be an admin of the Ghent–Kanazawa Supporters Club")
-    text, html = render_mail("invite", language, subject=subject, inviter=invited_by.name,
+    text, html = render_mail("admin/mail/invite", language, subject=subject, inviter=invited_by.name,
                              url=settings.absolute_url(f"/admin/invite/{raw}"))
     await queue_mail(db, to_email=email, to_name=name, subject=subject, text=text, html=html, language=language,
                      kind="admin-invite")

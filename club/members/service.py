@@ -29,8 +29,8 @@ from club.i18n import N_, _, use_language
 from club.mail import mailbox, outbox
 from club.mail.models import Delivery, Mail
 from club.mail.outbox import queue_mail
+from club.mail.render import render_mail
 from club.members.models import Consent, ErasureCount, Interest, MemberInterest, WelcomeText
-from club.web import templates
 
 CONFIRM_PURPOSE = "member-confirm"
 CONFIRM_LIFETIME = dt.timedelta(hours=48)
@@ -138,17 +138,8 @@ async def add_interest(db: AsyncSession, *, name_nl: str, name_en: str, name_ja:
 
 # ---- mail ------------------------------------------------------------------------------------------------------
 
-def render_mail(name: str, language: str, **context: Any) -> tuple[str, str]:
-    """The text and HTML bodies of templates/members/mail/<name>.txt and .html (on the shared mail layout)."""
-    with use_language(language) as lang:
-        values = {"lang": lang, **context}
-        text = templates.get_template(f"members/mail/{name}.txt").render(values)
-        html_body = templates.get_template(f"members/mail/{name}.html").render(values)
-    return text, html_body
-
-
 async def _send(db: AsyncSession, person: Person, subject: str, template: str, **context: Any) -> None:
-    text, html_body = render_mail(template, person.language, subject=subject, **context)
+    text, html_body = render_mail(f"members/mail/{template}", person.language, subject=subject, **context)
     # The greeting uses the %%name%% placeholder, filled by the sender, so the stored body holds no name.
     await queue_mail(db, to_email=person.email, to_name=person.name, subject=subject, text=text, html=html_body,
                      language=person.language, kind=f"member-{template}", person_id=person.id)
