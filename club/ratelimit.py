@@ -10,6 +10,7 @@ import datetime as dt
 import ipaddress
 import time
 import weakref
+from typing import TYPE_CHECKING
 
 from sqlalchemy import String, Table, case, delete, literal, or_, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -17,9 +18,11 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Engine
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
-from starlette.requests import Request
 
 from club.db import Base, is_postgres, utcnow
+
+if TYPE_CHECKING:  # the model is imported by migrations and scripts that need no web framework
+    from starlette.requests import Request
 
 KEY_LENGTH = 200
 BLOCKED_KEYS_KEPT = 50_000
