@@ -15,6 +15,7 @@ from club.ambassadors import service as ambassadors
 from club.config import Settings
 from club.db import is_postgres, utcnow
 from club.i18n import _, use_language
+from club.mail import outbox
 from club.mail.models import Delivery, Mail
 from club.mail.outbox import queue_mail
 from club.mail.render import render_mail
@@ -46,15 +47,7 @@ class MemberDetails:
 
 
 async def details(db: AsyncSession, settings: Settings, person: Person) -> MemberDetails:
-    mails = (
-        await db.execute(
-            select(Delivery, Mail)
-            .join(Mail, Mail.id == Delivery.mail_id)
-            .where(Delivery.person_id == person.id)
-            .order_by(Delivery.id.desc())
-            .limit(50)
-        )
-    ).all()
+    mails = await outbox.deliveries_to(db, person.id, newest_first=True, limit=50)
     open_sessions = (
         await db.execute(
             select(AuthSession)
@@ -66,7 +59,7 @@ async def details(db: AsyncSession, settings: Settings, person: Person) -> Membe
         person=person,
         interests=await members.interests_of(db, person.id),
         consents=await members.consent_history(db, person.id),
-        mails=[(delivery, mail) for delivery, mail in mails],
+        mails=mails,
         sessions=list(open_sessions),
         extra=await ambassadors.export_ambassador(db, settings, person),
     )

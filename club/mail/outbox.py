@@ -269,6 +269,17 @@ async def cancel_waiting(db: AsyncSession, person_id: int, *, reason: str = UNSU
     return await _move(db, where, status=DeliveryStatus.FAILED, last_error=reason)
 
 
+async def deliveries_to(db: AsyncSession, person_id: int, *, email: str | None = None, newest_first: bool = False,
+                        limit: int | None = None) -> list[tuple[Delivery, Mail]]:
+    """A person's mail (also what was sent to their address before they had an account, when `email` is given)."""
+    theirs = Delivery.person_id == person_id if email is None else or_(Delivery.person_id == person_id,
+                                                                        Delivery.to_email == email)
+    order = (Delivery.id.desc(),) if newest_first else (Delivery.created_at, Delivery.id)
+    statement = select(Delivery, Mail).join(Mail, Mail.id == Delivery.mail_id).where(theirs).order_by(*order)
+    rows = await db.execute(statement if limit is None else statement.limit(limit))
+    return [(delivery, mail) for delivery, mail in rows.tuples()]
+
+
 async def forget_recipient(db: AsyncSession, person_id: int, email: str, *, anonymous_email: str) -> None:
     """Keep the outbox's counts but not the address: the person's deliveries become anonymous, what still waits
     is cancelled, and the bodies of mails written to them alone (links, greetings) are emptied."""

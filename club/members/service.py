@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote
 
-from sqlalchemy import Select, delete, func, or_, select
+from sqlalchemy import Select, delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from club import email_address, i18n, ratelimit
@@ -27,7 +27,6 @@ from club.config import Settings
 from club.db import utcnow
 from club.i18n import N_, _, use_language
 from club.mail import mailbox, outbox
-from club.mail.models import Delivery, Mail
 from club.mail.outbox import queue_mail
 from club.mail.render import render_mail
 from club.members.models import Consent, ErasureCount, Interest, MemberInterest, WelcomeText
@@ -409,14 +408,7 @@ async def export(db: AsyncSession, settings: Settings, person: Person) -> dict[s
     the terms and the activities with links to their photos."""
     interests = await interests_of(db, person.id)
     consents = await consent_history(db, person.id)
-    mails = (
-        await db.execute(
-            select(Delivery, Mail.subject, Mail.kind)
-            .join(Mail, Mail.id == Delivery.mail_id)
-            .where(or_(Delivery.person_id == person.id, Delivery.to_email == person.email))
-            .order_by(Delivery.created_at, Delivery.id)
-        )
-    ).all()
+    mails = await outbox.deliveries_to(db, person.id, email=person.email)
     logins = (
         await db.execute(
             select(AuthSession).where(AuthSession.person_id == person.id).order_by(AuthSession.created_at)
@@ -452,13 +444,13 @@ async def export(db: AsyncSession, settings: Settings, person: Person) -> dict[s
         ],
         "mails": [
             {
-                "subject": subject,
-                "kind": kind,
+                "subject": mail.subject,
+                "kind": mail.kind,
                 "status": delivery.status,
                 "queued_at": _iso(delivery.created_at),
                 "sent_at": _iso(delivery.sent_at),
             }
-            for delivery, subject, kind in mails
+            for delivery, mail in mails
         ],
         "sessions": [
             {
