@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from club.accounts.models import AuthSession, Person
 from club.accounts.passwords import hash_password
-from club.accounts.service import suppress_address
+from club.accounts.suppression import suppress_address
 from club.db import create_sessionmaker, utcnow
 from club.mail.message import Address
 from club.mail.sender import DatabaseStore, MailSender

@@ -6,7 +6,7 @@ import asyncio
 import datetime as dt
 from dataclasses import dataclass
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from club import ratelimit
@@ -140,12 +140,3 @@ async def finish_second_factor(db: AsyncSession, *, raw_token: str, code: str, n
         return SecondFactorResult(expired=True)
     return SecondFactorResult(person=person, method=method)
 
-
-async def suppress_address(db: AsyncSession, email: str, reason: str, when: dt.datetime) -> None:
-    """No more mail to this address (the relay refused it for good): the mail sender calls this."""
-    await db.execute(
-        update(Person)
-        .where(func.lower(Person.email) == email.lower(), Person.suppressed_at.is_(None))
-        .values(suppressed_at=when, suppressed_reason=reason[:1000])
-        .execution_options(synchronize_session=False)
-    )

@@ -12,7 +12,7 @@ from typing import Any
 
 from starlette.applications import Starlette
 
-from club.accounts.service import suppress_address
+from club.accounts.suppression import suppress_address
 from club.mail.mailbox import running_mailbox
 from club.mail.sender import MailSender, SenderAlreadyRunning, sender_from_settings, transport_from_settings
 from club.mail.transport import SmtpTransport

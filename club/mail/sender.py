@@ -994,7 +994,7 @@ def sender_from_settings(
 
 async def run_worker(settings: Any, *, engine: AsyncEngine | None = None, **options: Any) -> None:
     """`python server.py worker`: a sender in its own process, until SIGINT or SIGTERM."""
-    from club.accounts.service import suppress_address
+    from club.accounts.suppression import suppress_address
     from club.mail import mailbox
 
     own_engine = engine is None

@@ -7,7 +7,7 @@ import httpx
 import pytest
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from club.accounts.service import suppress_address
+from club.accounts.suppression import suppress_address
 from club.config import Settings
 from club.mail.mailbox import running_mailbox
 from club.mail.message import Address

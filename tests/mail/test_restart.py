@@ -18,7 +18,7 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
-from club.accounts.service import suppress_address
+from club.accounts.suppression import suppress_address
 from club.app import create_app
 from club.config import ROOT, Settings
 from club.db import create_sessionmaker

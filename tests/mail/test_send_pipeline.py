@@ -11,7 +11,7 @@ import pytest_asyncio
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
-from club.accounts.service import suppress_address
+from club.accounts.suppression import suppress_address
 from club.db import create_sessionmaker
 from club.mail.message import Address, build_message
 from club.mail.models import Delivery

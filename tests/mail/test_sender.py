@@ -9,7 +9,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from club.accounts.models import Person
-from club.accounts.service import suppress_address
+from club.accounts.suppression import suppress_address
 from club.db import create_engine, create_sessionmaker
 from club.mail.models import Delivery
 from club.mail.outbox import Recipient, queue_mail, queue_newsletter

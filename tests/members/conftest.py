@@ -11,7 +11,7 @@ import httpx
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
-from club.accounts.service import suppress_address
+from club.accounts.suppression import suppress_address
 from club.config import Settings
 from club.db import create_sessionmaker
 from club.mail.sender import sender_from_settings, transport_from_settings
