@@ -19,7 +19,7 @@ from sqlalchemy import ColumnElement, Select, Table, and_, case, func, insert, o
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from club import email_address
-from club.db import utcnow
+from club.db import is_postgres, utcnow
 from club.mail.message import Address, check_header_value
 from club.mail.models import PRIORITY_BULK, PRIORITY_TRANSACTIONAL, WAITING, Delivery, DeliveryStatus, Mail
 
@@ -163,6 +163,11 @@ def _of(reference: str) -> ColumnElement[bool]:
 
 
 async def _move(db: AsyncSession, where: ColumnElement[bool], **values: Any) -> int:
+    if is_postgres(db):
+        # Lock in id order, as the sender marks its sent rows: two UPDATEs taking the same rows in different orders
+        # deadlock (a Cancel during a send did).
+        where = Delivery.id.in_(select(Delivery.id).where(where).order_by(Delivery.id).with_for_update()
+                                .scalar_subquery())
     result = await db.execute(update(Delivery).where(where).values(**values).execution_options(
         synchronize_session=False))
     return int(result.rowcount or 0)  # type: ignore[attr-defined]
