@@ -282,7 +282,7 @@ async def deliveries_to(db: AsyncSession, person_id: int, *, email: str | None =
     order = (Delivery.id.desc(),) if newest_first else (Delivery.created_at, Delivery.id)
     statement = select(Delivery, Mail).join(Mail, Mail.id == Delivery.mail_id).where(theirs).order_by(*order)
     rows = await db.execute(statement if limit is None else statement.limit(limit))
-    return [(delivery, mail) for delivery, mail in rows.tuples()]
+    return [(delivery, mail) for delivery, mail in rows.all()]
 
 
 async def forget_recipient(db: AsyncSession, person_id: int, email: str, *, anonymous_email: str) -> None:
