@@ -34,9 +34,15 @@ from club.db import create_engine, create_sessionmaker  # noqa: E402
 from club.mail.message import Address, build_message  # noqa: E402
 from club.mail.models import Delivery  # noqa: E402
 from club.mail.outbox import Recipient, queue_newsletter  # noqa: E402
-from club.mail.sender import DeliveryStore, MailSender  # noqa: E402
+from club.mail.sender import DatabaseStore, MailSender  # noqa: E402
 from club.mail.transport import SmtpTransport  # noqa: E402
 from club.migrate import upgrade  # noqa: E402
+
+
+async def suppress_nobody(db: object, email: str, reason: str, when: object) -> None:
+    """The sink accepts every address: nothing is ever suppressed. (club.accounts.service.suppress_address would
+    import Starlette, whose `import http.cookies` finds bench/http.py first when this runs as a script.)"""
+
 
 FROM = Address("club@ghent-kanazawa.example", "Ghent–Kanazawa Supporters Club")
 TEXT = (
@@ -136,7 +142,7 @@ async def run_sender(database_url: str, port: int, connections: int, expect: int
     engine = create_engine(database_url)
     transport = SmtpTransport(host="127.0.0.1", port=port, connections=connections, timeout=30)
     sender = MailSender(
-        DeliveryStore(create_sessionmaker(engine)),
+        DatabaseStore(create_sessionmaker(engine), suppress=suppress_nobody),
         transport,
         mail_from=FROM,
         connections=connections,

@@ -9,9 +9,10 @@ import gc
 import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import MetaData, event
+from sqlalchemy import CheckConstraint, MetaData, event
 from sqlalchemy.engine import Engine
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.orm import DeclarativeBase
@@ -143,3 +144,9 @@ async def transaction(sessionmaker: async_sessionmaker[AsyncSession]) -> AsyncIt
         except BaseException:
             await session.rollback()
             raise
+
+
+def check_in(column: str, values: type[StrEnum]) -> CheckConstraint:
+    """`column` holds one of the enum's values; named ck_<table>_<column> (migration 0013_outbox adds them)."""
+    allowed = ", ".join(f"'{value}'" for value in values)
+    return CheckConstraint(f"{column} IN ({allowed})", name=column)

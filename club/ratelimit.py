@@ -10,20 +10,35 @@ import datetime as dt
 import ipaddress
 import time
 import weakref
+from typing import TYPE_CHECKING
 
-from sqlalchemy import Table, case, delete, literal, select
+from sqlalchemy import String, Table, case, delete, literal, or_, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Engine
 from sqlalchemy.ext.asyncio import AsyncSession
-from starlette.requests import Request
+from sqlalchemy.orm import Mapped, mapped_column
 
-from club.accounts.models import RateCounter
-from club.db import is_postgres, utcnow
+from club.db import Base, is_postgres, utcnow
 from club.requestinfo import client_ip
+
+if TYPE_CHECKING:  # the model is imported by migrations and scripts that need no web framework
+    from starlette.requests import Request
 
 KEY_LENGTH = 200
 BLOCKED_KEYS_KEPT = 50_000
+
+
+
+class RateCounter(Base):
+    """A fixed-window counter shared by every web process through the database."""
+
+    __tablename__ = "rate_counters"
+
+    key: Mapped[str] = mapped_column(String(200), primary_key=True)
+    window_start: Mapped[dt.datetime]
+    count: Mapped[int] = mapped_column(default=0)
+
 
 # Per database (engine): key -> time.monotonic() when its window ends.
 _blocked: weakref.WeakKeyDictionary[Engine, dict[str, float]] = weakref.WeakKeyDictionary()
@@ -135,3 +150,11 @@ async def purge_stale(db: AsyncSession, *, now: dt.datetime | None = None) -> in
     cutoff = (now or utcnow()) - LONGEST_WINDOW
     result = await db.execute(delete(RateCounter).where(RateCounter.window_start <= cutoff))
     return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+
+async def forget(db: AsyncSession, *, containing: tuple[str, ...] = (), ending: tuple[str, ...] = ()) -> None:
+    """Drop the counters whose keys name someone (an erased member's address, hashed or as typed, or id)."""
+    conditions = [RateCounter.key.contains(part, autoescape=True) for part in containing]
+    conditions += [RateCounter.key.endswith(part, autoescape=True) for part in ending]
+    if conditions:
+        await db.execute(delete(RateCounter).where(or_(*conditions)))

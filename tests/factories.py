@@ -15,9 +15,10 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from club.accounts.models import AuthSession, Person
 from club.accounts.passwords import hash_password
+from club.accounts.suppression import suppress_address
 from club.db import create_sessionmaker, utcnow
 from club.mail.message import Address
-from club.mail.sender import DeliveryStore, MailSender
+from club.mail.sender import DatabaseStore, MailSender
 from club.mail.transport import SmtpTransport
 
 ADMIN_PASSWORD = "kotoji-lantern-1971-ghent"
@@ -84,7 +85,8 @@ MAIL_FROM = Address("club@ghent-kanazawa.example", "Ghent–Kanazawa Supporters 
 async def running_sender(engine: AsyncEngine, port: int, connections: int = 2) -> AsyncIterator[MailSender]:
     """The real mail sender, delivering to an SMTP server on loopback, with short retry delays for tests."""
     transport = SmtpTransport(host="127.0.0.1", port=port, connections=connections, timeout=5)
-    sender = MailSender(DeliveryStore(create_sessionmaker(engine)), transport, mail_from=MAIL_FROM,
+    store = DatabaseStore(create_sessionmaker(engine), suppress=suppress_address)
+    sender = MailSender(store, transport, mail_from=MAIL_FROM,
                         connections=connections, poll_interval=0.05, retry_base=0.05, retry_cap=0.2)
     task = asyncio.create_task(sender.run())
     try:

@@ -1,15 +1,23 @@
-"""People, their server-side sessions, single-use tokens and rate-limit counters."""
+"""People, their server-side sessions, single-use tokens and admins' second factor."""
 
 from __future__ import annotations
 
 import datetime as dt
+from enum import StrEnum
 
 from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from club.db import Base, utcnow
+from club.db import Base, check_in, utcnow
 
-ROLES = ("member", "ambassador", "admin")
+
+class Role(StrEnum):
+    MEMBER = "member"
+    AMBASSADOR = "ambassador"
+    ADMIN = "admin"
+
+
+ROLES = tuple(Role)
 CITIES = ("ghent", "kanazawa", "elsewhere")
 
 
@@ -21,7 +29,7 @@ class Person(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     email: Mapped[str] = mapped_column(String(254), unique=True)
     name: Mapped[str] = mapped_column(String(200))
-    role: Mapped[str] = mapped_column(String(20), default="member", server_default="member")
+    role: Mapped[str] = mapped_column(String(20), default=Role.MEMBER, server_default=Role.MEMBER.value)
     # The language of everything the club mails this person (the newsletter too).
     language: Mapped[str] = mapped_column(String(2), default="en", server_default="en")
     # An admin's console language, when it differs from `language`, and the zone the console shows times in.
@@ -42,6 +50,7 @@ class Person(Base):
     __table_args__ = (
         Index("ix_people_role", "role"),
         Index("ix_people_created_at", "created_at"),
+        check_in("role", Role),
         {"sqlite_autoincrement": True},
     )
 
@@ -52,7 +61,7 @@ class Person(Base):
 
     @property
     def is_admin(self) -> bool:
-        return self.role == "admin"
+        return self.role == Role.ADMIN
 
     @property
     def is_confirmed(self) -> bool:
@@ -87,11 +96,24 @@ class OneTimeToken(Base):
     used_at: Mapped[dt.datetime | None]
 
 
-class RateCounter(Base):
-    """A fixed-window counter shared by every web process through the database."""
+class SecondFactor(Base):
+    """An admin's TOTP secret. `last_step` is the time step of the last code accepted: a code is good once."""
 
-    __tablename__ = "rate_counters"
+    __tablename__ = "admin_second_factors"
 
-    key: Mapped[str] = mapped_column(String(200), primary_key=True)
-    window_start: Mapped[dt.datetime]
-    count: Mapped[int] = mapped_column(Integer, default=0)
+    person_id: Mapped[int] = mapped_column(ForeignKey("people.id", ondelete="CASCADE"), primary_key=True)
+    secret: Mapped[str] = mapped_column(String(64))
+    enabled_at: Mapped[dt.datetime | None]
+    last_step: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class RecoveryCode(Base):
+    """A single-use code for when the phone is lost; only its hash is stored."""
+
+    __tablename__ = "admin_recovery_codes"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    person_id: Mapped[int] = mapped_column(ForeignKey("people.id", ondelete="CASCADE"), index=True)
+    code_hash: Mapped[str] = mapped_column(String(64))
+    used_at: Mapped[dt.datetime | None]

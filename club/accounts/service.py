@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from club import ratelimit
-from club.accounts import tokens
+from club.accounts import tokens, totp
 from club.accounts.models import Person
 from club.accounts.passwords import hash_password, verify_password
 from club.db import utcnow
@@ -109,8 +109,6 @@ class SecondFactorResult:
 
 
 async def needs_second_factor(db: AsyncSession, person: Person) -> bool:
-    from club.admin import totp
-
     return await totp.is_enabled(db, person.id)
 
 
@@ -123,8 +121,6 @@ async def finish_second_factor(db: AsyncSession, *, raw_token: str, code: str, n
                                ) -> SecondFactorResult:
     """Check a TOTP or recovery code against a pending login. Each code works once; a code from more than one
     step (30 s) away is refused; after SECOND_FACTOR_LOCK_AFTER wrong codes the pending login ends."""
-    from club.admin import totp
-
     token = await tokens.peek(db, SECOND_FACTOR_PURPOSE, raw_token)
     if token is None or token.person_id is None:
         return SecondFactorResult(expired=True)
@@ -142,3 +138,4 @@ async def finish_second_factor(db: AsyncSession, *, raw_token: str, code: str, n
     if person is None or person.role != "admin":
         return SecondFactorResult(expired=True)
     return SecondFactorResult(person=person, method=method)
+

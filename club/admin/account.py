@@ -13,13 +13,14 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute
 
 from club import forms, web
-from club.accounts import passwords, sessions, tokens
+from club.accounts import passwords, sessions, tokens, totp
 from club.accounts.models import Person
-from club.admin import audit, totp
+from club.admin import audit
 from club.admin import members as admin_members
 from club.admin.models import AdminSetting
 from club.i18n import LANGUAGES, N_, _, use_language
 from club.mail.outbox import queue_mail
+from club.mail.render import render_mail
 from club.middleware import LANGUAGE_COOKIE
 from club.web import Context, read_form, render, route
 
@@ -143,8 +144,8 @@ async def forgot(request: Request, ctx: Context) -> Response:
         language = person.page_language
         with use_language(language):
             subject = _("Choose a new password for the club's admin console")
-        text, html = admin_members.render_mail("password_reset", language, subject=subject,
-                                               url=ctx.settings.absolute_url(f"/admin/password/{raw}"))
+        text, html = render_mail("admin/mail/password_reset", language, subject=subject,
+                                 url=ctx.settings.absolute_url(f"/admin/password/{raw}"))
         await queue_mail(db, to_email=person.email, to_name=person.name, subject=subject, text=text, html=html,
                          language=language, kind="admin-password-reset", person_id=person.id)
         await audit.record(db, request, "admin.password.reset_request", "person", person.id, {},

@@ -15,11 +15,12 @@ from club.ambassadors import service as ambassadors
 from club.config import Settings
 from club.db import is_postgres, utcnow
 from club.i18n import _, use_language
+from club.mail import outbox
 from club.mail.models import Delivery, Mail
 from club.mail.outbox import queue_mail
+from club.mail.render import render_mail
 from club.members import service as members
 from club.members.models import Consent, Interest
-from club.templating import templates
 
 REPERMISSION_PURPOSE = "newsletter-repermission"
 REPERMISSION_LIFETIME = dt.timedelta(days=30)
@@ -42,15 +43,7 @@ class MemberDetails:
 
 
 async def details(db: AsyncSession, settings: Settings, person: Person) -> MemberDetails:
-    mails = (
-        await db.execute(
-            select(Delivery, Mail)
-            .join(Mail, Mail.id == Delivery.mail_id)
-            .where(Delivery.person_id == person.id)
-            .order_by(Delivery.id.desc())
-            .limit(50)
-        )
-    ).all()
+    mails = await outbox.deliveries_to(db, person.id, newest_first=True, limit=50)
     open_sessions = (
         await db.execute(
             select(AuthSession)
@@ -62,7 +55,7 @@ async def details(db: AsyncSession, settings: Settings, person: Person) -> Membe
         person=person,
         interests=await members.interests_of(db, person.id),
         consents=await members.consent_history(db, person.id),
-        mails=[(delivery, mail) for delivery, mail in mails],
+        mails=mails,
         sessions=list(open_sessions),
         extra=await ambassadors.export_ambassador(db, settings, person),
     )
@@ -134,14 +127,6 @@ async def revoke_session(db: AsyncSession, person: Person, session_id: str) -> b
     return bool(result.rowcount)  # type: ignore[attr-defined]
 
 
-def render_mail(name: str, language: str, **context: Any) -> tuple[str, str]:
-    with use_language(language) as lang:
-        values = {"lang": lang, **context}
-        text = templates.get_template(f"admin/mail/{name}.txt").render(values)
-        html = templates.get_template(f"admin/mail/{name}.html").render(values)
-    return text, html
-
-
 async def send_repermission(db: AsyncSession, settings: Settings, person: Person) -> bool:
     """Ask a member without recorded consent whether they want the newsletter. False when there is no point:
     already subscribed, suppressed, or not a confirmed member."""
@@ -151,7 +136,7 @@ async def send_repermission(db: AsyncSession, settings: Settings, person: Person
     raw = await tokens.issue(db, REPERMISSION_PURPOSE, REPERMISSION_LIFETIME, person_id=person.id)
     with use_language(person.language):
         subject = _("Would you like to receive the club's newsletter?")
-    text, html = render_mail("repermission", person.language, subject=subject,
+    text, html = render_mail("admin/mail/repermission", person.language, subject=subject,
                              url=settings.absolute_url(f"/newsletter/opt-in/{raw}"))
     await queue_mail(db, to_email=person.email, to_name=person.name, subject=subject, text=text, html=html,
                      language=person.language, kind="admin-repermission", person_id=person.id)
@@ -175,7 +160,7 @@ async def invite_admin(db: AsyncSession, settings: Settings, *, email: str, name
     raw = await tokens.issue(db, INVITE_PURPOSE, INVITE_LIFETIME, data=f"{email}\n{name}\n{language}")
     with use_language(language):
         subject = _("You are invited to be an admin of the Ghent–Kanazawa Supporters Club")
-    text, html = render_mail("invite", language, subject=subject, inviter=invited_by.name,
+    text, html = render_mail("admin/mail/invite", language, subject=subject, inviter=invited_by.name,
                              url=settings.absolute_url(f"/admin/invite/{raw}"))
     await queue_mail(db, to_email=email, to_name=name, subject=subject, text=text, html=html, language=language,
                      kind="admin-invite")

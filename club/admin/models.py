@@ -1,4 +1,4 @@
-"""The admin console's tables: the audit log, member imports, and admins' second factor."""
+"""The admin console's tables: the audit log, member imports and admin settings."""
 
 from __future__ import annotations
 
@@ -85,29 +85,6 @@ class MemberImport(Base):
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     heartbeat_at: Mapped[dt.datetime | None]
     finished_at: Mapped[dt.datetime | None]
-
-
-class SecondFactor(Base):
-    """An admin's TOTP secret. `last_step` is the time step of the last code accepted: a code is good once."""
-
-    __tablename__ = "admin_second_factors"
-
-    person_id: Mapped[int] = mapped_column(ForeignKey("people.id", ondelete="CASCADE"), primary_key=True)
-    secret: Mapped[str] = mapped_column(String(64))
-    enabled_at: Mapped[dt.datetime | None]
-    last_step: Mapped[int] = mapped_column(Integer, default=0)
-    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
-
-
-class RecoveryCode(Base):
-    """A single-use code for when the phone is lost; only its hash is stored."""
-
-    __tablename__ = "admin_recovery_codes"
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    person_id: Mapped[int] = mapped_column(ForeignKey("people.id", ondelete="CASCADE"), index=True)
-    code_hash: Mapped[str] = mapped_column(String(64))
-    used_at: Mapped[dt.datetime | None]
 
 
 class AdminSetting(Base):

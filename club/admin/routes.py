@@ -17,9 +17,9 @@ from starlette.responses import Response, StreamingResponse
 from starlette.routing import BaseRoute
 
 from club import csvfile, forms, labels, web
-from club.accounts import passwords, service, sessions, tokens
+from club.accounts import passwords, service, sessions, tokens, totp
 from club.accounts.models import CITIES, ROLES, Person
-from club.admin import account, audit, csvformat, exporter, importer, totp
+from club.admin import account, audit, csvformat, exporter, importer
 from club.admin import members as admin_members
 from club.admin.forms import AdminInvite, MemberEdit
 from club.admin.models import MemberImport

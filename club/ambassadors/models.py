@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import datetime as dt
+from enum import StrEnum
 
 from sqlalchemy import Boolean, Date, ForeignKey, Index, Integer, SmallInteger, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from club.accounts.models import Person
-from club.db import Base, utcnow
+from club.db import Base, check_in, utcnow
 
 # The areas of the twinning (cooperation agreement of 2016, and what the cities share).
 CATEGORIES = ("education", "culture", "crafts", "tourism", "sport", "youth", "food", "sustainability")
@@ -17,7 +18,16 @@ STATIONS = ("ghent", "kanazawa")
 # The six partner institutions; any other is stored by its name.
 INSTITUTIONS = ("ugent", "kanazawa-university", "kask", "kanazawa-college-of-art", "hogent", "kinjo")
 # draft: saved, not sent; submitted: waiting for review; returned: sent back with a comment; approved: final.
-STATUSES = ("draft", "submitted", "returned", "approved")
+
+
+class ActivityStatus(StrEnum):
+    DRAFT = "draft"
+    SUBMITTED = "submitted"
+    RETURNED = "returned"
+    APPROVED = "approved"
+
+
+STATUSES = tuple(ActivityStatus)
 EDITABLE_STATUSES = ("draft", "submitted", "returned")
 
 
@@ -85,7 +95,7 @@ class Activity(Base):
     quarter_hours: Mapped[int] = mapped_column(Integer, default=0)
     link: Mapped[str | None] = mapped_column(String(500))
     public: Mapped[bool] = mapped_column(Boolean, default=True, server_default=text("true"))
-    status: Mapped[str] = mapped_column(String(12), default="draft")
+    status: Mapped[str] = mapped_column(String(12), default=ActivityStatus.DRAFT)
     review_comment: Mapped[str | None] = mapped_column(Text)
     reviewed_by_id: Mapped[int | None] = mapped_column(ForeignKey("people.id", ondelete="SET NULL"))
     reviewed_at: Mapped[dt.datetime | None]
@@ -121,6 +131,7 @@ class Activity(Base):
         Index("ix_activities_person", "person_id", "created_at"),
         # The review queue, oldest first.
         Index("ix_activities_queue", "status", "submitted_at", "id"),
+        check_in("status", ActivityStatus),
     )
 
     @property

@@ -24,7 +24,7 @@ from club.config import Settings
 from club.db import utcnow
 from club.i18n import N_, _, use_language
 from club.mail.outbox import queue_mail
-from club.templating import templates
+from club.mail.render import render_mail
 
 log = logging.getLogger("club.ambassadors")
 
@@ -864,17 +864,14 @@ async def _queue(
 ) -> None:
     with use_language(person.language) as language:
         title = subject()
-        values = {
-            **labels.TEMPLATE_HELPERS,
-            "lang": language,
-            "subject": title,
-            "person": person,
-            "base_url": settings.base_url,
-            "activities_url": settings.absolute_url("/activities"),
-            **context,
-        }
-        html = templates.get_template(f"ambassadors/mail/{template}.html").render(values)
-        text = templates.get_template(f"ambassadors/mail/{template}.txt").render(values)
+    text, html = render_mail(f"ambassadors/mail/{template}", language, **{
+        **labels.TEMPLATE_HELPERS,
+        "subject": title,
+        "person": person,
+        "base_url": settings.base_url,
+        "activities_url": settings.absolute_url("/activities"),
+        **context,
+    })
     await queue_mail(
         db,
         to_email=person.email,

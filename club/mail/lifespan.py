@@ -12,6 +12,7 @@ from typing import Any
 
 from starlette.applications import Starlette
 
+from club.accounts.suppression import suppress_address
 from club.mail.mailbox import running_mailbox
 from club.mail.sender import MailSender, SenderAlreadyRunning, sender_from_settings, transport_from_settings
 from club.mail.transport import SmtpTransport
@@ -67,7 +68,7 @@ async def mail_lifespan(app: Starlette) -> AsyncIterator[None]:
             transport = transport_from_settings(settings)
         task = None
         if settings.run_sender and transport is not None:
-            sender = sender_from_settings(settings, app.state.sessionmaker, transport)
+            sender = sender_from_settings(settings, app.state.sessionmaker, transport, suppress=suppress_address)
             app.state.mail_sender = status.sender = sender
             task = asyncio.create_task(_run(sender))
         try:

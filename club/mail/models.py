@@ -3,17 +3,31 @@
 from __future__ import annotations
 
 import datetime as dt
+from enum import StrEnum
 
 from sqlalchemy import Boolean, ForeignKey, Index, Integer, SmallInteger, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from club.db import Base, utcnow
+from club.db import Base, check_in, utcnow
 
 PRIORITY_TRANSACTIONAL = 0
 PRIORITY_BULK = 10
 
-# queued: waiting for its first attempt or its next retry; sending: claimed by a sender under a lease.
-STATUSES = ("queued", "sending", "sent", "failed")
+
+
+class DeliveryStatus(StrEnum):
+    """Every state a delivery can be in; a CHECK constraint (migration 0013_outbox) refuses any other."""
+
+    QUEUED = "queued"  # waiting for its first attempt or its next retry
+    SENDING = "sending"  # claimed by a sender under a lease
+    SENT = "sent"
+    FAILED = "failed"
+    PAUSED = "paused"  # held by its feature (a paused newsletter): no sender claims it until it is released
+    CANCELLED = "cancelled"  # will never go
+
+
+# Not left yet, and may still leave.
+WAITING = (DeliveryStatus.QUEUED, DeliveryStatus.SENDING, DeliveryStatus.PAUSED)
 
 
 class Mail(Base):
@@ -49,7 +63,7 @@ class Delivery(Base):
     to_name: Mapped[str] = mapped_column(String(200), default="")
     unsubscribe_url: Mapped[str | None] = mapped_column(Text)
     priority: Mapped[int] = mapped_column(SmallInteger, default=PRIORITY_TRANSACTIONAL)
-    status: Mapped[str] = mapped_column(String(10), default="queued")
+    status: Mapped[str] = mapped_column(String(10), default=DeliveryStatus.QUEUED)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     next_attempt_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     lease_until: Mapped[dt.datetime | None]
@@ -61,11 +75,14 @@ class Delivery(Base):
     after_stop: Mapped[bool] = mapped_column(Boolean, default=False, server_default=text("false"))
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
 
-    __table_args__ = (Index("ix_mail_deliveries_claim", "status", "priority", "next_attempt_at", "id"),)
+    __table_args__ = (
+        Index("ix_mail_deliveries_claim", "status", "priority", "next_attempt_at", "id"),
+        check_in("status", DeliveryStatus),
+    )
 
     @property
     def retrying(self) -> bool:
-        return self.status == "queued" and self.attempts > 0
+        return self.status == DeliveryStatus.QUEUED and self.attempts > 0
 
 
 class Sender(Base):

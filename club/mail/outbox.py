@@ -1,7 +1,11 @@
-"""Queuing mail: what other features call, inside their own transaction (the request's), never committing.
+"""The outbox's API: what other features call, inside their own transaction (the request's), never committing.
 
 A signup and its confirmation mail commit together or not at all; the sender picks the mail up after the commit.
 Bodies may use the placeholders %%name%%, %%email%% and %%unsubscribe_url%%, filled per recipient.
+
+Only this module and the sender write delivery rows. A feature finds its own mail by the `reference` it queued it
+with ("newsletter:12"): it can hold and release it, cancel it, retry what failed and count it by state; a member's
+waiting mail can be cancelled and their deliveries made anonymous. Every state is a `DeliveryStatus`.
 """
 
 from __future__ import annotations
@@ -9,15 +13,20 @@ from __future__ import annotations
 import secrets
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import cast
+from typing import Any, cast
 
-from sqlalchemy import Table, insert
+from sqlalchemy import ColumnElement, Select, Table, and_, case, func, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from club import email_address
-from club.db import utcnow
+from club.db import is_postgres, utcnow
 from club.mail.message import Address, check_header_value
-from club.mail.models import PRIORITY_BULK, PRIORITY_TRANSACTIONAL, Delivery, Mail
+from club.mail.models import PRIORITY_BULK, PRIORITY_TRANSACTIONAL, WAITING, Delivery, DeliveryStatus, Mail
+
+# Why a delivery did not go although nothing was tried: the sender writes these too, and reports tell them apart.
+UNSUBSCRIBED = "unsubscribed before sending"
+ERASED = "recipient erased"
+SUPPRESSED = "address suppressed before sending"
 
 # Rows per INSERT statement when queuing a newsletter: large enough to be fast, small enough for any driver.
 INSERT_CHUNK = 5000
@@ -84,7 +93,7 @@ async def queue_mail(
         to_name=" ".join(to_name.split()),
         person_id=person_id,
         priority=PRIORITY_TRANSACTIONAL,
-        status="queued",
+        status=DeliveryStatus.QUEUED,
         attempts=0,
         next_attempt_at=utcnow(),
     )
@@ -131,7 +140,7 @@ async def queue_newsletter(
                 "to_name": address.name,
                 "unsubscribe_url": recipient.unsubscribe_url,
                 "priority": PRIORITY_BULK,
-                "status": "queued",
+                "status": DeliveryStatus.QUEUED.value,
                 "attempts": 0,
                 "next_attempt_at": now,
                 "created_at": now,
@@ -145,3 +154,150 @@ async def queue_newsletter(
         await db.execute(insert(table), rows)
         queued += len(rows)
     return mail, queued
+
+
+# ---- a feature's own mail, by reference ---------------------------------------------------------------------------
+
+def _of(reference: str) -> ColumnElement[bool]:
+    return Delivery.mail_id.in_(select(Mail.id).where(Mail.reference == reference).scalar_subquery())
+
+
+async def _move(db: AsyncSession, where: ColumnElement[bool], **values: Any) -> int:
+    if is_postgres(db):
+        # Lock in id order, as the sender marks its sent rows: two UPDATEs taking the same rows in different orders
+        # deadlock (a Cancel during a send did).
+        where = Delivery.id.in_(select(Delivery.id).where(where).order_by(Delivery.id).with_for_update()
+                                .scalar_subquery())
+    result = await db.execute(update(Delivery).where(where).values(**values).execution_options(
+        synchronize_session=False))
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+
+async def hold(db: AsyncSession, reference: str) -> int:
+    """Keep every delivery of `reference` not sent yet from leaving, those a sender has claimed included: the sender
+    asks right before each message's content goes, so after the commit only a message already inside its SMTP
+    transaction leaves (at most one per connection; `StateCounts.after_stop` counts them)."""
+    return await _move(db, and_(_of(reference), Delivery.status.in_((DeliveryStatus.QUEUED, DeliveryStatus.SENDING))),
+                       status=DeliveryStatus.PAUSED)
+
+
+async def release(db: AsyncSession, reference: str, *, to: Select[Any], others: str = UNSUBSCRIBED) -> int:
+    """Let held deliveries go again, to the people whose ids `to` selects; the others' fail with `others`
+    (nothing was tried). Returns how many go."""
+    held = and_(_of(reference), Delivery.status == DeliveryStatus.PAUSED)
+    released = await _move(db, and_(held, Delivery.person_id.in_(to)), status=DeliveryStatus.QUEUED,
+                           next_attempt_at=utcnow())
+    await _move(db, held, status=DeliveryStatus.FAILED, last_error=others)
+    return released
+
+
+async def cancel(db: AsyncSession, reference: str) -> int:
+    """Nothing of `reference` still waiting leaves (claimed deliveries included, see `hold`)."""
+    return await _move(db, and_(_of(reference), Delivery.status.in_(WAITING)), status=DeliveryStatus.CANCELLED)
+
+
+# What a retry leaves alone: deliveries that must not go (the member left or was erased before it did).
+NOT_RETRIED = (UNSUBSCRIBED, ERASED, SUPPRESSED)
+
+
+async def retry_failed(db: AsyncSession, reference: str, *, held: bool = False) -> int:
+    """Queue the failed deliveries of `reference` again (or hold them, `held`), except those that must not go;
+    the sender still skips members who have since unsubscribed or been suppressed. Returns how many."""
+    return await _move(
+        db,
+        and_(_of(reference), Delivery.status == DeliveryStatus.FAILED,
+             Delivery.last_error.not_in(NOT_RETRIED) | Delivery.last_error.is_(None)),
+        status=DeliveryStatus.PAUSED if held else DeliveryStatus.QUEUED, attempts=0, next_attempt_at=utcnow(),
+        claimed_by=None, lease_until=None, smtp_code=None, last_error=None,
+    )
+
+
+@dataclass(frozen=True)
+class StateCounts:
+    """A reference's deliveries by state; `unsubscribed` are failed ones that never went because the member left
+    (not counted in `failed`), `after_stop` sent ones that left after a hold or cancel."""
+
+    counts: dict[DeliveryStatus, int]
+    unsubscribed: int
+    after_stop: int
+
+    def __getitem__(self, status: DeliveryStatus) -> int:
+        return self.counts.get(status, 0)
+
+    @property
+    def waiting(self) -> int:
+        return sum(self[status] for status in WAITING)
+
+    @property
+    def total(self) -> int:
+        return sum(self.counts.values()) + self.unsubscribed
+
+
+async def count_by_state(db: AsyncSession, reference: str) -> StateCounts:
+    unsubscribed = and_(Delivery.status == DeliveryStatus.FAILED, Delivery.last_error == UNSUBSCRIBED)
+    state = case((unsubscribed, "unsubscribed"), else_=Delivery.status)
+    rows = await db.execute(
+        select(state, func.count(), func.sum(case((Delivery.after_stop.is_(True), 1), else_=0)))
+        .where(_of(reference)).group_by(state)
+    )
+    counts: dict[DeliveryStatus, int] = {}
+    left, after_stop = 0, 0
+    for key, count, late in rows.all():
+        after_stop += int(late or 0)
+        if key == "unsubscribed":
+            left = int(count)
+        else:
+            counts[DeliveryStatus(key)] = int(count)
+    return StateCounts(counts, left, after_stop)
+
+
+async def failures(db: AsyncSession, reference: str, limit: int = 200) -> list[Delivery]:
+    """Failed deliveries of `reference` that were tried (not those that never went because the member left)."""
+    statement = (
+        select(Delivery)
+        .where(_of(reference), Delivery.status == DeliveryStatus.FAILED, Delivery.last_error != UNSUBSCRIBED)
+        .order_by(Delivery.id)
+        .limit(limit)
+    )
+    return list((await db.execute(statement)).scalars())
+
+
+# ---- a person's mail ------------------------------------------------------------------------------------------
+
+async def cancel_waiting(db: AsyncSession, person_id: int, *, reason: str = UNSUBSCRIBED,
+                         bulk_only: bool = True) -> int:
+    """Take a person out of the mail still waiting for its first attempt or a retry (newsletters only, unless not
+    `bulk_only`), the next batch included: those deliveries fail with `reason`."""
+    where = and_(Delivery.person_id == person_id, Delivery.status == DeliveryStatus.QUEUED)
+    if bulk_only:
+        where = and_(where, Delivery.priority == PRIORITY_BULK)
+    return await _move(db, where, status=DeliveryStatus.FAILED, last_error=reason)
+
+
+async def deliveries_to(db: AsyncSession, person_id: int, *, email: str | None = None, newest_first: bool = False,
+                        limit: int | None = None) -> list[tuple[Delivery, Mail]]:
+    """A person's mail (also what was sent to their address before they had an account, when `email` is given)."""
+    theirs = Delivery.person_id == person_id if email is None else or_(Delivery.person_id == person_id,
+                                                                        Delivery.to_email == email)
+    order = (Delivery.id.desc(),) if newest_first else (Delivery.created_at, Delivery.id)
+    statement = select(Delivery, Mail).join(Mail, Mail.id == Delivery.mail_id).where(theirs).order_by(*order)
+    rows = await db.execute(statement if limit is None else statement.limit(limit))
+    return [(delivery, mail) for delivery, mail in rows.all()]
+
+
+async def forget_recipient(db: AsyncSession, person_id: int, email: str, *, anonymous_email: str) -> None:
+    """Keep the outbox's counts but not the address: the person's deliveries become anonymous, what still waits
+    is cancelled, and the bodies of mails written to them alone (links, greetings) are emptied."""
+    theirs = or_(Delivery.person_id == person_id, Delivery.to_email == email)
+    await db.execute(
+        update(Mail)
+        .where(Mail.id.in_(select(Delivery.mail_id).where(theirs)), Mail.bulk.is_(False))
+        .values(text="", html="")
+        .execution_options(synchronize_session=False)
+    )
+    await _move(db, and_(theirs, Delivery.status == DeliveryStatus.QUEUED), status=DeliveryStatus.FAILED,
+                last_error=ERASED)
+    # A relay's refusal often quotes the address ("550 <jan@example.be>: no such user").
+    await _move(db, and_(theirs, func.lower(Delivery.last_error).contains(email.lower(), autoescape=True)),
+                last_error="refused (the reply named the erased address)")
+    await _move(db, theirs, person_id=None, to_email=anonymous_email, to_name="", unsubscribe_url=None)

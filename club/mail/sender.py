@@ -39,18 +39,19 @@ import socket
 import sqlite3
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from email.utils import parseaddr
-from typing import Any, cast
+from typing import Any, Protocol, cast
 
-from sqlalchemy import Select, Table, delete, func, insert, select, update
+from sqlalchemy import Select, Table, delete, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker
 
 from club.db import create_engine, create_sessionmaker, utcnow
 from club.mail.dkim import DkimSigner, signer_from_settings
 from club.mail.message import Address, MessageTemplate, domain_of
-from club.mail.models import Delivery, Hold, Mail, Sender
+from club.mail.models import Delivery, DeliveryStatus, Hold, Mail, Sender
+from club.mail.outbox import ERASED, SUPPRESSED, UNSUBSCRIBED
 from club.mail.transport import PermanentFailure, SendFailure, SmtpTransport, Transport, Withdrawn
 
 log = logging.getLogger("club.mail.sender")
@@ -68,10 +69,7 @@ STALE_AFTER = dt.timedelta(seconds=30)
 # The longest a "yes, it may go" is trusted before the content goes.
 FRESH_VERDICT = 0.05
 
-# What a delivery that may no longer go becomes (the texts are also what members and newsletters write).
-UNSUBSCRIBED = "unsubscribed before sending"
-ERASED = "recipient erased"
-SUPPRESSED = "address suppressed before sending"
+# What a delivery that may no longer go becomes: UNSUBSCRIBED, ERASED, SUPPRESSED (club/mail/outbox.py).
 # The verdict for a delivery that is no longer this sender's to send (paused, cancelled, taken back): leave it.
 NOT_MINE = "not mine"
 
@@ -164,7 +162,7 @@ def _pid_alive(pid: int) -> bool:
 
 # A message that left is recorded as sent even when Pause or Cancel (or Resume after them) changed its row meanwhile:
 # it was inside its SMTP transaction then, and `after_stop` says so in the report.
-_LATE = "('paused', 'cancelled', 'queued')"
+_LATE = f"('{DeliveryStatus.PAUSED}', '{DeliveryStatus.CANCELLED}', '{DeliveryStatus.QUEUED}')"
 
 
 _VERDICT_QUERY = (
@@ -179,11 +177,39 @@ def _claim_query(pick: Select[Any], postgres: bool) -> Select[Any]:
     return pick.with_for_update(skip_locked=True) if postgres else pick
 
 
-class DeliveryStore:
-    """The database side of the sender."""
+# No more mail to an address (its owner's feature decides what that means): session, address, reason, when.
+Suppress = Callable[[AsyncSession, str, str, dt.datetime], Awaitable[None]]
 
-    def __init__(self, sessionmaker: async_sessionmaker[AsyncSession], *, lease: float = 300.0) -> None:
+
+class DeliveryStore(Protocol):
+    """What the sender needs from where deliveries are kept: claim them, ask whether one may still go, record
+    outcomes, hand back what it did not send, and the sender's own liveness and holds."""
+
+    sender_id: str
+    # True when `verdicts` should be asked for a group while envelopes travel; False when `verdict_now` is instant.
+    postgres: bool
+
+    async def register(self) -> None: ...
+    async def reclaim(self) -> int: ...
+    async def unregister(self) -> None: ...
+    async def open_hold(self) -> Hold | None: ...
+    async def hold(self, code: int | None, reply: str, recipients: int) -> None: ...
+    async def verdicts(self, items: Sequence[Claimed]) -> dict[int, str | None]: ...
+    def verdict_now(self, item: Claimed) -> str | None: ...
+    async def claim(self, limit: int) -> list[Claimed]: ...
+    async def mails(self, ids: Sequence[int]) -> dict[int, MailContent]: ...
+    async def record(self, outcomes: Sequence[Outcome]) -> None: ...
+    async def release(self, claimed: Sequence[Claimed]) -> None: ...
+
+
+class DatabaseStore:
+    """The `DeliveryStore` of the outbox tables (SQLite or PostgreSQL). `suppress` is called, in the transaction
+    that records the refusal, for an address refused for good."""
+
+    def __init__(self, sessionmaker: async_sessionmaker[AsyncSession], *, suppress: Suppress,
+                 lease: float = 300.0) -> None:
         self.sessionmaker = sessionmaker
+        self.suppress = suppress
         self.engine: AsyncEngine = sessionmaker.kw["bind"]
         self.lease = dt.timedelta(seconds=lease)
         self.sender_id = secrets.token_hex(8)
@@ -470,21 +496,8 @@ class DeliveryStore:
                     .values(**values)
                 )
                 if outcome.suppress:
-                    await self._suppress(db, outcome, now)
+                    await self.suppress(db, outcome.delivery.to_email, f"{outcome.code} {outcome.reply}", now)
             await db.commit()
-
-    async def _suppress(self, db: AsyncSession, outcome: Outcome, now: dt.datetime) -> None:
-        from club.accounts.models import Person
-
-        reason = f"{outcome.code} {outcome.reply}"[:1000]
-        await db.execute(
-            update(Person)
-            .where(
-                func.lower(Person.email) == outcome.delivery.to_email.lower(), Person.suppressed_at.is_(None)
-            )
-            .values(suppressed_at=now, suppressed_reason=reason)
-            .execution_options(synchronize_session=False)
-        )
 
     async def release(self, claimed: Sequence[Claimed]) -> None:
         """Hand back deliveries claimed but not sent (on shutdown), so the next sender needs no lease expiry."""
@@ -967,9 +980,10 @@ def transport_from_settings(settings: Any, *, port: int | None = None) -> SmtpTr
 
 
 def sender_from_settings(
-    settings: Any, sessionmaker: async_sessionmaker[AsyncSession], transport: Transport, **options: Any
+    settings: Any, sessionmaker: async_sessionmaker[AsyncSession], transport: Transport, *, suppress: Suppress,
+    **options: Any,
 ) -> MailSender:
-    store = DeliveryStore(sessionmaker, lease=max(300.0, 4 * settings.smtp_timeout))
+    store = DatabaseStore(sessionmaker, suppress=suppress, lease=max(300.0, 4 * settings.smtp_timeout))
     return MailSender(
         store,
         transport,
@@ -982,6 +996,7 @@ def sender_from_settings(
 
 async def run_worker(settings: Any, *, engine: AsyncEngine | None = None, **options: Any) -> None:
     """`python server.py worker`: a sender in its own process, until SIGINT or SIGTERM."""
+    from club.accounts.suppression import suppress_address
     from club.mail import mailbox
 
     own_engine = engine is None
@@ -994,7 +1009,8 @@ async def run_worker(settings: Any, *, engine: AsyncEngine | None = None, **opti
         else:
             port = await stack.enter_async_context(mailbox.running_mailbox(settings.var_dir))
             transport = transport_from_settings(settings, port=port)
-        sender = sender_from_settings(settings, create_sessionmaker(engine), transport, **options)
+        sender = sender_from_settings(settings, create_sessionmaker(engine), transport, suppress=suppress_address,
+                                      **options)
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, sender.stop)

@@ -15,22 +15,21 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote
 
-from sqlalchemy import Select, delete, func, or_, select, update
+from sqlalchemy import Select, delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from club import email_address, i18n
+from club import email_address, i18n, ratelimit
 from club.accounts import sessions, tokens
-from club.accounts.models import AuthSession, OneTimeToken, Person, RateCounter
+from club.accounts.models import AuthSession, OneTimeToken, Person
 from club.admin import audit
 from club.ambassadors import service as ambassadors
 from club.config import Settings
 from club.db import utcnow
 from club.i18n import N_, _, use_language
-from club.mail import mailbox
-from club.mail.models import PRIORITY_BULK, Delivery, Mail
+from club.mail import mailbox, outbox
 from club.mail.outbox import queue_mail
+from club.mail.render import render_mail
 from club.members.models import Consent, ErasureCount, Interest, MemberInterest, WelcomeText
-from club.templating import templates
 
 CONFIRM_PURPOSE = "member-confirm"
 CONFIRM_LIFETIME = dt.timedelta(hours=48)
@@ -138,17 +137,8 @@ async def add_interest(db: AsyncSession, *, name_nl: str, name_en: str, name_ja:
 
 # ---- mail ------------------------------------------------------------------------------------------------------
 
-def render_mail(name: str, language: str, **context: Any) -> tuple[str, str]:
-    """The text and HTML bodies of templates/members/mail/<name>.txt and .html (on the shared mail layout)."""
-    with use_language(language) as lang:
-        values = {"lang": lang, **context}
-        text = templates.get_template(f"members/mail/{name}.txt").render(values)
-        html_body = templates.get_template(f"members/mail/{name}.html").render(values)
-    return text, html_body
-
-
 async def _send(db: AsyncSession, person: Person, subject: str, template: str, **context: Any) -> None:
-    text, html_body = render_mail(template, person.language, subject=subject, **context)
+    text, html_body = render_mail(f"members/mail/{template}", person.language, subject=subject, **context)
     # The greeting uses the %%name%% placeholder, filled by the sender, so the stored body holds no name.
     await queue_mail(db, to_email=person.email, to_name=person.name, subject=subject, text=text, html=html_body,
                      language=person.language, kind=f"member-{template}", person_id=person.id)
@@ -312,12 +302,7 @@ async def set_newsletter(db: AsyncSession, person: Person, subscribed: bool, *, 
 
 async def cancel_queued_newsletters(db: AsyncSession, person_id: int) -> None:
     """Take an unsubscribed member out of any newsletter still waiting in the outbox (the next batch included)."""
-    await db.execute(
-        update(Delivery)
-        .where(Delivery.person_id == person_id, Delivery.status == "queued", Delivery.priority == PRIORITY_BULK)
-        .values(status="failed", last_error="unsubscribed before sending")
-        .execution_options(synchronize_session=False)
-    )
+    await outbox.cancel_waiting(db, person_id, reason=outbox.UNSUBSCRIBED)
 
 
 async def consent_history(db: AsyncSession, person_id: int) -> list[Consent]:
@@ -423,14 +408,7 @@ async def export(db: AsyncSession, settings: Settings, person: Person) -> dict[s
     the terms and the activities with links to their photos."""
     interests = await interests_of(db, person.id)
     consents = await consent_history(db, person.id)
-    mails = (
-        await db.execute(
-            select(Delivery, Mail.subject, Mail.kind)
-            .join(Mail, Mail.id == Delivery.mail_id)
-            .where(or_(Delivery.person_id == person.id, Delivery.to_email == person.email))
-            .order_by(Delivery.created_at, Delivery.id)
-        )
-    ).all()
+    mails = await outbox.deliveries_to(db, person.id, email=person.email)
     logins = (
         await db.execute(
             select(AuthSession).where(AuthSession.person_id == person.id).order_by(AuthSession.created_at)
@@ -466,13 +444,13 @@ async def export(db: AsyncSession, settings: Settings, person: Person) -> dict[s
         ],
         "mails": [
             {
-                "subject": subject,
-                "kind": kind,
+                "subject": mail.subject,
+                "kind": mail.kind,
                 "status": delivery.status,
                 "queued_at": _iso(delivery.created_at),
                 "sent_at": _iso(delivery.sent_at),
             }
-            for delivery, subject, kind in mails
+            for delivery, mail in mails
         ],
         "sessions": [
             {
@@ -490,35 +468,7 @@ async def export(db: AsyncSession, settings: Settings, person: Person) -> dict[s
 
 
 async def forget_mail(db: AsyncSession, person: Person) -> None:
-    """Keep the outbox's counts but not the address: the person's deliveries become anonymous, what still waits
-    is cancelled, and the bodies of mails written to them alone (links, greetings) are emptied."""
-    theirs = or_(Delivery.person_id == person.id, Delivery.to_email == person.email)
-    own_mail_ids = select(Delivery.mail_id).where(theirs)
-    await db.execute(
-        update(Mail)
-        .where(Mail.id.in_(own_mail_ids), Mail.bulk.is_(False))
-        .values(text="", html="")
-        .execution_options(synchronize_session=False)
-    )
-    await db.execute(
-        update(Delivery)
-        .where(theirs, Delivery.status == "queued")
-        .values(status="failed", last_error="recipient erased")
-        .execution_options(synchronize_session=False)
-    )
-    # A relay's refusal often quotes the address ("550 <jan@example.be>: no such user").
-    await db.execute(
-        update(Delivery)
-        .where(theirs, func.lower(Delivery.last_error).contains(person.email.lower(), autoescape=True))
-        .values(last_error="refused (the reply named the erased address)")
-        .execution_options(synchronize_session=False)
-    )
-    await db.execute(
-        update(Delivery)
-        .where(theirs)
-        .values(person_id=None, to_email=FORMER_MEMBER_EMAIL, to_name="", unsubscribe_url=None)
-        .execution_options(synchronize_session=False)
-    )
+    await outbox.forget_recipient(db, person.id, person.email, anonymous_email=FORMER_MEMBER_EMAIL)
 
 
 async def _count_erasure(db: AsyncSession) -> None:
@@ -545,11 +495,7 @@ async def erase(db: AsyncSession, settings: Settings, person: Person) -> None:
     await db.execute(delete(Consent).where(Consent.person_id == person.id))
     await db.execute(delete(MemberInterest).where(MemberInterest.person_id == person.id))
     # Rate-limit counters that name them: their address (hashed or, for an admin's login, as typed), their id.
-    await db.execute(delete(RateCounter).where(or_(
-        RateCounter.key.contains(address_key(email)),
-        RateCounter.key.contains(email, autoescape=True),
-        RateCounter.key.endswith(f":account:{person.id}"),
-    )))
+    await ratelimit.forget(db, containing=(address_key(email), email), ending=(f":account:{person.id}",))
     await audit.forget_person(db, person.id, email, name)
     from club.admin import importer  # here, not above: the importer imports this module
 

@@ -7,14 +7,26 @@ Who receives which copy lives in the outbox (`mails`, `mail_deliveries`): one Ma
 from __future__ import annotations
 
 import datetime as dt
+from enum import StrEnum
 
 from sqlalchemy import Boolean, ForeignKey, Index, Integer, LargeBinary, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from club.db import Base, utcnow
+from club.db import Base, check_in, utcnow
 
 # draft -> scheduled -> sending <-> paused -> sent; draft, scheduled, sending and paused can become cancelled.
-STATUSES = ("draft", "scheduled", "sending", "paused", "sent", "cancelled")
+
+
+class NewsletterStatus(StrEnum):
+    DRAFT = "draft"
+    SCHEDULED = "scheduled"
+    SENDING = "sending"
+    PAUSED = "paused"
+    SENT = "sent"
+    CANCELLED = "cancelled"
+
+
+STATUSES = tuple(NewsletterStatus)
 EDITABLE = ("draft", "scheduled")
 STARTABLE = ("draft", "scheduled")
 
@@ -23,7 +35,7 @@ class Newsletter(Base):
     __tablename__ = "newsletters"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    status: Mapped[str] = mapped_column(String(12), default="draft")
+    status: Mapped[str] = mapped_column(String(12), default=NewsletterStatus.DRAFT)
     fallback_language: Mapped[str] = mapped_column(String(2), default="en")
     # Kept out of the public archive and its feed.
     private: Mapped[bool] = mapped_column(Boolean, default=False)
@@ -43,7 +55,8 @@ class Newsletter(Base):
         back_populates="newsletter", lazy="raise", cascade="all, delete-orphan", order_by="NewsletterVariant.language"
     )
 
-    __table_args__ = (Index("ix_newsletters_status_scheduled_at", "status", "scheduled_at"),)
+    __table_args__ = (Index("ix_newsletters_status_scheduled_at", "status", "scheduled_at"),
+                      check_in("status", NewsletterStatus))
 
     @property
     def reference(self) -> str:

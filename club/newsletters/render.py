@@ -15,7 +15,6 @@ from functools import cache
 from html import escape
 from typing import Any
 
-import css_inline
 import nh3
 from markdown_it import MarkdownIt
 from markdown_it.token import Token
@@ -24,7 +23,7 @@ from markupsafe import Markup
 from club.config import Settings
 from club.i18n import N_, translate_for, use_language
 from club.mail.message import PLACEHOLDERS
-from club.templating import templates
+from club.mail.render import render_mail
 
 ALLOWED_TAGS = {
     "a", "b", "blockquote", "br", "code", "del", "em", "h1", "h2", "h3", "h4", "hr", "i", "img", "li", "ol", "p",
@@ -232,17 +231,10 @@ def mail(settings: Settings, *, language: str, subject: str, preheader: str, bod
          web_url: str | None = None) -> RenderedMail:
     """The mail in one language, placeholders left for the sender; the footer says why it arrives."""
     with use_language(language):
-        context: dict[str, Any] = {
-            "lang": language,
-            "subject": subject,
-            "preheader": preheader,
-            "content": Markup(body_html(body)),
-            "web_url": web_url,
-            "base_url": settings.base_url,
-        }
-        html = templates.get_template("newsletters/mail.html").render(context)
-        html = css_inline.inline(html, keep_at_rules=True, load_remote_stylesheets=False)
-        text = templates.get_template("newsletters/mail.txt").render({**context, "content": body_text(body)})
+        content = Markup(body_html(body))
+    text, html = render_mail("newsletters/mail", language, inline_css=True, text_values={"content": body_text(body)},
+                             subject=subject, preheader=preheader, content=content, web_url=web_url,
+                             base_url=settings.base_url)
     return RenderedMail(subject=subject, html=html, text=text)
 
 

@@ -13,15 +13,16 @@ import secrets
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import ColumnElement, and_, case, delete, distinct, exists, func, select, update
+from sqlalchemy import delete, distinct, exists, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import aliased, selectinload
 
 from club import csvfile
 from club.accounts.models import Person
 from club.config import Settings
-from club.db import is_postgres, transaction, utcnow
-from club.mail.models import Delivery, Mail
+from club.db import transaction, utcnow
+from club.mail import outbox
+from club.mail.models import Delivery, DeliveryStatus, Mail
 from club.mail.outbox import Recipient, queue_mail, queue_newsletter
 from club.members.models import Consent
 from club.members.service import NEWSLETTER, subscribed_members, unsubscribe_url
@@ -33,8 +34,6 @@ from club.newsletters.models import STARTABLE, Newsletter, NewsletterImage, News
 log = logging.getLogger("club.newsletters")
 
 # What members' cancel_queued_newsletters writes on a delivery whose member unsubscribed before it left.
-UNSUBSCRIBED_ERROR = "unsubscribed before sending"
-PENDING = ("queued", "sending", "paused")
 TEST_UNSUBSCRIBE_PATH = "/unsubscribe/test-only"
 
 
@@ -253,35 +252,15 @@ def _recipients(settings: Settings, members: list[tuple[int, str, str]]) -> Iter
                         unsubscribe_url=unsubscribe_url(settings, person_id))
 
 
-def _mail_ids(newsletter_id: int):  # type: ignore[no-untyped-def]
-    return select(Mail.id).where(Mail.reference == f"newsletter:{newsletter_id}").scalar_subquery()
-
-
-async def _set_deliveries(db: AsyncSession, newsletter_id: int, from_status: str, to: str, **values: object) -> int:
-    matching: tuple[ColumnElement[bool], ...] = (Delivery.mail_id.in_(_mail_ids(newsletter_id)),
-                                                 Delivery.status == from_status)
-    if is_postgres(db):
-        # Lock in id order, as the sender marks its sent rows: two UPDATEs taking the same rows in different orders
-        # deadlock (a Cancel during a send did).
-        ordered = select(Delivery.id).where(*matching).order_by(Delivery.id).with_for_update()
-        matching = (Delivery.id.in_(ordered.scalar_subquery()),)
-    result = await db.execute(
-        update(Delivery)
-        .where(*matching)
-        .values(status=to, **values)
-        .execution_options(synchronize_session=False)
-    )
-    return int(result.rowcount or 0)  # type: ignore[attr-defined]
+def _reference(newsletter_id: int) -> str:
+    return f"newsletter:{newsletter_id}"
 
 
 async def pause(db: AsyncSession, newsletter_id: int) -> bool:
-    """Hold every delivery not sent yet, those a sender has already claimed included: the sender checks each one
-    right before its content goes, so after this commits only messages already inside an SMTP transaction leave
-    (at most one per connection; `Progress.after_stop` counts them)."""
+    """Hold every delivery not sent yet (see `outbox.hold`)."""
     if not await _transition(db, newsletter_id, ("sending",), "paused"):
         return False
-    for status in ("queued", "sending"):
-        await _set_deliveries(db, newsletter_id, status, "paused")
+    await outbox.hold(db, _reference(newsletter_id))
     return True
 
 
@@ -290,14 +269,7 @@ async def resume(db: AsyncSession, newsletter_id: int) -> bool:
     if not await _transition(db, newsletter_id, ("paused",), "sending"):
         return False
     still_subscribed = subscribed_members().with_only_columns(Person.id).order_by(None)
-    await db.execute(
-        update(Delivery)
-        .where(Delivery.mail_id.in_(_mail_ids(newsletter_id)), Delivery.status == "paused",
-               Delivery.person_id.in_(still_subscribed))
-        .values(status="queued", next_attempt_at=utcnow())
-        .execution_options(synchronize_session=False)
-    )
-    await _set_deliveries(db, newsletter_id, "paused", "failed", last_error=UNSUBSCRIBED_ERROR)
+    await outbox.release(db, _reference(newsletter_id), to=still_subscribed, others=outbox.UNSUBSCRIBED)
     return True
 
 
@@ -307,13 +279,8 @@ async def cancel(db: AsyncSession, newsletter_id: int) -> bool:
     if not await _transition(db, newsletter_id, ("draft", "scheduled", "sending", "paused"), "cancelled",
                              finished_at=utcnow()):
         return False
-    for status in ("queued", "sending", "paused"):
-        await _set_deliveries(db, newsletter_id, status, "cancelled")
+    await outbox.cancel(db, _reference(newsletter_id))
     return True
-
-
-# What a retry leaves alone: deliveries that must not go (the member left or was erased before it did).
-NOT_RETRIED = (UNSUBSCRIBED_ERROR, "recipient erased", "address suppressed before sending")
 
 
 async def retry_failed(db: AsyncSession, newsletter_id: int) -> int:
@@ -322,15 +289,7 @@ async def retry_failed(db: AsyncSession, newsletter_id: int) -> int:
     newsletter = await db.get(Newsletter, newsletter_id)
     if newsletter is None or newsletter.status not in ("sending", "paused", "sent"):
         return 0
-    count = await db.execute(
-        update(Delivery)
-        .where(Delivery.mail_id.in_(_mail_ids(newsletter_id)), Delivery.status == "failed",
-               Delivery.last_error.not_in(NOT_RETRIED) | Delivery.last_error.is_(None))
-        .values(status="paused" if newsletter.status == "paused" else "queued", attempts=0, next_attempt_at=utcnow(),
-                claimed_by=None, lease_until=None, smtp_code=None, last_error=None)
-        .execution_options(synchronize_session=False)
-    )
-    retried = int(count.rowcount or 0)  # type: ignore[attr-defined]
+    retried = await outbox.retry_failed(db, _reference(newsletter_id), held=newsletter.status == "paused")
     if retried:
         await _transition(db, newsletter_id, ("sent",), "sending", finished_at=None)
     return retried
@@ -375,49 +334,32 @@ class Progress:
 
 async def progress(db: AsyncSession, newsletter: Newsletter) -> Progress:
     """Counts per state of this newsletter's deliveries; also notices that a send has finished."""
-    state = case(
-        (and_(Delivery.status == "failed", Delivery.last_error == UNSUBSCRIBED_ERROR), "skipped"),
-        (Delivery.status.in_(PENDING), "pending"),
-        else_=Delivery.status,
-    )
-    rows = await db.execute(
-        select(state, func.count()).where(Delivery.mail_id.in_(_mail_ids(newsletter.id))).group_by(state)
-    )
-    counts: dict[str, int] = {key: int(value) for key, value in rows.all()}
-    after_stop = await db.scalar(
-        select(func.count()).where(Delivery.mail_id.in_(_mail_ids(newsletter.id)), Delivery.after_stop.is_(True))
-    )
+    counts = await outbox.count_by_state(db, _reference(newsletter.id))
     status = newsletter.status
-    if status == "sending" and not counts.get("pending"):
+    if status == "sending" and not counts.waiting:
         if await _transition(db, newsletter.id, ("sending",), "sent", finished_at=utcnow()):
             status = "sent"
-    return Progress(status=status, total=sum(counts.values()), sent=counts.get("sent", 0),
-                    failed=counts.get("failed", 0), pending=counts.get("pending", 0),
-                    cancelled=counts.get("cancelled", 0), skipped=counts.get("skipped", 0),
-                    after_stop=int(after_stop or 0))
+    return Progress(status=status, total=counts.total, sent=counts[DeliveryStatus.SENT],
+                    failed=counts[DeliveryStatus.FAILED], pending=counts.waiting,
+                    cancelled=counts[DeliveryStatus.CANCELLED], skipped=counts.unsubscribed,
+                    after_stop=counts.after_stop)
 
 
 async def failures(db: AsyncSession, newsletter_id: int, limit: int = 200) -> list[Delivery]:
-    statement = (
-        select(Delivery)
-        .where(Delivery.mail_id.in_(_mail_ids(newsletter_id)), Delivery.status == "failed",
-               Delivery.last_error != UNSUBSCRIBED_ERROR)
-        .order_by(Delivery.id)
-        .limit(limit)
-    )
-    return list((await db.execute(statement)).scalars())
+    return await outbox.failures(db, _reference(newsletter_id), limit)
 
 
 async def unsubscribes(db: AsyncSession, newsletter_id: int) -> int:
     """Recipients who unsubscribed after this newsletter reached them and before another newsletter did."""
     later, later_mail = aliased(Delivery), aliased(Mail)
-    reference = f"newsletter:{newsletter_id}"
+    reference = _reference(newsletter_id)
+    mail_ids = select(Mail.id).where(Mail.reference == reference).scalar_subquery()
     statement = (
         select(func.count(distinct(Consent.person_id)))
         .select_from(Consent)
         .join(Delivery, Delivery.person_id == Consent.person_id)
         .where(
-            Delivery.mail_id.in_(_mail_ids(newsletter_id)),
+            Delivery.mail_id.in_(mail_ids),
             Delivery.sent_at.is_not(None),
             Consent.purpose == NEWSLETTER,
             Consent.given.is_(False),

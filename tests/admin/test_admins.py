@@ -8,10 +8,9 @@ import pyotp
 import pytest
 from sqlalchemy import select
 
-from club.accounts import service
-from club.accounts.models import AuthSession, Person
-from club.admin import totp
-from club.admin.models import AuditEntry, SecondFactor
+from club.accounts import service, totp
+from club.accounts.models import AuthSession, Person, SecondFactor
+from club.admin.models import AuditEntry
 from club.db import utcnow
 from club.mail.models import Delivery, Mail
 from tests.admin.helpers import actions, admin_client, post_form

@@ -8,8 +8,7 @@ import time
 import httpx
 import pyotp
 
-from club.accounts import service
-from club.admin import totp
+from club.accounts import service, totp
 from tests.factories import ADMIN_PASSWORD, make_admin
 
 ATTACKER = ("203.0.113.9", 40000)

@@ -1,8 +1,8 @@
 import datetime as dt
 
 from club import ratelimit
-from club.accounts.models import RateCounter
 from club.db import utcnow
+from club.ratelimit import RateCounter
 
 
 async def test_counts_within_the_window_and_starts_again_after_it(db):

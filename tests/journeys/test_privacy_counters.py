@@ -9,9 +9,10 @@ import httpx
 from sqlalchemy import select, update
 
 from club import ratelimit, tasks
-from club.accounts.models import AuthSession, RateCounter
+from club.accounts.models import AuthSession
 from club.db import create_sessionmaker, utcnow
 from club.members.service import address_key
+from club.ratelimit import RateCounter
 from tests.factories import csrf_token, log_in, make_person
 
 

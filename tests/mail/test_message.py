@@ -7,7 +7,7 @@ from email.message import EmailMessage
 from email.utils import getaddresses
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from club.mail.message import Address, MessageTemplate, build_message, make_message_id
@@ -181,6 +181,8 @@ def test_cr_lf_nul_are_refused_in_header_values(evil: str) -> None:
 EXPECTED_HEADERS = {"from", "to", "subject", "date", "message-id", "mime-version", "content-type"}
 
 
+# No deadline: on a loaded machine one example took 253 ms once and 2 ms when replayed (a timing, not a verdict).
+@settings(deadline=None)
 @given(
     subject=st.text(max_size=300) | st.sampled_from(["=?utf-8?b?YQ==?=", "Re: x\tBcc: y"]),
     name=st.text(max_size=120) | st.sampled_from(["=?utf-8?b?YQ==?=", 'a "b" \\ c', "Mr. <x@y.org>, Ms."]),

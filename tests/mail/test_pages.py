@@ -7,12 +7,13 @@ import httpx
 import pytest
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from club.accounts.suppression import suppress_address
 from club.config import Settings
 from club.mail.mailbox import running_mailbox
 from club.mail.message import Address
 from club.mail.outbox import queue_mail
 from club.mail.routes import linkify
-from club.mail.sender import DeliveryStore, MailSender, transport_from_settings
+from club.mail.sender import DatabaseStore, MailSender, transport_from_settings
 from tests.factories import log_in, make_admin
 
 
@@ -40,7 +41,7 @@ async def test_mail_caught_by_the_dev_mailbox_over_real_smtp(
 
         transport = transport_from_settings(settings, port=port)
         sender = MailSender(
-            DeliveryStore(create_sessionmaker(engine)),
+            DatabaseStore(create_sessionmaker(engine), suppress=suppress_address),
             transport,  # type: ignore[arg-type]
             mail_from=Address("club@ghent-kanazawa.example"),
             connections=1,

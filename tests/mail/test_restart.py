@@ -17,12 +17,13 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
+from club.accounts.suppression import suppress_address
 from club.app import create_app
 from club.config import ROOT, Settings
 from club.db import create_sessionmaker
 from club.mail.models import Sender
 from club.mail.outbox import queue_mail
-from club.mail.sender import DeliveryStore
+from club.mail.sender import DatabaseStore
 from tests.conftest import ON_POSTGRES
 from tests.factories import eventually, log_in, make_admin
 from tests.mail.smtp_server import SmtpServer
@@ -108,7 +109,7 @@ async def test_kill_9_of_pid_1_and_a_restart_as_pid_1_sends_again(
 async def test_a_refused_second_sender_says_why_without_a_traceback(
     engine: AsyncEngine, settings: Settings, tmp_path: Path
 ) -> None:
-    running = DeliveryStore(create_sessionmaker(engine))
+    running = DatabaseStore(create_sessionmaker(engine), suppress=suppress_address)
     await running.register()
     server = await SmtpServer().start()
     worker = subprocess.Popen([sys.executable, "-c", WORKER], cwd=ROOT,
@@ -137,7 +138,7 @@ async def test_a_refused_second_sender_says_why_without_a_traceback(
 async def test_a_web_process_that_sends_no_mail_says_so(
     db: AsyncSession, engine: AsyncEngine, settings: Settings
 ) -> None:
-    other = DeliveryStore(create_sessionmaker(engine))
+    other = DatabaseStore(create_sessionmaker(engine), suppress=suppress_address)
     await other.register()  # a sender already runs, e.g. `server.py worker`
     server = await SmtpServer().start()
     web = settings.with_(run_sender=True, smtp_port=server.port)

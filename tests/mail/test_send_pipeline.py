@@ -11,11 +11,12 @@ import pytest_asyncio
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
+from club.accounts.suppression import suppress_address
 from club.db import create_sessionmaker
 from club.mail.message import Address, build_message
 from club.mail.models import Delivery
 from club.mail.outbox import Recipient, queue_newsletter
-from club.mail.sender import DeliveryStore, MailSender, Outcome
+from club.mail.sender import DatabaseStore, MailSender, Outcome
 from club.mail.transport import PermanentFailure, SmtpTransport
 from tests.mail.smtp_server import SmtpServer
 
@@ -91,7 +92,7 @@ async def test_an_address_that_cannot_go_on_the_wire_fails_for_good_before_conne
     assert server.handler.ehlo_count == 0
 
 
-class HeldStore(DeliveryStore):
+class HeldStore(DatabaseStore):
     """The real store, with a gate in front of recording, to watch what the sender does meanwhile."""
 
     def __init__(self, *args: object, **kwargs: object) -> None:
@@ -114,7 +115,7 @@ async def test_a_connection_sends_no_new_content_before_its_last_outcome_is_reco
     await queue_newsletter(db, subject="Nieuws", text="x", html="<p>x</p>", language="nl", recipients=recipients)
     await db.commit()
     connections = 2
-    store = HeldStore(create_sessionmaker(engine))
+    store = HeldStore(create_sessionmaker(engine), suppress=suppress_address)
     transport = SmtpTransport(host="127.0.0.1", port=server.port, connections=connections, timeout=5)
     sender = MailSender(
         store, transport, mail_from=Address(FROM), connections=connections, poll_interval=0.05

@@ -9,10 +9,11 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from club.accounts.models import Person
+from club.accounts.suppression import suppress_address
 from club.db import create_engine, create_sessionmaker
 from club.mail.models import Delivery
 from club.mail.outbox import Recipient, queue_mail, queue_newsletter
-from club.mail.sender import DeliveryStore, SenderAlreadyRunning
+from club.mail.sender import DatabaseStore, SenderAlreadyRunning
 from tests.conftest import ON_POSTGRES
 from tests.factories import eventually, running_sender
 from tests.mail.smtp_server import SmtpServer
@@ -190,9 +191,9 @@ async def test_mail_waits_while_the_smtp_server_is_down_and_goes_when_it_is_back
 
 @pytest.mark.skipif(ON_POSTGRES, reason="PostgreSQL runs several senders")
 async def test_a_second_sender_on_sqlite_refuses_to_start(engine: AsyncEngine) -> None:
-    first = DeliveryStore(create_sessionmaker(engine))
+    first = DatabaseStore(create_sessionmaker(engine), suppress=suppress_address)
     await first.register()
-    second = DeliveryStore(create_sessionmaker(engine))
+    second = DatabaseStore(create_sessionmaker(engine), suppress=suppress_address)
     with pytest.raises(SenderAlreadyRunning, match="SQLite allows one sender"):
         await second.register()
     await first.unregister()

@@ -151,3 +151,33 @@ async def test_bench_sink_counts_what_the_transport_sends() -> None:
     finally:
         await transport.close()
         sink.close()
+
+
+async def test_the_aiosmtplib_internals_the_transport_relies_on_are_still_there(server: SmtpServer) -> None:
+    """SmtpTransport sends the content between the server's 354 and its reply through `SMTP.protocol` (`write`,
+    `read_response(timeout=)`), which aiosmtplib does not document: the version is pinned in requirements.txt,
+    and this fails on a version whose internals differ, before a newsletter does."""
+    import inspect
+    from pathlib import Path
+
+    import aiosmtplib
+    from aiosmtplib.protocol import SMTPProtocol
+
+    pinned = next(line for line in Path("requirements.txt").read_text().splitlines() if line.startswith("aiosmtplib"))
+    assert pinned.split("#")[0].strip() == f"aiosmtplib=={aiosmtplib.__version__}"
+    assert list(inspect.signature(SMTPProtocol.write).parameters) == ["self", "data"]
+    assert "timeout" in inspect.signature(SMTPProtocol.read_response).parameters
+    client = aiosmtplib.SMTP(hostname="127.0.0.1", port=server.port, timeout=5)
+    await client.connect()
+    try:
+        assert isinstance(client.protocol, SMTPProtocol)
+        assert client.is_ehlo_or_helo_needed is False  # connect() greeted the server
+        assert client.supports_extension("size") in (True, False)
+        assert (await client.execute_command(b"MAIL", b"FROM:<" + FROM.encode() + b">")).code == 250
+        assert (await client.execute_command(b"RCPT", b"TO:<jan@example.be>")).code == 250
+        assert (await client.execute_command(b"DATA")).code == 354
+        client.protocol.write(b"Subject: internals\r\n\r\nHallo Jan\r\n.\r\n")
+        assert (await client.protocol.read_response(timeout=5)).code == 250
+    finally:
+        await client.quit()
+    assert [r.rcpt_tos for r in server.received] == [["jan@example.be"]]

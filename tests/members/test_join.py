@@ -5,11 +5,12 @@ import datetime as dt
 import pytest
 from sqlalchemy import func, select, update
 
-from club.accounts.models import AuthSession, OneTimeToken, Person, RateCounter
+from club.accounts.models import AuthSession, OneTimeToken, Person
 from club.db import utcnow
 from club.mail.models import Delivery, Mail
 from club.members import service
 from club.members.models import Consent, Interest, MemberInterest
+from club.ratelimit import RateCounter
 from tests.factories import csrf_token, log_in, make_person
 from tests.members.conftest import client_from, html_of, link_in, signup, text_of
 

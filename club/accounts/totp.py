@@ -16,7 +16,7 @@ import segno
 from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from club.admin.models import RecoveryCode, SecondFactor
+from club.accounts.models import RecoveryCode, SecondFactor
 from club.db import utcnow
 
 ISSUER = "Ghent-Kanazawa Supporters Club"
