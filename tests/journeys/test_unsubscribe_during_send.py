@@ -7,35 +7,18 @@ from __future__ import annotations
 import asyncio
 import re
 
-import httpx
-import pytest
 from sqlalchemy import select
 
 from club.accounts.models import Person
 from club.db import utcnow
 from club.mail.models import Delivery
 from club.members import service as members
-from tests.factories import csrf_token, eventually, log_in, make_admin, running_sender
+from tests.factories import eventually, running_sender
+from tests.helpers import create_newsletter
 from tests.mail.smtp_server import SmtpServer
-from tests.newsletters.conftest import Post, create_newsletter
 
 MEMBERS = 60
 LEAVING = 5  # the last ones in sending order: far from the mails on the wire when they leave
-
-
-@pytest.fixture
-async def admin_client(client: httpx.AsyncClient, db) -> httpx.AsyncClient:
-    await log_in(client, db, await make_admin(db))
-    return client
-
-
-@pytest.fixture
-def post(admin_client: httpx.AsyncClient) -> Post:
-    async def do(path: str, data: dict[str, object] | None = None) -> httpx.Response:
-        token = await csrf_token(admin_client, "/admin/newsletters")
-        return await admin_client.post(path, data={**(data or {}), "csrf_token": token})
-
-    return do
 
 
 def one_click_url(raw: bytes) -> str:

@@ -24,8 +24,8 @@ from club.db import create_sessionmaker
 from club.mail.models import Sender
 from club.mail.outbox import queue_mail
 from club.mail.sender import DeliveryStore
-from tests.conftest import ON_POSTGRES
 from tests.factories import eventually, log_in, make_admin
+from tests.helpers import ON_POSTGRES
 from tests.mail.smtp_server import SmtpServer
 
 pytestmark = pytest.mark.slow
