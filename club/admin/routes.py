@@ -205,7 +205,7 @@ async def member_edit(request: Request) -> Response:
                        ("role", lambda v: forms.choice(v, ROLES)),
                        ("interests", lambda v: forms.choices(v, [i.slug for i in all_interests]))):
         try:
-            cleaned[key] = check(values[key])  # type: ignore[operator, arg-type]
+            cleaned[key] = check(values[key])  # type: ignore[arg-type]
         except forms.Invalid as exc:
             errors.add(key, exc)
     if not errors and cleaned["email"] != person.email and await members.find_by_email(db, str(cleaned["email"])):
@@ -512,7 +512,7 @@ async def admin_invite(request: Request) -> Response:
     for key, check in (("email", forms.email), ("name", forms.name),
                        ("language", lambda v: forms.choice(v, LANGUAGES))):
         try:
-            cleaned[key] = check(values[key])  # type: ignore[operator, arg-type]
+            cleaned[key] = check(values[key])
         except forms.Invalid as exc:
             errors.add(key, exc)
     if not errors:

@@ -34,4 +34,4 @@ def page(
 
 
 def settings_of(request: Request) -> Settings:
-    return request.app.state.settings  # type: ignore[no-any-return]
+    return request.app.state.settings
