@@ -223,3 +223,13 @@ async def add_members(db: AsyncSession, rows: list[dict]) -> None:
                        **row})
     await db.execute(insert(Person), values)
     await db.commit()
+
+
+async def outbox_settled(engine: AsyncEngine) -> bool:
+    """No delivery is waiting or on the wire: whatever the sender was going to send has been sent and recorded
+    (the observable to wait for before asserting that something did *not* leave)."""
+    async with create_sessionmaker(engine)() as session:
+        waiting = await session.scalar(
+            select(func.count()).select_from(Delivery).where(Delivery.status.in_(("queued", "sending")))
+        )
+    return not waiting

@@ -4,7 +4,6 @@ to a real (slow) SMTP server on loopback. The same for a member suppressed or er
 
 from __future__ import annotations
 
-import asyncio
 import re
 
 from sqlalchemy import select
@@ -13,7 +12,7 @@ from club.accounts.models import Person
 from club.db import utcnow
 from club.mail.models import Delivery
 from club.members import service as members
-from tests.factories import eventually, running_sender
+from tests.factories import eventually, outbox_settled, running_sender
 from tests.helpers import create_newsletter
 from tests.mail.smtp_server import SmtpServer
 
@@ -61,7 +60,7 @@ async def test_members_who_leave_during_a_send_receive_nothing_more(admin_client
             await members.erase(db, settings, erased)
             await db.commit()
             await eventually(lambda: _at_least(server, MEMBERS - LEAVING), timeout=30)
-            await asyncio.sleep(0.5)
+            await eventually(lambda: outbox_settled(engine))  # so a mail to one who left would be here by now
     finally:
         await server.stop()
 

@@ -117,7 +117,7 @@ async def test_a_refused_second_sender_says_why_without_a_traceback(
                               stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     try:
         if ON_POSTGRES:  # several senders share a PostgreSQL outbox: this one starts
-            await asyncio.sleep(3)
+            await asyncio.sleep(3)  # bounded wait: a sender that refuses to start exits within this time
             assert worker.poll() is None
             worker.terminate()
             _, err = worker.communicate(timeout=20)

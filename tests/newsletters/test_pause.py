@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 from club.accounts.models import Person
 from club.db import utcnow
 from club.mail.models import Delivery
-from tests.factories import eventually, running_sender
+from tests.factories import eventually, outbox_settled, running_sender
 from tests.helpers import create_newsletter
 from tests.mail.smtp_server import SmtpServer
 
@@ -66,7 +66,7 @@ async def test_pause_stops_mid_batch_and_resume_sends_the_rest_once(admin_client
             stale = (await admin_client.get(f"/admin/newsletters/{newsletter_id}/report?done=paused")).text
             assert "Sending is paused." not in stale and 'data-status="paused"' not in stale
             await eventually(lambda: _at_least(server, MEMBERS), timeout=30)
-            await asyncio.sleep(0.3)
+            await eventually(lambda: outbox_settled(engine))  # so a second copy of a mail would be here by now
     finally:
         await server.stop()
     recipients = [rcpt for message in server.received for rcpt in message.rcpt_tos]
@@ -85,6 +85,8 @@ async def test_cancel_stops_mid_batch_and_nothing_more_leaves(admin_client, post
                                    page=f"/admin/newsletters/{newsletter_id}/report")
             arrived_when_answered = len(server.received)
             assert cancelled.status_code == 303
+            # A bounded wait is the observable here: cancelled deliveries never settle into "sent", and a sender
+            # that ignored the cancel would deliver about 200 more in this time.
             await asyncio.sleep(1.5)
             late = len(server.received) - arrived_when_answered
             assert late <= CONNECTIONS
