@@ -35,6 +35,18 @@ from tests.helpers import (
     post_form,
 )
 
+QUICK_LOOP = "not slow and not browser"
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """A bare `pytest` is the quick loop: without slow and browser tests. Naming tests (a folder, a file) or a
+    marker expression (`-m ""` for everything) runs what was asked for. pytest-xdist's workers get the
+    controller's choice with its options."""
+    asked_for_markers = any(arg.startswith("-m") for arg in config.invocation_params.args)
+    is_worker = hasattr(config, "workerinput")
+    if not is_worker and not asked_for_markers and config.args_source == pytest.Config.ArgsSource.TESTPATHS:
+        config.option.markexpr = QUICK_LOOP
+
 
 def pytest_report_header(config: pytest.Config) -> str:
     return f"club test database: {'PostgreSQL (' + TEST_DATABASE_URL + ')' if ON_POSTGRES else 'SQLite files'}"
