@@ -3,7 +3,7 @@
 # then run pytest. Extra arguments go to pytest. CLUB_TEST_DATABASE_URL=postgresql+asyncpg://... runs the
 # suite on PostgreSQL instead of SQLite files. The versions are requirements-dev.lock's, with their hashes.
 # Without arguments it runs every test (slow and browser ones included) on all cores; a bare `pytest` skips the
-# slow and browser tests (pyproject.toml's addopts).
+# slow and browser tests (tests/conftest.py's pytest_configure).
 set -eu
 cd "$(dirname "$0")/.."
 PYTHON="${PYTHON:-python3}"
