@@ -9,6 +9,7 @@ import secrets
 import shutil
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -40,12 +41,25 @@ QUICK_LOOP = "not slow and not browser"
 
 def pytest_configure(config: pytest.Config) -> None:
     """A bare `pytest` is the quick loop: without slow and browser tests. Naming tests (a folder, a file) or a
-    marker expression (`-m ""` for everything) runs what was asked for. pytest-xdist's workers get the
-    controller's choice with its options."""
-    asked_for_markers = any(arg.startswith("-m") for arg in config.invocation_params.args)
-    is_worker = hasattr(config, "workerinput")
-    if not is_worker and not asked_for_markers and config.args_source == pytest.Config.ArgsSource.TESTPATHS:
+    marker expression (`-m ""` for everything) runs what was asked for."""
+    workerinput = getattr(config, "workerinput", None)
+    if workerinput is not None:  # a pytest-xdist worker: the controller decided (pytest_configure_node)
+        quick = workerinput.get("club_quick_loop", False)
+    else:
+        asked_for_markers = any(arg.startswith("-m") for arg in config.invocation_params.args)
+        quick = not asked_for_markers and config.args_source == pytest.Config.ArgsSource.TESTPATHS
+    if quick:
         config.option.markexpr = QUICK_LOOP
+        config.stash[quick_loop_key] = True
+
+
+quick_loop_key = pytest.StashKey[bool]()
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_configure_node(node: Any) -> None:
+    """pytest-xdist: each worker collects and selects on its own, so it is told the controller's choice."""
+    node.workerinput["club_quick_loop"] = node.config.stash.get(quick_loop_key, False)
 
 
 def pytest_report_header(config: pytest.Config) -> str:
