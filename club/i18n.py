@@ -120,7 +120,7 @@ class use_language:
 def negotiate(saved: str | None, accept_language: str | None) -> str:
     """The saved choice, then the browser's Accept-Language, then English."""
     if saved in LANGUAGES:
-        return saved  # type: ignore[return-value]
+        return saved
     for tag in _accept_language_tags(accept_language or ""):
         primary = tag.split("-")[0]
         if primary in LANGUAGES:

@@ -5,29 +5,61 @@ from __future__ import annotations
 
 import asyncio
 import os
-import re
 import secrets
 import shutil
-import socket
 from collections.abc import AsyncIterator, Iterator
-from email import message_from_bytes, policy
-from email.message import EmailMessage
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
 from aiosmtpd.controller import Controller
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
+from club.accounts.models import Person
 from club.app import create_app
 from club.config import Settings
 from club.db import create_engine, create_sessionmaker
 from club.migrate import upgrade
 from club.models import metadata
+from tests.factories import log_in, make_admin
+from tests.helpers import (
+    ON_POSTGRES,
+    SECRET,
+    TEST_DATABASE_URL,
+    WORKER,
+    Mailbox,
+    Post,
+    free_port,
+    pg_execute,
+    pg_url,
+    post_form,
+)
 
-TEST_DATABASE_URL = os.environ.get("CLUB_TEST_DATABASE_URL", "")
-ON_POSTGRES = TEST_DATABASE_URL.startswith("postgres")
-SECRET = "test-secret-key-" + "x" * 32
+QUICK_LOOP = "not slow and not browser"
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """A bare `pytest` is the quick loop: without slow and browser tests. Naming tests (a folder, a file) or a
+    marker expression (`-m ""` for everything) runs what was asked for."""
+    workerinput = getattr(config, "workerinput", None)
+    if workerinput is not None:  # a pytest-xdist worker: the controller decided (pytest_configure_node)
+        quick = workerinput.get("club_quick_loop", False)
+    else:
+        asked_for_markers = any(arg.startswith("-m") for arg in config.invocation_params.args)
+        quick = not asked_for_markers and config.args_source == pytest.Config.ArgsSource.TESTPATHS
+    if quick:
+        config.option.markexpr = QUICK_LOOP
+        config.stash[quick_loop_key] = True
+
+
+quick_loop_key = pytest.StashKey[bool]()
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_configure_node(node: Any) -> None:
+    """pytest-xdist: each worker collects and selects on its own, so it is told the controller's choice."""
+    node.workerinput["club_quick_loop"] = node.config.stash.get(quick_loop_key, False)
 
 
 def pytest_report_header(config: pytest.Config) -> str:
@@ -36,35 +68,21 @@ def pytest_report_header(config: pytest.Config) -> str:
 
 # ---- databases -------------------------------------------------------------------------------------------------
 
-def _pg_admin_dsn(url: str) -> str:
-    return re.sub(r"^postgresql\+asyncpg://", "postgresql://", url)
-
-
-async def _pg_execute(url: str, statement: str) -> None:
-    import asyncpg
-
-    connection = await asyncpg.connect(_pg_admin_dsn(url))
-    try:
-        await connection.execute(statement)
-    finally:
-        await connection.close()
-
-
 @pytest.fixture(scope="session")
 def migrated_database(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """One database per test run, migrated to head once: a fresh PostgreSQL database (dropped at the end),
     or a SQLite template file that each test copies."""
     if ON_POSTGRES:
-        name = f"club_test_{os.getpid()}_{secrets.token_hex(4)}"
-        asyncio.run(_pg_execute(TEST_DATABASE_URL, f'CREATE DATABASE "{name}"'))
-        url = TEST_DATABASE_URL.rsplit("/", 1)[0] + "/" + name
+        name = f"club_test_{WORKER}_{os.getpid()}_{secrets.token_hex(4)}"  # one per xdist worker
+        asyncio.run(pg_execute(TEST_DATABASE_URL, f'CREATE DATABASE "{name}"'))
+        url = pg_url(name)
         try:
             upgrade(url)
             yield url
         finally:
-            asyncio.run(_pg_execute(TEST_DATABASE_URL, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+            asyncio.run(pg_execute(TEST_DATABASE_URL, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
     else:
-        path = tmp_path_factory.mktemp("template") / "template.sqlite3"
+        path = tmp_path_factory.mktemp("template") / "template.sqlite3"  # tmp_path_factory is per xdist worker
         url = f"sqlite+aiosqlite:///{path}"
         upgrade(url)
         yield url
@@ -133,46 +151,36 @@ async def client(app: object) -> AsyncIterator[httpx.AsyncClient]:
 
 
 @pytest.fixture
+async def admin(db: AsyncSession) -> Person:
+    return await make_admin(db)
+
+
+@pytest.fixture
+async def admin_client(client: httpx.AsyncClient, db: AsyncSession, admin: Person) -> httpx.AsyncClient:
+    """The client, logged in as `admin`."""
+    await log_in(client, db, admin)
+    return client
+
+
+@pytest.fixture
+def post(admin_client: httpx.AsyncClient) -> Post:
+    """POST a form as the admin's browser would, with a fresh CSRF token from `page`."""
+
+    async def do(path: str, data: dict[str, object] | None = None, *, files: object = None,
+                 page: str = "/admin/newsletters") -> httpx.Response:
+        return await post_form(admin_client, path, data, page=page, files=files)
+
+    return do
+
+
+@pytest.fixture
 async def db(engine: AsyncEngine) -> AsyncIterator[AsyncSession]:
     """A session for arranging and checking data; commit what the app must see."""
     async with create_sessionmaker(engine)() as session:
         yield session
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 # ---- mail ------------------------------------------------------------------------------------------------------
-
-class Mailbox:
-    """What a real SMTP server on loopback received."""
-
-    def __init__(self) -> None:
-        self.envelopes: list[tuple[str, list[str], bytes]] = []
-
-    async def handle_DATA(self, server: object, session: object, envelope: object) -> str:
-        self.envelopes.append(
-            (envelope.mail_from, list(envelope.rcpt_tos), bytes(envelope.original_content or envelope.content))  # type: ignore[attr-defined]
-        )
-        return "250 OK"
-
-    @property
-    def messages(self) -> list[EmailMessage]:
-        return [message_from_bytes(raw, policy=policy.default) for _, _, raw in self.envelopes]  # type: ignore[misc]
-
-    def to(self, address: str) -> list[EmailMessage]:
-        return [m for (_, rcpts, _), m in zip(self.envelopes, self.messages, strict=True) if address in rcpts]
-
-    async def wait_for(self, count: int, timeout: float = 10.0) -> None:
-        deadline = asyncio.get_running_loop().time() + timeout
-        while len(self.envelopes) < count:
-            if asyncio.get_running_loop().time() > deadline:
-                raise AssertionError(f"expected {count} mails, got {len(self.envelopes)}")
-            await asyncio.sleep(0.02)
-
 
 @pytest.fixture
 def smtp_server() -> Iterator[tuple[Mailbox, int]]:

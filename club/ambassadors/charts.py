@@ -97,6 +97,6 @@ def _without_script(tree: ElementTree.Element) -> str:
 
 
 def _lxml_tostring(tree: object) -> str:
-    from lxml import etree  # type: ignore[import-not-found]
+    from lxml import etree
 
     return str(etree.tostring(tree, encoding="unicode"))

@@ -130,12 +130,12 @@ class CaughtMail:
     @property
     def text(self) -> str:
         part = self.message.get_body(("plain",)) if self.message else None
-        return str(part.get_content()).replace("\r\n", "\n") if part is not None else ""  # type: ignore[union-attr]
+        return str(part.get_content()).replace("\r\n", "\n") if part is not None else ""
 
     @property
     def html(self) -> str:
         part = self.message.get_body(("html",)) if self.message else None
-        return str(part.get_content()) if part is not None else ""  # type: ignore[union-attr]
+        return str(part.get_content()) if part is not None else ""
 
     @property
     def headers(self) -> list[tuple[str, str]]:

@@ -70,7 +70,7 @@ def _encoded_words(value: str) -> list[str]:
         chunk.append(octets)
         size += len(octets)
     if chunk:
-        words.append(b"".join(chunk))  # type: ignore[arg-type]
+        words.append(b"".join(chunk))
     return ["=?utf-8?b?" + binascii.b2a_base64(w, newline=False).decode("ascii") + "?=" for w in words]
 
 

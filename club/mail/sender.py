@@ -507,7 +507,9 @@ class DatabaseStore:
             await db.execute(
                 update(deliveries)
                 .where(
-                    deliveries.c.id.in_([c.id for c in claimed]), deliveries.c.claimed_by == self.sender_id
+                    deliveries.c.id.in_([c.id for c in claimed]),
+                    deliveries.c.claimed_by == self.sender_id,
+                    deliveries.c.status == "sending",  # not what Pause or Cancel stopped meanwhile
                 )
                 .values(status="queued", claimed_by=None, lease_until=None)
             )

@@ -10,9 +10,9 @@ from sqlalchemy import select, update
 from club.accounts import service
 from club.accounts.models import Person
 from club.mail.models import Delivery, Mail
-from tests.admin.helpers import actions, admin_client, post_form
 from tests.admin.test_admins import enable_totp
 from tests.factories import ADMIN_PASSWORD, CSRF_RE, csrf_token, log_in, make_admin, make_person
+from tests.helpers import actions, log_in_admin, post_form
 
 NEW_PASSWORD = "gold-leaf-and-waffles-2027"
 
@@ -46,7 +46,7 @@ async def test_the_first_admin_keeps_the_language_of_the_setup(client, db):
 
 
 async def test_an_invited_admin_keeps_the_language_they_accepted_in(client, db):
-    await admin_client(client, db)
+    await log_in_admin(client, db)
     await post_form(client, "/admin/admins/invite", {"email": "kanazawa@example.jp", "name": "Coordinator",
                                                      "language": "ja"}, page="/admin/admins")
     mail = (await mails_to(db, "kanazawa@example.jp"))[0]
@@ -62,7 +62,7 @@ async def test_an_invited_admin_keeps_the_language_they_accepted_in(client, db):
 
 
 async def test_console_language_newsletter_language_and_zone_are_separate(client, db):
-    admin_id = (await admin_client(client, db)).id
+    admin_id = (await log_in_admin(client, db)).id
     response = await post_form(client, "/admin/security/settings", {
         "console_language": "en", "language": "ja", "time_zone": "Asia/Tokyo"}, page="/admin/security")
     assert response.status_code == 303
@@ -90,7 +90,7 @@ async def test_console_language_newsletter_language_and_zone_are_separate(client
 
 
 async def test_an_admin_changes_their_password(client, db):
-    await admin_client(client, db)
+    await log_in_admin(client, db)
     wrong = await post_form(client, "/admin/security/password", {
         "current_password": "not it at all", "password": NEW_PASSWORD, "password_again": NEW_PASSWORD},
         page="/admin/security")
@@ -130,7 +130,7 @@ async def test_a_forgotten_password_is_reset_through_a_single_use_link_by_mail(c
 
 
 async def test_pending_invitations_are_listed_resent_and_withdrawn(client, db):
-    await admin_client(client, db)
+    await log_in_admin(client, db)
     await post_form(client, "/admin/admins/invite", {"email": "later@example.org", "name": "Later Admin",
                                                      "language": "nl"}, page="/admin/admins")
     page = (await client.get("/admin/admins")).text
@@ -159,7 +159,7 @@ async def test_pending_invitations_are_listed_resent_and_withdrawn(client, db):
 
 
 async def test_two_factor_login_can_be_required_for_every_admin(client, db):
-    await admin_client(client, db)
+    await log_in_admin(client, db)
     refused = await post_form(client, "/admin/admins/require-totp", {"required": "1"}, page="/admin/admins")
     assert refused.headers["location"] == "/admin/security"  # the one who requires it needs it first
     await enable_totp(client, db)
@@ -176,7 +176,7 @@ async def test_two_factor_login_can_be_required_for_every_admin(client, db):
 
 
 async def test_the_role_select_invites_instead_of_making_an_admin_without_a_password(client, db):
-    await admin_client(client, db)
+    await log_in_admin(client, db)
     member = await make_person(db, name="Promoted Member", email="promote@example.org", language="nl")
     member_id = member.id
     edit = f"/admin/members/{member_id}/edit"
@@ -194,7 +194,7 @@ async def test_the_role_select_invites_instead_of_making_an_admin_without_a_pass
 
 
 async def test_a_reset_link_does_not_skip_the_second_factor(client, db):
-    await admin_client(client, db)
+    await log_in_admin(client, db)
     await enable_totp(client, db)
     client.cookies.clear()
     token = await csrf_token(client, "/admin/password")

@@ -13,12 +13,12 @@ from club.accounts.models import AuthSession, Person, SecondFactor
 from club.admin.models import AuditEntry
 from club.db import utcnow
 from club.mail.models import Delivery, Mail
-from tests.admin.helpers import actions, admin_client, post_form
 from tests.factories import ADMIN_PASSWORD, csrf_token, log_in, make_admin, make_person
+from tests.helpers import actions, log_in_admin, post_form
 
 
 async def test_the_last_admin_cannot_be_demoted_or_deleted(client, db):
-    admin = await admin_client(client, db)
+    admin = await log_in_admin(client, db)
     admin_id = admin.id
     response = await post_form(client, f"/admin/admins/{admin_id}/demote", page="/admin/admins")
     assert response.status_code == 400
@@ -35,7 +35,7 @@ async def test_the_last_admin_cannot_be_demoted_or_deleted(client, db):
 
 
 async def test_an_admin_can_demote_another_whose_sessions_end(client, db):
-    await admin_client(client, db)
+    await log_in_admin(client, db)
     other = await make_admin(db, email="other@example.org", name="Other Admin")
     other_id = other.id
     db.add(AuthSession(id="x" * 64, person_id=other_id, expires_at=utcnow() + dt.timedelta(hours=1)))
@@ -51,7 +51,7 @@ async def test_an_admin_can_demote_another_whose_sessions_end(client, db):
 
 
 async def test_invitation_by_mail_makes_an_admin(client, db):
-    await admin_client(client, db)
+    await log_in_admin(client, db)
     response = await post_form(client, "/admin/admins/invite", {
         "email": "New.Admin@Example.org", "name": "Nieuwe Beheerder", "language": "nl"}, page="/admin/admins")
     assert response.status_code == 303
@@ -77,7 +77,7 @@ async def test_invitation_by_mail_makes_an_admin(client, db):
 
 
 async def test_invalid_invitations_are_refused(client, db):
-    await admin_client(client, db)
+    await log_in_admin(client, db)
     response = await post_form(client, "/admin/admins/invite", {"email": "nope", "name": "X", "language": "nl"},
                                page="/admin/admins")
     assert response.status_code == 400
@@ -114,7 +114,7 @@ async def code_step(client, login_token: str, code: str):
 
 
 async def test_two_factor_login_takes_each_code_once_and_refuses_old_codes(client, db):
-    await admin_client(client, db)
+    await log_in_admin(client, db)
     secret, _codes = await enable_totp(client, db)
     client.cookies.clear()
     login_token = await password_step(client)
@@ -145,7 +145,7 @@ async def test_two_factor_login_takes_each_code_once_and_refuses_old_codes(clien
 
 
 async def test_recovery_codes_work_once(client, db):
-    await admin_client(client, db)
+    await log_in_admin(client, db)
     _secret, codes = await enable_totp(client, db)
     client.cookies.clear()
     response = await code_step(client, await password_step(client), codes[0].upper().replace("-", " "))
@@ -156,7 +156,7 @@ async def test_recovery_codes_work_once(client, db):
 
 
 async def test_wrong_codes_end_the_pending_login(client, db, monkeypatch):
-    await admin_client(client, db)
+    await log_in_admin(client, db)
     await enable_totp(client, db)
     client.cookies.clear()
     login_token = await password_step(client)
@@ -166,7 +166,7 @@ async def test_wrong_codes_end_the_pending_login(client, db, monkeypatch):
 
 
 async def test_a_forged_login_token_gets_no_session(client, db):
-    await admin_client(client, db)
+    await log_in_admin(client, db)
     client.cookies.clear()
     response = await code_step(client, "forged", "123456")
     assert response.status_code == 400 and "club_session" not in response.cookies
@@ -186,7 +186,7 @@ def test_codes_match_within_one_step_only():
 
 
 async def test_disabling_two_factor_needs_a_code(client, db):
-    admin_id = (await admin_client(client, db)).id
+    admin_id = (await log_in_admin(client, db)).id
     secret, _codes = await enable_totp(client, db)
     response = await post_form(client, "/admin/security/totp/disable", {"code": "000000"}, page="/admin/security")
     assert response.status_code == 400
@@ -198,13 +198,13 @@ async def test_disabling_two_factor_needs_a_code(client, db):
 
 @pytest.mark.parametrize("path", ["/admin/audit", "/admin/audit/1", "/admin/audit/1/delete"])
 async def test_the_audit_log_cannot_be_changed(client, db, path):
-    await admin_client(client, db)
+    await log_in_admin(client, db)
     response = await post_form(client, path, page="/admin/audit")
     assert response.status_code in (404, 405)
 
 
 async def test_audit_log_search_and_filters(client, db):
-    await admin_client(client, db)
+    await log_in_admin(client, db)
     member = await make_person(db, name="Suppress Me")
     member_id = member.id
     await post_form(client, f"/admin/members/{member_id}/suppress", {"reason": "bounces"},

@@ -13,9 +13,8 @@ from club.admin import audit
 from club.admin import members as admin_members
 from club.admin.models import AuditEntry, MemberImport
 from club.members.models import Interest
-from tests.admin.helpers import actions, admin_client, post_form
-from tests.ambassadors.conftest import image_bytes, make_activity, make_ambassador
-from tests.factories import ADMIN_PASSWORD, make_admin, make_person
+from tests.factories import ADMIN_PASSWORD, image_bytes, make_activity, make_admin, make_ambassador, make_person
+from tests.helpers import actions, log_in_admin, post_form
 
 
 def admin_post_routes(app) -> dict[str, Route]:  # type: ignore[no-untyped-def]
@@ -40,7 +39,7 @@ async def pending_invitation(db) -> str:  # type: ignore[no-untyped-def]
 async def test_every_admin_post_route_records_an_entry(app, client, db):
     """Each admin POST of the app, driven as the console's forms drive it, leaves one entry. A new admin POST
     route fails here until this walk knows how to drive it."""
-    admin = await admin_client(client, db)
+    admin = await log_in_admin(client, db)
     member = await make_person(db, name="Walk Member", email="walk@example.org", newsletter=True)
     other = await make_person(db, name="Second Member", email="second@example.org", newsletter=True)
     other_id = other.id
@@ -143,7 +142,7 @@ async def test_every_admin_post_route_records_an_entry(app, client, db):
 
 
 async def test_a_failed_form_records_nothing(client, db):
-    await admin_client(client, db)
+    await log_in_admin(client, db)
     before = await entry_count(db)
     response = await post_form(client, "/admin/interests", {"name_en": ""})
     assert response.status_code == 400
@@ -173,7 +172,7 @@ async def test_logins_failed_logins_and_lockouts_are_recorded(client, db):
 
 
 async def test_entries_read_as_words_in_the_admins_language(client, db):
-    admin = await admin_client(client, db)
+    admin = await log_in_admin(client, db)
     admin.language = "nl"
     await db.commit()
     member = await make_person(db, name="Lid", email="lid@example.org")

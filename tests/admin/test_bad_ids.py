@@ -7,7 +7,7 @@ import re
 import pytest
 from starlette.routing import Route
 
-from tests.admin.helpers import admin_client
+from tests.helpers import log_in_admin
 
 HUGE = "99999999999999999999"
 PARAM = re.compile(r"\{([a-z_]+)(:[a-z]+)?\}")
@@ -29,14 +29,14 @@ def routes_with_ids(app) -> list[tuple[str, str]]:  # type: ignore[no-untyped-de
 
 
 async def test_the_member_page_with_a_huge_id_is_not_found(client, db):
-    await admin_client(client, db)
+    await log_in_admin(client, db)
     response = await client.get(f"/admin/members/{HUGE}")
     assert response.status_code == 404
     assert "Page not found" in response.text
 
 
 async def test_every_route_with_an_id_answers_404_to_a_huge_one(app, client, db):
-    await admin_client(client, db)
+    await log_in_admin(client, db)
     walked = routes_with_ids(app)
     assert len(walked) > 20  # the walk really covers the app
     wrong = []
@@ -50,6 +50,6 @@ async def test_every_route_with_an_id_answers_404_to_a_huge_one(app, client, db)
 @pytest.mark.parametrize("path", ["/admin/members/0", "/admin/members/2147483647",
                                   "/admin/interests/2147483648/delete"])
 async def test_ids_at_the_edges(client, db, path):
-    await admin_client(client, db)
+    await log_in_admin(client, db)
     response = await client.request("POST" if path.endswith("delete") else "GET", path)
     assert response.status_code == 404

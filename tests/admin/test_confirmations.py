@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import re
 
-from tests.admin.helpers import admin_client, post_form
-from tests.ambassadors.conftest import make_ambassador
-from tests.factories import make_admin
+from tests.factories import make_admin, make_ambassador
+from tests.helpers import log_in_admin, post_form
 
 
 def forms_inside_a_question(html: str, action_pattern: str) -> list[bool]:
@@ -21,7 +20,7 @@ def forms_inside_a_question(html: str, action_pattern: str) -> list[bool]:
 
 
 async def test_make_member_asks_first_also_on_oneself(client, db):
-    me = await admin_client(client, db)
+    me = await log_in_admin(client, db)
     other = await make_admin(db, email="other@example.org", name="Other Admin")
     page = (await client.get("/admin/admins")).text
     assert forms_inside_a_question(page, rf"/admin/admins/({me.id}|{other.id})/demote") == [True, True]
@@ -29,7 +28,7 @@ async def test_make_member_asks_first_also_on_oneself(client, db):
 
 
 async def test_end_term_now_asks_first(client, db):
-    await admin_client(client, db)
+    await log_in_admin(client, db)
     _person, appointment = await make_ambassador(db, name="Sofie Claeys")
     page = (await client.get("/admin/ambassadors")).text
     assert forms_inside_a_question(page, rf"/admin/ambassadors/terms/{appointment.id}/end") == [True]
@@ -37,7 +36,7 @@ async def test_end_term_now_asks_first(client, db):
 
 
 async def test_cancelling_a_newsletter_asks_first(client, db):
-    await admin_client(client, db)
+    await log_in_admin(client, db)
     response = await post_form(client, "/admin/newsletters/new", {
         "subject_nl": "Nieuws", "preheader_nl": "", "body_nl": "Beste %%name%%", "subject_ja": "", "preheader_ja": "",
         "body_ja": "", "fallback_language": "nl"}, page="/admin/newsletters/new")

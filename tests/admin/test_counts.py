@@ -5,9 +5,8 @@ from __future__ import annotations
 
 import re
 
-from tests.admin.helpers import add_members, admin_client
-from tests.ambassadors.conftest import make_ambassador
-from tests.factories import make_person
+from tests.factories import add_members, make_ambassador, make_person
+from tests.helpers import log_in_admin
 
 
 def count_text(html: str) -> str:
@@ -15,7 +14,7 @@ def count_text(html: str) -> str:
 
 
 async def test_a_count_past_the_cap_says_10000_plus_and_the_whole_club_is_counted_exactly(client, db):
-    await admin_client(client, db)
+    await log_in_admin(client, db)
     await add_members(db, [{"email": f"k{index}@example.jp", "city": "kanazawa"} for index in range(10_050)])
     capped = await client.get("/admin/members", params={"city": "kanazawa"})
     assert count_text(capped.text) == "10,000+ members found"
@@ -26,7 +25,7 @@ async def test_a_count_past_the_cap_says_10000_plus_and_the_whole_club_is_counte
 
 
 async def test_counts_in_the_admins_language(client, db):
-    admin = await admin_client(client, db)
+    admin = await log_in_admin(client, db)
     admin.language = "nl"
     await db.commit()
     await add_members(db, [{"email": f"g{index}@example.be"} for index in range(1_200)])
@@ -37,7 +36,7 @@ async def test_counts_in_the_admins_language(client, db):
 
 
 async def test_the_dashboard_and_the_list_agree(client, db):
-    await admin_client(client, db)
+    await log_in_admin(client, db)
     await make_person(db, email="m1@example.org")
     await make_person(db, email="m2@example.org")
     await make_ambassador(db, email="amb@example.org")
@@ -51,7 +50,7 @@ def names(html: str) -> list[str]:
 
 
 async def test_the_member_list_pages_forward_and_back_with_its_position(client, db):
-    await admin_client(client, db)
+    await log_in_admin(client, db)
     await add_members(db, [{"name": f"Lid {index:03d}", "email": f"l{index}@example.org"} for index in range(120)])
     first = await client.get("/admin/members", params={"sort": "name"})
     assert "1–50 of 121" in first.text and 'rel="prev"' not in first.text

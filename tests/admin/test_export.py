@@ -12,8 +12,8 @@ from club.admin.commands import export_members_cli, import_members_cli
 from club.admin.exporter import neutralise
 from club.members import service as members_service
 from club.members.models import Consent, MemberInterest
-from tests.admin.helpers import actions, add_members, admin_client, post_form, upload
-from tests.factories import make_person
+from tests.factories import add_members, make_person
+from tests.helpers import actions, log_in_admin, post_form, upload
 
 
 def read_csv(text: str) -> list[dict[str, str]]:
@@ -21,7 +21,7 @@ def read_csv(text: str) -> list[dict[str, str]]:
 
 
 async def test_export_uses_the_filters_and_neutralises_formulas(client, db):
-    await admin_client(client, db)
+    await log_in_admin(client, db)
     await add_members(db, [
         {"name": '=HYPERLINK("http://evil.example","click me")', "email": "formula@example.org", "city": "ghent"},
         {"name": "+SUM(A1:A9)", "email": "plus@example.org", "city": "ghent"},
@@ -43,7 +43,7 @@ async def test_export_of_everyone_spans_several_pages(client, db, monkeypatch):
     from club.admin import exporter
 
     monkeypatch.setattr(exporter, "CHUNK", 7)
-    await admin_client(client, db)
+    await log_in_admin(client, db)
     await add_members(db, [{"email": f"m{index}@example.org"} for index in range(30)])
     rows = read_csv((await client.get("/admin/members/export", params={"sort": "email"})).text)
     assert len(rows) == 31 and len({row["email"] for row in rows}) == 31
@@ -99,7 +99,7 @@ async def varied_members(db) -> None:
 
 
 async def test_an_export_imported_again_changes_nothing(client, db):
-    admin = await admin_client(client, db)
+    admin = await log_in_admin(client, db)
     admin.language = "nl"
     await db.commit()
     await varied_members(db)
@@ -127,7 +127,7 @@ async def test_an_export_imported_again_changes_nothing(client, db):
 
 
 async def test_export_in_english_by_default_with_commas(client, db):
-    await admin_client(client, db)
+    await log_in_admin(client, db)
     await varied_members(db)
     text = (await client.get("/admin/members/export")).content.decode("utf-8-sig")
     assert text.splitlines()[0] == ("email,name,city,language,interests,newsletter,consent_date,role,confirmed_at,"

@@ -15,8 +15,8 @@ from club.admin.models import MemberImport
 from club.mail.models import Delivery, Mail
 from club.members import service as members_service
 from club.members.models import Consent, Interest, MemberInterest
-from tests.admin.helpers import actions, admin_client, post_form, upload, wait_until_checked
 from tests.factories import make_person
+from tests.helpers import actions, log_in_admin, post_form, upload, wait_until_checked
 
 GOOD = (
     "email,name,city,language,interests,newsletter,consent_date\n"
@@ -46,7 +46,7 @@ async def wait_until_done(client, job_url: str) -> str:
 
 
 async def test_preview_then_import_creates_and_updates(client, db):
-    await admin_client(client, db)
+    await log_in_admin(client, db)
     await make_person(db, email="existing@example.org", name="Old Name", city="ghent", newsletter=True)
     response = await upload(client, GOOD.encode())
     assert response.status_code == 303
@@ -79,7 +79,7 @@ async def test_preview_then_import_creates_and_updates(client, db):
 
 
 async def test_preview_lists_each_rows_problem_and_skips_those_rows(client, db):
-    await admin_client(client, db)
+    await log_in_admin(client, db)
     content = (
         "email;name;city;language\n"
         "not-an-address;Someone;ghent;nl\n"
@@ -107,7 +107,7 @@ async def test_preview_lists_each_rows_problem_and_skips_those_rows(client, db):
 
 @pytest.mark.parametrize(("encoding", "prefix"), [("utf-8", b""), ("utf-8", b"\xef\xbb\xbf"), ("cp932", b"")])
 async def test_utf8_with_or_without_bom_and_excel_shift_jis(client, db, encoding, prefix):
-    await admin_client(client, db)
+    await log_in_admin(client, db)
     content = prefix + "メールアドレス,名前,都市,言語\nhanako@example.jp,山田 花子,金沢,日本語\n".encode(encoding)
     response = await upload(client, content)
     assert response.status_code == 303
@@ -129,7 +129,7 @@ async def test_utf8_with_or_without_bom_and_excel_shift_jis(client, db, encoding
     (b"email,name\n", "a header row but no members"),
 ])
 async def test_bad_files_are_refused_whole(client, db, content, message):
-    await admin_client(client, db)
+    await log_in_admin(client, db)
     response = await upload(client, content)
     assert response.status_code == 400
     assert message in response.text
@@ -139,7 +139,7 @@ async def test_bad_files_are_refused_whole(client, db, content, message):
 
 
 async def test_upload_without_a_file_or_csrf(client, db):
-    await admin_client(client, db)
+    await log_in_admin(client, db)
     response = await post_form(client, "/admin/members/import", page="/admin/members/import")
     assert response.status_code == 400
     response = await client.post("/admin/members/import", files={"file": ("m.csv", GOOD.encode(), "text/csv")})
@@ -147,7 +147,7 @@ async def test_upload_without_a_file_or_csrf(client, db):
 
 
 async def test_an_interrupted_import_resumes_without_applying_a_row_twice(app, client, db, settings, monkeypatch):
-    await admin_client(client, db)
+    await log_in_admin(client, db)
     monkeypatch.setattr(importer, "BATCH", 10)
     rows = "".join(f"p{index}@example.org,Person {index},ghent,en,,yes,2024-01-01\n" for index in range(35))
     response = await upload(client, ("email,name,city,language,interests,newsletter,consent_date\n" + rows).encode())
@@ -173,7 +173,7 @@ async def test_an_interrupted_import_resumes_without_applying_a_row_twice(app, c
 
 @pytest.mark.slow
 async def test_a_file_of_200000_rows_is_checked_and_imported_whole(app, client, db, settings):
-    await admin_client(client, db)
+    await log_in_admin(client, db)
     lines = ["email,name,city,language"]
     lines += [f"member{index}@example.org,Member {index},ghent,nl" for index in range(200_000)]
     response = await upload(client, ("\n".join(lines) + "\n").encode())
@@ -187,7 +187,7 @@ async def test_a_file_of_200000_rows_is_checked_and_imported_whole(app, client, 
 
 
 async def test_too_many_rows_are_refused_whole(client, db, monkeypatch):
-    await admin_client(client, db)
+    await log_in_admin(client, db)
     monkeypatch.setattr(importer, "MAX_ROWS", 100)
     lines = ["email"] + [f"m{index}@example.org" for index in range(101)]
     response = await upload(client, ("\n".join(lines)).encode())
@@ -197,7 +197,7 @@ async def test_too_many_rows_are_refused_whole(client, db, monkeypatch):
 
 
 async def test_each_problem_names_the_column_and_the_value_in_the_admins_language(client, db):
-    admin = await admin_client(client, db)
+    admin = await log_in_admin(client, db)
     content = (
         "email,name,city,language,interests,newsletter,consent_date\n"
         "kenji@example.jp,田中 健二,石川県金沢市,日本語,,,\n"
@@ -220,7 +220,7 @@ async def test_each_problem_names_the_column_and_the_value_in_the_admins_languag
 
 
 async def test_interests_by_name_in_any_language_or_code_and_names_of_cities_and_languages(client, db):
-    await admin_client(client, db)
+    await log_in_admin(client, db)
     content = (
         "e-mailadres;naam;stad;taal;interesses;nieuwsbrief;toestemmingsdatum\n"
         "an@example.be;An Peeters;Gent;Nederlands;Jazz en muziek|文化・工芸;ja;2024-04-01\n"
@@ -249,7 +249,7 @@ async def test_interests_by_name_in_any_language_or_code_and_names_of_cities_and
 
 
 async def test_the_page_lists_accepted_values_and_column_names_and_offers_a_template(client, db):
-    await speak(db, await admin_client(client, db), "nl")
+    await speak(db, await log_in_admin(client, db), "nl")
     page = (await client.get("/admin/members/import")).text
     columns = page.split('id="import-columns"', 1)[1].split("</table>", 1)[0]
     for name in ("email", "e-mailadres", "メールアドレス", "consent_date", "toestemmingsdatum", "同意日", "関心"):
@@ -267,7 +267,7 @@ async def test_the_page_lists_accepted_values_and_column_names_and_offers_a_temp
 
 
 async def test_dates_as_excel_writes_them(client, db):
-    await admin_client(client, db)
+    await log_in_admin(client, db)
     written = {"a": "2024/04/01", "b": "15/03/2024", "c": "2024-04-01", "d": "45383", "e": "2024/4/1 0:00",
                "f": "2024年4月1日"}
     content = "email,name,newsletter,consent_date\n" + "".join(
@@ -286,7 +286,7 @@ async def test_dates_as_excel_writes_them(client, db):
 
 
 async def test_the_rejected_rows_download_as_csv_with_their_problems(client, db):
-    await admin_client(client, db)
+    await log_in_admin(client, db)
     content = (
         "email;name;city;note\n"
         "not-an-address;Someone;gent;first\n"
@@ -313,7 +313,7 @@ async def test_the_rejected_rows_download_as_csv_with_their_problems(client, db)
 async def test_checking_a_large_file_shows_its_progress(client, db, monkeypatch):
     from club.admin import routes
 
-    await admin_client(client, db)
+    await log_in_admin(client, db)
     monkeypatch.setattr(routes, "CHECK_WAIT", 0)
     monkeypatch.setattr(importer, "CHECK_BATCH", 10)
     lines = ["email,name"] + [f"m{index}@example.org,Member {index}" for index in range(200)]
@@ -327,7 +327,7 @@ async def test_checking_a_large_file_shows_its_progress(client, db, monkeypatch)
 
 
 async def test_rows_without_a_consent_date_get_the_repermission_mail_through_the_outbox(client, db, monkeypatch):
-    await admin_client(client, db)
+    await log_in_admin(client, db)
     monkeypatch.setattr(importer, "REPERMISSION_BATCH", 2)
     left = await make_person(db, email="left@example.org", newsletter=True)
     await make_person(db, email="already@example.org", newsletter=True)
@@ -370,7 +370,7 @@ async def test_rows_without_a_consent_date_get_the_repermission_mail_through_the
 async def test_files_of_imports_older_than_30_days_are_forgotten(app, client, db, settings):
     from club.admin.tasks import forget_old_import_files
 
-    await admin_client(client, db)
+    await log_in_admin(client, db)
     old = await upload(client, b"email,name\nnot-an-address,Old\nold@example.org,Old\n")
     recent = await upload(client, b"email,name\nalso-bad,Recent\n")
     old_id = int(old.headers["location"].rsplit("/", 1)[1])
@@ -385,7 +385,7 @@ async def test_files_of_imports_older_than_30_days_are_forgotten(app, client, db
 
 
 async def test_a_consent_date_later_than_the_withdrawal_subscribes_again(client, db):
-    await admin_client(client, db)
+    await log_in_admin(client, db)
     for email in ("came-back@example.org", "still-gone@example.org"):
         person = await make_person(db, email=email, newsletter=True)
         await members_service.set_newsletter(db, person, False, method="one-click", language="en")

@@ -10,8 +10,8 @@ from club.db import utcnow
 from club.mail.models import Delivery, Mail
 from club.members import service as members
 from club.members.models import Consent
-from tests.admin.helpers import actions, admin_client, post_form
 from tests.factories import make_person
+from tests.helpers import actions, log_in_admin, post_form
 
 
 async def member_with_history(db) -> int:
@@ -25,7 +25,7 @@ async def member_with_history(db) -> int:
 
 
 async def test_member_page_shows_profile_consents_and_sessions(client, db):
-    await admin_client(client, db)
+    await log_in_admin(client, db)
     member_id = await member_with_history(db)
     page = await client.get(f"/admin/members/{member_id}")
     assert page.status_code == 200
@@ -36,7 +36,7 @@ async def test_member_page_shows_profile_consents_and_sessions(client, db):
 
 
 async def test_revoking_a_session_logs_the_member_out(client, db):
-    await admin_client(client, db)
+    await log_in_admin(client, db)
     member_id = await member_with_history(db)
     response = await post_form(client, f"/admin/members/{member_id}/sessions/revoke", {"session": "s" * 64},
                                page=f"/admin/members/{member_id}")
@@ -46,7 +46,7 @@ async def test_revoking_a_session_logs_the_member_out(client, db):
 
 
 async def test_edit_saves_and_refuses_bad_input_keeping_it(client, db):
-    await admin_client(client, db)
+    await log_in_admin(client, db)
     member_id = await member_with_history(db)
     await make_person(db, email="taken@example.org")
     url = f"/admin/members/{member_id}/edit"
@@ -65,7 +65,7 @@ async def test_edit_saves_and_refuses_bad_input_keeping_it(client, db):
 
 
 async def test_delete_asks_for_the_address_then_erases(client, db):
-    await admin_client(client, db)
+    await log_in_admin(client, db)
     member_id = await member_with_history(db)
     url = f"/admin/members/{member_id}/delete"
     assert "type the member" in (await client.get(url)).text
@@ -81,7 +81,7 @@ async def test_delete_asks_for_the_address_then_erases(client, db):
 
 
 async def test_suppress_and_repermission(client, db):
-    await admin_client(client, db)
+    await log_in_admin(client, db)
     member_id = await member_with_history(db)
     response = await post_form(client, f"/admin/members/{member_id}/repermission", page=f"/admin/members/{member_id}")
     assert response.headers["location"] == f"/admin/members/{member_id}"

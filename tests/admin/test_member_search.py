@@ -5,8 +5,8 @@ from html import unescape
 
 import pytest
 
-from tests.admin.helpers import add_members, admin_client
-from tests.factories import make_person
+from tests.factories import add_members, make_person
+from tests.helpers import log_in_admin
 
 ROW_NAME = re.compile(r'<a href="/admin/members/\d+">([^<]+)</a>')
 
@@ -17,7 +17,7 @@ def names(html: str) -> list[str]:
 
 @pytest.fixture
 async def people(client, db):
-    await admin_client(client, db)
+    await log_in_admin(client, db)
     await add_members(db, [
         {"name": "Jan Van den Bossche", "email": "jan@gent.be", "city": "ghent", "language": "nl"},
         {"name": "山田 花子", "email": "hanako@example.jp", "city": "kanazawa", "language": "ja"},
@@ -79,7 +79,7 @@ async def test_filter_by_interest_and_join_date(client, db, people):
 
 
 async def test_keyset_pages_cover_everyone_once_in_each_sort(client, db):
-    await admin_client(client, db)
+    await log_in_admin(client, db)
     await add_members(db, [{"name": f"Person {index:03d}", "email": f"p{index}@example.org"} for index in range(120)])
     for sort in ("newest", "oldest", "name", "email"):
         seen: list[str] = []
@@ -114,7 +114,7 @@ async def test_a_search_matching_many_members_pages_in_order(client, db):
     """Over DENSE_MATCHES matches SQLite walks the sort order instead of sorting every match: same results."""
     from club.admin.search import DENSE_MATCHES
 
-    await admin_client(client, db)
+    await log_in_admin(client, db)
     many = DENSE_MATCHES + 60
     await add_members(db, [{"name": f"Bossche {index:04d}", "email": f"b{index}@example.org"} for index in range(many)]
                       + [{"name": "Other", "email": "other@example.be"}])

@@ -6,8 +6,8 @@ import re
 
 from starlette.routing import Route
 
-from tests.admin.helpers import admin_client, post_form
 from tests.factories import make_person
+from tests.helpers import log_in_admin, post_form
 
 PAGES = ["/admin", "/admin/members", "/admin/members/import", "/admin/ambassadors", "/admin/ambassadors/review",
          "/admin/ambassadors/numbers", "/admin/ambassadors/appoint", "/admin/ambassadors/report",
@@ -17,7 +17,7 @@ PAGES = ["/admin", "/admin/members", "/admin/members/import", "/admin/ambassador
 
 
 async def test_every_admin_page_has_the_sub_navigation_once(app, client, db):
-    await admin_client(client, db)
+    await log_in_admin(client, db)
     listed = {item.path for item in app.routes if isinstance(item, Route) and "GET" in (item.methods or ())
               and getattr(item.endpoint, "role", None) == "admin" and "{" not in item.path
               and not item.path.endswith((".json", ".csv", ".svg", ".png", "/export"))}
@@ -40,7 +40,7 @@ async def test_visitors_and_members_see_no_admin_navigation(client, db):
 
 
 async def test_a_notice_shows_once_and_not_again_on_reload(client, db):
-    await admin_client(client, db)
+    await log_in_admin(client, db)
     member = await make_person(db, name="Once")
     url = f"/admin/members/{member.id}"
     response = await post_form(client, f"{url}/suppress", {"reason": "bounces"}, page=url)

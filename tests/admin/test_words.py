@@ -5,12 +5,12 @@ from __future__ import annotations
 import re
 
 from club.ambassadors.service import club_today
-from tests.admin.helpers import admin_client, post_form
 from tests.factories import make_person
+from tests.helpers import log_in_admin, post_form
 
 
 async def test_dutch_says_beheerder_for_the_role(client, db):
-    admin = await admin_client(client, db)
+    admin = await log_in_admin(client, db)
     admin.language = "nl"
     await db.commit()
     page = (await client.get(f"/admin/members/{admin.id}")).text
@@ -19,7 +19,7 @@ async def test_dutch_says_beheerder_for_the_role(client, db):
 
 
 async def test_a_language_inside_a_sentence_reads_naturally(client, db):
-    admin = await admin_client(client, db)
+    admin = await log_in_admin(client, db)
     await make_person(db, email="reader@example.org", language="en", newsletter=True)
     response = await post_form(client, "/admin/newsletters/new", {
         "subject_nl": "Nieuws", "preheader_nl": "", "body_nl": "Beste %%name%%", "subject_ja": "", "preheader_ja": "",
@@ -37,7 +37,7 @@ async def test_a_language_inside_a_sentence_reads_naturally(client, db):
 
 
 async def test_japanese_without_double_honorifics_or_stray_spaces(client, db):
-    admin = await admin_client(client, db)
+    admin = await log_in_admin(client, db)
     admin.language = "ja"
     await db.commit()
     await post_form(client, "/admin/admins/invite", {"email": "new@example.jp", "name": "新しい管理者",
@@ -56,7 +56,7 @@ async def test_japanese_without_double_honorifics_or_stray_spaces(client, db):
 
 
 async def test_the_year_title_reads_naturally(client, db):
-    admin = await admin_client(client, db)
+    admin = await log_in_admin(client, db)
     year = club_today().year
     for language, title in (("en", f"The year {year} in numbers"), ("nl", f"Het jaar {year} in cijfers"),
                             ("ja", f"数字で見る{year}年")):

@@ -13,8 +13,7 @@ from sqlalchemy import select
 
 from club.ambassadors import photos, service
 from club.ambassadors.models import Activity, ActivityPhoto
-from tests.ambassadors.conftest import count, fresh, image_bytes, make_activity, make_ambassador
-from tests.factories import csrf_token, log_in
+from tests.factories import count, csrf_token, fresh, image_bytes, log_in, make_activity, make_ambassador
 
 
 def activity_form(token: str, **changes: str) -> dict[str, str]:

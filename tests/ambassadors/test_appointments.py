@@ -9,9 +9,8 @@ from sqlalchemy import func, select
 from club.accounts.models import AuthSession, Person
 from club.ambassadors import service
 from club.ambassadors.models import Activity, Ambassador, Appointment
-from tests.ambassadors.conftest import count, fresh, make_ambassador, queued_mails
-from tests.factories import csrf_token, log_in, make_admin, make_person
-from tests.members.conftest import client_from
+from tests.factories import count, csrf_token, fresh, log_in, make_admin, make_ambassador, make_person, queued_mails
+from tests.helpers import client_from
 
 
 def appoint_form(token: str, email: str, **changes: str) -> dict[str, str]:

@@ -10,8 +10,7 @@ import re
 import pytest
 
 from club.ambassadors import service
-from tests.ambassadors.conftest import make_activity, make_ambassador
-from tests.factories import log_in, make_admin, make_person
+from tests.factories import log_in, make_activity, make_admin, make_ambassador, make_person
 
 
 @pytest.fixture

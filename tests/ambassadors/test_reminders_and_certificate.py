@@ -11,8 +11,7 @@ import pytest
 from club.ambassadors import certificate, service
 from club.ambassadors.models import Appointment
 from club.db import utcnow
-from tests.ambassadors.conftest import fresh, make_activity, make_ambassador, queued_mails
-from tests.factories import log_in
+from tests.factories import fresh, log_in, make_activity, make_ambassador, queued_mails
 
 
 async def test_one_friendly_reminder_after_30_quiet_days(db, settings):

@@ -9,8 +9,7 @@ from xml.etree import ElementTree
 
 from club.ambassadors import photos, service
 from club.ambassadors.models import Activity, ActivityPhoto
-from tests.ambassadors.conftest import fresh, make_activity, make_ambassador, queued_mails
-from tests.factories import csrf_token, log_in, make_admin
+from tests.factories import csrf_token, fresh, log_in, make_activity, make_admin, make_ambassador, queued_mails
 
 ATOM = "{http://www.w3.org/2005/Atom}"
 

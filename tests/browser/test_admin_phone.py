@@ -3,7 +3,7 @@ fit the screen; "Make member" asks first, without JavaScript."""
 
 import pytest
 
-from tests.browser.conftest import screenshot
+from tests.browser.helpers import screenshot
 
 pytestmark = pytest.mark.browser
 PASSWORD = "kotoji-lantern-1971-ghent"

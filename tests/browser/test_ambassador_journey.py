@@ -14,7 +14,7 @@ import httpx
 import pytest
 from PIL import Image
 
-from tests.browser.conftest import screenshot, start_server
+from tests.browser.helpers import screenshot, start_server
 from tests.browser.test_member_journey import first_link, wait_for_mail
 
 pytestmark = pytest.mark.browser

@@ -3,7 +3,7 @@ import pytest
 
 from club.app import create_app
 from club.web import route
-from tests.conftest import SECRET
+from tests.helpers import SECRET
 
 
 async def boom(request, ctx):

@@ -8,8 +8,8 @@ import re
 import pytest
 
 from club.templating import TEMPLATES_DIR
-from tests.admin.helpers import admin_client, post_form
 from tests.factories import csrf_token, log_in, make_person
+from tests.helpers import log_in_admin, post_form
 
 FORM_TAG = re.compile(r"<form\b[^>]*>")
 
@@ -39,7 +39,7 @@ async def test_erasing_without_the_box_ticked_says_so_beside_the_box(client, db,
 
 
 async def test_an_import_without_a_file_says_so_beside_the_file_field(client, db):
-    admin = await admin_client(client, db)
+    admin = await log_in_admin(client, db)
     admin.console_language = "nl"
     await db.commit()
     response = await post_form(client, "/admin/members/import", page="/admin/members/import")

@@ -8,9 +8,8 @@ from starlette.routing import Route
 from club.app import create_app
 from club.members import routes as member_routes
 from club.web import route
-from tests.ambassadors.conftest import make_ambassador
-from tests.conftest import SECRET
-from tests.factories import csrf_token, log_in, make_admin, make_person
+from tests.factories import csrf_token, log_in, make_admin, make_ambassador, make_person
+from tests.helpers import SECRET
 
 BASE = "https://club.example.org"
 SECURITY_HEADERS = ("content-security-policy", "x-content-type-options", "x-frame-options",

@@ -41,7 +41,7 @@ def table_names(url: str) -> set[str]:
 
 @pytest.fixture
 def empty_database(tmp_path):
-    from tests.conftest import ON_POSTGRES, TEST_DATABASE_URL, _pg_execute
+    from tests.helpers import ON_POSTGRES, TEST_DATABASE_URL, pg_execute
 
     if not ON_POSTGRES:
         yield f"sqlite+aiosqlite:///{tmp_path / 'empty.sqlite3'}"
@@ -49,11 +49,11 @@ def empty_database(tmp_path):
     import secrets
 
     name = f"club_migrations_{secrets.token_hex(4)}"
-    asyncio.run(_pg_execute(TEST_DATABASE_URL, f'CREATE DATABASE "{name}"'))
+    asyncio.run(pg_execute(TEST_DATABASE_URL, f'CREATE DATABASE "{name}"'))
     try:
         yield TEST_DATABASE_URL.rsplit("/", 1)[0] + "/" + name
     finally:
-        asyncio.run(_pg_execute(TEST_DATABASE_URL, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        asyncio.run(pg_execute(TEST_DATABASE_URL, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
 
 def test_upgrade_head_gives_the_models_schema_and_downgrade_base_undoes_it(empty_database):
@@ -68,7 +68,7 @@ def test_upgrade_head_gives_the_models_schema_and_downgrade_base_undoes_it(empty
 
 def test_people_ids_are_never_reused_on_sqlite(empty_database):
     """Unsubscribe links are signed over a person's id: an erased member's id must not come back."""
-    from tests.conftest import ON_POSTGRES
+    from tests.helpers import ON_POSTGRES
 
     upgrade(empty_database)
     if ON_POSTGRES:  # PostgreSQL sequences never hand an id out twice

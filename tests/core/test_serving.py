@@ -11,7 +11,7 @@ import uvicorn
 from club.app import create_app
 from club.members import routes as member_routes
 from club.serving import GuardedHttpToolsProtocol, uvicorn_options
-from tests.conftest import free_port
+from tests.helpers import free_port
 
 HEADER_TIMEOUT = 1.0
 

@@ -10,8 +10,7 @@ from sqlalchemy import select
 
 from club.ambassadors.models import Activity
 from club.ambassadors.service import club_today, end_term
-from tests.ambassadors.conftest import make_activity, make_ambassador
-from tests.factories import csrf_token, log_in, make_admin
+from tests.factories import csrf_token, log_in, make_activity, make_admin, make_ambassador
 
 NAME = "Sofie Claeys"
 EMAIL = "sofie@example.be"

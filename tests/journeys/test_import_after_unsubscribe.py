@@ -13,8 +13,8 @@ from club.accounts.models import Person
 from club.mail.outbox import Recipient, queue_newsletter
 from club.members import service as members
 from club.members.models import Consent
-from tests.admin.helpers import admin_client, post_form, upload
 from tests.factories import make_person, running_sender
+from tests.helpers import log_in_admin, post_form, upload
 
 OLD_SPREADSHEET = (
     "email,name,city,language,newsletter,consent_date\n"
@@ -46,7 +46,7 @@ async def test_a_one_click_unsubscribe_wins_over_an_older_spreadsheet(app, clien
     db.expire_all()
     assert (await db.get(Person, mieke_id)).newsletter is False
 
-    await admin_client(client, db)
+    await log_in_admin(client, db)
     response = await upload(client, OLD_SPREADSHEET.encode(), filename="leden-2024.csv")
     job_url = response.headers["location"]
     preview = (await client.get(job_url)).text

@@ -11,8 +11,8 @@ from club.ambassadors.models import Ambassador, Appointment
 from club.db import utcnow
 from club.mail import holds
 from club.newsletters.models import Newsletter
-from tests.admin.helpers import admin_client, post_form
 from tests.factories import log_in, make_person
+from tests.helpers import log_in_admin, post_form
 
 
 async def shown_once(client: httpx.AsyncClient, response: httpx.Response, notice: str) -> None:
@@ -24,7 +24,7 @@ async def shown_once(client: httpx.AsyncClient, response: httpx.Response, notice
 
 
 async def test_a_newsletter_notice_shows_once(client, db):
-    await admin_client(client, db)
+    await log_in_admin(client, db)
     draft = Newsletter()
     db.add(draft)
     await db.commit()
@@ -33,7 +33,7 @@ async def test_a_newsletter_notice_shows_once(client, db):
 
 
 async def test_an_ambassador_notice_shows_once(client, db):
-    await admin_client(client, db)
+    await log_in_admin(client, db)
     student = await make_person(db, email="yuki@example.jp", name="Yuki", role="ambassador")
     today = utcnow().date()
     appointment = Appointment(person_id=student.id, home_institution="kanazawa-university", host_institution="ugent",
@@ -47,7 +47,7 @@ async def test_an_ambassador_notice_shows_once(client, db):
 
 
 async def test_a_mail_queue_notice_counts_and_shows_once(client, db):
-    await admin_client(client, db)
+    await log_in_admin(client, db)
     for number in range(holds.SYSTEMIC_RECIPIENTS):
         await make_person(db, email=f"lid{number}@example.be", name=f"Lid {number}")
     people = (await db.execute(select(Person).where(Person.email.like("lid%")))).scalars().all()

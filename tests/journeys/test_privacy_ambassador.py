@@ -22,9 +22,18 @@ from club.mail.mailbox import mailbox_dir, running_mailbox
 from club.mail.outbox import queue_mail
 from club.members.service import address_key
 from club.models import metadata
-from tests.admin.helpers import upload
-from tests.ambassadors.conftest import image_bytes, make_activity, make_ambassador
-from tests.factories import csrf_token, eventually, log_in, make_admin, make_person, running_sender
+from tests.factories import (
+    csrf_token,
+    eventually,
+    image_bytes,
+    log_in,
+    make_activity,
+    make_admin,
+    make_ambassador,
+    make_person,
+    running_sender,
+)
+from tests.helpers import upload
 
 EMAIL = "sofie.claeys@example.be"
 NAME = "Sofie Claeys-Verhaeghe"

@@ -15,7 +15,7 @@ from pypdf import PdfReader
 
 from club.ambassadors import service
 from tests.factories import csrf_token, eventually, log_in, make_admin, make_person, running_sender
-from tests.members.conftest import client_from, link_in, signup, text_of
+from tests.helpers import client_from, link_in, signup, text_of
 
 JOIN_LINK_RE = re.compile(r"http://testserver(/join\?ref=[a-z0-9]+)")
 

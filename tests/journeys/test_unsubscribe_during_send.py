@@ -4,38 +4,20 @@ to a real (slow) SMTP server on loopback. The same for a member suppressed or er
 
 from __future__ import annotations
 
-import asyncio
 import re
 
-import httpx
-import pytest
 from sqlalchemy import select
 
 from club.accounts.models import Person
 from club.db import utcnow
 from club.mail.models import Delivery
 from club.members import service as members
-from tests.factories import csrf_token, eventually, log_in, make_admin, running_sender
+from tests.factories import eventually, outbox_settled, running_sender
+from tests.helpers import create_newsletter
 from tests.mail.smtp_server import SmtpServer
-from tests.newsletters.conftest import Post, create_newsletter
 
 MEMBERS = 60
 LEAVING = 5  # the last ones in sending order: far from the mails on the wire when they leave
-
-
-@pytest.fixture
-async def admin_client(client: httpx.AsyncClient, db) -> httpx.AsyncClient:
-    await log_in(client, db, await make_admin(db))
-    return client
-
-
-@pytest.fixture
-def post(admin_client: httpx.AsyncClient) -> Post:
-    async def do(path: str, data: dict[str, object] | None = None) -> httpx.Response:
-        token = await csrf_token(admin_client, "/admin/newsletters")
-        return await admin_client.post(path, data={**(data or {}), "csrf_token": token})
-
-    return do
 
 
 def one_click_url(raw: bytes) -> str:
@@ -78,7 +60,7 @@ async def test_members_who_leave_during_a_send_receive_nothing_more(admin_client
             await members.erase(db, settings, erased)
             await db.commit()
             await eventually(lambda: _at_least(server, MEMBERS - LEAVING), timeout=30)
-            await asyncio.sleep(0.5)
+            await eventually(lambda: outbox_settled(engine))  # so a mail to one who left would be here by now
     finally:
         await server.stop()
 

@@ -93,7 +93,7 @@ async def _refused(db: AsyncSession, statement: str) -> bool:
 async def test_the_database_refuses_a_state_no_enum_names(db: AsyncSession, table: str, column: str,
                                                           good: str) -> None:
     from club.newsletters.models import Newsletter
-    from tests.ambassadors.conftest import make_activity, make_ambassador
+    from tests.factories import make_activity, make_ambassador
 
     person, appointment = await make_ambassador(db)
     await make_activity(db, person, appointment)

@@ -24,8 +24,8 @@ from club.db import create_sessionmaker
 from club.mail.models import Sender
 from club.mail.outbox import queue_mail
 from club.mail.sender import DatabaseStore
-from tests.conftest import ON_POSTGRES
 from tests.factories import eventually, log_in, make_admin
+from tests.helpers import ON_POSTGRES
 from tests.mail.smtp_server import SmtpServer
 
 pytestmark = pytest.mark.slow
@@ -117,7 +117,7 @@ async def test_a_refused_second_sender_says_why_without_a_traceback(
                               stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     try:
         if ON_POSTGRES:  # several senders share a PostgreSQL outbox: this one starts
-            await asyncio.sleep(3)
+            await asyncio.sleep(3)  # bounded wait: a sender that refuses to start exits within this time
             assert worker.poll() is None
             worker.terminate()
             _, err = worker.communicate(timeout=20)

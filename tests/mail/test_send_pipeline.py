@@ -47,6 +47,8 @@ async def test_the_content_waits_for_ready_and_goes_when_it_is_done(server: Smtp
 
     sending = asyncio.create_task(transport.send(FROM, ["jan@example.be"], message(), ready=ready))
     await asyncio.wait_for(called.wait(), 5)
+    # The server has answered 354; content sent without waiting for ready() would arrive within a loopback round
+    # trip, so a short bounded wait is what shows it did not come.
     await asyncio.sleep(0.05)
     assert server.received == []
     gate.set_result(None)
@@ -71,7 +73,7 @@ async def test_content_held_back_and_abandoned_is_never_delivered(server: SmtpSe
     # The connection was in the middle of DATA: it is dropped, and the next mail goes on a new one.
     await transport.send(FROM, ["next@example.be"], message("next@example.be"))
     await transport.close()
-    await asyncio.sleep(0.05)
+    await asyncio.sleep(0.05)  # bounded wait: the abandoned content, had it been written, would arrive by now
     assert [r.rcpt_tos for r in server.received] == [["next@example.be"]]
     assert server.handler.ehlo_count == 2
 
@@ -126,7 +128,7 @@ async def test_a_connection_sends_no_new_content_before_its_last_outcome_is_reco
         deadline = loop.time() + 10
         while not store.groups and loop.time() < deadline:
             await asyncio.sleep(0.01)
-        await asyncio.sleep(0.3)
+        await asyncio.sleep(0.3)  # bounded wait: a connection that did not hold back would deliver more by now
         # Nothing is recorded yet: each connection delivered one message and holds its next one back.
         assert len(server.received) == connections
         store.gate.set()

@@ -14,8 +14,8 @@ from club.db import create_engine, create_sessionmaker
 from club.mail.models import Delivery
 from club.mail.outbox import Recipient, queue_mail, queue_newsletter
 from club.mail.sender import DatabaseStore, SenderAlreadyRunning
-from tests.conftest import ON_POSTGRES
 from tests.factories import eventually, running_sender
+from tests.helpers import ON_POSTGRES
 from tests.mail.smtp_server import SmtpServer
 
 

@@ -155,7 +155,7 @@ async def test_bench_sink_counts_what_the_transport_sends() -> None:
 
 async def test_the_aiosmtplib_internals_the_transport_relies_on_are_still_there(server: SmtpServer) -> None:
     """SmtpTransport sends the content between the server's 354 and its reply through `SMTP.protocol` (`write`,
-    `read_response(timeout=)`), which aiosmtplib does not document: the version is pinned in requirements.txt,
+    `read_response(timeout=)`), which aiosmtplib does not document: the version is pinned (pyproject.toml, the lock),
     and this fails on a version whose internals differ, before a newsletter does."""
     import inspect
     from pathlib import Path
@@ -163,8 +163,9 @@ async def test_the_aiosmtplib_internals_the_transport_relies_on_are_still_there(
     import aiosmtplib
     from aiosmtplib.protocol import SMTPProtocol
 
-    pinned = next(line for line in Path("requirements.txt").read_text().splitlines() if line.startswith("aiosmtplib"))
-    assert pinned.split("#")[0].strip() == f"aiosmtplib=={aiosmtplib.__version__}"
+    pinned = [line.strip() for line in Path("pyproject.toml").read_text().splitlines() if '"aiosmtplib' in line]
+    assert pinned and pinned[0].split("#")[0].strip().rstrip(",") == f'"aiosmtplib=={aiosmtplib.__version__}"'
+    assert f"aiosmtplib=={aiosmtplib.__version__} " in Path("requirements.lock").read_text()
     assert list(inspect.signature(SMTPProtocol.write).parameters) == ["self", "data"]
     assert "timeout" in inspect.signature(SMTPProtocol.read_response).parameters
     client = aiosmtplib.SMTP(hostname="127.0.0.1", port=server.port, timeout=5)

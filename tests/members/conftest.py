@@ -1,13 +1,10 @@
-"""Members' fixtures: a real mail sender delivering into the aiosmtpd mailbox, and helpers to read its mail."""
+"""Members' fixtures: the seeded interests, and a real mail sender delivering into the aiosmtpd mailbox."""
 
 from __future__ import annotations
 
 import asyncio
-import re
 from collections.abc import AsyncIterator
-from email.message import EmailMessage
 
-import httpx
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
@@ -16,9 +13,7 @@ from club.config import Settings
 from club.db import create_sessionmaker
 from club.mail.sender import sender_from_settings, transport_from_settings
 from club.members import service
-from tests.conftest import Mailbox
-
-LINK_RE = re.compile(r"http://testserver(/[^\s<>\"]+)")
+from tests.helpers import Mailbox
 
 
 @pytest.fixture(autouse=True)
@@ -40,41 +35,3 @@ async def mailbox(smtp_server: tuple[Mailbox, int], settings: Settings, engine: 
     sender.stop()
     await asyncio.wait_for(task, 20)
     await transport.close()
-
-
-def text_of(message: EmailMessage) -> str:
-    part = message.get_body(("plain",))
-    assert part is not None
-    return str(part.get_content())  # type: ignore[attr-defined]
-
-
-def html_of(message: EmailMessage) -> str:
-    part = message.get_body(("html",))
-    assert part is not None
-    return str(part.get_content())  # type: ignore[attr-defined]
-
-
-def link_in(message: EmailMessage) -> str:
-    """The path of the first link to the club in a mail's text part."""
-    match = LINK_RE.search(text_of(message))
-    assert match, text_of(message)
-    return match.group(1)
-
-
-def client_from(app: object, ip: str) -> httpx.AsyncClient:
-    transport = httpx.ASGITransport(app=app, client=(ip, 50000))  # type: ignore[arg-type]
-    return httpx.AsyncClient(transport=transport, base_url="http://testserver")
-
-
-def signup(token: str, **fields: object) -> dict[str, object]:
-    data: dict[str, object] = {
-        "email": "hanako@example.jp",
-        "name": "山田 花子",
-        "city": "kanazawa",
-        "language": "ja",
-        "interests": ["jazz-music", "food"],
-        "newsletter": "yes",
-        "csrf_token": token,
-    }
-    data.update(fields)
-    return {key: value for key, value in data.items() if value is not None}

@@ -4,7 +4,7 @@ from sqlalchemy import select
 
 from club.members.models import Interest, WelcomeText
 from tests.factories import csrf_token, log_in, make_admin, make_person
-from tests.members.conftest import client_from, html_of, link_in, signup, text_of
+from tests.helpers import client_from, html_of, link_in, signup, text_of
 
 
 async def test_only_admins_reach_the_admin_pages(client, db):

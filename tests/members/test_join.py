@@ -12,7 +12,7 @@ from club.members import service
 from club.members.models import Consent, Interest, MemberInterest
 from club.ratelimit import RateCounter
 from tests.factories import csrf_token, log_in, make_person
-from tests.members.conftest import client_from, html_of, link_in, signup, text_of
+from tests.helpers import client_from, html_of, link_in, signup, text_of
 
 
 async def count(db, model) -> int:

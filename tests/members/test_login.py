@@ -8,7 +8,7 @@ from club.accounts.models import AuthSession, OneTimeToken
 from club.db import utcnow
 from club.mail.models import Delivery
 from tests.factories import csrf_token, make_admin, make_person
-from tests.members.conftest import client_from, link_in, text_of
+from tests.helpers import client_from, link_in, text_of
 
 
 async def ask(client, email, next_url="/me"):

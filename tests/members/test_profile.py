@@ -11,7 +11,7 @@ from club.mail.outbox import queue_mail
 from club.members import service
 from club.members.models import Consent, ErasureCount, MemberInterest
 from tests.factories import csrf_token, log_in, make_person
-from tests.members.conftest import signup
+from tests.helpers import signup
 
 
 async def count(db, model) -> int:
@@ -125,7 +125,7 @@ async def test_erasure_removes_personal_data_everywhere_and_keeps_an_anonymous_c
                      html="<p>Hello Jan</p>", language="en", person_id=person.id)
     await tokens.issue(db, service.LOGIN_PURPOSE, service.LOGIN_LIFETIME, person_id=person.id)
     await db.commit()
-    from tests.members.conftest import client_from
+    from tests.helpers import client_from
 
     async with client_from(app, "198.51.100.9") as other_browser:
         await log_in(other_browser, db, person)

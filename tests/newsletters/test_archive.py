@@ -9,7 +9,7 @@ from sqlalchemy import update
 from club.db import utcnow
 from club.newsletters.models import Newsletter
 from tests.factories import make_person
-from tests.newsletters.conftest import create_newsletter
+from tests.helpers import create_newsletter
 
 ATOM = "{http://www.w3.org/2005/Atom}"
 

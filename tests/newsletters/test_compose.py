@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 from club.newsletters import render
 from club.newsletters.models import Newsletter, NewsletterVariant
 from tests.factories import log_in, make_person
-from tests.newsletters.conftest import compose_data, create_newsletter
+from tests.helpers import compose_data, create_newsletter
 
 
 async def count(db, model) -> int:

@@ -21,7 +21,7 @@ from club.members.models import Interest, MemberInterest
 from club.newsletters import render
 from club.newsletters.models import Newsletter, NewsletterImage, NewsletterVariant
 from tests.factories import make_person, running_sender
-from tests.newsletters.conftest import compose_data, create_newsletter
+from tests.helpers import compose_data, create_newsletter
 
 # SpamAssassin's __FONT_INVIS (rulesrc/sandbox/jhardin/20_misc_testing.cf): a near-zero font size or a transparent
 # colour in front of text. It feeds FONT_INVIS_MSGID (2.5) and its siblings.
@@ -70,7 +70,7 @@ async def test_confirm_and_report_show_the_audience_the_override_and_the_finish(
     assert "Send now to 1 member<" in confirm.text
 
     sent = await post(f"/admin/newsletters/{newsletter_id}/send",
-                      token_from=f"/admin/newsletters/{newsletter_id}/confirm")
+                      page=f"/admin/newsletters/{newsletter_id}/confirm")
     assert sent.status_code == 303
     db.expire_all()
     newsletter = await db.get(Newsletter, newsletter_id)
@@ -113,7 +113,7 @@ async def test_drafts_can_be_duplicated_and_deleted(admin_client, post, db):
     await post(f"/admin/newsletters/{newsletter_id}", compose_data(body_nl=body))
 
     copied = await post(f"/admin/newsletters/{newsletter_id}/duplicate",
-                        token_from=f"/admin/newsletters/{newsletter_id}")
+                        page=f"/admin/newsletters/{newsletter_id}")
     assert copied.status_code == 303 and "?" not in copied.headers["location"]
     copy_id = int(copied.headers["location"].split("/")[3])
     assert copy_id != newsletter_id
@@ -128,7 +128,7 @@ async def test_drafts_can_be_duplicated_and_deleted(admin_client, post, db):
     question = await admin_client.get(f"/admin/newsletters/{newsletter_id}/delete")
     assert question.status_code == 200 and "This cannot be undone." in question.text
     deleted = await post(f"/admin/newsletters/{newsletter_id}/delete",
-                         token_from=f"/admin/newsletters/{newsletter_id}/delete")
+                         page=f"/admin/newsletters/{newsletter_id}/delete")
     assert deleted.status_code == 303 and deleted.headers["location"] == "/admin/newsletters"
     assert "The draft is deleted." in (await admin_client.get(deleted.headers["location"])).text
     assert await db.scalar(select(func.count()).select_from(Newsletter)) == 1
@@ -208,7 +208,7 @@ async def test_mails_carry_list_id_content_language_a_local_sender_and_a_clean_p
     await make_person(db, email="jan@example.be", name="Jan Peeters", language="nl", newsletter=True)
     await make_person(db, email="hanako@example.jp", name="山田 花子", language="ja", newsletter=True)
     newsletter_id = await create_newsletter(post)
-    await post(f"/admin/newsletters/{newsletter_id}/send", token_from=f"/admin/newsletters/{newsletter_id}/confirm")
+    await post(f"/admin/newsletters/{newsletter_id}/send", page=f"/admin/newsletters/{newsletter_id}/confirm")
     async with running_sender(engine, port):
         await mailbox.wait_for(2)
 

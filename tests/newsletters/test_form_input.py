@@ -8,7 +8,7 @@ from sqlalchemy import func, select
 
 from club.mail.models import Mail
 from club.newsletters.models import Newsletter, NewsletterVariant
-from tests.newsletters.conftest import compose_data, create_newsletter
+from tests.helpers import compose_data, create_newsletter
 
 
 async def rows(db, model) -> int:

@@ -16,7 +16,7 @@ from club.mail.models import Delivery
 from club.newsletters import service
 from club.newsletters.models import Newsletter
 from tests.factories import make_person, running_sender
-from tests.newsletters.conftest import compose_data, create_newsletter
+from tests.helpers import compose_data, create_newsletter
 
 ATOM = "{http://www.w3.org/2005/Atom}"
 
@@ -50,7 +50,7 @@ async def test_a_newsletter_written_as_the_hint_says_arrives_with_the_members_na
     newsletter_id = await create_newsletter(post, body_nl=f"Beste {tag},\n\nTot op de Gentse Feesten!",
                                             body_ja=f"{tag}様\n\nこんにちは。")
     response = await post(f"/admin/newsletters/{newsletter_id}/send",
-                          token_from=f"/admin/newsletters/{newsletter_id}/confirm")
+                          page=f"/admin/newsletters/{newsletter_id}/confirm")
     assert response.status_code == 303, response.text
 
     async with running_sender(engine, port):
@@ -86,7 +86,7 @@ async def test_an_unknown_placeholder_refuses_the_send_and_queues_nothing(
     assert html.escape(shown, quote=False) in confirm.text
 
     refused = await post(f"/admin/newsletters/{newsletter_id}/send",
-                         token_from=f"/admin/newsletters/{newsletter_id}/confirm")
+                         page=f"/admin/newsletters/{newsletter_id}/confirm")
     assert refused.status_code == 400
     assert "holds a placeholder that nothing fills in" in refused.text
     assert await deliveries(db) == 0

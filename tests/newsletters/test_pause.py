@@ -11,9 +11,9 @@ from sqlalchemy import func, select
 from club.accounts.models import Person
 from club.db import utcnow
 from club.mail.models import Delivery
-from tests.factories import eventually, running_sender
+from tests.factories import eventually, outbox_settled, running_sender
+from tests.helpers import create_newsletter
 from tests.mail.smtp_server import SmtpServer
-from tests.newsletters.conftest import create_newsletter
 
 CONNECTIONS = 4
 MEMBERS = 240
@@ -46,7 +46,7 @@ async def test_pause_stops_mid_batch_and_resume_sends_the_rest_once(admin_client
         async with running_sender(engine, server.port, connections=CONNECTIONS):
             await eventually(lambda: _at_least(server, 20))
             token_page = f"/admin/newsletters/{newsletter_id}/report"
-            paused = await post(f"/admin/newsletters/{newsletter_id}/pause", token_from=token_page)
+            paused = await post(f"/admin/newsletters/{newsletter_id}/pause", page=token_page)
             arrived_when_answered = len(server.received)
             assert paused.status_code == 303
             await asyncio.sleep(1.5)  # unpaused, about 200 more would arrive in this time
@@ -60,7 +60,7 @@ async def test_pause_stops_mid_batch_and_resume_sends_the_rest_once(admin_client
             assert late <= left_after <= 2 * CONNECTIONS  # also those that left but were not yet recorded
             assert count_of(report, "count-sent") == len(server.received)
 
-            resumed = await post(f"/admin/newsletters/{newsletter_id}/resume", token_from=token_page)
+            resumed = await post(f"/admin/newsletters/{newsletter_id}/resume", page=token_page)
             assert resumed.headers["location"].endswith("/report")
             assert "Sending has resumed." in (await admin_client.get(resumed.headers["location"])).text
             # The page the poller reloads after Resume says neither notice again, nor "paused".
@@ -68,7 +68,7 @@ async def test_pause_stops_mid_batch_and_resume_sends_the_rest_once(admin_client
             assert "Sending is paused." not in stale and 'data-status="paused"' not in stale
             assert "Sending has resumed." not in stale
             await eventually(lambda: _at_least(server, MEMBERS), timeout=30)
-            await asyncio.sleep(0.3)
+            await eventually(lambda: outbox_settled(engine))  # so a second copy of a mail would be here by now
     finally:
         await server.stop()
     recipients = [rcpt for message in server.received for rcpt in message.rcpt_tos]
@@ -84,9 +84,11 @@ async def test_cancel_stops_mid_batch_and_nothing_more_leaves(admin_client, post
         async with running_sender(engine, server.port, connections=CONNECTIONS):
             await eventually(lambda: _at_least(server, 20))
             cancelled = await post(f"/admin/newsletters/{newsletter_id}/cancel",
-                                   token_from=f"/admin/newsletters/{newsletter_id}/report")
+                                   page=f"/admin/newsletters/{newsletter_id}/report")
             arrived_when_answered = len(server.received)
             assert cancelled.status_code == 303
+            # A bounded wait is the observable here: cancelled deliveries never settle into "sent", and a sender
+            # that ignored the cancel would deliver about 200 more in this time.
             await asyncio.sleep(1.5)
             late = len(server.received) - arrived_when_answered
             assert late <= CONNECTIONS

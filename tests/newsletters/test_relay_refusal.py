@@ -13,8 +13,8 @@ from club.db import utcnow
 from club.mail.models import Delivery, Hold
 from club.mail.outbox import queue_mail
 from tests.factories import eventually, running_sender
+from tests.helpers import create_newsletter
 from tests.mail.smtp_server import SmtpServer
-from tests.newsletters.conftest import create_newsletter
 
 MEMBERS = 500
 RELAY_DENIED = "550 5.7.1 Relay access denied"
@@ -58,7 +58,7 @@ async def test_a_relay_refusing_everyone_holds_the_mail_and_suppresses_nobody(ad
                 assert 'action="/admin/mail/hold/lift"' in text
 
             server.handler.rcpt_reply_all = None  # the relay is fixed
-            lifted = await post("/admin/mail/hold/lift", token_from="/admin/mail/queue")
+            lifted = await post("/admin/mail/hold/lift", page="/admin/mail/queue")
             assert lifted.status_code == 303
             await eventually(lambda: _at_least(server, MEMBERS), timeout=60)
     finally:
@@ -98,7 +98,7 @@ async def test_retry_sends_the_failed_deliveries_of_a_send_again(admin_client, p
     report = (await admin_client.get(f"/admin/newsletters/{newsletter_id}/report")).text
     assert "Retry 6 failed deliveries" in report
     retried = await post(f"/admin/newsletters/{newsletter_id}/retry",
-                         token_from=f"/admin/newsletters/{newsletter_id}/report")
+                         page=f"/admin/newsletters/{newsletter_id}/report")
     assert retried.headers["location"].endswith("/report")
     assert "The failed deliveries are queued again." in (await admin_client.get(retried.headers["location"])).text
     assert await count(db, Delivery.status == "queued") == 6
@@ -125,13 +125,13 @@ async def test_members_suppressed_by_a_systemic_refusal_are_released_in_bulk(adm
     assert "7 members suppressed with this reply" in page and "Release 7 members" in page
     assert "user unknown" not in page  # one refusal is about its recipient
     pattern = "550 5.7.1 <>: Relay access denied"
-    released = await post("/admin/mail/suppressions/release", {"pattern": pattern}, token_from="/admin/mail/queue")
+    released = await post("/admin/mail/suppressions/release", {"pattern": pattern}, page="/admin/mail/queue")
     assert released.status_code == 303
     assert await count(db, Person.suppressed_at.is_not(None)) == 1
     entry = await db.scalar(select(AuditEntry).where(AuditEntry.action == "mail.release_suppressed"))
     assert entry is not None and '"count": 7' in entry.details
     for pattern in ("nothing like this", "550 5.1.1 user unknown"):  # one member: released on their own page
-        refused = await post("/admin/mail/suppressions/release", {"pattern": pattern}, token_from="/admin/mail/queue")
+        refused = await post("/admin/mail/suppressions/release", {"pattern": pattern}, page="/admin/mail/queue")
         assert refused.status_code == 303 and await count(db, Person.suppressed_at.is_not(None)) == 1
 
 

@@ -18,7 +18,7 @@ from club.members.models import Interest, MemberInterest
 from club.newsletters import service
 from club.newsletters.models import Newsletter
 from tests.factories import eventually, make_person, running_sender
-from tests.newsletters.conftest import create_newsletter
+from tests.helpers import create_newsletter
 
 
 async def deliveries(db) -> list[tuple[str, str, str]]:
@@ -89,7 +89,7 @@ async def test_send_now_delivers_one_personalised_mail_per_member_in_their_langu
     await members_in_three_languages(db)
     newsletter_id = await create_newsletter(post)
     response = await post(f"/admin/newsletters/{newsletter_id}/send",
-                          token_from=f"/admin/newsletters/{newsletter_id}/confirm")
+                          page=f"/admin/newsletters/{newsletter_id}/confirm")
     assert response.status_code == 303 and response.headers["location"].endswith("/report")
     assert await deliveries(db) == [("hanako@example.jp", "ja", "queued"), ("jan@example.be", "nl", "queued"),
                                     ("sam@example.org", "nl", "queued")]  # no English version: the fallback
