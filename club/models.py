@@ -6,7 +6,7 @@ from club.accounts import models as accounts_models  # noqa: F401
 from club.db import Base
 
 FEATURE_MODELS = ("club.mail.models", "club.members.models", "club.ambassadors.models", "club.newsletters.models",
-                  "club.admin.models")
+                  "club.admin.models", "club.events.models")
 
 for _module in FEATURE_MODELS:
     try:

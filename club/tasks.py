@@ -63,7 +63,7 @@ def jobs() -> list[Job]:
     found = [Job("purge expired tokens", 3600, purge_expired_tokens),
              Job("forget stale rate counters and logins", 600, forget_stale_counters_and_logins)]
     for module_name in ("club.mail.tasks", "club.members.tasks", "club.ambassadors.tasks", "club.newsletters.tasks",
-                        "club.admin.tasks"):
+                        "club.admin.tasks", "club.events.tasks"):
         try:
             module = __import__(module_name, fromlist=["JOBS"])
         except ModuleNotFoundError as exc:

@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from club import email_address
 from club.db import utcnow
 from club.mail.message import Address, check_header_value
-from club.mail.models import PRIORITY_BULK, PRIORITY_TRANSACTIONAL, Delivery, Mail
+from club.mail.models import PRIORITY_BULK, PRIORITY_TRANSACTIONAL, Attachment, Delivery, Mail
 
 # Rows per INSERT statement when queuing a newsletter: large enough to be fast, small enough for any driver.
 INSERT_CHUNK = 5000
@@ -145,3 +145,10 @@ async def queue_newsletter(
         await db.execute(insert(table), rows)
         queued += len(rows)
     return mail, queued
+
+
+async def attach(db: AsyncSession, mail_id: int, *, filename: str, content_type: str, content: str) -> None:
+    """Add a text file (an .ics) to a queued mail: every delivery of the mail carries it."""
+    check_header_value(filename, "filename")
+    db.add(Attachment(mail_id=mail_id, filename=filename, content_type=content_type, content=content))
+    await db.flush()
