@@ -46,6 +46,16 @@ NOTICES.update({
 })
 
 
+async def _undo(request: Request, *objects: object) -> None:
+    """Roll back what a refused action began; the page that says why still shows these objects and who is
+    logged in, so they are read again."""
+    db = request.state.db
+    await db.rollback()
+    for item in (*objects, request.state.person):
+        if item is not None:
+            await db.refresh(item)
+
+
 def _settings(request: Request) -> Settings:
     settings: Settings = request.app.state.settings
     return settings
@@ -136,6 +146,8 @@ async def _person_from_token(request: Request, event: Event) -> Person:
     person = await request.state.db.get(Person, person_id)
     if person is None:
         raise HTTPException(404)
+    if request.state.person is None and person.language in i18n.LANGUAGES:
+        i18n.current_language.set(person.language)  # the page of a mail's link speaks the mail's language
     return person
 
 
@@ -173,7 +185,7 @@ async def _record_answer(request: Request, event: Event, person: Person, back: s
         await service.answer(request.state.db, _settings(request), event, person, coming=coming, guests=guests,
                              note=note)
     except EventError as error:
-        await request.state.db.rollback()
+        await _undo(request, event, person)
         return await _render_answer(request, event, person, status_code=409, values=form_values(form),
                                     problem=error.message)
     return redirect_with_notice(request, back, "events.answered")
@@ -373,8 +385,8 @@ async def _admin_action(request: Request, action: str) -> Response:
             audit.note(request, recipients=await service.invite(request.state.db, settings, event))
             notice = "events.invited"
     except EventError as error:
-        await request.state.db.rollback()
-        return await _admin_page(request, await _event_or_404(request), status_code=409, problem=error.message)
+        await _undo(request, event)
+        return await _admin_page(request, event, status_code=409, problem=error.message)
     return redirect_with_notice(request, f"/admin/events/{event.id}", notice)
 
 

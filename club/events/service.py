@@ -114,7 +114,7 @@ async def tickets_of(db: AsyncSession, person_id: int) -> list[tuple[Rsvp, Event
         .where(Rsvp.person_id == person_id, Event.ends_at >= utcnow() - dt.timedelta(days=1))
         .order_by(Event.starts_at)
     )
-    return [(rsvp, event) for rsvp, event in rows.tuples()]
+    return [(rsvp, event) for rsvp, event in rows]
 
 
 # ---- changing events -------------------------------------------------------------------------------------------
@@ -272,7 +272,7 @@ async def _mail_answers(db: AsyncSession, settings: Settings, event: Event, stat
     )
     told = 0
     calendars: dict[str, str] = {}
-    for person_id, email, person_name, language in rows.tuples():
+    for person_id, email, person_name, language in rows:
         lang = language if language in LANGUAGES else "en"
         if lang not in calendars:
             calendars[lang] = ics.invitation(event, lang, event_url(settings, event), _organizer(settings),
@@ -526,7 +526,7 @@ async def export_for(db: AsyncSession, person_id: int) -> list[dict[str, Any]]:
          "starts_at": event.starts_at.isoformat(), "answer": rsvp.status, "guests": rsvp.guests,
          "note": rsvp.answer, "answered_at": rsvp.created_at.isoformat(),
          "checked_in_at": rsvp.checked_in_at.isoformat() if rsvp.checked_in_at else None}
-        for rsvp, event in rows.tuples()
+        for rsvp, event in rows
     ]
 
 
@@ -537,7 +537,7 @@ async def erase_for(db: AsyncSession, settings: Settings, person_id: int) -> Non
     rows = await db.execute(select(Rsvp, Event).join(Event, Event.id == Rsvp.event_id)
                             .where(Rsvp.person_id == person_id))
     to_promote: list[Event] = []
-    for rsvp, event in rows.tuples():
+    for rsvp, event in rows:
         if event.ends_at >= now:
             was_yes = rsvp.status == "yes"
             await db.delete(rsvp)

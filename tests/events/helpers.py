@@ -53,12 +53,12 @@ async def published_event(client: httpx.AsyncClient, **changes: str) -> int:
 
 
 async def event_row(db: AsyncSession, event_id: int) -> Event:
-    db.expire_all()
-    return (await db.execute(select(Event).where(Event.id == event_id))).scalar_one()
+    statement = select(Event).where(Event.id == event_id).execution_options(populate_existing=True)
+    return (await db.execute(statement)).scalar_one()
 
 
 async def mails_to(db: AsyncSession, email: str, kind: str | None = None) -> list[Mail]:
-    db.expire_all()
+    await db.commit()  # a fresh snapshot of what the app committed
     statement = select(Mail).join(Delivery, Delivery.mail_id == Mail.id).where(Delivery.to_email == email)
     if kind:
         statement = statement.where(Mail.kind == kind)
