@@ -330,8 +330,15 @@ async def numbers_page(request: Request) -> Response:
             "metric_labels": labels.METRIC_LABELS,
             "label_for": row_label,
             "query": filters.query(),
+            "attendance": await _attendance(request, filters),
         },
     )
+
+
+async def _attendance(request: Request, filters: service.NumbersFilter) -> list[object]:
+    from club.events import service as events  # the events of the year, beside the activities
+
+    return list(await events.attendance_in_year(request.state.db, filters.year))
 
 
 async def report_page(request: Request) -> Response:
@@ -351,6 +358,7 @@ async def report_page(request: Request) -> Response:
             "dimension_labels": labels.DIMENSION_LABELS,
             "label_for": row_label,
             "query": filters.query(),
+            "attendance": await _attendance(request, filters),
         },
     )
 
