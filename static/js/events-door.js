@@ -76,15 +76,14 @@
   document.getElementById("scan-file").addEventListener("change", function (event) {
     var file = event.target.files && event.target.files[0];
     if (!file) { return; }
-    var image = new Image();
-    image.onload = function () {
-      canvas.width = image.naturalWidth; canvas.height = image.naturalHeight;
-      context.drawImage(image, 0, 0);
+    // A bitmap, not an <img> with a blob: address, which the Content-Security-Policy (img-src) refuses.
+    window.createImageBitmap(file).then(function (bitmap) {
+      canvas.width = bitmap.width; canvas.height = bitmap.height;
+      context.drawImage(bitmap, 0, 0);
       lastCode = "";
       decode(canvas.width, canvas.height);
-      URL.revokeObjectURL(image.src);
-    };
-    image.src = URL.createObjectURL(file);
+      event.target.value = "";
+    });
   });
 
   form.addEventListener("submit", function (event) {
