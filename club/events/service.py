@@ -345,10 +345,11 @@ async def _queue_invitations(db: AsyncSession, settings: Settings, event: Event,
         return 0
     # A plain multi-row INSERT, then the ids by each mail's random token: RETURNING with executemany runs
     # row by row on SQLite.
+    before = int((await db.execute(select(func.coalesce(func.max(Mail.id), 0)))).scalar_one())
     await db.execute(insert(cast(Table, Mail.__table__)), mails)
     tokens = [str(mail["token"]) for mail in mails]
-    found = dict((await db.execute(select(Mail.token, Mail.id).where(Mail.reference == f"event:{event.id}",
-                                                                      Mail.token.in_(tokens)))).all())
+    found = dict((await db.execute(select(Mail.token, Mail.id).where(Mail.id > before,
+                                                                      Mail.reference == f"event:{event.id}"))).all())
     ids = [found[token] for token in tokens]
     await db.execute(insert(cast(Table, Delivery.__table__)), [
         {"mail_id": mail_id, "person_id": person_id, "to_email": email, "to_name": name,
