@@ -239,8 +239,10 @@ async def _profile_context(request: Request, **extra: object) -> dict[str, objec
         "interests": [i.slug for i in mine],
         "newsletter": person.newsletter,
     }
+    from club.events import service as events  # the member's tickets for coming events
+
     return await _form_context(request, values=values, history=history, email=email_address.display(person.email),
-                               **extra)
+                               tickets=await events.tickets_of(db, person.id), **extra)
 
 
 async def profile(request: Request) -> Response:

@@ -135,6 +135,10 @@ async def test_the_mail_link_shows_a_page_and_only_its_button_records(client, db
     ticket = await client.get(f"/events/{event_id}/ticket/{rsvp.ticket}")
     assert ticket.status_code == 200 and "<svg" in ticket.text
     assert (await client.get(f"/events/{event_id}/ticket/{rsvp.ticket}/qr.png")).content[:4] == b"\x89PNG"
+    # The member's own page lists the ticket too.
+    await log_in(client, db, member)
+    profile = await client.get("/me")
+    assert f"/events/{event_id}/ticket/{rsvp.ticket}" in profile.text and "Mijn evenementen" in profile.text
 
 
 async def test_answers_after_the_deadline_or_to_a_cancelled_event_change_nothing(client, db):
