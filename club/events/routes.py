@@ -87,9 +87,14 @@ async def events_list(request: Request) -> Response:
 
 async def event_page(request: Request) -> Response:
     event = await service.get(request.state.db, request.path_params["event_id"])
-    person: Person | None = request.state.person
     if event is None or event.status == "draft":
         raise HTTPException(404)
+    return await _event_page(request, event)
+
+
+async def _event_page(request: Request, event: Event, *, status_code: int = 200, errors: forms.Errors | None = None,
+                      values: dict[str, object] | None = None, problem: str | None = None) -> Response:
+    person: Person | None = request.state.person
     mine = await service.rsvp_of(request.state.db, event.id, person.id) if person else None
     if not event.public and mine is None and (person is None or person.role != "admin"):
         raise HTTPException(404)
@@ -97,7 +102,9 @@ async def event_page(request: Request) -> Response:
     return render(request, "events/event.html", {
         **_event_context(event), "mine": mine, "free": numbers.free(event.capacity),
         "map_url": "https://www.openstreetmap.org/search?query=" + _quote(f"{event.venue} {event.address}"),
-    })
+        "errors": errors or {}, "join_values": values or {"guests": "0", "newsletter": "1"}, "problem": problem,
+        "CITIES": CITIES, "CITY_NAMES": CITY_NAMES,
+    }, status_code=status_code)
 
 
 def _quote(text: str) -> str:
@@ -205,6 +212,33 @@ async def answer_post(request: Request) -> Response:
     if event is None or event.status == "draft":
         raise HTTPException(404)
     return await _record_answer(request, event, request.state.person, f"/events/{event.id}")
+
+
+async def join_and_answer(request: Request) -> Response:
+    """A visitor joins the club and says yes at once: the sign-up's double opt-in comes first, the answer is
+    recorded when they confirm. Every address gets the same page, as on /join."""
+    from club.members import service as members
+    from club.members.forms import parse_signup
+
+    event = await _event_or_404(request, public=True)
+    form = await read_form(request)
+    parsed = parse_signup(form, [])
+    coming, guests, note, errors = parse_answer(form, event)
+    errors.update(parsed.errors)
+    if parsed.value is None or errors:
+        return await _event_page(request, event, status_code=400, errors=errors,
+                                 values={**parsed.values, **form_values(form)})
+    try:
+        service._check_open(event, utcnow())
+        await members.join(request.state.db, _settings(request), parsed.value)
+        person = await members.find_by_email(request.state.db, parsed.value.email)
+        if person is not None and person.confirmed_at is None:
+            await service.hold_answer(request.state.db, event, person, guests=guests, note=note)
+    except EventError as error:
+        await _undo(request, event)
+        return await _event_page(request, event, status_code=409, problem=error.message,
+                                 values=form_values(form))
+    return render(request, "events/joined.html", _event_context(event))
 
 
 async def ticket_page(request: Request) -> Response:
@@ -421,6 +455,7 @@ routes: list[BaseRoute] = [
     route("/events/{event_id:int}", event_page),
     route("/events/{event_id:int}/event.ics", event_ics),
     route("/events/{event_id:int}/answer", answer_post, methods=("POST",), role="member"),
+    route("/events/{event_id:int}/join", join_and_answer, methods=("POST",)),
     route("/events/{event_id:int}/rsvp/{person_id:int}/{token}", rsvp_page),
     route("/events/{event_id:int}/rsvp/{person_id:int}/{token}", rsvp_post, methods=("POST",), name="rsvp_post"),
     route("/events/{event_id:int}/ticket/{code}", ticket_page),

@@ -617,3 +617,35 @@ async def next_public_cached(sessionmaker: Any, *, max_age: float = 30.0) -> Eve
 
 def forget_cached_next() -> None:
     _next_cache.clear()
+
+
+# ---- visitors who join and answer at once ----------------------------------------------------------------------
+
+async def hold_answer(db: AsyncSession, event: Event, person: Person, *, guests: int, note: str) -> None:
+    """A visitor who joined from the event's page: their yes waits (status pending, no seat) until they confirm
+    their address; confirm_pending then answers for them."""
+    _check_open(event, utcnow())
+    if not 0 <= guests <= min(event.max_guests, GUEST_LIMIT):
+        raise EventError("Too many guests.")
+    rsvp = await rsvp_of(db, event.id, person.id)
+    if rsvp is None:
+        db.add(Rsvp(event_id=event.id, person_id=person.id, name=person.name, status="pending", guests=guests,
+                    answer=note[:1000], ticket=secrets.token_urlsafe(18), walk_in=False))
+    elif rsvp.status == "pending":
+        rsvp.guests, rsvp.answer = guests, note[:1000]
+    await db.flush()
+
+
+async def confirm_pending(db: AsyncSession, settings: Settings, person: Person) -> None:
+    """Called when a member confirms their address: their waiting answers are recorded now, against the seats
+    left (a full event puts them on the waiting list; a closed one drops them)."""
+    rows = await db.execute(select(Rsvp, Event).join(Event, Event.id == Rsvp.event_id)
+                            .where(Rsvp.person_id == person.id, Rsvp.status == "pending"))
+    for rsvp, event in list(rows):
+        guests, note = rsvp.guests, rsvp.answer
+        rsvp.status = "no"
+        await db.flush()
+        try:
+            await answer(db, settings, event, person, coming=True, guests=guests, note=note)
+        except EventError:
+            continue

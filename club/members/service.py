@@ -279,6 +279,7 @@ async def confirm(db: AsyncSession, settings: Settings, raw: str) -> Person | No
         person.confirmed_at = utcnow()
         await db.flush()
         await send_welcome(db, settings, person)
+        await _events().confirm_pending(db, settings, person)
     return person
 
 
