@@ -649,3 +649,15 @@ async def confirm_pending(db: AsyncSession, settings: Settings, person: Person) 
             await answer(db, settings, event, person, coming=True, guests=guests, note=note)
         except EventError:
             continue
+
+
+async def choices_for_activities(db: AsyncSession, language: str) -> list[tuple[int, str]]:
+    """Events an ambassador may link an activity to: published ones of the last year and the next months."""
+    now = utcnow()
+    rows = await db.execute(select(Event).where(Event.status == "published",
+                                                Event.starts_at >= now - dt.timedelta(days=365),
+                                                Event.starts_at <= now + dt.timedelta(days=180))
+                            .order_by(Event.starts_at.desc()).limit(100))
+    from club.i18n import format_date
+
+    return [(event.id, f"{event.title(language)} ({format_date(event.starts_at)})") for event in rows.scalars()]

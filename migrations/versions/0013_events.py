@@ -97,9 +97,16 @@ def upgrade() -> None:
     )
     op.create_index(op.f("ix_event_rsvps_person_id"), "event_rsvps", ["person_id"])
     op.create_index("ix_event_rsvps_event_status", "event_rsvps", ["event_id", "status"])
+    with op.batch_alter_table("activities") as batch:
+        batch.add_column(sa.Column("event_id", sa.Integer(), nullable=True))
+        batch.create_foreign_key(op.f("fk_activities_event_id_events"), "events", ["event_id"], ["id"],
+                                 ondelete="SET NULL")
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("activities") as batch:
+        batch.drop_constraint(op.f("fk_activities_event_id_events"), type_="foreignkey")
+        batch.drop_column("event_id")
     op.drop_table("event_rsvps")
     op.drop_table("events")
     op.drop_table("mail_attachments")
