@@ -21,6 +21,7 @@ from club.admin.routes import routes as admin_routes
 from club.ambassadors.routes import routes as ambassador_routes
 from club.config import Settings
 from club.db import create_engine, create_sessionmaker, garbage_collection_in_event_loop
+from club.events.routes import routes as event_routes
 from club.mail.lifespan import mail_lifespan
 from club.mail.routes import routes as mail_routes
 from club.members.routes import routes as member_routes
@@ -70,6 +71,7 @@ def create_app(settings: Settings, *, engine=None) -> Starlette:  # type: ignore
         *ambassador_routes,
         *mail_routes,
         *newsletter_routes,
+        *event_routes,
         *admin_routes,
         Mount("/static", app=StaticFiles(directory=STATIC_DIR), name="static"),
     ]

@@ -5,6 +5,7 @@ from club.accounts import models as accounts_models  # noqa: F401
 from club.admin import models as admin_models  # noqa: F401
 from club.ambassadors import models as ambassadors_models  # noqa: F401
 from club.db import Base
+from club.events import models as events_models  # noqa: F401
 from club.mail import models as mail_models  # noqa: F401
 from club.members import models as members_models  # noqa: F401
 from club.newsletters import models as newsletters_models  # noqa: F401

@@ -450,6 +450,17 @@ async def seed(settings: Settings, members: int, activities: int) -> None:
                     }
                 )
             await _insert(connection, Activity.__table__, rows)
+            if people:
+                from club.events import seed as event_seed
+
+                names = {person["id"]: person["name"] for person in people}
+                events, answers = event_seed.rows(rng, [p["id"] for p in confirmed], await _next_id(
+                    connection, event_seed.Event.__table__.c.id), now)
+                for answer in answers:
+                    answer["name"] = names[answer["person_id"]]
+                await _insert(connection, event_seed.Event.__table__, events)
+                await _insert(connection, event_seed.Rsvp.__table__, answers)
+                await _fix_sequence(connection, "events")
             for table in ("people", "appointments", "activities"):
                 await _fix_sequence(connection, table)
                 # Fresh statistics, so the planner picks the covering indexes right away.

@@ -63,6 +63,7 @@ def jobs() -> list[Job]:
     import `Job` from this one)."""
     from club.admin import tasks as admin
     from club.ambassadors import tasks as ambassadors
+    from club.events import tasks as events
     from club.mail import tasks as mail
     from club.members import tasks as members
     from club.newsletters import tasks as newsletters
@@ -70,7 +71,7 @@ def jobs() -> list[Job]:
     return [
         Job("purge expired tokens", 3600, purge_expired_tokens),
         Job("forget stale rate counters and logins", 600, forget_stale_counters_and_logins),
-        *mail.JOBS, *members.JOBS, *ambassadors.JOBS, *newsletters.JOBS, *admin.JOBS,
+        *mail.JOBS, *members.JOBS, *ambassadors.JOBS, *newsletters.JOBS, *admin.JOBS, *events.JOBS,
     ]
 
 

@@ -193,19 +193,20 @@ _CSRF_SENTINEL = "\x00csrf-token\x00"
 _page_cache: dict[tuple[str, str, str], tuple[float, str]] = {}
 
 
-def render_public(request: Request, template: str, *, max_age: float = 60.0) -> HTMLResponse:
+def render_public(request: Request, template: str, *, max_age: float = 60.0,
+                  context: dict[str, Any] | None = None) -> HTMLResponse:
     """A page that is the same for every visitor who is not logged in: rendered once per language and path,
     kept for max_age seconds, with each visitor's own CSRF token put in. Logged-in people get a fresh render."""
     if getattr(request.state, "person", None) is not None:
-        return render(request, template)
+        return render(request, template, context)
     key = (template, i18n.current_language.get(), request.url.path)
     now = time.monotonic()
     cached = _page_cache.get(key)
     if cached is None or cached[0] < now:
         # Kept for every visitor of this path, so the switcher must not carry one visitor's query to the others;
         # and no one-time notice in a page that every visitor gets.
-        context = {"csrf_token": _CSRF_SENTINEL, "current_url": request.url.path, "flash": None}
-        html = bytes(render(request, template, context).body).decode()
+        shared = {**(context or {}), "csrf_token": _CSRF_SENTINEL, "current_url": request.url.path, "flash": None}
+        html = bytes(render(request, template, shared).body).decode()
         cached = (now + max_age, html)
         _page_cache[key] = cached
     response = HTMLResponse(cached[1].replace(_CSRF_SENTINEL, csrf_token(request)))

@@ -189,6 +189,12 @@ ACTION_LABELS = {
     "newsletters.delete_newsletter": N_("Deleted a newsletter"),
     "newsletters.retry": N_("Sent a newsletter's failed deliveries again"),
     "mail.lift_hold": N_("Resumed all mail after the relay refused it"),
+    # events
+    "events.admin_create": N_("Created an event"),
+    "events.admin_update": N_("Edited an event"),
+    "events.admin_publish": N_("Published an event"),
+    "events.admin_cancel": N_("Cancelled an event"),
+    "events.admin_invite": N_("Sent an event's invitations"),
     "mail.release_suppressed": N_("Released members the relay had refused"),
 }
 
@@ -202,9 +208,11 @@ TARGET_LABELS = {
     "import": N_("Import"),
     "language": N_("Language"),
     "email": N_("Email address"),
+    "event": N_("Event"),
 }
 
 DETAIL_LABELS = {
+    "told": N_("Told by mail"),
     "changes": N_("Changed"),
     "reason": N_("Reason"),
     "email": N_("Email address"),

@@ -334,8 +334,15 @@ async def numbers_page(request: Request, ctx: Context) -> Response:
             "metric_labels": labels.METRIC_LABELS,
             "label_for": row_label,
             "query": filters.query(),
+            "attendance": await _attendance(ctx, filters),
         },
     )
+
+
+async def _attendance(ctx: Context, filters: service.NumbersFilter) -> list[object]:
+    from club.events import service as events  # the events of the year, beside the activities
+
+    return list(await events.attendance_in_year(ctx.db, filters.year))
 
 
 async def report_page(request: Request, ctx: Context) -> Response:
@@ -355,6 +362,7 @@ async def report_page(request: Request, ctx: Context) -> Response:
             "dimension_labels": labels.DIMENSION_LABELS,
             "label_for": row_label,
             "query": filters.query(),
+            "attendance": await _attendance(ctx, filters),
         },
     )
 

@@ -94,6 +94,8 @@ class Activity(Base):
     # Hours in quarters (1.75 h is 7): exact sums without floating point.
     quarter_hours: Mapped[int] = mapped_column(Integer, default=0)
     link: Mapped[str | None] = mapped_column(String(500))
+    # The event the ambassador helped at, if any.
+    event_id: Mapped[int | None] = mapped_column(ForeignKey("events.id", ondelete="SET NULL"))
     public: Mapped[bool] = mapped_column(Boolean, default=True, server_default=text("true"))
     status: Mapped[str] = mapped_column(String(12), default=ActivityStatus.DRAFT)
     review_comment: Mapped[str | None] = mapped_column(Text)

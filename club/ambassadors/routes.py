@@ -73,9 +73,11 @@ async def dashboard(request: Request, ctx: Context) -> Response:
 
 
 def _form_context(
-    appointment: Appointment, activity: Activity | None, values: dict[str, str], errors: Errors
+    appointment: Appointment, activity: Activity | None, values: dict[str, str], errors: Errors,
+    event_choices: list[tuple[int, str]] | None = None,
 ) -> dict[str, Any]:
     return {
+        "event_choices": event_choices or [],
         "appointment": appointment,
         "activity": activity,
         "values": values,
@@ -94,7 +96,14 @@ async def new_activity_page(request: Request, ctx: Context) -> Response:
         "people_reached": "0",
         "hours": "1",
     }
-    return page(request, "ambassadors/activity_form.html", _form_context(appointment, None, values, Errors()))
+    return page(request, "ambassadors/activity_form.html",
+                _form_context(appointment, None, values, Errors(), await _event_choices(request)))
+
+
+async def _event_choices(request: Request) -> list[tuple[int, str]]:
+    from club.events import service as events  # the events an activity can be linked to
+
+    return await events.choices_for_activities(request.state.db, i18n.current_language.get())
 
 
 async def create_activity(request: Request, ctx: Context) -> Response:
@@ -130,8 +139,10 @@ async def edit_activity_page(request: Request, ctx: Context) -> Response:
         "hours": f"{activity.hours:g}",
         "link": activity.link or "",
         "public": "1" if activity.public else "",
+        "event": str(activity.event_id or ""),
     }
-    return page(request, "ambassadors/activity_form.html", _form_context(appointment, activity, values, Errors()))
+    return page(request, "ambassadors/activity_form.html",
+                _form_context(appointment, activity, values, Errors(), await _event_choices(request)))
 
 
 async def update_activity(request: Request, ctx: Context) -> Response:
@@ -150,6 +161,11 @@ async def _save(request: Request, ctx: Context, appointment: Appointment, activi
     data, errors, values = activity_forms.activity(
         form, term_start=appointment.starts_on, term_end=appointment.ends_on, today=today
     )
+    choices = await _event_choices(request)
+    chosen = forms.field(form, "event")
+    values["event"] = chosen[:12]
+    if chosen and chosen not in {str(event_id) for event_id, _title in choices}:
+        errors.add("event", Invalid(N_("Choose one of the options.")))
     existing = [photo.key for photo in activity.photos] if activity else []
     remove_keys = [key for key in form.getlist("remove_photo") if isinstance(key, str) and key in existing]
     uploads = [item for item in form.getlist("photos") if isinstance(item, UploadFile) and item.filename]
@@ -176,7 +192,7 @@ async def _save(request: Request, ctx: Context, appointment: Appointment, activi
         return page(
             request,
             "ambassadors/activity_form.html",
-            _form_context(appointment, activity, values, errors),
+            _form_context(appointment, activity, values, errors, choices),
             status_code=status_code,
         )
     submit = forms.field(form, "action") != "draft"
@@ -190,6 +206,7 @@ async def _save(request: Request, ctx: Context, appointment: Appointment, activi
         activity=activity,
         remove_keys=remove_keys,
     )
+    saved.event_id = int(chosen) if chosen else None
     for photo in processed:
         await run_in_threadpool(photos.store, settings.var_dir, photo)
     service.remove_photo_files(settings.var_dir, remove_keys)

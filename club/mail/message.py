@@ -20,7 +20,7 @@ import html as html_lib
 import re
 import secrets
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from email.utils import formatdate
 
@@ -223,6 +223,7 @@ class MessageTemplate:
         bulk: bool = False,
         language: str | None = None,
         list_id: str | None = None,
+        attachments: Sequence[tuple[str, str, bytes]] = (),
     ) -> None:
         language = language or html_language(html)
         if language is not None and not _LANGUAGE_TAG_RE.match(language):
@@ -260,6 +261,27 @@ class MessageTemplate:
             f"Content-Transfer-Encoding: {'quoted-printable' if self._html_qp else 'base64'}\r\n\r\n"
         ).encode("ascii")
         self._closing = f"\r\n--{b}--\r\n".encode("ascii")
+        if attachments:
+            self._wrap_in_mixed(attachments)
+
+    def _wrap_in_mixed(self, attachments: Sequence[tuple[str, str, bytes]]) -> None:
+        """multipart/mixed around the text and HTML, then each (filename, content type, content) in base64."""
+        mixed = "=_club_mixed_" + secrets.token_hex(12)
+        self._part_text = (f'Content-Type: multipart/mixed;\r\n boundary="{mixed}"\r\n\r\n--{mixed}\r\n'
+                           .encode("ascii") + self._part_text)
+        parts = [self._closing]
+        for filename, content_type, content in attachments:
+            check_header_value(filename, "filename")
+            check_header_value(content_type, "content type")
+            if not filename.isascii() or '"' in filename or not content_type.isascii():
+                raise ValueError(f"attachment name and type must be plain ASCII: {filename!r}, {content_type!r}")
+            parts.append(
+                f'\r\n--{mixed}\r\nContent-Type: {content_type}; name="{filename}"\r\n'
+                f'Content-Disposition: attachment; filename="{filename}"\r\n'
+                "Content-Transfer-Encoding: base64\r\n\r\n".encode("ascii") + _b64_lines(content)
+            )
+        parts.append(f"\r\n--{mixed}--\r\n".encode("ascii"))
+        self._closing = b"".join(parts)
 
     def render(
         self,

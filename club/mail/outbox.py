@@ -21,7 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from club import email_address
 from club.db import is_postgres, utcnow
 from club.mail.message import Address, check_header_value
-from club.mail.models import PRIORITY_BULK, PRIORITY_TRANSACTIONAL, WAITING, Delivery, DeliveryStatus, Mail
+from club.mail.models import PRIORITY_BULK, PRIORITY_TRANSACTIONAL, WAITING, Attachment, Delivery, DeliveryStatus, Mail
 
 # Why a delivery did not go although nothing was tried: the sender writes these too, and reports tell them apart.
 UNSUBSCRIBED = "unsubscribed before sending"
@@ -301,3 +301,10 @@ async def forget_recipient(db: AsyncSession, person_id: int, email: str, *, anon
     await _move(db, and_(theirs, func.lower(Delivery.last_error).contains(email.lower(), autoescape=True)),
                 last_error="refused (the reply named the erased address)")
     await _move(db, theirs, person_id=None, to_email=anonymous_email, to_name="", unsubscribe_url=None)
+
+
+async def attach(db: AsyncSession, mail_id: int, *, filename: str, content_type: str, content: str) -> None:
+    """Add a text file (an .ics) to a queued mail: every delivery of the mail carries it."""
+    check_header_value(filename, "filename")
+    db.add(Attachment(mail_id=mail_id, filename=filename, content_type=content_type, content=content))
+    await db.flush()

@@ -50,7 +50,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, a
 from club.db import create_engine, create_sessionmaker, utcnow
 from club.mail.dkim import DkimSigner, signer_from_settings
 from club.mail.message import Address, MessageTemplate, domain_of
-from club.mail.models import Delivery, DeliveryStatus, Hold, Mail, Sender
+from club.mail.models import Attachment, Delivery, DeliveryStatus, Hold, Mail, Sender
 from club.mail.outbox import ERASED, SUPPRESSED, UNSUBSCRIBED
 from club.mail.transport import PermanentFailure, SendFailure, SmtpTransport, Transport, Withdrawn
 
@@ -122,6 +122,7 @@ class MailContent:
     html: str
     bulk: bool
     token: str
+    attachments: tuple[tuple[str, str, bytes], ...] = ()
 
 
 @dataclass(slots=True)
@@ -416,7 +417,14 @@ class DatabaseStore:
                     Mail.id.in_(ids)
                 )
             )
-            return {row.id: MailContent(*row) for row in rows}
+            contents = {row.id: MailContent(*row) for row in rows}
+            files = await db.execute(
+                select(Attachment.mail_id, Attachment.filename, Attachment.content_type, Attachment.content)
+                .where(Attachment.mail_id.in_(ids)).order_by(Attachment.id)
+            )
+            for mail_id, filename, content_type, content in files:
+                contents[mail_id].attachments += ((filename, content_type, content.encode("utf-8")),)
+            return contents
 
     async def record(self, outcomes: Sequence[Outcome]) -> None:
         """Make outcomes durable: when this returns, a crash can no longer send these deliveries again."""
@@ -689,6 +697,7 @@ class MailSender:
             html=content.html,
             list_unsubscribe_mailto=self.mail_from.email if content.bulk else None,
             bulk=content.bulk,
+            attachments=content.attachments,
         )
         self._templates[content.id] = (content, template)
 

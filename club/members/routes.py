@@ -234,8 +234,10 @@ async def _profile_context(request: Request, ctx: Context, **extra: object) -> d
         "interests": [i.slug for i in mine],
         "newsletter": person.newsletter,
     }
+    from club.events import service as events  # the member's tickets for coming events
+
     return await _form_context(ctx, values=values, history=history, email=email_address.display(person.email),
-                               **extra)
+                               tickets=await events.tickets_of(ctx.db, person.id), **extra)
 
 
 async def profile(request: Request, ctx: Context) -> Response:

@@ -269,6 +269,7 @@ async def confirm(db: AsyncSession, settings: Settings, raw: str) -> Person | No
         person.confirmed_at = utcnow()
         await db.flush()
         await send_welcome(db, settings, person)
+        await _events().confirm_pending(db, settings, person)
     return person
 
 
@@ -463,8 +464,15 @@ async def export(db: AsyncSession, settings: Settings, person: Person) -> dict[s
             for login in logins
         ],
         **await ambassadors.export_ambassador(db, settings, person),
+        "event_answers": await _events().export_for(db, person.id),
     }
     return data
+
+
+def _events():  # type: ignore[no-untyped-def]
+    from club.events import service as events  # imported late: events reads members through the audience
+
+    return events
 
 
 async def forget_mail(db: AsyncSession, person: Person) -> None:
@@ -487,6 +495,7 @@ async def erase(db: AsyncSession, settings: Settings, person: Person) -> None:
     log and the development mailbox's copies of their mail. Only an anonymous count per month remains."""
     email, name = person.email, person.name
     photo_keys = await ambassadors.erase_ambassador(db, person)
+    await _events().erase_for(db, settings, person.id)
     await forget_mail(db, person)
     await sessions.revoke_all(db, person.id)
     await db.execute(delete(OneTimeToken).where(OneTimeToken.person_id == person.id))

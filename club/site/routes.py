@@ -13,7 +13,10 @@ from club.web import Context, read_form, redirect, render_public, route, safe_ne
 
 
 async def home(request: Request, ctx: Context) -> Response:
-    return render_public(request, "site/home.html")
+    from club.events.service import next_public_cached
+
+    return render_public(request, "site/home.html",
+                         context={"next_event": await next_public_cached(request.app.state.sessionmaker)})
 
 
 async def choose_language(request: Request, ctx: Context) -> Response:

@@ -12,7 +12,7 @@ from tests.helpers import log_in_admin, post_form
 PAGES = ["/admin", "/admin/members", "/admin/members/import", "/admin/ambassadors", "/admin/ambassadors/review",
          "/admin/ambassadors/numbers", "/admin/ambassadors/appoint", "/admin/ambassadors/report",
          "/admin/newsletters", "/admin/newsletters/new", "/admin/interests", "/admin/welcome", "/admin/mail/queue",
-         "/admin/mailbox", "/admin/admins", "/admin/audit",
+         "/admin/mailbox", "/admin/admins", "/admin/audit", "/admin/events", "/admin/events/new",
          "/admin/security"]
 
 

@@ -236,6 +236,7 @@ async def test_an_ambassador_exports_everything_and_erasure_leaves_only_what_the
         "recruiting": "your join link and how many members joined through it",
         "appointments": "your terms (dates, institutions, where you are stationed)",
         "activities": "the activities you log, with their photos",
+        "event_answers": "Your answers to events",
     }
     assert set(data) == set(named_on_privacy_page)  # a new part of the export must be named on the page
     for part, words in named_on_privacy_page.items():

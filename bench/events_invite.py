@@ -1,0 +1,104 @@
+"""Inviting N members to an event: how long the admin's "send the invitations" takes until every invitation (a
+personal mail with its .ics) is in the outbox, committed.
+
+    python bench/events_invite.py [--members 100000] [--database-url postgresql+asyncpg://...]
+
+Seeds N confirmed, subscribed members (nl, en, ja), a published event, and presses the button through the real
+HTTP route (CSRF, session, one transaction). The last line is JSON.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import datetime as dt
+import hashlib
+import json
+import re
+import secrets
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import httpx  # noqa: E402
+from sqlalchemy import func, insert, select, text  # noqa: E402
+
+from club.accounts.models import AuthSession, Person  # noqa: E402
+from club.app import create_app  # noqa: E402
+from club.config import Settings  # noqa: E402
+from club.db import create_engine, create_sessionmaker, utcnow  # noqa: E402
+from club.events.models import Event  # noqa: E402
+from club.mail.models import Delivery  # noqa: E402
+from club.migrate import upgrade  # noqa: E402
+
+
+async def seed(sessionmaker, members: int) -> tuple[int, str]:  # type: ignore[no-untyped-def]
+    now = utcnow()
+    languages = ("nl", "en", "ja")
+    async with sessionmaker() as db:
+        rows = [
+            {"email": f"member{i}@example.org", "name": f"Lid {i}", "role": "member",
+             "language": languages[i % 3], "city": ("ghent", "kanazawa", "elsewhere")[i % 3],
+             "confirmed_at": now, "newsletter": True, "created_at": now, "updated_at": now}
+            for i in range(members)
+        ]
+        for start in range(0, len(rows), 10_000):
+            await db.execute(insert(Person), rows[start:start + 10_000])
+        admin = Person(email="admin@example.org", name="Admin", role="admin", language="en", confirmed_at=now)
+        db.add(admin)
+        await db.flush()
+        raw = secrets.token_urlsafe(32)
+        db.add(AuthSession(id=hashlib.sha256(raw.encode()).hexdigest(), person_id=admin.id,
+                           expires_at=now + dt.timedelta(hours=2)))
+        event = Event(uid="bench@events", status="published", sequence=0, title_nl="Netwerkreceptie",
+                      title_en="Network reception", title_ja="ネットワーキング・レセプション",
+                      description_en="Drinks and **music**.", fallback="en", zone="Europe/Brussels",
+                      starts_at=now + dt.timedelta(days=20), ends_at=now + dt.timedelta(days=20, hours=3),
+                      venue="Stadhuis Gent", address="Botermarkt 1, Gent", capacity=None, max_guests=1,
+                      question="", public=True, audience="{}", reminder_days=2, invited=0, answers_version=0)
+        db.add(event)
+        await db.commit()
+        if db.get_bind().dialect.name == "sqlite":
+            await db.execute(text("ANALYZE"))
+        return event.id, raw
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--members", type=int, default=100_000)
+    parser.add_argument("--database-url", default="")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        url = args.database_url or f"sqlite+aiosqlite:///{tmp}/bench.sqlite3"
+        await asyncio.to_thread(upgrade, url)
+        settings = Settings(env="development", var_dir=Path(tmp), database_url=url, secret_key="b" * 40,
+                            base_url="https://club.example", smtp_host="127.0.0.1", smtp_port=9, run_sender=False)
+        engine = create_engine(url)
+        sessionmaker = create_sessionmaker(engine)
+        event_id, session_token = await seed(sessionmaker, args.members)
+        app = create_app(settings, engine=engine)
+        async with app.router.lifespan_context(app):
+            transport = httpx.ASGITransport(app=app)
+            async with httpx.AsyncClient(transport=transport, base_url="http://testserver", timeout=600) as client:
+                client.cookies.set("club_session", session_token, domain="testserver.local")
+                page = await client.get(f"/admin/events/{event_id}")
+                token = re.search(r'name="csrf_token" value="([^"]+)"', page.text).group(1)  # type: ignore[union-attr]
+                started = time.perf_counter()
+                response = await client.post(f"/admin/events/{event_id}/invite", data={"csrf_token": token})
+                invite_s = time.perf_counter() - started
+                assert response.status_code == 303, response.text[:500]
+        async with sessionmaker() as db:
+            deliveries = await db.scalar(select(func.count()).select_from(Delivery))
+        await engine.dispose()
+        print(f"invitations: {deliveries:,} personal mails with .ics queued and committed in {invite_s:.2f}s "
+              f"({deliveries / invite_s:,.0f} per second) on {engine.dialect.name}")
+        print(json.dumps({"database": engine.dialect.name, "members": args.members, "invitations": deliveries,
+                          "invite_s": round(invite_s, 3)}))
+
+
+if __name__ == "__main__":
+    asyncio.run(main())

@@ -1,0 +1,663 @@
+"""Events: create and change them, invite an audience, record answers against the capacity with a waiting list,
+tickets and check-in, reminders, and what a member's export and erasure need."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import hmac
+import secrets
+from dataclasses import dataclass
+from typing import Any, cast
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import Select, Table, case, func, insert, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from club import email_address
+from club.accounts.models import Person
+from club.config import Settings
+from club.db import utcnow
+from club.events import ics
+from club.events.models import Event, Rsvp
+from club.i18n import LANGUAGES, N_, _, use_language
+from club.mail.message import Address
+from club.mail.models import PRIORITY_TRANSACTIONAL, Attachment, Delivery, Mail
+from club.mail.outbox import attach, queue_mail
+from club.newsletters import audience as audiences
+from club.web import templates
+
+# The most guests anyone may bring, whatever an admin types.
+GUEST_LIMIT = 20
+
+
+class EventError(Exception):
+    """Something a person asked that cannot be done; `message` is shown to them, translated where shown."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+# ---- reading ---------------------------------------------------------------------------------------------------
+
+async def get(db: AsyncSession, event_id: int) -> Event | None:
+    return await db.get(Event, event_id)
+
+
+async def all_events(db: AsyncSession) -> list[Event]:
+    return list((await db.execute(select(Event).order_by(Event.starts_at.desc()))).scalars())
+
+
+def _public() -> Select[Event]:
+    return select(Event).where(Event.public.is_(True), Event.status.in_(("published", "cancelled")))
+
+
+async def upcoming_public(db: AsyncSession, *, now: dt.datetime | None = None, limit: int = 50) -> list[Event]:
+    now = now or utcnow()
+    rows = await db.execute(_public().where(Event.ends_at >= now).order_by(Event.starts_at).limit(limit))
+    return list(rows.scalars())
+
+
+async def past_public(db: AsyncSession, *, now: dt.datetime | None = None, limit: int = 50) -> list[Event]:
+    now = now or utcnow()
+    rows = await db.execute(_public().where(Event.ends_at < now).order_by(Event.starts_at.desc()).limit(limit))
+    return list(rows.scalars())
+
+
+async def next_public(db: AsyncSession) -> Event | None:
+    rows = await db.execute(_public().where(Event.status == "published", Event.starts_at >= utcnow())
+                            .order_by(Event.starts_at).limit(1))
+    return rows.scalar_one_or_none()
+
+
+@dataclass(frozen=True)
+class Counts:
+    yes: int  # answers with a seat
+    seats: int  # seats they take, guests included
+    waiting: int
+    no: int
+    arrived: int  # people checked in, guests included
+
+    def free(self, capacity: int | None) -> int | None:
+        return None if capacity is None else max(capacity - self.seats, 0)
+
+
+async def counts(db: AsyncSession, event_id: int) -> Counts:
+    seats = 1 + Rsvp.guests
+    row = (await db.execute(
+        select(
+            func.count().filter(Rsvp.status == "yes"),
+            func.coalesce(func.sum(case((Rsvp.status == "yes", seats), else_=0)), 0),
+            func.count().filter(Rsvp.status == "waiting"),
+            func.count().filter(Rsvp.status == "no"),
+            func.coalesce(func.sum(case((Rsvp.checked_in_at.is_not(None), seats), else_=0)), 0),
+        ).where(Rsvp.event_id == event_id)
+    )).one()
+    return Counts(*(int(value) for value in row))
+
+
+async def rsvp_of(db: AsyncSession, event_id: int, person_id: int) -> Rsvp | None:
+    rows = await db.execute(select(Rsvp).where(Rsvp.event_id == event_id, Rsvp.person_id == person_id))
+    return rows.scalar_one_or_none()
+
+
+async def rsvps(db: AsyncSession, event_id: int, *, search: str = "") -> list[Rsvp]:
+    statement = select(Rsvp).where(Rsvp.event_id == event_id, Rsvp.status.in_(("yes", "waiting")))
+    if search:
+        statement = statement.where(func.lower(Rsvp.name).contains(search.lower().strip()))
+    order = case((Rsvp.status == "yes", 0), else_=1)
+    rows = await db.execute(statement.order_by(order, Rsvp.waitlisted_at, Rsvp.name, Rsvp.id).limit(500))
+    return list(rows.scalars())
+
+
+async def tickets_of(db: AsyncSession, person_id: int) -> list[tuple[Rsvp, Event]]:
+    rows = await db.execute(
+        select(Rsvp, Event).join(Event, Event.id == Rsvp.event_id)
+        .where(Rsvp.person_id == person_id, Event.ends_at >= utcnow() - dt.timedelta(days=1))
+        .order_by(Event.starts_at)
+    )
+    return [(rsvp, event) for rsvp, event in rows]
+
+
+# ---- changing events -------------------------------------------------------------------------------------------
+
+@dataclass
+class EventInput:
+    titles: dict[str, str]
+    descriptions: dict[str, str]
+    fallback: str
+    zone: str
+    starts_at: dt.datetime
+    ends_at: dt.datetime
+    rsvp_deadline: dt.datetime | None
+    venue: str
+    address: str
+    capacity: int | None
+    max_guests: int
+    question: str
+    public: bool
+    audience: audiences.Audience
+    reminder_days: int
+
+
+def _apply(event: Event, data: EventInput) -> None:
+    for language in LANGUAGES:
+        setattr(event, f"title_{language}", data.titles.get(language, ""))
+        setattr(event, f"description_{language}", data.descriptions.get(language, ""))
+    event.fallback = data.fallback
+    event.zone = data.zone
+    event.starts_at, event.ends_at, event.rsvp_deadline = data.starts_at, data.ends_at, data.rsvp_deadline
+    event.venue, event.address = data.venue, data.address
+    event.capacity, event.max_guests, event.question = data.capacity, data.max_guests, data.question
+    event.public, event.audience, event.reminder_days = data.public, data.audience.to_json(), data.reminder_days
+
+
+async def create(db: AsyncSession, data: EventInput) -> Event:
+    event = Event(uid=f"{secrets.token_hex(12)}@events.ghent-kanazawa", status="draft", sequence=0, invited=0,
+                  answers_version=0)
+    _apply(event, data)
+    db.add(event)
+    await db.flush()
+    return event
+
+
+async def change(db: AsyncSession, settings: Settings, event: Event, data: EventInput) -> int:
+    """Save an event; when its time or place changed, raise its SEQUENCE and mail those who said yes.
+    Returns how many were told. A larger capacity lets the waiting list in."""
+    before = (event.starts_at, event.ends_at, event.venue, event.address, event.zone)
+    _apply(event, data)
+    forget_cached_next()
+    told = 0
+    if before != (event.starts_at, event.ends_at, event.venue, event.address, event.zone):
+        event.sequence += 1
+        if event.status == "published":
+            told = await _mail_answers(db, settings, event, ("yes",), "update")
+    await db.flush()
+    if event.status == "published":
+        await _promote(db, settings, event)
+    return told
+
+
+async def publish(db: AsyncSession, event: Event) -> None:
+    if event.status != "draft":
+        raise EventError("Only a draft can be published.")
+    event.status = "published"
+    await db.flush()
+    forget_cached_next()
+
+
+async def cancel(db: AsyncSession, settings: Settings, event: Event) -> int:
+    """Cancel: everyone who said yes gets a mail in their language with a cancelling .ics. Returns how many."""
+    if event.status == "cancelled":
+        raise EventError("This event has been cancelled.")
+    was_published = event.status == "published"
+    event.status = "cancelled"
+    event.sequence += 1
+    await db.flush()
+    forget_cached_next()
+    return await _mail_answers(db, settings, event, ("yes",), "cancelled") if was_published else 0
+
+
+# ---- mail ------------------------------------------------------------------------------------------------------
+
+def event_url(settings: Settings, event: Event) -> str:
+    return settings.absolute_url(f"/events/{event.id}")
+
+
+def rsvp_token(settings: Settings, event_id: int, person_id: int) -> str:
+    message = f"rsvp:{event_id}:{person_id}".encode()
+    return hmac.new(settings.secret_key.encode(), message, hashlib.sha256).hexdigest()[:32]
+
+
+def rsvp_url(settings: Settings, event_id: int, person_id: int, answer: str | None = None) -> str:
+    url = settings.absolute_url(f"/events/{event_id}/rsvp/{person_id}/{rsvp_token(settings, event_id, person_id)}")
+    return f"{url}?answer={answer}" if answer else url
+
+
+def check_token(settings: Settings, event_id: int, person_id: int, token: str) -> bool:
+    return hmac.compare_digest(rsvp_token(settings, event_id, person_id).encode(), token.encode()[:64])
+
+
+def times_of(event: Event) -> dict[str, dt.datetime]:
+    return {"ghent_start": event.starts_at.astimezone(ZoneInfo("Europe/Brussels")),
+            "kanazawa_start": event.starts_at.astimezone(ZoneInfo("Asia/Tokyo"))}
+
+
+SUBJECTS = {
+    "invitation": N_("Invitation: %(title)s"),
+    "update": N_("Changed: %(title)s"),
+    "cancelled": N_("Cancelled: %(title)s"),
+    "confirmed": N_("Your ticket: %(title)s"),
+    "waiting": N_("On the waiting list: %(title)s"),
+    "promoted": N_("A seat for you: %(title)s"),
+    "reminder": N_("Reminder: %(title)s"),
+}
+
+
+def render_mail(name: str, language: str, **context: Any) -> tuple[str, str, str]:
+    """Subject, text and HTML of one kind of event mail (templates/events/mail/mail.*) in a language."""
+    event: Event = context["event"]
+    with use_language(language) as lang:
+        subject = _(SUBJECTS[name], title=event.title(lang))
+        values = {"lang": lang, "subject": subject, "title": event.title(lang), "kind": name, "ticket_url": None,
+                  **context}
+        text = templates.get_template("events/mail/mail.txt").render(values)
+        html = templates.get_template("events/mail/mail.html").render(values)
+    return subject, text, html
+
+
+async def _send(db: AsyncSession, settings: Settings, event: Event, name: str, *, person_id: int, email: str,
+                person_name: str, language: str, calendar: str | None = None, **context: Any) -> None:
+    language = language if language in LANGUAGES else "en"
+    subject, text, html = render_mail(
+        name, language, event=event, event_url=event_url(settings, event),
+        rsvp_url=rsvp_url(settings, event.id, person_id), **context,
+    )
+    delivery = await queue_mail(db, to_email=email, to_name=person_name, subject=subject, text=text, html=html,
+                                language=language, kind=f"event-{name}", person_id=person_id)
+    if calendar is not None:
+        await attach(db, delivery.mail_id, filename="event.ics", content_type="text/calendar; charset=utf-8; "
+                     f"method={'CANCEL' if name == 'cancelled' else 'REQUEST'}", content=calendar)
+
+
+def _organizer(settings: Settings) -> str:
+    from email.utils import parseaddr
+
+    return parseaddr(settings.mail_from)[1] or "club@localhost"
+
+
+async def _mail_answers(db: AsyncSession, settings: Settings, event: Event, statuses: tuple[str, ...],
+                        name: str) -> int:
+    rows = await db.execute(
+        select(Person.id, Person.email, Person.name, Person.language).join(Rsvp, Rsvp.person_id == Person.id)
+        .where(Rsvp.event_id == event.id, Rsvp.status.in_(statuses), Person.suppressed_at.is_(None))
+    )
+    told = 0
+    calendars: dict[str, str] = {}
+    for person_id, email, person_name, language in rows:
+        lang = language if language in LANGUAGES else "en"
+        if lang not in calendars:
+            calendars[lang] = ics.invitation(event, lang, event_url(settings, event), _organizer(settings),
+                                             cancelled=name == "cancelled")
+        await _send(db, settings, event, name, person_id=person_id, email=email, person_name=person_name,
+                    language=lang, calendar=calendars[lang])
+        told += 1
+    return told
+
+
+async def invite(db: AsyncSession, settings: Settings, event: Event) -> int:
+    """Queue an invitation to everyone in the event's audience (newsletters' audience rules), each in their
+    language with the .ics and their own answer links. Returns how many were queued.
+
+    Each invitation is a mail of its own (its links are personal), written with multi-row INSERTs in chunks:
+    the bodies are rendered once per language and only the member's link is put in."""
+    if event.status != "published":
+        raise EventError("Publish the event before inviting.")
+    audience = audiences.Audience.from_json(event.audience)
+    bodies: dict[str, tuple[str, str, str, str]] = {}
+    marker = "\x00person\x00"
+    queued = 0
+    chunk: list[tuple[int, str, str, str]] = []
+    result = await db.stream(audiences.members(audience).order_by(Person.id).execution_options(yield_per=2000))
+    async for partition in result.partitions(INVITE_CHUNK):  # row by row, aiosqlite would hop threads per row
+        for person_id, email, person_name, language in partition:
+            lang = language if language in LANGUAGES else "en"
+            if lang not in bodies:
+                subject, text, html = render_mail(
+                    "invitation", lang, event=event, event_url=event_url(settings, event), rsvp_url=marker,
+                    yes_url=marker + "?answer=yes", no_url=marker + "?answer=no",
+                )
+                calendar = ics.invitation(event, lang, event_url(settings, event), _organizer(settings))
+                bodies[lang] = (subject, text, html, calendar)
+            chunk.append((person_id, email, person_name, lang))
+        queued += await _queue_invitations(db, settings, event, chunk, bodies, marker)
+        chunk = []
+    event.invited_at = utcnow()
+    event.invited += queued
+    await db.flush()
+    return queued
+
+
+INVITE_CHUNK = 2000
+
+
+async def _queue_invitations(db: AsyncSession, settings: Settings, event: Event,
+                             chunk: list[tuple[int, str, str, str]], bodies: dict[str, tuple[str, str, str, str]],
+                             marker: str) -> int:
+    now = utcnow()
+    mails: list[dict[str, object]] = []
+    recipients: list[tuple[int, str, str, str]] = []
+    for person_id, email, person_name, lang in chunk:
+        try:
+            wire = email if email.isascii() else email_address.for_sending(email)
+            address = Address(wire, person_name)
+        except ValueError:
+            continue
+        subject, text, html, _calendar = bodies[lang]
+        url = rsvp_url(settings, event.id, person_id)
+        mails.append({"kind": "event-invitation", "priority": PRIORITY_TRANSACTIONAL, "language": lang,
+                      "subject": subject, "text": text.replace(marker, url), "html": html.replace(marker, url),
+                      "bulk": False, "reference": f"event:{event.id}", "token": secrets.token_hex(8),
+                      "created_at": now})
+        recipients.append((person_id, address.email, address.name, lang))
+    if not mails:
+        return 0
+    # A plain multi-row INSERT, then the ids by each mail's random token: RETURNING with executemany runs
+    # row by row on SQLite.
+    before = int((await db.execute(select(func.coalesce(func.max(Mail.id), 0)))).scalar_one())
+    await db.execute(insert(cast(Table, Mail.__table__)), mails)
+    tokens = [str(mail["token"]) for mail in mails]
+    found = dict((await db.execute(select(Mail.token, Mail.id).where(Mail.id > before,
+                                                                      Mail.reference == f"event:{event.id}"))).all())
+    ids = [found[token] for token in tokens]
+    await db.execute(insert(cast(Table, Delivery.__table__)), [
+        {"mail_id": mail_id, "person_id": person_id, "to_email": email, "to_name": name,
+         "priority": PRIORITY_TRANSACTIONAL, "status": "queued", "attempts": 0, "next_attempt_at": now,
+         "created_at": now}
+        for mail_id, (person_id, email, name, _lang) in zip(ids, recipients, strict=True)
+    ])
+    await db.execute(insert(cast(Table, Attachment.__table__)), [
+        {"mail_id": mail_id, "filename": "invitation.ics", "content_type": "text/calendar; charset=utf-8; "
+         "method=REQUEST", "content": bodies[lang][3]}
+        for mail_id, (_person_id, _email, _name, lang) in zip(ids, recipients, strict=True)
+    ])
+    return len(ids)
+
+
+# ---- answers ---------------------------------------------------------------------------------------------------
+
+def _check_open(event: Event, now: dt.datetime) -> None:
+    if event.status == "cancelled":
+        raise EventError("This event has been cancelled.")
+    if event.status != "published":
+        raise EventError("This event is not open for answers.")
+    if event.rsvp_deadline is not None and now > event.rsvp_deadline:
+        raise EventError("The deadline for answers has passed.")
+    if now > event.starts_at:
+        raise EventError("The deadline for answers has passed.")
+
+
+async def _lock(db: AsyncSession, event: Event) -> None:
+    """Take the event's row for this transaction before counting seats: a second answer for the last seat
+    waits here until the first is committed, then counts it."""
+    await db.execute(update(Event).where(Event.id == event.id).values(answers_version=Event.answers_version + 1)
+                     .execution_options(synchronize_session=False))
+
+
+async def _seats_taken(db: AsyncSession, event_id: int, *, besides: int | None = None) -> int:
+    statement = select(func.coalesce(func.sum(1 + Rsvp.guests), 0)).where(Rsvp.event_id == event_id,
+                                                                          Rsvp.status == "yes")
+    if besides is not None:
+        statement = statement.where(Rsvp.id != besides)
+    return int((await db.execute(statement)).scalar_one())
+
+
+async def answer(db: AsyncSession, settings: Settings, event: Event, person: Person, *, coming: bool,
+                 guests: int = 0, note: str = "", now: dt.datetime | None = None) -> Rsvp:
+    """Record a person's answer. A yes gets a seat while there is room, else a place on the waiting list; a no
+    (or a cancelled yes) frees the seat for the first in line, who is mailed. The confirmation mail carries the
+    ticket. Raises EventError (nothing changed) when the event is closed or the guests are too many."""
+    now = now or utcnow()
+    _check_open(event, now)
+    if not 0 <= guests <= min(event.max_guests, GUEST_LIMIT):
+        raise EventError("Too many guests.")
+    await _lock(db, event)
+    rsvp = await rsvp_of(db, event.id, person.id)
+    before = rsvp.status if rsvp else None
+    if rsvp is None:
+        rsvp = Rsvp(event_id=event.id, person_id=person.id, ticket=secrets.token_urlsafe(18), guests=0, answer="",
+                    walk_in=False, status="no", name=person.name)
+        db.add(rsvp)
+    rsvp.name, rsvp.answer = person.name, note[:1000]
+    if not coming:
+        rsvp.status, rsvp.guests, rsvp.waitlisted_at = "no", 0, None
+        await db.flush()
+        if before == "yes":
+            await _promote(db, settings, event)
+        return rsvp
+    if before == "yes":
+        if event.capacity is not None and await _seats_taken(db, event.id, besides=rsvp.id) + 1 + guests \
+                > event.capacity:
+            raise EventError("Not enough seats left for that many guests.")
+        changed = rsvp.guests != guests
+        rsvp.guests = guests
+        await db.flush()
+        if changed:
+            await _promote(db, settings, event)
+        return rsvp
+    rsvp.guests = guests
+    if event.capacity is None or await _seats_taken(db, event.id) + 1 + guests <= event.capacity:
+        rsvp.status, rsvp.waitlisted_at = "yes", None
+        await db.flush()
+        await _send(db, settings, event, "confirmed", person_id=person.id, email=person.email,
+                    person_name=person.name, language=person.language, ticket=rsvp, ticket_url=ticket_url(
+                        settings, rsvp), calendar=ics.invitation(event, person.language, event_url(settings, event),
+                                                                 _organizer(settings)))
+    else:
+        if before != "waiting":
+            rsvp.status, rsvp.waitlisted_at = "waiting", now
+            await db.flush()
+            await _send(db, settings, event, "waiting", person_id=person.id, email=person.email,
+                        person_name=person.name, language=person.language)
+        await db.flush()
+    return rsvp
+
+
+async def _promote(db: AsyncSession, settings: Settings, event: Event) -> int:
+    """Give freed seats to the waiting list, first come first served; each promoted person is mailed."""
+    if event.status != "published":
+        return 0
+    promoted = 0
+    rows = await db.execute(select(Rsvp).where(Rsvp.event_id == event.id, Rsvp.status == "waiting")
+                            .order_by(Rsvp.waitlisted_at, Rsvp.id))
+    for rsvp in rows.scalars():
+        taken = await _seats_taken(db, event.id)
+        if event.capacity is not None and taken + 1 + rsvp.guests > event.capacity:
+            break
+        rsvp.status, rsvp.waitlisted_at = "yes", None
+        await db.flush()
+        promoted += 1
+        person = await db.get(Person, rsvp.person_id) if rsvp.person_id else None
+        if person is not None:
+            await _send(db, settings, event, "promoted", person_id=person.id, email=person.email,
+                        person_name=person.name, language=person.language, ticket=rsvp,
+                        ticket_url=ticket_url(settings, rsvp),
+                        calendar=ics.invitation(event, person.language, event_url(settings, event),
+                                                _organizer(settings)))
+    return promoted
+
+
+def ticket_url(settings: Settings, rsvp: Rsvp) -> str:
+    return settings.absolute_url(f"/events/{rsvp.event_id}/ticket/{rsvp.ticket}")
+
+
+async def ticket(db: AsyncSession, event_id: int, code: str) -> Rsvp | None:
+    rows = await db.execute(select(Rsvp).where(Rsvp.ticket == code[:40]))
+    rsvp = rows.scalar_one_or_none()
+    return rsvp if rsvp is not None and rsvp.event_id == event_id else None
+
+
+# ---- check-in --------------------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class CheckIn:
+    outcome: str  # arrived, again, unknown, not-coming
+    rsvp: Rsvp | None
+
+
+def ticket_code(scanned: str) -> str:
+    """A scanned QR holds the ticket's URL; a typed code is the ticket itself."""
+    return scanned.strip().rstrip("/").rsplit("/", 1)[-1][:40]
+
+
+async def check_in(db: AsyncSession, event: Event, by: Person, *, code: str | None = None,
+                   rsvp_id: int | None = None) -> CheckIn:
+    if code is not None:
+        rows = await db.execute(select(Rsvp).where(Rsvp.ticket == ticket_code(code)))
+    else:
+        rows = await db.execute(select(Rsvp).where(Rsvp.id == rsvp_id))
+    rsvp = rows.scalar_one_or_none()
+    if rsvp is None or rsvp.event_id != event.id:
+        return CheckIn("unknown", None)
+    if rsvp.status != "yes":
+        return CheckIn("not-coming", rsvp)
+    # One statement decides, so two door phones scanning the same ticket cannot both say "welcome".
+    result = await db.execute(update(Rsvp).where(Rsvp.id == rsvp.id, Rsvp.checked_in_at.is_(None))
+                              .values(checked_in_at=utcnow(), checked_in_by_id=by.id)
+                              .execution_options(synchronize_session=False))
+    if getattr(result, "rowcount", 0) == 0:
+        return CheckIn("again", rsvp)
+    await db.refresh(rsvp)
+    return CheckIn("arrived", rsvp)
+
+
+async def walk_in(db: AsyncSession, event: Event, by: Person, *, name: str, guests: int) -> Rsvp:
+    name = " ".join(name.split())[:200]
+    if not name:
+        raise EventError("Please fill in a name.")
+    if not 0 <= guests <= GUEST_LIMIT:
+        raise EventError("Too many guests.")
+    rsvp = Rsvp(event_id=event.id, person_id=None, name=name, status="yes", guests=guests, answer="",
+                ticket=secrets.token_urlsafe(18), walk_in=True, checked_in_at=utcnow(), checked_in_by_id=by.id)
+    db.add(rsvp)
+    await db.flush()
+    return rsvp
+
+
+# ---- reminders -------------------------------------------------------------------------------------------------
+
+async def send_reminders(db: AsyncSession, settings: Settings, *, now: dt.datetime | None = None) -> int:
+    """Remind those who said yes, reminder_days before each published event that has not been reminded."""
+    now = now or utcnow()
+    rows = await db.execute(select(Event).where(Event.status == "published", Event.reminded_at.is_(None),
+                                                Event.starts_at > now, Event.reminder_days > 0))
+    told = 0
+    for event in rows.scalars():
+        if event.starts_at - dt.timedelta(days=event.reminder_days) > now:
+            continue
+        event.reminded_at = now
+        told += await _mail_answers(db, settings, event, ("yes",), "reminder")
+    await db.flush()
+    return told
+
+
+# ---- the year's numbers, privacy -------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Attendance:
+    event: Event
+    expected: int
+    arrived: int
+
+
+async def attendance_in_year(db: AsyncSession, year: int) -> list[Attendance]:
+    start = dt.datetime(year, 1, 1, tzinfo=dt.UTC)
+    end = dt.datetime(year + 1, 1, 1, tzinfo=dt.UTC)
+    events = (await db.execute(select(Event).where(Event.status == "published", Event.starts_at >= start,
+                                                   Event.starts_at < end).order_by(Event.starts_at))).scalars()
+    result = []
+    for event in events:
+        numbers = await counts(db, event.id)
+        result.append(Attendance(event, numbers.seats, numbers.arrived))
+    return result
+
+
+async def export_for(db: AsyncSession, person_id: int) -> list[dict[str, Any]]:
+    """A member's answers and attendance, for their data export."""
+    rows = await db.execute(select(Rsvp, Event).join(Event, Event.id == Rsvp.event_id)
+                            .where(Rsvp.person_id == person_id).order_by(Event.starts_at))
+    return [
+        {"event": event.title("en") or event.title("nl") or event.title("ja"),
+         "starts_at": event.starts_at.isoformat(), "answer": rsvp.status, "guests": rsvp.guests,
+         "note": rsvp.answer, "answered_at": rsvp.created_at.isoformat(),
+         "checked_in_at": rsvp.checked_in_at.isoformat() if rsvp.checked_in_at else None}
+        for rsvp, event in rows
+    ]
+
+
+async def erase_for(db: AsyncSession, settings: Settings, person_id: int) -> None:
+    """Erasure: future answers are withdrawn (their seats go to the waiting list); past ones keep only their
+    numbers (anonymous: no person, no name, no note)."""
+    now = utcnow()
+    rows = await db.execute(select(Rsvp, Event).join(Event, Event.id == Rsvp.event_id)
+                            .where(Rsvp.person_id == person_id))
+    to_promote: list[Event] = []
+    for rsvp, event in rows:
+        if event.ends_at >= now:
+            was_yes = rsvp.status == "yes"
+            await db.delete(rsvp)
+            if was_yes:
+                to_promote.append(event)
+        else:
+            rsvp.person_id, rsvp.name, rsvp.answer, rsvp.checked_in_by_id = None, "", "", None
+    await db.flush()
+    for event in to_promote:
+        await _promote(db, settings, event)
+
+
+_next_cache: dict[str, tuple[float, Event | None]] = {}
+
+
+async def next_public_cached(sessionmaker: Any, *, max_age: float = 30.0) -> Event | None:
+    """The home page's next public event, read at most every max_age seconds (the home page needs no session)."""
+    import time
+
+    now = time.monotonic()
+    cached = _next_cache.get("next")
+    if cached is not None and cached[0] > now:
+        return cached[1]
+    async with sessionmaker() as db:
+        event = await next_public(db)
+        if event is not None:
+            db.expunge(event)
+    _next_cache["next"] = (now + max_age, event)
+    return event
+
+
+def forget_cached_next() -> None:
+    _next_cache.clear()
+
+
+# ---- visitors who join and answer at once ----------------------------------------------------------------------
+
+async def hold_answer(db: AsyncSession, event: Event, person: Person, *, guests: int, note: str) -> None:
+    """A visitor who joined from the event's page: their yes waits (status pending, no seat) until they confirm
+    their address; confirm_pending then answers for them."""
+    _check_open(event, utcnow())
+    if not 0 <= guests <= min(event.max_guests, GUEST_LIMIT):
+        raise EventError("Too many guests.")
+    rsvp = await rsvp_of(db, event.id, person.id)
+    if rsvp is None:
+        db.add(Rsvp(event_id=event.id, person_id=person.id, name=person.name, status="pending", guests=guests,
+                    answer=note[:1000], ticket=secrets.token_urlsafe(18), walk_in=False))
+    elif rsvp.status == "pending":
+        rsvp.guests, rsvp.answer = guests, note[:1000]
+    await db.flush()
+
+
+async def confirm_pending(db: AsyncSession, settings: Settings, person: Person) -> None:
+    """Called when a member confirms their address: their waiting answers are recorded now, against the seats
+    left (a full event puts them on the waiting list; a closed one drops them)."""
+    rows = await db.execute(select(Rsvp, Event).join(Event, Event.id == Rsvp.event_id)
+                            .where(Rsvp.person_id == person.id, Rsvp.status == "pending"))
+    for rsvp, event in list(rows):
+        guests, note = rsvp.guests, rsvp.answer
+        rsvp.status = "no"
+        await db.flush()
+        try:
+            await answer(db, settings, event, person, coming=True, guests=guests, note=note)
+        except EventError:
+            continue
+
+
+async def choices_for_activities(db: AsyncSession, language: str) -> list[tuple[int, str]]:
+    """Events an ambassador may link an activity to: published ones of the last year and the next months."""
+    now = utcnow()
+    rows = await db.execute(select(Event).where(Event.status == "published",
+                                                Event.starts_at >= now - dt.timedelta(days=365),
+                                                Event.starts_at <= now + dt.timedelta(days=180))
+                            .order_by(Event.starts_at.desc()).limit(100))
+    from club.i18n import format_date
+
+    return [(event.id, f"{event.title(language)} ({format_date(event.starts_at)})") for event in rows.scalars()]
