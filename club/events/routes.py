@@ -15,8 +15,7 @@ from starlette.routing import BaseRoute
 from club import forms, i18n
 from club.accounts.models import CITIES, Person
 from club.admin import audit
-from club.admin.csvformat import neutralise as safe_cell
-from club.config import Settings
+from club.csvfile import neutralise as safe_cell
 from club.db import utcnow
 from club.events import ics, service
 from club.events.forms import form_values, parse_answer, parse_event, values_of
@@ -25,7 +24,8 @@ from club.events.service import EventError
 from club.events.text import description_html, plain_description
 from club.i18n import N_, _
 from club.newsletters.audience import interest_choices
-from club.web import NOTICES, read_form, redirect_with_notice, render, route
+from club.templating import templates
+from club.web import NOTICES, Context, redirect_with_notice, render, route
 
 STATUS_NAMES = {"draft": N_("Draft"), "published": N_("Published"), "cancelled": N_("Cancelled")}
 ANSWER_NAMES = {"yes": N_("Coming"), "waiting": N_("On the waiting list"), "no": N_("Not coming"),
@@ -46,19 +46,14 @@ NOTICES.update({
 })
 
 
-async def _undo(request: Request, *objects: object) -> None:
+async def _undo(ctx: Context, *objects: object) -> None:
     """Roll back what a refused action began; the page that says why still shows these objects and who is
     logged in, so they are read again."""
-    db = request.state.db
+    db = ctx.db
     await db.rollback()
-    for item in (*objects, request.state.person):
+    for item in (*objects, ctx.person):
         if item is not None:
             await db.refresh(item)
-
-
-def _settings(request: Request) -> Settings:
-    settings: Settings = request.app.state.settings
-    return settings
 
 
 def _event_context(event: Event) -> dict[str, object]:
@@ -68,8 +63,8 @@ def _event_context(event: Event) -> dict[str, object]:
             "STATUS_NAMES": STATUS_NAMES, "ANSWER_NAMES": ANSWER_NAMES}
 
 
-async def _event_or_404(request: Request, *, public: bool = False) -> Event:
-    event = await service.get(request.state.db, request.path_params["event_id"])
+async def _event_or_404(request: Request, ctx: Context, *, public: bool = False) -> Event:
+    event = await service.get(ctx.db, request.path_params["event_id"])
     if event is None or (public and (event.status == "draft" or not event.public)):
         raise HTTPException(404)
     return event
@@ -77,28 +72,29 @@ async def _event_or_404(request: Request, *, public: bool = False) -> Event:
 
 # ---- public ----------------------------------------------------------------------------------------------------
 
-async def events_list(request: Request) -> Response:
-    db = request.state.db
+async def events_list(request: Request, ctx: Context) -> Response:
+    db = ctx.db
     return render(request, "events/list.html", {
         "upcoming": await service.upcoming_public(db), "past": await service.past_public(db, limit=20),
         "lang": i18n.current_language.get(), "times_of": service.times_of,
     })
 
 
-async def event_page(request: Request) -> Response:
-    event = await service.get(request.state.db, request.path_params["event_id"])
+async def event_page(request: Request, ctx: Context) -> Response:
+    event = await service.get(ctx.db, request.path_params["event_id"])
     if event is None or event.status == "draft":
         raise HTTPException(404)
-    return await _event_page(request, event)
+    return await _event_page(request, ctx, event)
 
 
-async def _event_page(request: Request, event: Event, *, status_code: int = 200, errors: forms.Errors | None = None,
-                      values: dict[str, object] | None = None, problem: str | None = None) -> Response:
-    person: Person | None = request.state.person
-    mine = await service.rsvp_of(request.state.db, event.id, person.id) if person else None
+async def _event_page(request: Request, ctx: Context, event: Event, *, status_code: int = 200,
+                      errors: forms.Errors | None = None, values: dict[str, object] | None = None,
+                      problem: str | None = None) -> Response:
+    person: Person | None = ctx.person
+    mine = await service.rsvp_of(ctx.db, event.id, person.id) if person else None
     if not event.public and mine is None and (person is None or person.role != "admin"):
         raise HTTPException(404)
-    numbers = await service.counts(request.state.db, event.id)
+    numbers = await service.counts(ctx.db, event.id)
     return render(request, "events/event.html", {
         **_event_context(event), "mine": mine, "free": numbers.free(event.capacity),
         "map_url": "https://www.openstreetmap.org/search?query=" + _quote(f"{event.venue} {event.address}"),
@@ -113,30 +109,28 @@ def _quote(text: str) -> str:
     return quote_plus(text.strip())
 
 
-async def event_ics(request: Request) -> Response:
-    event = await _event_or_404(request, public=True)
+async def event_ics(request: Request, ctx: Context) -> Response:
+    event = await _event_or_404(request, ctx, public=True)
     lang = i18n.current_language.get()
-    body = ics.single(event, lang, service.event_url(_settings(request), event))
+    body = ics.single(event, lang, service.event_url(ctx.settings, event))
     return Response(body, media_type="text/calendar; charset=utf-8",
                     headers={"Content-Disposition": f'attachment; filename="event-{event.id}.ics"'})
 
 
-async def feed_ics(request: Request) -> Response:
+async def feed_ics(request: Request, ctx: Context) -> Response:
     lang = i18n.current_language.get()
-    events = await service.upcoming_public(request.state.db)
-    urls = {event.id: service.event_url(_settings(request), event) for event in events}
+    events = await service.upcoming_public(ctx.db)
+    urls = {event.id: service.event_url(ctx.settings, event) for event in events}
     body = ics.feed(events, lang, urls, _("Events of the Ghent–Kanazawa Supporters Club"))
     return Response(body, media_type="text/calendar; charset=utf-8")
 
 
-async def feed_atom(request: Request) -> Response:
+async def feed_atom(request: Request, ctx: Context) -> Response:
     lang = i18n.current_language.get()
-    settings = _settings(request)
-    events = await service.upcoming_public(request.state.db)
+    settings = ctx.settings
+    events = await service.upcoming_public(ctx.db)
     entries = [{"title": event.title(lang), "url": service.event_url(settings, event), "event": event,
                 "summary": plain_description(event, lang), "updated": event.updated_at} for event in events]
-    from club.web import templates
-
     xml = templates.get_template("events/feed.xml").render(
         lang=lang, entries=entries, self_url=settings.absolute_url("/events/feed.xml"),
         list_url=settings.absolute_url("/events"), updated=max((e.updated_at for e in events), default=utcnow()),
@@ -146,31 +140,31 @@ async def feed_atom(request: Request) -> Response:
 
 # ---- answers ---------------------------------------------------------------------------------------------------
 
-async def _person_from_token(request: Request, event: Event) -> Person:
+async def _person_from_token(request: Request, ctx: Context, event: Event) -> Person:
     person_id = request.path_params["person_id"]
-    if not service.check_token(_settings(request), event.id, person_id, request.path_params["token"]):
+    if not service.check_token(ctx.settings, event.id, person_id, request.path_params["token"]):
         raise HTTPException(404)
-    person = await request.state.db.get(Person, person_id)
+    person = await ctx.db.get(Person, person_id)
     if person is None:
         raise HTTPException(404)
-    if request.state.person is None and person.language in i18n.LANGUAGES:
+    if ctx.person is None and person.language in i18n.LANGUAGES:
         i18n.current_language.set(person.language)  # the page of a mail's link speaks the mail's language
     return person
 
 
-async def rsvp_page(request: Request) -> Response:
+async def rsvp_page(request: Request, ctx: Context) -> Response:
     """The page an answer link in a mail opens: it shows the choice; only its button records it."""
-    event = await service.get(request.state.db, request.path_params["event_id"])
+    event = await service.get(ctx.db, request.path_params["event_id"])
     if event is None or event.status == "draft":
         raise HTTPException(404)
-    person = await _person_from_token(request, event)
-    return await _render_answer(request, event, person, status_code=200)
+    person = await _person_from_token(request, ctx, event)
+    return await _render_answer(request, ctx, event, person, status_code=200)
 
 
-async def _render_answer(request: Request, event: Event, person: Person, *, status_code: int,
+async def _render_answer(request: Request, ctx: Context, event: Event, person: Person, *, status_code: int,
                          errors: forms.Errors | None = None, values: dict[str, object] | None = None,
                          problem: str | None = None) -> Response:
-    mine = await service.rsvp_of(request.state.db, event.id, person.id)
+    mine = await service.rsvp_of(ctx.db, event.id, person.id)
     suggested = request.query_params.get("answer", "")
     if values is None:
         values = {"answer": mine.status if mine and mine.status in ("yes", "waiting") else suggested,
@@ -178,93 +172,93 @@ async def _render_answer(request: Request, event: Event, person: Person, *, stat
     return render(request, "events/answer.html", {
         **_event_context(event), "invitee": person, "mine": mine, "errors": errors or {}, "values": values,
         "problem": problem, "action": request.url.path, "settings_url": service.ticket_url,
-        "ticket_url": service.ticket_url(_settings(request), mine) if mine and mine.status == "yes" else None,
+        "ticket_url": service.ticket_url(ctx.settings, mine) if mine and mine.status == "yes" else None,
     }, status_code=status_code)
 
 
-async def _record_answer(request: Request, event: Event, person: Person, back: str) -> Response:
-    form = await read_form(request)
+async def _record_answer(request: Request, ctx: Context, event: Event, person: Person, back: str) -> Response:
+    form = ctx.form
     coming, guests, note, errors = parse_answer(form, event)
     if errors:
-        return await _render_answer(request, event, person, status_code=400, errors=errors,
+        return await _render_answer(request, ctx, event, person, status_code=400, errors=errors,
                                     values=form_values(form))
     try:
-        await service.answer(request.state.db, _settings(request), event, person, coming=coming, guests=guests,
+        await service.answer(ctx.db, ctx.settings, event, person, coming=coming, guests=guests,
                              note=note)
     except EventError as error:
-        await _undo(request, event, person)
-        return await _render_answer(request, event, person, status_code=409, values=form_values(form),
+        await _undo(ctx, event, person)
+        return await _render_answer(request, ctx, event, person, status_code=409, values=form_values(form),
                                     problem=error.message)
     return redirect_with_notice(request, back, "events.answered")
 
 
-async def rsvp_post(request: Request) -> Response:
-    event = await service.get(request.state.db, request.path_params["event_id"])
+async def rsvp_post(request: Request, ctx: Context) -> Response:
+    event = await service.get(ctx.db, request.path_params["event_id"])
     if event is None or event.status == "draft":
         raise HTTPException(404)
-    person = await _person_from_token(request, event)
-    return await _record_answer(request, event, person, request.url.path)
+    person = await _person_from_token(request, ctx, event)
+    return await _record_answer(request, ctx, event, person, request.url.path)
 
 
-async def answer_post(request: Request) -> Response:
+async def answer_post(request: Request, ctx: Context) -> Response:
     """A logged-in member answering on the event's page."""
-    event = await service.get(request.state.db, request.path_params["event_id"])
+    event = await service.get(ctx.db, request.path_params["event_id"])
     if event is None or event.status == "draft":
         raise HTTPException(404)
-    return await _record_answer(request, event, request.state.person, f"/events/{event.id}")
+    return await _record_answer(request, ctx, event, ctx.me, ctx.url("event_page", event_id=event.id))
 
 
-async def join_and_answer(request: Request) -> Response:
+async def join_and_answer(request: Request, ctx: Context) -> Response:
     """A visitor joins the club and says yes at once: the sign-up's double opt-in comes first, the answer is
     recorded when they confirm. Every address gets the same page, as on /join."""
     from club.members import service as members
     from club.members.forms import parse_signup
 
-    event = await _event_or_404(request, public=True)
-    form = await read_form(request)
+    event = await _event_or_404(request, ctx, public=True)
+    form = ctx.form
     parsed = parse_signup(form, [])
     coming, guests, note, errors = parse_answer(form, event)
     errors.update(parsed.errors)
     if parsed.value is None or errors:
-        return await _event_page(request, event, status_code=400, errors=errors,
+        return await _event_page(request, ctx, event, status_code=400, errors=errors,
                                  values={**parsed.values, **form_values(form)})
     try:
         service._check_open(event, utcnow())
-        await members.join(request.state.db, _settings(request), parsed.value)
-        person = await members.find_by_email(request.state.db, parsed.value.email)
+        await members.join(ctx.db, ctx.settings, parsed.value)
+        person = await members.find_by_email(ctx.db, parsed.value.email)
         if person is not None and person.confirmed_at is None:
-            await service.hold_answer(request.state.db, event, person, guests=guests, note=note)
+            await service.hold_answer(ctx.db, event, person, guests=guests, note=note)
     except EventError as error:
-        await _undo(request, event)
-        return await _event_page(request, event, status_code=409, problem=error.message,
+        await _undo(ctx, event)
+        return await _event_page(request, ctx, event, status_code=409, problem=error.message,
                                  values=form_values(form))
     return render(request, "events/joined.html", _event_context(event))
 
 
-async def ticket_page(request: Request) -> Response:
-    event = await service.get(request.state.db, request.path_params["event_id"])
-    rsvp = await service.ticket(request.state.db, request.path_params["event_id"], request.path_params["code"])
+async def ticket_page(request: Request, ctx: Context) -> Response:
+    event = await service.get(ctx.db, request.path_params["event_id"])
+    rsvp = await service.ticket(ctx.db, request.path_params["event_id"], request.path_params["code"])
     if event is None or rsvp is None:
         raise HTTPException(404)
-    url = service.ticket_url(_settings(request), rsvp)
+    url = service.ticket_url(ctx.settings, rsvp)
     qr = segno.make(url, error="m").svg_inline(scale=6, border=2)
     return render(request, "events/ticket.html", {**_event_context(event), "rsvp": rsvp, "qr": qr,
                                                   "ticket_url": url})
 
 
-async def ticket_qr(request: Request) -> Response:
-    rsvp = await service.ticket(request.state.db, request.path_params["event_id"], request.path_params["code"])
+async def ticket_qr(request: Request, ctx: Context) -> Response:
+    rsvp = await service.ticket(ctx.db, request.path_params["event_id"], request.path_params["code"])
     if rsvp is None:
         raise HTTPException(404)
     buffer = io.BytesIO()
-    segno.make(service.ticket_url(_settings(request), rsvp), error="m").save(buffer, kind="png", scale=8, border=3)
+    segno.make(service.ticket_url(ctx.settings, rsvp), error="m").save(buffer, kind="png", scale=8, border=3)
     return Response(buffer.getvalue(), media_type="image/png")
 
 
 # ---- the door --------------------------------------------------------------------------------------------------
 
-def _door_keeper(request: Request) -> Person:
-    person: Person = request.state.person
+def _door_keeper(ctx: Context) -> Person:
+    person = ctx.me
     if person.role not in ("admin", "ambassador"):
         raise HTTPException(403)
     return person
@@ -278,10 +272,10 @@ RESULT_NAMES = {
 }
 
 
-async def _door(request: Request, event: Event, *, result: service.CheckIn | None = None, status_code: int = 200,
-                problem: str | None = None) -> Response:
+async def _door(request: Request, ctx: Context, event: Event, *, result: service.CheckIn | None = None,
+                status_code: int = 200, problem: str | None = None) -> Response:
     search = request.query_params.get("q", "")[:100]
-    db = request.state.db
+    db = ctx.db
     return render(request, "events/door.html", {
         **_event_context(event), "search": search,
         "found": await service.rsvps(db, event.id, search=search) if search else [],
@@ -290,9 +284,9 @@ async def _door(request: Request, event: Event, *, result: service.CheckIn | Non
     }, status_code=status_code, headers={"Permissions-Policy": "camera=(self), microphone=(), geolocation=()"})
 
 
-async def door(request: Request) -> Response:
-    _door_keeper(request)
-    return await _door(request, await _event_or_404(request))
+async def door(request: Request, ctx: Context) -> Response:
+    _door_keeper(ctx)
+    return await _door(request, ctx, await _event_or_404(request, ctx))
 
 
 def _result_json(result: service.CheckIn, numbers: service.Counts) -> dict[str, object]:
@@ -303,57 +297,57 @@ def _result_json(result: service.CheckIn, numbers: service.Counts) -> dict[str, 
             "arrived": numbers.arrived, "expected": numbers.seats}
 
 
-async def door_check_in(request: Request) -> Response:
-    keeper = _door_keeper(request)
-    event = await _event_or_404(request)
-    form = await read_form(request)
+async def door_check_in(request: Request, ctx: Context) -> Response:
+    keeper = _door_keeper(ctx)
+    event = await _event_or_404(request, ctx)
+    form = ctx.form
     code = forms.field(form, "code")
     rsvp_id = forms.field(form, "rsvp")
     if code:
-        result = await service.check_in(request.state.db, event, keeper, code=code)
+        result = await service.check_in(ctx.db, event, keeper, code=code)
     elif rsvp_id.isdigit() and len(rsvp_id) < 10:
-        result = await service.check_in(request.state.db, event, keeper, rsvp_id=int(rsvp_id))
+        result = await service.check_in(ctx.db, event, keeper, rsvp_id=int(rsvp_id))
     else:
         result = service.CheckIn("unknown", None)
     if "application/json" in request.headers.get("accept", ""):
-        numbers = await service.counts(request.state.db, event.id)
+        numbers = await service.counts(ctx.db, event.id)
         return JSONResponse(_result_json(result, numbers), headers={"Cache-Control": "no-store"})
-    return await _door(request, event, result=result, status_code=200 if result.outcome == "arrived" else 409)
+    return await _door(request, ctx, event, result=result, status_code=200 if result.outcome == "arrived" else 409)
 
 
-async def door_walk_in(request: Request) -> Response:
-    keeper = _door_keeper(request)
-    event = await _event_or_404(request)
-    form = await read_form(request)
+async def door_walk_in(request: Request, ctx: Context) -> Response:
+    keeper = _door_keeper(ctx)
+    event = await _event_or_404(request, ctx)
+    form = ctx.form
     try:
         guests = forms.integer(forms.field(form, "guests") or "0", minimum=0, maximum=service.GUEST_LIMIT) or 0
-        rsvp = await service.walk_in(request.state.db, event, keeper, name=forms.field(form, "name"),
+        rsvp = await service.walk_in(ctx.db, event, keeper, name=forms.field(form, "name"),
                                      guests=guests)
     except forms.Invalid:
-        return await _door(request, event, status_code=400, problem=N_("Too many guests."))
+        return await _door(request, ctx, event, status_code=400, problem=N_("Too many guests."))
     except EventError as error:
-        return await _door(request, event, status_code=400, problem=error.message)
-    return await _door(request, event, result=service.CheckIn("arrived", rsvp))
+        return await _door(request, ctx, event, status_code=400, problem=error.message)
+    return await _door(request, ctx, event, result=service.CheckIn("arrived", rsvp))
 
 
-async def door_count(request: Request) -> Response:
-    _door_keeper(request)
-    event = await _event_or_404(request)
-    numbers = await service.counts(request.state.db, event.id)
+async def door_count(request: Request, ctx: Context) -> Response:
+    _door_keeper(ctx)
+    event = await _event_or_404(request, ctx)
+    numbers = await service.counts(ctx.db, event.id)
     return JSONResponse({"arrived": numbers.arrived, "expected": numbers.seats},
                         headers={"Cache-Control": "no-store"})
 
 
 # ---- admin -----------------------------------------------------------------------------------------------------
 
-async def _edit_context(request: Request) -> dict[str, object]:
+async def _edit_context(ctx: Context) -> dict[str, object]:
     lang = i18n.current_language.get()
-    return {"interests": await interest_choices(request.state.db, lang), "CITIES": CITIES,
+    return {"interests": await interest_choices(ctx.db, lang), "CITIES": CITIES,
             "CITY_NAMES": CITY_NAMES, "ZONES": ZONES, "ZONE_NAMES": ZONE_NAMES, "STATUS_NAMES": STATUS_NAMES}
 
 
-async def admin_list(request: Request) -> Response:
-    db = request.state.db
+async def admin_list(request: Request, ctx: Context) -> Response:
+    db = ctx.db
     events = await service.all_events(db)
     numbers = {event.id: await service.counts(db, event.id) for event in events}
     return render(request, "events/admin_list.html", {"events": events, "numbers": numbers,
@@ -361,87 +355,87 @@ async def admin_list(request: Request) -> Response:
                                                       "lang": i18n.current_language.get()})
 
 
-async def admin_new(request: Request) -> Response:
+async def admin_new(request: Request, ctx: Context) -> Response:
     values = {"zone": "Europe/Brussels", "fallback": "en", "public": "1", "max_guests": "1", "reminder_days": "2"}
-    return render(request, "events/edit.html", {**await _edit_context(request), "event": None, "values": values})
+    return render(request, "events/edit.html", {**await _edit_context(ctx), "event": None, "values": values})
 
 
-async def admin_create(request: Request) -> Response:
-    form = await read_form(request)
-    context = await _edit_context(request)
+async def admin_create(request: Request, ctx: Context) -> Response:
+    form = ctx.form
+    context = await _edit_context(ctx)
     data, errors = parse_event(form, [slug for slug, _label in context["interests"]])  # type: ignore[attr-defined]
     if data is None:
         return render(request, "events/edit.html", {**context, "event": None, "errors": errors,
                                                     "values": form_values(form)}, status_code=400)
-    event = await service.create(request.state.db, data)
+    event = await service.create(ctx.db, data)
     audit.about(request, "event", event.id)
-    return redirect_with_notice(request, f"/admin/events/{event.id}", "events.saved")
+    return redirect_with_notice(request, ctx.url("admin_event", event_id=event.id), "events.saved")
 
 
-async def _admin_page(request: Request, event: Event, *, status_code: int = 200, errors: forms.Errors | None = None,
-                      values: dict[str, object] | None = None, problem: str | None = None) -> Response:
-    db = request.state.db
+async def _admin_page(request: Request, ctx: Context, event: Event, *, status_code: int = 200,
+                      errors: forms.Errors | None = None, values: dict[str, object] | None = None,
+                      problem: str | None = None) -> Response:
+    db = ctx.db
     return render(request, "events/edit.html", {
-        **await _edit_context(request), "event": event, "errors": errors or {},
+        **await _edit_context(ctx), "event": event, "errors": errors or {},
         "values": values if values is not None else values_of(event), "numbers": await service.counts(db, event.id),
         "attendees": await service.rsvps(db, event.id), "problem": problem, "ANSWER_NAMES": ANSWER_NAMES,
     }, status_code=status_code)
 
 
-async def admin_event(request: Request) -> Response:
-    return await _admin_page(request, await _event_or_404(request))
+async def admin_event(request: Request, ctx: Context) -> Response:
+    return await _admin_page(request, ctx, await _event_or_404(request, ctx))
 
 
-async def admin_update(request: Request) -> Response:
-    event = await _event_or_404(request)
-    form = await read_form(request)
-    context = await _edit_context(request)
+async def admin_update(request: Request, ctx: Context) -> Response:
+    event = await _event_or_404(request, ctx)
+    form = ctx.form
+    context = await _edit_context(ctx)
     data, errors = parse_event(form, [slug for slug, _label in context["interests"]])  # type: ignore[attr-defined]
     if data is None:
-        return await _admin_page(request, event, status_code=400, errors=errors, values=form_values(form))
-    told = await service.change(request.state.db, _settings(request), event, data)
+        return await _admin_page(request, ctx, event, status_code=400, errors=errors, values=form_values(form))
+    told = await service.change(ctx.db, ctx.settings, event, data)
     audit.note(request, told=told)
-    return redirect_with_notice(request, f"/admin/events/{event.id}", "events.saved")
+    return redirect_with_notice(request, ctx.url("admin_event", event_id=event.id), "events.saved")
 
 
-async def _admin_action(request: Request, action: str) -> Response:
-    event = await _event_or_404(request)
-    await read_form(request)
-    settings = _settings(request)
+async def _admin_action(request: Request, ctx: Context, action: str) -> Response:
+    event = await _event_or_404(request, ctx)
+    settings = ctx.settings
     try:
         if action == "publish":
-            await service.publish(request.state.db, event)
+            await service.publish(ctx.db, event)
             notice = "events.published"
         elif action == "cancel":
-            audit.note(request, told=await service.cancel(request.state.db, settings, event))
+            audit.note(request, told=await service.cancel(ctx.db, settings, event))
             notice = "events.cancelled"
         else:
-            audit.note(request, recipients=await service.invite(request.state.db, settings, event))
+            audit.note(request, recipients=await service.invite(ctx.db, settings, event))
             notice = "events.invited"
     except EventError as error:
-        await _undo(request, event)
-        return await _admin_page(request, event, status_code=409, problem=error.message)
-    return redirect_with_notice(request, f"/admin/events/{event.id}", notice)
+        await _undo(ctx, event)
+        return await _admin_page(request, ctx, event, status_code=409, problem=error.message)
+    return redirect_with_notice(request, ctx.url("admin_event", event_id=event.id), notice)
 
 
-async def admin_publish(request: Request) -> Response:
-    return await _admin_action(request, "publish")
+async def admin_publish(request: Request, ctx: Context) -> Response:
+    return await _admin_action(request, ctx, "publish")
 
 
-async def admin_cancel(request: Request) -> Response:
-    return await _admin_action(request, "cancel")
+async def admin_cancel(request: Request, ctx: Context) -> Response:
+    return await _admin_action(request, ctx, "cancel")
 
 
-async def admin_invite(request: Request) -> Response:
-    return await _admin_action(request, "invite")
+async def admin_invite(request: Request, ctx: Context) -> Response:
+    return await _admin_action(request, ctx, "invite")
 
 
-async def admin_attendees_csv(request: Request) -> Response:
-    event = await _event_or_404(request)
+async def admin_attendees_csv(request: Request, ctx: Context) -> Response:
+    event = await _event_or_404(request, ctx)
     buffer = io.StringIO()
     writer = csv.writer(buffer)
     writer.writerow([_("Name"), _("Answer"), _("Guests"), event.question or _("Note"), _("Checked in")])
-    for rsvp in await service.rsvps(request.state.db, event.id):
+    for rsvp in await service.rsvps(ctx.db, event.id):
         writer.writerow([safe_cell(rsvp.name), _(ANSWER_NAMES[rsvp.status]), rsvp.guests, safe_cell(rsvp.answer),
                          i18n.format_datetime(rsvp.checked_in_at, "short") if rsvp.checked_in_at else ""])
     return Response("\ufeff" + buffer.getvalue(), media_type="text/csv; charset=utf-8",

@@ -22,10 +22,10 @@ from club.events import ics
 from club.events.models import Event, Rsvp
 from club.i18n import LANGUAGES, N_, _, use_language
 from club.mail.message import Address
-from club.mail.models import PRIORITY_TRANSACTIONAL, Attachment, Delivery, Mail
+from club.mail.models import PRIORITY_TRANSACTIONAL, Attachment, Delivery, DeliveryStatus, Mail
 from club.mail.outbox import attach, queue_mail
 from club.newsletters import audience as audiences
-from club.web import templates
+from club.templating import templates
 
 # The most guests anyone may bring, whatever an admin types.
 GUEST_LIMIT = 20
@@ -207,7 +207,7 @@ def event_url(settings: Settings, event: Event) -> str:
 
 def rsvp_token(settings: Settings, event_id: int, person_id: int) -> str:
     message = f"rsvp:{event_id}:{person_id}".encode()
-    return hmac.new(settings.secret_key.encode(), message, hashlib.sha256).hexdigest()[:32]
+    return hmac.new(settings.secret_key.get_secret_value().encode(), message, hashlib.sha256).hexdigest()[:32]
 
 
 def rsvp_url(settings: Settings, event_id: int, person_id: int, answer: str | None = None) -> str:
@@ -353,8 +353,8 @@ async def _queue_invitations(db: AsyncSession, settings: Settings, event: Event,
     ids = [found[token] for token in tokens]
     await db.execute(insert(cast(Table, Delivery.__table__)), [
         {"mail_id": mail_id, "person_id": person_id, "to_email": email, "to_name": name,
-         "priority": PRIORITY_TRANSACTIONAL, "status": "queued", "attempts": 0, "next_attempt_at": now,
-         "created_at": now}
+         "priority": PRIORITY_TRANSACTIONAL, "status": DeliveryStatus.QUEUED.value, "attempts": 0,
+         "next_attempt_at": now, "created_at": now}
         for mail_id, (person_id, email, name, _lang) in zip(ids, recipients, strict=True)
     ])
     await db.execute(insert(cast(Table, Attachment.__table__)), [

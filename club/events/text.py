@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from markupsafe import Markup
 
 from club.ambassadors import markdown
@@ -12,5 +14,11 @@ def description_html(event: Event, language: str) -> Markup:
     return Markup(markdown.render(event.description(language)))
 
 
+def plain(text: str, limit: int = 240) -> str:
+    """Markdown as plain text, shortened to limit characters: for calendars and the feed summary."""
+    stripped = " ".join(re.sub(r"[*_`>#\[\]()!-]+", " ", text).split())
+    return stripped if len(stripped) <= limit else stripped[: limit - 1].rstrip() + "…"
+
+
 def plain_description(event: Event, language: str) -> str:
-    return markdown.plain(event.description(language), limit=2000)
+    return plain(event.description(language), limit=2000)

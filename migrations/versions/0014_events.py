@@ -1,7 +1,7 @@
 """events: events with texts per language, answers (RSVPs) with tickets and check-in; mail attachments
 
-Revision ID: 0013_events
-Revises: 0012_sender
+Revision ID: 0014_events
+Revises: 0013_outbox
 """
 
 from collections.abc import Sequence
@@ -11,8 +11,8 @@ from alembic import op
 
 import club.db
 
-revision: str = "0013_events"
-down_revision: str | None = "0012_sender"
+revision: str = "0014_events"
+down_revision: str | None = "0013_outbox"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
