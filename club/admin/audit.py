@@ -194,7 +194,7 @@ ACTION_LABELS = {
     "events.admin_update": N_("Edited an event"),
     "events.admin_publish": N_("Published an event"),
     "events.admin_cancel": N_("Cancelled an event"),
-    "events.admin_invite": N_("Sent an event's invitations"),
+    "events.admin_event_invite": N_("Sent an event's invitations"),
     "mail.release_suppressed": N_("Released members the relay had refused"),
 }
 

@@ -97,13 +97,13 @@ async def new_activity_page(request: Request, ctx: Context) -> Response:
         "hours": "1",
     }
     return page(request, "ambassadors/activity_form.html",
-                _form_context(appointment, None, values, Errors(), await _event_choices(request)))
+                _form_context(appointment, None, values, Errors(), await _event_choices(ctx)))
 
 
-async def _event_choices(request: Request) -> list[tuple[int, str]]:
+async def _event_choices(ctx: Context) -> list[tuple[int, str]]:
     from club.events import service as events  # the events an activity can be linked to
 
-    return await events.choices_for_activities(request.state.db, i18n.current_language.get())
+    return await events.choices_for_activities(ctx.db, ctx.language)
 
 
 async def create_activity(request: Request, ctx: Context) -> Response:
@@ -142,7 +142,7 @@ async def edit_activity_page(request: Request, ctx: Context) -> Response:
         "event": str(activity.event_id or ""),
     }
     return page(request, "ambassadors/activity_form.html",
-                _form_context(appointment, activity, values, Errors(), await _event_choices(request)))
+                _form_context(appointment, activity, values, Errors(), await _event_choices(ctx)))
 
 
 async def update_activity(request: Request, ctx: Context) -> Response:
@@ -161,7 +161,7 @@ async def _save(request: Request, ctx: Context, appointment: Appointment, activi
     data, errors, values = activity_forms.activity(
         form, term_start=appointment.starts_on, term_end=appointment.ends_on, today=today
     )
-    choices = await _event_choices(request)
+    choices = await _event_choices(ctx)
     chosen = forms.field(form, "event")
     values["event"] = chosen[:12]
     if chosen and chosen not in {str(event_id) for event_id, _title in choices}:

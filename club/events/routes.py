@@ -458,14 +458,15 @@ routes: list[BaseRoute] = [
     route("/events/{event_id:int}/door/check-in", door_check_in, methods=("POST",), role="member"),
     route("/events/{event_id:int}/door/walk-in", door_walk_in, methods=("POST",), role="member"),
     route("/events/{event_id:int}/door/count", door_count, role="member"),
-    route("/admin/events", admin_list, role="admin"),
+    route("/admin/events", admin_list, role="admin", name="admin_events"),
     route("/admin/events/new", admin_new, role="admin"),
     route("/admin/events/new", admin_create, methods=("POST",), role="admin"),
     route("/admin/events/{event_id:int}", admin_event, role="admin"),
     route("/admin/events/{event_id:int}", admin_update, methods=("POST",), role="admin"),
     route("/admin/events/{event_id:int}/publish", admin_publish, methods=("POST",), role="admin"),
     route("/admin/events/{event_id:int}/cancel", admin_cancel, methods=("POST",), role="admin"),
-    route("/admin/events/{event_id:int}/invite", admin_invite, methods=("POST",), role="admin"),
+    route("/admin/events/{event_id:int}/invite", admin_invite, methods=("POST",), role="admin",
+          name="admin_event_invite"),
     route("/admin/events/{event_id:int}/attendees.csv", admin_attendees_csv, role="admin"),
 ]
 

@@ -114,7 +114,7 @@ async def test_every_admin_post_route_records_an_entry(app, client, db):
         "events.admin_update": "tests/events/test_audit.py",
         "events.admin_publish": "tests/events/test_audit.py",
         "events.admin_cancel": "tests/events/test_audit.py",
-        "events.admin_invite": "tests/events/test_audit.py",
+        "events.admin_event_invite": "tests/events/test_audit.py",
     }
     routes = admin_post_routes(app)
     unknown = set(routes) - {step[0] for step in steps} - set(elsewhere) - audit.NOT_ACTIONS

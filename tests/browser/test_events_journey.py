@@ -20,8 +20,8 @@ import httpx
 import icalendar
 import pytest
 
-from tests.browser.conftest import screenshot, start_server
-from tests.conftest import SECRET
+from tests.browser.helpers import screenshot, start_server
+from tests.helpers import SECRET
 
 pytestmark = pytest.mark.browser
 PASSWORD = "kotoji-lantern-1971-ghent"

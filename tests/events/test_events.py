@@ -9,7 +9,6 @@ import icalendar
 from sqlalchemy import func, select
 
 from club.events.models import Rsvp
-from tests.admin.helpers import admin_client
 from tests.events.helpers import (
     attachments_of,
     create_event,
@@ -22,6 +21,7 @@ from tests.events.helpers import (
     yes_link,
 )
 from tests.factories import log_in, make_person
+from tests.helpers import log_in_admin
 
 
 async def rsvp_count(db) -> int:  # type: ignore[no-untyped-def]
@@ -30,7 +30,7 @@ async def rsvp_count(db) -> int:  # type: ignore[no-untyped-def]
 
 
 async def test_bad_event_input_is_refused_in_the_admins_language_and_nothing_is_saved(client, db):
-    admin = await admin_client(client, db)
+    admin = await log_in_admin(client, db)
     admin.console_language = "nl"
     await db.commit()
     cases = {
@@ -51,7 +51,7 @@ async def test_bad_event_input_is_refused_in_the_admins_language_and_nothing_is_
 
 
 async def test_times_show_in_both_cities_and_texts_fall_back(client, db):
-    await admin_client(client, db)
+    await log_in_admin(client, db)
     event_id = await published_event(client, zone="Asia/Tokyo", starts_at="2031-04-05T18:00",
                                      ends_at="2031-04-05T21:00", rsvp_deadline="", title_ja="",
                                      description_ja="", fallback="en")
@@ -64,7 +64,7 @@ async def test_times_show_in_both_cities_and_texts_fall_back(client, db):
 
 
 async def test_invitation_goes_through_the_outbox_in_each_language_with_a_valid_ics(client, db):
-    await admin_client(client, db)
+    await log_in_admin(client, db)
     nl = await make_person(db, email="an@example.org", language="nl", newsletter=True, city="ghent")
     ja = await make_person(db, email="hana@example.org", language="ja", newsletter=True, city="kanazawa")
     await make_person(db, email="quiet@example.org", language="en", newsletter=False)
@@ -107,7 +107,7 @@ async def answer_yes(client, link: str, guests: str = "0", expect: int = 303):  
 
 
 async def test_the_mail_link_shows_a_page_and_only_its_button_records(client, db):
-    await admin_client(client, db)
+    await log_in_admin(client, db)
     member = await make_person(db, email="an@example.org", language="nl", newsletter=True)
     event_id = await published_event(client)
     await post(client, f"/admin/events/{event_id}/invite", page="/admin/events")
@@ -142,7 +142,7 @@ async def test_the_mail_link_shows_a_page_and_only_its_button_records(client, db
 
 
 async def test_answers_after_the_deadline_or_to_a_cancelled_event_change_nothing(client, db):
-    admin = await admin_client(client, db)
+    admin = await log_in_admin(client, db)
     member = await make_person(db, email="an@example.org", language="en", newsletter=True)
     yes_sayer = await make_person(db, email="yes@example.org", language="ja", newsletter=True)
     event_id = await published_event(client)
@@ -173,7 +173,7 @@ async def test_answers_after_the_deadline_or_to_a_cancelled_event_change_nothing
 
 
 async def test_a_full_event_waitlists_in_order_and_a_cancellation_promotes_the_first(client, db):
-    admin = await admin_client(client, db)
+    admin = await log_in_admin(client, db)
     people = [await make_person(db, email=f"p{i}@example.org", language="en", newsletter=True) for i in range(4)]
     event_id = await published_event(client, capacity="2", max_guests="1")
     await post(client, f"/admin/events/{event_id}/invite", page="/admin/events")
@@ -221,7 +221,7 @@ def app_session(db):  # type: ignore[no-untyped-def]
 
 
 async def test_check_in_by_code_and_by_name_warns_on_a_second_scan(client, db):
-    admin = await admin_client(client, db)
+    admin = await log_in_admin(client, db)
     member = await make_person(db, email="an@example.org", name="An Peeters", language="nl", newsletter=True)
     ambassador = await make_person(db, email="amb@example.org", name="Yuki Tanaka", role="ambassador")
     plain = await make_person(db, email="plain@example.org", name="Plain Member")
@@ -262,7 +262,7 @@ async def csrf(client, path):  # type: ignore[no-untyped-def]
 
 
 async def test_public_pages_feeds_and_the_home_page(client, db):
-    await admin_client(client, db)
+    await log_in_admin(client, db)
     public_id = await published_event(client)
     private_id = await published_event(client, public="", title_en="Board dinner", title_nl="Bestuursdiner",
                                        title_ja="理事会の夕食会")

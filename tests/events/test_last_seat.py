@@ -9,13 +9,13 @@ import httpx
 from sqlalchemy import select
 
 from club.events.models import Rsvp
-from tests.admin.helpers import admin_client
 from tests.events.helpers import mails_to, post, published_event, yes_link
 from tests.factories import csrf_token, make_person
+from tests.helpers import log_in_admin
 
 
 async def test_two_answers_for_the_last_seat_at_once_give_one_seat_and_one_waiting(app, client, db):
-    await admin_client(client, db)
+    await log_in_admin(client, db)
     people = [await make_person(db, email=f"seat{i}@example.org", newsletter=True) for i in range(6)]
     event_id = await published_event(client, capacity="3", max_guests="0")
     await post(client, f"/admin/events/{event_id}/invite", page="/admin/events")

@@ -9,10 +9,9 @@ from sqlalchemy import func, select
 
 from club.ambassadors import service as ambassadors
 from club.ambassadors.models import Activity
-from tests.admin.helpers import admin_client
-from tests.ambassadors.conftest import make_ambassador
 from tests.events.helpers import event_row, published_event
-from tests.factories import csrf_token, log_in
+from tests.factories import csrf_token, log_in, make_ambassador
+from tests.helpers import log_in_admin
 
 
 def form(token: str, **changes: str) -> dict[str, str]:
@@ -25,7 +24,7 @@ def form(token: str, **changes: str) -> dict[str, str]:
 
 
 async def test_an_activity_links_to_the_event(client, db):
-    await admin_client(client, db)
+    await log_in_admin(client, db)
     event_id = await published_event(client)
     event = await event_row(db, event_id)
     event.starts_at -= dt.timedelta(days=11)

@@ -8,13 +8,13 @@ import re
 from sqlalchemy import select
 
 from club.events.models import Rsvp
-from tests.admin.helpers import admin_client
 from tests.events.helpers import mails_to, post, published_event
 from tests.factories import csrf_token
+from tests.helpers import log_in_admin
 
 
 async def test_a_visitors_yes_waits_for_the_confirmation(client, db):
-    await admin_client(client, db)
+    await log_in_admin(client, db)
     event_id = await published_event(client, max_guests="1")
     client.cookies.delete("club_session", domain="testserver.local")
     page = f"/events/{event_id}"

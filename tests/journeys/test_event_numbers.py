@@ -7,13 +7,13 @@ import re
 from sqlalchemy import select
 
 from club.events.models import Rsvp
-from tests.admin.helpers import admin_client
 from tests.events.helpers import event_row, mails_to, post, published_event, yes_link
 from tests.factories import make_person
+from tests.helpers import log_in_admin
 
 
 async def test_attendance_in_the_years_numbers_and_report(client, db):
-    await admin_client(client, db)
+    await log_in_admin(client, db)
     people = [await make_person(db, email=f"n{i}@example.org", newsletter=True) for i in range(3)]
     event_id = await published_event(client, max_guests="1")
     await post(client, f"/admin/events/{event_id}/invite", page="/admin/events")

@@ -9,13 +9,13 @@ import json
 from sqlalchemy import select
 
 from club.events.models import Rsvp
-from tests.admin.helpers import admin_client
 from tests.events.helpers import event_row, mails_to, post, published_event, yes_link
 from tests.factories import log_in, make_person
+from tests.helpers import log_in_admin
 
 
 async def test_export_lists_answers_and_erasure_removes_them(client, db):
-    admin = await admin_client(client, db)
+    admin = await log_in_admin(client, db)
     member = await make_person(db, email="an@example.org", name="An Peeters", newsletter=True)
     waiting = await make_person(db, email="wait@example.org", newsletter=True)
     coming = await published_event(client, capacity="1", max_guests="0")
