@@ -101,12 +101,32 @@ def upgrade() -> None:
         batch.add_column(sa.Column("event_id", sa.Integer(), nullable=True))
         batch.create_foreign_key(op.f("fk_activities_event_id_events"), "events", ["event_id"], ["id"],
                                  ondelete="SET NULL")
+    _activity_status_triggers()
+
+
+# The states of 0013_outbox, frozen here as there.
+ACTIVITY_STATUSES = ("draft", "submitted", "returned", "approved")
+
+
+def _activity_status_triggers() -> None:
+    """On SQLite, batch_alter_table rebuilds `activities`, and dropping the old table drops the triggers with which
+    0013_outbox closed its status: put them back. (PostgreSQL alters the table in place and keeps its CHECK.)"""
+    if op.get_bind().dialect.name != "sqlite":
+        return
+    allowed = f"status IN ({', '.join(repr(value) for value in ACTIVITY_STATUSES)})"
+    for action in ("insert", "update"):
+        op.execute(
+            f"CREATE TRIGGER IF NOT EXISTS ck_activities_status_{action} BEFORE {action.upper()} "
+            f"{'OF status ' if action == 'update' else ''}ON activities WHEN NOT (NEW.{allowed}) "
+            "BEGIN SELECT RAISE(ABORT, 'CHECK constraint failed: ck_activities_status'); END"
+        )
 
 
 def downgrade() -> None:
     with op.batch_alter_table("activities") as batch:
         batch.drop_constraint(op.f("fk_activities_event_id_events"), type_="foreignkey")
         batch.drop_column("event_id")
+    _activity_status_triggers()
     op.drop_table("event_rsvps")
     op.drop_table("events")
     op.drop_table("mail_attachments")
