@@ -190,24 +190,26 @@ def render(
 
 
 _CSRF_SENTINEL = "\x00csrf-token\x00"
-_page_cache: dict[tuple[str, str, str], tuple[float, str]] = {}
+_page_cache: dict[tuple[str, str, str], tuple[float, str, str]] = {}
 
 
 def render_public(request: Request, template: str, *, max_age: float = 60.0,
-                  context: dict[str, Any] | None = None) -> HTMLResponse:
+                  context: dict[str, Any] | None = None, version: str = "") -> HTMLResponse:
     """A page that is the same for every visitor who is not logged in: rendered once per language and path,
-    kept for max_age seconds, with each visitor's own CSRF token put in. Logged-in people get a fresh render."""
+    kept for max_age seconds, with each visitor's own CSRF token put in. Logged-in people get a fresh render.
+    A page whose context can change (the home page's next event) passes a version of it: a new version is
+    rendered at once instead of waiting for the kept one to expire."""
     if getattr(request.state, "person", None) is not None:
         return render(request, template, context)
     key = (template, i18n.current_language.get(), request.url.path)
     now = time.monotonic()
     cached = _page_cache.get(key)
-    if cached is None or cached[0] < now:
+    if cached is None or cached[0] < now or cached[2] != version:
         # Kept for every visitor of this path, so the switcher must not carry one visitor's query to the others;
         # and no one-time notice in a page that every visitor gets.
         shared = {**(context or {}), "csrf_token": _CSRF_SENTINEL, "current_url": request.url.path, "flash": None}
         html = bytes(render(request, template, shared).body).decode()
-        cached = (now + max_age, html)
+        cached = (now + max_age, html, version)
         _page_cache[key] = cached
     response = HTMLResponse(cached[1].replace(_CSRF_SENTINEL, csrf_token(request)))
     _set_csrf_cookie(request, response)

@@ -15,8 +15,9 @@ from club.web import Context, read_form, redirect, render_public, route, safe_ne
 async def home(request: Request, ctx: Context) -> Response:
     from club.events.service import next_public_cached
 
-    return render_public(request, "site/home.html",
-                         context={"next_event": await next_public_cached(request.app.state.sessionmaker)})
+    event = await next_public_cached(request.app.state.sessionmaker)
+    version = f"{event.id}:{event.updated_at.isoformat()}" if event else ""
+    return render_public(request, "site/home.html", context={"next_event": event}, version=version)
 
 
 async def choose_language(request: Request, ctx: Context) -> Response:

@@ -282,3 +282,13 @@ async def test_public_pages_feeds_and_the_home_page(client, db):
     assert atom.headers["content-type"].startswith("application/atom+xml") and "<entry>" in atom.text
     home = await client.get("/", headers={"Accept-Language": "ja"})
     assert "ゲント・金沢ネットワーキング・レセプション" in home.text
+
+
+async def test_the_home_page_shows_an_event_published_after_it_was_kept_for_visitors(client, db):
+    visitor = {"Accept-Language": "nl"}
+    await client.get("/", headers=visitor)  # the home page of visitors, kept for a minute, without an event
+    await log_in_admin(client, db)
+    await published_event(client)
+    client.cookies.delete("club_session", domain="testserver.local")
+    home = await client.get("/", headers=visitor)
+    assert "Netwerkreceptie Gent–Kanazawa" in home.text
