@@ -12,7 +12,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute
 
-from club import forms, i18n
+from club import forms, i18n, labels
 from club.accounts.models import CITIES, Person
 from club.admin import audit
 from club.csvfile import neutralise as safe_cell
@@ -31,7 +31,6 @@ STATUS_NAMES = {"draft": N_("Draft"), "published": N_("Published"), "cancelled":
 ANSWER_NAMES = {"yes": N_("Coming"), "waiting": N_("On the waiting list"), "no": N_("Not coming"),
                 "pending": N_("Waiting for confirmation")}
 ZONE_NAMES = {"Europe/Brussels": N_("Ghent (Europe/Brussels)"), "Asia/Tokyo": N_("Kanazawa (Asia/Tokyo)")}
-CITY_NAMES = {"ghent": N_("Ghent"), "kanazawa": N_("Kanazawa"), "elsewhere": N_("Elsewhere")}
 # Messages of service.EventError, marked for translation here.
 ERRORS = (N_("Only a draft can be published."), N_("This event has been cancelled."),
           N_("Publish the event before inviting."), N_("This event is not open for answers."),
@@ -99,7 +98,7 @@ async def _event_page(request: Request, ctx: Context, event: Event, *, status_co
         **_event_context(event), "mine": mine, "free": numbers.free(event.capacity),
         "map_url": "https://www.openstreetmap.org/search?query=" + _quote(f"{event.venue} {event.address}"),
         "errors": errors or {}, "join_values": values or {"guests": "0", "newsletter": "1"}, "problem": problem,
-        "CITIES": CITIES, "CITY_NAMES": CITY_NAMES,
+        "CITIES": CITIES, "CITY_NAMES": labels.CITIES,
     }, status_code=status_code)
 
 
@@ -343,7 +342,7 @@ async def door_count(request: Request, ctx: Context) -> Response:
 async def _edit_context(ctx: Context) -> dict[str, object]:
     lang = i18n.current_language.get()
     return {"interests": await interest_choices(ctx.db, lang), "CITIES": CITIES,
-            "CITY_NAMES": CITY_NAMES, "ZONES": ZONES, "ZONE_NAMES": ZONE_NAMES, "STATUS_NAMES": STATUS_NAMES}
+            "CITY_NAMES": labels.CITIES, "ZONES": ZONES, "ZONE_NAMES": ZONE_NAMES, "STATUS_NAMES": STATUS_NAMES}
 
 
 async def admin_list(request: Request, ctx: Context) -> Response:
