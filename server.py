@@ -39,8 +39,7 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
     link = asyncio.run(_setup_link(settings))
     if link:
         print(
-            "\n  No admin exists yet. Open this one-time link (valid for one hour) to create one:\n\n"
-            f"    {link}\n",
+            f"\n  No admin exists yet. Open this one-time link (valid for one hour) to create one:\n\n    {link}\n",
             flush=True,
         )
     print(f"  Serving the club on http://{args.host}:{args.port} (base URL {settings.base_url})\n", flush=True)
@@ -214,8 +213,12 @@ def build_parser() -> tuple[argparse.ArgumentParser, dict[str, Callable[[Setting
     admin.add_argument("email")
     admin.add_argument("--name", required=True)
     admin.add_argument("--password-stdin", action="store_true", help="read the password from standard input")
-    admin.add_argument("--language", choices=("nl", "en", "ja"), default="en",
-                       help="the language of the admin console (and, for a new account, of its mail); default en")
+    admin.add_argument(
+        "--language",
+        choices=("nl", "en", "ja"),
+        default="en",
+        help="the language of the admin console (and, for a new account, of its mail); default en",
+    )
     handlers["create-admin"] = cmd_create_admin
 
     commands.add_parser("worker", help="run a mail sender and the housekeeping jobs (several on PostgreSQL)")

@@ -21,8 +21,23 @@ import httpx
 
 from bench.support import ROOT, admin_session, fill_members, start_server, stop_server
 
-SEARCHES = ["bossche", "yamada", "jan", "an", "sofie.pe", "山田", "田中 太", "example.org", "koen", "nakamura",
-            "zzzq", "100%", "o'b", "ss", "wat"]
+SEARCHES = [
+    "bossche",
+    "yamada",
+    "jan",
+    "an",
+    "sofie.pe",
+    "山田",
+    "田中 太",
+    "example.org",
+    "koen",
+    "nakamura",
+    "zzzq",
+    "100%",
+    "o'b",
+    "ss",
+    "wat",
+]
 
 
 async def fill(database_url: str, members: int) -> str:
@@ -50,8 +65,9 @@ async def load(base: str, cookie: str, urls: list[str], clients: int, requests: 
 def report(label: str, timings: list[float]) -> None:
     ordered = sorted(timings)
     p99 = ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))]
-    print(f"{label:<28} n={len(ordered):5d}  median {statistics.median(ordered) * 1000:7.1f} ms  "
-          f"p99 {p99 * 1000:7.1f} ms")
+    print(
+        f"{label:<28} n={len(ordered):5d}  median {statistics.median(ordered) * 1000:7.1f} ms  p99 {p99 * 1000:7.1f} ms"
+    )
 
 
 def main() -> None:
@@ -70,8 +86,12 @@ def main() -> None:
     server, base = start_server(database_url, workdir / "var", workers=args.workers, env={"CLUB_RUN_SENDER": "0"})
     try:
         asyncio.run(load(base, cookie, ["/admin/members"], 4, 40))  # warm up
-        lists = ["/admin/members", "/admin/members?sort=name", "/admin/members?city=kanazawa&language=ja",
-                 "/admin/members?status=subscribed&sort=oldest"]
+        lists = [
+            "/admin/members",
+            "/admin/members?sort=name",
+            "/admin/members?city=kanazawa&language=ja",
+            "/admin/members?status=subscribed&sort=oldest",
+        ]
         report("member list", asyncio.run(load(base, cookie, lists, args.clients, args.requests)))
         searches = ["/admin/members?" + str(httpx.QueryParams({"q": q})) for q in SEARCHES]
         report("member search (q=...)", asyncio.run(load(base, cookie, searches, args.clients, args.requests)))
@@ -79,16 +99,21 @@ def main() -> None:
         stop_server(server)
     env = {k: v for k, v in os.environ.items() if not k.startswith("CLUB_")}
     env.update({"CLUB_DATABASE_URL": database_url, "CLUB_VAR_DIR": str(workdir / "var")})
-    code = ("import asyncio,resource; from club.config import Settings; from club.admin.commands import "
-            "export_members_cli; import club.app; base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss;"
-            f"asyncio.run(export_members_cli(Settings.from_env(), {str(workdir / 'out.csv')!r}, {{}}));"
-            "print(base // 1024, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024)")
+    code = (
+        "import asyncio,resource; from club.config import Settings; from club.admin.commands import "
+        "export_members_cli; import club.app; base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss;"
+        f"asyncio.run(export_members_cli(Settings.from_env(), {str(workdir / 'out.csv')!r}, {{}}));"
+        "print(base // 1024, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024)"
+    )
     started = time.perf_counter()
-    output = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, check=True, capture_output=True,
-                            text=True).stdout.split()
+    output = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, env=env, check=True, capture_output=True, text=True
+    ).stdout.split()
     size = (workdir / "out.csv").stat().st_size / 1e6
-    print(f"export of {args.members:,} members: {time.perf_counter() - started:.1f} s, {size:.0f} MB of CSV, "
-          f"peak RSS {output[-1]} MB (the process with the app imported, before exporting: {output[-2]} MB)")
+    print(
+        f"export of {args.members:,} members: {time.perf_counter() - started:.1f} s, {size:.0f} MB of CSV, "
+        f"peak RSS {output[-1]} MB (the process with the app imported, before exporting: {output[-2]} MB)"
+    )
 
 
 if __name__ == "__main__":

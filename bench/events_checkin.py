@@ -39,32 +39,79 @@ from club.migrate import upgrade  # noqa: E402
 async def seed(sessionmaker, tickets: int, scanners: int) -> tuple[int, list[str], list[str]]:  # type: ignore[no-untyped-def]
     now = utcnow()
     async with sessionmaker() as db:
-        await db.execute(insert(Person), [
-            {"email": f"guest{i}@example.org", "name": f"Guest {i}", "role": "member", "language": "nl",
-             "city": "ghent", "confirmed_at": now, "newsletter": True, "created_at": now, "updated_at": now}
-            for i in range(tickets)
-        ])
-        event = Event(uid="door@events", status="published", sequence=0, title_en="Reception", fallback="en",
-                      zone="Europe/Brussels", starts_at=now, ends_at=now + dt.timedelta(hours=3), venue="Stadhuis",
-                      address="", capacity=None, max_guests=1, question="", public=True, audience="{}",
-                      reminder_days=2, invited=0, answers_version=0)
+        await db.execute(
+            insert(Person),
+            [
+                {
+                    "email": f"guest{i}@example.org",
+                    "name": f"Guest {i}",
+                    "role": "member",
+                    "language": "nl",
+                    "city": "ghent",
+                    "confirmed_at": now,
+                    "newsletter": True,
+                    "created_at": now,
+                    "updated_at": now,
+                }
+                for i in range(tickets)
+            ],
+        )
+        event = Event(
+            uid="door@events",
+            status="published",
+            sequence=0,
+            title_en="Reception",
+            fallback="en",
+            zone="Europe/Brussels",
+            starts_at=now,
+            ends_at=now + dt.timedelta(hours=3),
+            venue="Stadhuis",
+            address="",
+            capacity=None,
+            max_guests=1,
+            question="",
+            public=True,
+            audience="{}",
+            reminder_days=2,
+            invited=0,
+            answers_version=0,
+        )
         db.add(event)
         await db.flush()
         codes = [secrets.token_urlsafe(18) for _ in range(tickets)]
-        await db.execute(insert(Rsvp), [
-            {"event_id": event.id, "person_id": i + 1, "name": f"Guest {i}", "status": "yes", "guests": i % 2,
-             "answer": "", "ticket": code, "walk_in": False, "created_at": now, "updated_at": now}
-            for i, code in enumerate(codes)
-        ])
+        await db.execute(
+            insert(Rsvp),
+            [
+                {
+                    "event_id": event.id,
+                    "person_id": i + 1,
+                    "name": f"Guest {i}",
+                    "status": "yes",
+                    "guests": i % 2,
+                    "answer": "",
+                    "ticket": code,
+                    "walk_in": False,
+                    "created_at": now,
+                    "updated_at": now,
+                }
+                for i, code in enumerate(codes)
+            ],
+        )
         sessions = []
         for index in range(scanners):
-            keeper = Person(email=f"door{index}@example.org", name=f"Door {index}", role="admin", language="en",
-                            confirmed_at=now)
+            keeper = Person(
+                email=f"door{index}@example.org", name=f"Door {index}", role="admin", language="en", confirmed_at=now
+            )
             db.add(keeper)
             await db.flush()
             raw = secrets.token_urlsafe(32)
-            db.add(AuthSession(id=hashlib.sha256(raw.encode()).hexdigest(), person_id=keeper.id,
-                               expires_at=now + dt.timedelta(hours=2)))
+            db.add(
+                AuthSession(
+                    id=hashlib.sha256(raw.encode()).hexdigest(),
+                    person_id=keeper.id,
+                    expires_at=now + dt.timedelta(hours=2),
+                )
+            )
             sessions.append(raw)
         await db.commit()
         return event.id, codes, sessions
@@ -79,8 +126,16 @@ async def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         url = args.database_url or f"sqlite+aiosqlite:///{tmp}/bench.sqlite3"
         await asyncio.to_thread(upgrade, url)
-        settings = Settings(env="development", var_dir=Path(tmp), database_url=url, secret_key="b" * 40,
-                            base_url="https://club.example", smtp_host="127.0.0.1", smtp_port=9, run_sender=False)
+        settings = Settings(
+            env="development",
+            var_dir=Path(tmp),
+            database_url=url,
+            secret_key="b" * 40,
+            base_url="https://club.example",
+            smtp_host="127.0.0.1",
+            smtp_port=9,
+            run_sender=False,
+        )
         engine = create_engine(url)
         event_id, codes, sessions = await seed(create_sessionmaker(engine), args.tickets, args.scanners)
         app = create_app(settings, engine=engine)
@@ -98,8 +153,11 @@ async def main() -> None:
                 while not queue.empty():
                     scanned = queue.get_nowait()
                     started = time.perf_counter()
-                    response = await client.post(door + "/check-in", data={"csrf_token": token, "code": scanned},
-                                                 headers={"Accept": "application/json"})
+                    response = await client.post(
+                        door + "/check-in",
+                        data={"csrf_token": token, "code": scanned},
+                        headers={"Accept": "application/json"},
+                    )
                     timings.append(time.perf_counter() - started)
                     assert response.json()["outcome"] == "arrived", response.text[:300]
 
@@ -111,11 +169,22 @@ async def main() -> None:
         timings.sort()
         median = statistics.median(timings) * 1000
         p95 = timings[int(len(timings) * 0.95)] * 1000
-        print(f"{len(timings):,} scans by {args.scanners} scanners at once on {engine.dialect.name}: median "
-              f"{median:.0f} ms, 95th percentile {p95:.0f} ms, {len(timings) / total:,.0f} scans per second; "
-              "goal: median under 300 ms")
-        print(json.dumps({"database": engine.dialect.name, "scanners": args.scanners, "scans": len(timings),
-                          "median_ms": round(median, 1), "p95_ms": round(p95, 1)}))
+        print(
+            f"{len(timings):,} scans by {args.scanners} scanners at once on {engine.dialect.name}: median "
+            f"{median:.0f} ms, 95th percentile {p95:.0f} ms, {len(timings) / total:,.0f} scans per second; "
+            "goal: median under 300 ms"
+        )
+        print(
+            json.dumps(
+                {
+                    "database": engine.dialect.name,
+                    "scanners": args.scanners,
+                    "scans": len(timings),
+                    "median_ms": round(median, 1),
+                    "p95_ms": round(p95, 1),
+                }
+            )
+        )
 
 
 if __name__ == "__main__":

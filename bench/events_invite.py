@@ -41,25 +41,53 @@ async def seed(sessionmaker, members: int) -> tuple[int, str]:  # type: ignore[n
     languages = ("nl", "en", "ja")
     async with sessionmaker() as db:
         rows = [
-            {"email": f"member{i}@example.org", "name": f"Lid {i}", "role": "member",
-             "language": languages[i % 3], "city": ("ghent", "kanazawa", "elsewhere")[i % 3],
-             "confirmed_at": now, "newsletter": True, "created_at": now, "updated_at": now}
+            {
+                "email": f"member{i}@example.org",
+                "name": f"Lid {i}",
+                "role": "member",
+                "language": languages[i % 3],
+                "city": ("ghent", "kanazawa", "elsewhere")[i % 3],
+                "confirmed_at": now,
+                "newsletter": True,
+                "created_at": now,
+                "updated_at": now,
+            }
             for i in range(members)
         ]
         for start in range(0, len(rows), 10_000):
-            await db.execute(insert(Person), rows[start:start + 10_000])
+            await db.execute(insert(Person), rows[start : start + 10_000])
         admin = Person(email="admin@example.org", name="Admin", role="admin", language="en", confirmed_at=now)
         db.add(admin)
         await db.flush()
         raw = secrets.token_urlsafe(32)
-        db.add(AuthSession(id=hashlib.sha256(raw.encode()).hexdigest(), person_id=admin.id,
-                           expires_at=now + dt.timedelta(hours=2)))
-        event = Event(uid="bench@events", status="published", sequence=0, title_nl="Netwerkreceptie",
-                      title_en="Network reception", title_ja="ネットワーキング・レセプション",
-                      description_en="Drinks and **music**.", fallback="en", zone="Europe/Brussels",
-                      starts_at=now + dt.timedelta(days=20), ends_at=now + dt.timedelta(days=20, hours=3),
-                      venue="Stadhuis Gent", address="Botermarkt 1, Gent", capacity=None, max_guests=1,
-                      question="", public=True, audience="{}", reminder_days=2, invited=0, answers_version=0)
+        db.add(
+            AuthSession(
+                id=hashlib.sha256(raw.encode()).hexdigest(), person_id=admin.id, expires_at=now + dt.timedelta(hours=2)
+            )
+        )
+        event = Event(
+            uid="bench@events",
+            status="published",
+            sequence=0,
+            title_nl="Netwerkreceptie",
+            title_en="Network reception",
+            title_ja="ネットワーキング・レセプション",
+            description_en="Drinks and **music**.",
+            fallback="en",
+            zone="Europe/Brussels",
+            starts_at=now + dt.timedelta(days=20),
+            ends_at=now + dt.timedelta(days=20, hours=3),
+            venue="Stadhuis Gent",
+            address="Botermarkt 1, Gent",
+            capacity=None,
+            max_guests=1,
+            question="",
+            public=True,
+            audience="{}",
+            reminder_days=2,
+            invited=0,
+            answers_version=0,
+        )
         db.add(event)
         await db.commit()
         if db.get_bind().dialect.name == "sqlite":
@@ -75,8 +103,16 @@ async def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         url = args.database_url or f"sqlite+aiosqlite:///{tmp}/bench.sqlite3"
         await asyncio.to_thread(upgrade, url)
-        settings = Settings(env="development", var_dir=Path(tmp), database_url=url, secret_key="b" * 40,
-                            base_url="https://club.example", smtp_host="127.0.0.1", smtp_port=9, run_sender=False)
+        settings = Settings(
+            env="development",
+            var_dir=Path(tmp),
+            database_url=url,
+            secret_key="b" * 40,
+            base_url="https://club.example",
+            smtp_host="127.0.0.1",
+            smtp_port=9,
+            run_sender=False,
+        )
         engine = create_engine(url)
         sessionmaker = create_sessionmaker(engine)
         event_id, session_token = await seed(sessionmaker, args.members)
@@ -94,10 +130,20 @@ async def main() -> None:
         async with sessionmaker() as db:
             deliveries = await db.scalar(select(func.count()).select_from(Delivery))
         await engine.dispose()
-        print(f"invitations: {deliveries:,} personal mails with .ics queued and committed in {invite_s:.2f}s "
-              f"({deliveries / invite_s:,.0f} per second) on {engine.dialect.name}")
-        print(json.dumps({"database": engine.dialect.name, "members": args.members, "invitations": deliveries,
-                          "invite_s": round(invite_s, 3)}))
+        print(
+            f"invitations: {deliveries:,} personal mails with .ics queued and committed in {invite_s:.2f}s "
+            f"({deliveries / invite_s:,.0f} per second) on {engine.dialect.name}"
+        )
+        print(
+            json.dumps(
+                {
+                    "database": engine.dialect.name,
+                    "members": args.members,
+                    "invitations": deliveries,
+                    "invite_s": round(invite_s, 3),
+                }
+            )
+        )
 
 
 if __name__ == "__main__":

@@ -99,11 +99,19 @@ def scenario_home(args: argparse.Namespace, database_url: str, workdir: Path) ->
     ratio = home["rps"] / health["rps"] if health["rps"] else 0.0
     print(f"driver: {driver}, {args.connections} connections, {args.seconds} s each, {args.workers} web process(es)")
     for label, figures in (("/healthz", health), ("/ (home)", home)):
-        print(f"{label:9}: {figures['rps']:9.1f} req/s  p50 {figures.get('p50_ms', 0):.2f} ms"
-              f"  p99 {figures.get('p99_ms', 0):.2f} ms")
+        print(
+            f"{label:9}: {figures['rps']:9.1f} req/s  p50 {figures.get('p50_ms', 0):.2f} ms"
+            f"  p99 {figures.get('p99_ms', 0):.2f} ms"
+        )
     print(f"ratio home/healthz: {ratio:.2f} (goal >= 0.50)")
-    return {"healthz_rps": health["rps"], "home_rps": home["rps"], "ratio": round(ratio, 3),
-            "home_p50_ms": home.get("p50_ms"), "home_p99_ms": home.get("p99_ms"), "driver": driver}
+    return {
+        "healthz_rps": health["rps"],
+        "home_rps": home["rps"],
+        "ratio": round(ratio, 3),
+        "home_p50_ms": home.get("p50_ms"),
+        "home_p99_ms": home.get("p99_ms"),
+        "driver": driver,
+    }
 
 
 def check_page(url: str, cookie: str) -> None:
@@ -124,8 +132,10 @@ def load_pages(base: str, paths: list[str], cookie: str, args: argparse.Namespac
         wrk(base + path, 1, 4, cookie=cookie)  # warm up: templates, statements, the page cache
         figures = wrk(base + path, args.seconds, args.connections, cookie=cookie)
         results[path] = figures
-        print(f"{path:<52} {figures['rps']:8.1f} {figures.get('p50_ms', 0):10.1f} {figures.get('p99_ms', 0):8.1f}"
-              + (f"  ({figures['errors']:.0f} errors)" if figures["errors"] else ""))
+        print(
+            f"{path:<52} {figures['rps']:8.1f} {figures.get('p50_ms', 0):10.1f} {figures.get('p99_ms', 0):8.1f}"
+            + (f"  ({figures['errors']:.0f} errors)" if figures["errors"] else "")
+        )
     return results
 
 
@@ -149,8 +159,14 @@ def scenario_admin_members(args: argparse.Namespace, database_url: str, workdir:
         results = load_pages(base, list(ADMIN_MEMBER_PAGES.values()), cookie, args)
     finally:
         stop_server(process)
-    figures = {name: {"median_ms": results[path].get("p50_ms"), "p99_ms": results[path].get("p99_ms"),
-                      "rps": results[path]["rps"]} for name, path in ADMIN_MEMBER_PAGES.items()}
+    figures = {
+        name: {
+            "median_ms": results[path].get("p50_ms"),
+            "p99_ms": results[path].get("p99_ms"),
+            "rps": results[path]["rps"],
+        }
+        for name, path in ADMIN_MEMBER_PAGES.items()
+    }
     print("goal: median < 50 ms and p99 < 200 ms at 16 clients")
     return {"members": args.members, "pages": figures}
 
@@ -160,27 +176,40 @@ def scenario_wall(args: argparse.Namespace, database_url: str, workdir: Path) ->
     from club.migrate import upgrade
     from club.seed import seed
 
-    settings = Settings(database_url=database_url, secret_key="bench-" + "x" * 40, var_dir=workdir / "var",
-                        run_sender=False)
+    settings = Settings(
+        database_url=database_url, secret_key="bench-" + "x" * 40, var_dir=workdir / "var", run_sender=False
+    )
     upgrade(database_url)
     started = time.perf_counter()
     asyncio.run(seed(settings, args.wall_members, args.activities))
     cookie = asyncio.run(admin_session(database_url))
-    print(f"seeded {args.wall_members:,} members and {args.activities:,} activities in "
-          f"{time.perf_counter() - started:.1f} s")
+    print(
+        f"seeded {args.wall_members:,} members and {args.activities:,} activities in "
+        f"{time.perf_counter() - started:.1f} s"
+    )
     year = dt.date.today().year
-    pages = {"wall": "/ambassadors", "admin-numbers": f"/admin/ambassadors/numbers?year={year}",
-             "chart-month": f"/admin/ambassadors/charts/month.svg?year={year}&metric=hours"}
+    pages = {
+        "wall": "/ambassadors",
+        "admin-numbers": f"/admin/ambassadors/numbers?year={year}",
+        "chart-month": f"/admin/ambassadors/charts/month.svg?year={year}&metric=hours",
+    }
     process, base = start_server(database_url, workdir / "var", workers=args.workers, env={"CLUB_RUN_SENDER": "0"})
     try:
         results = load_pages(base, list(pages.values()), cookie, args)
     finally:
         stop_server(process)
     print("goal: median < 100 ms")
-    return {"activities": args.activities, "pages": {name: {"median_ms": results[path].get("p50_ms"),
-                                                            "p99_ms": results[path].get("p99_ms"),
-                                                            "rps": results[path]["rps"]}
-                                                     for name, path in pages.items()}}
+    return {
+        "activities": args.activities,
+        "pages": {
+            name: {
+                "median_ms": results[path].get("p50_ms"),
+                "p99_ms": results[path].get("p99_ms"),
+                "rps": results[path]["rps"],
+            }
+            for name, path in pages.items()
+        },
+    }
 
 
 def scenario_admin_during_send(args: argparse.Namespace, database_url: str, workdir: Path) -> dict[str, object]:
@@ -203,14 +232,23 @@ def scenario_admin_during_send(args: argparse.Namespace, database_url: str, work
     newsletter_id, cookie = asyncio.run(prepare())
     print(f"{args.members:,} subscribed members and a newsletter in {time.perf_counter() - started:.1f} s")
     sink_port = free_port()
-    sink = subprocess.Popen([sys.executable, str(ROOT / "bench" / "smtp_sink.py"), "--port", str(sink_port)],
-                            cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    sink = subprocess.Popen(
+        [sys.executable, str(ROOT / "bench" / "smtp_sink.py"), "--port", str(sink_port)],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
     assert sink.stdout is not None
     sink.stdout.readline()  # "listening on ..."
     sent = lambda: asyncio.run(read_count("127.0.0.1", sink_port))  # noqa: E731
     page = "/admin/members"
-    process, base = start_server(database_url, workdir / "var", workers=args.workers, env={
-        "CLUB_RUN_SENDER": "1", "CLUB_SMTP_HOST": "127.0.0.1", "CLUB_SMTP_PORT": str(sink_port)})
+    process, base = start_server(
+        database_url,
+        workdir / "var",
+        workers=args.workers,
+        env={"CLUB_RUN_SENDER": "1", "CLUB_SMTP_HOST": "127.0.0.1", "CLUB_SMTP_PORT": str(sink_port)},
+    )
     try:
         alone = load_pages(base, [page], cookie, args)[page]
         with httpx.Client(base_url=base, cookies={"club_session": cookie}, timeout=120) as client:
@@ -226,23 +264,31 @@ def scenario_admin_during_send(args: argparse.Namespace, database_url: str, work
         before = sent()
         during = wrk(base + page, args.seconds, args.connections, cookie=cookie)
         after = sent()
-        print(f"{page + ' during the send':<52} {during['rps']:8.1f} {during.get('p50_ms', 0):10.1f} "
-              f"{during.get('p99_ms', 0):8.1f}")
+        print(
+            f"{page + ' during the send':<52} {during['rps']:8.1f} {during.get('p50_ms', 0):10.1f} "
+            f"{during.get('p99_ms', 0):8.1f}"
+        )
     finally:
         stop_server(process)
         sink.terminate()
         sink.wait()
     rate = (after - before) / args.seconds
     ratio = during.get("p50_ms", 0) / alone["p50_ms"] if alone.get("p50_ms") else 0.0
-    print(f"send pressed: deliveries of {args.members:,} created in {send_s:.2f} s; the sender sent "
-          f"{after - before:,} mails ({rate:,.0f}/s) while the page was measured, {after:,} in all by then")
+    print(
+        f"send pressed: deliveries of {args.members:,} created in {send_s:.2f} s; the sender sent "
+        f"{after - before:,} mails ({rate:,.0f}/s) while the page was measured, {after:,} in all by then"
+    )
     print(f"slowdown of {page} while sending: median x{ratio:.2f}, req/s {alone['rps']:.0f} -> {during['rps']:.0f}")
     if after - before == 0:
         print("note: the sender sent nothing during the measurement (done already, or not running)")
-    return {"members": args.members, "send_s": round(send_s, 3), "sent_during": after - before,
-            "alone": {"median_ms": alone.get("p50_ms"), "p99_ms": alone.get("p99_ms"), "rps": alone["rps"]},
-            "during_send": {"median_ms": during.get("p50_ms"), "p99_ms": during.get("p99_ms"), "rps": during["rps"]},
-            "slowdown_median": round(ratio, 2)}
+    return {
+        "members": args.members,
+        "send_s": round(send_s, 3),
+        "sent_during": after - before,
+        "alone": {"median_ms": alone.get("p50_ms"), "p99_ms": alone.get("p99_ms"), "rps": alone["rps"]},
+        "during_send": {"median_ms": during.get("p50_ms"), "p99_ms": during.get("p99_ms"), "rps": during["rps"]},
+        "slowdown_median": round(ratio, 2),
+    }
 
 
 SCENARIOS = {
@@ -262,8 +308,11 @@ def main() -> None:
     parser.add_argument("--members", type=int, default=100_000, help="admin-members and admin-during-send")
     parser.add_argument("--activities", type=int, default=20_000, help="wall")
     parser.add_argument("--wall-members", type=int, default=20_000, help="wall")
-    parser.add_argument("--database-url", default=None,
-                        help="a PostgreSQL server to create a throwaway database on (default: a fresh SQLite file)")
+    parser.add_argument(
+        "--database-url",
+        default=None,
+        help="a PostgreSQL server to create a throwaway database on (default: a fresh SQLite file)",
+    )
     args = parser.parse_args()
     if args.scenario != "home" and not shutil.which("wrk"):
         raise SystemExit("install wrk (apt-get install wrk) for the admin and wall scenarios")
@@ -272,8 +321,19 @@ def main() -> None:
         print(f"== {name} ==", flush=True)
         with tempfile.TemporaryDirectory() as tmp, fresh_database(args.database_url, Path(tmp)) as database_url:
             result = SCENARIOS[name](args, database_url, Path(tmp))
-        print(json.dumps({"scenario": name, "database": database_url.split(":")[0], "workers": args.workers,
-                          "connections": args.connections, **result}, ensure_ascii=False), flush=True)
+        print(
+            json.dumps(
+                {
+                    "scenario": name,
+                    "database": database_url.split(":")[0],
+                    "workers": args.workers,
+                    "connections": args.connections,
+                    **result,
+                },
+                ensure_ascii=False,
+            ),
+            flush=True,
+        )
 
 
 if __name__ == "__main__":

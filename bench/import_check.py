@@ -31,8 +31,9 @@ async def measure(base: str, cookie: str, data: bytes) -> None:
         page = await http.get("/admin/members/import")
         token = CSRF_RE.search(page.text).group(1)  # type: ignore[union-attr]
         started = time.perf_counter()
-        answer = await http.post("/admin/members/import", data={"csrf_token": token},
-                                 files={"file": ("members.csv", data, "text/csv")})
+        answer = await http.post(
+            "/admin/members/import", data={"csrf_token": token}, files={"file": ("members.csv", data, "text/csv")}
+        )
         answered = time.perf_counter() - started
         assert answer.status_code == 303, answer.status_code
         job_url = answer.headers["location"]

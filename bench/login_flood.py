@@ -43,8 +43,9 @@ def csrf(url: str) -> tuple[str, str]:
 
 
 def flood(url: str, seconds: int, script: Path, out: dict[str, str]) -> None:
-    result = subprocess.run(["wrk", "-t1", "-c12", f"-d{seconds}s", "-s", str(script), url + "/login"],
-                            capture_output=True, text=True)
+    result = subprocess.run(
+        ["wrk", "-t1", "-c12", f"-d{seconds}s", "-s", str(script), url + "/login"], capture_output=True, text=True
+    )
     out["stdout"] = result.stdout
 
 
@@ -53,8 +54,10 @@ def main() -> int:
     parser.add_argument("--seconds", type=int, default=10)
     parser.add_argument("--database-url")
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory(prefix="login-flood-") as tmp, fresh_database(args.database_url,
-                                                                                    Path(tmp)) as database_url:
+    with (
+        tempfile.TemporaryDirectory(prefix="login-flood-") as tmp,
+        fresh_database(args.database_url, Path(tmp)) as database_url,
+    ):
         process, url = start_server(database_url, Path(tmp), env={"CLUB_RUN_SENDER": "0"})
         try:
             session = asyncio.run(admin_session(database_url))
@@ -72,8 +75,10 @@ def main() -> int:
     flood_rps = re.search(r"Requests/sec:\s+([\d.]+)", out.get("stdout", ""))
     refused = re.search(r"Non-2xx or 3xx responses: (\d+)", out.get("stdout", ""))
     figures = {
-        "me_p50_ms_alone": alone.get("p50_ms"), "me_p99_ms_alone": alone.get("p99_ms"),
-        "me_p50_ms_during_flood": beside.get("p50_ms"), "me_p99_ms_during_flood": beside.get("p99_ms"),
+        "me_p50_ms_alone": alone.get("p50_ms"),
+        "me_p99_ms_alone": alone.get("p99_ms"),
+        "me_p50_ms_during_flood": beside.get("p50_ms"),
+        "me_p99_ms_during_flood": beside.get("p99_ms"),
         "slowdown_p50": round(beside["p50_ms"] / alone["p50_ms"], 2) if alone.get("p50_ms") else None,
         "me_errors": alone["errors"] + beside["errors"],
         "flood_rps": float(flood_rps.group(1)) if flood_rps else None,

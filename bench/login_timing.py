@@ -64,8 +64,7 @@ def mann_whitney_z(a: list[float], b: list[float]) -> float:
 def bootstrap_interval(a: list[float], b: list[float], rounds: int = 2000) -> tuple[float, float]:
     rng = random.Random(12)
     differences = sorted(
-        statistics.median(rng.choices(a, k=len(a))) - statistics.median(rng.choices(b, k=len(b)))
-        for _ in range(rounds)
+        statistics.median(rng.choices(a, k=len(a))) - statistics.median(rng.choices(b, k=len(b))) for _ in range(rounds)
     )
     return differences[int(rounds * 0.025)], differences[int(rounds * 0.975) - 1]
 
@@ -110,8 +109,10 @@ def report(form: str, known: list[float], unknown: list[float]) -> None:
     print(f"POST /{form}: {len(known)} pairs")
     print(f"  known address   median {statistics.median(known):7.2f} ms")
     print(f"  unknown address median {statistics.median(unknown):7.2f} ms")
-    print(f"  difference (known - unknown) {statistics.median(known) - statistics.median(unknown):+.2f} ms, "
-          f"bootstrap 95% interval [{low:+.2f}, {high:+.2f}] ms")
+    print(
+        f"  difference (known - unknown) {statistics.median(known) - statistics.median(unknown):+.2f} ms, "
+        f"bootstrap 95% interval [{low:+.2f}, {high:+.2f}] ms"
+    )
     print(f"  Mann-Whitney z = {mann_whitney_z(known, unknown):+.2f}")
 
 
@@ -122,8 +123,13 @@ async def run(url: str, forms: list[str], pairs: int, members: list[str]) -> Non
         known: list[float] = []
         unknown: list[float] = []
         for pair in range(pairs):
-            k, u = await one_pair(url, form, pair, members[pair if form == "login" else pairs + pair],
-                                  f"stranger-{form}-{pair}@example.net")
+            k, u = await one_pair(
+                url,
+                form,
+                pair,
+                members[pair if form == "login" else pairs + pair],
+                f"stranger-{form}-{pair}@example.net",
+            )
             known.append(k)
             unknown.append(u)
         report(form, known, unknown)

@@ -117,9 +117,7 @@ async def queue(database_url: str, recipients: int) -> float:
     started = time.perf_counter()
     async with create_sessionmaker(engine)() as db:
         people = (
-            Recipient(
-                f"lid{i}@example.org", f"Lid {i} 山田", unsubscribe_url=f"https://club.example/u/{i:08d}"
-            )
+            Recipient(f"lid{i}@example.org", f"Lid {i} 山田", unsubscribe_url=f"https://club.example/u/{i:08d}")
             for i in range(recipients)
         )
         await queue_newsletter(
@@ -183,15 +181,11 @@ def fresh_database(url: str | None) -> tuple[str, object]:
             await connection.close()
 
     asyncio.run(execute(f'CREATE DATABASE "{name}"'))
-    return url.rsplit("/", 1)[0] + "/" + name, lambda: asyncio.run(
-        execute(f'DROP DATABASE "{name}" WITH (FORCE)')
-    )
+    return url.rsplit("/", 1)[0] + "/" + name, lambda: asyncio.run(execute(f'DROP DATABASE "{name}" WITH (FORCE)'))
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--recipients", type=int, default=100_000)
     parser.add_argument("--connections", type=int, default=16)
     parser.add_argument("--batch-size", type=int, default=1000)

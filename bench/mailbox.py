@@ -34,9 +34,13 @@ def fill(folder: Path, mails: int) -> None:
     folder.mkdir(parents=True, exist_ok=True)
     start = time.time_ns() - mails * 1_000_000
     for i in range(mails):
-        raw = build_message(sender=FROM, to=Address(f"lid{i}@example.be", f"Lid {i} 山田"),
-                            subject=f"Bevestig je inschrijving {i} 金沢", text="Klik https://club.example/c/x\n" * 40,
-                            html="<p>Klik <a href='https://club.example/c/x'>hier</a></p>" * 40)
+        raw = build_message(
+            sender=FROM,
+            to=Address(f"lid{i}@example.be", f"Lid {i} 山田"),
+            subject=f"Bevestig je inschrijving {i} 金沢",
+            text="Klik https://club.example/c/x\n" * 40,
+            html="<p>Klik <a href='https://club.example/c/x'>hier</a></p>" * 40,
+        )
         (folder / f"{start + i * 1_000_000}-{secrets.token_hex(4)}.eml").write_bytes(raw)
 
 

@@ -47,29 +47,53 @@ async def seed(sessionmaker, members: int) -> tuple[int, str]:  # type: ignore[n
     languages = ("nl", "en", "ja")
     async with sessionmaker() as db:
         rows = [
-            {"email": f"member{i}@example.org", "name": f"Lid {i}", "role": "member",
-             "language": languages[i % 3], "city": ("ghent", "kanazawa", "elsewhere")[i % 3],
-             "confirmed_at": now, "newsletter": True, "created_at": now, "updated_at": now}
+            {
+                "email": f"member{i}@example.org",
+                "name": f"Lid {i}",
+                "role": "member",
+                "language": languages[i % 3],
+                "city": ("ghent", "kanazawa", "elsewhere")[i % 3],
+                "confirmed_at": now,
+                "newsletter": True,
+                "created_at": now,
+                "updated_at": now,
+            }
             for i in range(members)
         ]
         for start in range(0, len(rows), 10_000):
-            await db.execute(insert(Person), rows[start:start + 10_000])
+            await db.execute(insert(Person), rows[start : start + 10_000])
         admin = Person(email="admin@example.org", name="Admin", role="admin", language="en", confirmed_at=now)
         db.add(admin)
         await db.flush()
         raw = secrets.token_urlsafe(32)
-        db.add(AuthSession(id=hashlib.sha256(raw.encode()).hexdigest(), person_id=admin.id,
-                           expires_at=now + dt.timedelta(hours=2)))
-        newsletter = Newsletter(status="draft", fallback_language="nl", audience="{}", recipients=0,
-                                created_by_id=admin.id)
+        db.add(
+            AuthSession(
+                id=hashlib.sha256(raw.encode()).hexdigest(), person_id=admin.id, expires_at=now + dt.timedelta(hours=2)
+            )
+        )
+        newsletter = Newsletter(
+            status="draft", fallback_language="nl", audience="{}", recipients=0, created_by_id=admin.id
+        )
         db.add(newsletter)
         await db.flush()
-        db.add_all([
-            NewsletterVariant(newsletter_id=newsletter.id, language="nl", subject="Nieuws uit Gent",
-                              preheader="Zomer", body=BODY_NL),
-            NewsletterVariant(newsletter_id=newsletter.id, language="ja", subject="ヘントからのお知らせ",
-                              preheader="夏", body=BODY_JA),
-        ])
+        db.add_all(
+            [
+                NewsletterVariant(
+                    newsletter_id=newsletter.id,
+                    language="nl",
+                    subject="Nieuws uit Gent",
+                    preheader="Zomer",
+                    body=BODY_NL,
+                ),
+                NewsletterVariant(
+                    newsletter_id=newsletter.id,
+                    language="ja",
+                    subject="ヘントからのお知らせ",
+                    preheader="夏",
+                    body=BODY_JA,
+                ),
+            ]
+        )
         await db.commit()
         if db.get_bind().dialect.name == "sqlite":
             await db.execute(text("ANALYZE"))
@@ -84,8 +108,16 @@ async def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         url = args.database_url or f"sqlite+aiosqlite:///{tmp}/bench.sqlite3"
         await asyncio.to_thread(upgrade, url)
-        settings = Settings(env="development", var_dir=Path(tmp), database_url=url, secret_key="b" * 40,
-                            base_url="https://club.example", smtp_host="127.0.0.1", smtp_port=9, run_sender=False)
+        settings = Settings(
+            env="development",
+            var_dir=Path(tmp),
+            database_url=url,
+            secret_key="b" * 40,
+            base_url="https://club.example",
+            smtp_host="127.0.0.1",
+            smtp_port=9,
+            run_sender=False,
+        )
         engine = create_engine(url)
         sessionmaker = create_sessionmaker(engine)
         started = time.perf_counter()
@@ -111,11 +143,22 @@ async def main() -> None:
         async with sessionmaker() as db:
             deliveries = await db.scalar(select(func.count()).select_from(Delivery))
         await engine.dispose()
-        print(f"send pressed: {deliveries:,} deliveries queued and committed in {send_s:.2f}s "
-              f"({deliveries / send_s:,.0f} per second); goal: under 5s")
+        print(
+            f"send pressed: {deliveries:,} deliveries queued and committed in {send_s:.2f}s "
+            f"({deliveries / send_s:,.0f} per second); goal: under 5s"
+        )
         print(f"report page with {deliveries:,} deliveries: {report_s * 1000:.0f} ms")
-        print(json.dumps({"database": engine.dialect.name, "members": args.members, "deliveries": deliveries,
-                          "send_s": round(send_s, 3), "report_s": round(report_s, 3)}))
+        print(
+            json.dumps(
+                {
+                    "database": engine.dialect.name,
+                    "members": args.members,
+                    "deliveries": deliveries,
+                    "send_s": round(send_s, 3),
+                    "report_s": round(report_s, 3),
+                }
+            )
+        )
 
 
 if __name__ == "__main__":

@@ -29,10 +29,7 @@ def peak_rss_mb() -> float:
 
 def made_elsewhere(case: str, max_pixels: int) -> bytes:
     """The picture, drawn in a child process: drawing a 50-megapixel image here would set the peak by itself."""
-    code = (
-        "import sys; from bench.photos import MAKERS; "
-        f"sys.stdout.buffer.write(MAKERS[{case!r}]({max_pixels}))"
-    )
+    code = f"import sys; from bench.photos import MAKERS; sys.stdout.buffer.write(MAKERS[{case!r}]({max_pixels}))"
     return subprocess.run([sys.executable, "-c", code], check=True, capture_output=True).stdout
 
 

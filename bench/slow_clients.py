@@ -108,12 +108,16 @@ def main() -> int:
     parser.add_argument("--header-timeout", type=float, default=10.0)
     args = parser.parse_args()
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    wanted = min(hard, max(soft, args.connections * 2 + 256)) if hard != resource.RLIM_INFINITY else \
-        max(soft, args.connections * 2 + 256)
+    wanted = (
+        min(hard, max(soft, args.connections * 2 + 256))
+        if hard != resource.RLIM_INFINITY
+        else max(soft, args.connections * 2 + 256)
+    )
     resource.setrlimit(resource.RLIMIT_NOFILE, (wanted, hard))  # the server inherits it
     with tempfile.TemporaryDirectory(prefix="slow-clients-") as tmp:
-        process, url = start_server(None, Path(tmp), env={"CLUB_RUN_SENDER": "0",
-                                                          "CLUB_HEADER_TIMEOUT": str(args.header_timeout)})
+        process, url = start_server(
+            None, Path(tmp), env={"CLUB_RUN_SENDER": "0", "CLUB_HEADER_TIMEOUT": str(args.header_timeout)}
+        )
         try:
             figures = asyncio.run(run(url, args.connections, args.header_timeout))
         finally:

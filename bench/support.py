@@ -25,10 +25,45 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
-FIRST = ["Jan", "Piet", "An", "Els", "Koen", "Sofie", "Lotte", "Wim", "Hanako", "Taro", "Yuki", "Kenji", "Aiko",
-         "Sanne", "Bram", "Hiroshi", "Mei", "Emma", "Lucas", "Noor"]
-LAST = ["Van den Bossche", "Peeters", "Janssens", "Maes", "De Smet", "Claes", "Yamada", "Tanaka", "Suzuki",
-        "Sato", "Watanabe", "Willems", "Goossens", "Nakamura", "Kobayashi"]
+FIRST = [
+    "Jan",
+    "Piet",
+    "An",
+    "Els",
+    "Koen",
+    "Sofie",
+    "Lotte",
+    "Wim",
+    "Hanako",
+    "Taro",
+    "Yuki",
+    "Kenji",
+    "Aiko",
+    "Sanne",
+    "Bram",
+    "Hiroshi",
+    "Mei",
+    "Emma",
+    "Lucas",
+    "Noor",
+]
+LAST = [
+    "Van den Bossche",
+    "Peeters",
+    "Janssens",
+    "Maes",
+    "De Smet",
+    "Claes",
+    "Yamada",
+    "Tanaka",
+    "Suzuki",
+    "Sato",
+    "Watanabe",
+    "Willems",
+    "Goossens",
+    "Nakamura",
+    "Kobayashi",
+]
 JA = ["山田 花子", "田中 太郎", "鈴木 一郎", "佐藤 由紀", "渡辺 健二", "中村 愛子", "小林 宏"]
 
 
@@ -63,11 +98,19 @@ def member_rows(start: int, count: int, now: dt.datetime, *, all_subscribed: boo
     rows = []
     for index in range(start, start + count):
         name = random.choice(JA) if index % 5 == 0 else f"{random.choice(FIRST)} {random.choice(LAST)}"
-        rows.append({"email": f"{name.split()[0].lower()}.{index}@example.org", "name": name, "role": "member",
-                     "language": random.choice(("nl", "en", "ja")),
-                     "city": random.choice(("ghent", "kanazawa", "elsewhere")), "confirmed_at": now,
-                     "newsletter": all_subscribed or index % 3 == 0,
-                     "created_at": now - dt.timedelta(minutes=index), "updated_at": now})
+        rows.append(
+            {
+                "email": f"{name.split()[0].lower()}.{index}@example.org",
+                "name": name,
+                "role": "member",
+                "language": random.choice(("nl", "en", "ja")),
+                "city": random.choice(("ghent", "kanazawa", "elsewhere")),
+                "confirmed_at": now,
+                "newsletter": all_subscribed or index % 3 == 0,
+                "created_at": now - dt.timedelta(minutes=index),
+                "updated_at": now,
+            }
+        )
     return rows
 
 
@@ -102,12 +145,22 @@ async def admin_session(database_url: str) -> str:
     engine = create_engine(database_url)
     raw = secrets.token_urlsafe(32)
     async with create_sessionmaker(engine)() as db:
-        admin = Person(email=f"bench-admin-{secrets.token_hex(3)}@example.org", name="Bench Admin", role="admin",
-                       language="en", confirmed_at=utcnow())
+        admin = Person(
+            email=f"bench-admin-{secrets.token_hex(3)}@example.org",
+            name="Bench Admin",
+            role="admin",
+            language="en",
+            confirmed_at=utcnow(),
+        )
         db.add(admin)
         await db.flush()
-        db.add(AuthSession(id=hashlib.sha256(raw.encode()).hexdigest(), person_id=admin.id,
-                           expires_at=utcnow() + dt.timedelta(hours=2)))
+        db.add(
+            AuthSession(
+                id=hashlib.sha256(raw.encode()).hexdigest(),
+                person_id=admin.id,
+                expires_at=utcnow() + dt.timedelta(hours=2),
+            )
+        )
         await db.commit()
     await engine.dispose()
     return raw
@@ -119,8 +172,9 @@ def free_port() -> int:
         return int(probe.getsockname()[1])
 
 
-def start_server(database_url: str | None, var_dir: Path, *, workers: int = 1,
-                 env: dict[str, str] | None = None) -> tuple[subprocess.Popen[str], str]:
+def start_server(
+    database_url: str | None, var_dir: Path, *, workers: int = 1, env: dict[str, str] | None = None
+) -> tuple[subprocess.Popen[str], str]:
     """`python server.py --port P --quiet [--workers N]` with a clean CLUB_* environment; returns once it listens."""
     port = free_port()
     environment = {k: v for k, v in os.environ.items() if not k.startswith("CLUB_")}
@@ -160,8 +214,15 @@ def stop_server(process: subprocess.Popen[str]) -> None:
 
 def wrk(url: str, seconds: float, connections: int, *, cookie: str | None = None) -> dict[str, float]:
     """Requests per second, median and p99 (ms) and non-2xx/3xx responses of one wrk run."""
-    command = ["wrk", "-t2", f"-c{connections}", f"-d{max(1, round(seconds))}s", "--latency",
-               "-H", "Accept-Language: nl"]
+    command = [
+        "wrk",
+        "-t2",
+        f"-c{connections}",
+        f"-d{max(1, round(seconds))}s",
+        "--latency",
+        "-H",
+        "Accept-Language: nl",
+    ]
     if cookie:
         command += ["-H", f"Cookie: club_session={cookie}"]
     result = subprocess.run(command + [url], capture_output=True, text=True)

@@ -34,8 +34,11 @@ from bench.support import ROOT, free_port, wrk  # noqa: E402
 
 # ../shared beside the checkout (a worktree sits one folder deeper).
 DEFAULT_DATABASE = next(
-    (path for path in (folder / "shared" / "repro" / "wall-crash.sqlite3.gz" for folder in ROOT.parents)
-     if path.is_file()),
+    (
+        path
+        for path in (folder / "shared" / "repro" / "wall-crash.sqlite3.gz" for folder in ROOT.parents)
+        if path.is_file()
+    ),
     ROOT.parent / "shared" / "repro" / "wall-crash.sqlite3.gz",
 )
 
@@ -51,14 +54,24 @@ def copy_database(source: Path, target: Path) -> None:
 def serve(database: Path, workdir: Path) -> tuple[subprocess.Popen[bytes], str, Path]:
     port = free_port()
     environment = {k: v for k, v in os.environ.items() if not k.startswith("CLUB_")}
-    environment.update({
-        "CLUB_VAR_DIR": str(workdir), "CLUB_DATABASE_URL": f"sqlite+aiosqlite:///{database}",
-        "CLUB_RUN_SENDER": "0", "CLUB_LOG_LEVEL": "warning", "PYTHONFAULTHANDLER": "1",
-    })
+    environment.update(
+        {
+            "CLUB_VAR_DIR": str(workdir),
+            "CLUB_DATABASE_URL": f"sqlite+aiosqlite:///{database}",
+            "CLUB_RUN_SENDER": "0",
+            "CLUB_LOG_LEVEL": "warning",
+            "PYTHONFAULTHANDLER": "1",
+        }
+    )
     log_path = workdir / "server.log"
     with log_path.open("wb") as log:
-        process = subprocess.Popen([sys.executable, "server.py", "--port", str(port), "--quiet"], cwd=ROOT,
-                                   env=environment, stdout=log, stderr=subprocess.STDOUT)
+        process = subprocess.Popen(
+            [sys.executable, "server.py", "--port", str(port), "--quiet"],
+            cwd=ROOT,
+            env=environment,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
@@ -94,8 +107,10 @@ def main() -> int:
         raise SystemExit("this bench needs wrk (Debian: apt-get install wrk)")
     if not args.database.is_file():
         raise SystemExit(f"no database at {args.database}")
-    print(f"Python {platform.python_version()}, {args.connections} connections on {args.path}, "
-          f"{args.runs} run(s) of {args.seconds} s, database {args.database.name}")
+    print(
+        f"Python {platform.python_version()}, {args.connections} connections on {args.path}, "
+        f"{args.runs} run(s) of {args.seconds} s, database {args.database.name}"
+    )
     with tempfile.TemporaryDirectory(prefix="wall-crash-") as tmp:
         workdir = Path(tmp)
         database = workdir / "club.sqlite3"
@@ -109,9 +124,11 @@ def main() -> int:
                 up = alive(process, url)
                 figures["alive"] = up
                 results.append(figures)
-                print(f"  run {run}: {figures['rps']:.1f} req/s, median {figures.get('p50_ms', '?')} ms, "
-                      f"p99 {figures.get('p99_ms', '?')} ms, non-2xx/3xx {int(figures['errors'])}, "
-                      f"server {'alive' if up else 'DEAD'}")
+                print(
+                    f"  run {run}: {figures['rps']:.1f} req/s, median {figures.get('p50_ms', '?')} ms, "
+                    f"p99 {figures.get('p99_ms', '?')} ms, non-2xx/3xx {int(figures['errors'])}, "
+                    f"server {'alive' if up else 'DEAD'}"
+                )
                 if not up or figures["errors"]:
                     healthy = False
                 if not up:
@@ -125,8 +142,7 @@ def main() -> int:
                 except subprocess.TimeoutExpired:
                     process.kill()
                     process.wait()
-    print(json.dumps({"bench": "wall_crash", "python": platform.python_version(), "runs": results,
-                      "healthy": healthy}))
+    print(json.dumps({"bench": "wall_crash", "python": platform.python_version(), "runs": results, "healthy": healthy}))
     return 0 if healthy else 1
 
 

@@ -35,7 +35,11 @@ class ConfigError(Exception):
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
-        env_prefix="CLUB_", env_ignore_empty=True, extra="ignore", frozen=True, validate_default=True,
+        env_prefix="CLUB_",
+        env_ignore_empty=True,
+        extra="ignore",
+        frozen=True,
+        validate_default=True,
         str_strip_whitespace=True,
     )
 
@@ -70,8 +74,11 @@ class Settings(BaseSettings):
 
     @classmethod
     def settings_customise_sources(
-        cls, settings_cls: type[BaseSettings], init_settings: PydanticBaseSettingsSource,
-        env_settings: PydanticBaseSettingsSource, dotenv_settings: PydanticBaseSettingsSource,
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
         return (init_settings,)  # the environment is read by from_env() only
@@ -190,9 +197,12 @@ class Settings(BaseSettings):
     def with_(self, **changes: object) -> Settings:
         """A copy with some values changed (typed, as in the constructor), without the start-up checks."""
         fields = type(self).model_fields
-        return self.model_copy(update={
-            name: TypeAdapter(fields[name].annotation or Any).validate_python(value) for name, value in changes.items()
-        })
+        return self.model_copy(
+            update={
+                name: TypeAdapter(fields[name].annotation or Any).validate_python(value)
+                for name, value in changes.items()
+            }
+        )
 
 
 class _Environment(EnvSettingsSource):

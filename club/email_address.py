@@ -36,8 +36,14 @@ def _validate(value: str) -> tuple[str, str, str]:
     if len(folded) > MAX_LENGTH:
         raise InvalidEmailAddress("too long")
     try:
-        checked = validate_email(folded, check_deliverability=False, allow_smtputf8=False,
-                                 allow_quoted_local=False, allow_domain_literal=False, allow_display_name=False)
+        checked = validate_email(
+            folded,
+            check_deliverability=False,
+            allow_smtputf8=False,
+            allow_quoted_local=False,
+            allow_domain_literal=False,
+            allow_display_name=False,
+        )
     except EmailNotValidError as exc:
         raise InvalidEmailAddress(str(exc)) from None
     ascii_domain = (checked.ascii_domain or "").lower()

@@ -44,8 +44,12 @@ def error_page(request: Request, status: int, detail: str | None = None) -> Resp
     else:
         status_title = TITLES[status]
     try:
-        return render(request, "errors/error.html", {"status": status, "title": status_title,
-                                                      "explanation": explanation}, status_code=status)
+        return render(
+            request,
+            "errors/error.html",
+            {"status": status, "title": status_title, "explanation": explanation},
+            status_code=status,
+        )
     except Exception:  # the error page itself must never fail
         log.exception("could not render the error page")
         return PlainTextResponse(f"Error {status}", status_code=status)

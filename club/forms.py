@@ -61,7 +61,11 @@ def rule(check: Callable[..., object], **options: object) -> BeforeValidator:
 
 
 def parse(
-    model: type[Model], form: FormData, *, context: Mapping[str, object] | None = None, echo: int = 300,
+    model: type[Model],
+    form: FormData,
+    *,
+    context: Mapping[str, object] | None = None,
+    echo: int = 300,
     suffix: str = "",
 ) -> Parsed[Model]:
     """Validate `form` with `model`; every field's error, as Invalid's message id, goes to the field's name.

@@ -183,6 +183,7 @@ def format_number(value: int | float | None) -> str:
 
 # ---- catalog tooling -------------------------------------------------------------------------------------------
 
+
 def domain_of(path: Path) -> str:
     relative = path.relative_to(ROOT)
     parts = relative.parts
@@ -210,8 +211,9 @@ def extract(files: Iterable[Path] | None = None) -> dict[str, dict[MessageId, se
     for path in files if files is not None else source_files():
         method = "python" if path.suffix == ".py" else "jinja2.ext:babel_extract"
         options = {} if path.suffix == ".py" else JINJA_OPTIONS
-        for lineno, message, _comments, _context in extract_from_file(method, str(path), keywords=KEYWORDS,
-                                                                      options=options):
+        for lineno, message, _comments, _context in extract_from_file(
+            method, str(path), keywords=KEYWORDS, options=options
+        ):
             msgid: MessageId
             if isinstance(message, tuple):
                 forms = [part for part in message if part]

@@ -12,8 +12,12 @@ ROLES = {"member": N_("Member"), "ambassador": N_("Ambassador"), "admin": N_("Ad
 # A language's name inside a sentence, in the page's language ("Engels", "英語").
 LANGUAGES = {"nl": N_("Dutch"), "en": N_("English"), "ja": N_("Japanese")}
 NEWSLETTER_STATUSES = {
-    "draft": N_("Draft"), "scheduled": N_("Scheduled"), "sending": N_("Sending"), "paused": N_("Paused"),
-    "sent": N_("Sent"), "cancelled": N_("Cancelled"),
+    "draft": N_("Draft"),
+    "scheduled": N_("Scheduled"),
+    "sending": N_("Sending"),
+    "paused": N_("Paused"),
+    "sent": N_("Sent"),
+    "cancelled": N_("Cancelled"),
 }
 ACTIVITY_STATUSES = {
     "draft": N_("Draft"),

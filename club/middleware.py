@@ -101,8 +101,7 @@ class TrustedProxies:
 
 
 # Paths whose pages are about the person asking, whoever that is.
-PRIVATE_PREFIXES = ("/me", "/activities", "/admin", "/setup", "/logout", "/login", "/join", "/confirm",
-                    "/unsubscribe")
+PRIVATE_PREFIXES = ("/me", "/activities", "/admin", "/setup", "/logout", "/login", "/join", "/confirm", "/unsubscribe")
 NO_STORE = b"no-store"
 
 
@@ -155,8 +154,7 @@ class ServerErrors:
     """The 500 page, rendered inside the header middleware so it carries CSP, HSTS, X-Frame-Options and the
     rest. Starlette's own handler sits outside every middleware; this one catches first and logs the error."""
 
-    def __init__(self, app: ASGIApp, *, handler: Callable[[Scope, Receive, Send, Exception], Awaitable[None]]
-                 ) -> None:
+    def __init__(self, app: ASGIApp, *, handler: Callable[[Scope, Receive, Send, Exception], Awaitable[None]]) -> None:
         self.app = app
         self.handler = handler
 

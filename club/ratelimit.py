@@ -29,7 +29,6 @@ KEY_LENGTH = 200
 BLOCKED_KEYS_KEPT = 50_000
 
 
-
 class RateCounter(Base):
     """A fixed-window counter shared by every web process through the database."""
 

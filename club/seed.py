@@ -454,8 +454,9 @@ async def seed(settings: Settings, members: int, activities: int) -> None:
                 from club.events import seed as event_seed
 
                 names = {person["id"]: person["name"] for person in people}
-                events, answers = event_seed.rows(rng, [p["id"] for p in confirmed], await _next_id(
-                    connection, event_seed.Event.__table__.c.id), now)
+                events, answers = event_seed.rows(
+                    rng, [p["id"] for p in confirmed], await _next_id(connection, event_seed.Event.__table__.c.id), now
+                )
                 for answer in answers:
                     answer["name"] = names[answer["person_id"]]
                 await _insert(connection, event_seed.Event.__table__, events)

@@ -56,8 +56,11 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         super().connection_made(transport)
         self._start_head_clock()
         if len(self.connections) > (GuardedHttpToolsProtocol.max_connections or 0):
-            waiting = [c for c in self.connections
-                       if isinstance(c, GuardedHttpToolsProtocol) and c is not self and c._head_deadline is not None]
+            waiting = [
+                c
+                for c in self.connections
+                if isinstance(c, GuardedHttpToolsProtocol) and c is not self and c._head_deadline is not None
+            ]
             victim = min(waiting, key=lambda c: c._head_started) if waiting else self
             victim._stop_head_clock()
             victim.transport.close()

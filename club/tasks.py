@@ -71,7 +71,12 @@ def jobs() -> list[Job]:
     return [
         Job("purge expired tokens", 3600, purge_expired_tokens),
         Job("forget stale rate counters and logins", 600, forget_stale_counters_and_logins),
-        *mail.JOBS, *members.JOBS, *ambassadors.JOBS, *newsletters.JOBS, *admin.JOBS, *events.JOBS,
+        *mail.JOBS,
+        *members.JOBS,
+        *ambassadors.JOBS,
+        *newsletters.JOBS,
+        *admin.JOBS,
+        *events.JOBS,
     ]
 
 
@@ -93,8 +98,7 @@ async def run_job_once(job: Job, sessionmaker: async_sessionmaker[AsyncSession],
     return True
 
 
-async def run_forever(sessionmaker: async_sessionmaker[AsyncSession], settings: Settings,
-                      *, tick: float = 5.0) -> None:
+async def run_forever(sessionmaker: async_sessionmaker[AsyncSession], settings: Settings, *, tick: float = 5.0) -> None:
     schedule = {job.name: 0.0 for job in jobs()}
     loop = asyncio.get_running_loop()
     while True:

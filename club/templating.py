@@ -42,8 +42,9 @@ def _template_gettext(context: jinja2.runtime.Context, message: str, /, **variab
 
 
 @jinja2.pass_context
-def _template_ngettext(context: jinja2.runtime.Context, singular: str, plural: str, count: int, /,
-                       **variables: Any) -> str:
+def _template_ngettext(
+    context: jinja2.runtime.Context, singular: str, plural: str, count: int, /, **variables: Any
+) -> str:
     variables.setdefault("num", i18n.format_number(count))
     text = i18n.translations(i18n.current_language.get()).ngettext(singular, plural, count)
     if context.eval_ctx.autoescape:
@@ -53,8 +54,11 @@ def _template_ngettext(context: jinja2.runtime.Context, singular: str, plural: s
 
 # "The X version" as each language says it ("de Engelse versie", "英語版"): never a native name dropped into
 # another language's sentence (language names in a sentence are labels.language).
-VERSION_IN = {"nl": i18n.N_("the Dutch version"), "en": i18n.N_("the English version"),
-              "ja": i18n.N_("the Japanese version")}
+VERSION_IN = {
+    "nl": i18n.N_("the Dutch version"),
+    "en": i18n.N_("the English version"),
+    "ja": i18n.N_("the Japanese version"),
+}
 
 
 def version_in(code: str) -> str:

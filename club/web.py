@@ -28,6 +28,7 @@ from club.requestinfo import client_ip, settings_of
 
 # ---- CSRF ------------------------------------------------------------------------------------------------------
 
+
 def csrf_cookie_name(settings: Settings) -> str:
     return "__Host-club_csrf" if settings.is_production else "club_csrf"
 
@@ -55,8 +56,15 @@ def csrf_token(request: Request) -> str:
 def _set_csrf_cookie(request: Request, response: Response) -> None:
     if getattr(request.state, "csrf_new", False):
         settings = settings_of(request)
-        response.set_cookie(csrf_cookie_name(settings), request.state.csrf_seed, max_age=60 * 60 * 24 * 365,
-                            path="/", httponly=True, secure=settings.is_production, samesite="lax")
+        response.set_cookie(
+            csrf_cookie_name(settings),
+            request.state.csrf_seed,
+            max_age=60 * 60 * 24 * 365,
+            path="/",
+            httponly=True,
+            secure=settings.is_production,
+            samesite="lax",
+        )
 
 
 class CSRFError(HTTPException):
@@ -120,8 +128,9 @@ def flash(request: Request, response: Response, key: str, count: int | None = No
         raise KeyError(f"no notice {key!r} in web.NOTICES")
     settings = settings_of(request)
     value = key if count is None else f"{key}:{int(count)}"
-    response.set_cookie(FLASH_COOKIE, value, max_age=120, path="/", httponly=True, secure=settings.is_production,
-                        samesite="lax")
+    response.set_cookie(
+        FLASH_COOKIE, value, max_age=120, path="/", httponly=True, secure=settings.is_production, samesite="lax"
+    )
     return response
 
 
@@ -148,6 +157,7 @@ def _take_flash(request: Request, response: Response) -> None:
 
 
 # ---- rendering -------------------------------------------------------------------------------------------------
+
 
 def render(
     request: Request,
@@ -193,8 +203,9 @@ _CSRF_SENTINEL = "\x00csrf-token\x00"
 _page_cache: dict[tuple[str, str, str], tuple[float, str, str]] = {}
 
 
-def render_public(request: Request, template: str, *, max_age: float = 60.0,
-                  context: dict[str, Any] | None = None, version: str = "") -> HTMLResponse:
+def render_public(
+    request: Request, template: str, *, max_age: float = 60.0, context: dict[str, Any] | None = None, version: str = ""
+) -> HTMLResponse:
     """A page that is the same for every visitor who is not logged in: rendered once per language and path,
     kept for max_age seconds, with each visitor's own CSRF token put in. Logged-in people get a fresh render.
     A page whose context can change (the home page's next event) passes a version of it: a new version is
@@ -325,12 +336,20 @@ def route(
     async def context(request: Request, db: AsyncSession, loaded: tuple[AuthSession, Person] | None) -> Context:
         checked = FormData()
         if checks_csrf and request.method not in SAFE_METHODS:
-            checked = await read_form(request, max_files=form.max_files, max_fields=form.max_fields,
-                                      max_part_size=form.max_part_size)
+            checked = await read_form(
+                request, max_files=form.max_files, max_fields=form.max_fields, max_part_size=form.max_part_size
+            )
         auth_session, person = loaded if loaded else (None, None)
-        return Context(request=request, db=db, person=person, auth_session=auth_session,
-                       settings=request.app.state.settings, client_ip=client_ip(request),
-                       language=i18n.current_language.get(), form=checked)
+        return Context(
+            request=request,
+            db=db,
+            person=person,
+            auth_session=auth_session,
+            settings=request.app.state.settings,
+            client_ip=client_ip(request),
+            language=i18n.current_language.get(),
+            form=checked,
+        )
 
     async def handler(request: Request) -> Response:
         if _id_out_of_range(request.path_params):

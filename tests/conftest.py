@@ -68,6 +68,7 @@ def pytest_report_header(config: pytest.Config) -> str:
 
 # ---- databases -------------------------------------------------------------------------------------------------
 
+
 @pytest.fixture(scope="session")
 def migrated_database(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """One database per test run, migrated to head once: a fresh PostgreSQL database (dropped at the end),
@@ -166,8 +167,9 @@ async def admin_client(client: httpx.AsyncClient, db: AsyncSession, admin: Perso
 def post(admin_client: httpx.AsyncClient) -> Post:
     """POST a form as the admin's browser would, with a fresh CSRF token from `page`."""
 
-    async def do(path: str, data: dict[str, object] | None = None, *, files: object = None,
-                 page: str = "/admin/newsletters") -> httpx.Response:
+    async def do(
+        path: str, data: dict[str, object] | None = None, *, files: object = None, page: str = "/admin/newsletters"
+    ) -> httpx.Response:
         return await post_form(admin_client, path, data, page=page, files=files)
 
     return do
@@ -181,6 +183,7 @@ async def db(engine: AsyncEngine) -> AsyncIterator[AsyncSession]:
 
 
 # ---- mail ------------------------------------------------------------------------------------------------------
+
 
 @pytest.fixture
 def smtp_server() -> Iterator[tuple[Mailbox, int]]:

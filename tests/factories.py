@@ -68,8 +68,13 @@ async def make_admin(db: AsyncSession, *, email: str = "admin@example.org", name
 async def log_in(client: httpx.AsyncClient, db: AsyncSession, person: Person) -> None:
     """Give the client a valid session cookie for person, as a login would."""
     raw = secrets.token_urlsafe(32)
-    db.add(AuthSession(id=hashlib.sha256(raw.encode()).hexdigest(), person_id=person.id,
-                       expires_at=utcnow() + dt.timedelta(hours=1)))
+    db.add(
+        AuthSession(
+            id=hashlib.sha256(raw.encode()).hexdigest(),
+            person_id=person.id,
+            expires_at=utcnow() + dt.timedelta(hours=1),
+        )
+    )
     await db.commit()
     client.cookies.set("club_session", raw, domain="testserver.local")
 
@@ -93,8 +98,15 @@ async def running_sender(engine: AsyncEngine, port: int, connections: int = 2) -
     """The real mail sender, delivering to an SMTP server on loopback, with short retry delays for tests."""
     transport = SmtpTransport(host="127.0.0.1", port=port, connections=connections, timeout=5)
     store = DatabaseStore(create_sessionmaker(engine), suppress=suppress_address)
-    sender = MailSender(store, transport, mail_from=MAIL_FROM,
-                        connections=connections, poll_interval=0.05, retry_base=0.05, retry_cap=0.2)
+    sender = MailSender(
+        store,
+        transport,
+        mail_from=MAIL_FROM,
+        connections=connections,
+        poll_interval=0.05,
+        retry_base=0.05,
+        retry_cap=0.2,
+    )
     task = asyncio.create_task(sender.run())
     try:
         yield sender
@@ -220,9 +232,19 @@ async def add_members(db: AsyncSession, rows: list[dict]) -> None:
     now = utcnow()
     values = []
     for index, row in enumerate(rows):
-        values.append({"name": "Member", "role": "member", "language": "en", "city": "ghent", "confirmed_at": now,
-                       "newsletter": False, "created_at": now - dt.timedelta(seconds=index), "updated_at": now,
-                       **row})
+        values.append(
+            {
+                "name": "Member",
+                "role": "member",
+                "language": "en",
+                "city": "ghent",
+                "confirmed_at": now,
+                "newsletter": False,
+                "created_at": now - dt.timedelta(seconds=index),
+                "updated_at": now,
+                **row,
+            }
+        )
     await db.execute(insert(Person), values)
     await db.commit()
 

@@ -101,6 +101,7 @@ def link_in(message: EmailMessage) -> str:
 
 # ---- acting as a browser ---------------------------------------------------------------------------------------
 
+
 def client_from(app: object, ip: str) -> httpx.AsyncClient:
     """Another visitor, from another address."""
     transport = httpx.ASGITransport(app=app, client=(ip, 50000))  # type: ignore[arg-type]
@@ -114,8 +115,9 @@ async def log_in_admin(client: httpx.AsyncClient, db: AsyncSession, email: str =
     return admin
 
 
-async def post_form(client: httpx.AsyncClient, path: str, data: dict | None = None, *, page: str = "/admin",
-                    files: object = None) -> httpx.Response:
+async def post_form(
+    client: httpx.AsyncClient, path: str, data: dict | None = None, *, page: str = "/admin", files: object = None
+) -> httpx.Response:
     """POST a form as a browser would: open `page` for its CSRF token first."""
     token = await csrf_token(client, page)
     return await client.post(path, data={**(data or {}), "csrf_token": token}, files=files)  # type: ignore[arg-type]
@@ -160,12 +162,14 @@ async def create_newsletter(post: Post, **overrides: object) -> int:
     return int(response.headers["location"].split("/")[3].split("?")[0].split("#")[0])
 
 
-async def upload(client: httpx.AsyncClient, content: bytes, filename: str = "members.csv", *,
-                 checked: bool = True) -> httpx.Response:
+async def upload(
+    client: httpx.AsyncClient, content: bytes, filename: str = "members.csv", *, checked: bool = True
+) -> httpx.Response:
     """Upload a member list on the import page; unless checked=False, wait until its check has finished (a
     busy machine may take longer than the upload waits for it)."""
-    response = await post_form(client, "/admin/members/import", files={"file": (filename, content, "text/csv")},
-                               page="/admin/members/import")
+    response = await post_form(
+        client, "/admin/members/import", files={"file": (filename, content, "text/csv")}, page="/admin/members/import"
+    )
     if checked and response.status_code == 303:
         await wait_until_checked(client, response.headers["location"])
     return response

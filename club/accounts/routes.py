@@ -36,24 +36,31 @@ async def admin_login(request: Request, ctx: Context) -> Response:
     if not password:
         errors.add("password", forms.Invalid(N_("This field is required.")))
     if errors:
-        return render(request, "accounts/admin_login.html", {"errors": errors, "values": values, "next": next_url},
-                      status_code=400)
+        return render(
+            request,
+            "accounts/admin_login.html",
+            {"errors": errors, "values": values, "next": next_url},
+            status_code=400,
+        )
     result = await service.admin_login(db, email=email, password=password, ip=client_key(request))
     if result.locked:
         await audit.record(db, request, "admin.login.locked", "email", "", {"email": email}, actor_email=email)
-        return render(request, "accounts/admin_login.html",
-                      {"values": values, "next": next_url, "locked": True}, status_code=429)
+        return render(
+            request, "accounts/admin_login.html", {"values": values, "next": next_url, "locked": True}, status_code=429
+        )
     if result.person is None:
         await audit.record(db, request, "admin.login.failed", "email", "", {"email": email}, actor_email=email)
-        return render(request, "accounts/admin_login.html",
-                      {"values": values, "next": next_url, "failed": True}, status_code=400)
+        return render(
+            request, "accounts/admin_login.html", {"values": values, "next": next_url, "failed": True}, status_code=400
+        )
     if await service.needs_second_factor(db, result.person):
         token = await service.start_second_factor(db, result.person)
         return render(request, "accounts/admin_code.html", {"token": token, "next": next_url})
     response = redirect(next_url)
     await sessions.start(request, db, response, result.person)
-    await audit.record(db, request, "admin.login", "person", result.person.id, {"method": "password"},
-                       actor_email=result.person.email)
+    await audit.record(
+        db, request, "admin.login", "person", result.person.id, {"method": "password"}, actor_email=result.person.email
+    )
     return response
 
 
@@ -65,8 +72,12 @@ async def admin_login_code(request: Request, ctx: Context) -> Response:
     next_url = safe_next(forms.field(form, "next"), "/admin")
     code = forms.field(form, "code")[:40]
     if not code.strip():
-        return render(request, "accounts/admin_code.html", {"token": raw, "next": next_url, "errors": {
-            "code": (N_("This field is required."), {})}}, status_code=400)
+        return render(
+            request,
+            "accounts/admin_code.html",
+            {"token": raw, "next": next_url, "errors": {"code": (N_("This field is required."), {})}},
+            status_code=400,
+        )
     result = await service.finish_second_factor(db, raw_token=raw, code=code)
     if result.locked:
         await audit.record(db, request, "admin.login.locked", "", "", {"method": "totp"})
@@ -75,13 +86,32 @@ async def admin_login_code(request: Request, ctx: Context) -> Response:
         return render(request, "accounts/admin_login.html", {"next": next_url, "expired": True}, status_code=400)
     if result.person is None:
         await audit.record(db, request, "admin.login.code_failed", "", "", {})
-        return render(request, "accounts/admin_code.html", {"token": raw, "next": next_url, "errors": {
-            "code": (N_("That code is not right, or it was used already. Wait for the next code and try again."),
-                     {})}}, status_code=400)
+        return render(
+            request,
+            "accounts/admin_code.html",
+            {
+                "token": raw,
+                "next": next_url,
+                "errors": {
+                    "code": (
+                        N_("That code is not right, or it was used already. Wait for the next code and try again."),
+                        {},
+                    )
+                },
+            },
+            status_code=400,
+        )
     response = redirect(next_url)
     await sessions.start(request, db, response, result.person)
-    await audit.record(db, request, "admin.login", "person", result.person.id, {"method": result.method},
-                       actor_email=result.person.email)
+    await audit.record(
+        db,
+        request,
+        "admin.login",
+        "person",
+        result.person.id,
+        {"method": result.method},
+        actor_email=result.person.email,
+    )
     return response
 
 
@@ -121,12 +151,14 @@ async def setup(request: Request, ctx: Context) -> Response:
         errors.add("name", exc)
     password = passwords.read_new_password(form, errors, email=email)
     if errors:
-        return render(request, "accounts/setup.html", {"token": raw, "errors": errors, "values": values},
-                      status_code=400)
+        return render(
+            request, "accounts/setup.html", {"token": raw, "errors": errors, "values": values}, status_code=400
+        )
     if await tokens.consume(db, service.SETUP_PURPOSE, raw) is None:
         raise HTTPException(404)
-    person = await service.create_admin(db, email=email, name=name, password=password,
-                                        language=i18n.current_language.get())
+    person = await service.create_admin(
+        db, email=email, name=name, password=password, language=i18n.current_language.get()
+    )
     response = redirect(ctx.url("admin_dashboard"))
     await sessions.start(request, db, response, person)
     await audit.record(db, request, "admin.setup", "person", person.id, {}, actor_email=email)

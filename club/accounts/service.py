@@ -47,8 +47,9 @@ async def create_admin(db: AsyncSession, *, email: str, name: str, password: str
     person = (await db.execute(select(Person).where(Person.email == email))).scalar_one_or_none()
     password_hash = await hash_password(password)
     if person is None:
-        person = Person(email=email, name=name, role="admin", language=language, confirmed_at=utcnow(),
-                        password_hash=password_hash)
+        person = Person(
+            email=email, name=name, role="admin", language=language, confirmed_at=utcnow(), password_hash=password_hash
+        )
         db.add(person)
     else:
         person.role = "admin"
@@ -117,8 +118,9 @@ async def start_second_factor(db: AsyncSession, person: Person) -> str:
     return await tokens.issue(db, SECOND_FACTOR_PURPOSE, SECOND_FACTOR_LIFETIME, person_id=person.id)
 
 
-async def finish_second_factor(db: AsyncSession, *, raw_token: str, code: str, now: float | None = None
-                               ) -> SecondFactorResult:
+async def finish_second_factor(
+    db: AsyncSession, *, raw_token: str, code: str, now: float | None = None
+) -> SecondFactorResult:
     """Check a TOTP or recovery code against a pending login. Each code works once; a code from more than one
     step (30 s) away is refused; after SECOND_FACTOR_LOCK_AFTER wrong codes the pending login ends."""
     token = await tokens.peek(db, SECOND_FACTOR_PURPOSE, raw_token)
@@ -138,4 +140,3 @@ async def finish_second_factor(db: AsyncSession, *, raw_token: str, code: str, n
     if person is None or person.role != "admin":
         return SecondFactorResult(expired=True)
     return SecondFactorResult(person=person, method=method)
-

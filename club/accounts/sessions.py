@@ -84,8 +84,9 @@ async def end(request: Request, db: AsyncSession, response: Response) -> None:
     raw = request.cookies.get(cookie_name(settings))
     if raw and len(raw) <= 100:
         await db.execute(delete(AuthSession).where(AuthSession.id == _digest(raw)))
-    response.delete_cookie(cookie_name(settings), path="/", secure=settings.is_production, httponly=True,
-                           samesite="lax")
+    response.delete_cookie(
+        cookie_name(settings), path="/", secure=settings.is_production, httponly=True, samesite="lax"
+    )
 
 
 async def revoke_all(db: AsyncSession, person_id: int) -> None:

@@ -24,8 +24,7 @@ async def issue(
 ) -> str:
     """Store a new token and return the raw value to put in a link (256 random bits)."""
     raw = secrets.token_urlsafe(32)
-    db.add(OneTimeToken(id=token_hash(raw), purpose=purpose, person_id=person_id, data=data,
-                        expires_at=utcnow() + ttl))
+    db.add(OneTimeToken(id=token_hash(raw), purpose=purpose, person_id=person_id, data=data, expires_at=utcnow() + ttl))
     await db.flush()
     return raw
 

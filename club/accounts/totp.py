@@ -128,8 +128,11 @@ async def use_recovery_code(db: AsyncSession, person_id: int, code: str) -> bool
         return False
     result = await db.execute(
         update(RecoveryCode)
-        .where(RecoveryCode.person_id == person_id, RecoveryCode.code_hash == _hash(cleaned),
-               RecoveryCode.used_at.is_(None))
+        .where(
+            RecoveryCode.person_id == person_id,
+            RecoveryCode.code_hash == _hash(cleaned),
+            RecoveryCode.used_at.is_(None),
+        )
         .values(used_at=utcnow())
         .execution_options(synchronize_session=False)
     )

@@ -30,20 +30,23 @@ REQUIRE_TOTP = "require_totp"
 # Zones an admin can pick for the console's times: the two cities, and a few where staff travel.
 TIME_ZONES = ("Europe/Brussels", "Asia/Tokyo", "UTC", "Europe/London", "America/New_York")
 
-web.NOTICES.update({
-    "account.saved": N_("Your settings are saved."),
-    "account.password": N_("Your password is changed. Other sessions were logged out."),
-    "account.reset": N_("Your password is changed. You are logged in."),
-    "account.reset-login": N_("Your password is changed. Log in with it and a code from your app."),
-    "admins.resent": N_("The invitation was sent again, with a new link."),
-    "admins.revoked": N_("The invitation was withdrawn; its link no longer works."),
-    "admins.totp-required": N_("Every admin now needs two-factor login."),
-    "admins.totp-optional": N_("Two-factor login is now up to each admin."),
-    "security.totp-needed": N_("Two-factor login is required for every admin: set it up to use the console."),
-})
+web.NOTICES.update(
+    {
+        "account.saved": N_("Your settings are saved."),
+        "account.password": N_("Your password is changed. Other sessions were logged out."),
+        "account.reset": N_("Your password is changed. You are logged in."),
+        "account.reset-login": N_("Your password is changed. Log in with it and a code from your app."),
+        "admins.resent": N_("The invitation was sent again, with a new link."),
+        "admins.revoked": N_("The invitation was withdrawn; its link no longer works."),
+        "admins.totp-required": N_("Every admin now needs two-factor login."),
+        "admins.totp-optional": N_("Two-factor login is now up to each admin."),
+        "security.totp-needed": N_("Two-factor login is required for every admin: set it up to use the console."),
+    }
+)
 
 
 # ---- the rule: two-factor login for every admin ------------------------------------------------------------------
+
 
 async def totp_required(db: AsyncSession) -> bool:
     setting = await db.get(AdminSetting, REQUIRE_TOTP)
@@ -71,11 +74,13 @@ async def require_totp(request: Request, ctx: Context) -> Response:
         return web.redirect_with_notice(request, ctx.url("security_page"), "security.totp-needed")
     await set_totp_required(ctx.db, required)
     audit.note(request, required=required)
-    return web.redirect_with_notice(request, ctx.url("admins_page"),
-                                    "admins.totp-required" if required else "admins.totp-optional")
+    return web.redirect_with_notice(
+        request, ctx.url("admins_page"), "admins.totp-required" if required else "admins.totp-optional"
+    )
 
 
 # ---- settings and password ---------------------------------------------------------------------------------------
+
 
 async def account_settings(request: Request, ctx: Context) -> Response:
     form = await read_form(request)
@@ -86,16 +91,28 @@ async def account_settings(request: Request, ctx: Context) -> Response:
         zone = forms.choice(forms.field(form, "time_zone"), TIME_ZONES)
     except forms.Invalid as exc:
         raise HTTPException(400) from exc
-    changed = [name for name, old, new in (("console_language", person.page_language, console),
-                                           ("newsletter_language", person.language, newsletter),
-                                           ("time_zone", person.time_zone or "", zone)) if old != new]
+    changed = [
+        name
+        for name, old, new in (
+            ("console_language", person.page_language, console),
+            ("newsletter_language", person.language, newsletter),
+            ("time_zone", person.time_zone or "", zone),
+        )
+        if old != new
+    ]
     person.language = newsletter
     person.console_language = console if console != newsletter else None
     person.time_zone = zone
     audit.note(request, changes=changed)
     response = web.redirect_with_notice(request, ctx.url("security_page"), "account.saved")
-    response.set_cookie(LANGUAGE_COOKIE, console, max_age=60 * 60 * 24 * 365, path="/", samesite="lax",
-                        secure=ctx.settings.is_production)
+    response.set_cookie(
+        LANGUAGE_COOKIE,
+        console,
+        max_age=60 * 60 * 24 * 365,
+        path="/",
+        samesite="lax",
+        secure=ctx.settings.is_production,
+    )
     return response
 
 
@@ -110,8 +127,9 @@ async def password_change(request: Request, ctx: Context) -> Response:
     if errors:
         from club.admin.routes import security_context
 
-        return render(request, "admin/security.html", {**await security_context(ctx), "errors": errors},
-                      status_code=400)
+        return render(
+            request, "admin/security.html", {**await security_context(ctx), "errors": errors}, status_code=400
+        )
     person.password_hash = await passwords.hash_password(password)
     await sessions.revoke_all(db, person.id)
     response = web.redirect_with_notice(request, ctx.url("security_page"), "account.password")
@@ -120,6 +138,7 @@ async def password_change(request: Request, ctx: Context) -> Response:
 
 
 # ---- a forgotten password ----------------------------------------------------------------------------------------
+
 
 async def forgot_page(request: Request, ctx: Context) -> Response:
     return render(request, "accounts/password_forgot.html", {})
@@ -134,22 +153,41 @@ async def forgot(request: Request, ctx: Context) -> Response:
     except forms.Invalid as exc:
         errors = forms.Errors()
         errors.add("email", exc)
-        return render(request, "accounts/password_forgot.html", {
-            "errors": errors, "values": {"email": forms.field(form, "email")[:300]}}, status_code=400)
-    person = (await db.execute(select(Person).where(Person.email == email, Person.role == "admin"))
-              ).scalar_one_or_none()
+        return render(
+            request,
+            "accounts/password_forgot.html",
+            {"errors": errors, "values": {"email": forms.field(form, "email")[:300]}},
+            status_code=400,
+        )
+    person = (
+        await db.execute(select(Person).where(Person.email == email, Person.role == "admin"))
+    ).scalar_one_or_none()
     if person is not None:
         await tokens.revoke_all(db, RESET_PURPOSE, person_id=person.id)
         raw = await tokens.issue(db, RESET_PURPOSE, RESET_LIFETIME, person_id=person.id)
         language = person.page_language
         with use_language(language):
             subject = _("Choose a new password for the club's admin console")
-        text, html = render_mail("admin/mail/password_reset", language, subject=subject,
-                                 url=ctx.settings.absolute_url(f"/admin/password/{raw}"))
-        await queue_mail(db, to_email=person.email, to_name=person.name, subject=subject, text=text, html=html,
-                         language=language, kind="admin-password-reset", person_id=person.id)
-        await audit.record(db, request, "admin.password.reset_request", "person", person.id, {},
-                           actor_email=person.email)
+        text, html = render_mail(
+            "admin/mail/password_reset",
+            language,
+            subject=subject,
+            url=ctx.settings.absolute_url(f"/admin/password/{raw}"),
+        )
+        await queue_mail(
+            db,
+            to_email=person.email,
+            to_name=person.name,
+            subject=subject,
+            text=text,
+            html=html,
+            language=language,
+            kind="admin-password-reset",
+            person_id=person.id,
+        )
+        await audit.record(
+            db, request, "admin.password.reset_request", "person", person.id, {}, actor_email=person.email
+        )
     return render(request, "accounts/password_forgot.html", {"sent": True})
 
 
@@ -171,8 +209,9 @@ async def reset(request: Request, ctx: Context) -> Response:
     errors = forms.Errors()
     password = passwords.read_new_password(form, errors, email=person.email)
     if errors:
-        return render(request, "accounts/password_reset.html", {"valid": True, "token": raw, "errors": errors},
-                      status_code=400)
+        return render(
+            request, "accounts/password_reset.html", {"valid": True, "token": raw, "errors": errors}, status_code=400
+        )
     if await tokens.consume(db, RESET_PURPOSE, raw) is None:
         return render(request, "accounts/password_reset.html", {"valid": False}, status_code=404)
     person.password_hash = await passwords.hash_password(password)
@@ -189,6 +228,7 @@ async def reset(request: Request, ctx: Context) -> Response:
 
 # ---- pending invitations -----------------------------------------------------------------------------------------
 
+
 async def invitation_resend(request: Request, ctx: Context) -> Response:
     form = await read_form(request)
     db = ctx.db
@@ -196,9 +236,14 @@ async def invitation_resend(request: Request, ctx: Context) -> Response:
     if token is None:
         raise HTTPException(404)
     email, name = admin_members.invitation_of(token.data)
-    await admin_members.invite_admin(db, ctx.settings, email=email, name=name,
-                                     language=admin_members.invitation_language(token.data),
-                                     invited_by=ctx.me)
+    await admin_members.invite_admin(
+        db,
+        ctx.settings,
+        email=email,
+        name=name,
+        language=admin_members.invitation_language(token.data),
+        invited_by=ctx.me,
+    )
     await audit.record(db, request, "admin.invite.resend", "email", "", {"email": email})
     return web.redirect_with_notice(request, ctx.url("admins_page"), "admins.resent")
 

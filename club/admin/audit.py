@@ -249,9 +249,15 @@ DETAIL_LABELS = {
 }
 
 FIELD_LABELS = {
-    "name": N_("Name"), "email": N_("Email address"), "city": N_("City"), "language": N_("Language"),
-    "role": N_("Role"), "interests": N_("Interests"), "newsletter": N_("Newsletter"),
-    "console_language": N_("Language of the console"), "newsletter_language": N_("Newsletter language"),
+    "name": N_("Name"),
+    "email": N_("Email address"),
+    "city": N_("City"),
+    "language": N_("Language"),
+    "role": N_("Role"),
+    "interests": N_("Interests"),
+    "newsletter": N_("Newsletter"),
+    "console_language": N_("Language of the console"),
+    "newsletter_language": N_("Newsletter language"),
     "time_zone": N_("Time zone"),
 }
 
@@ -275,8 +281,10 @@ def _value_text(value: Any) -> str:
     if isinstance(value, dict):  # {"field": [old, new]} or {"field": ...}: the fields, not their values
         value = list(value)
     if isinstance(value, list | tuple):
-        return _(", ").join(_(FIELD_LABELS[item]) if isinstance(item, str) and item in FIELD_LABELS
-                            else _value_text(item) for item in value)
+        return _(", ").join(
+            _(FIELD_LABELS[item]) if isinstance(item, str) and item in FIELD_LABELS else _value_text(item)
+            for item in value
+        )
     return str(value)
 
 

@@ -39,30 +39,44 @@ async def import_members_cli(settings: Settings, path: str, *, dry_run: bool = F
     sessionmaker = create_sessionmaker(engine)
     try:
         try:
-            job = await importer.prepare(sessionmaker, settings, data=data, filename=source.name, created_by=None,
-                                         progress=_bar)
+            job = await importer.prepare(
+                sessionmaker, settings, data=data, filename=source.name, created_by=None, progress=_bar
+            )
         except importer.ImportRefused as exc:
             print(f"refused, nothing imported: {_say(exc.message, **exc.variables)}", file=sys.stderr)
             return 1
         async with transaction(sessionmaker) as db:
-            await audit.record(db, None, "member.import.check", "import", job.id,
-                               {"file": source.name, "rows": job.total_rows}, actor_email="cli")
+            await audit.record(
+                db,
+                None,
+                "member.import.check",
+                "import",
+                job.id,
+                {"file": source.name, "rows": job.total_rows},
+                actor_email="cli",
+            )
         updates = job.valid_rows - job.new_rows
-        print(f"{source.name} ({job.encoding}): {job.total_rows:,} rows, {job.valid_rows:,} good "
-              f"({job.new_rows:,} new, {updates:,} updates), {job.problem_rows:,} with a problem, "
-              f"{job.without_consent:,} want the newsletter without proof of consent, "
-              f"{job.conflict_rows:,} stay unsubscribed (they unsubscribed after the row's consent date)")
+        print(
+            f"{source.name} ({job.encoding}): {job.total_rows:,} rows, {job.valid_rows:,} good "
+            f"({job.new_rows:,} new, {updates:,} updates), {job.problem_rows:,} with a problem, "
+            f"{job.without_consent:,} want the newsletter without proof of consent, "
+            f"{job.conflict_rows:,} stay unsubscribed (they unsubscribed after the row's consent date)"
+        )
         for line, email, problem, variables in importer.problems_of(job)[:50]:
             print(f"  line {line}: {email or '-'}: {_say(problem, **variables)}")
         if dry_run or job.valid_rows == 0:
             return 0 if dry_run else 1
         async with transaction(sessionmaker) as db:
-            await audit.record(db, None, "member.import.start", "import", job.id, {"rows": job.valid_rows},
-                               actor_email="cli")
+            await audit.record(
+                db, None, "member.import.start", "import", job.id, {"rows": job.valid_rows}, actor_email="cli"
+            )
         status = await importer.run(sessionmaker, settings, job.id, progress=_bar)
         if status != "done":
-            print(f"import {job.id} stopped ({status}); the rows before that are in. Run the command again to "
-                  "import the rest from where it stopped.", file=sys.stderr)
+            print(
+                f"import {job.id} stopped ({status}); the rows before that are in. Run the command again to "
+                "import the rest from where it stopped.",
+                file=sys.stderr,
+            )
             return 1
         print(f"imported {job.valid_rows:,} members (import {job.id})")
         return 0

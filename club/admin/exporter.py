@@ -36,8 +36,19 @@ neutralise = csvfile.neutralise
 __all__ = ["neutralise", "export_lines", "DELIMITERS"]
 
 CHUNK = 2000
-COLUMNS = ("email", "name", "city", "language", "interests", "newsletter", "consent_date", "role", "confirmed_at",
-           "suppressed_at", "created_at")
+COLUMNS = (
+    "email",
+    "name",
+    "city",
+    "language",
+    "interests",
+    "newsletter",
+    "consent_date",
+    "role",
+    "confirmed_at",
+    "suppressed_at",
+    "created_at",
+)
 DELIMITERS = {"comma": ",", "semicolon": ";"}
 
 
@@ -85,8 +96,13 @@ async def _consent_dates(db: AsyncSession, ids: list[int]) -> dict[int, dt.datet
     return {person_id: given_at for person_id, given_at in rows.all()}
 
 
-async def export_lines(sessionmaker: async_sessionmaker[AsyncSession], where: MemberFilter, *,
-                       language: str = DEFAULT_LANGUAGE, delimiter: str = ",") -> AsyncIterator[str]:
+async def export_lines(
+    sessionmaker: async_sessionmaker[AsyncSession],
+    where: MemberFilter,
+    *,
+    language: str = DEFAULT_LANGUAGE,
+    delimiter: str = ",",
+) -> AsyncIterator[str]:
     """The CSV, line by line: a BOM (so Excel reads UTF-8), the header, then every member the filter finds.
     Each page is read in its own short transaction, so a long export holds no lock."""
     words = Words(language)
@@ -103,8 +119,12 @@ async def export_lines(sessionmaker: async_sessionmaker[AsyncSession], where: Me
         buffer = io.StringIO()
         writer = csvfile.writer(buffer, delimiter)
         for person in people:
-            writer.writerow([neutralise(value) for value in
-                             _values(person, interests.get(person.id, []), consents.get(person.id), words)])
+            writer.writerow(
+                [
+                    neutralise(value)
+                    for value in _values(person, interests.get(person.id, []), consents.get(person.id), words)
+                ]
+            )
         yield buffer.getvalue()
         if len(people) < CHUNK:
             return

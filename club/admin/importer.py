@@ -60,8 +60,15 @@ REPERMISSION_BATCH = 200
 STALE_AFTER = dt.timedelta(seconds=60)  # a running import without a heartbeat this long may be resumed
 
 HEADER_ALIASES = {
-    "e-mail": "email", "mail": "email", "email address": "email", "e-mail address": "email", "メール": "email",
-    "氏名": "name", "toestemming": "consent_date", "consent date": "consent_date", "toestemmingsdatum": "consent_date",
+    "e-mail": "email",
+    "mail": "email",
+    "email address": "email",
+    "e-mail address": "email",
+    "メール": "email",
+    "氏名": "name",
+    "toestemming": "consent_date",
+    "consent date": "consent_date",
+    "toestemmingsdatum": "consent_date",
 }
 CITY_ALIASES = {"gand": "ghent", "ヘント": "ghent", "金沢市": "kanazawa", "other": "elsewhere", "その他": "elsewhere"}
 YES = {"yes", "y", "ja", "j", "1", "true", "x", "はい", "✓"}
@@ -185,6 +192,7 @@ Progress = Callable[[int, int], None]
 
 # ---- reading the file -------------------------------------------------------------------------------------------
 
+
 def decode(data: bytes) -> tuple[str, str]:
     """The text of the file and the encoding it was in."""
     if not data.strip(b" \t\r\n\xef\xbb\xbf"):
@@ -231,15 +239,24 @@ def read_rows(text: str) -> Table:
     names = headers()
     columns = [names.get(fold(csvfile.unneutralise(name)), "") for name in header]
     if "email" not in columns:
-        raise ImportRefused(N_("The first row must name the columns, with at least an email column "
-                               "(email, name, city, language, interests, newsletter, consent_date)."))
+        raise ImportRefused(
+            N_(
+                "The first row must name the columns, with at least an email column "
+                "(email, name, city, language, interests, newsletter, consent_date)."
+            )
+        )
 
     def rows() -> Iterator[tuple[int, list[str]]]:
         try:
             for fields in reader:
                 if "".join(fields).strip():
-                    yield reader.line_num, [value[1:] if value[:1] == "'" and value[1:2] in FORMULA_CHARACTERS
-                                            else value for value in fields]
+                    yield (
+                        reader.line_num,
+                        [
+                            value[1:] if value[:1] == "'" and value[1:2] in FORMULA_CHARACTERS else value
+                            for value in fields
+                        ],
+                    )
         except csv.Error as exc:
             raise ImportRefused(N_("The file is not valid CSV near line %(line)s."), line=reader.line_num) from exc
 
@@ -256,8 +273,7 @@ def inspect(data: bytes, *, max_rows: int | None = None) -> tuple[str, int]:
     for _row in table.rows:
         total += 1
         if total > max_rows:
-            raise ImportRefused(N_("The file has more than %(max)s rows. Split it into smaller files."),
-                                max=max_rows)
+            raise ImportRefused(N_("The file has more than %(max)s rows. Split it into smaller files."), max=max_rows)
     if total == 0:
         raise ImportRefused(N_("The file has a header row but no members."))
     return encoding, total
@@ -265,8 +281,10 @@ def inspect(data: bytes, *, max_rows: int | None = None) -> tuple[str, int]:
 
 # ---- checking rows ----------------------------------------------------------------------------------------------
 
-def check_row(values: dict[str, str], interests: dict[str, str], today: dt.date | None = None,
-              cells: InterestCells | None = None) -> tuple[dict[str, Any] | None, list[Problem]]:
+
+def check_row(
+    values: dict[str, str], interests: dict[str, str], today: dt.date | None = None, cells: InterestCells | None = None
+) -> tuple[dict[str, Any] | None, list[Problem]]:
     """A normalised row, or the problems that keep it out."""
     problems: list[Problem] = []
     row: dict[str, Any] = {}
@@ -347,8 +365,9 @@ class Checker:
     """Checks a file's rows a batch at a time (CPU-bound: each batch runs in a thread), writing the good rows to
     `out` and the rejected ones, with their problems, to `rejected`."""
 
-    def __init__(self, table: Table, interests: dict[str, str], out: IO[str], rejected: IO[str],
-                 result: CheckResult) -> None:
+    def __init__(
+        self, table: Table, interests: dict[str, str], out: IO[str], rejected: IO[str], result: CheckResult
+    ) -> None:
         self.table, self.interests, self.out, self.rejected, self.result = table, interests, out, rejected, result
         self.seen: dict[str, int] = {}
         self.cells: InterestCells = {}
@@ -364,7 +383,7 @@ class Checker:
             values = {column: value for column, value in zip(columns, fields, strict=False) if column}
             row, problems = check_row(values, self.interests, self.today, self.cells)
             if len(fields) > len(columns):
-                extra = self.table.delimiter.join(fields[len(columns):])
+                extra = self.table.delimiter.join(fields[len(columns) :])
                 problems.append((TOO_MANY_FIELDS, {"value": extra[:100]}))
                 row = None
             if row is not None and row["email"] in self.seen:
@@ -405,8 +424,12 @@ def repermission_path(settings: Settings, job_id: int) -> Path:
 
 
 def scratch_paths(settings: Settings, job_id: int) -> list[Path]:
-    return [rows_path(settings, job_id), upload_path(settings, job_id), rejected_path(settings, job_id),
-            repermission_path(settings, job_id)]
+    return [
+        rows_path(settings, job_id),
+        upload_path(settings, job_id),
+        rejected_path(settings, job_id),
+        repermission_path(settings, job_id),
+    ]
 
 
 def _rewrite(path: Path, text: str) -> None:
@@ -461,8 +484,10 @@ async def forget_address(db: AsyncSession, settings: Settings, email: str) -> in
         def scrubbed(value: object) -> object:
             return "" if isinstance(value, str) and value.strip().lower() == email else value
 
-        kept_problems = [(line, scrubbed(shown), problem, {key: scrubbed(value) for key, value in variables.items()})
-                         for line, shown, problem, variables in problems]
+        kept_problems = [
+            (line, scrubbed(shown), problem, {key: scrubbed(value) for key, value in variables.items()})
+            for line, shown, problem, variables in problems
+        ]
         if kept_problems != problems:
             job.problems = json.dumps(kept_problems, ensure_ascii=False)
         conflicts = json.loads(job.conflicts or "[]")
@@ -476,12 +501,19 @@ async def interest_ids(db: AsyncSession) -> dict[str, int]:
     return {slug: id_ for slug, id_ in (await db.execute(select(Interest.slug, Interest.id))).all()}
 
 
-async def create(db: AsyncSession, settings: Settings, *, data: bytes, filename: str,
-                 created_by: int | None) -> MemberImport:
+async def create(
+    db: AsyncSession, settings: Settings, *, data: bytes, filename: str, created_by: int | None
+) -> MemberImport:
     """Refuse a file whole (raises ImportRefused) or keep it as an import whose check is still to run."""
     encoding, total = await asyncio.to_thread(inspect, data, max_rows=MAX_ROWS)
-    job = MemberImport(created_by=created_by, filename=filename[:200] or "members.csv", encoding=encoding,
-                       status="checking", total_rows=total, heartbeat_at=utcnow())
+    job = MemberImport(
+        created_by=created_by,
+        filename=filename[:200] or "members.csv",
+        encoding=encoding,
+        status="checking",
+        total_rows=total,
+        heartbeat_at=utcnow(),
+    )
     db.add(job)
     await db.flush()
     path = upload_path(settings, job.id)
@@ -492,9 +524,11 @@ async def create(db: AsyncSession, settings: Settings, *, data: bytes, filename:
 
 def last_withdrawal() -> Any:
     """When the person last withdrew their newsletter consent (a correlated subquery on Person)."""
-    return (select(func.max(Consent.created_at))
-            .where(Consent.person_id == Person.id, Consent.purpose == NEWSLETTER, Consent.given.is_(False))
-            .scalar_subquery())
+    return (
+        select(func.max(Consent.created_at))
+        .where(Consent.person_id == Person.id, Consent.purpose == NEWSLETTER, Consent.given.is_(False))
+        .scalar_subquery()
+    )
 
 
 def withdrawal_wins(withdrawn_at: dt.datetime | None, consent_date: str | None) -> bool:
@@ -510,9 +544,10 @@ async def _finish_check(db: AsyncSession, settings: Settings, job: MemberImport,
     conflicts: list[tuple[int, str, str, str]] = []
     conflict_rows = 0
     for start in range(0, len(result.emails), BATCH):
-        chunk = result.emails[start:start + BATCH]
-        found = (await db.execute(select(Person.email, Person.newsletter, last_withdrawal())
-                                  .where(Person.email.in_(chunk)))).all()
+        chunk = result.emails[start : start + BATCH]
+        found = (
+            await db.execute(select(Person.email, Person.newsletter, last_withdrawal()).where(Person.email.in_(chunk)))
+        ).all()
         existing += len(found)
         for email, subscribed, withdrawn_at in found:
             wanted = result.wanted.get(email)
@@ -527,8 +562,9 @@ async def _finish_check(db: AsyncSession, settings: Settings, job: MemberImport,
                 conflicts.append((wanted[0], email, withdrawn_at.isoformat(), wanted[1]))
         await asyncio.sleep(0)
     without_consent = sorted((line, email) for email, (line, consent) in result.wanted.items() if not consent)
-    repermission_path(settings, job.id).write_text("".join(email + "\n" for _line, email in without_consent),
-                                                  encoding="utf-8")
+    repermission_path(settings, job.id).write_text(
+        "".join(email + "\n" for _line, email in without_consent), encoding="utf-8"
+    )
     job.valid_rows = result.valid
     job.new_rows = result.valid - existing
     job.problem_rows = result.problem_rows
@@ -540,8 +576,9 @@ async def _finish_check(db: AsyncSession, settings: Settings, job: MemberImport,
     job.status = "previewed"
 
 
-async def check(sessionmaker: async_sessionmaker[AsyncSession], settings: Settings, job_id: int,
-                *, progress: Progress | None = None) -> str:
+async def check(
+    sessionmaker: async_sessionmaker[AsyncSession], settings: Settings, job_id: int, *, progress: Progress | None = None
+) -> str:
     """Check an uploaded file's rows in batches, saving the progress after each; returns the final status
     ("previewed", or "refused" with the reason in job.refusal)."""
     async with sessionmaker() as db:
@@ -555,8 +592,10 @@ async def check(sessionmaker: async_sessionmaker[AsyncSession], settings: Settin
         del data
         table = read_rows(text_)
         result = CheckResult(encoding=encoding)
-        with rows_file.open("w", encoding="utf-8") as out, \
-                rejected_path(settings, job_id).open("w", encoding="utf-8") as rejected:
+        with (
+            rows_file.open("w", encoding="utf-8") as out,
+            rejected_path(settings, job_id).open("w", encoding="utf-8") as rejected,
+        ):
             checker = Checker(table, interests, out, rejected, result)
             saved_at = 0.0
             while True:
@@ -564,8 +603,11 @@ async def check(sessionmaker: async_sessionmaker[AsyncSession], settings: Settin
                 if not finished and time.monotonic() - saved_at > PROGRESS_EVERY:
                     saved_at = time.monotonic()
                     async with sessionmaker() as db:
-                        await db.execute(update(MemberImport).where(MemberImport.id == job_id)
-                                         .values(checked_rows=result.total, heartbeat_at=utcnow()))
+                        await db.execute(
+                            update(MemberImport)
+                            .where(MemberImport.id == job_id)
+                            .values(checked_rows=result.total, heartbeat_at=utcnow())
+                        )
                         await db.commit()
                 if progress is not None:
                     progress(result.total, result.total if finished else max(total, result.total + 1))
@@ -580,22 +622,29 @@ async def check(sessionmaker: async_sessionmaker[AsyncSession], settings: Settin
         refusal = json.dumps([exc.message, exc.variables], ensure_ascii=False)
     except Exception:
         log.exception("the check of member import %s failed", job_id)
-        refusal = json.dumps([N_("The check stopped because of an error on our side. Upload the file again."),
-                              {}])
+        refusal = json.dumps([N_("The check stopped because of an error on our side. Upload the file again."), {}])
     else:
         upload.unlink(missing_ok=True)
         return "previewed"
     for path in scratch_paths(settings, job_id):
         path.unlink(missing_ok=True)
     async with sessionmaker() as db:
-        await db.execute(update(MemberImport).where(MemberImport.id == job_id)
-                         .values(status="refused", refusal=refusal))
+        await db.execute(
+            update(MemberImport).where(MemberImport.id == job_id).values(status="refused", refusal=refusal)
+        )
         await db.commit()
     return "refused"
 
 
-async def prepare(sessionmaker: async_sessionmaker[AsyncSession], settings: Settings, *, data: bytes,
-                  filename: str, created_by: int | None, progress: Progress | None = None) -> MemberImport:
+async def prepare(
+    sessionmaker: async_sessionmaker[AsyncSession],
+    settings: Settings,
+    *,
+    data: bytes,
+    filename: str,
+    created_by: int | None,
+    progress: Progress | None = None,
+) -> MemberImport:
     """Create an import and check it to the end (the command line). Raises ImportRefused."""
     async with sessionmaker() as db:
         job = await create(db, settings, data=data, filename=filename, created_by=created_by)
@@ -623,8 +672,10 @@ def problems_of(job: MemberImport) -> list[tuple[int, str, str, dict[str, object
 def conflicts_of(job: MemberImport) -> list[tuple[int, str, dt.datetime, dt.date | None]]:
     """The first rows whose member unsubscribed after the row's consent date: (line, email, unsubscribed at,
     consent date in the file)."""
-    return [(line, email, dt.datetime.fromisoformat(withdrawn), dt.date.fromisoformat(consent) if consent else None)
-            for line, email, withdrawn, consent in json.loads(job.conflicts or "[]")]
+    return [
+        (line, email, dt.datetime.fromisoformat(withdrawn), dt.date.fromisoformat(consent) if consent else None)
+        for line, email, withdrawn, consent in json.loads(job.conflicts or "[]")
+    ]
 
 
 def refusal_of(job: MemberImport) -> tuple[str, dict[str, object]] | None:
@@ -647,8 +698,9 @@ def rejected_rows_csv(settings: Settings, job: MemberImport, language: str) -> I
         def line(values: list[str]) -> str:
             return csvfile.row(values, delimiter)
 
-        yield csvfile.BOM + line([*head["header"], translate_for(language, N_("line")),
-                                translate_for(language, N_("problem"))])
+        yield csvfile.BOM + line(
+            [*head["header"], translate_for(language, N_("line")), translate_for(language, N_("problem"))]
+        )
         for raw in handle:
             number, fields, problems = json.loads(raw)
             width = len(head["header"])  # extra fields are named in the problem; the columns stay aligned
@@ -702,9 +754,17 @@ async def apply_batch(db: AsyncSession, rows: list[dict[str, Any]], interests: d
     existing = {
         found.email: found
         for found in (
-            await db.execute(select(Person.id, Person.email, Person.name, Person.city, Person.language,
-                                    Person.newsletter, last_withdrawal().label("withdrawn_at"))
-                             .where(Person.email.in_(emails)))
+            await db.execute(
+                select(
+                    Person.id,
+                    Person.email,
+                    Person.name,
+                    Person.city,
+                    Person.language,
+                    Person.newsletter,
+                    last_withdrawal().label("withdrawn_at"),
+                ).where(Person.email.in_(emails))
+            )
         ).all()
     }
     new_rows = [row for row in rows if row["email"] not in existing]
@@ -713,9 +773,17 @@ async def apply_batch(db: AsyncSession, rows: list[dict[str, Any]], interests: d
         created = await db.execute(
             insert(Person).returning(Person.id, Person.email),
             [
-                {"email": row["email"], "name": row["name"], "role": "member", "city": row["city"] or "elsewhere",
-                 "language": row["language"] or "en", "confirmed_at": now, "newsletter": False,
-                 "created_at": now, "updated_at": now}
+                {
+                    "email": row["email"],
+                    "name": row["name"],
+                    "role": "member",
+                    "city": row["city"] or "elsewhere",
+                    "language": row["language"] or "en",
+                    "confirmed_at": now,
+                    "newsletter": False,
+                    "created_at": now,
+                    "updated_at": now,
+                }
                 for row in new_rows
             ],
         )
@@ -725,8 +793,9 @@ async def apply_batch(db: AsyncSession, rows: list[dict[str, Any]], interests: d
         found = existing.get(row["email"])
         if found is None:
             continue
-        values: dict[str, Any] = {key: row[key] for key in ("name", "city", "language")
-                                  if row[key] and row[key] != getattr(found, key)}
+        values: dict[str, Any] = {
+            key: row[key] for key in ("name", "city", "language") if row[key] and row[key] != getattr(found, key)
+        }
         if values:
             updates.append({"id": found.id, "updated_at": now, **values})
     for keys in {tuple(sorted(values)) for values in updates}:  # one executemany per set of columns
@@ -736,17 +805,25 @@ async def apply_batch(db: AsyncSession, rows: list[dict[str, Any]], interests: d
         held: dict[int, set[str]] = {}
         old_ids = [ids[row["email"]] for row in with_interests if row["email"] in existing]
         for start in range(0, len(old_ids), BATCH):
-            for person_id, slug in (await db.execute(
+            for person_id, slug in (
+                await db.execute(
                     select(MemberInterest.person_id, Interest.slug)
                     .join(Interest, Interest.id == MemberInterest.interest_id)
-                    .where(MemberInterest.person_id.in_(old_ids[start:start + BATCH])))).all():
+                    .where(MemberInterest.person_id.in_(old_ids[start : start + BATCH]))
+                )
+            ).all():
                 held.setdefault(person_id, set()).add(slug)
         changed = [row for row in with_interests if set(row["interests"]) != held.get(ids[row["email"]], set())]
         if changed:
-            await db.execute(delete(MemberInterest).where(
-                MemberInterest.person_id.in_([ids[row["email"]] for row in changed])))
-            links = [{"person_id": ids[row["email"]], "interest_id": interests[slug]}
-                     for row in changed for slug in row["interests"] if slug in interests]
+            await db.execute(
+                delete(MemberInterest).where(MemberInterest.person_id.in_([ids[row["email"]] for row in changed]))
+            )
+            links = [
+                {"person_id": ids[row["email"]], "interest_id": interests[slug]}
+                for row in changed
+                for slug in row["interests"]
+                if slug in interests
+            ]
             if links:
                 await db.execute(insert(MemberInterest), links)
     consents, subscribe, unsubscribe = [], [], []
@@ -756,22 +833,51 @@ async def apply_batch(db: AsyncSession, rows: list[dict[str, Any]], interests: d
         subscribed = bool(found.newsletter) if found is not None else False
         withdrawn_at = found.withdrawn_at if found is not None else None
         language = row["language"] or "en"
-        if row["newsletter"] and row["consent_date"] and not subscribed \
-                and not withdrawal_wins(withdrawn_at, row["consent_date"]):
+        if (
+            row["newsletter"]
+            and row["consent_date"]
+            and not subscribed
+            and not withdrawal_wins(withdrawn_at, row["consent_date"])
+        ):
             subscribe.append(person_id)
-            consents.append({"person_id": person_id, "purpose": NEWSLETTER, "given": True, "method": "import",
-                             "text_version": f"import:{row['consent_date']}", "language": language,
-                             "created_at": now})
+            consents.append(
+                {
+                    "person_id": person_id,
+                    "purpose": NEWSLETTER,
+                    "given": True,
+                    "method": "import",
+                    "text_version": f"import:{row['consent_date']}",
+                    "language": language,
+                    "created_at": now,
+                }
+            )
         elif row["newsletter"] is False and subscribed:
             unsubscribe.append(person_id)
-            consents.append({"person_id": person_id, "purpose": NEWSLETTER, "given": False, "method": "import",
-                             "text_version": "import", "language": language, "created_at": now})
+            consents.append(
+                {
+                    "person_id": person_id,
+                    "purpose": NEWSLETTER,
+                    "given": False,
+                    "method": "import",
+                    "text_version": "import",
+                    "language": language,
+                    "created_at": now,
+                }
+            )
     if subscribe:
-        await db.execute(update(Person).where(Person.id.in_(subscribe)).values(newsletter=True, updated_at=now)
-                         .execution_options(synchronize_session=False))
+        await db.execute(
+            update(Person)
+            .where(Person.id.in_(subscribe))
+            .values(newsletter=True, updated_at=now)
+            .execution_options(synchronize_session=False)
+        )
     if unsubscribe:
-        await db.execute(update(Person).where(Person.id.in_(unsubscribe)).values(newsletter=False, updated_at=now)
-                         .execution_options(synchronize_session=False))
+        await db.execute(
+            update(Person)
+            .where(Person.id.in_(unsubscribe))
+            .values(newsletter=False, updated_at=now)
+            .execution_options(synchronize_session=False)
+        )
     if consents:
         await db.execute(insert(Consent), consents)
 
@@ -790,9 +896,14 @@ def _batches(path: Path, skip: int) -> Iterator[list[dict[str, Any]]]:
             yield batch
 
 
-
-async def run(sessionmaker: async_sessionmaker[AsyncSession], settings: Settings, job_id: int,
-              *, progress: Progress | None = None, claimed: bool = False) -> str:
+async def run(
+    sessionmaker: async_sessionmaker[AsyncSession],
+    settings: Settings,
+    job_id: int,
+    *,
+    progress: Progress | None = None,
+    claimed: bool = False,
+) -> str:
     """Apply a previewed (or interrupted) import; returns its final status. Each batch is one transaction.
     claimed: the caller has claimed it already (the page, so that the page it shows next says "running")."""
     async with sessionmaker() as db:
@@ -813,8 +924,11 @@ async def run(sessionmaker: async_sessionmaker[AsyncSession], settings: Settings
                     await refresh_statistics(db)
                 await apply_batch(db, batch, interests)
                 done += len(batch)
-                await db.execute(update(MemberImport).where(MemberImport.id == job_id)
-                                 .values(processed_rows=done, heartbeat_at=utcnow()))
+                await db.execute(
+                    update(MemberImport)
+                    .where(MemberImport.id == job_id)
+                    .values(processed_rows=done, heartbeat_at=utcnow())
+                )
                 await db.commit()
             if progress is not None:
                 progress(done, total)
@@ -831,9 +945,15 @@ async def run(sessionmaker: async_sessionmaker[AsyncSession], settings: Settings
         job.status = "done"
         job.finished_at = utcnow()
         actor = await db.get(Person, job.created_by) if job.created_by else None
-        await audit.record(db, None, "member.import.finish", "import", job_id,
-                           {"rows": job.processed_rows, "new": job.new_rows},
-                           actor_email=actor.email if actor else "")
+        await audit.record(
+            db,
+            None,
+            "member.import.finish",
+            "import",
+            job_id,
+            {"rows": job.processed_rows, "new": job.new_rows},
+            actor_email=actor.email if actor else "",
+        )
         await db.commit()
     rows_path(settings, job_id).unlink(missing_ok=True)
     return "done"
@@ -852,8 +972,11 @@ async def forget_old_files(db: AsyncSession, settings: Settings) -> int:
     ids = {int(match.group(1)) for path in folder.iterdir() if (match := re.match(r"(\d+)[.-]", path.name))}
     if not ids:
         return 0
-    old = (await db.execute(select(MemberImport.id).where(MemberImport.id.in_(ids),
-                                                          MemberImport.created_at < utcnow() - FILES_KEPT))).scalars()
+    old = (
+        await db.execute(
+            select(MemberImport.id).where(MemberImport.id.in_(ids), MemberImport.created_at < utcnow() - FILES_KEPT)
+        )
+    ).scalars()
     gone = 0
     for job_id in old:
         for path in scratch_paths(settings, job_id):
@@ -865,9 +988,11 @@ async def forget_old_files(db: AsyncSession, settings: Settings) -> int:
 
 # ---- the re-permission mail to rows without a consent date ------------------------------------------------------
 
+
 def repermission_is_stale(job: MemberImport) -> bool:
-    return job.repermission_status == "running" and (job.heartbeat_at is None
-                                                     or job.heartbeat_at < utcnow() - STALE_AFTER)
+    return job.repermission_status == "running" and (
+        job.heartbeat_at is None or job.heartbeat_at < utcnow() - STALE_AFTER
+    )
 
 
 async def claim_repermission(db: AsyncSession, settings: Settings, job: MemberImport) -> bool:
@@ -883,8 +1008,9 @@ async def claim_repermission(db: AsyncSession, settings: Settings, job: MemberIm
     return True
 
 
-async def send_repermission(sessionmaker: async_sessionmaker[AsyncSession], settings: Settings, job_id: int,
-                            *, progress: Progress | None = None) -> str:
+async def send_repermission(
+    sessionmaker: async_sessionmaker[AsyncSession], settings: Settings, job_id: int, *, progress: Progress | None = None
+) -> str:
     """Queue the re-permission mail (the one a member's page sends) in the outbox for each row that wanted the
     newsletter without a consent date, in batches that commit with the position reached. Members who are
     subscribed by now, suppressed, or who withdrew their consent at any time get nothing."""
@@ -896,15 +1022,21 @@ async def send_repermission(sessionmaker: async_sessionmaker[AsyncSession], sett
         done, sent = job.repermission_done, job.repermission_sent
     try:
         for start in range(done, len(emails), REPERMISSION_BATCH):
-            chunk = emails[start:start + REPERMISSION_BATCH]
+            chunk = emails[start : start + REPERMISSION_BATCH]
             async with sessionmaker() as db:
-                people = (await db.execute(select(Person).where(Person.email.in_(chunk),
-                                                                 last_withdrawal().is_(None)))).scalars().all()
+                people = (
+                    (await db.execute(select(Person).where(Person.email.in_(chunk), last_withdrawal().is_(None))))
+                    .scalars()
+                    .all()
+                )
                 for person in people:
                     sent += await admin_members.send_repermission(db, settings, person)
                 done = start + len(chunk)
-                await db.execute(update(MemberImport).where(MemberImport.id == job_id)
-                                 .values(repermission_done=done, repermission_sent=sent, heartbeat_at=utcnow()))
+                await db.execute(
+                    update(MemberImport)
+                    .where(MemberImport.id == job_id)
+                    .values(repermission_done=done, repermission_sent=sent, heartbeat_at=utcnow())
+                )
                 await db.commit()
             if progress is not None:
                 progress(done, len(emails))
@@ -913,8 +1045,11 @@ async def send_repermission(sessionmaker: async_sessionmaker[AsyncSession], sett
         log.exception("the re-permission mail of member import %s stopped at row %s", job_id, done)
         return "running"  # stale after a minute: the page offers to resume
     async with sessionmaker() as db:
-        await db.execute(update(MemberImport).where(MemberImport.id == job_id)
-                         .values(repermission_status="done", repermission_done=len(emails)))
+        await db.execute(
+            update(MemberImport)
+            .where(MemberImport.id == job_id)
+            .values(repermission_status="done", repermission_done=len(emails))
+        )
         await db.commit()
     path.unlink(missing_ok=True)
     return "done"
@@ -936,8 +1071,7 @@ def start_in_background(sessionmaker: async_sessionmaker[AsyncSession], settings
     _background(run(sessionmaker, settings, job_id, claimed=True))
 
 
-def start_check(sessionmaker: async_sessionmaker[AsyncSession], settings: Settings,
-                job_id: int) -> asyncio.Task[str]:
+def start_check(sessionmaker: async_sessionmaker[AsyncSession], settings: Settings, job_id: int) -> asyncio.Task[str]:
     return _background(check(sessionmaker, settings, job_id))
 
 

@@ -82,8 +82,9 @@ async def change_role(db: AsyncSession, person: Person, role: str) -> bool:
     return True
 
 
-async def update_profile(db: AsyncSession, person: Person, *, name: str, email: str, city: str, language: str,
-                         interests: list[str]) -> dict[str, list[Any]]:
+async def update_profile(
+    db: AsyncSession, person: Person, *, name: str, email: str, city: str, language: str, interests: list[str]
+) -> dict[str, list[Any]]:
     """Save an admin's edit; returns what changed as {field: [old, new]} for the audit log."""
     changes: dict[str, list[Any]] = {}
     for attribute, value in (("name", name), ("email", email), ("city", city), ("language", language)):
@@ -136,10 +137,23 @@ async def send_repermission(db: AsyncSession, settings: Settings, person: Person
     raw = await tokens.issue(db, REPERMISSION_PURPOSE, REPERMISSION_LIFETIME, person_id=person.id)
     with use_language(person.language):
         subject = _("Would you like to receive the club's newsletter?")
-    text, html = render_mail("admin/mail/repermission", person.language, subject=subject,
-                             url=settings.absolute_url(f"/newsletter/opt-in/{raw}"))
-    await queue_mail(db, to_email=person.email, to_name=person.name, subject=subject, text=text, html=html,
-                     language=person.language, kind="admin-repermission", person_id=person.id)
+    text, html = render_mail(
+        "admin/mail/repermission",
+        person.language,
+        subject=subject,
+        url=settings.absolute_url(f"/newsletter/opt-in/{raw}"),
+    )
+    await queue_mail(
+        db,
+        to_email=person.email,
+        to_name=person.name,
+        subject=subject,
+        text=text,
+        html=html,
+        language=person.language,
+        kind="admin-repermission",
+        person_id=person.id,
+    )
     return True
 
 
@@ -154,16 +168,23 @@ async def accept_repermission(db: AsyncSession, raw: str) -> Person | None:
     return person
 
 
-async def invite_admin(db: AsyncSession, settings: Settings, *, email: str, name: str, language: str,
-                       invited_by: Person) -> None:
+async def invite_admin(
+    db: AsyncSession, settings: Settings, *, email: str, name: str, language: str, invited_by: Person
+) -> None:
     """Mail a single-use link with which the invitee sets a password and becomes an admin."""
     raw = await tokens.issue(db, INVITE_PURPOSE, INVITE_LIFETIME, data=f"{email}\n{name}\n{language}")
     with use_language(language):
         subject = _("You are invited to be an admin of the Ghent–Kanazawa Supporters Club")
-    text, html = render_mail("admin/mail/invite", language, subject=subject, inviter=invited_by.name,
-                             url=settings.absolute_url(f"/admin/invite/{raw}"))
-    await queue_mail(db, to_email=email, to_name=name, subject=subject, text=text, html=html, language=language,
-                     kind="admin-invite")
+    text, html = render_mail(
+        "admin/mail/invite",
+        language,
+        subject=subject,
+        inviter=invited_by.name,
+        url=settings.absolute_url(f"/admin/invite/{raw}"),
+    )
+    await queue_mail(
+        db, to_email=email, to_name=name, subject=subject, text=text, html=html, language=language, kind="admin-invite"
+    )
 
 
 def invitation_of(data: str | None) -> tuple[str, str]:
@@ -179,10 +200,13 @@ def invitation_language(data: str | None) -> str:
 
 async def pending_invitations(db: AsyncSession) -> list[OneTimeToken]:
     """Invitations not yet accepted and not expired, newest first."""
-    statement = (select(OneTimeToken)
-                 .where(OneTimeToken.purpose == INVITE_PURPOSE, OneTimeToken.used_at.is_(None),
-                        OneTimeToken.expires_at > utcnow())
-                 .order_by(OneTimeToken.created_at.desc()))
+    statement = (
+        select(OneTimeToken)
+        .where(
+            OneTimeToken.purpose == INVITE_PURPOSE, OneTimeToken.used_at.is_(None), OneTimeToken.expires_at > utcnow()
+        )
+        .order_by(OneTimeToken.created_at.desc())
+    )
     return list((await db.execute(statement)).scalars())
 
 

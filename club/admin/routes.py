@@ -46,8 +46,10 @@ NOTICES = {
     "repermission": N_("The re-permission mail is on its way."),
     "repermission-none": N_("Nobody needed a re-permission mail."),
     "invited": N_("The invitation is on its way."),
-    "promote-invited": N_("Saved. An invitation to become an admin is on its way to this member; they become admin "
-                          "when they accept it and choose a password."),
+    "promote-invited": N_(
+        "Saved. An invitation to become an admin is on its way to this member; they become admin "
+        "when they accept it and choose a password."
+    ),
     "demoted": N_("That admin is now a member."),
     "totp-on": N_("Two-factor login is on."),
     "totp-off": N_("Two-factor login is off."),
@@ -71,6 +73,7 @@ async def load_member(request: Request, ctx: Context) -> Person:
 
 # ---- dashboard -------------------------------------------------------------------------------------------------
 
+
 async def dashboard(request: Request, ctx: Context) -> Response:
     db = ctx.db
     counts = dict((await db.execute(select(Person.role, func.count()).group_by(Person.role))).all())
@@ -79,6 +82,7 @@ async def dashboard(request: Request, ctx: Context) -> Response:
 
 
 # ---- members ---------------------------------------------------------------------------------------------------
+
 
 def member_rows(page: MemberPage) -> Sequence[tuple[object, ...]]:
     """The table's cells, ready to print: labels in the page's language, dates formatted once per day (formatting
@@ -102,9 +106,18 @@ def member_rows(page: MemberPage) -> Sequence[tuple[object, ...]]:
             status = ("tag tag-ok", subscribed)
         else:
             status = None
-        rows.append((member.id, member.name, roles.get(member.role, member.role) if member.role != "member" else "",
-                     member.email, cities.get(member.city, member.city),
-                     LANGUAGE_NAMES.get(member.language, member.language), status, joined))
+        rows.append(
+            (
+                member.id,
+                member.name,
+                roles.get(member.role, member.role) if member.role != "member" else "",
+                member.email,
+                cities.get(member.city, member.city),
+                LANGUAGE_NAMES.get(member.language, member.language),
+                status,
+                joined,
+            )
+        )
     return rows
 
 
@@ -112,74 +125,122 @@ async def member_list(request: Request, ctx: Context) -> Response:
     db = ctx.db
     where = MemberFilter.from_params(request.query_params)
     page = await find_members(db, where)
-    return render(request, "admin/members.html", {
-        "where": where,
-        "page": page,
-        "rows": member_rows(page),
-        "interest_choices": await interest_choices(db, current_language.get()),
-        "next_url": ("/admin/members?" + urlencode(where.params(after=page.next_cursor, before="",
-                                                                 page=where.page + 1)))
-        if page.next_cursor else None,
-        "previous_url": ("/admin/members?" + urlencode(where.params(before=page.previous_cursor, after="",
-                                                                     page=max(where.page - 1, 1))))
-        if page.previous_cursor and where.page > 2 else
-        ("/admin/members?" + urlencode(where.params(after="", before="", page=1)) if page.previous_cursor else None),
-        "first_url": None,
-        "first_row": (where.page - 1) * PAGE_SIZE + 1 if page.previous_cursor else 1,
-        "export_url": "/admin/members/export?" + urlencode(where.params(after="", before="", page=1)),
-        "sort_urls": {sort: "/admin/members?" + urlencode(where.params(sort=sort, after="", before="", page=1))
-                      for sort in ("newest", "oldest", "name", "email")},
-        "cities": CITIES, "roles": ROLES, "languages": LANGUAGES,
-    })
+    return render(
+        request,
+        "admin/members.html",
+        {
+            "where": where,
+            "page": page,
+            "rows": member_rows(page),
+            "interest_choices": await interest_choices(db, current_language.get()),
+            "next_url": (
+                "/admin/members?" + urlencode(where.params(after=page.next_cursor, before="", page=where.page + 1))
+            )
+            if page.next_cursor
+            else None,
+            "previous_url": (
+                "/admin/members?"
+                + urlencode(where.params(before=page.previous_cursor, after="", page=max(where.page - 1, 1)))
+            )
+            if page.previous_cursor and where.page > 2
+            else (
+                "/admin/members?" + urlencode(where.params(after="", before="", page=1))
+                if page.previous_cursor
+                else None
+            ),
+            "first_url": None,
+            "first_row": (where.page - 1) * PAGE_SIZE + 1 if page.previous_cursor else 1,
+            "export_url": "/admin/members/export?" + urlencode(where.params(after="", before="", page=1)),
+            "sort_urls": {
+                sort: "/admin/members?" + urlencode(where.params(sort=sort, after="", before="", page=1))
+                for sort in ("newest", "oldest", "name", "email")
+            },
+            "cities": CITIES,
+            "roles": ROLES,
+            "languages": LANGUAGES,
+        },
+    )
 
 
 async def member_export(request: Request, ctx: Context) -> Response:
     where = MemberFilter.from_params(request.query_params)
     delimiter = exporter.DELIMITERS.get(request.query_params.get("delimiter", ""), ",")
-    await audit.record(ctx.db, request, "member.export", "members", "",
-                       {**where.params(after="", before="", page=1),
-                        **({"delimiter": delimiter} if delimiter != "," else {})})
+    await audit.record(
+        ctx.db,
+        request,
+        "member.export",
+        "members",
+        "",
+        {**where.params(after="", before="", page=1), **({"delimiter": delimiter} if delimiter != "," else {})},
+    )
     stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%d-%H%M")
     language = current_language.get()
 
     async def body():  # type: ignore[no-untyped-def]
-        async for chunk in exporter.export_lines(request.app.state.sessionmaker, where, language=language,
-                                                 delimiter=delimiter):
+        async for chunk in exporter.export_lines(
+            request.app.state.sessionmaker, where, language=language, delimiter=delimiter
+        ):
             yield chunk.encode("utf-8")
 
-    return StreamingResponse(body(), media_type="text/csv; charset=utf-8", headers={
-        "content-disposition": f'attachment; filename="members-{stamp}.csv"',
-        "cache-control": "no-store",
-    })
+    return StreamingResponse(
+        body(),
+        media_type="text/csv; charset=utf-8",
+        headers={
+            "content-disposition": f'attachment; filename="members-{stamp}.csv"',
+            "cache-control": "no-store",
+        },
+    )
 
 
 async def member_page(request: Request, ctx: Context) -> Response:
     person = await load_member(request, ctx)
     db = ctx.db
     info = await admin_members.details(db, ctx.settings, person)
-    history = (await audit.entries(db, audit.AuditFilter(target_type="person", target_id=str(person.id)),
-                                   limit=20))[0]
-    return render(request, "admin/member.html", {
-        "member": person, "info": info, "history": history,
-        "consent_text": members.consent_text, "methods": members.METHODS,
-        "current_session": getattr(ctx.auth_session, "id", None), "audit_label": audit.action_label,
-        "day": dt.date.fromisoformat, "status_label": ambassador_labels.status,
-    })
+    history = (await audit.entries(db, audit.AuditFilter(target_type="person", target_id=str(person.id)), limit=20))[0]
+    return render(
+        request,
+        "admin/member.html",
+        {
+            "member": person,
+            "info": info,
+            "history": history,
+            "consent_text": members.consent_text,
+            "methods": members.METHODS,
+            "current_session": getattr(ctx.auth_session, "id", None),
+            "audit_label": audit.action_label,
+            "day": dt.date.fromisoformat,
+            "status_label": ambassador_labels.status,
+        },
+    )
 
 
 def _edit_values(person: Person, interests: list[str]) -> dict[str, object]:
-    return {"name": person.name, "email": person.email, "city": person.city, "language": person.language,
-            "role": person.role, "interests": interests}
+    return {
+        "name": person.name,
+        "email": person.email,
+        "city": person.city,
+        "language": person.language,
+        "role": person.role,
+        "interests": interests,
+    }
 
 
 async def member_edit_page(request: Request, ctx: Context) -> Response:
     person = await load_member(request, ctx)
     db = ctx.db
     chosen = [interest.slug for interest in await members.interests_of(db, person.id)]
-    return render(request, "admin/member_edit.html", {
-        "member": person, "values": _edit_values(person, chosen), "interests": await members.all_interests(db),
-        "cities": CITIES, "roles": ROLES, "languages": LANGUAGES,
-    })
+    return render(
+        request,
+        "admin/member_edit.html",
+        {
+            "member": person,
+            "values": _edit_values(person, chosen),
+            "interests": await members.all_interests(db),
+            "cities": CITIES,
+            "roles": ROLES,
+            "languages": LANGUAGES,
+        },
+    )
 
 
 async def member_edit(request: Request, ctx: Context) -> Response:
@@ -190,17 +251,37 @@ async def member_edit(request: Request, ctx: Context) -> Response:
     cleaned, errors, values = forms.parse(MemberEdit, form, context={"interests": [i.slug for i in all_interests]})
     if cleaned and cleaned.email != person.email and await members.find_by_email(db, cleaned.email):
         errors.add("email", forms.Invalid(N_("Another member already uses this address.")))
-    if cleaned and person.role == "admin" and cleaned.role != "admin" \
-            and await admin_members.other_admins(db, person) == 0:
+    if (
+        cleaned
+        and person.role == "admin"
+        and cleaned.role != "admin"
+        and await admin_members.other_admins(db, person) == 0
+    ):
         errors.add("role", forms.Invalid(N_("This is the last admin. Make someone else admin first.")))
     if errors or cleaned is None:
-        return render(request, "admin/member_edit.html", {
-            "member": person, "values": values, "errors": errors, "interests": all_interests,
-            "cities": CITIES, "roles": ROLES, "languages": LANGUAGES,
-        }, status_code=400)
+        return render(
+            request,
+            "admin/member_edit.html",
+            {
+                "member": person,
+                "values": values,
+                "errors": errors,
+                "interests": all_interests,
+                "cities": CITIES,
+                "roles": ROLES,
+                "languages": LANGUAGES,
+            },
+            status_code=400,
+        )
     changes = await admin_members.update_profile(
-        db, person, name=cleaned.name, email=cleaned.email, city=cleaned.city, language=cleaned.language,
-        interests=cleaned.interests)
+        db,
+        person,
+        name=cleaned.name,
+        email=cleaned.email,
+        city=cleaned.city,
+        language=cleaned.language,
+        interests=cleaned.interests,
+    )
     old_role = person.role
     promote = cleaned.role == "admin" and person.role != "admin"
     # An admin needs a password and, maybe, a second factor: promotion goes through an invitation they accept.
@@ -208,11 +289,13 @@ async def member_edit(request: Request, ctx: Context) -> Response:
         changes["role"] = [old_role, person.role]
     if changes:
         # Which fields changed, not their old and new values: the log outlives an erasure.
-        await audit.record(db, request, "member.edit", "person", person.id,
-                           audit.without_personal_values({"changes": changes}))
+        await audit.record(
+            db, request, "member.edit", "person", person.id, audit.without_personal_values({"changes": changes})
+        )
     if promote:
-        await admin_members.invite_admin(db, ctx.settings, email=person.email, name=person.name,
-                                         language=person.language, invited_by=ctx.me)
+        await admin_members.invite_admin(
+            db, ctx.settings, email=person.email, name=person.name, language=person.language, invited_by=ctx.me
+        )
         await audit.record(db, request, "admin.promote", "person", person.id, {})
         return with_notice(request, f"/admin/members/{person.id}", "promote-invited")
     return with_notice(request, f"/admin/members/{person.id}", "saved")
@@ -227,8 +310,9 @@ async def member_suppress(request: Request, ctx: Context) -> Response:
         reason = ""
     await admin_members.suppress(ctx.db, person, reason)
     # The reason is kept on the member (and goes with them), not in the log.
-    await audit.record(ctx.db, request, "member.suppress", "person", person.id,
-                       audit.without_personal_values({"reason": reason}))
+    await audit.record(
+        ctx.db, request, "member.suppress", "person", person.id, audit.without_personal_values({"reason": reason})
+    )
     return with_notice(request, f"/admin/members/{person.id}", "suppressed")
 
 
@@ -254,13 +338,27 @@ async def member_delete(request: Request, ctx: Context) -> Response:
     form = await read_form(request)
     db = ctx.db
     if forms.field(form, "confirm_email").strip().lower() != person.email:
-        return render(request, "admin/member_delete.html", await _delete_context(ctx, person, errors={
-            "confirm_email": (N_("Type the member's email address to confirm."), {})}), status_code=400)
+        return render(
+            request,
+            "admin/member_delete.html",
+            await _delete_context(
+                ctx, person, errors={"confirm_email": (N_("Type the member's email address to confirm."), {})}
+            ),
+            status_code=400,
+        )
     try:
         await admin_members.delete_member(db, ctx.settings, person)
     except admin_members.LastAdmin:
-        return render(request, "admin/member_delete.html", await _delete_context(ctx, person, errors={
-            "confirm_email": (N_("This is the last admin. Make someone else admin first."), {})}), status_code=400)
+        return render(
+            request,
+            "admin/member_delete.html",
+            await _delete_context(
+                ctx,
+                person,
+                errors={"confirm_email": (N_("This is the last admin. Make someone else admin first."), {})},
+            ),
+            status_code=400,
+        )
     # The member is erased: the entry says that a member was deleted, and by whom; not who (their id included).
     await audit.record(db, request, "member.delete", "person", "", {})
     return with_notice(request, "/admin/members", "deleted")
@@ -271,8 +369,7 @@ async def member_revoke_session(request: Request, ctx: Context) -> Response:
     form = await read_form(request)
     session_id = forms.field(form, "session")[:64]
     if await admin_members.revoke_session(ctx.db, person, session_id):
-        await audit.record(ctx.db, request, "member.session.revoke", "person", person.id,
-                           {"session": session_id[:8]})
+        await audit.record(ctx.db, request, "member.session.revoke", "person", person.id, {"session": session_id[:8]})
     return with_notice(request, f"/admin/members/{person.id}", "revoked")
 
 
@@ -299,8 +396,11 @@ async def _import_page_context(request: Request, ctx: Context) -> dict[str, obje
     recent = (await db.execute(select(MemberImport).order_by(MemberImport.id.desc()).limit(10))).scalars().all()
     interests = await members.all_interests(db)
     return {
-        "recent": recent, "max_rows": importer.MAX_ROWS,
-        "column_names": csvformat.COLUMN_NAMES, "languages": LANGUAGES, "language_names": LANGUAGE_NAMES,
+        "recent": recent,
+        "max_rows": importer.MAX_ROWS,
+        "column_names": csvformat.COLUMN_NAMES,
+        "languages": LANGUAGES,
+        "language_names": LANGUAGE_NAMES,
         "accepted": {
             "city": [_(label) for label in labels.CITIES.values()],
             "language": [_(label) for label in labels.LANGUAGES.values()],
@@ -322,12 +422,21 @@ async def import_template(request: Request, ctx: Context) -> Response:
     delimiter = exporter.DELIMITERS.get(request.query_params.get("delimiter", ""), ",")
     interests = [interest.name(language) for interest in (await members.all_interests(db))[:2]]
     header = [names[language] for names in csvformat.COLUMN_NAMES.values()]
-    example = ["hanako.yamada@example.jp", "山田 花子", labels.city("kanazawa"),
-               labels.language("ja"), ";".join(interests), _(csvformat.YES_LABEL),
-               dt.date.today().isoformat()]
+    example = [
+        "hanako.yamada@example.jp",
+        "山田 花子",
+        labels.city("kanazawa"),
+        labels.language("ja"),
+        ";".join(interests),
+        _(csvformat.YES_LABEL),
+        dt.date.today().isoformat(),
+    ]
     text = csvfile.BOM + csvfile.row(header, delimiter) + csvfile.row(example, delimiter)
-    return Response(text.encode("utf-8"), media_type="text/csv; charset=utf-8", headers={
-        "content-disposition": 'attachment; filename="members-template.csv"'})
+    return Response(
+        text.encode("utf-8"),
+        media_type="text/csv; charset=utf-8",
+        headers={"content-disposition": 'attachment; filename="members-template.csv"'},
+    )
 
 
 async def import_upload(request: Request, ctx: Context) -> Response:
@@ -335,19 +444,26 @@ async def import_upload(request: Request, ctx: Context) -> Response:
     db = ctx.db
     upload = form.get("file")
     if not isinstance(upload, UploadFile) or not upload.filename:
-        return render(request, "admin/import.html", {**await _import_page_context(request, ctx),
-                                                     "refused": (N_("Choose a CSV file to upload."), {})},
-                      status_code=400)
+        return render(
+            request,
+            "admin/import.html",
+            {**await _import_page_context(request, ctx), "refused": (N_("Choose a CSV file to upload."), {})},
+            status_code=400,
+        )
     data = await upload.read()
     settings = ctx.settings
     try:
-        job = await importer.create(db, settings, data=data, filename=upload.filename,
-                                    created_by=ctx.me.id)
+        job = await importer.create(db, settings, data=data, filename=upload.filename, created_by=ctx.me.id)
     except importer.ImportRefused as exc:
-        return render(request, "admin/import.html", {**await _import_page_context(request, ctx),
-                                                     "refused": (exc.message, exc.variables)}, status_code=400)
-    await audit.record(db, request, "member.import.check", "import", job.id,
-                       {"file": job.filename, "rows": job.total_rows})
+        return render(
+            request,
+            "admin/import.html",
+            {**await _import_page_context(request, ctx), "refused": (exc.message, exc.variables)},
+            status_code=400,
+        )
+    await audit.record(
+        db, request, "member.import.check", "import", job.id, {"file": job.filename, "rows": job.total_rows}
+    )
     await db.commit()  # the import exists before its check starts in the background
     task = importer.start_check(request.app.state.sessionmaker, settings, job.id)
     if job.total_rows <= CHECK_WAIT_ROWS:
@@ -368,14 +484,24 @@ async def import_job_page(request: Request, ctx: Context) -> Response:
     checking = job.status == "checking" and not importer.is_stale_check(job)
     sending = job.repermission_status == "running" and not importer.repermission_is_stale(job)
     refusal = importer.refusal_of(job)
-    return render(request, "admin/import_job.html", {
-        "job": job, "problems": importer.problems_of(job)[:200], "conflicts": importer.conflicts_of(job)[:200],
-        "running": running, "checking": checking, "check_stale": job.status == "checking" and not checking,
-        "stale": importer.is_stale(job), "refusal": refusal, "sending": sending,
-        "sending_stale": importer.repermission_is_stale(job),
-        "has_rejected": job.problem_rows > 0 and importer.rejected_path(ctx.settings,
-                                                                        job.id).exists(),
-    }, headers={"refresh": "1" if checking else "2"} if running or checking or sending else None)
+    return render(
+        request,
+        "admin/import_job.html",
+        {
+            "job": job,
+            "problems": importer.problems_of(job)[:200],
+            "conflicts": importer.conflicts_of(job)[:200],
+            "running": running,
+            "checking": checking,
+            "check_stale": job.status == "checking" and not checking,
+            "stale": importer.is_stale(job),
+            "refusal": refusal,
+            "sending": sending,
+            "sending_stale": importer.repermission_is_stale(job),
+            "has_rejected": job.problem_rows > 0 and importer.rejected_path(ctx.settings, job.id).exists(),
+        },
+        headers={"refresh": "1" if checking else "2"} if running or checking or sending else None,
+    )
 
 
 async def import_rejected(request: Request, ctx: Context) -> Response:
@@ -386,17 +512,27 @@ async def import_rejected(request: Request, ctx: Context) -> Response:
     await audit.record(ctx.db, request, "member.import.rejected", "import", job.id, {})
     lines = importer.rejected_rows_csv(settings, job, current_language.get())
     stem = job.filename.rsplit(".", 1)[0].replace('"', "")
-    return StreamingResponse((line.encode("utf-8") for line in lines), media_type="text/csv; charset=utf-8",
-                             headers={"content-disposition": f"attachment; filename*=UTF-8''"
-                                                             f"{quote(stem + '-rejected.csv')}",
-                                      "cache-control": "no-store"})
+    return StreamingResponse(
+        (line.encode("utf-8") for line in lines),
+        media_type="text/csv; charset=utf-8",
+        headers={
+            "content-disposition": f"attachment; filename*=UTF-8''{quote(stem + '-rejected.csv')}",
+            "cache-control": "no-store",
+        },
+    )
 
 
 async def import_run(request: Request, ctx: Context) -> Response:
     job = await load_import(request, ctx)
     if await importer.claim(ctx.db, job.id):
-        await audit.record(ctx.db, request, "member.import.start", "import", job.id,
-                           {"rows": job.valid_rows, "resume_from": job.processed_rows})
+        await audit.record(
+            ctx.db,
+            request,
+            "member.import.start",
+            "import",
+            job.id,
+            {"rows": job.valid_rows, "resume_from": job.processed_rows},
+        )
         # Claimed and recorded before the import starts in the background: the next page says it is running.
         await ctx.db.commit()
         importer.start_in_background(request.app.state.sessionmaker, ctx.settings, job.id)
@@ -419,14 +555,21 @@ async def import_repermission(request: Request, ctx: Context) -> Response:
     db = ctx.db
     settings = ctx.settings
     if await importer.claim_repermission(db, settings, job):
-        await audit.record(db, request, "member.import.repermission", "import", job.id,
-                           {"rows": job.repermission_total, "resume_from": job.repermission_done})
+        await audit.record(
+            db,
+            request,
+            "member.import.repermission",
+            "import",
+            job.id,
+            {"rows": job.repermission_total, "resume_from": job.repermission_done},
+        )
         await db.commit()  # claimed before the mail starts in the background
         importer.start_repermission(request.app.state.sessionmaker, settings, job.id)
     return redirect(ctx.url("import_job_page", import_id=job.id))
 
 
 # ---- audit log -------------------------------------------------------------------------------------------------
+
 
 def _date_param(raw: str | None) -> dt.date | None:
     try:
@@ -442,33 +585,57 @@ async def audit_page(request: Request, ctx: Context) -> Response:
     except ValueError:
         before = None
     where = audit.AuditFilter(
-        q=" ".join(params.get("q", "").split())[:100], action=params.get("action", "")[:60],
-        target_type=params.get("target_type", "")[:40], target_id=params.get("target_id", "")[:64],
-        since=_date_param(params.get("since")), until=_date_param(params.get("until")), before=before,
+        q=" ".join(params.get("q", "").split())[:100],
+        action=params.get("action", "")[:60],
+        target_type=params.get("target_type", "")[:40],
+        target_id=params.get("target_id", "")[:64],
+        since=_date_param(params.get("since")),
+        until=_date_param(params.get("until")),
+        before=before,
     )
     db = ctx.db
     rows, next_before = await audit.entries(db, where)
     base = {key: value for key, value in params.items() if key != "before" and value}
-    return render(request, "admin/audit.html", {
-        "entries": [(entry, audit.action_label(entry.action), audit.target_label(entry.target_type),
-                     audit.readable_details(entry)) for entry in rows],
-        "where": where,
-        "actions": sorted(((action, audit.action_label(action)) for action in await audit.actions(db)),
-                          key=lambda pair: pair[1]),
-        "next_url": "/admin/audit?" + urlencode({**base, "before": next_before}) if next_before else None,
-    })
+    return render(
+        request,
+        "admin/audit.html",
+        {
+            "entries": [
+                (
+                    entry,
+                    audit.action_label(entry.action),
+                    audit.target_label(entry.target_type),
+                    audit.readable_details(entry),
+                )
+                for entry in rows
+            ],
+            "where": where,
+            "actions": sorted(
+                ((action, audit.action_label(action)) for action in await audit.actions(db)), key=lambda pair: pair[1]
+            ),
+            "next_url": "/admin/audit?" + urlencode({**base, "before": next_before}) if next_before else None,
+        },
+    )
 
 
 # ---- admins and two-factor login -------------------------------------------------------------------------------
+
 
 async def _admins_context(request: Request, ctx: Context) -> dict[str, object]:
     db = ctx.db
     admins = (await db.execute(select(Person).where(Person.role == "admin").order_by(Person.name))).scalars().all()
     with_totp = {person.id for person in admins if await totp.is_enabled(db, person.id)}
-    invitations = [(token.id, *admin_members.invitation_of(token.data), token.created_at, token.expires_at)
-                   for token in await admin_members.pending_invitations(db)]
-    return {"admins": admins, "with_totp": with_totp, "languages": LANGUAGES,
-            "invitations": invitations, "totp_required": await account.totp_required(db)}
+    invitations = [
+        (token.id, *admin_members.invitation_of(token.data), token.created_at, token.expires_at)
+        for token in await admin_members.pending_invitations(db)
+    ]
+    return {
+        "admins": admins,
+        "with_totp": with_totp,
+        "languages": LANGUAGES,
+        "invitations": invitations,
+        "totp_required": await account.totp_required(db),
+    }
 
 
 async def admins_page(request: Request, ctx: Context) -> Response:
@@ -484,10 +651,15 @@ async def admin_invite(request: Request, ctx: Context) -> Response:
         if existing is not None and existing.role == "admin":
             errors.add("email", forms.Invalid(N_("This person is already an admin.")))
     if errors or cleaned is None:
-        return render(request, "admin/admins.html", {**await _admins_context(request, ctx), "errors": errors,
-                                                     "values": values}, status_code=400)
-    await admin_members.invite_admin(db, ctx.settings, email=cleaned.email, name=cleaned.name,
-                                     language=cleaned.language, invited_by=ctx.me)
+        return render(
+            request,
+            "admin/admins.html",
+            {**await _admins_context(request, ctx), "errors": errors, "values": values},
+            status_code=400,
+        )
+    await admin_members.invite_admin(
+        db, ctx.settings, email=cleaned.email, name=cleaned.name, language=cleaned.language, invited_by=ctx.me
+    )
     await audit.record(db, request, "admin.invite", "email", "", {"email": cleaned.email})
     return with_notice(request, "/admin/admins", "invited")
 
@@ -497,10 +669,15 @@ async def admin_demote(request: Request, ctx: Context) -> Response:
     try:
         changed = await admin_members.change_role(ctx.db, person, "member")
     except admin_members.LastAdmin:
-        return render(request, "admin/admins.html", {
-            **await _admins_context(request, ctx),
-            "refused": N_("This is the last admin. Make someone else admin first."),
-        }, status_code=400)
+        return render(
+            request,
+            "admin/admins.html",
+            {
+                **await _admins_context(request, ctx),
+                "refused": N_("This is the last admin. Make someone else admin first."),
+            },
+            status_code=400,
+        )
     if changed:
         await audit.record(ctx.db, request, "admin.demote", "person", person.id, {})
     if person.id == ctx.me.id:
@@ -513,8 +690,9 @@ async def invite_page(request: Request, ctx: Context) -> Response:
     if token is None:
         raise HTTPException(404)
     email, name = admin_members.invitation_of(token.data)
-    return render(request, "admin/invite.html", {"token": request.path_params["token"], "email": email,
-                                                 "values": {"name": name}})
+    return render(
+        request, "admin/invite.html", {"token": request.path_params["token"], "email": email, "values": {"name": name}}
+    )
 
 
 async def invite_accept(request: Request, ctx: Context) -> Response:
@@ -533,12 +711,15 @@ async def invite_accept(request: Request, ctx: Context) -> Response:
         errors.add("name", exc)
     password = passwords.read_new_password(form, errors, email=email)
     if errors:
-        return render(request, "admin/invite.html", {"token": raw, "email": email, "values": values,
-                                                     "errors": errors}, status_code=400)
+        return render(
+            request,
+            "admin/invite.html",
+            {"token": raw, "email": email, "values": values, "errors": errors},
+            status_code=400,
+        )
     if await tokens.consume(db, admin_members.INVITE_PURPOSE, raw) is None:
         raise HTTPException(404)
-    person = await service.create_admin(db, email=email, name=name, password=password,
-                                        language=current_language.get())
+    person = await service.create_admin(db, email=email, name=name, password=password, language=current_language.get())
     await sessions.revoke_all(db, person.id)
     response = redirect(ctx.url("security_page"))
     await sessions.start(request, db, response, person)
@@ -552,11 +733,17 @@ async def security_context(ctx: Context) -> dict[str, object]:
     person = ctx.me
     factor = await totp.factor_of(db, person.id)
     return {
-        "factor": factor, "enabled": factor is not None and factor.enabled_at is not None,
+        "factor": factor,
+        "enabled": factor is not None and factor.enabled_at is not None,
         "codes_left": await totp.recovery_codes_left(db, person.id),
-        "totp_required": await account.totp_required(db), "time_zones": account.TIME_ZONES,
-        "languages": LANGUAGES, "values": {"console_language": person.page_language, "language": person.language,
-                                           "time_zone": person.time_zone or TIMEZONES[person.page_language].key},
+        "totp_required": await account.totp_required(db),
+        "time_zones": account.TIME_ZONES,
+        "languages": LANGUAGES,
+        "values": {
+            "console_language": person.page_language,
+            "language": person.language,
+            "time_zone": person.time_zone or TIMEZONES[person.page_language].key,
+        },
     }
 
 
@@ -574,9 +761,12 @@ async def totp_start(request: Request, ctx: Context) -> Response:
 
 def _enrol_page(request: Request, ctx: Context, factor, errors: dict | None = None) -> Response:  # type: ignore[no-untyped-def]
     uri = totp.provisioning_uri(factor, ctx.me.email)
-    return render(request, "admin/totp_enrol.html", {"secret": factor.secret, "qr": totp.qr_data_uri(uri),
-                                                     "errors": errors or {}},
-                  status_code=400 if errors else 200)
+    return render(
+        request,
+        "admin/totp_enrol.html",
+        {"secret": factor.secret, "qr": totp.qr_data_uri(uri), "errors": errors or {}},
+        status_code=400 if errors else 200,
+    )
 
 
 async def totp_enable(request: Request, ctx: Context) -> Response:
@@ -588,8 +778,9 @@ async def totp_enable(request: Request, ctx: Context) -> Response:
         return redirect(ctx.url("security_page"))
     codes = await totp.enable(db, factor, forms.field(form, "code"))
     if codes is None:
-        return _enrol_page(request, ctx, factor, {"code": (N_("That code is not right. Enter the 6 digits your app "
-                                                         "shows now."), {})})
+        return _enrol_page(
+            request, ctx, factor, {"code": (N_("That code is not right. Enter the 6 digits your app shows now."), {})}
+        )
     await audit.record(db, request, "admin.totp.enable", "person", person.id, {})
     return render(request, "admin/recovery_codes.html", {"codes": codes})
 
@@ -599,16 +790,27 @@ async def totp_disable(request: Request, ctx: Context) -> Response:
     db = ctx.db
     person = ctx.me
     if await account.totp_required(db):
-        return render(request, "admin/security.html", {
-            **await security_context(ctx),
-            "errors": {"code": (N_("Two-factor login is required for every admin, so it cannot be turned off."),
-                                {})},
-        }, status_code=400)
+        return render(
+            request,
+            "admin/security.html",
+            {
+                **await security_context(ctx),
+                "errors": {
+                    "code": (N_("Two-factor login is required for every admin, so it cannot be turned off."), {})
+                },
+            },
+            status_code=400,
+        )
     if await totp.check(db, person.id, forms.field(form, "code")) is None:
-        return render(request, "admin/security.html", {
-            **await security_context(ctx),
-            "errors": {"code": (N_("That code is not right, or it was used already."), {})},
-        }, status_code=400)
+        return render(
+            request,
+            "admin/security.html",
+            {
+                **await security_context(ctx),
+                "errors": {"code": (N_("That code is not right, or it was used already."), {})},
+            },
+            status_code=400,
+        )
     await totp.disable(db, person.id)
     await audit.record(db, request, "admin.totp.disable", "person", person.id, {})
     return with_notice(request, "/admin/security", "totp-off")
@@ -619,10 +821,15 @@ async def recovery_codes(request: Request, ctx: Context) -> Response:
     db = ctx.db
     person = ctx.me
     if await totp.check(db, person.id, forms.field(form, "code")) != "totp":
-        return render(request, "admin/security.html", {
-            **await security_context(ctx),
-            "errors": {"code": (N_("That code is not right, or it was used already."), {})},
-        }, status_code=400)
+        return render(
+            request,
+            "admin/security.html",
+            {
+                **await security_context(ctx),
+                "errors": {"code": (N_("That code is not right, or it was used already."), {})},
+            },
+            status_code=400,
+        )
     codes = await totp.new_recovery_codes(db, person.id)
     await audit.record(db, request, "admin.recovery_codes.renew", "person", person.id, {})
     return render(request, "admin/recovery_codes.html", {"codes": codes})
@@ -630,22 +837,32 @@ async def recovery_codes(request: Request, ctx: Context) -> Response:
 
 # ---- re-permission (public: the member's answer to the mail) ----------------------------------------------------
 
+
 async def repermission_page(request: Request, ctx: Context) -> Response:
     raw = request.path_params["token"]
     token = await tokens.peek(ctx.db, admin_members.REPERMISSION_PURPOSE, raw)
-    return render(request, "admin/repermission.html", {"token": raw, "valid": token is not None,
-                                                       "consent": members.consent_text(
-                                                           members.NEWSLETTER_CONSENT_VERSION,
-                                                           ctx.person.language
-                                                           if ctx.person else "en")},
-                  status_code=200 if token is not None else 404)
+    return render(
+        request,
+        "admin/repermission.html",
+        {
+            "token": raw,
+            "valid": token is not None,
+            "consent": members.consent_text(
+                members.NEWSLETTER_CONSENT_VERSION, ctx.person.language if ctx.person else "en"
+            ),
+        },
+        status_code=200 if token is not None else 404,
+    )
 
 
 async def repermission_accept(request: Request, ctx: Context) -> Response:
     person = await admin_members.accept_repermission(ctx.db, request.path_params["token"])
-    return render(request, "admin/repermission.html", {"token": "", "valid": person is not None, "done": True,
-                                                       "consent": ""},
-                  status_code=200 if person is not None else 404)
+    return render(
+        request,
+        "admin/repermission.html",
+        {"token": "", "valid": person is not None, "done": True, "consent": ""},
+        status_code=200 if person is not None else 404,
+    )
 
 
 routes: list[BaseRoute] = [
@@ -653,23 +870,33 @@ routes: list[BaseRoute] = [
     route("/admin/members", member_list, role="admin"),
     route("/admin/members/export", member_export, role="admin"),
     route("/admin/members/import", import_page, role="admin"),
-    route("/admin/members/import", import_upload, methods=["POST"], role="admin", name="import_upload",
-          form=FormLimits(max_files=1)),
+    route(
+        "/admin/members/import",
+        import_upload,
+        methods=["POST"],
+        role="admin",
+        name="import_upload",
+        form=FormLimits(max_files=1),
+    ),
     route("/admin/members/import/{import_id:int}", import_job_page, role="admin"),
     route("/admin/members/import/{import_id:int}/run", import_run, methods=["POST"], role="admin"),
     route("/admin/members/import/{import_id:int}/cancel", import_cancel, methods=["POST"], role="admin"),
     route("/admin/members/import/template.csv", import_template, role="admin"),
     route("/admin/members/import/{import_id:int}/rejected.csv", import_rejected, role="admin"),
-    route("/admin/members/import/{import_id:int}/repermission", import_repermission, methods=["POST"],
-          role="admin"),
+    route("/admin/members/import/{import_id:int}/repermission", import_repermission, methods=["POST"], role="admin"),
     route("/admin/members/{person_id:int}", member_page, role="admin"),
     route("/admin/members/{person_id:int}/edit", member_edit_page, role="admin"),
     route("/admin/members/{person_id:int}/edit", member_edit, methods=["POST"], role="admin", name="member_edit_post"),
     route("/admin/members/{person_id:int}/suppress", member_suppress, methods=["POST"], role="admin"),
     route("/admin/members/{person_id:int}/unsuppress", member_unsuppress, methods=["POST"], role="admin"),
     route("/admin/members/{person_id:int}/delete", member_delete_page, role="admin"),
-    route("/admin/members/{person_id:int}/delete", member_delete, methods=["POST"], role="admin",
-          name="member_delete_post"),
+    route(
+        "/admin/members/{person_id:int}/delete",
+        member_delete,
+        methods=["POST"],
+        role="admin",
+        name="member_delete_post",
+    ),
     route("/admin/members/{person_id:int}/sessions/revoke", member_revoke_session, methods=["POST"], role="admin"),
     route("/admin/members/{person_id:int}/repermission", member_repermission, methods=["POST"], role="admin"),
     route("/admin/audit", audit_page, role="admin"),

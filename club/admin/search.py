@@ -102,8 +102,16 @@ class MemberFilter:
 
     @property
     def is_filtered(self) -> bool:
-        return bool(self.q or self.status or self.city or self.language or self.interest or self.role
-                    or self.joined_from or self.joined_to)
+        return bool(
+            self.q
+            or self.status
+            or self.city
+            or self.language
+            or self.interest
+            or self.role
+            or self.joined_from
+            or self.joined_to
+        )
 
 
 def _page_number(raw: object) -> int:
@@ -141,8 +149,10 @@ def search_condition(postgres: bool, q: str, *, dense: bool = False) -> ColumnEl
 
 
 def _fts_matches(q: str) -> Select[Any]:
-    return select(literal_column("rowid")).select_from(text(SQLITE_SEARCH_TABLE)).where(
-        text(f"{SQLITE_SEARCH_TABLE} MATCH :search_phrase").bindparams(search_phrase=fts_phrase(q))
+    return (
+        select(literal_column("rowid"))
+        .select_from(text(SQLITE_SEARCH_TABLE))
+        .where(text(f"{SQLITE_SEARCH_TABLE} MATCH :search_phrase").bindparams(search_phrase=fts_phrase(q)))
     )
 
 
@@ -155,8 +165,9 @@ def filtered(postgres: bool, where: MemberFilter, *, dense: bool = False) -> lis
     elif where.status == "unconfirmed":
         conditions.append(Person.confirmed_at.is_(None))
     elif where.status == "subscribed":
-        conditions.extend([Person.newsletter.is_(True), Person.suppressed_at.is_(None),
-                           Person.confirmed_at.is_not(None)])
+        conditions.extend(
+            [Person.newsletter.is_(True), Person.suppressed_at.is_(None), Person.confirmed_at.is_not(None)]
+        )
     elif where.status == "unsubscribed":
         conditions.append(Person.newsletter.is_(False))
     elif where.status == "suppressed":
@@ -216,14 +227,27 @@ def decode_cursor(sort: str, cursor: str) -> tuple[Any, int] | None:
 
 # What the member list shows, read as plain rows: building ORM objects for 50 rows cost more than the query.
 LIST_COLUMNS = (
-    Person.id, Person.name, Person.email, Person.role, Person.city, Person.language, Person.newsletter,
-    Person.created_at, Person.confirmed_at.is_not(None).label("confirmed"),
+    Person.id,
+    Person.name,
+    Person.email,
+    Person.role,
+    Person.city,
+    Person.language,
+    Person.newsletter,
+    Person.created_at,
+    Person.confirmed_at.is_not(None).label("confirmed"),
     Person.suppressed_at.is_not(None).label("suppressed"),
 )
 
 
-def members_query(postgres: bool, where: MemberFilter, *, paged: bool = True, dense: bool = False,
-                  columns: tuple[Any, ...] | None = None) -> Select[Any]:
+def members_query(
+    postgres: bool,
+    where: MemberFilter,
+    *,
+    paged: bool = True,
+    dense: bool = False,
+    columns: tuple[Any, ...] | None = None,
+) -> Select[Any]:
     """The members that match, in the filter's order, after its cursor; whole Person objects unless columns."""
     column, descending = _sort_columns(where.sort)
     statement = select(*columns) if columns else select(Person)
@@ -265,9 +289,7 @@ DENSE_MATCHES = 1_000
 # cheap and always exact.
 COUNT_CACHE_FROM = 1_000
 COUNT_CACHE_SECONDS = 30.0
-_count_cache: weakref.WeakKeyDictionary[Any, dict[tuple[str, ...], tuple[float, int]]] = (
-    weakref.WeakKeyDictionary()
-)
+_count_cache: weakref.WeakKeyDictionary[Any, dict[tuple[str, ...], tuple[float, int]]] = weakref.WeakKeyDictionary()
 
 
 async def find_members(db: AsyncSession, where: MemberFilter, *, limit: int = PAGE_SIZE) -> MemberPage:
@@ -298,10 +320,16 @@ async def find_members(db: AsyncSession, where: MemberFilter, *, limit: int = PA
         total, exact = await count_all_members(db), True
     if total is None:
         # Everything fits on the first page: the rows are the count.
-        total = len(rows) if not more and not where.after and not backwards \
-            else await count_members(db, where, dense=dense)
-    return MemberPage(rows, encode_cursor(where.sort, rows[-1]) if later and rows else None, total,
-                      encode_cursor(where.sort, rows[0]) if earlier and rows else None, exact)
+        total = (
+            len(rows) if not more and not where.after and not backwards else await count_members(db, where, dense=dense)
+        )
+    return MemberPage(
+        rows,
+        encode_cursor(where.sort, rows[-1]) if later and rows else None,
+        total,
+        encode_cursor(where.sort, rows[0]) if earlier and rows else None,
+        exact,
+    )
 
 
 async def count_all_members(db: AsyncSession) -> int:
@@ -311,8 +339,11 @@ async def count_all_members(db: AsyncSession) -> int:
 
 async def interest_choices(db: AsyncSession, language: str) -> list[tuple[str, str]]:
     """(slug, name in language) of every interest, for the filter."""
-    rows = await db.execute(select(Interest.slug, Interest.name_nl, Interest.name_en, Interest.name_ja)
-                            .order_by(Interest.position, Interest.id))
+    rows = await db.execute(
+        select(Interest.slug, Interest.name_nl, Interest.name_en, Interest.name_ja).order_by(
+            Interest.position, Interest.id
+        )
+    )
     return [(slug, {"nl": nl, "ja": ja}.get(language) or en) for slug, nl, en, ja in rows.all()]
 
 

@@ -26,14 +26,16 @@ from club.i18n import N_, Np_, _
 from club.requestinfo import settings_of
 from club.web import Context, FormLimits, read_form, redirect, route
 
-web.NOTICES.update({
-    "ambassadors.appointed": N_("The ambassador is appointed and a welcome mail is on its way."),
-    "ambassadors.ended": N_("The term has ended."),
-    "ambassadors.approved": Np_("%(count)s activity approved.", "%(count)s activities approved."),
-    "ambassadors.returned": N_("Sent back to the ambassador with your comment."),
-    "ambassadors.approved-next": N_("Approved. Here is the next activity waiting for review."),
-    "ambassadors.returned-next": N_("Sent back with your comment. Here is the next activity waiting for review."),
-})
+web.NOTICES.update(
+    {
+        "ambassadors.appointed": N_("The ambassador is appointed and a welcome mail is on its way."),
+        "ambassadors.ended": N_("The term has ended."),
+        "ambassadors.approved": Np_("%(count)s activity approved.", "%(count)s activities approved."),
+        "ambassadors.returned": N_("Sent back to the ambassador with your comment."),
+        "ambassadors.approved-next": N_("Approved. Here is the next activity waiting for review."),
+        "ambassadors.returned-next": N_("Sent back with your comment. Here is the next activity waiting for review."),
+    }
+)
 
 CHART_CSP = "default-src 'none'; style-src 'unsafe-inline'"
 
@@ -179,8 +181,9 @@ async def approve_selected(request: Request, ctx: Context) -> Response:
         await service.approve(db, activity, admin=ctx.me)
         approved += 1
     audit.note(request, approved=approved)
-    return web.redirect_with_notice(request, _queue_url("/admin/ambassadors/review", queue_filter(request)),
-                                    "ambassadors.approved", approved)
+    return web.redirect_with_notice(
+        request, _queue_url("/admin/ambassadors/review", queue_filter(request)), "ambassadors.approved", approved
+    )
 
 
 async def review_page(request: Request, ctx: Context) -> Response:
@@ -246,8 +249,9 @@ def _after_decision(request: Request, filters: service.QueueFilter, following: i
         if decided == "approved":
             return web.redirect_with_notice(request, queue, "ambassadors.approved", 1)
         return web.redirect_with_notice(request, queue, "ambassadors.returned")
-    return web.redirect_with_notice(request, _queue_url(f"/admin/ambassadors/review/{following}", filters),
-                                    f"ambassadors.{decided}-next")
+    return web.redirect_with_notice(
+        request, _queue_url(f"/admin/ambassadors/review/{following}", filters), f"ambassadors.{decided}-next"
+    )
 
 
 # ---- the year in numbers ---------------------------------------------------------------------------------------
@@ -294,9 +298,7 @@ async def _all_numbers(
     request: Request, ctx: Context, filters: service.NumbersFilter, metric: str = "activities"
 ) -> dict[str, list[service.Row]]:
     db = ctx.db
-    return {
-        dimension: await service.numbers(db, filters, dimension, metric=metric) for dimension in service.DIMENSIONS
-    }
+    return {dimension: await service.numbers(db, filters, dimension, metric=metric) for dimension in service.DIMENSIONS}
 
 
 def cut_note(dimension: str, shown: int, totals: service.Row) -> str:
@@ -506,8 +508,13 @@ routes: list[BaseRoute] = [
     route("/admin/ambassadors/appoint", appoint, methods=["POST"], role="admin"),
     route("/admin/ambassadors/terms/{appointment_id:int}/end", end_term, methods=["POST"], role="admin"),
     route("/admin/ambassadors/review", review_queue, role="admin"),
-    route("/admin/ambassadors/review/approve", approve_selected, methods=["POST"], role="admin",
-          form=FormLimits(max_fields=service.QUEUE_PAGE_SIZE + 20)),
+    route(
+        "/admin/ambassadors/review/approve",
+        approve_selected,
+        methods=["POST"],
+        role="admin",
+        form=FormLimits(max_fields=service.QUEUE_PAGE_SIZE + 20),
+    ),
     route("/admin/ambassadors/review/{activity_id:int}", review_page, role="admin"),
     route("/admin/ambassadors/review/{activity_id:int}", review, methods=["POST"], role="admin"),
     route("/admin/ambassadors/numbers", numbers_page, role="admin"),

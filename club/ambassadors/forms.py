@@ -96,8 +96,10 @@ def happened_on(value: str, *, term_start: dt.date, term_end: dt.date, today: dt
 
 
 class ActivityInput(BaseModel):
-    happened_on: Annotated[dt.date, rule(
-        happened_on, term_start=Context("term_start"), term_end=Context("term_end"), today=Context("today"))]
+    happened_on: Annotated[
+        dt.date,
+        rule(happened_on, term_start=Context("term_start"), term_end=Context("term_end"), today=Context("today")),
+    ]
     title: Annotated[str, rule(forms.text, max_length=200)]
     category: Annotated[str, rule(forms.choice, allowed=CATEGORIES)]
     city: Annotated[str, rule(forms.choice, allowed=ACTIVITY_CITIES)]

@@ -71,9 +71,7 @@ def hours_count(quarter_hours: int) -> int:
 
 
 def activities_phrase(count: int) -> str:
-    return ngettext(
-        "%(count)s approved activity", "%(count)s approved activities", count, count=format_number(count)
-    )
+    return ngettext("%(count)s approved activity", "%(count)s approved activities", count, count=format_number(count))
 
 
 def hours_phrase(quarter_hours: int) -> str:

@@ -30,5 +30,3 @@ def page(
     }
     values.update(context or {})
     return render(request, template, values, status_code=status_code, headers=headers)
-
-

@@ -73,7 +73,10 @@ async def dashboard(request: Request, ctx: Context) -> Response:
 
 
 def _form_context(
-    appointment: Appointment, activity: Activity | None, values: dict[str, str], errors: Errors,
+    appointment: Appointment,
+    activity: Activity | None,
+    values: dict[str, str],
+    errors: Errors,
     event_choices: list[tuple[int, str]] | None = None,
 ) -> dict[str, Any]:
     return {
@@ -96,8 +99,11 @@ async def new_activity_page(request: Request, ctx: Context) -> Response:
         "people_reached": "0",
         "hours": "1",
     }
-    return page(request, "ambassadors/activity_form.html",
-                _form_context(appointment, None, values, Errors(), await _event_choices(ctx)))
+    return page(
+        request,
+        "ambassadors/activity_form.html",
+        _form_context(appointment, None, values, Errors(), await _event_choices(ctx)),
+    )
 
 
 async def _event_choices(ctx: Context) -> list[tuple[int, str]]:
@@ -141,8 +147,11 @@ async def edit_activity_page(request: Request, ctx: Context) -> Response:
         "public": "1" if activity.public else "",
         "event": str(activity.event_id or ""),
     }
-    return page(request, "ambassadors/activity_form.html",
-                _form_context(appointment, activity, values, Errors(), await _event_choices(ctx)))
+    return page(
+        request,
+        "ambassadors/activity_form.html",
+        _form_context(appointment, activity, values, Errors(), await _event_choices(ctx)),
+    )
 
 
 async def update_activity(request: Request, ctx: Context) -> Response:
@@ -442,8 +451,9 @@ routes: list[BaseRoute] = [
     route("/activities/qr.svg", qr_svg, role="ambassador"),
     route("/activities/{activity_id:int}", show_activity, role="ambassador"),
     route("/activities/{activity_id:int}/edit", edit_activity_page, role="ambassador"),
-    route("/activities/{activity_id:int}/edit", update_activity, methods=["POST"], role="ambassador",
-          form=ACTIVITY_FORM),
+    route(
+        "/activities/{activity_id:int}/edit", update_activity, methods=["POST"], role="ambassador", form=ACTIVITY_FORM
+    ),
     route("/activities/{activity_id:int}/withdraw", withdraw_activity, methods=["POST"], role="ambassador"),
     route("/me/ambassador", my_terms, role="member"),
     route("/me/ambassador/certificate/{appointment_id:int}.pdf", certificate_pdf, role="member"),

@@ -364,9 +364,7 @@ async def totals_for(db: AsyncSession, person_id: int, *, appointment: Appointme
 async def recruits_of(db: AsyncSession, ref: str) -> int:
     """Members who joined through the ambassador's link and confirmed their address."""
     return int(
-        (
-            await db.execute(select(func.count()).where(Person.ref == ref, Person.confirmed_at.is_not(None)))
-        ).scalar_one()
+        (await db.execute(select(func.count()).where(Person.ref == ref, Person.confirmed_at.is_not(None)))).scalar_one()
     )
 
 
@@ -452,9 +450,7 @@ async def queue_place(db: AsyncSession, activity: Activity, filters: QueueFilter
         )
     ).scalar_one_or_none()
     next_id = (
-        await db.execute(
-            select(Activity.id).where(*where, after).order_by(Activity.submitted_at, Activity.id).limit(1)
-        )
+        await db.execute(select(Activity.id).where(*where, after).order_by(Activity.submitted_at, Activity.id).limit(1))
     ).scalar_one_or_none()
     return QueuePlace(int(ahead) + 1, int(total), previous_id, next_id)
 
@@ -864,14 +860,18 @@ async def _queue(
 ) -> None:
     with use_language(person.language) as language:
         title = subject()
-    text, html = render_mail(f"ambassadors/mail/{template}", language, **{
-        **labels.TEMPLATE_HELPERS,
-        "subject": title,
-        "person": person,
-        "base_url": settings.base_url,
-        "activities_url": settings.absolute_url("/activities"),
-        **context,
-    })
+    text, html = render_mail(
+        f"ambassadors/mail/{template}",
+        language,
+        **{
+            **labels.TEMPLATE_HELPERS,
+            "subject": title,
+            "person": person,
+            "base_url": settings.base_url,
+            "activities_url": settings.absolute_url("/activities"),
+            **context,
+        },
+    )
     await queue_mail(
         db,
         to_email=person.email,
@@ -1021,8 +1021,9 @@ async def erase_ambassador(db: AsyncSession, person: Person) -> list[str]:
 async def erasure_outcome(db: AsyncSession, person_id: int) -> tuple[int, int]:
     """What erasing a person would do to their activities: (approved ones that stay, others that go)."""
     rows = (
-        await db.execute(select(Activity.status, func.count()).where(Activity.person_id == person_id)
-                         .group_by(Activity.status))
+        await db.execute(
+            select(Activity.status, func.count()).where(Activity.person_id == person_id).group_by(Activity.status)
+        )
     ).all()
     approved = sum(int(n) for status, n in rows if status == "approved")
     return approved, sum(int(n) for _status, n in rows) - approved

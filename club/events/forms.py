@@ -36,12 +36,21 @@ def values_of(event: Event) -> dict[str, object]:
         return moment.astimezone(zone).strftime("%Y-%m-%dT%H:%M") if moment else ""
 
     values: dict[str, object] = {
-        "fallback": event.fallback, "zone": event.zone, "starts_at": local(event.starts_at),
-        "ends_at": local(event.ends_at), "rsvp_deadline": local(event.rsvp_deadline), "venue": event.venue,
-        "address": event.address, "capacity": "" if event.capacity is None else str(event.capacity),
-        "max_guests": str(event.max_guests), "question": event.question, "public": "1" if event.public else "",
-        "reminder_days": str(event.reminder_days), "cities": list(audience.cities),
-        "languages": list(audience.languages), "interests": list(audience.interests),
+        "fallback": event.fallback,
+        "zone": event.zone,
+        "starts_at": local(event.starts_at),
+        "ends_at": local(event.ends_at),
+        "rsvp_deadline": local(event.rsvp_deadline),
+        "venue": event.venue,
+        "address": event.address,
+        "capacity": "" if event.capacity is None else str(event.capacity),
+        "max_guests": str(event.max_guests),
+        "question": event.question,
+        "public": "1" if event.public else "",
+        "reminder_days": str(event.reminder_days),
+        "cities": list(audience.cities),
+        "languages": list(audience.languages),
+        "interests": list(audience.interests),
         "ambassadors_only": "1" if audience.ambassadors_only else "",
         "joined_from": audience.joined_from.isoformat() if audience.joined_from else "",
         "joined_until": audience.joined_until.isoformat() if audience.joined_until else "",
@@ -81,10 +90,10 @@ def parse_event(form: FormData, interest_slugs: list[str]) -> tuple[EventInput |
     descriptions: dict[str, str] = {}
     for language in LANGUAGES:
         try:
-            titles[language] = forms.text(forms.field(form, f"title_{language}"), max_length=TITLE_MAX,
-                                          required=False)
-            descriptions[language] = forms.text(forms.field(form, f"description_{language}"),
-                                                max_length=DESCRIPTION_MAX, required=False, multiline=True)
+            titles[language] = forms.text(forms.field(form, f"title_{language}"), max_length=TITLE_MAX, required=False)
+            descriptions[language] = forms.text(
+                forms.field(form, f"description_{language}"), max_length=DESCRIPTION_MAX, required=False, multiline=True
+            )
         except Invalid as error:
             errors.add(f"title_{language}", error)
     present = [language for language in LANGUAGES if titles.get(language)]
@@ -117,12 +126,13 @@ def parse_event(form: FormData, interest_slugs: list[str]) -> tuple[EventInput |
             values[name] = forms.text(forms.field(form, name), max_length=limit, required=name == "venue")
         except Invalid as error:
             errors.add(name, error)
-    for name, minimum, maximum, required in (("capacity", 1, CAPACITY_MAX, False),
-                                             ("max_guests", 0, GUEST_LIMIT, False),
-                                             ("reminder_days", 0, 30, False)):
+    for name, minimum, maximum, required in (
+        ("capacity", 1, CAPACITY_MAX, False),
+        ("max_guests", 0, GUEST_LIMIT, False),
+        ("reminder_days", 0, 30, False),
+    ):
         try:
-            values[name] = forms.integer(forms.field(form, name), minimum=minimum, maximum=maximum,
-                                         required=required)
+            values[name] = forms.integer(forms.field(form, name), minimum=minimum, maximum=maximum, required=required)
         except Invalid as error:
             errors.add(name, error)
     try:
@@ -137,14 +147,27 @@ def parse_event(form: FormData, interest_slugs: list[str]) -> tuple[EventInput |
         return None, errors
     reminder = values.get("reminder_days")
     return EventInput(
-        titles=titles, descriptions=descriptions, fallback=fallback, zone=zone_name, starts_at=starts, ends_at=ends,
-        rsvp_deadline=deadline, venue=str(values["venue"]), address=str(values["address"]),
+        titles=titles,
+        descriptions=descriptions,
+        fallback=fallback,
+        zone=zone_name,
+        starts_at=starts,
+        ends_at=ends,
+        rsvp_deadline=deadline,
+        venue=str(values["venue"]),
+        address=str(values["address"]),
         capacity=values.get("capacity"),  # type: ignore[arg-type]
         max_guests=int(values.get("max_guests") or 0),  # type: ignore[call-overload]
-        question=str(values["question"]), public=forms.field(form, "public") in ("1", "on", "yes"),
-        audience=Audience(cities=tuple(cities), languages=tuple(languages), interests=tuple(interests),
-                          ambassadors_only=forms.field(form, "ambassadors_only") in ("1", "on", "yes"),
-                          joined_from=joined_from, joined_until=joined_until),
+        question=str(values["question"]),
+        public=forms.field(form, "public") in ("1", "on", "yes"),
+        audience=Audience(
+            cities=tuple(cities),
+            languages=tuple(languages),
+            interests=tuple(interests),
+            ambassadors_only=forms.field(form, "ambassadors_only") in ("1", "on", "yes"),
+            joined_from=joined_from,
+            joined_until=joined_until,
+        ),
         reminder_days=2 if reminder is None else int(reminder),  # type: ignore[call-overload]
     ), errors
 

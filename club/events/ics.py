@@ -62,7 +62,7 @@ def invitation(event: Event, language: str, url: str, organizer: str, *, cancell
 
 
 def single(event: Event, language: str, url: str) -> str:
-    """"Add to calendar" from the public page: no method, no organizer."""
+    """ "Add to calendar" from the public page: no method, no organizer."""
     calendar = _calendar("PUBLISH")
     _timezones(calendar, [event])
     calendar.add_component(_vevent(event, language, url, None))

@@ -58,8 +58,13 @@ class Event(Base):
     updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
     def title(self, language: str) -> str:
-        return str(getattr(self, f"title_{language}", "") or getattr(self, f"title_{self.fallback}", "")
-                   or self.title_en or self.title_nl or self.title_ja)
+        return str(
+            getattr(self, f"title_{language}", "")
+            or getattr(self, f"title_{self.fallback}", "")
+            or self.title_en
+            or self.title_nl
+            or self.title_ja
+        )
 
     def description(self, language: str) -> str:
         if getattr(self, f"title_{language}", ""):

@@ -28,21 +28,33 @@ from club.templating import templates
 from club.web import NOTICES, Context, redirect_with_notice, render, route
 
 STATUS_NAMES = {"draft": N_("Draft"), "published": N_("Published"), "cancelled": N_("Cancelled")}
-ANSWER_NAMES = {"yes": N_("Coming"), "waiting": N_("On the waiting list"), "no": N_("Not coming"),
-                "pending": N_("Waiting for confirmation")}
+ANSWER_NAMES = {
+    "yes": N_("Coming"),
+    "waiting": N_("On the waiting list"),
+    "no": N_("Not coming"),
+    "pending": N_("Waiting for confirmation"),
+}
 ZONE_NAMES = {"Europe/Brussels": N_("Ghent (Europe/Brussels)"), "Asia/Tokyo": N_("Kanazawa (Asia/Tokyo)")}
 # Messages of service.EventError, marked for translation here.
-ERRORS = (N_("Only a draft can be published."), N_("This event has been cancelled."),
-          N_("Publish the event before inviting."), N_("This event is not open for answers."),
-          N_("The deadline for answers has passed."), N_("Too many guests."),
-          N_("Not enough seats left for that many guests."), N_("Please fill in a name."))
-NOTICES.update({
-    "events.saved": N_("The event is saved."),
-    "events.published": N_("The event is published."),
-    "events.cancelled": N_("The event is cancelled; those who said yes are told."),
-    "events.invited": N_("The invitations are on their way."),
-    "events.answered": N_("Your answer is saved."),
-})
+ERRORS = (
+    N_("Only a draft can be published."),
+    N_("This event has been cancelled."),
+    N_("Publish the event before inviting."),
+    N_("This event is not open for answers."),
+    N_("The deadline for answers has passed."),
+    N_("Too many guests."),
+    N_("Not enough seats left for that many guests."),
+    N_("Please fill in a name."),
+)
+NOTICES.update(
+    {
+        "events.saved": N_("The event is saved."),
+        "events.published": N_("The event is published."),
+        "events.cancelled": N_("The event is cancelled; those who said yes are told."),
+        "events.invited": N_("The invitations are on their way."),
+        "events.answered": N_("Your answer is saved."),
+    }
+)
 
 
 async def _undo(ctx: Context, *objects: object) -> None:
@@ -57,9 +69,15 @@ async def _undo(ctx: Context, *objects: object) -> None:
 
 def _event_context(event: Event) -> dict[str, object]:
     lang = i18n.current_language.get()
-    return {"event": event, "title": event.title(lang), "text_lang": event.text_language(lang),
-            "description": description_html(event, lang), "times": service.times_of(event),
-            "STATUS_NAMES": STATUS_NAMES, "ANSWER_NAMES": ANSWER_NAMES}
+    return {
+        "event": event,
+        "title": event.title(lang),
+        "text_lang": event.text_language(lang),
+        "description": description_html(event, lang),
+        "times": service.times_of(event),
+        "STATUS_NAMES": STATUS_NAMES,
+        "ANSWER_NAMES": ANSWER_NAMES,
+    }
 
 
 async def _event_or_404(request: Request, ctx: Context, *, public: bool = False) -> Event:
@@ -71,12 +89,19 @@ async def _event_or_404(request: Request, ctx: Context, *, public: bool = False)
 
 # ---- public ----------------------------------------------------------------------------------------------------
 
+
 async def events_list(request: Request, ctx: Context) -> Response:
     db = ctx.db
-    return render(request, "events/list.html", {
-        "upcoming": await service.upcoming_public(db), "past": await service.past_public(db, limit=20),
-        "lang": i18n.current_language.get(), "times_of": service.times_of,
-    })
+    return render(
+        request,
+        "events/list.html",
+        {
+            "upcoming": await service.upcoming_public(db),
+            "past": await service.past_public(db, limit=20),
+            "lang": i18n.current_language.get(),
+            "times_of": service.times_of,
+        },
+    )
 
 
 async def event_page(request: Request, ctx: Context) -> Response:
@@ -86,20 +111,37 @@ async def event_page(request: Request, ctx: Context) -> Response:
     return await _event_page(request, ctx, event)
 
 
-async def _event_page(request: Request, ctx: Context, event: Event, *, status_code: int = 200,
-                      errors: forms.Errors | None = None, values: dict[str, object] | None = None,
-                      problem: str | None = None) -> Response:
+async def _event_page(
+    request: Request,
+    ctx: Context,
+    event: Event,
+    *,
+    status_code: int = 200,
+    errors: forms.Errors | None = None,
+    values: dict[str, object] | None = None,
+    problem: str | None = None,
+) -> Response:
     person: Person | None = ctx.person
     mine = await service.rsvp_of(ctx.db, event.id, person.id) if person else None
     if not event.public and mine is None and (person is None or person.role != "admin"):
         raise HTTPException(404)
     numbers = await service.counts(ctx.db, event.id)
-    return render(request, "events/event.html", {
-        **_event_context(event), "mine": mine, "free": numbers.free(event.capacity),
-        "map_url": "https://www.openstreetmap.org/search?query=" + _quote(f"{event.venue} {event.address}"),
-        "errors": errors or {}, "join_values": values or {"guests": "0", "newsletter": "1"}, "problem": problem,
-        "CITIES": CITIES, "CITY_NAMES": labels.CITIES,
-    }, status_code=status_code)
+    return render(
+        request,
+        "events/event.html",
+        {
+            **_event_context(event),
+            "mine": mine,
+            "free": numbers.free(event.capacity),
+            "map_url": "https://www.openstreetmap.org/search?query=" + _quote(f"{event.venue} {event.address}"),
+            "errors": errors or {},
+            "join_values": values or {"guests": "0", "newsletter": "1"},
+            "problem": problem,
+            "CITIES": CITIES,
+            "CITY_NAMES": labels.CITIES,
+        },
+        status_code=status_code,
+    )
 
 
 def _quote(text: str) -> str:
@@ -112,8 +154,11 @@ async def event_ics(request: Request, ctx: Context) -> Response:
     event = await _event_or_404(request, ctx, public=True)
     lang = i18n.current_language.get()
     body = ics.single(event, lang, service.event_url(ctx.settings, event))
-    return Response(body, media_type="text/calendar; charset=utf-8",
-                    headers={"Content-Disposition": f'attachment; filename="event-{event.id}.ics"'})
+    return Response(
+        body,
+        media_type="text/calendar; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="event-{event.id}.ics"'},
+    )
 
 
 async def feed_ics(request: Request, ctx: Context) -> Response:
@@ -128,16 +173,28 @@ async def feed_atom(request: Request, ctx: Context) -> Response:
     lang = i18n.current_language.get()
     settings = ctx.settings
     events = await service.upcoming_public(ctx.db)
-    entries = [{"title": event.title(lang), "url": service.event_url(settings, event), "event": event,
-                "summary": plain_description(event, lang), "updated": event.updated_at} for event in events]
+    entries = [
+        {
+            "title": event.title(lang),
+            "url": service.event_url(settings, event),
+            "event": event,
+            "summary": plain_description(event, lang),
+            "updated": event.updated_at,
+        }
+        for event in events
+    ]
     xml = templates.get_template("events/feed.xml").render(
-        lang=lang, entries=entries, self_url=settings.absolute_url("/events/feed.xml"),
-        list_url=settings.absolute_url("/events"), updated=max((e.updated_at for e in events), default=utcnow()),
+        lang=lang,
+        entries=entries,
+        self_url=settings.absolute_url("/events/feed.xml"),
+        list_url=settings.absolute_url("/events"),
+        updated=max((e.updated_at for e in events), default=utcnow()),
     )
     return Response(xml, media_type="application/atom+xml; charset=utf-8")
 
 
 # ---- answers ---------------------------------------------------------------------------------------------------
+
 
 async def _person_from_token(request: Request, ctx: Context, event: Event) -> Person:
     person_id = request.path_params["person_id"]
@@ -160,34 +217,57 @@ async def rsvp_page(request: Request, ctx: Context) -> Response:
     return await _render_answer(request, ctx, event, person, status_code=200)
 
 
-async def _render_answer(request: Request, ctx: Context, event: Event, person: Person, *, status_code: int,
-                         errors: forms.Errors | None = None, values: dict[str, object] | None = None,
-                         problem: str | None = None) -> Response:
+async def _render_answer(
+    request: Request,
+    ctx: Context,
+    event: Event,
+    person: Person,
+    *,
+    status_code: int,
+    errors: forms.Errors | None = None,
+    values: dict[str, object] | None = None,
+    problem: str | None = None,
+) -> Response:
     mine = await service.rsvp_of(ctx.db, event.id, person.id)
     suggested = request.query_params.get("answer", "")
     if values is None:
-        values = {"answer": mine.status if mine and mine.status in ("yes", "waiting") else suggested,
-                  "guests": str(mine.guests) if mine else "0", "note": mine.answer if mine else ""}
-    return render(request, "events/answer.html", {
-        **_event_context(event), "invitee": person, "mine": mine, "errors": errors or {}, "values": values,
-        "problem": problem, "action": request.url.path, "settings_url": service.ticket_url,
-        "ticket_url": service.ticket_url(ctx.settings, mine) if mine and mine.status == "yes" else None,
-    }, status_code=status_code)
+        values = {
+            "answer": mine.status if mine and mine.status in ("yes", "waiting") else suggested,
+            "guests": str(mine.guests) if mine else "0",
+            "note": mine.answer if mine else "",
+        }
+    return render(
+        request,
+        "events/answer.html",
+        {
+            **_event_context(event),
+            "invitee": person,
+            "mine": mine,
+            "errors": errors or {},
+            "values": values,
+            "problem": problem,
+            "action": request.url.path,
+            "settings_url": service.ticket_url,
+            "ticket_url": service.ticket_url(ctx.settings, mine) if mine and mine.status == "yes" else None,
+        },
+        status_code=status_code,
+    )
 
 
 async def _record_answer(request: Request, ctx: Context, event: Event, person: Person, back: str) -> Response:
     form = ctx.form
     coming, guests, note, errors = parse_answer(form, event)
     if errors:
-        return await _render_answer(request, ctx, event, person, status_code=400, errors=errors,
-                                    values=form_values(form))
+        return await _render_answer(
+            request, ctx, event, person, status_code=400, errors=errors, values=form_values(form)
+        )
     try:
-        await service.answer(ctx.db, ctx.settings, event, person, coming=coming, guests=guests,
-                             note=note)
+        await service.answer(ctx.db, ctx.settings, event, person, coming=coming, guests=guests, note=note)
     except EventError as error:
         await _undo(ctx, event, person)
-        return await _render_answer(request, ctx, event, person, status_code=409, values=form_values(form),
-                                    problem=error.message)
+        return await _render_answer(
+            request, ctx, event, person, status_code=409, values=form_values(form), problem=error.message
+        )
     return redirect_with_notice(request, back, "events.answered")
 
 
@@ -219,8 +299,9 @@ async def join_and_answer(request: Request, ctx: Context) -> Response:
     coming, guests, note, errors = parse_answer(form, event)
     errors.update(parsed.errors)
     if parsed.value is None or errors:
-        return await _event_page(request, ctx, event, status_code=400, errors=errors,
-                                 values={**parsed.values, **form_values(form)})
+        return await _event_page(
+            request, ctx, event, status_code=400, errors=errors, values={**parsed.values, **form_values(form)}
+        )
     try:
         service._check_open(event, utcnow())
         await members.join(ctx.db, ctx.settings, parsed.value)
@@ -229,8 +310,7 @@ async def join_and_answer(request: Request, ctx: Context) -> Response:
             await service.hold_answer(ctx.db, event, person, guests=guests, note=note)
     except EventError as error:
         await _undo(ctx, event)
-        return await _event_page(request, ctx, event, status_code=409, problem=error.message,
-                                 values=form_values(form))
+        return await _event_page(request, ctx, event, status_code=409, problem=error.message, values=form_values(form))
     return render(request, "events/joined.html", _event_context(event))
 
 
@@ -241,8 +321,7 @@ async def ticket_page(request: Request, ctx: Context) -> Response:
         raise HTTPException(404)
     url = service.ticket_url(ctx.settings, rsvp)
     qr = segno.make(url, error="m").svg_inline(scale=6, border=2)
-    return render(request, "events/ticket.html", {**_event_context(event), "rsvp": rsvp, "qr": qr,
-                                                  "ticket_url": url})
+    return render(request, "events/ticket.html", {**_event_context(event), "rsvp": rsvp, "qr": qr, "ticket_url": url})
 
 
 async def ticket_qr(request: Request, ctx: Context) -> Response:
@@ -255,6 +334,7 @@ async def ticket_qr(request: Request, ctx: Context) -> Response:
 
 
 # ---- the door --------------------------------------------------------------------------------------------------
+
 
 def _door_keeper(ctx: Context) -> Person:
     person = ctx.me
@@ -271,16 +351,32 @@ RESULT_NAMES = {
 }
 
 
-async def _door(request: Request, ctx: Context, event: Event, *, result: service.CheckIn | None = None,
-                status_code: int = 200, problem: str | None = None) -> Response:
+async def _door(
+    request: Request,
+    ctx: Context,
+    event: Event,
+    *,
+    result: service.CheckIn | None = None,
+    status_code: int = 200,
+    problem: str | None = None,
+) -> Response:
     search = request.query_params.get("q", "")[:100]
     db = ctx.db
-    return render(request, "events/door.html", {
-        **_event_context(event), "search": search,
-        "found": await service.rsvps(db, event.id, search=search) if search else [],
-        "numbers": await service.counts(db, event.id), "result": result, "RESULT_NAMES": RESULT_NAMES,
-        "problem": problem,
-    }, status_code=status_code, headers={"Permissions-Policy": "camera=(self), microphone=(), geolocation=()"})
+    return render(
+        request,
+        "events/door.html",
+        {
+            **_event_context(event),
+            "search": search,
+            "found": await service.rsvps(db, event.id, search=search) if search else [],
+            "numbers": await service.counts(db, event.id),
+            "result": result,
+            "RESULT_NAMES": RESULT_NAMES,
+            "problem": problem,
+        },
+        status_code=status_code,
+        headers={"Permissions-Policy": "camera=(self), microphone=(), geolocation=()"},
+    )
 
 
 async def door(request: Request, ctx: Context) -> Response:
@@ -290,10 +386,15 @@ async def door(request: Request, ctx: Context) -> Response:
 
 def _result_json(result: service.CheckIn, numbers: service.Counts) -> dict[str, object]:
     rsvp = result.rsvp
-    return {"outcome": result.outcome, "message": _(RESULT_NAMES[result.outcome]),
-            "name": rsvp.name if rsvp else "", "guests": rsvp.guests if rsvp else 0,
-            "guests_text": i18n.ngettext("%(num)s guest", "%(num)s guests", rsvp.guests) if rsvp else "",
-            "arrived": numbers.arrived, "expected": numbers.seats}
+    return {
+        "outcome": result.outcome,
+        "message": _(RESULT_NAMES[result.outcome]),
+        "name": rsvp.name if rsvp else "",
+        "guests": rsvp.guests if rsvp else 0,
+        "guests_text": i18n.ngettext("%(num)s guest", "%(num)s guests", rsvp.guests) if rsvp else "",
+        "arrived": numbers.arrived,
+        "expected": numbers.seats,
+    }
 
 
 async def door_check_in(request: Request, ctx: Context) -> Response:
@@ -320,8 +421,7 @@ async def door_walk_in(request: Request, ctx: Context) -> Response:
     form = ctx.form
     try:
         guests = forms.integer(forms.field(form, "guests") or "0", minimum=0, maximum=service.GUEST_LIMIT) or 0
-        rsvp = await service.walk_in(ctx.db, event, keeper, name=forms.field(form, "name"),
-                                     guests=guests)
+        rsvp = await service.walk_in(ctx.db, event, keeper, name=forms.field(form, "name"), guests=guests)
     except forms.Invalid:
         return await _door(request, ctx, event, status_code=400, problem=N_("Too many guests."))
     except EventError as error:
@@ -333,25 +433,33 @@ async def door_count(request: Request, ctx: Context) -> Response:
     _door_keeper(ctx)
     event = await _event_or_404(request, ctx)
     numbers = await service.counts(ctx.db, event.id)
-    return JSONResponse({"arrived": numbers.arrived, "expected": numbers.seats},
-                        headers={"Cache-Control": "no-store"})
+    return JSONResponse({"arrived": numbers.arrived, "expected": numbers.seats}, headers={"Cache-Control": "no-store"})
 
 
 # ---- admin -----------------------------------------------------------------------------------------------------
 
+
 async def _edit_context(ctx: Context) -> dict[str, object]:
     lang = i18n.current_language.get()
-    return {"interests": await interest_choices(ctx.db, lang), "CITIES": CITIES,
-            "CITY_NAMES": labels.CITIES, "ZONES": ZONES, "ZONE_NAMES": ZONE_NAMES, "STATUS_NAMES": STATUS_NAMES}
+    return {
+        "interests": await interest_choices(ctx.db, lang),
+        "CITIES": CITIES,
+        "CITY_NAMES": labels.CITIES,
+        "ZONES": ZONES,
+        "ZONE_NAMES": ZONE_NAMES,
+        "STATUS_NAMES": STATUS_NAMES,
+    }
 
 
 async def admin_list(request: Request, ctx: Context) -> Response:
     db = ctx.db
     events = await service.all_events(db)
     numbers = {event.id: await service.counts(db, event.id) for event in events}
-    return render(request, "events/admin_list.html", {"events": events, "numbers": numbers,
-                                                      "STATUS_NAMES": STATUS_NAMES,
-                                                      "lang": i18n.current_language.get()})
+    return render(
+        request,
+        "events/admin_list.html",
+        {"events": events, "numbers": numbers, "STATUS_NAMES": STATUS_NAMES, "lang": i18n.current_language.get()},
+    )
 
 
 async def admin_new(request: Request, ctx: Context) -> Response:
@@ -364,22 +472,43 @@ async def admin_create(request: Request, ctx: Context) -> Response:
     context = await _edit_context(ctx)
     data, errors = parse_event(form, [slug for slug, _label in context["interests"]])  # type: ignore[attr-defined]
     if data is None:
-        return render(request, "events/edit.html", {**context, "event": None, "errors": errors,
-                                                    "values": form_values(form)}, status_code=400)
+        return render(
+            request,
+            "events/edit.html",
+            {**context, "event": None, "errors": errors, "values": form_values(form)},
+            status_code=400,
+        )
     event = await service.create(ctx.db, data)
     audit.about(request, "event", event.id)
     return redirect_with_notice(request, ctx.url("admin_event", event_id=event.id), "events.saved")
 
 
-async def _admin_page(request: Request, ctx: Context, event: Event, *, status_code: int = 200,
-                      errors: forms.Errors | None = None, values: dict[str, object] | None = None,
-                      problem: str | None = None) -> Response:
+async def _admin_page(
+    request: Request,
+    ctx: Context,
+    event: Event,
+    *,
+    status_code: int = 200,
+    errors: forms.Errors | None = None,
+    values: dict[str, object] | None = None,
+    problem: str | None = None,
+) -> Response:
     db = ctx.db
-    return render(request, "events/edit.html", {
-        **await _edit_context(ctx), "event": event, "errors": errors or {},
-        "values": values if values is not None else values_of(event), "numbers": await service.counts(db, event.id),
-        "attendees": await service.rsvps(db, event.id), "problem": problem, "ANSWER_NAMES": ANSWER_NAMES,
-    }, status_code=status_code)
+    return render(
+        request,
+        "events/edit.html",
+        {
+            **await _edit_context(ctx),
+            "event": event,
+            "errors": errors or {},
+            "values": values if values is not None else values_of(event),
+            "numbers": await service.counts(db, event.id),
+            "attendees": await service.rsvps(db, event.id),
+            "problem": problem,
+            "ANSWER_NAMES": ANSWER_NAMES,
+        },
+        status_code=status_code,
+    )
 
 
 async def admin_event(request: Request, ctx: Context) -> Response:
@@ -435,10 +564,20 @@ async def admin_attendees_csv(request: Request, ctx: Context) -> Response:
     writer = csv.writer(buffer)
     writer.writerow([_("Name"), _("Answer"), _("Guests"), event.question or _("Note"), _("Checked in")])
     for rsvp in await service.rsvps(ctx.db, event.id):
-        writer.writerow([safe_cell(rsvp.name), _(ANSWER_NAMES[rsvp.status]), rsvp.guests, safe_cell(rsvp.answer),
-                         i18n.format_datetime(rsvp.checked_in_at, "short") if rsvp.checked_in_at else ""])
-    return Response("\ufeff" + buffer.getvalue(), media_type="text/csv; charset=utf-8",
-                    headers={"Content-Disposition": f'attachment; filename="event-{event.id}-attendees.csv"'})
+        writer.writerow(
+            [
+                safe_cell(rsvp.name),
+                _(ANSWER_NAMES[rsvp.status]),
+                rsvp.guests,
+                safe_cell(rsvp.answer),
+                i18n.format_datetime(rsvp.checked_in_at, "short") if rsvp.checked_in_at else "",
+            ]
+        )
+    return Response(
+        "\ufeff" + buffer.getvalue(),
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="event-{event.id}-attendees.csv"'},
+    )
 
 
 routes: list[BaseRoute] = [
@@ -464,8 +603,8 @@ routes: list[BaseRoute] = [
     route("/admin/events/{event_id:int}", admin_update, methods=("POST",), role="admin"),
     route("/admin/events/{event_id:int}/publish", admin_publish, methods=("POST",), role="admin"),
     route("/admin/events/{event_id:int}/cancel", admin_cancel, methods=("POST",), role="admin"),
-    route("/admin/events/{event_id:int}/invite", admin_invite, methods=("POST",), role="admin",
-          name="admin_event_invite"),
+    route(
+        "/admin/events/{event_id:int}/invite", admin_invite, methods=("POST",), role="admin", name="admin_event_invite"
+    ),
     route("/admin/events/{event_id:int}/attendees.csv", admin_attendees_csv, role="admin"),
 ]
-

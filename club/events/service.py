@@ -41,6 +41,7 @@ class EventError(Exception):
 
 # ---- reading ---------------------------------------------------------------------------------------------------
 
+
 async def get(db: AsyncSession, event_id: int) -> Event | None:
     return await db.get(Event, event_id)
 
@@ -66,8 +67,9 @@ async def past_public(db: AsyncSession, *, now: dt.datetime | None = None, limit
 
 
 async def next_public(db: AsyncSession) -> Event | None:
-    rows = await db.execute(_public().where(Event.status == "published", Event.starts_at >= utcnow())
-                            .order_by(Event.starts_at).limit(1))
+    rows = await db.execute(
+        _public().where(Event.status == "published", Event.starts_at >= utcnow()).order_by(Event.starts_at).limit(1)
+    )
     return rows.scalar_one_or_none()
 
 
@@ -85,15 +87,17 @@ class Counts:
 
 async def counts(db: AsyncSession, event_id: int) -> Counts:
     seats = 1 + Rsvp.guests
-    row = (await db.execute(
-        select(
-            func.count().filter(Rsvp.status == "yes"),
-            func.coalesce(func.sum(case((Rsvp.status == "yes", seats), else_=0)), 0),
-            func.count().filter(Rsvp.status == "waiting"),
-            func.count().filter(Rsvp.status == "no"),
-            func.coalesce(func.sum(case((Rsvp.checked_in_at.is_not(None), seats), else_=0)), 0),
-        ).where(Rsvp.event_id == event_id)
-    )).one()
+    row = (
+        await db.execute(
+            select(
+                func.count().filter(Rsvp.status == "yes"),
+                func.coalesce(func.sum(case((Rsvp.status == "yes", seats), else_=0)), 0),
+                func.count().filter(Rsvp.status == "waiting"),
+                func.count().filter(Rsvp.status == "no"),
+                func.coalesce(func.sum(case((Rsvp.checked_in_at.is_not(None), seats), else_=0)), 0),
+            ).where(Rsvp.event_id == event_id)
+        )
+    ).one()
     return Counts(*(int(value) for value in row))
 
 
@@ -113,7 +117,8 @@ async def rsvps(db: AsyncSession, event_id: int, *, search: str = "") -> list[Rs
 
 async def tickets_of(db: AsyncSession, person_id: int) -> list[tuple[Rsvp, Event]]:
     rows = await db.execute(
-        select(Rsvp, Event).join(Event, Event.id == Rsvp.event_id)
+        select(Rsvp, Event)
+        .join(Event, Event.id == Rsvp.event_id)
         .where(Rsvp.person_id == person_id, Event.ends_at >= utcnow() - dt.timedelta(days=1))
         .order_by(Event.starts_at)
     )
@@ -121,6 +126,7 @@ async def tickets_of(db: AsyncSession, person_id: int) -> list[tuple[Rsvp, Event
 
 
 # ---- changing events -------------------------------------------------------------------------------------------
+
 
 @dataclass
 class EventInput:
@@ -154,8 +160,9 @@ def _apply(event: Event, data: EventInput) -> None:
 
 
 async def create(db: AsyncSession, data: EventInput) -> Event:
-    event = Event(uid=f"{secrets.token_hex(12)}@events.ghent-kanazawa", status="draft", sequence=0, invited=0,
-                  answers_version=0)
+    event = Event(
+        uid=f"{secrets.token_hex(12)}@events.ghent-kanazawa", status="draft", sequence=0, invited=0, answers_version=0
+    )
     _apply(event, data)
     db.add(event)
     await db.flush()
@@ -201,6 +208,7 @@ async def cancel(db: AsyncSession, settings: Settings, event: Event) -> int:
 
 # ---- mail ------------------------------------------------------------------------------------------------------
 
+
 def event_url(settings: Settings, event: Event) -> str:
     return settings.absolute_url(f"/events/{event.id}")
 
@@ -220,8 +228,10 @@ def check_token(settings: Settings, event_id: int, person_id: int, token: str) -
 
 
 def times_of(event: Event) -> dict[str, dt.datetime]:
-    return {"ghent_start": event.starts_at.astimezone(ZoneInfo("Europe/Brussels")),
-            "kanazawa_start": event.starts_at.astimezone(ZoneInfo("Asia/Tokyo"))}
+    return {
+        "ghent_start": event.starts_at.astimezone(ZoneInfo("Europe/Brussels")),
+        "kanazawa_start": event.starts_at.astimezone(ZoneInfo("Asia/Tokyo")),
+    }
 
 
 SUBJECTS = {
@@ -240,25 +250,60 @@ def render_mail(name: str, language: str, **context: Any) -> tuple[str, str, str
     event: Event = context["event"]
     with use_language(language) as lang:
         subject = _(SUBJECTS[name], title=event.title(lang))
-        values = {"lang": lang, "subject": subject, "title": event.title(lang), "kind": name, "ticket_url": None,
-                  **context}
+        values = {
+            "lang": lang,
+            "subject": subject,
+            "title": event.title(lang),
+            "kind": name,
+            "ticket_url": None,
+            **context,
+        }
         text = templates.get_template("events/mail/mail.txt").render(values)
         html = templates.get_template("events/mail/mail.html").render(values)
     return subject, text, html
 
 
-async def _send(db: AsyncSession, settings: Settings, event: Event, name: str, *, person_id: int, email: str,
-                person_name: str, language: str, calendar: str | None = None, **context: Any) -> None:
+async def _send(
+    db: AsyncSession,
+    settings: Settings,
+    event: Event,
+    name: str,
+    *,
+    person_id: int,
+    email: str,
+    person_name: str,
+    language: str,
+    calendar: str | None = None,
+    **context: Any,
+) -> None:
     language = language if language in LANGUAGES else "en"
     subject, text, html = render_mail(
-        name, language, event=event, event_url=event_url(settings, event),
-        rsvp_url=rsvp_url(settings, event.id, person_id), **context,
+        name,
+        language,
+        event=event,
+        event_url=event_url(settings, event),
+        rsvp_url=rsvp_url(settings, event.id, person_id),
+        **context,
     )
-    delivery = await queue_mail(db, to_email=email, to_name=person_name, subject=subject, text=text, html=html,
-                                language=language, kind=f"event-{name}", person_id=person_id)
+    delivery = await queue_mail(
+        db,
+        to_email=email,
+        to_name=person_name,
+        subject=subject,
+        text=text,
+        html=html,
+        language=language,
+        kind=f"event-{name}",
+        person_id=person_id,
+    )
     if calendar is not None:
-        await attach(db, delivery.mail_id, filename="event.ics", content_type="text/calendar; charset=utf-8; "
-                     f"method={'CANCEL' if name == 'cancelled' else 'REQUEST'}", content=calendar)
+        await attach(
+            db,
+            delivery.mail_id,
+            filename="event.ics",
+            content_type=f"text/calendar; charset=utf-8; method={'CANCEL' if name == 'cancelled' else 'REQUEST'}",
+            content=calendar,
+        )
 
 
 def _organizer(settings: Settings) -> str:
@@ -267,10 +312,12 @@ def _organizer(settings: Settings) -> str:
     return parseaddr(settings.mail_from)[1] or "club@localhost"
 
 
-async def _mail_answers(db: AsyncSession, settings: Settings, event: Event, statuses: tuple[str, ...],
-                        name: str) -> int:
+async def _mail_answers(
+    db: AsyncSession, settings: Settings, event: Event, statuses: tuple[str, ...], name: str
+) -> int:
     rows = await db.execute(
-        select(Person.id, Person.email, Person.name, Person.language).join(Rsvp, Rsvp.person_id == Person.id)
+        select(Person.id, Person.email, Person.name, Person.language)
+        .join(Rsvp, Rsvp.person_id == Person.id)
         .where(Rsvp.event_id == event.id, Rsvp.status.in_(statuses), Person.suppressed_at.is_(None))
     )
     told = 0
@@ -278,10 +325,20 @@ async def _mail_answers(db: AsyncSession, settings: Settings, event: Event, stat
     for person_id, email, person_name, language in rows:
         lang = language if language in LANGUAGES else "en"
         if lang not in calendars:
-            calendars[lang] = ics.invitation(event, lang, event_url(settings, event), _organizer(settings),
-                                             cancelled=name == "cancelled")
-        await _send(db, settings, event, name, person_id=person_id, email=email, person_name=person_name,
-                    language=lang, calendar=calendars[lang])
+            calendars[lang] = ics.invitation(
+                event, lang, event_url(settings, event), _organizer(settings), cancelled=name == "cancelled"
+            )
+        await _send(
+            db,
+            settings,
+            event,
+            name,
+            person_id=person_id,
+            email=email,
+            person_name=person_name,
+            language=lang,
+            calendar=calendars[lang],
+        )
         told += 1
     return told
 
@@ -305,8 +362,13 @@ async def invite(db: AsyncSession, settings: Settings, event: Event) -> int:
             lang = language if language in LANGUAGES else "en"
             if lang not in bodies:
                 subject, text, html = render_mail(
-                    "invitation", lang, event=event, event_url=event_url(settings, event), rsvp_url=marker,
-                    yes_url=marker + "?answer=yes", no_url=marker + "?answer=no",
+                    "invitation",
+                    lang,
+                    event=event,
+                    event_url=event_url(settings, event),
+                    rsvp_url=marker,
+                    yes_url=marker + "?answer=yes",
+                    no_url=marker + "?answer=no",
                 )
                 calendar = ics.invitation(event, lang, event_url(settings, event), _organizer(settings))
                 bodies[lang] = (subject, text, html, calendar)
@@ -322,9 +384,14 @@ async def invite(db: AsyncSession, settings: Settings, event: Event) -> int:
 INVITE_CHUNK = 2000
 
 
-async def _queue_invitations(db: AsyncSession, settings: Settings, event: Event,
-                             chunk: list[tuple[int, str, str, str]], bodies: dict[str, tuple[str, str, str, str]],
-                             marker: str) -> int:
+async def _queue_invitations(
+    db: AsyncSession,
+    settings: Settings,
+    event: Event,
+    chunk: list[tuple[int, str, str, str]],
+    bodies: dict[str, tuple[str, str, str, str]],
+    marker: str,
+) -> int:
     now = utcnow()
     mails: list[dict[str, object]] = []
     recipients: list[tuple[int, str, str, str]] = []
@@ -336,10 +403,20 @@ async def _queue_invitations(db: AsyncSession, settings: Settings, event: Event,
             continue
         subject, text, html, _calendar = bodies[lang]
         url = rsvp_url(settings, event.id, person_id)
-        mails.append({"kind": "event-invitation", "priority": PRIORITY_TRANSACTIONAL, "language": lang,
-                      "subject": subject, "text": text.replace(marker, url), "html": html.replace(marker, url),
-                      "bulk": False, "reference": f"event:{event.id}", "token": secrets.token_hex(8),
-                      "created_at": now})
+        mails.append(
+            {
+                "kind": "event-invitation",
+                "priority": PRIORITY_TRANSACTIONAL,
+                "language": lang,
+                "subject": subject,
+                "text": text.replace(marker, url),
+                "html": html.replace(marker, url),
+                "bulk": False,
+                "reference": f"event:{event.id}",
+                "token": secrets.token_hex(8),
+                "created_at": now,
+            }
+        )
         recipients.append((person_id, address.email, address.name, lang))
     if not mails:
         return 0
@@ -348,24 +425,46 @@ async def _queue_invitations(db: AsyncSession, settings: Settings, event: Event,
     before = int((await db.execute(select(func.coalesce(func.max(Mail.id), 0)))).scalar_one())
     await db.execute(insert(cast(Table, Mail.__table__)), mails)
     tokens = [str(mail["token"]) for mail in mails]
-    found = dict((await db.execute(select(Mail.token, Mail.id).where(Mail.id > before,
-                                                                      Mail.reference == f"event:{event.id}"))).all())
+    found = dict(
+        (
+            await db.execute(select(Mail.token, Mail.id).where(Mail.id > before, Mail.reference == f"event:{event.id}"))
+        ).all()
+    )
     ids = [found[token] for token in tokens]
-    await db.execute(insert(cast(Table, Delivery.__table__)), [
-        {"mail_id": mail_id, "person_id": person_id, "to_email": email, "to_name": name,
-         "priority": PRIORITY_TRANSACTIONAL, "status": DeliveryStatus.QUEUED.value, "attempts": 0,
-         "next_attempt_at": now, "created_at": now}
-        for mail_id, (person_id, email, name, _lang) in zip(ids, recipients, strict=True)
-    ])
-    await db.execute(insert(cast(Table, Attachment.__table__)), [
-        {"mail_id": mail_id, "filename": "invitation.ics", "content_type": "text/calendar; charset=utf-8; "
-         "method=REQUEST", "content": bodies[lang][3]}
-        for mail_id, (_person_id, _email, _name, lang) in zip(ids, recipients, strict=True)
-    ])
+    await db.execute(
+        insert(cast(Table, Delivery.__table__)),
+        [
+            {
+                "mail_id": mail_id,
+                "person_id": person_id,
+                "to_email": email,
+                "to_name": name,
+                "priority": PRIORITY_TRANSACTIONAL,
+                "status": DeliveryStatus.QUEUED.value,
+                "attempts": 0,
+                "next_attempt_at": now,
+                "created_at": now,
+            }
+            for mail_id, (person_id, email, name, _lang) in zip(ids, recipients, strict=True)
+        ],
+    )
+    await db.execute(
+        insert(cast(Table, Attachment.__table__)),
+        [
+            {
+                "mail_id": mail_id,
+                "filename": "invitation.ics",
+                "content_type": "text/calendar; charset=utf-8; method=REQUEST",
+                "content": bodies[lang][3],
+            }
+            for mail_id, (_person_id, _email, _name, lang) in zip(ids, recipients, strict=True)
+        ],
+    )
     return len(ids)
 
 
 # ---- answers ---------------------------------------------------------------------------------------------------
+
 
 def _check_open(event: Event, now: dt.datetime) -> None:
     if event.status == "cancelled":
@@ -381,20 +480,34 @@ def _check_open(event: Event, now: dt.datetime) -> None:
 async def _lock(db: AsyncSession, event: Event) -> None:
     """Take the event's row for this transaction before counting seats: a second answer for the last seat
     waits here until the first is committed, then counts it."""
-    await db.execute(update(Event).where(Event.id == event.id).values(answers_version=Event.answers_version + 1)
-                     .execution_options(synchronize_session=False))
+    await db.execute(
+        update(Event)
+        .where(Event.id == event.id)
+        .values(answers_version=Event.answers_version + 1)
+        .execution_options(synchronize_session=False)
+    )
 
 
 async def _seats_taken(db: AsyncSession, event_id: int, *, besides: int | None = None) -> int:
-    statement = select(func.coalesce(func.sum(1 + Rsvp.guests), 0)).where(Rsvp.event_id == event_id,
-                                                                          Rsvp.status == "yes")
+    statement = select(func.coalesce(func.sum(1 + Rsvp.guests), 0)).where(
+        Rsvp.event_id == event_id, Rsvp.status == "yes"
+    )
     if besides is not None:
         statement = statement.where(Rsvp.id != besides)
     return int((await db.execute(statement)).scalar_one())
 
 
-async def answer(db: AsyncSession, settings: Settings, event: Event, person: Person, *, coming: bool,
-                 guests: int = 0, note: str = "", now: dt.datetime | None = None) -> Rsvp:
+async def answer(
+    db: AsyncSession,
+    settings: Settings,
+    event: Event,
+    person: Person,
+    *,
+    coming: bool,
+    guests: int = 0,
+    note: str = "",
+    now: dt.datetime | None = None,
+) -> Rsvp:
     """Record a person's answer. A yes gets a seat while there is room, else a place on the waiting list; a no
     (or a cancelled yes) frees the seat for the first in line, who is mailed. The confirmation mail carries the
     ticket. Raises EventError (nothing changed) when the event is closed or the guests are too many."""
@@ -406,8 +519,16 @@ async def answer(db: AsyncSession, settings: Settings, event: Event, person: Per
     rsvp = await rsvp_of(db, event.id, person.id)
     before = rsvp.status if rsvp else None
     if rsvp is None:
-        rsvp = Rsvp(event_id=event.id, person_id=person.id, ticket=secrets.token_urlsafe(18), guests=0, answer="",
-                    walk_in=False, status="no", name=person.name)
+        rsvp = Rsvp(
+            event_id=event.id,
+            person_id=person.id,
+            ticket=secrets.token_urlsafe(18),
+            guests=0,
+            answer="",
+            walk_in=False,
+            status="no",
+            name=person.name,
+        )
         db.add(rsvp)
     rsvp.name, rsvp.answer = person.name, note[:1000]
     if not coming:
@@ -417,8 +538,10 @@ async def answer(db: AsyncSession, settings: Settings, event: Event, person: Per
             await _promote(db, settings, event)
         return rsvp
     if before == "yes":
-        if event.capacity is not None and await _seats_taken(db, event.id, besides=rsvp.id) + 1 + guests \
-                > event.capacity:
+        if (
+            event.capacity is not None
+            and await _seats_taken(db, event.id, besides=rsvp.id) + 1 + guests > event.capacity
+        ):
             raise EventError("Not enough seats left for that many guests.")
         changed = rsvp.guests != guests
         rsvp.guests = guests
@@ -430,16 +553,33 @@ async def answer(db: AsyncSession, settings: Settings, event: Event, person: Per
     if event.capacity is None or await _seats_taken(db, event.id) + 1 + guests <= event.capacity:
         rsvp.status, rsvp.waitlisted_at = "yes", None
         await db.flush()
-        await _send(db, settings, event, "confirmed", person_id=person.id, email=person.email,
-                    person_name=person.name, language=person.language, ticket=rsvp, ticket_url=ticket_url(
-                        settings, rsvp), calendar=ics.invitation(event, person.language, event_url(settings, event),
-                                                                 _organizer(settings)))
+        await _send(
+            db,
+            settings,
+            event,
+            "confirmed",
+            person_id=person.id,
+            email=person.email,
+            person_name=person.name,
+            language=person.language,
+            ticket=rsvp,
+            ticket_url=ticket_url(settings, rsvp),
+            calendar=ics.invitation(event, person.language, event_url(settings, event), _organizer(settings)),
+        )
     else:
         if before != "waiting":
             rsvp.status, rsvp.waitlisted_at = "waiting", now
             await db.flush()
-            await _send(db, settings, event, "waiting", person_id=person.id, email=person.email,
-                        person_name=person.name, language=person.language)
+            await _send(
+                db,
+                settings,
+                event,
+                "waiting",
+                person_id=person.id,
+                email=person.email,
+                person_name=person.name,
+                language=person.language,
+            )
         await db.flush()
     return rsvp
 
@@ -449,8 +589,9 @@ async def _promote(db: AsyncSession, settings: Settings, event: Event) -> int:
     if event.status != "published":
         return 0
     promoted = 0
-    rows = await db.execute(select(Rsvp).where(Rsvp.event_id == event.id, Rsvp.status == "waiting")
-                            .order_by(Rsvp.waitlisted_at, Rsvp.id))
+    rows = await db.execute(
+        select(Rsvp).where(Rsvp.event_id == event.id, Rsvp.status == "waiting").order_by(Rsvp.waitlisted_at, Rsvp.id)
+    )
     for rsvp in rows.scalars():
         taken = await _seats_taken(db, event.id)
         if event.capacity is not None and taken + 1 + rsvp.guests > event.capacity:
@@ -460,11 +601,19 @@ async def _promote(db: AsyncSession, settings: Settings, event: Event) -> int:
         promoted += 1
         person = await db.get(Person, rsvp.person_id) if rsvp.person_id else None
         if person is not None:
-            await _send(db, settings, event, "promoted", person_id=person.id, email=person.email,
-                        person_name=person.name, language=person.language, ticket=rsvp,
-                        ticket_url=ticket_url(settings, rsvp),
-                        calendar=ics.invitation(event, person.language, event_url(settings, event),
-                                                _organizer(settings)))
+            await _send(
+                db,
+                settings,
+                event,
+                "promoted",
+                person_id=person.id,
+                email=person.email,
+                person_name=person.name,
+                language=person.language,
+                ticket=rsvp,
+                ticket_url=ticket_url(settings, rsvp),
+                calendar=ics.invitation(event, person.language, event_url(settings, event), _organizer(settings)),
+            )
     return promoted
 
 
@@ -480,6 +629,7 @@ async def ticket(db: AsyncSession, event_id: int, code: str) -> Rsvp | None:
 
 # ---- check-in --------------------------------------------------------------------------------------------------
 
+
 @dataclass(frozen=True)
 class CheckIn:
     outcome: str  # arrived, again, unknown, not-coming
@@ -491,8 +641,9 @@ def ticket_code(scanned: str) -> str:
     return scanned.strip().rstrip("/").rsplit("/", 1)[-1][:40]
 
 
-async def check_in(db: AsyncSession, event: Event, by: Person, *, code: str | None = None,
-                   rsvp_id: int | None = None) -> CheckIn:
+async def check_in(
+    db: AsyncSession, event: Event, by: Person, *, code: str | None = None, rsvp_id: int | None = None
+) -> CheckIn:
     if code is not None:
         rows = await db.execute(select(Rsvp).where(Rsvp.ticket == ticket_code(code)))
     else:
@@ -503,9 +654,12 @@ async def check_in(db: AsyncSession, event: Event, by: Person, *, code: str | No
     if rsvp.status != "yes":
         return CheckIn("not-coming", rsvp)
     # One statement decides, so two door phones scanning the same ticket cannot both say "welcome".
-    result = await db.execute(update(Rsvp).where(Rsvp.id == rsvp.id, Rsvp.checked_in_at.is_(None))
-                              .values(checked_in_at=utcnow(), checked_in_by_id=by.id)
-                              .execution_options(synchronize_session=False))
+    result = await db.execute(
+        update(Rsvp)
+        .where(Rsvp.id == rsvp.id, Rsvp.checked_in_at.is_(None))
+        .values(checked_in_at=utcnow(), checked_in_by_id=by.id)
+        .execution_options(synchronize_session=False)
+    )
     if getattr(result, "rowcount", 0) == 0:
         return CheckIn("again", rsvp)
     await db.refresh(rsvp)
@@ -518,8 +672,18 @@ async def walk_in(db: AsyncSession, event: Event, by: Person, *, name: str, gues
         raise EventError("Please fill in a name.")
     if not 0 <= guests <= GUEST_LIMIT:
         raise EventError("Too many guests.")
-    rsvp = Rsvp(event_id=event.id, person_id=None, name=name, status="yes", guests=guests, answer="",
-                ticket=secrets.token_urlsafe(18), walk_in=True, checked_in_at=utcnow(), checked_in_by_id=by.id)
+    rsvp = Rsvp(
+        event_id=event.id,
+        person_id=None,
+        name=name,
+        status="yes",
+        guests=guests,
+        answer="",
+        ticket=secrets.token_urlsafe(18),
+        walk_in=True,
+        checked_in_at=utcnow(),
+        checked_in_by_id=by.id,
+    )
     db.add(rsvp)
     await db.flush()
     return rsvp
@@ -527,11 +691,15 @@ async def walk_in(db: AsyncSession, event: Event, by: Person, *, name: str, gues
 
 # ---- reminders -------------------------------------------------------------------------------------------------
 
+
 async def send_reminders(db: AsyncSession, settings: Settings, *, now: dt.datetime | None = None) -> int:
     """Remind those who said yes, reminder_days before each published event that has not been reminded."""
     now = now or utcnow()
-    rows = await db.execute(select(Event).where(Event.status == "published", Event.reminded_at.is_(None),
-                                                Event.starts_at > now, Event.reminder_days > 0))
+    rows = await db.execute(
+        select(Event).where(
+            Event.status == "published", Event.reminded_at.is_(None), Event.starts_at > now, Event.reminder_days > 0
+        )
+    )
     told = 0
     for event in rows.scalars():
         if event.starts_at - dt.timedelta(days=event.reminder_days) > now:
@@ -544,6 +712,7 @@ async def send_reminders(db: AsyncSession, settings: Settings, *, now: dt.dateti
 
 # ---- the year's numbers, privacy -------------------------------------------------------------------------------
 
+
 @dataclass(frozen=True)
 class Attendance:
     event: Event
@@ -554,8 +723,13 @@ class Attendance:
 async def attendance_in_year(db: AsyncSession, year: int) -> list[Attendance]:
     start = dt.datetime(year, 1, 1, tzinfo=dt.UTC)
     end = dt.datetime(year + 1, 1, 1, tzinfo=dt.UTC)
-    events = (await db.execute(select(Event).where(Event.status == "published", Event.starts_at >= start,
-                                                   Event.starts_at < end).order_by(Event.starts_at))).scalars()
+    events = (
+        await db.execute(
+            select(Event)
+            .where(Event.status == "published", Event.starts_at >= start, Event.starts_at < end)
+            .order_by(Event.starts_at)
+        )
+    ).scalars()
     result = []
     for event in events:
         numbers = await counts(db, event.id)
@@ -565,13 +739,22 @@ async def attendance_in_year(db: AsyncSession, year: int) -> list[Attendance]:
 
 async def export_for(db: AsyncSession, person_id: int) -> list[dict[str, Any]]:
     """A member's answers and attendance, for their data export."""
-    rows = await db.execute(select(Rsvp, Event).join(Event, Event.id == Rsvp.event_id)
-                            .where(Rsvp.person_id == person_id).order_by(Event.starts_at))
+    rows = await db.execute(
+        select(Rsvp, Event)
+        .join(Event, Event.id == Rsvp.event_id)
+        .where(Rsvp.person_id == person_id)
+        .order_by(Event.starts_at)
+    )
     return [
-        {"event": event.title("en") or event.title("nl") or event.title("ja"),
-         "starts_at": event.starts_at.isoformat(), "answer": rsvp.status, "guests": rsvp.guests,
-         "note": rsvp.answer, "answered_at": rsvp.created_at.isoformat(),
-         "checked_in_at": rsvp.checked_in_at.isoformat() if rsvp.checked_in_at else None}
+        {
+            "event": event.title("en") or event.title("nl") or event.title("ja"),
+            "starts_at": event.starts_at.isoformat(),
+            "answer": rsvp.status,
+            "guests": rsvp.guests,
+            "note": rsvp.answer,
+            "answered_at": rsvp.created_at.isoformat(),
+            "checked_in_at": rsvp.checked_in_at.isoformat() if rsvp.checked_in_at else None,
+        }
         for rsvp, event in rows
     ]
 
@@ -580,8 +763,9 @@ async def erase_for(db: AsyncSession, settings: Settings, person_id: int) -> Non
     """Erasure: future answers are withdrawn (their seats go to the waiting list); past ones keep only their
     numbers (anonymous: no person, no name, no note)."""
     now = utcnow()
-    rows = await db.execute(select(Rsvp, Event).join(Event, Event.id == Rsvp.event_id)
-                            .where(Rsvp.person_id == person_id))
+    rows = await db.execute(
+        select(Rsvp, Event).join(Event, Event.id == Rsvp.event_id).where(Rsvp.person_id == person_id)
+    )
     to_promote: list[Event] = []
     for rsvp, event in rows:
         if event.ends_at >= now:
@@ -621,6 +805,7 @@ def forget_cached_next() -> None:
 
 # ---- visitors who join and answer at once ----------------------------------------------------------------------
 
+
 async def hold_answer(db: AsyncSession, event: Event, person: Person, *, guests: int, note: str) -> None:
     """A visitor who joined from the event's page: their yes waits (status pending, no seat) until they confirm
     their address; confirm_pending then answers for them."""
@@ -629,8 +814,18 @@ async def hold_answer(db: AsyncSession, event: Event, person: Person, *, guests:
         raise EventError("Too many guests.")
     rsvp = await rsvp_of(db, event.id, person.id)
     if rsvp is None:
-        db.add(Rsvp(event_id=event.id, person_id=person.id, name=person.name, status="pending", guests=guests,
-                    answer=note[:1000], ticket=secrets.token_urlsafe(18), walk_in=False))
+        db.add(
+            Rsvp(
+                event_id=event.id,
+                person_id=person.id,
+                name=person.name,
+                status="pending",
+                guests=guests,
+                answer=note[:1000],
+                ticket=secrets.token_urlsafe(18),
+                walk_in=False,
+            )
+        )
     elif rsvp.status == "pending":
         rsvp.guests, rsvp.answer = guests, note[:1000]
     await db.flush()
@@ -639,8 +834,11 @@ async def hold_answer(db: AsyncSession, event: Event, person: Person, *, guests:
 async def confirm_pending(db: AsyncSession, settings: Settings, person: Person) -> None:
     """Called when a member confirms their address: their waiting answers are recorded now, against the seats
     left (a full event puts them on the waiting list; a closed one drops them)."""
-    rows = await db.execute(select(Rsvp, Event).join(Event, Event.id == Rsvp.event_id)
-                            .where(Rsvp.person_id == person.id, Rsvp.status == "pending"))
+    rows = await db.execute(
+        select(Rsvp, Event)
+        .join(Event, Event.id == Rsvp.event_id)
+        .where(Rsvp.person_id == person.id, Rsvp.status == "pending")
+    )
     for rsvp, event in list(rows):
         guests, note = rsvp.guests, rsvp.answer
         rsvp.status = "no"
@@ -654,10 +852,16 @@ async def confirm_pending(db: AsyncSession, settings: Settings, person: Person) 
 async def choices_for_activities(db: AsyncSession, language: str) -> list[tuple[int, str]]:
     """Events an ambassador may link an activity to: published ones of the last year and the next months."""
     now = utcnow()
-    rows = await db.execute(select(Event).where(Event.status == "published",
-                                                Event.starts_at >= now - dt.timedelta(days=365),
-                                                Event.starts_at <= now + dt.timedelta(days=180))
-                            .order_by(Event.starts_at.desc()).limit(100))
+    rows = await db.execute(
+        select(Event)
+        .where(
+            Event.status == "published",
+            Event.starts_at >= now - dt.timedelta(days=365),
+            Event.starts_at <= now + dt.timedelta(days=180),
+        )
+        .order_by(Event.starts_at.desc())
+        .limit(100)
+    )
     from club.i18n import format_date
 
     return [(event.id, f"{event.title(language)} ({format_date(event.starts_at)})") for event in rows.scalars()]

@@ -54,9 +54,7 @@ def _header_block(message: bytes) -> bytes:
     return message if end < 0 else message[:end]
 
 
-def signer_from_settings(
-    domain: str | None, selector: str | None, key_file: str | Path | None
-) -> DkimSigner | None:
+def signer_from_settings(domain: str | None, selector: str | None, key_file: str | Path | None) -> DkimSigner | None:
     if domain and selector and key_file:
         return DkimSigner.from_file(domain=domain, selector=selector, key_file=key_file)
     return None

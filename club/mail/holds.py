@@ -50,8 +50,11 @@ async def suppression_groups(db: AsyncSession, minimum: int = SYSTEMIC_RECIPIENT
         pattern = reply_pattern(int(code) if code.isdigit() else None, reply if code.isdigit() else str(reason))
         groups.setdefault(pattern, []).append(when)
     return sorted(
-        (SuppressionGroup(pattern, len(times), min(times), max(times))  # type: ignore[type-var]
-         for pattern, times in groups.items() if len(times) >= minimum),
+        (
+            SuppressionGroup(pattern, len(times), min(times), max(times))  # type: ignore[type-var]
+            for pattern, times in groups.items()
+            if len(times) >= minimum
+        ),
         key=lambda group: -group.count,
     )
 
@@ -74,9 +77,8 @@ async def release_suppressed(db: AsyncSession, pattern: str) -> list[int]:
     for start in range(0, len(ids), 500):
         await db.execute(
             update(Person)
-            .where(Person.id.in_(ids[start:start + 500]))
+            .where(Person.id.in_(ids[start : start + 500]))
             .values(suppressed_at=None, suppressed_reason=None)
             .execution_options(synchronize_session=False)
         )
     return ids
-

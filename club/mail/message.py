@@ -267,8 +267,10 @@ class MessageTemplate:
     def _wrap_in_mixed(self, attachments: Sequence[tuple[str, str, bytes]]) -> None:
         """multipart/mixed around the text and HTML, then each (filename, content type, content) in base64."""
         mixed = "=_club_mixed_" + secrets.token_hex(12)
-        self._part_text = (f'Content-Type: multipart/mixed;\r\n boundary="{mixed}"\r\n\r\n--{mixed}\r\n'
-                           .encode("ascii") + self._part_text)
+        self._part_text = (
+            f'Content-Type: multipart/mixed;\r\n boundary="{mixed}"\r\n\r\n--{mixed}\r\n'.encode("ascii")
+            + self._part_text
+        )
         parts = [self._closing]
         for filename, content_type, content in attachments:
             check_header_value(filename, "filename")
@@ -278,7 +280,8 @@ class MessageTemplate:
             parts.append(
                 f'\r\n--{mixed}\r\nContent-Type: {content_type}; name="{filename}"\r\n'
                 f'Content-Disposition: attachment; filename="{filename}"\r\n'
-                "Content-Transfer-Encoding: base64\r\n\r\n".encode("ascii") + _b64_lines(content)
+                "Content-Transfer-Encoding: base64\r\n\r\n".encode("ascii")
+                + _b64_lines(content)
             )
         parts.append(f"\r\n--{mixed}--\r\n".encode("ascii"))
         self._closing = b"".join(parts)

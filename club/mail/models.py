@@ -14,7 +14,6 @@ PRIORITY_TRANSACTIONAL = 0
 PRIORITY_BULK = 10
 
 
-
 class DeliveryStatus(StrEnum):
     """Every state a delivery can be in; a CHECK constraint (migration 0013_outbox) refuses any other."""
 

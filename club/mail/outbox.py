@@ -47,7 +47,14 @@ def _check(subject: str, language: str) -> None:
 
 
 async def _store_mail(
-    db: AsyncSession, *, kind: str, bulk: bool, subject: str, text: str, html: str, language: str,
+    db: AsyncSession,
+    *,
+    kind: str,
+    bulk: bool,
+    subject: str,
+    text: str,
+    html: str,
+    language: str,
     reference: str | None = None,
 ) -> Mail:
     """The content of a mail, stored once for all its deliveries; bulk mail waits behind transactional mail."""
@@ -117,8 +124,9 @@ async def queue_newsletter(
 
     Call it once per language. Recipients with an address we cannot send to are skipped; the number queued is
     returned with the mail. Leaving out suppressed people (`people.suppressed_at`) is the caller's job."""
-    mail = await _store_mail(db, kind=kind, bulk=True, subject=subject, text=text, html=html, language=language,
-                             reference=reference)
+    mail = await _store_mail(
+        db, kind=kind, bulk=True, subject=subject, text=text, html=html, language=language, reference=reference
+    )
     now = utcnow()
     table = cast(Table, Delivery.__table__)
     rows: list[dict[str, object]] = []
@@ -158,6 +166,7 @@ async def queue_newsletter(
 
 # ---- a feature's own mail, by reference ---------------------------------------------------------------------------
 
+
 def _of(reference: str) -> ColumnElement[bool]:
     return Delivery.mail_id.in_(select(Mail.id).where(Mail.reference == reference).scalar_subquery())
 
@@ -166,10 +175,12 @@ async def _move(db: AsyncSession, where: ColumnElement[bool], **values: Any) -> 
     if is_postgres(db):
         # Lock in id order, as the sender marks its sent rows: two UPDATEs taking the same rows in different orders
         # deadlock (a Cancel during a send did).
-        where = Delivery.id.in_(select(Delivery.id).where(where).order_by(Delivery.id).with_for_update()
-                                .scalar_subquery())
-    result = await db.execute(update(Delivery).where(where).values(**values).execution_options(
-        synchronize_session=False))
+        where = Delivery.id.in_(
+            select(Delivery.id).where(where).order_by(Delivery.id).with_for_update().scalar_subquery()
+        )
+    result = await db.execute(
+        update(Delivery).where(where).values(**values).execution_options(synchronize_session=False)
+    )
     return int(result.rowcount or 0)  # type: ignore[attr-defined]
 
 
@@ -177,16 +188,20 @@ async def hold(db: AsyncSession, reference: str) -> int:
     """Keep every delivery of `reference` not sent yet from leaving, those a sender has claimed included: the sender
     asks right before each message's content goes, so after the commit only a message already inside its SMTP
     transaction leaves (at most one per connection; `StateCounts.after_stop` counts them)."""
-    return await _move(db, and_(_of(reference), Delivery.status.in_((DeliveryStatus.QUEUED, DeliveryStatus.SENDING))),
-                       status=DeliveryStatus.PAUSED)
+    return await _move(
+        db,
+        and_(_of(reference), Delivery.status.in_((DeliveryStatus.QUEUED, DeliveryStatus.SENDING))),
+        status=DeliveryStatus.PAUSED,
+    )
 
 
 async def release(db: AsyncSession, reference: str, *, to: Select[Any], others: str = UNSUBSCRIBED) -> int:
     """Let held deliveries go again, to the people whose ids `to` selects; the others' fail with `others`
     (nothing was tried). Returns how many go."""
     held = and_(_of(reference), Delivery.status == DeliveryStatus.PAUSED)
-    released = await _move(db, and_(held, Delivery.person_id.in_(to)), status=DeliveryStatus.QUEUED,
-                           next_attempt_at=utcnow())
+    released = await _move(
+        db, and_(held, Delivery.person_id.in_(to)), status=DeliveryStatus.QUEUED, next_attempt_at=utcnow()
+    )
     await _move(db, held, status=DeliveryStatus.FAILED, last_error=others)
     return released
 
@@ -205,10 +220,18 @@ async def retry_failed(db: AsyncSession, reference: str, *, held: bool = False) 
     the sender still skips members who have since unsubscribed or been suppressed. Returns how many."""
     return await _move(
         db,
-        and_(_of(reference), Delivery.status == DeliveryStatus.FAILED,
-             Delivery.last_error.not_in(NOT_RETRIED) | Delivery.last_error.is_(None)),
-        status=DeliveryStatus.PAUSED if held else DeliveryStatus.QUEUED, attempts=0, next_attempt_at=utcnow(),
-        claimed_by=None, lease_until=None, smtp_code=None, last_error=None,
+        and_(
+            _of(reference),
+            Delivery.status == DeliveryStatus.FAILED,
+            Delivery.last_error.not_in(NOT_RETRIED) | Delivery.last_error.is_(None),
+        ),
+        status=DeliveryStatus.PAUSED if held else DeliveryStatus.QUEUED,
+        attempts=0,
+        next_attempt_at=utcnow(),
+        claimed_by=None,
+        lease_until=None,
+        smtp_code=None,
+        last_error=None,
     )
 
 
@@ -238,7 +261,8 @@ async def count_by_state(db: AsyncSession, reference: str) -> StateCounts:
     state = case((unsubscribed, "unsubscribed"), else_=Delivery.status)
     rows = await db.execute(
         select(state, func.count(), func.sum(case((Delivery.after_stop.is_(True), 1), else_=0)))
-        .where(_of(reference)).group_by(state)
+        .where(_of(reference))
+        .group_by(state)
     )
     counts: dict[DeliveryStatus, int] = {}
     left, after_stop = 0, 0
@@ -264,8 +288,10 @@ async def failures(db: AsyncSession, reference: str, limit: int = 200) -> list[D
 
 # ---- a person's mail ------------------------------------------------------------------------------------------
 
-async def cancel_waiting(db: AsyncSession, person_id: int, *, reason: str = UNSUBSCRIBED,
-                         bulk_only: bool = True) -> int:
+
+async def cancel_waiting(
+    db: AsyncSession, person_id: int, *, reason: str = UNSUBSCRIBED, bulk_only: bool = True
+) -> int:
     """Take a person out of the mail still waiting for its first attempt or a retry (newsletters only, unless not
     `bulk_only`), the next batch included: those deliveries fail with `reason`."""
     where = and_(Delivery.person_id == person_id, Delivery.status == DeliveryStatus.QUEUED)
@@ -274,11 +300,15 @@ async def cancel_waiting(db: AsyncSession, person_id: int, *, reason: str = UNSU
     return await _move(db, where, status=DeliveryStatus.FAILED, last_error=reason)
 
 
-async def deliveries_to(db: AsyncSession, person_id: int, *, email: str | None = None, newest_first: bool = False,
-                        limit: int | None = None) -> list[tuple[Delivery, Mail]]:
+async def deliveries_to(
+    db: AsyncSession, person_id: int, *, email: str | None = None, newest_first: bool = False, limit: int | None = None
+) -> list[tuple[Delivery, Mail]]:
     """A person's mail (also what was sent to their address before they had an account, when `email` is given)."""
-    theirs = Delivery.person_id == person_id if email is None else or_(Delivery.person_id == person_id,
-                                                                        Delivery.to_email == email)
+    theirs = (
+        Delivery.person_id == person_id
+        if email is None
+        else or_(Delivery.person_id == person_id, Delivery.to_email == email)
+    )
     order = (Delivery.id.desc(),) if newest_first else (Delivery.created_at, Delivery.id)
     statement = select(Delivery, Mail).join(Mail, Mail.id == Delivery.mail_id).where(theirs).order_by(*order)
     rows = await db.execute(statement if limit is None else statement.limit(limit))
@@ -295,11 +325,15 @@ async def forget_recipient(db: AsyncSession, person_id: int, email: str, *, anon
         .values(text="", html="")
         .execution_options(synchronize_session=False)
     )
-    await _move(db, and_(theirs, Delivery.status == DeliveryStatus.QUEUED), status=DeliveryStatus.FAILED,
-                last_error=ERASED)
+    await _move(
+        db, and_(theirs, Delivery.status == DeliveryStatus.QUEUED), status=DeliveryStatus.FAILED, last_error=ERASED
+    )
     # A relay's refusal often quotes the address ("550 <jan@example.be>: no such user").
-    await _move(db, and_(theirs, func.lower(Delivery.last_error).contains(email.lower(), autoescape=True)),
-                last_error="refused (the reply named the erased address)")
+    await _move(
+        db,
+        and_(theirs, func.lower(Delivery.last_error).contains(email.lower(), autoescape=True)),
+        last_error="refused (the reply named the erased address)",
+    )
     await _move(db, theirs, person_id=None, to_email=anonymous_email, to_name="", unsubscribe_url=None)
 
 

@@ -16,8 +16,14 @@ class MailBodies(NamedTuple):
     html: str
 
 
-def render_mail(template: str, language: str, *, inline_css: bool = False,
-                text_values: Mapping[str, Any] | None = None, **values: Any) -> MailBodies:
+def render_mail(
+    template: str,
+    language: str,
+    *,
+    inline_css: bool = False,
+    text_values: Mapping[str, Any] | None = None,
+    **values: Any,
+) -> MailBodies:
     """templates/<template>.txt and .html, rendered in `language` (gettext and `lang` set) with `values`; the
     text body gets `text_values` on top (e.g. a plain-text version of content the HTML holds as markup).
     `inline_css` moves the HTML's stylesheet into style attributes, for mail programs that drop <style>."""

@@ -19,11 +19,14 @@ from club.mail import holds, mailbox
 from club.mail.models import Delivery
 from club.web import Context, read_form, render, route
 
-web.NOTICES.update({
-    "mail.lifted": N_("Sending has resumed: the held mail goes out now."),
-    "mail.released": Np_("%(count)s member is no longer suppressed.",
-                         "%(count)s members are no longer suppressed."),
-})
+web.NOTICES.update(
+    {
+        "mail.lifted": N_("Sending has resumed: the held mail goes out now."),
+        "mail.released": Np_(
+            "%(count)s member is no longer suppressed.", "%(count)s members are no longer suppressed."
+        ),
+    }
+)
 
 _URL_RE = re.compile(r"https?://[^\s<>\"']+")
 # Mail HTML is someone else's markup: shown in a sandboxed frame, no scripts, no forms, links open a new tab.
@@ -35,9 +38,7 @@ MAIL_HTML_POLICY = (
 
 def linkify(text: str) -> Markup:
     escaped = html.escape(text, quote=False)
-    return Markup(
-        _URL_RE.sub(lambda m: f'<a href="{m.group(0)}" rel="noopener noreferrer">{m.group(0)}</a>', escaped)
-    )
+    return Markup(_URL_RE.sub(lambda m: f'<a href="{m.group(0)}" rel="noopener noreferrer">{m.group(0)}</a>', escaped))
 
 
 def _dev_only(ctx: Context) -> None:
@@ -94,16 +95,28 @@ async def queue(request: Request, ctx: Context) -> Response:
         .scalars()
         .all()
     )
-    return render(request, "mail/queue.html", {
-        "counts": counts, "problems": problems, "hold": await holds.open_hold(db),
-        "groups": await holds.suppression_groups(db),
-    })
+    return render(
+        request,
+        "mail/queue.html",
+        {
+            "counts": counts,
+            "problems": problems,
+            "hold": await holds.open_hold(db),
+            "groups": await holds.suppression_groups(db),
+        },
+    )
 
 
 async def lift_hold(request: Request, ctx: Context) -> Response:
     hold = await holds.lift(ctx.db)
-    await audit.record(ctx.db, request, "mail.lift_hold", "mail_hold", hold.id if hold else "",
-                       {"code": hold.code, "reply": hold.reply, "recipients": hold.recipients} if hold else {})
+    await audit.record(
+        ctx.db,
+        request,
+        "mail.lift_hold",
+        "mail_hold",
+        hold.id if hold else "",
+        {"code": hold.code, "reply": hold.reply, "recipients": hold.recipients} if hold else {},
+    )
     return web.redirect_with_notice(request, ctx.url("queue"), "mail.lifted")
 
 
@@ -111,8 +124,9 @@ async def release_suppressed(request: Request, ctx: Context) -> Response:
     form = await read_form(request)
     pattern = forms.field(form, "pattern")
     ids = await holds.release_suppressed(ctx.db, pattern) if pattern else []
-    await audit.record(ctx.db, request, "mail.release_suppressed", "people", "",
-                       {"count": len(ids), "reply": pattern, "people": ids})
+    await audit.record(
+        ctx.db, request, "mail.release_suppressed", "people", "", {"count": len(ids), "reply": pattern, "people": ids}
+    )
     return web.redirect_with_notice(request, ctx.url("queue"), "mail.released", len(ids))
 
 

@@ -207,8 +207,9 @@ class DatabaseStore:
     """The `DeliveryStore` of the outbox tables (SQLite or PostgreSQL). `suppress` is called, in the transaction
     that records the refusal, for an address refused for good."""
 
-    def __init__(self, sessionmaker: async_sessionmaker[AsyncSession], *, suppress: Suppress,
-                 lease: float = 300.0) -> None:
+    def __init__(
+        self, sessionmaker: async_sessionmaker[AsyncSession], *, suppress: Suppress, lease: float = 300.0
+    ) -> None:
         self.sessionmaker = sessionmaker
         self.suppress = suppress
         self.engine: AsyncEngine = sessionmaker.kw["bind"]
@@ -223,9 +224,7 @@ class DatabaseStore:
         self._checker: AsyncConnection | None = None
         self._checker_driver: Any = None
         self._sqlite: sqlite3.Connection | None = None
-        self._sent_at = deliveries.c.sent_at.type.dialect_impl(self.engine.dialect).bind_processor(
-            self.engine.dialect
-        )
+        self._sent_at = deliveries.c.sent_at.type.dialect_impl(self.engine.dialect).bind_processor(self.engine.dialect)
 
     async def register(self) -> None:
         """Record this sender; on SQLite refuse to run next to a live one."""
@@ -413,14 +412,13 @@ class DatabaseStore:
     async def mails(self, ids: Sequence[int]) -> dict[int, MailContent]:
         async with self.sessionmaker() as db:
             rows = await db.execute(
-                select(Mail.id, Mail.subject, Mail.text, Mail.html, Mail.bulk, Mail.token).where(
-                    Mail.id.in_(ids)
-                )
+                select(Mail.id, Mail.subject, Mail.text, Mail.html, Mail.bulk, Mail.token).where(Mail.id.in_(ids))
             )
             contents = {row.id: MailContent(*row) for row in rows}
             files = await db.execute(
                 select(Attachment.mail_id, Attachment.filename, Attachment.content_type, Attachment.content)
-                .where(Attachment.mail_id.in_(ids)).order_by(Attachment.id)
+                .where(Attachment.mail_id.in_(ids))
+                .order_by(Attachment.id)
             )
             for mail_id, filename, content_type, content in files:
                 contents[mail_id].attachments += ((filename, content_type, content.encode("utf-8")),)
@@ -632,9 +630,7 @@ class MailSender:
                 await self.store.release(left)
                 await self.store.unregister()
             except Exception:
-                log.exception(
-                    "mail sender could not hand back %d deliveries; their lease will expire", len(left)
-                )
+                log.exception("mail sender could not hand back %d deliveries; their lease will expire", len(left))
             self.state = "stopped"
             log.info("mail sender %s stopped", self.store.sender_id)
 
@@ -870,7 +866,10 @@ class MailSender:
         if first_time:
             log.warning(
                 "mail held: the relay refused %d recipient(s) with %s %s; nobody is suppressed, all mail waits "
-                "until an admin resumes it on /admin/mail/queue", recipients, failure.code, failure.reply
+                "until an admin resumes it on /admin/mail/queue",
+                recipients,
+                failure.code,
+                failure.reply,
             )
         self._holding += 1
         try:
@@ -991,7 +990,11 @@ def transport_from_settings(settings: Any, *, port: int | None = None) -> SmtpTr
 
 
 def sender_from_settings(
-    settings: Any, sessionmaker: async_sessionmaker[AsyncSession], transport: Transport, *, suppress: Suppress,
+    settings: Any,
+    sessionmaker: async_sessionmaker[AsyncSession],
+    transport: Transport,
+    *,
+    suppress: Suppress,
     **options: Any,
 ) -> MailSender:
     store = DatabaseStore(sessionmaker, suppress=suppress, lease=max(300.0, 4 * settings.smtp_timeout))
@@ -1020,8 +1023,9 @@ async def run_worker(settings: Any, *, engine: AsyncEngine | None = None, **opti
         else:
             port = await stack.enter_async_context(mailbox.running_mailbox(settings.var_dir))
             transport = transport_from_settings(settings, port=port)
-        sender = sender_from_settings(settings, create_sessionmaker(engine), transport, suppress=suppress_address,
-                                      **options)
+        sender = sender_from_settings(
+            settings, create_sessionmaker(engine), transport, suppress=suppress_address, **options
+        )
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, sender.stop)

@@ -30,8 +30,9 @@ class MemberInterest(Base):
     __tablename__ = "member_interests"
 
     person_id: Mapped[int] = mapped_column(ForeignKey("people.id", ondelete="CASCADE"), primary_key=True)
-    interest_id: Mapped[int] = mapped_column(ForeignKey("interests.id", ondelete="CASCADE"), primary_key=True,
-                                             index=True)
+    interest_id: Mapped[int] = mapped_column(
+        ForeignKey("interests.id", ondelete="CASCADE"), primary_key=True, index=True
+    )
 
 
 class Consent(Base):

@@ -31,8 +31,13 @@ from club.web import Context, read_form, redirect, render, route, safe_next, sig
 log = logging.getLogger("club.members")
 
 # Join and login requests: per IP (a script hammering the forms) and per address (someone's inbox).
-web.NOTICES.update({"members.saved": N_("Your changes are saved."), "members.admin-saved": N_("Saved."),
-                    "members.welcome": N_("Welcome to the club! Your membership is confirmed.")})
+web.NOTICES.update(
+    {
+        "members.saved": N_("Your changes are saved."),
+        "members.admin-saved": N_("Saved."),
+        "members.welcome": N_("Welcome to the club! Your membership is confirmed."),
+    }
+)
 IP_LIMIT = 20
 IP_WINDOW = dt.timedelta(minutes=10)
 ADDRESS_LIMIT = 5
@@ -81,8 +86,14 @@ async def _address_allowed(ctx: Context, email: str) -> bool:
 
 
 def _set_language_cookie(ctx: Context, response: Response, language: str) -> None:
-    response.set_cookie(LANGUAGE_COOKIE, language, max_age=60 * 60 * 24 * 365, path="/", samesite="lax",
-                        secure=ctx.settings.is_production)
+    response.set_cookie(
+        LANGUAGE_COOKIE,
+        language,
+        max_age=60 * 60 * 24 * 365,
+        path="/",
+        samesite="lax",
+        secure=ctx.settings.is_production,
+    )
 
 
 async def _form_context(ctx: Context, **extra: object) -> dict[str, object]:
@@ -97,6 +108,7 @@ async def _form_context(ctx: Context, **extra: object) -> dict[str, object]:
 
 
 # ---- join ------------------------------------------------------------------------------------------------------
+
 
 async def join_page(request: Request, ctx: Context) -> Response:
     if ctx.person is not None:
@@ -159,6 +171,7 @@ async def confirm(request: Request, ctx: Context) -> Response:
 
 # ---- log in by link --------------------------------------------------------------------------------------------
 
+
 async def login_page(request: Request, ctx: Context) -> Response:
     next_url = safe_next(request.query_params.get("next"), "/me")
     return render(request, "members/login.html", {"next": next_url})
@@ -171,8 +184,12 @@ async def login(request: Request, ctx: Context) -> Response:
         return too_many(request)
     parsed = member_forms.parse_email(form)
     if parsed.value is None:
-        return render(request, "members/login.html",
-                      {"errors": parsed.errors, "values": parsed.values, "next": next_url}, status_code=400)
+        return render(
+            request,
+            "members/login.html",
+            {"errors": parsed.errors, "values": parsed.values, "next": next_url},
+            status_code=400,
+        )
     if not await _address_allowed(ctx, parsed.value):
         return too_many(request)
     email, settings = parsed.value, ctx.settings
@@ -210,6 +227,7 @@ async def login_link(request: Request, ctx: Context) -> Response:
 
 # ---- profile ---------------------------------------------------------------------------------------------------
 
+
 async def _profile_context(request: Request, ctx: Context, **extra: object) -> dict[str, object]:
     person = ctx.me
     db = ctx.db
@@ -236,8 +254,14 @@ async def _profile_context(request: Request, ctx: Context, **extra: object) -> d
     }
     from club.events import service as events  # the member's tickets for coming events
 
-    return await _form_context(ctx, values=values, history=history, email=email_address.display(person.email),
-                               tickets=await events.tickets_of(ctx.db, person.id), **extra)
+    return await _form_context(
+        ctx,
+        values=values,
+        history=history,
+        email=email_address.display(person.email),
+        tickets=await events.tickets_of(ctx.db, person.id),
+        **extra,
+    )
 
 
 async def profile(request: Request, ctx: Context) -> Response:
@@ -260,8 +284,9 @@ async def save_profile(request: Request, ctx: Context) -> Response:
     person.language = str(clean["language"])
     await service.set_interests(db, person, list(clean["interests"]))  # type: ignore[call-overload]
     # The consent is recorded in the language of the page the person saw, before any change of language.
-    await service.set_newsletter(db, person, bool(clean["newsletter"]), method="form",
-                                 language=i18n.current_language.get())
+    await service.set_newsletter(
+        db, person, bool(clean["newsletter"]), method="form", language=i18n.current_language.get()
+    )
     response = web.redirect_with_notice(request, ctx.url("profile"), "members.saved")
     _set_language_cookie(ctx, response, person.language)
     return response
@@ -271,10 +296,14 @@ async def export(request: Request, ctx: Context) -> Response:
     person = ctx.me
     data = await service.export(ctx.db, ctx.settings, person)
     body = json.dumps(data, ensure_ascii=False, indent=2).encode("utf-8")
-    return Response(body, media_type="application/json", headers={
-        "Content-Disposition": 'attachment; filename="ghent-kanazawa-club-my-data.json"',
-        "Cache-Control": "no-store",
-    })
+    return Response(
+        body,
+        media_type="application/json",
+        headers={
+            "Content-Disposition": 'attachment; filename="ghent-kanazawa-club-my-data.json"',
+            "Cache-Control": "no-store",
+        },
+    )
 
 
 async def _erase_context(ctx: Context, **extra: object) -> dict[str, object]:
@@ -292,8 +321,7 @@ async def erase(request: Request, ctx: Context) -> Response:
     if person.role == "admin":
         return render(request, "members/erase.html", await _erase_context(ctx), status_code=400)
     if forms.field(form, "confirm") != "yes":
-        return render(request, "members/erase.html", await _erase_context(ctx, unconfirmed=True),
-                      status_code=400)
+        return render(request, "members/erase.html", await _erase_context(ctx, unconfirmed=True), status_code=400)
     db = ctx.db
     response = redirect(ctx.url("goodbye"))
     await sessions.end(request, db, response)
@@ -307,20 +335,30 @@ async def goodbye(request: Request, ctx: Context) -> Response:
 
 
 async def privacy(request: Request, ctx: Context) -> Response:
-    return render(request, "members/privacy.html", {
-        "confirm_hours": int(service.CONFIRM_LIFETIME.total_seconds() // 3600),
-        "purge_days": service.UNCONFIRMED_KEPT.days,
-    })
+    return render(
+        request,
+        "members/privacy.html",
+        {
+            "confirm_hours": int(service.CONFIRM_LIFETIME.total_seconds() // 3600),
+            "purge_days": service.UNCONFIRMED_KEPT.days,
+        },
+    )
 
 
 # ---- unsubscribe (no cookie, no CSRF token: RFC 8058 one-click from the mail client) ---------------------------
 
+
 def _unsubscribe_page(request: Request, link: service.UnsubscribeLink, **flags: bool) -> Response:
     """One page for every answer about a link: a link we did not sign says so (400) and how to unsubscribe
     instead; it looks the same whoever it names, so it tells nobody who is a member."""
-    context = {"token": request.path_params["token"], "state": link.state, "masked_email": link.masked_email,
-               "subscribed": bool(link.person is not None and link.person.newsletter),
-               "consent_text": service.CONSENT_TEXTS[service.NEWSLETTER_CONSENT_VERSION], **flags}
+    context = {
+        "token": request.path_params["token"],
+        "state": link.state,
+        "masked_email": link.masked_email,
+        "subscribed": bool(link.person is not None and link.person.newsletter),
+        "consent_text": service.CONSENT_TEXTS[service.NEWSLETTER_CONSENT_VERSION],
+        **flags,
+    }
     return render(request, "members/unsubscribe.html", context, status_code=400 if link.state == "invalid" else 200)
 
 
@@ -347,17 +385,21 @@ async def unsubscribe(request: Request, ctx: Context) -> Response:
 
 async def resubscribe(request: Request, ctx: Context) -> Response:
     token = request.path_params["token"]
-    link = await service.resubscribe(ctx.db, ctx.settings, token,
-                                     language=i18n.current_language.get())
+    link = await service.resubscribe(ctx.db, ctx.settings, token, language=i18n.current_language.get())
     return _unsubscribe_page(request, link, resubscribed=True)
 
 
 # ---- admin: interests and the welcome mail ---------------------------------------------------------------------
 
+
 async def admin_interests(request: Request, ctx: Context) -> Response:
-    return render(request, "members/admin_interests.html", {
-        "interests": await service.all_interests(ctx.db),
-    })
+    return render(
+        request,
+        "members/admin_interests.html",
+        {
+            "interests": await service.all_interests(ctx.db),
+        },
+    )
 
 
 async def admin_add_interest(request: Request, ctx: Context) -> Response:
@@ -367,9 +409,16 @@ async def admin_add_interest(request: Request, ctx: Context) -> Response:
     if parsed.value is not None and await service.add_interest(db, **parsed.value) is None:
         parsed.errors.add("name_en", forms.Invalid(N_("An interest with this English name exists.")))
     if parsed.errors:
-        return render(request, "members/admin_interests.html", {
-            "interests": await service.all_interests(db), "errors": parsed.errors, "values": parsed.values,
-        }, status_code=400)
+        return render(
+            request,
+            "members/admin_interests.html",
+            {
+                "interests": await service.all_interests(db),
+                "errors": parsed.errors,
+                "values": parsed.values,
+            },
+            status_code=400,
+        )
     return web.redirect_with_notice(request, ctx.url("admin_interests"), "members.admin-saved")
 
 
@@ -386,10 +435,17 @@ async def admin_update_interest(request: Request, ctx: Context) -> Response:
     interest = await _interest(request, ctx)
     parsed = member_forms.parse_interest(form)
     if parsed.value is None:
-        return render(request, "members/admin_interests.html", {
-            "interests": await service.all_interests(db), "errors": parsed.errors, "values": parsed.values,
-            "editing": interest.id,
-        }, status_code=400)
+        return render(
+            request,
+            "members/admin_interests.html",
+            {
+                "interests": await service.all_interests(db),
+                "errors": parsed.errors,
+                "values": parsed.values,
+                "editing": interest.id,
+            },
+            status_code=400,
+        )
     interest.name_nl = parsed.value["name_nl"]
     interest.name_en = parsed.value["name_en"]
     interest.name_ja = parsed.value["name_ja"]

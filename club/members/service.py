@@ -137,11 +137,21 @@ async def add_interest(db: AsyncSession, *, name_nl: str, name_en: str, name_ja:
 
 # ---- mail ------------------------------------------------------------------------------------------------------
 
+
 async def _send(db: AsyncSession, person: Person, subject: str, template: str, **context: Any) -> None:
     text, html_body = render_mail(f"members/mail/{template}", person.language, subject=subject, **context)
     # The greeting uses the %%name%% placeholder, filled by the sender, so the stored body holds no name.
-    await queue_mail(db, to_email=person.email, to_name=person.name, subject=subject, text=text, html=html_body,
-                     language=person.language, kind=f"member-{template}", person_id=person.id)
+    await queue_mail(
+        db,
+        to_email=person.email,
+        to_name=person.name,
+        subject=subject,
+        text=text,
+        html=html_body,
+        language=person.language,
+        kind=f"member-{template}",
+        person_id=person.id,
+    )
 
 
 async def send_confirmation(db: AsyncSession, settings: Settings, person: Person) -> None:
@@ -151,8 +161,9 @@ async def send_confirmation(db: AsyncSession, settings: Settings, person: Person
     await _send(db, person, subject, "confirm", url=settings.absolute_url(f"/join/confirm/{raw}"))
 
 
-async def send_login_link(db: AsyncSession, settings: Settings, person: Person, *, next_url: str = "/me",
-                          already_member: bool = False) -> None:
+async def send_login_link(
+    db: AsyncSession, settings: Settings, person: Person, *, next_url: str = "/me", already_member: bool = False
+) -> None:
     # Only the newest login link works: one in an old mail, or in a mailbox someone else can read, no longer does.
     await tokens.revoke_all(db, LOGIN_PURPOSE, person_id=person.id)
     raw = await tokens.issue(db, LOGIN_PURPOSE, LOGIN_LIFETIME, person_id=person.id, data=next_url)
@@ -206,11 +217,19 @@ def paragraphs_html(text: str) -> list[str]:
 
 async def send_welcome(db: AsyncSession, settings: Settings, person: Person) -> None:
     subject, body, _custom = await welcome_text(db, person.language)
-    await _send(db, person, subject, "welcome", body=body, paragraphs=paragraphs_html(body),
-                profile_url=settings.absolute_url("/me"))
+    await _send(
+        db,
+        person,
+        subject,
+        "welcome",
+        body=body,
+        paragraphs=paragraphs_html(body),
+        profile_url=settings.absolute_url("/me"),
+    )
 
 
 # ---- join, confirm, log in -------------------------------------------------------------------------------------
+
 
 async def find_by_email(db: AsyncSession, email: str) -> Person | None:
     """The person with this (normalised) address; one stored with a punycode domain, before international
@@ -287,14 +306,30 @@ async def use_login_link(db: AsyncSession, raw: str) -> tuple[Person, str] | Non
 
 # ---- profile and consent ---------------------------------------------------------------------------------------
 
-async def set_newsletter(db: AsyncSession, person: Person, subscribed: bool, *, method: str, language: str,
-                         version: str = NEWSLETTER_CONSENT_VERSION) -> bool:
+
+async def set_newsletter(
+    db: AsyncSession,
+    person: Person,
+    subscribed: bool,
+    *,
+    method: str,
+    language: str,
+    version: str = NEWSLETTER_CONSENT_VERSION,
+) -> bool:
     """Subscribe or unsubscribe, recording the consent given or withdrawn; False when nothing changed."""
     if bool(person.newsletter) == subscribed:
         return False
     person.newsletter = subscribed
-    db.add(Consent(person_id=person.id, purpose=NEWSLETTER, given=subscribed, method=method, text_version=version,
-                   language=language if language in i18n.LANGUAGES else i18n.DEFAULT_LANGUAGE))
+    db.add(
+        Consent(
+            person_id=person.id,
+            purpose=NEWSLETTER,
+            given=subscribed,
+            method=method,
+            text_version=version,
+            language=language if language in i18n.LANGUAGES else i18n.DEFAULT_LANGUAGE,
+        )
+    )
     if not subscribed:
         await cancel_queued_newsletters(db, person.id)
     await db.flush()
@@ -327,6 +362,7 @@ def subscribed_members(*, language: str | None = None) -> Select[Person]:
 
 
 # ---- unsubscribe links -----------------------------------------------------------------------------------------
+
 
 def _unsubscribe_signature(settings: Settings, person_id: int) -> str:
     message = f"unsubscribe:{person_id}".encode()
@@ -399,6 +435,7 @@ async def resubscribe(db: AsyncSession, settings: Settings, token: str, *, langu
 
 # ---- export, erasure, purge ------------------------------------------------------------------------------------
 
+
 def _iso(moment: dt.datetime | None) -> str | None:
     return moment.isoformat() if moment is not None else None
 
@@ -411,9 +448,7 @@ async def export(db: AsyncSession, settings: Settings, person: Person) -> dict[s
     consents = await consent_history(db, person.id)
     mails = await outbox.deliveries_to(db, person.id, email=person.email)
     logins = (
-        await db.execute(
-            select(AuthSession).where(AuthSession.person_id == person.id).order_by(AuthSession.created_at)
-        )
+        await db.execute(select(AuthSession).where(AuthSession.person_id == person.id).order_by(AuthSession.created_at))
     ).scalars()
     data: dict[str, Any] = {
         "profile": {
@@ -521,10 +556,14 @@ async def purge_unconfirmed(db: AsyncSession, *, now: dt.datetime | None = None)
     """Delete sign-ups never confirmed within 30 days of their last request; returns how many. Run it daily."""
     cutoff = (now or utcnow()) - UNCONFIRMED_KEPT
     stale = (
-        await db.execute(
-            select(Person).where(Person.confirmed_at.is_(None), Person.role == "member", Person.updated_at < cutoff)
+        (
+            await db.execute(
+                select(Person).where(Person.confirmed_at.is_(None), Person.role == "member", Person.updated_at < cutoff)
+            )
         )
-    ).scalars().all()
+        .scalars()
+        .all()
+    )
     for person in stale:
         await forget_mail(db, person)
         await db.delete(person)

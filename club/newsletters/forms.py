@@ -84,8 +84,11 @@ def parse_draft(form: FormData, interest_slugs: list[str]) -> Parsed[Draft]:
     """Variants in the languages that have a subject or a text; the fallback must be one of them."""
     errors = Errors()
     draft = Draft(private=forms.field(form, "private") in ("1", "on", "yes"))
-    present = [lang for lang in LANGUAGES if forms.field(form, f"subject_{lang}").strip()
-               or forms.field(form, f"body_{lang}").strip()]
+    present = [
+        lang
+        for lang in LANGUAGES
+        if forms.field(form, f"subject_{lang}").strip() or forms.field(form, f"body_{lang}").strip()
+    ]
     for language in present:
         variant = forms.parse(VariantInput, form, suffix=f"_{language}", echo=BODY_MAX + 100)
         errors.update(variant.errors)
@@ -96,8 +99,9 @@ def parse_draft(form: FormData, interest_slugs: list[str]) -> Parsed[Draft]:
     except Invalid as error:
         errors.add("fallback_language", error)
     if not present:
-        errors.add(f"subject_{draft.fallback_language}",
-                   Invalid(N_("Write a subject and a text in at least one language.")))
+        errors.add(
+            f"subject_{draft.fallback_language}", Invalid(N_("Write a subject and a text in at least one language."))
+        )
     elif draft.fallback_language not in present:
         if len(present) == 1:
             # Written in one language only: that one is the fallback, whatever the select still says.
@@ -109,8 +113,14 @@ def parse_draft(form: FormData, interest_slugs: list[str]) -> Parsed[Draft]:
         # One message for the three lists, under the audience's heading.
         errors.setdefault("audience" if name in ("cities", "languages", "interests") else name, message)
     if (chosen := audience.value) is not None:
-        draft.audience = Audience(tuple(chosen.cities), tuple(chosen.languages), tuple(chosen.interests),
-                                  chosen.ambassadors_only, chosen.joined_from, chosen.joined_until)
+        draft.audience = Audience(
+            tuple(chosen.cities),
+            tuple(chosen.languages),
+            tuple(chosen.interests),
+            chosen.ambassadors_only,
+            chosen.joined_from,
+            chosen.joined_until,
+        )
     return Parsed(None if errors else draft, errors, form_values(form))
 
 

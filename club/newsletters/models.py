@@ -55,8 +55,10 @@ class Newsletter(Base):
         back_populates="newsletter", lazy="raise", cascade="all, delete-orphan", order_by="NewsletterVariant.language"
     )
 
-    __table_args__ = (Index("ix_newsletters_status_scheduled_at", "status", "scheduled_at"),
-                      check_in("status", NewsletterStatus))
+    __table_args__ = (
+        Index("ix_newsletters_status_scheduled_at", "status", "scheduled_at"),
+        check_in("status", NewsletterStatus),
+    )
 
     @property
     def reference(self) -> str:

@@ -26,11 +26,44 @@ from club.mail.message import PLACEHOLDERS
 from club.mail.render import render_mail
 
 ALLOWED_TAGS = {
-    "a", "b", "blockquote", "br", "code", "del", "em", "h1", "h2", "h3", "h4", "hr", "i", "img", "li", "ol", "p",
-    "pre", "s", "strong", "sub", "sup", "table", "tbody", "td", "th", "thead", "tr", "u", "ul",
+    "a",
+    "b",
+    "blockquote",
+    "br",
+    "code",
+    "del",
+    "em",
+    "h1",
+    "h2",
+    "h3",
+    "h4",
+    "hr",
+    "i",
+    "img",
+    "li",
+    "ol",
+    "p",
+    "pre",
+    "s",
+    "strong",
+    "sub",
+    "sup",
+    "table",
+    "tbody",
+    "td",
+    "th",
+    "thead",
+    "tr",
+    "u",
+    "ul",
 }
-ALLOWED_ATTRIBUTES = {"a": {"href", "title"}, "img": {"src", "alt", "title", "width", "height"},
-                      "td": {"align"}, "th": {"align"}, "ol": {"start"}}
+ALLOWED_ATTRIBUTES = {
+    "a": {"href", "title"},
+    "img": {"src", "alt", "title", "width", "height"},
+    "td": {"align"},
+    "th": {"align"},
+    "ol": {"start"},
+}
 URL_SCHEMES = {"http", "https", "mailto"}
 # Refused with a message rather than silently removed, so the admin knows the mail will not look as typed.
 _SCRIPT_RE = re.compile(r"<\s*/?\s*script\b", re.IGNORECASE)
@@ -50,16 +83,20 @@ _TAG_LIKE_RE = re.compile(
 # The archive's stand-in for %%name%% ("Dear member,"), in the newsletter's own language.
 NEUTRAL_NAME = N_("member")
 UNKNOWN_TAGS = N_("Unknown placeholder: %(tags)s. Only %(known)s are filled in; correct or remove the others.")
-TAG_IN_SUBJECT = N_("The subject is the same for every member, so %(tags)s would arrive as typed. Remove it from "
-                    "the subject.")
+TAG_IN_SUBJECT = N_(
+    "The subject is the same for every member, so %(tags)s would arrive as typed. Remove it from the subject."
+)
 
-IMAGE_WITHOUT_DESCRIPTION = N_("An image has no description (or only its file name): describe it for readers who "
-                              "cannot see it, between the square brackets.")
+IMAGE_WITHOUT_DESCRIPTION = N_(
+    "An image has no description (or only its file name): describe it for readers who "
+    "cannot see it, between the square brackets."
+)
 _IMAGE_RE = re.compile(r"!\[([^\]]*)\]\(")
 _FILE_NAME_RE = re.compile(r"^\S+\.(?:jpe?g|png|gif|webp|heic)$", re.IGNORECASE)
 
-UNSAFE_MARKUP = N_("Remove the script: a newsletter cannot contain scripts, event attributes such as onerror, "
-                   "or javascript: links.")
+UNSAFE_MARKUP = N_(
+    "Remove the script: a newsletter cannot contain scripts, event attributes such as onerror, or javascript: links."
+)
 
 
 @cache
@@ -117,7 +154,7 @@ def _joins_without_space(before: str, after: str) -> bool:
 
 def _neighbours(tokens: list[Token], index: int) -> tuple[str, str]:
     before = next((t.content for t in reversed(tokens[:index]) if t.content), "")
-    after = next((t.content for t in tokens[index + 1:] if t.content), "")
+    after = next((t.content for t in tokens[index + 1 :] if t.content), "")
     return before, after
 
 
@@ -139,6 +176,7 @@ def body_html(source: str) -> str:
 
 
 # ---- plain text ------------------------------------------------------------------------------------------------
+
 
 def _inline_text(token: Token) -> str:
     parts: list[str] = []
@@ -204,8 +242,17 @@ def body_text(source: str) -> str:
             rest = indent + (" " * len(bullet) if bullet or not lists else "   ")
             bullet = ""
             for part in text.split("\n"):
-                lines.append(textwrap.fill(part, width=76, initial_indent=first, subsequent_indent=rest,
-                                           break_long_words=False, break_on_hyphens=False) or first.rstrip())
+                lines.append(
+                    textwrap.fill(
+                        part,
+                        width=76,
+                        initial_indent=first,
+                        subsequent_indent=rest,
+                        break_long_words=False,
+                        break_on_hyphens=False,
+                    )
+                    or first.rstrip()
+                )
                 first = rest
             if not lists:
                 lines.append(quote.rstrip())
@@ -220,6 +267,7 @@ def body_text(source: str) -> str:
 
 # ---- mail ------------------------------------------------------------------------------------------------------
 
+
 @dataclass(frozen=True)
 class RenderedMail:
     subject: str
@@ -227,21 +275,33 @@ class RenderedMail:
     text: str
 
 
-def mail(settings: Settings, *, language: str, subject: str, preheader: str, body: str,
-         web_url: str | None = None) -> RenderedMail:
+def mail(
+    settings: Settings, *, language: str, subject: str, preheader: str, body: str, web_url: str | None = None
+) -> RenderedMail:
     """The mail in one language, placeholders left for the sender; the footer says why it arrives."""
     with use_language(language):
         content = Markup(body_html(body))
-    text, html = render_mail("newsletters/mail", language, inline_css=True, text_values={"content": body_text(body)},
-                             subject=subject, preheader=preheader, content=content, web_url=web_url,
-                             base_url=settings.base_url)
+    text, html = render_mail(
+        "newsletters/mail",
+        language,
+        inline_css=True,
+        text_values={"content": body_text(body)},
+        subject=subject,
+        preheader=preheader,
+        content=content,
+        web_url=web_url,
+        base_url=settings.base_url,
+    )
     return RenderedMail(subject=subject, html=html, text=text)
 
 
 def fill_preview(value: str, *, name: str, email: str, unsubscribe_url: str) -> str:
     """What one recipient would see (the sender does the same on the wire; values are escaped for HTML)."""
-    return (value.replace("%%name%%", escape(name)).replace("%%email%%", escape(email))
-            .replace("%%unsubscribe_url%%", escape(unsubscribe_url)))
+    return (
+        value.replace("%%name%%", escape(name))
+        .replace("%%email%%", escape(email))
+        .replace("%%unsubscribe_url%%", escape(unsubscribe_url))
+    )
 
 
 def web_html(source: str, language: str) -> Markup:

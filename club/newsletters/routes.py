@@ -43,8 +43,12 @@ PREVIEW_POLICY = (
 )
 # Uploads are re-encoded as JPEG by the activity photos' own code, which leaves EXIF, GPS and XMP behind; the
 # other types stay so that images uploaded before that keep being served.
-IMAGE_TYPES = {"PNG": ("image/png", "png"), "JPEG": ("image/jpeg", "jpg"), "GIF": ("image/gif", "gif"),
-               "WEBP": ("image/webp", "webp")}
+IMAGE_TYPES = {
+    "PNG": ("image/png", "png"),
+    "JPEG": ("image/jpeg", "jpg"),
+    "GIF": ("image/gif", "gif"),
+    "WEBP": ("image/webp", "webp"),
+}
 IMAGE_MAX_BYTES = photos.MAX_PHOTO_BYTES
 IMAGES_PER_UPLOAD = 10
 FORM_PART_MAX = 1024 * 1024
@@ -83,9 +87,7 @@ async def _load(request: Request, ctx: Context) -> Newsletter:
 
 
 def _common(request: Request) -> dict[str, Any]:
-    return {"CITIES": CITIES,
-            "SCHEDULE_ZONES": SCHEDULE_ZONES,
-            "local_time": local_time, "NAME_TAG": render.NAME_TAG}
+    return {"CITIES": CITIES, "SCHEDULE_ZONES": SCHEDULE_ZONES, "local_time": local_time, "NAME_TAG": render.NAME_TAG}
 
 
 def local_time(moment: dt.datetime | None, zone: str | None = None) -> str:
@@ -95,8 +97,11 @@ def local_time(moment: dt.datetime | None, zone: str | None = None) -> str:
         return ""
     locale = i18n._locale()
     local = moment.astimezone(ZoneInfo(zone) if zone else i18n.TIMEZONES[i18n.current_language.get()])
-    return (str(get_datetime_format("medium", locale=locale)).replace("{1}", format_date(local, "full", locale=locale))
-            .replace("{0}", format_time(local, "short", locale=locale)))
+    return (
+        str(get_datetime_format("medium", locale=locale))
+        .replace("{1}", format_date(local, "full", locale=locale))
+        .replace("{0}", format_time(local, "short", locale=locale))
+    )
 
 
 def tag_messages(problems: service.TagProblems) -> dict[str, list[str]]:
@@ -141,21 +146,31 @@ def expected_finish(rate: float | None, recipients: int, start: dt.datetime) -> 
 
 def _refuse(request: Request, newsletter: Newsletter, message: str, status_code: int = 409) -> Response:
     """A state that forbids the action (it is sending, it has finished): say so, change nothing."""
-    return render_page(request, "newsletters/refused.html", {**_common(request), "newsletter": newsletter,
-                                                              "message": message}, status_code=status_code)
+    return render_page(
+        request,
+        "newsletters/refused.html",
+        {**_common(request), "newsletter": newsletter, "message": message},
+        status_code=status_code,
+    )
 
 
 # ---- list and compose ------------------------------------------------------------------------------------------
 
+
 async def admin_list(request: Request, ctx: Context) -> Response:
     newsletters = await service.listing(ctx.db)
-    return render_page(request, "newsletters/admin_list.html", {**_common(request), "newsletters": newsletters,
-                                                                 "title_of": service.title_of})
+    return render_page(
+        request,
+        "newsletters/admin_list.html",
+        {**_common(request), "newsletters": newsletters, "title_of": service.title_of},
+    )
 
 
 def _values_of(newsletter: Newsletter) -> dict[str, object]:
-    values: dict[str, object] = {"fallback_language": newsletter.fallback_language,
-                                 "private": "1" if newsletter.private else ""}
+    values: dict[str, object] = {
+        "fallback_language": newsletter.fallback_language,
+        "private": "1" if newsletter.private else "",
+    }
     for variant in newsletter.variants:
         values[f"subject_{variant.language}"] = variant.subject
         values[f"preheader_{variant.language}"] = variant.preheader
@@ -165,27 +180,45 @@ def _values_of(newsletter: Newsletter) -> dict[str, object]:
     if newsletter.status == "scheduled" and newsletter.scheduled_at is not None:
         values["scheduled_at"] = newsletter.scheduled_at.astimezone(ZoneInfo(zone)).strftime("%Y-%m-%dT%H:%M")
     chosen = audiences.Audience.from_json(newsletter.audience)
-    values.update(cities=list(chosen.cities), languages=list(chosen.languages), interests=list(chosen.interests),
-                  ambassadors_only="1" if chosen.ambassadors_only else "",
-                  joined_from=chosen.joined_from.isoformat() if chosen.joined_from else "",
-                  joined_until=chosen.joined_until.isoformat() if chosen.joined_until else "")
+    values.update(
+        cities=list(chosen.cities),
+        languages=list(chosen.languages),
+        interests=list(chosen.interests),
+        ambassadors_only="1" if chosen.ambassadors_only else "",
+        joined_from=chosen.joined_from.isoformat() if chosen.joined_from else "",
+        joined_until=chosen.joined_until.isoformat() if chosen.joined_until else "",
+    )
     return values
 
 
 async def _edit_context(request: Request, ctx: Context, newsletter: Newsletter | None) -> dict[str, Any]:
     db = ctx.db
-    context: dict[str, Any] = {**_common(request), "newsletter": newsletter,
-                               "interests": await audiences.interest_choices(db, i18n.current_language.get())}
+    context: dict[str, Any] = {
+        **_common(request),
+        "newsletter": newsletter,
+        "interests": await audiences.interest_choices(db, i18n.current_language.get()),
+    }
     if newsletter is not None:
         settings = ctx.settings
         context["plan"] = await service.audience_plan(db, newsletter)
-        context["texts"] = {v.language: _preview_text(settings, newsletter, v.language, ctx)
-                            for v in newsletter.variants}
-        context["images"] = list((await db.execute(
-            select(NewsletterImage.token, NewsletterImage.filename, NewsletterImage.content_type,
-                   NewsletterImage.width, NewsletterImage.height)
-            .where(NewsletterImage.newsletter_id == newsletter.id).order_by(NewsletterImage.id)
-        )).all())
+        context["texts"] = {
+            v.language: _preview_text(settings, newsletter, v.language, ctx) for v in newsletter.variants
+        }
+        context["images"] = list(
+            (
+                await db.execute(
+                    select(
+                        NewsletterImage.token,
+                        NewsletterImage.filename,
+                        NewsletterImage.content_type,
+                        NewsletterImage.width,
+                        NewsletterImage.height,
+                    )
+                    .where(NewsletterImage.newsletter_id == newsletter.id)
+                    .order_by(NewsletterImage.id)
+                )
+            ).all()
+        )
         context["image_url"] = lambda token, content_type: image_url(settings, token, content_type)
         context["tag_problems"] = tag_messages(service.tag_problems(newsletter))
         for variant in newsletter.variants:
@@ -231,33 +264,49 @@ async def _save(request: Request, ctx: Context, newsletter: Newsletter | None) -
     draft, errors, _typed = parse_draft(form, slugs)
     if draft is None:
         context = await _edit_context(request, ctx, newsletter)
-        return render_page(request, "newsletters/edit.html",
-                           {**context, "errors": errors, "values": form_values(form)}, status_code=400)
+        return render_page(
+            request,
+            "newsletters/edit.html",
+            {**context, "errors": errors, "values": form_values(form)},
+            status_code=400,
+        )
     newsletter = await service.save(db, newsletter, draft, ctx.me)
-    return redirect_with_notice(request, ctx.url("edit", newsletter_id=newsletter.id) + "#preview",
-                                "newsletters.saved")
+    return redirect_with_notice(request, ctx.url("edit", newsletter_id=newsletter.id) + "#preview", "newsletters.saved")
 
 
 # ---- preview ---------------------------------------------------------------------------------------------------
 
+
 def _preview_response(html: str) -> HTMLResponse:
-    return HTMLResponse('<base target="_blank">' + html,
-                        headers={"Content-Security-Policy": PREVIEW_POLICY, "X-Frame-Options": "SAMEORIGIN",
-                                 "Cache-Control": "no-store"})
+    return HTMLResponse(
+        '<base target="_blank">' + html,
+        headers={
+            "Content-Security-Policy": PREVIEW_POLICY,
+            "X-Frame-Options": "SAMEORIGIN",
+            "Cache-Control": "no-store",
+        },
+    )
 
 
 def _fill_for(ctx: Context, value: str) -> str:
     person = ctx.me
-    return render.fill_preview(value, name=person.name, email=person.email,
-                               unsubscribe_url=ctx.settings.absolute_url(service.TEST_UNSUBSCRIBE_PATH))
+    return render.fill_preview(
+        value,
+        name=person.name,
+        email=person.email,
+        unsubscribe_url=ctx.settings.absolute_url(service.TEST_UNSUBSCRIBE_PATH),
+    )
 
 
 def _preview_text(settings: Settings, newsletter: Newsletter, language: str, ctx: Context) -> str:
     variant = service.variant_map(newsletter)[language]
     text = service.rendered_variant(settings, newsletter, variant).text
     person = ctx.me
-    return (text.replace("%%name%%", person.name).replace("%%email%%", person.email)
-            .replace("%%unsubscribe_url%%", settings.absolute_url(service.TEST_UNSUBSCRIBE_PATH)))
+    return (
+        text.replace("%%name%%", person.name)
+        .replace("%%email%%", person.email)
+        .replace("%%unsubscribe_url%%", settings.absolute_url(service.TEST_UNSUBSCRIBE_PATH))
+    )
 
 
 async def stored_preview(request: Request, ctx: Context) -> Response:
@@ -298,12 +347,16 @@ async def live_preview_text(request: Request, ctx: Context) -> Response:
     mail = render.mail(ctx.settings, language=language, subject=subject, preheader=preheader, body=body)
     settings = ctx.settings
     person = ctx.me
-    text = (mail.text.replace("%%name%%", person.name).replace("%%email%%", person.email)
-            .replace("%%unsubscribe_url%%", settings.absolute_url(service.TEST_UNSUBSCRIBE_PATH)))
+    text = (
+        mail.text.replace("%%name%%", person.name)
+        .replace("%%email%%", person.email)
+        .replace("%%unsubscribe_url%%", settings.absolute_url(service.TEST_UNSUBSCRIBE_PATH))
+    )
     return JSONResponse({"text": text, "problem": problem}, headers={"Cache-Control": "no-store"})
 
 
 # ---- images ----------------------------------------------------------------------------------------------------
+
 
 async def upload_images(request: Request, ctx: Context) -> Response:
     form = await read_form(request, max_files=IMAGES_PER_UPLOAD, max_part_size=IMAGE_MAX_BYTES)
@@ -326,32 +379,52 @@ async def upload_images(request: Request, ctx: Context) -> Response:
         except Invalid:
             errors.add("images", Invalid(N_("Upload PNG, JPEG or WebP images.")))
             break
-        accepted.append(NewsletterImage(
-            newsletter_id=newsletter.id, token=secrets.token_urlsafe(16), filename=(upload.filename or "")[:200],
-            content_type="image/jpeg", width=photo.width, height=photo.height, data=photo.copies["large"],
-        ))
+        accepted.append(
+            NewsletterImage(
+                newsletter_id=newsletter.id,
+                token=secrets.token_urlsafe(16),
+                filename=(upload.filename or "")[:200],
+                content_type="image/jpeg",
+                width=photo.width,
+                height=photo.height,
+                data=photo.copies["large"],
+            )
+        )
     if errors:
         context = await _edit_context(request, ctx, newsletter)
-        return render_page(request, "newsletters/edit.html",
-                           {**context, "errors": errors, "values": _values_of(newsletter)}, status_code=400)
+        return render_page(
+            request,
+            "newsletters/edit.html",
+            {**context, "errors": errors, "values": _values_of(newsletter)},
+            status_code=400,
+        )
     ctx.db.add_all(accepted)
-    return redirect_with_notice(request, ctx.url("edit", newsletter_id=newsletter.id) + "#images",
-                                "newsletters.uploaded")
+    return redirect_with_notice(
+        request, ctx.url("edit", newsletter_id=newsletter.id) + "#images", "newsletters.uploaded"
+    )
 
 
 async def image(request: Request, ctx: Context) -> Response:
     token, _dot, _extension = request.path_params["name"].partition(".")
-    row = (await ctx.db.execute(
-        select(NewsletterImage.data, NewsletterImage.content_type).where(NewsletterImage.token == token)
-    )).one_or_none()
+    row = (
+        await ctx.db.execute(
+            select(NewsletterImage.data, NewsletterImage.content_type).where(NewsletterImage.token == token)
+        )
+    ).one_or_none()
     if row is None:
         raise HTTPException(404)
-    return Response(row.data, media_type=row.content_type,
-                    headers={"Cache-Control": "public, max-age=31536000, immutable",
-                             "Content-Security-Policy": "default-src 'none'; sandbox"})
+    return Response(
+        row.data,
+        media_type=row.content_type,
+        headers={
+            "Cache-Control": "public, max-age=31536000, immutable",
+            "Content-Security-Policy": "default-src 'none'; sandbox",
+        },
+    )
 
 
 # ---- test, schedule, send --------------------------------------------------------------------------------------
+
 
 async def test_send(request: Request, ctx: Context) -> Response:
     form = await read_form(request)
@@ -359,13 +432,18 @@ async def test_send(request: Request, ctx: Context) -> Response:
     addresses, errors, _typed = parse_test_addresses(form)
     if addresses is None or not newsletter.variants:
         context = await _edit_context(request, ctx, newsletter)
-        return render_page(request, "newsletters/edit.html",
-                           {**context, "errors": errors, "values": {**_values_of(newsletter),
-                                                                    "addresses": forms.field(form, "addresses")}},
-                           status_code=400)
+        return render_page(
+            request,
+            "newsletters/edit.html",
+            {
+                **context,
+                "errors": errors,
+                "values": {**_values_of(newsletter), "addresses": forms.field(form, "addresses")},
+            },
+            status_code=400,
+        )
     await service.send_test(ctx.db, ctx.settings, newsletter, ctx.me, addresses)
-    return redirect_with_notice(request, ctx.url("edit", newsletter_id=newsletter.id) + "#test",
-                                "newsletters.tested")
+    return redirect_with_notice(request, ctx.url("edit", newsletter_id=newsletter.id) + "#test", "newsletters.tested")
 
 
 async def schedule(request: Request, ctx: Context) -> Response:
@@ -380,12 +458,16 @@ async def schedule(request: Request, ctx: Context) -> Response:
         errors.add("scheduled_at", Invalid(service_messages["tags"]))
     if errors or moment is None:
         context = await _edit_context(request, ctx, newsletter)
-        return render_page(request, "newsletters/edit.html",
-                           {**context, "errors": errors, "values": {**_values_of(newsletter), **form_values(form)}},
-                           status_code=400)
+        return render_page(
+            request,
+            "newsletters/edit.html",
+            {**context, "errors": errors, "values": {**_values_of(newsletter), **form_values(form)}},
+            status_code=400,
+        )
     await service.schedule(ctx.db, newsletter.id, moment, forms.field(form, "timezone") or None)
-    return redirect_with_notice(request, ctx.url("edit", newsletter_id=newsletter.id) + "#schedule",
-                                "newsletters.scheduled")
+    return redirect_with_notice(
+        request, ctx.url("edit", newsletter_id=newsletter.id) + "#schedule", "newsletters.scheduled"
+    )
 
 
 async def unschedule(request: Request, ctx: Context) -> Response:
@@ -396,21 +478,30 @@ async def unschedule(request: Request, ctx: Context) -> Response:
 
 service_messages = {
     "empty": N_("No member matches this audience, so there is nobody to send to. Widen the audience first."),
-    "tags": N_("This newsletter holds a placeholder that nothing fills in, so it cannot be sent. Correct the text "
-               "first."),
+    "tags": N_(
+        "This newsletter holds a placeholder that nothing fills in, so it cannot be sent. Correct the text first."
+    ),
 }
 
 
 async def _confirm_page(request: Request, ctx: Context, newsletter: Newsletter, status_code: int = 200) -> Response:
     plan = await service.audience_plan(ctx.db, newsletter)
     problems = tag_messages(service.tag_problems(newsletter))
-    return render_page(request, "newsletters/confirm.html", {
-        **_common(request), "newsletter": newsletter, "plan": plan,
-        "empty": service_messages["empty"] if not plan.total else None,
-        "tag_problems": problems, "blocked": service_messages["tags"] if problems else None,
-        "audience_lines": await audience_summary(ctx, newsletter),
-        **await _pace(ctx, plan.total),
-    }, status_code=status_code)
+    return render_page(
+        request,
+        "newsletters/confirm.html",
+        {
+            **_common(request),
+            "newsletter": newsletter,
+            "plan": plan,
+            "empty": service_messages["empty"] if not plan.total else None,
+            "tag_problems": problems,
+            "blocked": service_messages["tags"] if problems else None,
+            "audience_lines": await audience_summary(ctx, newsletter),
+            **await _pace(ctx, plan.total),
+        },
+        status_code=status_code,
+    )
 
 
 async def _pace(ctx: Context, recipients: int) -> dict[str, Any]:
@@ -468,26 +559,33 @@ async def retry(request: Request, ctx: Context) -> Response:
     retried = await service.retry_failed(ctx.db, newsletter.id)
     if not retried:
         return _refuse(request, newsletter, N_("This newsletter has no failed deliveries to send again."))
-    await audit.record(ctx.db, request, "newsletters.retry", "newsletter", newsletter.id,
-                       {"deliveries": retried})
+    await audit.record(ctx.db, request, "newsletters.retry", "newsletter", newsletter.id, {"deliveries": retried})
     return redirect_with_notice(request, ctx.url("report", newsletter_id=newsletter.id), "newsletters.retried")
 
 
 # ---- progress and report ---------------------------------------------------------------------------------------
+
 
 async def report(request: Request, ctx: Context) -> Response:
     newsletter = await _load(request, ctx)
     db = ctx.db
     progress = await service.progress(db, newsletter)
     common = _common(request)
-    return render_page(request, "newsletters/report.html", {
-        **common, "newsletter": newsletter, "progress": progress, "hold": await holds.open_hold(db),
-        "failures": await service.failures(db, newsletter.id),
-        "unsubscribes": await service.unsubscribes(db, newsletter.id),
-        "title": service.title_of(newsletter, i18n.current_language.get()),
-        "audience_lines": await audience_summary(ctx, newsletter),
-        "finish": _report_finish(ctx.settings, newsletter, progress),
-    })
+    return render_page(
+        request,
+        "newsletters/report.html",
+        {
+            **common,
+            "newsletter": newsletter,
+            "progress": progress,
+            "hold": await holds.open_hold(db),
+            "failures": await service.failures(db, newsletter.id),
+            "unsubscribes": await service.unsubscribes(db, newsletter.id),
+            "title": service.title_of(newsletter, i18n.current_language.get()),
+            "audience_lines": await audience_summary(ctx, newsletter),
+            "finish": _report_finish(ctx.settings, newsletter, progress),
+        },
+    )
 
 
 def _report_finish(settings: Settings, newsletter: Newsletter, progress: service.Progress) -> dt.datetime | None:
@@ -503,11 +601,11 @@ def _report_finish(settings: Settings, newsletter: Newsletter, progress: service
 
 # ---- duplicate and delete --------------------------------------------------------------------------------------
 
+
 async def duplicate(request: Request, ctx: Context) -> Response:
     newsletter = await _load(request, ctx)
     copy = await service.duplicate(ctx.db, newsletter, ctx.me)
-    await audit.record(ctx.db, request, "newsletters.duplicate", "newsletter", copy.id,
-                       {"from": newsletter.id})
+    await audit.record(ctx.db, request, "newsletters.duplicate", "newsletter", copy.id, {"from": newsletter.id})
     return redirect_with_notice(request, ctx.url("edit", newsletter_id=copy.id), "newsletters.duplicated")
 
 
@@ -515,9 +613,15 @@ async def delete_confirm(request: Request, ctx: Context) -> Response:
     newsletter = await _load(request, ctx)
     if newsletter.status != "draft":
         return _refuse(request, newsletter, ONLY_DRAFTS)
-    return render_page(request, "newsletters/delete.html", {
-        **_common(request), "newsletter": newsletter,
-        "title": service.title_of(newsletter, i18n.current_language.get())})
+    return render_page(
+        request,
+        "newsletters/delete.html",
+        {
+            **_common(request),
+            "newsletter": newsletter,
+            "title": service.title_of(newsletter, i18n.current_language.get()),
+        },
+    )
 
 
 async def delete(request: Request, ctx: Context) -> Response:
@@ -525,8 +629,9 @@ async def delete(request: Request, ctx: Context) -> Response:
     title = service.title_of(newsletter, newsletter.fallback_language)
     if not await service.delete_draft(ctx.db, newsletter.id):
         return _refuse(request, newsletter, ONLY_DRAFTS)
-    await audit.record(ctx.db, request, "newsletters.delete_newsletter", "newsletter", newsletter.id,
-                       {"subject": title})
+    await audit.record(
+        ctx.db, request, "newsletters.delete_newsletter", "newsletter", newsletter.id, {"subject": title}
+    )
     return redirect_with_notice(request, ctx.url("admin_list"), "newsletters.deleted")
 
 
@@ -541,17 +646,27 @@ async def progress_json(request: Request, ctx: Context) -> Response:
 async def deliveries_csv(request: Request, ctx: Context) -> Response:
     newsletter = await _load(request, ctx)
     body = await service.deliveries_csv(ctx.db, newsletter.id)
-    return Response("\ufeff" + body, media_type="text/csv; charset=utf-8", headers={
-        "Content-Disposition": f'attachment; filename="newsletter-{newsletter.id}-deliveries.csv"',
-        "Cache-Control": "no-store",
-    })
+    return Response(
+        "\ufeff" + body,
+        media_type="text/csv; charset=utf-8",
+        headers={
+            "Content-Disposition": f'attachment; filename="newsletter-{newsletter.id}-deliveries.csv"',
+            "Cache-Control": "no-store",
+        },
+    )
 
 
 # ---- public archive --------------------------------------------------------------------------------------------
 
+
 async def _archived(ctx: Context) -> list[Newsletter]:
-    statement = (select(Newsletter).where(Newsletter.status == "sent", Newsletter.private.is_(False))
-                 .options(selectinload(Newsletter.variants)).order_by(Newsletter.started_at.desc()).limit(200))
+    statement = (
+        select(Newsletter)
+        .where(Newsletter.status == "sent", Newsletter.private.is_(False))
+        .options(selectinload(Newsletter.variants))
+        .order_by(Newsletter.started_at.desc())
+        .limit(200)
+    )
     return list((await ctx.db.execute(statement)).scalars())
 
 
@@ -574,12 +689,17 @@ async def archive_item(request: Request, ctx: Context) -> Response:
     variant = _archive_variant(newsletter, wanted if wanted in LANGUAGES else i18n.current_language.get())
     if variant is None:
         raise HTTPException(404)
-    return render_page(request, "newsletters/archive_item.html", {
-        "newsletter": newsletter, "variant": variant,
-        "subject": render.web_subject(variant.subject, variant.language),
-        "content": render.web_html(variant.body, variant.language),
-        "languages": [v.language for v in newsletter.variants],
-    })
+    return render_page(
+        request,
+        "newsletters/archive_item.html",
+        {
+            "newsletter": newsletter,
+            "variant": variant,
+            "subject": render.web_subject(variant.subject, variant.language),
+            "content": render.web_html(variant.body, variant.language),
+            "languages": [v.language for v in newsletter.variants],
+        },
+    )
 
 
 async def feed(request: Request, ctx: Context) -> Response:
@@ -593,44 +713,67 @@ async def feed(request: Request, ctx: Context) -> Response:
             variant = _archive_variant(newsletter, language)
             if variant is None:
                 continue
-            entries.append({
-                "id": newsletter.id, "url": settings.absolute_url(f"/newsletters/{newsletter.id}?lang={language}"),
-                "title": render.web_subject(variant.subject, variant.language),
-                "updated": newsletter.finished_at or utcnow(),
-                "published": newsletter.started_at or newsletter.created_at,
-                "summary": render.web_subject(variant.preheader, variant.language),
-                "content": render.web_html(variant.body, variant.language),
-            })
+            entries.append(
+                {
+                    "id": newsletter.id,
+                    "url": settings.absolute_url(f"/newsletters/{newsletter.id}?lang={language}"),
+                    "title": render.web_subject(variant.subject, variant.language),
+                    "updated": newsletter.finished_at or utcnow(),
+                    "published": newsletter.started_at or newsletter.created_at,
+                    "summary": render.web_subject(variant.preheader, variant.language),
+                    "content": render.web_html(variant.body, variant.language),
+                }
+            )
         updated = max((e["updated"] for e in entries), default=dt.datetime(2026, 1, 1, tzinfo=dt.UTC))
-        xml = templates.get_template("newsletters/feed.xml").render({
-            "lang": language, "entries": entries, "updated": updated, "base_url": settings.base_url,
-            "self_url": settings.absolute_url(f"/newsletters/feed/{language}.atom"),
-            "archive_url": settings.absolute_url("/newsletters"),
-        })
+        xml = templates.get_template("newsletters/feed.xml").render(
+            {
+                "lang": language,
+                "entries": entries,
+                "updated": updated,
+                "base_url": settings.base_url,
+                "self_url": settings.absolute_url(f"/newsletters/feed/{language}.atom"),
+                "archive_url": settings.absolute_url("/newsletters"),
+            }
+        )
     return Response(xml, media_type="application/atom+xml; charset=utf-8")
 
 
 routes: list[BaseRoute] = [
     route("/admin/newsletters", admin_list, role="admin"),
     route("/admin/newsletters/new", new, role="admin"),
-    route("/admin/newsletters/new", create, methods=("POST",), role="admin", name="create_newsletter",
-          form=EDIT_FORM),
+    route("/admin/newsletters/new", create, methods=("POST",), role="admin", name="create_newsletter", form=EDIT_FORM),
     route("/admin/newsletters/preview", live_preview, methods=("POST",), role="admin", form=EDIT_FORM),
     route("/admin/newsletters/preview.json", live_preview_text, methods=("POST",), role="admin", form=EDIT_FORM),
     route("/admin/newsletters/{newsletter_id:int}", edit, role="admin"),
-    route("/admin/newsletters/{newsletter_id:int}", update, methods=("POST",), role="admin",
-          name="update_newsletter", form=EDIT_FORM),
+    route(
+        "/admin/newsletters/{newsletter_id:int}",
+        update,
+        methods=("POST",),
+        role="admin",
+        name="update_newsletter",
+        form=EDIT_FORM,
+    ),
     route("/admin/newsletters/{newsletter_id:int}/preview/{language}", stored_preview, role="admin"),
-    route("/admin/newsletters/{newsletter_id:int}/images", upload_images, methods=("POST",), role="admin",
-          form=FormLimits(max_files=IMAGES_PER_UPLOAD, max_part_size=IMAGE_MAX_BYTES)),
+    route(
+        "/admin/newsletters/{newsletter_id:int}/images",
+        upload_images,
+        methods=("POST",),
+        role="admin",
+        form=FormLimits(max_files=IMAGES_PER_UPLOAD, max_part_size=IMAGE_MAX_BYTES),
+    ),
     route("/admin/newsletters/{newsletter_id:int}/test", test_send, methods=("POST",), role="admin"),
     route("/admin/newsletters/{newsletter_id:int}/schedule", schedule, methods=("POST",), role="admin"),
     route("/admin/newsletters/{newsletter_id:int}/unschedule", unschedule, methods=("POST",), role="admin"),
     route("/admin/newsletters/{newsletter_id:int}/confirm", confirm, role="admin"),
     route("/admin/newsletters/{newsletter_id:int}/duplicate", duplicate, methods=("POST",), role="admin"),
     route("/admin/newsletters/{newsletter_id:int}/delete", delete_confirm, role="admin"),
-    route("/admin/newsletters/{newsletter_id:int}/delete", delete, methods=("POST",), role="admin",
-          name="delete_newsletter"),
+    route(
+        "/admin/newsletters/{newsletter_id:int}/delete",
+        delete,
+        methods=("POST",),
+        role="admin",
+        name="delete_newsletter",
+    ),
     route("/admin/newsletters/{newsletter_id:int}/send", send, methods=("POST",), role="admin"),
     route("/admin/newsletters/{newsletter_id:int}/pause", pause, methods=("POST",), role="admin"),
     route("/admin/newsletters/{newsletter_id:int}/resume", resume, methods=("POST",), role="admin"),
@@ -644,4 +787,3 @@ routes: list[BaseRoute] = [
     route("/newsletters/images/{name}", image),
     route("/newsletters/{newsletter_id:int}", archive_item),
 ]
-

@@ -100,8 +100,9 @@ async def save(db: AsyncSession, newsletter: Newsletter | None, draft: Draft, au
     for language, data in draft.variants.items():
         row = existing.get(language)
         if row is None:
-            newsletter.variants.append(NewsletterVariant(language=language, subject=data.subject,
-                                                         preheader=data.preheader, body=data.body))
+            newsletter.variants.append(
+                NewsletterVariant(language=language, subject=data.subject, preheader=data.preheader, body=data.body)
+            )
         else:
             row.subject, row.preheader, row.body = data.subject, data.preheader, data.body
     newsletter.updated_at = utcnow()
@@ -111,9 +112,15 @@ async def save(db: AsyncSession, newsletter: Newsletter | None, draft: Draft, au
 
 async def duplicate(db: AsyncSession, newsletter: Newsletter, author: Person) -> Newsletter:
     """A new draft with the same texts, audience and images (copied, so deleting either keeps the other whole)."""
-    images = list((await db.execute(
-        select(NewsletterImage).where(NewsletterImage.newsletter_id == newsletter.id).order_by(NewsletterImage.id)
-    )).scalars())
+    images = list(
+        (
+            await db.execute(
+                select(NewsletterImage)
+                .where(NewsletterImage.newsletter_id == newsletter.id)
+                .order_by(NewsletterImage.id)
+            )
+        ).scalars()
+    )
     tokens = {image.token: secrets.token_urlsafe(16) for image in images}
 
     def retarget(text: str) -> str:
@@ -121,35 +128,57 @@ async def duplicate(db: AsyncSession, newsletter: Newsletter, author: Person) ->
             text = text.replace(f"/newsletters/images/{old}.", f"/newsletters/images/{new}.")
         return text
 
-    copy = Newsletter(status="draft", created_by_id=author.id, recipients=0,
-                      fallback_language=newsletter.fallback_language, private=newsletter.private,
-                      audience=newsletter.audience,
-                      variants=[NewsletterVariant(language=v.language, subject=v.subject,
-                                                  preheader=retarget(v.preheader), body=retarget(v.body))
-                                for v in newsletter.variants])
+    copy = Newsletter(
+        status="draft",
+        created_by_id=author.id,
+        recipients=0,
+        fallback_language=newsletter.fallback_language,
+        private=newsletter.private,
+        audience=newsletter.audience,
+        variants=[
+            NewsletterVariant(
+                language=v.language, subject=v.subject, preheader=retarget(v.preheader), body=retarget(v.body)
+            )
+            for v in newsletter.variants
+        ],
+    )
     db.add(copy)
     await db.flush()
-    db.add_all(NewsletterImage(newsletter_id=copy.id, token=tokens[image.token], filename=image.filename,
-                               content_type=image.content_type, width=image.width, height=image.height,
-                               data=image.data) for image in images)
+    db.add_all(
+        NewsletterImage(
+            newsletter_id=copy.id,
+            token=tokens[image.token],
+            filename=image.filename,
+            content_type=image.content_type,
+            width=image.width,
+            height=image.height,
+            data=image.data,
+        )
+        for image in images
+    )
     await db.flush()
     return copy
 
 
 async def delete_draft(db: AsyncSession, newsletter_id: int) -> bool:
     """Delete a draft with its variants and images; False (nothing deleted) when it is no longer a draft."""
-    result = await db.execute(delete(Newsletter).where(Newsletter.id == newsletter_id, Newsletter.status == "draft")
-                              .execution_options(synchronize_session=False))
+    result = await db.execute(
+        delete(Newsletter)
+        .where(Newsletter.id == newsletter_id, Newsletter.status == "draft")
+        .execution_options(synchronize_session=False)
+    )
     if not result.rowcount:  # type: ignore[attr-defined]
         return False
     for model in (NewsletterVariant, NewsletterImage):
-        await db.execute(delete(model).where(model.newsletter_id == newsletter_id)
-                         .execution_options(synchronize_session=False))
+        await db.execute(
+            delete(model).where(model.newsletter_id == newsletter_id).execution_options(synchronize_session=False)
+        )
     return True
 
 
-async def _transition(db: AsyncSession, newsletter_id: int, from_statuses: Sequence[str], to: str,
-                      **values: object) -> bool:
+async def _transition(
+    db: AsyncSession, newsletter_id: int, from_statuses: Sequence[str], to: str, **values: object
+) -> bool:
     """Move the newsletter to `to` if its status is one of `from_statuses`; False when someone else was first."""
     result = await db.execute(
         update(Newsletter)
@@ -161,6 +190,7 @@ async def _transition(db: AsyncSession, newsletter_id: int, from_statuses: Seque
 
 
 # ---- audience --------------------------------------------------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class AudiencePlan:
@@ -184,12 +214,19 @@ async def audience_plan(db: AsyncSession, newsletter: Newsletter) -> AudiencePla
 
 async def last_pace(db: AsyncSession) -> float | None:
     """Mails per second of the most recent newsletter that was sent in full (None before the first one)."""
-    row = (await db.execute(
-        select(Newsletter.recipients, Newsletter.started_at, Newsletter.finished_at)
-        .where(Newsletter.status == "sent", Newsletter.recipients > 0, Newsletter.started_at.is_not(None),
-               Newsletter.finished_at.is_not(None))
-        .order_by(Newsletter.finished_at.desc()).limit(1)
-    )).one_or_none()
+    row = (
+        await db.execute(
+            select(Newsletter.recipients, Newsletter.started_at, Newsletter.finished_at)
+            .where(
+                Newsletter.status == "sent",
+                Newsletter.recipients > 0,
+                Newsletter.started_at.is_not(None),
+                Newsletter.finished_at.is_not(None),
+            )
+            .order_by(Newsletter.finished_at.desc())
+            .limit(1)
+        )
+    ).one_or_none()
     if row is None:
         return None
     seconds = max((row.finished_at - row.started_at).total_seconds(), 1.0)
@@ -198,17 +235,25 @@ async def last_pace(db: AsyncSession) -> float | None:
 
 # ---- sending ---------------------------------------------------------------------------------------------------
 
+
 def web_url(settings: Settings, newsletter: Newsletter, language: str) -> str | None:
     return None if newsletter.private else settings.absolute_url(f"/newsletters/{newsletter.id}?lang={language}")
 
 
 def rendered_variant(settings: Settings, newsletter: Newsletter, variant: NewsletterVariant) -> render.RenderedMail:
-    return render.mail(settings, language=variant.language, subject=variant.subject, preheader=variant.preheader,
-                       body=variant.body, web_url=web_url(settings, newsletter, variant.language))
+    return render.mail(
+        settings,
+        language=variant.language,
+        subject=variant.subject,
+        preheader=variant.preheader,
+        body=variant.body,
+        web_url=web_url(settings, newsletter, variant.language),
+    )
 
 
-async def start_sending(db: AsyncSession, settings: Settings, newsletter_id: int,
-                        from_statuses: Sequence[str] = STARTABLE) -> int | None:
+async def start_sending(
+    db: AsyncSession, settings: Settings, newsletter_id: int, from_statuses: Sequence[str] = STARTABLE
+) -> int | None:
     """Queue one delivery per recipient, in their language's variant or the fallback.
 
     Returns the number queued, or None when the newsletter was not in a startable state (already started by
@@ -236,20 +281,30 @@ async def start_sending(db: AsyncSession, settings: Settings, newsletter_id: int
             continue
         mail = rendered_variant(settings, newsletter, variants[language])
         _mail, queued = await queue_newsletter(
-            db, subject=mail.subject, text=mail.text, html=mail.html, language=language,
-            recipients=_recipients(settings, members), reference=newsletter.reference,
+            db,
+            subject=mail.subject,
+            text=mail.text,
+            html=mail.html,
+            language=language,
+            recipients=_recipients(settings, members),
+            reference=newsletter.reference,
         )
         total += queued
-    await db.execute(update(Newsletter).where(Newsletter.id == newsletter_id).values(recipients=total)
-                     .execution_options(synchronize_session=False))
+    await db.execute(
+        update(Newsletter)
+        .where(Newsletter.id == newsletter_id)
+        .values(recipients=total)
+        .execution_options(synchronize_session=False)
+    )
     log.info("newsletter %d: %d deliveries queued", newsletter_id, total)
     return total
 
 
 def _recipients(settings: Settings, members: list[tuple[int, str, str]]) -> Iterator[Recipient]:
     for person_id, email, name in members:
-        yield Recipient(email=email, name=name, person_id=person_id,
-                        unsubscribe_url=unsubscribe_url(settings, person_id))
+        yield Recipient(
+            email=email, name=name, person_id=person_id, unsubscribe_url=unsubscribe_url(settings, person_id)
+        )
 
 
 def _reference(newsletter_id: int) -> str:
@@ -276,8 +331,9 @@ async def resume(db: AsyncSession, newsletter_id: int) -> bool:
 async def cancel(db: AsyncSession, newsletter_id: int) -> bool:
     """Stop a send (or drop a schedule): nothing still waiting leaves, claimed deliveries included (see `pause`).
     False when it has already finished."""
-    if not await _transition(db, newsletter_id, ("draft", "scheduled", "sending", "paused"), "cancelled",
-                             finished_at=utcnow()):
+    if not await _transition(
+        db, newsletter_id, ("draft", "scheduled", "sending", "paused"), "cancelled", finished_at=utcnow()
+    ):
         return False
     await outbox.cancel(db, _reference(newsletter_id))
     return True
@@ -296,8 +352,9 @@ async def retry_failed(db: AsyncSession, newsletter_id: int) -> int:
 
 
 async def schedule(db: AsyncSession, newsletter_id: int, moment: dt.datetime, zone: str | None = None) -> bool:
-    return await _transition(db, newsletter_id, ("draft", "scheduled"), "scheduled", scheduled_at=moment,
-                             schedule_zone=zone)
+    return await _transition(
+        db, newsletter_id, ("draft", "scheduled"), "scheduled", scheduled_at=moment, schedule_zone=zone
+    )
 
 
 async def unschedule(db: AsyncSession, newsletter_id: int) -> bool:
@@ -305,6 +362,7 @@ async def unschedule(db: AsyncSession, newsletter_id: int) -> bool:
 
 
 # ---- progress and report ---------------------------------------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class Progress:
@@ -327,9 +385,18 @@ class Progress:
         return 100 if not self.total else int(100 * self.done / self.total)
 
     def as_dict(self) -> dict[str, object]:
-        return {"status": self.status, "total": self.total, "sent": self.sent, "failed": self.failed,
-                "pending": self.pending, "cancelled": self.cancelled, "skipped": self.skipped,
-                "after_stop": self.after_stop, "done": self.done, "percent": self.percent}
+        return {
+            "status": self.status,
+            "total": self.total,
+            "sent": self.sent,
+            "failed": self.failed,
+            "pending": self.pending,
+            "cancelled": self.cancelled,
+            "skipped": self.skipped,
+            "after_stop": self.after_stop,
+            "done": self.done,
+            "percent": self.percent,
+        }
 
 
 async def progress(db: AsyncSession, newsletter: Newsletter) -> Progress:
@@ -339,10 +406,16 @@ async def progress(db: AsyncSession, newsletter: Newsletter) -> Progress:
     if status == "sending" and not counts.waiting:
         if await _transition(db, newsletter.id, ("sending",), "sent", finished_at=utcnow()):
             status = "sent"
-    return Progress(status=status, total=counts.total, sent=counts[DeliveryStatus.SENT],
-                    failed=counts[DeliveryStatus.FAILED], pending=counts.waiting,
-                    cancelled=counts[DeliveryStatus.CANCELLED], skipped=counts.unsubscribed,
-                    after_stop=counts.after_stop)
+    return Progress(
+        status=status,
+        total=counts.total,
+        sent=counts[DeliveryStatus.SENT],
+        failed=counts[DeliveryStatus.FAILED],
+        pending=counts.waiting,
+        cancelled=counts[DeliveryStatus.CANCELLED],
+        skipped=counts.unsubscribed,
+        after_stop=counts.after_stop,
+    )
 
 
 async def failures(db: AsyncSession, newsletter_id: int, limit: int = 200) -> list[Delivery]:
@@ -367,9 +440,13 @@ async def unsubscribes(db: AsyncSession, newsletter_id: int) -> int:
             ~exists(
                 select(later.id)
                 .join(later_mail, later_mail.id == later.mail_id)
-                .where(later.person_id == Consent.person_id, later_mail.bulk.is_(True),
-                       later_mail.reference != reference, later.sent_at > Delivery.sent_at,
-                       later.sent_at <= Consent.created_at)
+                .where(
+                    later.person_id == Consent.person_id,
+                    later_mail.bulk.is_(True),
+                    later_mail.reference != reference,
+                    later.sent_at > Delivery.sent_at,
+                    later.sent_at <= Consent.created_at,
+                )
             ),
         )
     )
@@ -379,12 +456,18 @@ async def unsubscribes(db: AsyncSession, newsletter_id: int) -> int:
 CSV_COLUMNS = ("email", "name", "language", "status", "attempts", "smtp_code", "smtp_reply", "sent_at")
 
 
-
-
 async def deliveries_csv(db: AsyncSession, newsletter_id: int) -> str:
     rows = await db.execute(
-        select(Delivery.to_email, Delivery.to_name, Mail.language, Delivery.status, Delivery.attempts,
-               Delivery.smtp_code, Delivery.last_error, Delivery.sent_at)
+        select(
+            Delivery.to_email,
+            Delivery.to_name,
+            Mail.language,
+            Delivery.status,
+            Delivery.attempts,
+            Delivery.smtp_code,
+            Delivery.last_error,
+            Delivery.sent_at,
+        )
         .join(Mail, Mail.id == Delivery.mail_id)
         .where(Mail.reference == f"newsletter:{newsletter_id}")
         .order_by(Delivery.id)
@@ -398,8 +481,10 @@ async def deliveries_csv(db: AsyncSession, newsletter_id: int) -> str:
 
 # ---- test send -------------------------------------------------------------------------------------------------
 
-async def send_test(db: AsyncSession, settings: Settings, newsletter: Newsletter, admin: Person,
-                    addresses: Sequence[str]) -> int:
+
+async def send_test(
+    db: AsyncSession, settings: Settings, newsletter: Newsletter, admin: Person, addresses: Sequence[str]
+) -> int:
     """Every variant to the admin and up to five more addresses, marked as a test, as transactional mail (it
     leaves at once). The unsubscribe link is a dummy, so a test can never unsubscribe anyone."""
     targets = [(admin.email, admin.name)] + [(address, "") for address in addresses if address != admin.email]
@@ -410,14 +495,23 @@ async def send_test(db: AsyncSession, settings: Settings, newsletter: Newsletter
         html = mail.html.replace("%%unsubscribe_url%%", dummy)
         text = mail.text.replace("%%unsubscribe_url%%", dummy)
         for email, name in targets:
-            await queue_mail(db, to_email=email, to_name=name, subject=f"[TEST] {mail.subject}", text=text,
-                             html=html, language=variant.language, kind="newsletter-test",
-                             person_id=admin.id if email == admin.email else None)
+            await queue_mail(
+                db,
+                to_email=email,
+                to_name=name,
+                subject=f"[TEST] {mail.subject}",
+                text=text,
+                html=html,
+                language=variant.language,
+                kind="newsletter-test",
+                person_id=admin.id if email == admin.email else None,
+            )
             count += 1
     return count
 
 
 # ---- scheduler -------------------------------------------------------------------------------------------------
+
 
 async def run_due(sessionmaker: async_sessionmaker[AsyncSession], settings: Settings) -> int:
     """Start every scheduled newsletter whose moment has come, and mark finished sends as sent.
@@ -425,10 +519,15 @@ async def run_due(sessionmaker: async_sessionmaker[AsyncSession], settings: Sett
     Called periodically by the sender's worker (each call is short; several workers calling it at once start
     each newsletter once, thanks to the conditional UPDATE). Returns how many newsletters it started."""
     async with sessionmaker() as db:
-        due = list((await db.execute(
-            select(Newsletter.id).where(Newsletter.status == "scheduled", Newsletter.scheduled_at <= utcnow())
-            .order_by(Newsletter.scheduled_at)
-        )).scalars())
+        due = list(
+            (
+                await db.execute(
+                    select(Newsletter.id)
+                    .where(Newsletter.status == "scheduled", Newsletter.scheduled_at <= utcnow())
+                    .order_by(Newsletter.scheduled_at)
+                )
+            ).scalars()
+        )
         sending = list((await db.execute(select(Newsletter.id).where(Newsletter.status == "sending"))).scalars())
     started = 0
     for newsletter_id in due:
@@ -438,19 +537,19 @@ async def run_due(sessionmaker: async_sessionmaker[AsyncSession], settings: Sett
                     started += 1
         except NoRecipients:
             async with transaction(sessionmaker) as db:
-                await _transition(db, newsletter_id, ("scheduled",), "sent", started_at=utcnow(),
-                                  finished_at=utcnow(), recipients=0)
+                await _transition(
+                    db, newsletter_id, ("scheduled",), "sent", started_at=utcnow(), finished_at=utcnow(), recipients=0
+                )
             log.warning("newsletter %d was due but its audience is empty: nothing sent", newsletter_id)
         except UnknownPlaceholders:
             async with transaction(sessionmaker) as db:
                 await _transition(db, newsletter_id, ("scheduled",), "draft", scheduled_at=None)
-            log.warning("newsletter %d was due but holds unknown placeholders: back to draft, nothing sent",
-                        newsletter_id)
+            log.warning(
+                "newsletter %d was due but holds unknown placeholders: back to draft, nothing sent", newsletter_id
+            )
     for newsletter_id in sending:
         async with transaction(sessionmaker) as db:
             newsletter = await db.get(Newsletter, newsletter_id)
             if newsletter is not None:
                 await progress(db, newsletter)
     return started
-
-

@@ -33,8 +33,14 @@ async def choose_language(request: Request, ctx: Context) -> Response:
     elif person is not None:
         person.language = language
     response = redirect(safe_next(forms.field(form, "next")))
-    response.set_cookie(LANGUAGE_COOKIE, language, max_age=60 * 60 * 24 * 365, path="/", samesite="lax",
-                        secure=ctx.settings.is_production)
+    response.set_cookie(
+        LANGUAGE_COOKIE,
+        language,
+        max_age=60 * 60 * 24 * 365,
+        path="/",
+        samesite="lax",
+        secure=ctx.settings.is_production,
+    )
     return response
 
 

@@ -140,7 +140,8 @@ async def test_expired_session_is_not_accepted(client, db):
 async def test_login_form_keeps_input_and_explains(client):
     token = await csrf_token(client, "/admin/login")
     response = await client.post(
-        "/admin/login", data={"email": "not-an-address", "password": "", "csrf_token": token},
+        "/admin/login",
+        data={"email": "not-an-address", "password": "", "csrf_token": token},
         headers={"accept-language": "nl"},
     )
     assert response.status_code == 400

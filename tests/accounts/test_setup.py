@@ -17,8 +17,13 @@ async def test_first_run_link_creates_the_admin_once(client, db):
     page = await client.get(path)
     assert page.status_code == 200
     token = CSRF_RE.search(page.text).group(1)
-    form = {"name": "Hanako Yamada 山田 花子", "email": "Hanako@Example.org", "password": "kotoji-lantern-1971-ghent",
-            "password_again": "kotoji-lantern-1971-ghent", "csrf_token": token}
+    form = {
+        "name": "Hanako Yamada 山田 花子",
+        "email": "Hanako@Example.org",
+        "password": "kotoji-lantern-1971-ghent",
+        "password_again": "kotoji-lantern-1971-ghent",
+        "csrf_token": token,
+    }
     response = await client.post(path, data=form)
     assert response.status_code == 303
     assert (await client.get("/admin")).status_code == 200
@@ -47,8 +52,13 @@ async def test_setup_form_errors_keep_input_and_store_nothing(client, db):
     token = CSRF_RE.search(page.text).group(1)
     response = await client.post(
         path,
-        data={"name": "<script>alert(1)</script>", "email": "x@example.org", "password": "password123",
-              "password_again": "password123", "csrf_token": token},
+        data={
+            "name": "<script>alert(1)</script>",
+            "email": "x@example.org",
+            "password": "password123",
+            "password_again": "password123",
+            "csrf_token": token,
+        },
         headers={"accept-language": "ja"},
     )
     assert response.status_code == 400
@@ -58,8 +68,13 @@ async def test_setup_form_errors_keep_input_and_store_nothing(client, db):
     assert (await db.execute(select(Person))).first() is None
     response = await client.post(
         path,
-        data={"name": "Jan\r\nBcc: x@evil.example", "email": "x@example.org", "password": "kotoji-lantern-1971-ghent",
-              "password_again": "different-but-long-enough", "csrf_token": token},
+        data={
+            "name": "Jan\r\nBcc: x@evil.example",
+            "email": "x@example.org",
+            "password": "kotoji-lantern-1971-ghent",
+            "password_again": "different-but-long-enough",
+            "csrf_token": token,
+        },
     )
     assert response.status_code == 400
     assert (await db.execute(select(Person))).first() is None

@@ -23,12 +23,19 @@ async def test_the_last_admin_cannot_be_demoted_or_deleted(client, db):
     response = await post_form(client, f"/admin/admins/{admin_id}/demote", page="/admin/admins")
     assert response.status_code == 400
     assert "last admin" in response.text
-    response = await post_form(client, f"/admin/members/{admin_id}/edit", {
-        "name": "Admin Gent", "email": "admin@example.org", "city": "ghent", "language": "en", "role": "member"},
-        page=f"/admin/members/{admin_id}/edit")
+    response = await post_form(
+        client,
+        f"/admin/members/{admin_id}/edit",
+        {"name": "Admin Gent", "email": "admin@example.org", "city": "ghent", "language": "en", "role": "member"},
+        page=f"/admin/members/{admin_id}/edit",
+    )
     assert response.status_code == 400 and "last admin" in response.text
-    response = await post_form(client, f"/admin/members/{admin_id}/delete", {"confirm_email": "admin@example.org"},
-                               page=f"/admin/members/{admin_id}/delete")
+    response = await post_form(
+        client,
+        f"/admin/members/{admin_id}/delete",
+        {"confirm_email": "admin@example.org"},
+        page=f"/admin/members/{admin_id}/delete",
+    )
     assert response.status_code == 400 and "last admin" in response.text
     db.expire_all()
     assert (await db.get(Person, admin_id)).role == "admin"
@@ -47,13 +54,21 @@ async def test_an_admin_can_demote_another_whose_sessions_end(client, db):
     assert (await db.execute(select(AuthSession).where(AuthSession.person_id == other_id))).first() is None
     entry = (await db.execute(select(AuditEntry).where(AuditEntry.action == "admin.demote"))).scalar_one()
     assert (entry.actor_email, entry.target_type, entry.target_id, entry.ip) == (
-        "admin@example.org", "person", str(other_id), "203.0.113.7")
+        "admin@example.org",
+        "person",
+        str(other_id),
+        "203.0.113.7",
+    )
 
 
 async def test_invitation_by_mail_makes_an_admin(client, db):
     await log_in_admin(client, db)
-    response = await post_form(client, "/admin/admins/invite", {
-        "email": "New.Admin@Example.org", "name": "Nieuwe Beheerder", "language": "nl"}, page="/admin/admins")
+    response = await post_form(
+        client,
+        "/admin/admins/invite",
+        {"email": "New.Admin@Example.org", "name": "Nieuwe Beheerder", "language": "nl"},
+        page="/admin/admins",
+    )
     assert response.status_code == 303
     delivery, mail = (await db.execute(select(Delivery, Mail).join(Mail))).one()
     assert delivery.to_email == "new.admin@example.org"
@@ -63,11 +78,19 @@ async def test_invitation_by_mail_makes_an_admin(client, db):
     page = await client.get(link)
     assert page.status_code == 200 and "new.admin@example.org" in page.text
     token = await csrf_token(client, link)
-    weak = await client.post(link, data={"csrf_token": token, "name": "Nieuwe Beheerder", "password": "short",
-                                         "password_again": "short"})
+    weak = await client.post(
+        link, data={"csrf_token": token, "name": "Nieuwe Beheerder", "password": "short", "password_again": "short"}
+    )
     assert weak.status_code == 400
-    response = await client.post(link, data={"csrf_token": token, "name": "Nieuwe Beheerder",
-                                             "password": ADMIN_PASSWORD, "password_again": ADMIN_PASSWORD})
+    response = await client.post(
+        link,
+        data={
+            "csrf_token": token,
+            "name": "Nieuwe Beheerder",
+            "password": ADMIN_PASSWORD,
+            "password_again": ADMIN_PASSWORD,
+        },
+    )
     assert response.status_code == 303
     assert (await client.get("/admin")).status_code == 200
     person = (await db.execute(select(Person).where(Person.email == "new.admin@example.org"))).scalar_one()
@@ -78,11 +101,16 @@ async def test_invitation_by_mail_makes_an_admin(client, db):
 
 async def test_invalid_invitations_are_refused(client, db):
     await log_in_admin(client, db)
-    response = await post_form(client, "/admin/admins/invite", {"email": "nope", "name": "X", "language": "nl"},
-                               page="/admin/admins")
+    response = await post_form(
+        client, "/admin/admins/invite", {"email": "nope", "name": "X", "language": "nl"}, page="/admin/admins"
+    )
     assert response.status_code == 400
-    response = await post_form(client, "/admin/admins/invite",
-                               {"email": "admin@example.org", "name": "Me", "language": "en"}, page="/admin/admins")
+    response = await post_form(
+        client,
+        "/admin/admins/invite",
+        {"email": "admin@example.org", "name": "Me", "language": "en"},
+        page="/admin/admins",
+    )
     assert response.status_code == 400 and "already an admin" in response.text
     assert (await client.get("/admin/invite/forged-token")).status_code == 404
 
@@ -101,16 +129,19 @@ async def enable_totp(client, db) -> str:
 
 async def password_step(client) -> str:
     token = await csrf_token(client, "/admin/login")
-    response = await client.post("/admin/login", data={"email": "admin@example.org", "password": ADMIN_PASSWORD,
-                                                        "csrf_token": token, "next": "/admin"})
+    response = await client.post(
+        "/admin/login",
+        data={"email": "admin@example.org", "password": ADMIN_PASSWORD, "csrf_token": token, "next": "/admin"},
+    )
     assert response.status_code == 200 and "club_session" not in response.cookies
     return re.search(r'name="token" value="([^"]+)"', response.text).group(1)
 
 
 async def code_step(client, login_token: str, code: str):
     token = await csrf_token(client, "/admin/login")
-    return await client.post("/admin/login/code", data={"token": login_token, "code": code, "csrf_token": token,
-                                                        "next": "/admin"})
+    return await client.post(
+        "/admin/login/code", data={"token": login_token, "code": code, "csrf_token": token, "next": "/admin"}
+    )
 
 
 async def test_two_factor_login_takes_each_code_once_and_refuses_old_codes(client, db):
@@ -141,7 +172,8 @@ async def test_two_factor_login_takes_each_code_once_and_refuses_old_codes(clien
     assert response.status_code == 400 and "used already" in response.text
     db.expire_all()
     assert (await db.get(SecondFactor, factor_id)).last_step == pyotp.TOTP(secret).timecode(
-        __import__("datetime").datetime.fromtimestamp(time.time() + 30, __import__("datetime").UTC))
+        __import__("datetime").datetime.fromtimestamp(time.time() + 30, __import__("datetime").UTC)
+    )
 
 
 async def test_recovery_codes_work_once(client, db):
@@ -175,8 +207,9 @@ async def test_a_forged_login_token_gets_no_session(client, db):
 def test_codes_match_within_one_step_only():
     secret = pyotp.random_base32()
     now = time.time()
-    current = pyotp.TOTP(secret).timecode(__import__("datetime").datetime.fromtimestamp(now,
-                                                                                         __import__("datetime").UTC))
+    current = pyotp.TOTP(secret).timecode(
+        __import__("datetime").datetime.fromtimestamp(now, __import__("datetime").UTC)
+    )
     assert totp.matching_step(secret, pyotp.TOTP(secret).at(now), now=now) == current
     assert totp.matching_step(secret, pyotp.TOTP(secret).at(now - 30), now=now) == current - 1
     stale = pyotp.TOTP(secret).at(now - 90)
@@ -207,8 +240,9 @@ async def test_audit_log_search_and_filters(client, db):
     await log_in_admin(client, db)
     member = await make_person(db, name="Suppress Me")
     member_id = member.id
-    await post_form(client, f"/admin/members/{member_id}/suppress", {"reason": "bounces"},
-                    page=f"/admin/members/{member_id}")
+    await post_form(
+        client, f"/admin/members/{member_id}/suppress", {"reason": "bounces"}, page=f"/admin/members/{member_id}"
+    )
     await post_form(client, f"/admin/members/{member_id}/unsuppress", page=f"/admin/members/{member_id}")
     page = await client.get("/admin/audit", params={"action": "member.suppress"})
     # The entry reads as words, not as the action's code or a Python dict; it keeps that a reason was given, not

@@ -20,8 +20,11 @@ from tests.helpers import actions, log_in_admin, post_form
 def admin_post_routes(app) -> dict[str, Route]:  # type: ignore[no-untyped-def]
     found = {}
     for item in app.routes:
-        if (isinstance(item, Route) and "POST" in (item.methods or ())
-                and getattr(item.endpoint, "role", None) == "admin"):
+        if (
+            isinstance(item, Route)
+            and "POST" in (item.methods or ())
+            and getattr(item.endpoint, "role", None) == "admin"
+        ):
             found[item.endpoint.audit_action] = item
     return found
 
@@ -47,14 +50,35 @@ async def test_every_admin_post_route_records_an_entry(app, client, db):
     activity = await make_activity(db, ambassador, appointment, status="submitted")
     waiting = await make_activity(db, ambassador, appointment, status="submitted")
     interest = (await db.execute(select(Interest).limit(1))).scalar_one()
-    job = MemberImport(filename="old.csv", encoding="utf-8", status="previewed", total_rows=1, valid_rows=1,
-                       problem_rows=0, created_by=admin.id)
+    job = MemberImport(
+        filename="old.csv",
+        encoding="utf-8",
+        status="previewed",
+        total_rows=1,
+        valid_rows=1,
+        problem_rows=0,
+        created_by=admin.id,
+    )
     db.add(job)
     await db.commit()
-    ids = {"person_id": member.id, "appointment_id": appointment.id, "activity_id": activity.id,
-           "interest_id": interest.id, "import_id": job.id, "language": "nl", "newsletter_id": 0}
-    compose = {"subject_nl": "Nieuws", "preheader_nl": "", "body_nl": "Beste %%name%%", "subject_ja": "",
-               "preheader_ja": "", "body_ja": "", "fallback_language": "nl"}
+    ids = {
+        "person_id": member.id,
+        "appointment_id": appointment.id,
+        "activity_id": activity.id,
+        "interest_id": interest.id,
+        "import_id": job.id,
+        "language": "nl",
+        "newsletter_id": 0,
+    }
+    compose = {
+        "subject_nl": "Nieuws",
+        "preheader_nl": "",
+        "body_nl": "Beste %%name%%",
+        "subject_ja": "",
+        "preheader_ja": "",
+        "body_ja": "",
+        "fallback_language": "nl",
+    }
     later = (dt.datetime.now(dt.UTC) + dt.timedelta(days=3)).strftime("%Y-%m-%dT%H:%M")
     # In the order a console session would take them; each step's form as the page sends it.
     steps: list[tuple[str, dict, dict]] = [
@@ -73,10 +97,18 @@ async def test_every_admin_post_route_records_an_entry(app, client, db):
         ("members.admin_update_interest", {"name_nl": "Koken", "name_en": "Cooking", "name_ja": "料理"}, {}),
         ("members.admin_delete_interest", {}, {}),
         ("members.admin_save_welcome", {"subject": "Welkom", "body": "Welkom bij de club."}, {}),
-        ("ambassadors.appoint", {"email": other.email, "starts_on": str(dt.date.today()),
-                                 "ends_on": str(dt.date.today() + dt.timedelta(days=180)),
-                                 "home_institution": "ugent", "host_institution": "kanazawa-university",
-                                 "stationed_in": "kanazawa"}, {}),
+        (
+            "ambassadors.appoint",
+            {
+                "email": other.email,
+                "starts_on": str(dt.date.today()),
+                "ends_on": str(dt.date.today() + dt.timedelta(days=180)),
+                "home_institution": "ugent",
+                "host_institution": "kanazawa-university",
+                "stationed_in": "kanazawa",
+            },
+            {},
+        ),
         ("ambassadors.review", {"action": "approve"}, {}),
         ("ambassadors.approve_selected", {"activity": str(waiting.id)}, {}),
         ("ambassadors.end_term", {}, {}),
@@ -84,8 +116,11 @@ async def test_every_admin_post_route_records_an_entry(app, client, db):
         ("admin.import_repermission", {}, {}),
         ("mail.lift_hold", {}, {}),
         ("mail.release_suppressed", {"pattern": "550 relay access denied"}, {}),
-        ("admin.member_edit_post", {"name": "Walk Member Renamed", "email": member.email, "city": "ghent",
-                                    "language": "nl", "role": "member"}, {}),
+        (
+            "admin.member_edit_post",
+            {"name": "Walk Member Renamed", "email": member.email, "city": "ghent", "language": "nl", "role": "member"},
+            {},
+        ),
         ("admin.member_suppress", {"reason": "bounces"}, {}),
         ("admin.member_unsuppress", {}, {}),
         ("admin.member_repermission", {}, {}),
@@ -95,8 +130,15 @@ async def test_every_admin_post_route_records_an_entry(app, client, db):
         ("admin.invitation_revoke", {"invitation": pending_invitation}, {}),
         ("admin.require_totp", {"required": "0"}, {}),
         ("admin.account_settings", {"console_language": "ja", "language": "nl", "time_zone": "Asia/Tokyo"}, {}),
-        ("admin.password_change", {"current_password": ADMIN_PASSWORD, "password": "a-new-lantern-for-2027",
-                                   "password_again": "a-new-lantern-for-2027"}, {}),
+        (
+            "admin.password_change",
+            {
+                "current_password": ADMIN_PASSWORD,
+                "password": "a-new-lantern-for-2027",
+                "password_again": "a-new-lantern-for-2027",
+            },
+            {},
+        ),
         ("admin.totp_start", {}, {}),
         ("admin.member_delete_post", {"confirm_email": member.email}, {}),
     ]
@@ -160,8 +202,9 @@ async def test_logins_failed_logins_and_lockouts_are_recorded(client, db):
 
     async def attempt(password: str):  # type: ignore[no-untyped-def]
         token = await csrf_token(client, "/admin/login")
-        return await client.post("/admin/login", data={"csrf_token": token, "email": "boss@example.org",
-                                                       "password": password})
+        return await client.post(
+            "/admin/login", data={"csrf_token": token, "email": "boss@example.org", "password": password}
+        )
 
     assert (await attempt("wrong password")).status_code == 400
     assert (await attempt(ADMIN_PASSWORD)).status_code == 303
@@ -181,9 +224,11 @@ async def test_entries_read_as_words_in_the_admins_language(client, db):
     admin.language = "nl"
     await db.commit()
     member = await make_person(db, name="Lid", email="lid@example.org")
-    await post_form(client, f"/admin/members/{member.id}/edit", {"name": "Lid Twee", "email": member.email,
-                                                                  "city": "kanazawa", "language": "ja",
-                                                                  "role": "member"})
+    await post_form(
+        client,
+        f"/admin/members/{member.id}/edit",
+        {"name": "Lid Twee", "email": member.email, "city": "kanazawa", "language": "ja", "role": "member"},
+    )
     page = (await client.get("/admin/audit")).text
     body = page.split("<tbody>")[1].split("</tbody>")[0]
     assert "member.edit" not in re.sub(r'data-action="[^"]*"', "", body)

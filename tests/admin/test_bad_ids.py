@@ -47,8 +47,9 @@ async def test_every_route_with_an_id_answers_404_to_a_huge_one(app, client, db)
     assert not wrong
 
 
-@pytest.mark.parametrize("path", ["/admin/members/0", "/admin/members/2147483647",
-                                  "/admin/interests/2147483648/delete"])
+@pytest.mark.parametrize(
+    "path", ["/admin/members/0", "/admin/members/2147483647", "/admin/interests/2147483648/delete"]
+)
 async def test_ids_at_the_edges(client, db, path):
     await log_in_admin(client, db)
     response = await client.request("POST" if path.endswith("delete") else "GET", path)

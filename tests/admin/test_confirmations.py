@@ -12,7 +12,7 @@ def forms_inside_a_question(html: str, action_pattern: str) -> list[bool]:
     """For each form whose action matches: is it inside a <details class="confirm-step"> that is not open?"""
     answers = []
     for match in re.finditer(r'<form method="post" action="(' + action_pattern + r')"', html):
-        before = html[:match.start()]
+        before = html[: match.start()]
         opened = before.rfind('<details class="confirm-step">')
         closed = before.rfind("</details>")
         answers.append(opened > closed)
@@ -37,9 +37,20 @@ async def test_end_term_now_asks_first(client, db):
 
 async def test_cancelling_a_newsletter_asks_first(client, db):
     await log_in_admin(client, db)
-    response = await post_form(client, "/admin/newsletters/new", {
-        "subject_nl": "Nieuws", "preheader_nl": "", "body_nl": "Beste %%name%%", "subject_ja": "", "preheader_ja": "",
-        "body_ja": "", "fallback_language": "nl"}, page="/admin/newsletters/new")
+    response = await post_form(
+        client,
+        "/admin/newsletters/new",
+        {
+            "subject_nl": "Nieuws",
+            "preheader_nl": "",
+            "body_nl": "Beste %%name%%",
+            "subject_ja": "",
+            "preheader_ja": "",
+            "body_ja": "",
+            "fallback_language": "nl",
+        },
+        page="/admin/newsletters/new",
+    )
     url = response.headers["location"].split("?")[0].split("#")[0]
     page = (await client.get(url)).text
     assert forms_inside_a_question(page, r"/admin/newsletters/\d+/cancel") == [True]

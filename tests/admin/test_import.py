@@ -73,7 +73,9 @@ async def test_preview_then_import_creates_and_updates(client, db):
     assert new2.newsletter is False  # wants it, but no proof of consent: nothing until they confirm
     consents = (await db.execute(select(Consent).order_by(Consent.id))).scalars().all()
     assert {(c.person_id, c.given, c.method) for c in consents} == {
-        (people["existing@example.org"].id, False, "import"), (new1.id, True, "import")}
+        (people["existing@example.org"].id, False, "import"),
+        (new1.id, True, "import"),
+    }
     assert await count(db, MemberInterest) == 2
     assert {"member.import.check", "member.import.start", "member.import.finish"} <= set(await actions(db))
 
@@ -120,14 +122,17 @@ async def test_utf8_with_or_without_bom_and_excel_shift_jis(client, db, encoding
     assert (person.name, person.city, person.language) == ("山田 花子", "kanazawa", "ja")
 
 
-@pytest.mark.parametrize(("content", "message"), [
-    (b"", "The file is empty."),
-    (b"\xef\xbb\xbf \r\n", "The file is empty."),
-    (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00" + bytes(range(256)) * 4, "This is not a CSV text file."),
-    (b"PK\x03\x04\x14\x00\x06\x00" + bytes(200), "This is not a CSV text file."),
-    (b"naam,stad\nJan,gent\n", "at least an email column"),
-    (b"email,name\n", "a header row but no members"),
-])
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (b"", "The file is empty."),
+        (b"\xef\xbb\xbf \r\n", "The file is empty."),
+        (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00" + bytes(range(256)) * 4, "This is not a CSV text file."),
+        (b"PK\x03\x04\x14\x00\x06\x00" + bytes(200), "This is not a CSV text file."),
+        (b"naam,stad\nJan,gent\n", "at least an email column"),
+        (b"email,name\n", "a header row but no members"),
+    ],
+)
 async def test_bad_files_are_refused_whole(client, db, content, message):
     await log_in_admin(client, db)
     response = await upload(client, content)
@@ -206,9 +211,14 @@ async def test_each_problem_names_the_column_and_the_value_in_the_admins_languag
     )
     response = await upload(client, content.encode())
     preview = (await client.get(response.headers["location"])).text
-    for said in ("unknown city: 石川県金沢市", "bad email address: not-an-address", "unknown language: klingon",
-                 "unknown interest: origami", "newsletter is not yes or no: misschien",
-                 "consent date is not a date: 31/31/2024"):
+    for said in (
+        "unknown city: 石川県金沢市",
+        "bad email address: not-an-address",
+        "unknown language: klingon",
+        "unknown interest: origami",
+        "newsletter is not yes or no: misschien",
+        "consent date is not a date: 31/31/2024",
+    ):
         assert said in preview
     await speak(db, admin, "ja")
     japanese = (await client.get(response.headers["location"])).text
@@ -234,10 +244,13 @@ async def test_interests_by_name_in_any_language_or_code_and_names_of_cities_and
     await post_form(client, job_url + "/run", page=job_url)
     await wait_until_done(client, job_url)
     db.expire_all()
-    rows = (await db.execute(
-        select(Person.email, Person.city, Person.language, Interest.slug)
-        .join(MemberInterest, MemberInterest.person_id == Person.id)
-        .join(Interest, Interest.id == MemberInterest.interest_id))).all()
+    rows = (
+        await db.execute(
+            select(Person.email, Person.city, Person.language, Interest.slug)
+            .join(MemberInterest, MemberInterest.person_id == Person.id)
+            .join(Interest, Interest.id == MemberInterest.interest_id)
+        )
+    ).all()
     found: dict[str, set] = {}
     for email, city, language, slug in rows:
         found.setdefault((email, city, language), set()).add(slug)
@@ -253,7 +266,7 @@ async def test_the_page_lists_accepted_values_and_column_names_and_offers_a_temp
     page = (await client.get("/admin/members/import")).text
     columns = page.split('id="import-columns"', 1)[1].split("</table>", 1)[0]
     for name in ("email", "e-mailadres", "メールアドレス", "consent_date", "toestemmingsdatum", "同意日", "関心"):
-        assert re.search(f"<code lang=\"..\">{name}</code>", columns)
+        assert re.search(f'<code lang="..">{name}</code>', columns)
     for value in ("Jazz en muziek", "Studentenuitwisseling", "Gent", "Elders", "Japans", "ja", "nee"):
         assert value in columns
     assert "Jazz and music" not in columns  # the values in the page's language
@@ -268,21 +281,36 @@ async def test_the_page_lists_accepted_values_and_column_names_and_offers_a_temp
 
 async def test_dates_as_excel_writes_them(client, db):
     await log_in_admin(client, db)
-    written = {"a": "2024/04/01", "b": "15/03/2024", "c": "2024-04-01", "d": "45383", "e": "2024/4/1 0:00",
-               "f": "2024年4月1日"}
+    written = {
+        "a": "2024/04/01",
+        "b": "15/03/2024",
+        "c": "2024-04-01",
+        "d": "45383",
+        "e": "2024/4/1 0:00",
+        "f": "2024年4月1日",
+    }
     content = "email,name,newsletter,consent_date\n" + "".join(
-        f"{key}@example.org,Member {key},yes,{value}\n" for key, value in written.items())
+        f"{key}@example.org,Member {key},yes,{value}\n" for key, value in written.items()
+    )
     response = await upload(client, content.encode())
     job_url = response.headers["location"]
     assert re.search(r'id="problem-rows">0<', (await client.get(job_url)).text)
     await post_form(client, job_url + "/run", page=job_url)
     await wait_until_done(client, job_url)
     db.expire_all()
-    versions = dict((await db.execute(select(Person.email, Consent.text_version)
-                                      .join(Consent, Consent.person_id == Person.id))).all())
-    assert versions == {"a@example.org": "import:2024-04-01", "b@example.org": "import:2024-03-15",
-                        "c@example.org": "import:2024-04-01", "d@example.org": "import:2024-04-01",
-                        "e@example.org": "import:2024-04-01", "f@example.org": "import:2024-04-01"}
+    versions = dict(
+        (
+            await db.execute(select(Person.email, Consent.text_version).join(Consent, Consent.person_id == Person.id))
+        ).all()
+    )
+    assert versions == {
+        "a@example.org": "import:2024-04-01",
+        "b@example.org": "import:2024-03-15",
+        "c@example.org": "import:2024-04-01",
+        "d@example.org": "import:2024-04-01",
+        "e@example.org": "import:2024-04-01",
+        "f@example.org": "import:2024-04-01",
+    }
 
 
 async def test_the_rejected_rows_download_as_csv_with_their_problems(client, db):
@@ -303,7 +331,7 @@ async def test_the_rejected_rows_download_as_csv_with_their_problems(client, db)
     assert rows == [
         ["email", "name", "city", "note", "line", "problem"],
         ["not-an-address", "Someone", "gent", "first", "2", "bad email address: not-an-address"],
-        ["third@example.org", "'=HYPERLINK(\"http://evil.example\")", "paris", "third", "4", "unknown city: paris"],
+        ["third@example.org", '\'=HYPERLINK("http://evil.example")', "paris", "third", "4", "unknown city: paris"],
     ]
     fixed = upload(client, rejected.content.replace(b"paris", b"gent"))  # fix a row, import that file
     preview = (await client.get((await fixed).headers["location"])).text
@@ -333,10 +361,12 @@ async def test_rows_without_a_consent_date_get_the_repermission_mail_through_the
     await make_person(db, email="already@example.org", newsletter=True)
     await members_service.set_newsletter(db, left, False, method="one-click", language="en")
     await db.commit()
-    content = ("email,name,newsletter,consent_date\n"
-               + "".join(f"ask{index}@example.org,Asked {index},yes,\n" for index in range(5))
-               + "left@example.org,Left Us,yes,\nproof@example.org,Has Proof,yes,2024-04-01\n"
-               + "already@example.org,Already In,yes,\n")
+    content = (
+        "email,name,newsletter,consent_date\n"
+        + "".join(f"ask{index}@example.org,Asked {index},yes,\n" for index in range(5))
+        + "left@example.org,Left Us,yes,\nproof@example.org,Has Proof,yes,2024-04-01\n"
+        + "already@example.org,Already In,yes,\n"
+    )
     response = await upload(client, content.encode())
     job_url = response.headers["location"]
     preview = (await client.get(job_url)).text
@@ -354,8 +384,15 @@ async def test_rows_without_a_consent_date_get_the_repermission_mail_through_the
         await asyncio.sleep(0.05)
     assert "Done: 5 re-permission mails are in the outbox." in page
     db.expire_all()
-    queued = dict((await db.execute(select(Delivery.to_email, Mail.text).join(Mail, Mail.id == Delivery.mail_id)
-                                    .where(Mail.kind == "admin-repermission"))).all())
+    queued = dict(
+        (
+            await db.execute(
+                select(Delivery.to_email, Mail.text)
+                .join(Mail, Mail.id == Delivery.mail_id)
+                .where(Mail.kind == "admin-repermission")
+            )
+        ).all()
+    )
     assert set(queued) == {f"ask{index}@example.org" for index in range(5)}
     await post_form(client, job_url + "/repermission", page=job_url)  # a second press sends nothing more
     assert (await db.execute(select(func.count()).select_from(Delivery))).scalar_one() == 5
@@ -396,15 +433,18 @@ async def test_a_consent_date_later_than_the_withdrawal_subscribes_again(client,
     await db.commit()
     later = (ten_days_ago + dt.timedelta(days=5)).date().isoformat()
     earlier = (ten_days_ago - dt.timedelta(days=5)).date().isoformat()
-    content = ("email,name,newsletter,consent_date\n"
-               f"came-back@example.org,Came Back,yes,{later}\nstill-gone@example.org,Still Gone,yes,{earlier}\n")
+    content = (
+        "email,name,newsletter,consent_date\n"
+        f"came-back@example.org,Came Back,yes,{later}\nstill-gone@example.org,Still Gone,yes,{earlier}\n"
+    )
     response = await upload(client, content.encode())
     job_url = response.headers["location"]
     assert re.search(r'id="conflict-rows">1<', (await client.get(job_url)).text)
     await post_form(client, job_url + "/run", page=job_url)
     await wait_until_done(client, job_url)
     db.expire_all()
-    subscribed = dict((await db.execute(select(Person.email, Person.newsletter)
-                                        .where(Person.email.like("%@example.org")))).all())
+    subscribed = dict(
+        (await db.execute(select(Person.email, Person.newsletter).where(Person.email.like("%@example.org")))).all()
+    )
     assert subscribed["came-back@example.org"] is True
     assert subscribed["still-gone@example.org"] is False

@@ -18,8 +18,15 @@ async def member_with_history(db) -> int:
     person = await make_person(db, name="Hanako Yamada", email="hanako@example.jp", language="ja")
     await members.set_newsletter(db, person, True, method="form", language="ja")
     await members.set_newsletter(db, person, False, method="one-click", language="ja")
-    db.add(AuthSession(id="s" * 64, person_id=person.id, expires_at=utcnow() + dt.timedelta(days=1), ip="198.51.100.4",
-                       user_agent="Firefox"))
+    db.add(
+        AuthSession(
+            id="s" * 64,
+            person_id=person.id,
+            expires_at=utcnow() + dt.timedelta(days=1),
+            ip="198.51.100.4",
+            user_agent="Firefox",
+        )
+    )
     await db.commit()
     return person.id
 
@@ -38,8 +45,9 @@ async def test_member_page_shows_profile_consents_and_sessions(client, db):
 async def test_revoking_a_session_logs_the_member_out(client, db):
     await log_in_admin(client, db)
     member_id = await member_with_history(db)
-    response = await post_form(client, f"/admin/members/{member_id}/sessions/revoke", {"session": "s" * 64},
-                               page=f"/admin/members/{member_id}")
+    response = await post_form(
+        client, f"/admin/members/{member_id}/sessions/revoke", {"session": "s" * 64}, page=f"/admin/members/{member_id}"
+    )
     assert response.status_code == 303
     assert (await db.execute(select(AuthSession).where(AuthSession.person_id == member_id))).first() is None
     assert "member.session.revoke" in await actions(db)
@@ -50,12 +58,33 @@ async def test_edit_saves_and_refuses_bad_input_keeping_it(client, db):
     member_id = await member_with_history(db)
     await make_person(db, email="taken@example.org")
     url = f"/admin/members/{member_id}/edit"
-    bad = await post_form(client, url, {"name": "<script>x</script>", "email": "taken@example.org", "city": "paris",
-                                        "language": "ja", "role": "member"}, page=url)
+    bad = await post_form(
+        client,
+        url,
+        {
+            "name": "<script>x</script>",
+            "email": "taken@example.org",
+            "city": "paris",
+            "language": "ja",
+            "role": "member",
+        },
+        page=url,
+    )
     assert bad.status_code == 400
     assert "&lt;script&gt;" in bad.text and "Choose one of the options." in bad.text
-    good = await post_form(client, url, {"name": "山田 花子", "email": "Hanako@Example.JP", "city": "kanazawa",
-                                         "language": "ja", "role": "ambassador", "interests": ["food"]}, page=url)
+    good = await post_form(
+        client,
+        url,
+        {
+            "name": "山田 花子",
+            "email": "Hanako@Example.JP",
+            "city": "kanazawa",
+            "language": "ja",
+            "role": "ambassador",
+            "interests": ["food"],
+        },
+        page=url,
+    )
     assert good.status_code == 303
     db.expire_all()
     person = await db.get(Person, member_id)
@@ -99,8 +128,9 @@ async def test_suppress_and_repermission(client, db):
     assert (await db.get(Person, member_id)).newsletter is True
     assert (await post_form(client, link, page="/admin")).status_code == 404  # single use
 
-    await post_form(client, f"/admin/members/{member_id}/suppress", {"reason": "bounces"},
-                    page=f"/admin/members/{member_id}")
+    await post_form(
+        client, f"/admin/members/{member_id}/suppress", {"reason": "bounces"}, page=f"/admin/members/{member_id}"
+    )
     db.expire_all()
     assert (await db.get(Person, member_id)).suppressed_at is not None
     assert "Suppressed since" in (await client.get(f"/admin/members/{member_id}")).text

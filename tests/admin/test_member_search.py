@@ -18,31 +18,37 @@ def names(html: str) -> list[str]:
 @pytest.fixture
 async def people(client, db):
     await log_in_admin(client, db)
-    await add_members(db, [
-        {"name": "Jan Van den Bossche", "email": "jan@gent.be", "city": "ghent", "language": "nl"},
-        {"name": "山田 花子", "email": "hanako@example.jp", "city": "kanazawa", "language": "ja"},
-        {"name": "Ann 100% Fan", "email": "ann@example.org", "city": "elsewhere"},
-        {"name": "Piet_Jansen", "email": "piet@example.org"},
-        {"name": "Pieter Xjansen", "email": "pieter@example.org"},
-        {"name": "Sean O'Brien", "email": "sean@example.ie", "language": "en"},
-        {"name": "Suppressed Sam", "email": "sam@example.org", "suppressed_at": None},
-    ])
+    await add_members(
+        db,
+        [
+            {"name": "Jan Van den Bossche", "email": "jan@gent.be", "city": "ghent", "language": "nl"},
+            {"name": "山田 花子", "email": "hanako@example.jp", "city": "kanazawa", "language": "ja"},
+            {"name": "Ann 100% Fan", "email": "ann@example.org", "city": "elsewhere"},
+            {"name": "Piet_Jansen", "email": "piet@example.org"},
+            {"name": "Pieter Xjansen", "email": "pieter@example.org"},
+            {"name": "Sean O'Brien", "email": "sean@example.ie", "language": "en"},
+            {"name": "Suppressed Sam", "email": "sam@example.org", "suppressed_at": None},
+        ],
+    )
 
 
-@pytest.mark.parametrize(("query", "expected"), [
-    ("bossche", {"Jan Van den Bossche"}),            # part of a word, any case
-    ("BOSS", {"Jan Van den Bossche"}),
-    ("GENT.BE", {"Jan Van den Bossche"}),            # part of the address
-    ("山田", {"山田 花子"}),                          # two characters of a Japanese name
-    ("山田 花", {"山田 花子"}),                       # three or more: through the trigram index
-    ("100%", {"Ann 100% Fan"}),                      # % is a character, not a wildcard
-    ("%", {"Ann 100% Fan"}),
-    ("t_j", {"Piet_Jansen"}),                        # _ is a character, not any character
-    ("_", {"Piet_Jansen"}),
-    ("o'brien", {"Sean O'Brien"}),                   # a quote is harmless
-    ('"', set()),
-    ("nobody-like-this", set()),
-])
+@pytest.mark.parametrize(
+    ("query", "expected"),
+    [
+        ("bossche", {"Jan Van den Bossche"}),  # part of a word, any case
+        ("BOSS", {"Jan Van den Bossche"}),
+        ("GENT.BE", {"Jan Van den Bossche"}),  # part of the address
+        ("山田", {"山田 花子"}),  # two characters of a Japanese name
+        ("山田 花", {"山田 花子"}),  # three or more: through the trigram index
+        ("100%", {"Ann 100% Fan"}),  # % is a character, not a wildcard
+        ("%", {"Ann 100% Fan"}),
+        ("t_j", {"Piet_Jansen"}),  # _ is a character, not any character
+        ("_", {"Piet_Jansen"}),
+        ("o'brien", {"Sean O'Brien"}),  # a quote is harmless
+        ('"', set()),
+        ("nobody-like-this", set()),
+    ],
+)
 async def test_search_finds_parts_of_names_and_addresses(client, people, query, expected):
     response = await client.get("/admin/members", params={"q": query})
     assert response.status_code == 200
@@ -116,8 +122,11 @@ async def test_a_search_matching_many_members_pages_in_order(client, db):
 
     await log_in_admin(client, db)
     many = DENSE_MATCHES + 60
-    await add_members(db, [{"name": f"Bossche {index:04d}", "email": f"b{index}@example.org"} for index in range(many)]
-                      + [{"name": "Other", "email": "other@example.be"}])
+    await add_members(
+        db,
+        [{"name": f"Bossche {index:04d}", "email": f"b{index}@example.org"} for index in range(many)]
+        + [{"name": "Other", "email": "other@example.be"}],
+    )
     response = await client.get("/admin/members", params={"q": "bossche", "sort": "name"})
     shown = names(response.text)
     assert shown == [f"Bossche {index:04d}" for index in range(50)]

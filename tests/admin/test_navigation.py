@@ -9,18 +9,40 @@ from starlette.routing import Route
 from tests.factories import make_person
 from tests.helpers import log_in_admin, post_form
 
-PAGES = ["/admin", "/admin/members", "/admin/members/import", "/admin/ambassadors", "/admin/ambassadors/review",
-         "/admin/ambassadors/numbers", "/admin/ambassadors/appoint", "/admin/ambassadors/report",
-         "/admin/newsletters", "/admin/newsletters/new", "/admin/interests", "/admin/welcome", "/admin/mail/queue",
-         "/admin/mailbox", "/admin/admins", "/admin/audit", "/admin/events", "/admin/events/new",
-         "/admin/security"]
+PAGES = [
+    "/admin",
+    "/admin/members",
+    "/admin/members/import",
+    "/admin/ambassadors",
+    "/admin/ambassadors/review",
+    "/admin/ambassadors/numbers",
+    "/admin/ambassadors/appoint",
+    "/admin/ambassadors/report",
+    "/admin/newsletters",
+    "/admin/newsletters/new",
+    "/admin/interests",
+    "/admin/welcome",
+    "/admin/mail/queue",
+    "/admin/mailbox",
+    "/admin/admins",
+    "/admin/audit",
+    "/admin/events",
+    "/admin/events/new",
+    "/admin/security",
+]
 
 
 async def test_every_admin_page_has_the_sub_navigation_once(app, client, db):
     await log_in_admin(client, db)
-    listed = {item.path for item in app.routes if isinstance(item, Route) and "GET" in (item.methods or ())
-              and getattr(item.endpoint, "role", None) == "admin" and "{" not in item.path
-              and not item.path.endswith((".json", ".csv", ".svg", ".png", "/export"))}
+    listed = {
+        item.path
+        for item in app.routes
+        if isinstance(item, Route)
+        and "GET" in (item.methods or ())
+        and getattr(item.endpoint, "role", None) == "admin"
+        and "{" not in item.path
+        and not item.path.endswith((".json", ".csv", ".svg", ".png", "/export"))
+    }
     assert listed <= set(PAGES), f"admin pages this test does not open: {sorted(listed - set(PAGES))}"
     for path in PAGES:
         page = await client.get(path)

@@ -21,9 +21,20 @@ async def test_dutch_says_beheerder_for_the_role(client, db):
 async def test_a_language_inside_a_sentence_reads_naturally(client, db):
     admin = await log_in_admin(client, db)
     await make_person(db, email="reader@example.org", language="en", newsletter=True)
-    response = await post_form(client, "/admin/newsletters/new", {
-        "subject_nl": "Nieuws", "preheader_nl": "", "body_nl": "Beste %%name%%", "subject_ja": "", "preheader_ja": "",
-        "body_ja": "", "fallback_language": "nl"}, page="/admin/newsletters/new")
+    response = await post_form(
+        client,
+        "/admin/newsletters/new",
+        {
+            "subject_nl": "Nieuws",
+            "preheader_nl": "",
+            "body_nl": "Beste %%name%%",
+            "subject_ja": "",
+            "preheader_ja": "",
+            "body_ja": "",
+            "fallback_language": "nl",
+        },
+        page="/admin/newsletters/new",
+    )
     newsletter = response.headers["location"].split("?")[0].split("#")[0]
     admin.language = "nl"
     await db.commit()
@@ -40,8 +51,12 @@ async def test_japanese_without_double_honorifics_or_stray_spaces(client, db):
     admin = await log_in_admin(client, db)
     admin.language = "ja"
     await db.commit()
-    await post_form(client, "/admin/admins/invite", {"email": "new@example.jp", "name": "新しい管理者",
-                                                     "language": "ja"}, page="/admin/admins")
+    await post_form(
+        client,
+        "/admin/admins/invite",
+        {"email": "new@example.jp", "name": "新しい管理者", "language": "ja"},
+        page="/admin/admins",
+    )
     from sqlalchemy import select
 
     from club.mail.models import Mail
@@ -58,8 +73,11 @@ async def test_japanese_without_double_honorifics_or_stray_spaces(client, db):
 async def test_the_year_title_reads_naturally(client, db):
     admin = await log_in_admin(client, db)
     year = club_today().year
-    for language, title in (("en", f"The year {year} in numbers"), ("nl", f"Het jaar {year} in cijfers"),
-                            ("ja", f"数字で見る{year}年")):
+    for language, title in (
+        ("en", f"The year {year} in numbers"),
+        ("nl", f"Het jaar {year} in cijfers"),
+        ("ja", f"数字で見る{year}年"),
+    ):
         admin.language = language
         await db.commit()
         page = (await client.get("/admin/ambassadors/numbers")).text

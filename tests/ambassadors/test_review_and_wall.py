@@ -204,8 +204,6 @@ async def test_review_queue_filters_bulk_approval_position_and_next_after_a_deci
     assert '"Kenji one"' not in notice.text and "Kenji one" in notice.text
 
     # The last decision in a queue goes back to the queue.
-    last = await client.post(
-        f"/admin/ambassadors/review/{second.id}", data={"csrf_token": token, "action": "approve"}
-    )
+    last = await client.post(f"/admin/ambassadors/review/{second.id}", data={"csrf_token": token, "action": "approve"})
     assert last.headers["location"] == "/admin/ambassadors/review"
     assert "1 activity approved." in (await client.get(last.headers["location"])).text

@@ -51,14 +51,20 @@ def _drain(stream, lines: list[str]) -> None:  # type: ignore[no-untyped-def]
 def start_server(tmp_path: Path, database_url: str, **extra_env: str) -> LiveServer:
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("CLUB_")}
-    env.update({"CLUB_VAR_DIR": str(tmp_path / "var"), "CLUB_DATABASE_URL": database_url,
-                "PYTHONUNBUFFERED": "1", **extra_env})
-    process = subprocess.Popen(
-        [sys.executable, "server.py", "--port", str(port)], cwd=ROOT, env=env,
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    env.update(
+        {"CLUB_VAR_DIR": str(tmp_path / "var"), "CLUB_DATABASE_URL": database_url, "PYTHONUNBUFFERED": "1", **extra_env}
     )
-    server = LiveServer(url=f"http://127.0.0.1:{port}", process=process, var_dir=tmp_path / "var",
-                        database_url=database_url)
+    process = subprocess.Popen(
+        [sys.executable, "server.py", "--port", str(port)],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    server = LiveServer(
+        url=f"http://127.0.0.1:{port}", process=process, var_dir=tmp_path / "var", database_url=database_url
+    )
     deadline = time.monotonic() + 60
     assert process.stdout is not None
     os.set_blocking(process.stdout.fileno(), False)

@@ -72,13 +72,17 @@ EXCEL_JA = (
 ).encode("cp932", errors="strict")
 
 
-EXPORTED_INTERESTS = {"nl": "Cultuur en ambachten;Jazz en muziek", "en": "Culture and crafts;Jazz and music",
-                      "ja": "文化・工芸;ジャズ・音楽"}
+EXPORTED_INTERESTS = {
+    "nl": "Cultuur en ambachten;Jazz en muziek",
+    "en": "Culture and crafts;Jazz and music",
+    "ja": "文化・工芸;ジャズ・音楽",
+}
 
 
 @pytest.mark.parametrize("language", ["nl", "en", "ja"])
-def test_admin_imports_a_japanese_excel_file_and_an_export_comes_back_unchanged(live_server, desktop, browser,
-                                                                                tmp_path, language):
+def test_admin_imports_a_japanese_excel_file_and_an_export_comes_back_unchanged(
+    live_server, desktop, browser, tmp_path, language
+):
     page = desktop.new_page()
     page.goto(live_server.setup_link())
     page.fill("#name", "Els Van Gent")
@@ -107,21 +111,28 @@ def test_admin_imports_a_japanese_excel_file_and_an_export_comes_back_unchanged(
     assert "aiko@example.jp" in rejected and "yuki@example.jp" not in rejected
 
     # The problems table on a 360 px phone: the Problem column on screen, nothing to scroll sideways.
-    phone = browser.new_context(storage_state=desktop.storage_state(), viewport={"width": 360, "height": 740},
-                                device_scale_factor=2, is_mobile=True, has_touch=True)
+    phone = browser.new_context(
+        storage_state=desktop.storage_state(),
+        viewport={"width": 360, "height": 740},
+        device_scale_factor=2,
+        is_mobile=True,
+        has_touch=True,
+    )
     try:
         small = phone.new_page()
         small.goto(job_url)
         table = small.locator("#problems")
-        assert small.evaluate("document.querySelector('#problems').parentElement.scrollWidth") <= \
-            small.evaluate("document.querySelector('#problems').parentElement.clientWidth")
+        assert small.evaluate("document.querySelector('#problems').parentElement.scrollWidth") <= small.evaluate(
+            "document.querySelector('#problems').parentElement.clientWidth"
+        )
         problem_header = table.locator("th").nth(2).bounding_box()
         assert problem_header is not None and problem_header["x"] + problem_header["width"] <= 360
         assert table.locator("td").nth(2).is_visible()
         screenshot(small, f"admin-import-problems-phone-{language}")
         small.goto(live_server.url + "/admin/members/import")  # the columns and values, in the same width
-        assert small.evaluate("document.querySelector('#import-columns').parentElement.scrollWidth") <= \
-            small.evaluate("document.querySelector('#import-columns').parentElement.clientWidth")
+        assert small.evaluate("document.querySelector('#import-columns').parentElement.scrollWidth") <= small.evaluate(
+            "document.querySelector('#import-columns').parentElement.clientWidth"
+        )
         assert small.evaluate("document.documentElement.scrollWidth") <= 360
         screenshot(small, f"admin-import-columns-phone-{language}")
     finally:

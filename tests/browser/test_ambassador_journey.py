@@ -33,10 +33,19 @@ async def seed(database_url: str, ambassador_email: str, language: str) -> None:
 
     engine = create_engine(database_url)
     async with create_sessionmaker(engine)() as db:
-        db.add(Person(email="els@example.org", name="Els Van Gent", role="admin", language="nl",
-                      password_hash=await hash_password(PASSWORD), confirmed_at=utcnow()))
-        db.add(Person(email=ambassador_email, name="Sofie 山田", language=language, city="kanazawa",
-                      confirmed_at=utcnow()))
+        db.add(
+            Person(
+                email="els@example.org",
+                name="Els Van Gent",
+                role="admin",
+                language="nl",
+                password_hash=await hash_password(PASSWORD),
+                confirmed_at=utcnow(),
+            )
+        )
+        db.add(
+            Person(email=ambassador_email, name="Sofie 山田", language=language, city="kanazawa", confirmed_at=utcnow())
+        )
         await db.commit()
     await engine.dispose()
 

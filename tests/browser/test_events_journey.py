@@ -25,19 +25,39 @@ from tests.helpers import SECRET
 
 pytestmark = pytest.mark.browser
 PASSWORD = "kotoji-lantern-1971-ghent"
-NAMES = {"nl": ("An Peeters", "Bert De Smet", "Chris Claes", "Dries Maes"),
-         "en": ("Ann Parker", "Ben Smith", "Cleo Brown", "Dan Miles"),
-         "ja": ("山田 花子", "佐藤 健", "鈴木 明", "高橋 大輔")}
+NAMES = {
+    "nl": ("An Peeters", "Bert De Smet", "Chris Claes", "Dries Maes"),
+    "en": ("Ann Parker", "Ben Smith", "Cleo Brown", "Dan Miles"),
+    "ja": ("山田 花子", "佐藤 健", "鈴木 明", "高橋 大輔"),
+}
 UI = {
-    "nl": {"new": "Nieuw evenement", "waiting": "Op de wachtlijst", "welcome": "Welkom! Ingecheckt.",
-           "again": "Al ingecheckt", "invited": "Uitnodiging:", "promoted": "Er is een plaats voor je:",
-           "reminder": "Herinnering:"},
-    "en": {"new": "New event", "waiting": "On the waiting list", "welcome": "Welcome! Checked in.",
-           "again": "Already checked in", "invited": "Invitation:", "promoted": "A seat for you:",
-           "reminder": "Reminder:"},
-    "ja": {"new": "新しいイベント", "waiting": "キャンセル待ち", "welcome": "ようこそ。受付が完了しました。",
-           "again": "受付済みです", "invited": "ご招待：", "promoted": "お席をご用意しました：",
-           "reminder": "リマインダー："},
+    "nl": {
+        "new": "Nieuw evenement",
+        "waiting": "Op de wachtlijst",
+        "welcome": "Welkom! Ingecheckt.",
+        "again": "Al ingecheckt",
+        "invited": "Uitnodiging:",
+        "promoted": "Er is een plaats voor je:",
+        "reminder": "Herinnering:",
+    },
+    "en": {
+        "new": "New event",
+        "waiting": "On the waiting list",
+        "welcome": "Welcome! Checked in.",
+        "again": "Already checked in",
+        "invited": "Invitation:",
+        "promoted": "A seat for you:",
+        "reminder": "Reminder:",
+    },
+    "ja": {
+        "new": "新しいイベント",
+        "waiting": "キャンセル待ち",
+        "welcome": "ようこそ。受付が完了しました。",
+        "again": "受付済みです",
+        "invited": "ご招待：",
+        "promoted": "お席をご用意しました：",
+        "reminder": "リマインダー：",
+    },
 }
 EVENT_DAY = (dt.date.today() + dt.timedelta(days=12)).isoformat()
 
@@ -55,13 +75,34 @@ async def _seed(database_url: str, language: str) -> None:
     engine = create_engine(database_url)
     a, b, c, d = NAMES[language]
     async with create_sessionmaker(engine)() as db:
-        db.add(Person(email="els@example.org", name="Els Van Gent", role="admin", language=language,
-                      console_language=language, password_hash=await hash_password(PASSWORD),
-                      confirmed_at=utcnow()))
-        for email, name, role in (("a@example.org", a, "member"), ("b@example.org", b, "member"),
-                                  ("c@example.org", c, "member"), ("d@example.org", d, "ambassador")):
-            db.add(Person(email=email, name=name, language=language, confirmed_at=utcnow(), newsletter=True,
-                          city="ghent", role=role))
+        db.add(
+            Person(
+                email="els@example.org",
+                name="Els Van Gent",
+                role="admin",
+                language=language,
+                console_language=language,
+                password_hash=await hash_password(PASSWORD),
+                confirmed_at=utcnow(),
+            )
+        )
+        for email, name, role in (
+            ("a@example.org", a, "member"),
+            ("b@example.org", b, "member"),
+            ("c@example.org", c, "member"),
+            ("d@example.org", d, "ambassador"),
+        ):
+            db.add(
+                Person(
+                    email=email,
+                    name=name,
+                    language=language,
+                    confirmed_at=utcnow(),
+                    newsletter=True,
+                    city="ghent",
+                    role=role,
+                )
+            )
         await db.flush()
         from sqlalchemy import select
 
@@ -69,13 +110,28 @@ async def _seed(database_url: str, language: str) -> None:
 
         door_keeper = (await db.execute(select(Person).where(Person.email == "d@example.org"))).scalar_one()
         db.add(Ambassador(person_id=door_keeper.id, ref="dries-door"))
-        db.add(Appointment(person_id=door_keeper.id, starts_on=dt.date.today() - dt.timedelta(days=30),
-                           ends_on=dt.date.today() + dt.timedelta(days=150), home_institution="ugent",
-                           host_institution="kanazawa-university", stationed_in="ghent"))
+        db.add(
+            Appointment(
+                person_id=door_keeper.id,
+                starts_on=dt.date.today() - dt.timedelta(days=30),
+                ends_on=dt.date.today() + dt.timedelta(days=150),
+                home_institution="ugent",
+                host_institution="kanazawa-university",
+                stationed_in="ghent",
+            )
+        )
         # 119 members elsewhere: outside the invited segment, they are the ones who already answered.
         for index in range(119):
-            db.add(Person(email=f"guest{index}@example.org", name=f"Guest {index}", language="en",
-                          confirmed_at=utcnow(), newsletter=True, city="elsewhere"))
+            db.add(
+                Person(
+                    email=f"guest{index}@example.org",
+                    name=f"Guest {index}",
+                    language="en",
+                    confirmed_at=utcnow(),
+                    newsletter=True,
+                    city="elsewhere",
+                )
+            )
         await db.commit()
     await engine.dispose()
 
@@ -91,8 +147,7 @@ async def _answer_for_the_others(database_url: str, event_id: int) -> None:
     from club.events.models import Event
 
     engine = create_engine(database_url)
-    settings = Settings(env="development", database_url=database_url, secret_key=SECRET,
-                        base_url="http://127.0.0.1")
+    settings = Settings(env="development", database_url=database_url, secret_key=SECRET, base_url="http://127.0.0.1")
     async with create_sessionmaker(engine)() as db:
         event = (await db.execute(select(Event).where(Event.id == event_id))).scalar_one()
         people = (await db.execute(select(Person).where(Person.city == "elsewhere").order_by(Person.id))).scalars()
@@ -108,8 +163,7 @@ async def _send_reminders(database_url: str) -> int:
     from club.events import service
 
     engine = create_engine(database_url)
-    settings = Settings(env="development", database_url=database_url, secret_key=SECRET,
-                        base_url="http://127.0.0.1")
+    settings = Settings(env="development", database_url=database_url, secret_key=SECRET, base_url="http://127.0.0.1")
     async with create_sessionmaker(engine)() as db:
         told = await service.send_reminders(db, settings, now=dt.datetime.now(dt.UTC) + dt.timedelta(days=11))
         await db.commit()
@@ -123,15 +177,17 @@ def language(request) -> str:  # type: ignore[no-untyped-def]
 
 
 @pytest.fixture
-def events_server(tmp_path: Path, live_database_url: str, smtp_server, language: str
-                  ) -> Iterator[tuple[str, object, str]]:
+def events_server(
+    tmp_path: Path, live_database_url: str, smtp_server, language: str
+) -> Iterator[tuple[str, object, str]]:
     from club.migrate import upgrade
 
     mailbox, smtp_port = smtp_server
     in_thread(upgrade, live_database_url)
     in_thread(asyncio.run, _seed(live_database_url, language))
-    server = start_server(tmp_path, live_database_url, CLUB_SECRET_KEY=SECRET, CLUB_SMTP_HOST="127.0.0.1",
-                          CLUB_SMTP_PORT=str(smtp_port))
+    server = start_server(
+        tmp_path, live_database_url, CLUB_SECRET_KEY=SECRET, CLUB_SMTP_HOST="127.0.0.1", CLUB_SMTP_PORT=str(smtp_port)
+    )
     yield server.url, mailbox, live_database_url
     server.process.terminate()
     try:
@@ -244,8 +300,12 @@ def test_reception_from_invitation_to_the_door(events_server, desktop, phone, la
 
     # The reminder goes only to those who said yes.
     in_thread(asyncio.run, _send_reminders(database_url))
-    wait_for(lambda: len(mails(mailbox, "a@example.org", ui["reminder"])) == 1
-             and len(mails(mailbox, "b@example.org", ui["reminder"])) == 1)
+    wait_for(
+        lambda: (
+            len(mails(mailbox, "a@example.org", ui["reminder"])) == 1
+            and len(mails(mailbox, "b@example.org", ui["reminder"])) == 1
+        )
+    )
     time.sleep(0.5)
     assert mails(mailbox, "c@example.org", ui["reminder"]) == []
     assert mails(mailbox, "d@example.org", ui["reminder"]) == []

@@ -67,17 +67,23 @@ def queue_newsletter(server, address: str, language: str) -> None:
     from club.mail.outbox import queue_newsletter as queue
     from club.members.service import unsubscribe_url
 
-    settings = Settings.from_env({"CLUB_VAR_DIR": str(server.var_dir), "CLUB_DATABASE_URL": server.database_url,
-                                  "CLUB_BASE_URL": server.url})
+    settings = Settings.from_env(
+        {"CLUB_VAR_DIR": str(server.var_dir), "CLUB_DATABASE_URL": server.database_url, "CLUB_BASE_URL": server.url}
+    )
 
     async def run() -> None:
         engine = create_engine(settings.database_url)
         async with transaction(create_sessionmaker(engine)) as db:
             person = (await db.execute(select(Person).where(Person.email == address))).scalar_one()
             recipient = Recipient(person.email, person.name, person.id, unsubscribe_url(settings, person.id))
-            await queue(db, subject="Nieuws / News / ニュース", language=language, recipients=[recipient],
-                        text="Hello %%name%%\n\nUnsubscribe: %%unsubscribe_url%%\n",
-                        html="<p>Hello %%name%%</p><p><a href='%%unsubscribe_url%%'>Unsubscribe</a></p>")
+            await queue(
+                db,
+                subject="Nieuws / News / ニュース",
+                language=language,
+                recipients=[recipient],
+                text="Hello %%name%%\n\nUnsubscribe: %%unsubscribe_url%%\n",
+                html="<p>Hello %%name%%</p><p><a href='%%unsubscribe_url%%'>Unsubscribe</a></p>",
+            )
         await engine.dispose()
 
     with concurrent.futures.ThreadPoolExecutor(1) as pool:  # Playwright holds this thread's event loop

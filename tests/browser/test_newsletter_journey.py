@@ -23,8 +23,11 @@ from tests.helpers import SECRET
 
 pytestmark = pytest.mark.browser
 PASSWORD = "kotoji-lantern-1971-ghent"
-MEMBERS = {"jan@example.be": ("Jan Peeters", "nl"), "hanako@example.jp": ("山田 花子", "ja"),
-           "sam@example.org": ("Sam Smith", "en")}
+MEMBERS = {
+    "jan@example.be": ("Jan Peeters", "nl"),
+    "hanako@example.jp": ("山田 花子", "ja"),
+    "sam@example.org": ("Sam Smith", "en"),
+}
 
 
 async def _seed(database_url: str, admin_language: str) -> None:
@@ -34,8 +37,16 @@ async def _seed(database_url: str, admin_language: str) -> None:
 
     engine = create_engine(database_url)
     async with create_sessionmaker(engine)() as db:
-        db.add(Person(email="els@example.org", name="Els Van Gent", role="admin", language=admin_language,
-                      password_hash=await hash_password(PASSWORD), confirmed_at=utcnow()))
+        db.add(
+            Person(
+                email="els@example.org",
+                name="Els Van Gent",
+                role="admin",
+                language=admin_language,
+                password_hash=await hash_password(PASSWORD),
+                confirmed_at=utcnow(),
+            )
+        )
         for email, (name, language) in MEMBERS.items():
             db.add(Person(email=email, name=name, language=language, confirmed_at=utcnow(), newsletter=True))
         await db.commit()
@@ -61,16 +72,18 @@ def admin_language(request) -> str:  # type: ignore[no-untyped-def]
 
 
 @pytest.fixture
-def newsletter_server(tmp_path: Path, live_database_url: str, smtp_server, admin_language: str
-                      ) -> Iterator[tuple[str, object]]:
+def newsletter_server(
+    tmp_path: Path, live_database_url: str, smtp_server, admin_language: str
+) -> Iterator[tuple[str, object]]:
     """The server started the README's way, sending through a real SMTP server on loopback."""
     from club.migrate import upgrade
 
     mailbox, smtp_port = smtp_server
     in_thread(upgrade, live_database_url)
     in_thread(asyncio.run, _seed(live_database_url, admin_language))
-    server = start_server(tmp_path, live_database_url, CLUB_SECRET_KEY=SECRET, CLUB_SMTP_HOST="127.0.0.1",
-                          CLUB_SMTP_PORT=str(smtp_port))
+    server = start_server(
+        tmp_path, live_database_url, CLUB_SECRET_KEY=SECRET, CLUB_SMTP_HOST="127.0.0.1", CLUB_SMTP_PORT=str(smtp_port)
+    )
     yield server.url, mailbox
     server.process.terminate()
     try:
@@ -129,8 +142,9 @@ def test_write_preview_test_send_follow_and_unsubscribe(newsletter_server, deskt
 
     picture = io.BytesIO()
     Image.new("RGB", (120, 80), "orange").save(picture, "JPEG")
-    page.set_input_files("#images-input", files=[{"name": "IMG_0042.jpg", "mimeType": "image/jpeg",
-                                                  "buffer": picture.getvalue()}])
+    page.set_input_files(
+        "#images-input", files=[{"name": "IMG_0042.jpg", "mimeType": "image/jpeg", "buffer": picture.getvalue()}]
+    )
     page.click("#images button[type=submit]")
     page.wait_for_url("**#images")
     page.locator(".image-insert-button[data-language=nl]").click()
@@ -138,8 +152,9 @@ def test_write_preview_test_send_follow_and_unsubscribe(newsletter_server, deskt
     assert "![" not in page.input_value("#body_nl")
     page.fill(".image-alt", "Lampionnen op de Graslei")
     page.locator(".image-insert-button[data-language=nl]").click()
-    assert re.search(r"!\[Lampionnen op de Graslei\]\(http://\S+/newsletters/images/\S+\.jpg\)",
-                     page.input_value("#body_nl"))
+    assert re.search(
+        r"!\[Lampionnen op de Graslei\]\(http://\S+/newsletters/images/\S+\.jpg\)", page.input_value("#body_nl")
+    )
     page.click("#save-button")
     page.wait_for_url("**/admin/newsletters/*")
 
@@ -147,7 +162,9 @@ def test_write_preview_test_send_follow_and_unsubscribe(newsletter_server, deskt
     page.click("#test button[type=submit]")
     wait_for(lambda: len(mailbox.to("els@example.org")) == 2 and len(mailbox.to("redactie@example.be")) == 2)
     assert sorted(m["Subject"] for m in mailbox.to("els@example.org")) == [
-        "[TEST] Nieuws uit Gent", "[TEST] ゲントからのお知らせ"]
+        "[TEST] Nieuws uit Gent",
+        "[TEST] ゲントからのお知らせ",
+    ]
 
     page.click(f"text={ui['review']}")
     assert page.locator("#plan-total").inner_text() == "3"

@@ -12,8 +12,15 @@ def run(args, tmp_path, stdin="", **env):
     environment = {k: v for k, v in os.environ.items() if not k.startswith("CLUB_")}
     environment.update({"CLUB_VAR_DIR": str(tmp_path), "CLUB_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path}/c.db"})
     environment.update(env)
-    return subprocess.run([sys.executable, "server.py", *args], cwd=ROOT, input=stdin, capture_output=True,
-                          text=True, env=environment, timeout=60)
+    return subprocess.run(
+        [sys.executable, "server.py", *args],
+        cwd=ROOT,
+        input=stdin,
+        capture_output=True,
+        text=True,
+        env=environment,
+        timeout=60,
+    )
 
 
 def test_every_command_has_help(tmp_path):
@@ -25,8 +32,11 @@ def test_every_command_has_help(tmp_path):
 
 
 def test_create_admin_from_stdin_then_refuses_weak_passwords(tmp_path):
-    result = run(["create-admin", "Admin@Example.org", "--name", "Els Gent", "--password-stdin"], tmp_path,
-                 stdin="kotoji-lantern-1971-ghent\n")
+    result = run(
+        ["create-admin", "Admin@Example.org", "--name", "Els Gent", "--password-stdin"],
+        tmp_path,
+        stdin="kotoji-lantern-1971-ghent\n",
+    )
     assert result.returncode == 0, result.stderr
     assert "admin@example.org" in result.stdout
     weak = run(["create-admin", "b@example.org", "--name", "B", "--password-stdin"], tmp_path, stdin="password\n")
@@ -42,22 +52,32 @@ def test_create_admin_saves_the_console_language_it_is_given(tmp_path):
     def console_language(email):
         with sqlite3.connect(tmp_path / "c.db") as connection:
             language, console = connection.execute(
-                "SELECT language, console_language FROM people WHERE email = ?", (email,)).fetchone()
+                "SELECT language, console_language FROM people WHERE email = ?", (email,)
+            ).fetchone()
         return console or language
 
     password = "kotoji-lantern-1971-ghent\n"
-    made = run(["create-admin", "yuki@example.jp", "--name", "山田 由紀", "--password-stdin", "--language", "ja"],
-               tmp_path, stdin=password)
+    made = run(
+        ["create-admin", "yuki@example.jp", "--name", "山田 由紀", "--password-stdin", "--language", "ja"],
+        tmp_path,
+        stdin=password,
+    )
     assert made.returncode == 0, made.stderr
     assert console_language("yuki@example.jp") == "ja"
-    again = run(["create-admin", "yuki@example.jp", "--name", "山田 由紀", "--password-stdin", "--language", "nl"],
-                tmp_path, stdin=password)
+    again = run(
+        ["create-admin", "yuki@example.jp", "--name", "山田 由紀", "--password-stdin", "--language", "nl"],
+        tmp_path,
+        stdin=password,
+    )
     assert again.returncode == 0, again.stderr
     assert console_language("yuki@example.jp") == "nl"
     english = run(["create-admin", "els@example.be", "--name", "Els", "--password-stdin"], tmp_path, stdin=password)
     assert english.returncode == 0 and console_language("els@example.be") == "en"
-    wrong = run(["create-admin", "b@example.org", "--name", "B", "--password-stdin", "--language", "fr"], tmp_path,
-                stdin=password)
+    wrong = run(
+        ["create-admin", "b@example.org", "--name", "B", "--password-stdin", "--language", "fr"],
+        tmp_path,
+        stdin=password,
+    )
     assert wrong.returncode == 2 and "invalid choice" in wrong.stderr
 
 
@@ -72,7 +92,7 @@ def test_import_then_export_members(tmp_path):
     source.write_text(
         "email,name,city,language\n"
         "hanako@example.jp,山田 花子,kanazawa,ja\n"
-        "jan@example.be,=HYPERLINK(\"http://evil.example\"),ghent,nl\n",
+        'jan@example.be,=HYPERLINK("http://evil.example"),ghent,nl\n',
         encoding="utf-8-sig",
     )
     assert run(["import-members", str(source)], tmp_path).returncode == 0

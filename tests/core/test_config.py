@@ -41,8 +41,12 @@ def test_production_starts_with_its_settings(tmp_path):
 
 @pytest.mark.parametrize(
     ("name", "value"),
-    [("CLUB_ENV", "staging"), ("CLUB_SMTP_SECURITY", "ssl"), ("CLUB_SMTP_PORT", "twenty"),
-     ("CLUB_BASE_URL", "javascript:alert(1)")],
+    [
+        ("CLUB_ENV", "staging"),
+        ("CLUB_SMTP_SECURITY", "ssl"),
+        ("CLUB_SMTP_PORT", "twenty"),
+        ("CLUB_BASE_URL", "javascript:alert(1)"),
+    ],
 )
 def test_wrong_values_are_explained(tmp_path, name, value):
     with pytest.raises(ConfigError) as error:
@@ -73,9 +77,17 @@ def test_values_are_typed_and_defaults_follow_the_readme(tmp_path):
 
     default = settings()
     assert (default.env, default.base_url, default.smtp_port, default.smtp_security) == (
-        "development", "http://127.0.0.1:8000", 25, "none")
+        "development",
+        "http://127.0.0.1:8000",
+        25,
+        "none",
+    )
     assert (default.smtp_connections, default.smtp_rate, default.smtp_timeout, default.max_body_bytes) == (
-        8, 0.0, 30.0, 1048576)
+        8,
+        0.0,
+        30.0,
+        1048576,
+    )
     assert default.mail_from == "Ghent-Kanazawa Supporters Club <club@localhost>"
     assert default.run_sender and default.log_level == "info" and not default.base_url_explicit
     assert (default.header_timeout, default.keepalive_timeout, default.max_connections) == (10.0, 5, 1000)
@@ -96,12 +108,35 @@ def test_values_are_typed_and_defaults_follow_the_readme(tmp_path):
         ({"CLUB_SMTP_TIMEOUT": "soon"}, "CLUB_SMTP_TIMEOUT must be a number, not 'soon'."),
         ({"CLUB_SMTP_CONNECTIONS": "0"}, "CLUB_SMTP_CONNECTIONS must be between 1 and 256."),
         ({"CLUB_KEEPALIVE_TIMEOUT": "0"}, "must be positive"),
-        ({"CLUB_ENV": "production", "CLUB_SECRET_KEY": "short", "CLUB_BASE_URL": "https://c.example.org",
-          "CLUB_SMTP_HOST": "smtp", "CLUB_MAIL_FROM": "c@example.org"}, "CLUB_SECRET_KEY must be at least 32"),
-        ({"CLUB_ENV": "production", "CLUB_SECRET_KEY": "k" * 40, "CLUB_BASE_URL": "http://c.example.org",
-          "CLUB_SMTP_HOST": "smtp", "CLUB_MAIL_FROM": "c@example.org"}, "CLUB_BASE_URL must use https in production."),
-        ({"CLUB_ENV": "production", "CLUB_SECRET_KEY": "k" * 40, "CLUB_BASE_URL": "https://c.example.org",
-          "CLUB_SMTP_HOST": "smtp"}, "Production needs these settings: CLUB_MAIL_FROM."),
+        (
+            {
+                "CLUB_ENV": "production",
+                "CLUB_SECRET_KEY": "short",
+                "CLUB_BASE_URL": "https://c.example.org",
+                "CLUB_SMTP_HOST": "smtp",
+                "CLUB_MAIL_FROM": "c@example.org",
+            },
+            "CLUB_SECRET_KEY must be at least 32",
+        ),
+        (
+            {
+                "CLUB_ENV": "production",
+                "CLUB_SECRET_KEY": "k" * 40,
+                "CLUB_BASE_URL": "http://c.example.org",
+                "CLUB_SMTP_HOST": "smtp",
+                "CLUB_MAIL_FROM": "c@example.org",
+            },
+            "CLUB_BASE_URL must use https in production.",
+        ),
+        (
+            {
+                "CLUB_ENV": "production",
+                "CLUB_SECRET_KEY": "k" * 40,
+                "CLUB_BASE_URL": "https://c.example.org",
+                "CLUB_SMTP_HOST": "smtp",
+            },
+            "Production needs these settings: CLUB_MAIL_FROM.",
+        ),
     ],
 )
 def test_messages_name_the_variable_and_the_fix(tmp_path, values, message):

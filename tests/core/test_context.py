@@ -68,8 +68,12 @@ async def test_an_int_id_beyond_any_row_is_a_404_before_the_handler(app, client)
 def test_handlers_read_the_context_not_request_state():
     club = Path(__file__).resolve().parents[2] / "club"
     files = [*club.glob("*/routes.py"), club / "ambassadors" / "admin_routes.py", club / "admin" / "account.py"]
-    found = [f"{path.name}:{n}" for path in files
-             for n, line in enumerate(path.read_text().splitlines(), 1) if re.search(r"request\.state\b", line)]
+    found = [
+        f"{path.name}:{n}"
+        for path in files
+        for n, line in enumerate(path.read_text().splitlines(), 1)
+        if re.search(r"request\.state\b", line)
+    ]
     assert len(files) >= 9 and found == []
 
 

@@ -23,8 +23,9 @@ async def test_unhandled_error_gets_a_friendly_500_without_a_trace(app, caplog):
 
 @pytest.fixture
 async def production_client(settings, engine):
-    production = settings.with_(env="production", base_url="https://club.example.org", secret_key=SECRET,
-                                smtp_host="smtp.example.org")
+    production = settings.with_(
+        env="production", base_url="https://club.example.org", secret_key=SECRET, smtp_host="smtp.example.org"
+    )
     application = create_app(production, engine=engine)
     async with application.router.lifespan_context(application):
         transport = httpx.ASGITransport(app=application)

@@ -15,16 +15,22 @@ FORM_TAG = re.compile(r"<form\b[^>]*>")
 
 
 def test_every_form_in_every_template_has_novalidate():
-    forms = {f"{path.relative_to(TEMPLATES_DIR)}: {tag}" for path in TEMPLATES_DIR.rglob("*.html")
-             for tag in FORM_TAG.findall(path.read_text(encoding="utf-8"))}
+    forms = {
+        f"{path.relative_to(TEMPLATES_DIR)}: {tag}"
+        for path in TEMPLATES_DIR.rglob("*.html")
+        for tag in FORM_TAG.findall(path.read_text(encoding="utf-8"))
+    }
     assert len(forms) > 40  # the walk finds the forms
     assert [form for form in sorted(forms) if "novalidate" not in form] == []
 
 
-@pytest.mark.parametrize(("language", "message"), [
-    ("nl", "Vink het vakje aan om te bevestigen dat je je account wilt wissen."),
-    ("ja", "アカウントを削除する場合は、チェックボックスにチェックを入れてください。"),
-])
+@pytest.mark.parametrize(
+    ("language", "message"),
+    [
+        ("nl", "Vink het vakje aan om te bevestigen dat je je account wilt wissen."),
+        ("ja", "アカウントを削除する場合は、チェックボックスにチェックを入れてください。"),
+    ],
+)
 async def test_erasing_without_the_box_ticked_says_so_beside_the_box(client, db, language, message):
     person = await make_person(db, language=language)
     await log_in(client, db, person)

@@ -18,8 +18,15 @@ async def interests(db) -> None:
 
 
 def join_data(token: str, **fields: object) -> dict[str, object]:
-    data: dict[str, object] = {"email": "hanako@example.jp", "name": "Yamada Hanako", "city": "kanazawa",
-                               "language": "ja", "interests": ["food"], "newsletter": "yes", "csrf_token": token}
+    data: dict[str, object] = {
+        "email": "hanako@example.jp",
+        "name": "Yamada Hanako",
+        "city": "kanazawa",
+        "language": "ja",
+        "interests": ["food"],
+        "newsletter": "yes",
+        "csrf_token": token,
+    }
     data.update(fields)
     return data
 
@@ -71,8 +78,7 @@ async def test_a_huge_field_or_a_file_where_text_belongs_is_refused_before_parsi
 
 @pytest.mark.parametrize(
     ("language", "required", "single_line"),
-    [("nl", "Dit veld is verplicht.", "Gebruik één regel, zonder regeleinden."),
-     ("ja", "この項目は必須です。", None)],
+    [("nl", "Dit veld is verplicht.", "Gebruik één regel, zonder regeleinden."), ("ja", "この項目は必須です。", None)],
 )
 async def test_messages_are_in_the_page_language(client, db, language, required, single_line):
     client.headers["Accept-Language"] = language
@@ -87,10 +93,18 @@ async def test_messages_are_in_the_page_language(client, db, language, required,
 
 async def test_good_input_is_stored_as_the_models_clean_it(client, db):
     token = await csrf_token(client, "/join")
-    response = await client.post("/join", data=join_data(
-        token, email="ＨＡＮＡＫＯ＠ｅｘａｍｐｌｅ．ｊｐ", name="  Yamada   Hanako ", interests=["food", "food"]))
+    response = await client.post(
+        "/join",
+        data=join_data(
+            token, email="ＨＡＮＡＫＯ＠ｅｘａｍｐｌｅ．ｊｐ", name="  Yamada   Hanako ", interests=["food", "food"]
+        ),
+    )
     assert response.status_code == 303
     person = await db.scalar(select(Person))
     assert person is not None
     assert (person.email, person.name, person.city, person.language) == (
-        "hanako@example.jp", "Yamada Hanako", "kanazawa", "ja")
+        "hanako@example.jp",
+        "Yamada Hanako",
+        "kanazawa",
+        "ja",
+    )

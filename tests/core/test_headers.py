@@ -12,8 +12,7 @@ from tests.factories import csrf_token, log_in, make_admin, make_ambassador, mak
 from tests.helpers import SECRET
 
 BASE = "https://club.example.org"
-SECURITY_HEADERS = ("content-security-policy", "x-content-type-options", "x-frame-options",
-                    "strict-transport-security")
+SECURITY_HEADERS = ("content-security-policy", "x-content-type-options", "x-frame-options", "strict-transport-security")
 
 
 async def boom(request, ctx):
@@ -22,8 +21,9 @@ async def boom(request, ctx):
 
 @pytest.fixture
 async def production_app(settings, engine):
-    production = settings.with_(env="production", base_url=BASE, secret_key=SECRET, smtp_host="smtp.example.org",
-                                max_body_bytes=1000)
+    production = settings.with_(
+        env="production", base_url=BASE, secret_key=SECRET, smtp_host="smtp.example.org", max_body_bytes=1000
+    )
     application = create_app(production, engine=engine)
     application.router.routes.insert(0, route("/boom", boom))
     async with application.router.lifespan_context(application):
@@ -39,8 +39,9 @@ async def error_responses(app) -> dict[int, httpx.Response]:
             403: await client.post("/login", data={"email": "a@example.org"}),  # no form token
             404: await client.get("/no/such/page"),
             405: await client.delete("/login"),
-            413: await client.post("/login", content=b"x" * 5000,
-                                   headers={"content-type": "application/x-www-form-urlencoded"}),
+            413: await client.post(
+                "/login", content=b"x" * 5000, headers={"content-type": "application/x-www-form-urlencoded"}
+            ),
             500: await client.get("/boom"),
         }
         for n in range(member_routes.IP_LIMIT + 1):
@@ -86,7 +87,8 @@ async def test_every_page_of_a_logged_in_person_is_no_store(app, client, db):
     for path in paths:
         response = await client.get(path)
         assert response.headers.get("cache-control") == "no-store" or not response.headers.get(
-            "content-type", "").startswith(("text/html", "application/json")), path
+            "content-type", ""
+        ).startswith(("text/html", "application/json")), path
         if path.startswith(("/admin", "/me")) or response.headers.get("content-type", "").startswith("text/html"):
             assert "no-store" in response.headers.get("cache-control", ""), path
 

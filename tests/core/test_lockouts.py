@@ -26,8 +26,9 @@ async def form_token(client: httpx.AsyncClient) -> str:
 
 
 async def password_attempt(client, token, password):
-    return await client.post("/admin/login", data={"email": "admin@example.org", "password": password,
-                                                   "csrf_token": token, "next": "/admin"})
+    return await client.post(
+        "/admin/login", data={"email": "admin@example.org", "password": password, "csrf_token": token, "next": "/admin"}
+    )
 
 
 async def test_a_hundred_parallel_wrong_passwords_get_at_most_the_limit_checked(app, db):
@@ -67,8 +68,9 @@ async def test_two_hundred_parallel_codes_get_at_most_five_checked(app, db):
         wrong = [code for code in (f"{n:06d}" for n in range(1000, 1300)) if code not in valid][:200]
 
         async def code_attempt(code):
-            return await client.post("/admin/login/code", data={"token": login_token, "code": code,
-                                                                "csrf_token": token, "next": "/admin"})
+            return await client.post(
+                "/admin/login/code", data={"token": login_token, "code": code, "csrf_token": token, "next": "/admin"}
+            )
 
         responses = await asyncio.gather(*(code_attempt(code) for code in wrong))
     # A checked code says it is not right; the others are refused (429) or find the pending login ended.

@@ -16,6 +16,7 @@ def diff_against_models(url: str) -> list:
     async def run() -> list:
         engine = create_engine(url)
         async with engine.connect() as connection:
+
             def compare(sync_connection):
                 options = {"compare_type": True, "include_name": include_name}
                 context = MigrationContext.configure(sync_connection, opts=options)

@@ -39,8 +39,7 @@ async def login_request(client: httpx.AsyncClient, n: int, **headers) -> httpx.R
         await client.get("/login")
     page = await client.get("/login")
     token = page.text.split('name="csrf_token" value="', 1)[1].split('"', 1)[0]
-    return await client.post("/login", data={"email": f"visitor{n}@example.org", "csrf_token": token},
-                             headers=headers)
+    return await client.post("/login", data={"email": f"visitor{n}@example.org", "csrf_token": token}, headers=headers)
 
 
 async def counters(db) -> dict[str, int]:
@@ -63,8 +62,10 @@ async def test_a_refused_request_does_not_write_to_the_database(app, db):
 async def test_forwarded_for_is_ignored_unless_the_peer_is_a_trusted_proxy(app, db):
     # By default nobody is trusted: a local process cannot pose as many clients to reset its limit.
     async with client_at(app, "127.0.0.1") as client:
-        statuses = [(await login_request(client, n, **{"X-Forwarded-For": f"198.51.100.{n}"})).status_code
-                    for n in range(member_routes.IP_LIMIT + 1)]
+        statuses = [
+            (await login_request(client, n, **{"X-Forwarded-For": f"198.51.100.{n}"})).status_code
+            for n in range(member_routes.IP_LIMIT + 1)
+        ]
     assert statuses[-1] == 429
     assert not any("198.51.100." in key for key in await counters(db))
 

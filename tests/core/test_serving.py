@@ -19,8 +19,10 @@ HEADER_TIMEOUT = 1.0
 @asynccontextmanager
 async def served(settings, engine, max_connections=1000):
     port = free_port()
-    app = create_app(settings.with_(header_timeout=HEADER_TIMEOUT, keepalive_timeout=1,
-                                    max_connections=max_connections), engine=engine)
+    app = create_app(
+        settings.with_(header_timeout=HEADER_TIMEOUT, keepalive_timeout=1, max_connections=max_connections),
+        engine=engine,
+    )
     options = uvicorn_options(app.state.settings)
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", **options))
     task = asyncio.create_task(server.serve())
@@ -94,7 +96,8 @@ async def test_forwarded_for_from_an_untrusted_peer_does_not_reset_limits(settin
             page = await client.get("/login")
             token = page.text.split('name="csrf_token" value="', 1)[1].split('"', 1)[0]
             response = await client.post(
-                "/login", data={"email": f"visitor{n}@example.org", "csrf_token": token},
+                "/login",
+                data={"email": f"visitor{n}@example.org", "csrf_token": token},
                 headers={"X-Forwarded-For": f"198.51.100.{n}", "X-Real-IP": f"198.51.100.{n}"},
             )
             statuses.append(response.status_code)

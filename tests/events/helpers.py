@@ -22,19 +22,32 @@ def local(days: float, zone: str = "Europe/Brussels", hour: int = 19) -> str:
 
 def event_form(**changes: str) -> dict[str, str]:
     form = {
-        "title_nl": "Netwerkreceptie Gent–Kanazawa", "title_en": "Ghent–Kanazawa network reception",
-        "title_ja": "ゲント・金沢ネットワーキング・レセプション", "description_en": "Drinks and **music**.",
-        "description_nl": "Een drankje en **muziek**.", "description_ja": "飲み物と**音楽**。",
-        "fallback": "en", "zone": "Europe/Brussels", "starts_at": local(10), "ends_at": local(10, hour=22),
-        "rsvp_deadline": local(8), "venue": "Stadhuis Gent", "address": "Botermarkt 1, 9000 Gent",
-        "capacity": "120", "max_guests": "1", "question": "Dietary needs?", "public": "1", "reminder_days": "2",
+        "title_nl": "Netwerkreceptie Gent–Kanazawa",
+        "title_en": "Ghent–Kanazawa network reception",
+        "title_ja": "ゲント・金沢ネットワーキング・レセプション",
+        "description_en": "Drinks and **music**.",
+        "description_nl": "Een drankje en **muziek**.",
+        "description_ja": "飲み物と**音楽**。",
+        "fallback": "en",
+        "zone": "Europe/Brussels",
+        "starts_at": local(10),
+        "ends_at": local(10, hour=22),
+        "rsvp_deadline": local(8),
+        "venue": "Stadhuis Gent",
+        "address": "Botermarkt 1, 9000 Gent",
+        "capacity": "120",
+        "max_guests": "1",
+        "question": "Dietary needs?",
+        "public": "1",
+        "reminder_days": "2",
     }
     form.update(changes)
     return form
 
 
-async def post(client: httpx.AsyncClient, path: str, data: dict[str, str] | None = None,
-               page: str = "/events") -> httpx.Response:
+async def post(
+    client: httpx.AsyncClient, path: str, data: dict[str, str] | None = None, page: str = "/events"
+) -> httpx.Response:
     token = await csrf_token(client, page)
     return await client.post(path, data={"csrf_token": token, **(data or {})})
 

@@ -16,18 +16,28 @@ async def test_each_admin_action_on_an_event_is_audited(client, db):
     await make_person(db, email="an@example.org", newsletter=True)
     response = await post(client, "/admin/events/new", event_form(), page="/admin/events/new")
     event_id = int(response.headers["location"].rsplit("/", 1)[1])
-    for path, data in ((f"/admin/events/{event_id}", event_form(venue="Sint-Pietersabdij")),
-                       (f"/admin/events/{event_id}/publish", {}),
-                       (f"/admin/events/{event_id}/invite", {}),
-                       (f"/admin/events/{event_id}/cancel", {})):
+    for path, data in (
+        (f"/admin/events/{event_id}", event_form(venue="Sint-Pietersabdij")),
+        (f"/admin/events/{event_id}/publish", {}),
+        (f"/admin/events/{event_id}/invite", {}),
+        (f"/admin/events/{event_id}/cancel", {}),
+    ):
         assert (await post(client, path, data, page="/admin/events")).status_code == 303, path
     await db.commit()
     entries = (await db.execute(select(AuditEntry).order_by(AuditEntry.id))).scalars().all()
     actions = [entry.action for entry in entries if entry.action.startswith("events.")]
-    assert actions == ["events.admin_create", "events.admin_update", "events.admin_publish",
-                       "events.admin_event_invite", "events.admin_cancel"]
-    assert all(entry.target_type == "event" and entry.target_id == str(event_id)
-               for entry in entries if entry.action.startswith("events."))
+    assert actions == [
+        "events.admin_create",
+        "events.admin_update",
+        "events.admin_publish",
+        "events.admin_event_invite",
+        "events.admin_cancel",
+    ]
+    assert all(
+        entry.target_type == "event" and entry.target_id == str(event_id)
+        for entry in entries
+        if entry.action.startswith("events.")
+    )
     invite = next(entry for entry in entries if entry.action == "events.admin_event_invite")
     assert audit.details_of(invite)["recipients"] == 1
     assert set(actions) <= set(audit.ACTION_LABELS)

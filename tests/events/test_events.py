@@ -52,9 +52,16 @@ async def test_bad_event_input_is_refused_in_the_admins_language_and_nothing_is_
 
 async def test_times_show_in_both_cities_and_texts_fall_back(client, db):
     await log_in_admin(client, db)
-    event_id = await published_event(client, zone="Asia/Tokyo", starts_at="2031-04-05T18:00",
-                                     ends_at="2031-04-05T21:00", rsvp_deadline="", title_ja="",
-                                     description_ja="", fallback="en")
+    event_id = await published_event(
+        client,
+        zone="Asia/Tokyo",
+        starts_at="2031-04-05T18:00",
+        ends_at="2031-04-05T21:00",
+        rsvp_deadline="",
+        title_ja="",
+        description_ja="",
+        fallback="en",
+    )
     page = (await client.get(f"/events/{event_id}", headers={"Accept-Language": "ja"})).text
     client.cookies.delete("club_session", domain="testserver.local")
     page = (await client.get(f"/events/{event_id}", headers={"Accept-Language": "ja"})).text
@@ -196,8 +203,9 @@ async def test_a_full_event_waitlists_in_order_and_a_cancellation_promotes_the_f
     from club.events import service
 
     async with app_session(db) as session:
-        told = await service.send_reminders(session, _settings(client), now=dt.datetime.now(dt.UTC)
-                                            + dt.timedelta(days=9))
+        told = await service.send_reminders(
+            session, _settings(client), now=dt.datetime.now(dt.UTC) + dt.timedelta(days=9)
+        )
         await session.commit()
     assert told == 2
     assert len(await mails_to(db, people[1].email, "event-reminder")) == 1
@@ -239,9 +247,14 @@ async def test_check_in_by_code_and_by_name_warns_on_a_second_scan(client, db):
     # This event's ticket scanned at another event's door.
     response = await post(client, f"/events/{other_id}/door/check-in", {"code": rsvp.ticket}, page=door)
     assert response.status_code == 409 and "Unknown ticket" in response.text
-    response = await client.post(door + "/check-in", data={"csrf_token": await csrf(client, door),
-                                 "code": f"http://testserver/events/{event_id}/ticket/{rsvp.ticket}"},
-                                 headers={"Accept": "application/json"})
+    response = await client.post(
+        door + "/check-in",
+        data={
+            "csrf_token": await csrf(client, door),
+            "code": f"http://testserver/events/{event_id}/ticket/{rsvp.ticket}",
+        },
+        headers={"Accept": "application/json"},
+    )
     assert response.json()["outcome"] == "arrived" and response.json()["name"] == "An Peeters"
     assert response.json()["arrived"] == 2 and response.json()["expected"] == 2
     response = await post(client, door + "/check-in", {"rsvp": str(rsvp.id)}, page=door)
@@ -264,8 +277,9 @@ async def csrf(client, path):  # type: ignore[no-untyped-def]
 async def test_public_pages_feeds_and_the_home_page(client, db):
     await log_in_admin(client, db)
     public_id = await published_event(client)
-    private_id = await published_event(client, public="", title_en="Board dinner", title_nl="Bestuursdiner",
-                                       title_ja="理事会の夕食会")
+    private_id = await published_event(
+        client, public="", title_en="Board dinner", title_nl="Bestuursdiner", title_ja="理事会の夕食会"
+    )
     draft_id = await create_event(client, title_en="Draft party")
     client.cookies.delete("club_session", domain="testserver.local")
     listing = (await client.get("/events", headers={"Accept-Language": "nl"})).text

@@ -17,7 +17,7 @@ EMAIL = "sofie@example.be"
 
 
 def main(page: str) -> str:
-    return page[page.index("<main"):page.index("</main>")]
+    return page[page.index("<main") : page.index("</main>")]
 
 
 @pytest.mark.parametrize("former", [False, True], ids=["ambassador", "former-ambassador"])
@@ -27,11 +27,22 @@ async def test_deleting_an_ambassador_leaves_the_year_as_it_was(client, db, form
     person_id = person.id
     today = club_today()
     day = today - dt.timedelta(days=2) if today.month > 1 or today.day > 2 else today
-    for title, category, city, reached, quarters in (("Gold leaf talk", "crafts", "ghent", 40, 8),
-                                                     ("Jazz night", "culture", "kanazawa", 120, 12),
-                                                     ("Online tea class", "culture", "online", 15, 4)):
-        await make_activity(db, person, term, title=title, category=category, city=city, people_reached=reached,
-                            quarter_hours=quarters, happened_on=day)
+    for title, category, city, reached, quarters in (
+        ("Gold leaf talk", "crafts", "ghent", 40, 8),
+        ("Jazz night", "culture", "kanazawa", 120, 12),
+        ("Online tea class", "culture", "online", 15, 4),
+    ):
+        await make_activity(
+            db,
+            person,
+            term,
+            title=title,
+            category=category,
+            city=city,
+            people_reached=reached,
+            quarter_hours=quarters,
+            happened_on=day,
+        )
     await make_activity(db, person, term, title="Unfinished draft", status="draft", happened_on=day)
     await make_activity(db, person, term, title="Waiting for review", status="submitted", happened_on=day)
     await make_activity(db, other, other_term, title="Kenroku-en walk", category="tourism", happened_on=day)
@@ -58,8 +69,9 @@ async def test_deleting_an_ambassador_leaves_the_year_as_it_was(client, db, form
     assert "the year does not change" in confirm.text
     assert "Their 2 activities that are not approved" in confirm.text
     token = await csrf_token(client, f"/admin/members/{person_id}/delete")
-    response = await client.post(f"/admin/members/{person_id}/delete",
-                                 data={"csrf_token": token, "confirm_email": EMAIL})
+    response = await client.post(
+        f"/admin/members/{person_id}/delete", data={"csrf_token": token, "confirm_email": EMAIL}
+    )
     assert response.status_code == 303
     landed = await client.get(response.headers["location"])  # where the admin lands, with its one-time notice
     assert "The member was deleted." in landed.text
@@ -92,8 +104,9 @@ async def test_two_erased_ambassadors_still_count_as_two(client, db):
     before = main((await client.get("/admin/ambassadors/numbers", params=year)).text)
     for person_id, email in people:
         token = await csrf_token(client, f"/admin/members/{person_id}/delete")
-        response = await client.post(f"/admin/members/{person_id}/delete",
-                                     data={"csrf_token": token, "confirm_email": email})
+        response = await client.post(
+            f"/admin/members/{person_id}/delete", data={"csrf_token": token, "confirm_email": email}
+        )
         assert response.status_code == 303
         await client.get(response.headers["location"])  # the members list shows the one-time notice
     after = main((await client.get("/admin/ambassadors/numbers", params=year)).text)

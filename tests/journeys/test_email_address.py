@@ -21,8 +21,16 @@ LINK_RE = re.compile(r"http://testserver(/join/confirm/[^\s<>\"]+)")
 
 
 def signup(token: str, email: str, **fields: str) -> dict[str, object]:
-    return {"email": email, "name": "山田 太郎", "city": "kanazawa", "language": "ja", "csrf_token": token,
-            "interests": ["food"], "newsletter": "yes", **fields}
+    return {
+        "email": email,
+        "name": "山田 太郎",
+        "city": "kanazawa",
+        "language": "ja",
+        "csrf_token": token,
+        "interests": ["food"],
+        "newsletter": "yes",
+        **fields,
+    }
 
 
 async def count(db, model) -> int:
@@ -35,13 +43,15 @@ async def interests(db):
         await db.commit()
 
 
-@pytest.mark.parametrize("language,message", [
-    ("en", "Enter an email address like name@example.org."),
-    ("nl", "Geef een e-mailadres zoals naam@voorbeeld.be."),
-    ("ja", "name@example.org のような形式でメールアドレスを入力してください。"),
-])
-async def test_a_typo_in_the_domain_gets_a_translated_form_error_and_nothing_is_stored(client, db, language,
-                                                                                        message):
+@pytest.mark.parametrize(
+    "language,message",
+    [
+        ("en", "Enter an email address like name@example.org."),
+        ("nl", "Geef een e-mailadres zoals naam@voorbeeld.be."),
+        ("ja", "name@example.org のような形式でメールアドレスを入力してください。"),
+    ],
+)
+async def test_a_typo_in_the_domain_gets_a_translated_form_error_and_nothing_is_stored(client, db, language, message):
     client.headers["Accept-Language"] = language
     token = await csrf_token(client, "/join")
     for typo in ("jan@example.c", "jan@example.", "jan@.example.org", "jan@example..org"):
@@ -58,15 +68,15 @@ async def test_a_typo_in_the_domain_gets_a_translated_form_error_and_nothing_is_
 async def test_the_outbox_refuses_exactly_what_the_forms_refuse(db):
     with pytest.raises(ValueError):
         await queue_mail(db, to_email="jan@example.c", to_name="Jan", subject="s", text="t", html="h", language="en")
-    delivery = await queue_mail(db, to_email="ｔａｒｏ＠ｅｘａｍｐｌｅ．ｊｐ", to_name="Taro", subject="s", text="t",
-                                html="h", language="ja")
+    delivery = await queue_mail(
+        db, to_email="ｔａｒｏ＠ｅｘａｍｐｌｅ．ｊｐ", to_name="Taro", subject="s", text="t", html="h", language="ja"
+    )
     assert delivery.to_email == "taro@example.jp"
     for address in ("jan@example.c", "a@b", "jan@@example.org", "山田@example.jp", "x@exa mple.org"):
         assert not email_address.is_valid(address), address
 
 
-async def test_a_full_width_address_typed_with_an_ime_is_folded_and_the_mail_arrives(client, db, engine,
-                                                                                     smtp_server):
+async def test_a_full_width_address_typed_with_an_ime_is_folded_and_the_mail_arrives(client, db, engine, smtp_server):
     mailbox, port = smtp_server
     client.headers["Accept-Language"] = "ja"
     token = await csrf_token(client, "/join")
@@ -102,8 +112,7 @@ async def _received(mailbox, number: int) -> bool:
     return len(mailbox.envelopes) >= number
 
 
-async def test_a_member_stored_with_a_punycode_domain_logs_in_and_sees_it_in_unicode(client, db, engine,
-                                                                                    smtp_server):
+async def test_a_member_stored_with_a_punycode_domain_logs_in_and_sees_it_in_unicode(client, db, engine, smtp_server):
     """Before this rule an international domain could only be typed, and stored, as punycode."""
     from tests.factories import make_person
 

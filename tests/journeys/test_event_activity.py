@@ -15,10 +15,20 @@ from tests.helpers import log_in_admin
 
 
 def form(token: str, **changes: str) -> dict[str, str]:
-    values = {"csrf_token": token, "happened_on": (ambassadors.club_today() - dt.timedelta(days=1)).isoformat(),
-              "title": "Welcome desk at the reception", "category": "culture", "city": "ghent",
-              "venue": "Stadhuis", "description": "We welcomed **80 guests**.", "people_reached": "80",
-              "hours": "3", "link": "", "public": "1", "action": "submit"}
+    values = {
+        "csrf_token": token,
+        "happened_on": (ambassadors.club_today() - dt.timedelta(days=1)).isoformat(),
+        "title": "Welcome desk at the reception",
+        "category": "culture",
+        "city": "ghent",
+        "venue": "Stadhuis",
+        "description": "We welcomed **80 guests**.",
+        "people_reached": "80",
+        "hours": "3",
+        "link": "",
+        "public": "1",
+        "action": "submit",
+    }
     values.update(changes)
     return values
 
@@ -35,12 +45,14 @@ async def test_an_activity_links_to_the_event(client, db):
     await log_in(client, db, person)
     page = await client.get("/activities/new")
     assert f'<option value="{event_id}">Ghent–Kanazawa network reception' in page.text
-    response = await client.post("/activities/new", data=form(await csrf_token(client, "/activities/new"),
-                                                              event="999999"))
+    response = await client.post(
+        "/activities/new", data=form(await csrf_token(client, "/activities/new"), event="999999")
+    )
     assert response.status_code == 400 and 'id="event-error"' in response.text
     assert (await db.execute(select(func.count()).select_from(Activity))).scalar_one() == 0
-    response = await client.post("/activities/new", data=form(await csrf_token(client, "/activities/new"),
-                                                              event=str(event_id)))
+    response = await client.post(
+        "/activities/new", data=form(await csrf_token(client, "/activities/new"), event=str(event_id))
+    )
     assert response.status_code == 303, response.text[-800:]
     activity = (await db.execute(select(Activity).execution_options(populate_existing=True))).scalar_one()
     assert activity.event_id == event_id

@@ -18,14 +18,34 @@ async def test_a_visitors_yes_waits_for_the_confirmation(client, db):
     event_id = await published_event(client, max_guests="1")
     client.cookies.delete("club_session", domain="testserver.local")
     page = f"/events/{event_id}"
-    response = await post(client, f"/events/{event_id}/join", {"answer": "yes", "email": "mai@example.jp",
-                                                               "name": "中村 舞", "city": "kanazawa",
-                                                               "language": "ja", "guests": "7"}, page=page)
+    response = await post(
+        client,
+        f"/events/{event_id}/join",
+        {
+            "answer": "yes",
+            "email": "mai@example.jp",
+            "name": "中村 舞",
+            "city": "kanazawa",
+            "language": "ja",
+            "guests": "7",
+        },
+        page=page,
+    )
     assert response.status_code == 400  # more guests than allowed: nothing stored
     assert await mails_to(db, "mai@example.jp") == []
-    response = await post(client, f"/events/{event_id}/join", {"answer": "yes", "email": "mai@example.jp",
-                                                               "name": "中村 舞", "city": "kanazawa",
-                                                               "language": "ja", "guests": "1"}, page=page)
+    response = await post(
+        client,
+        f"/events/{event_id}/join",
+        {
+            "answer": "yes",
+            "email": "mai@example.jp",
+            "name": "中村 舞",
+            "city": "kanazawa",
+            "language": "ja",
+            "guests": "1",
+        },
+        page=page,
+    )
     assert response.status_code == 200 and 'id="joined"' in response.text
     rsvp = (await db.execute(select(Rsvp).execution_options(populate_existing=True))).scalar_one()
     assert (rsvp.status, rsvp.guests) == ("pending", 1)

@@ -27,6 +27,6 @@ async def test_attendance_in_the_years_numbers_and_report(client, db):
     year = (await event_row(db, event_id)).starts_at.year
     for path in (f"/admin/ambassadors/numbers?year={year}", f"/admin/ambassadors/report?year={year}"):
         page = (await client.get(path)).text
-        section = page[page.index('id="event-attendance"'):]
+        section = page[page.index('id="event-attendance"') :]
         row = re.search(r"network reception</td><td>[^<]+</td><td>(\d+)</td><td>(\d+)</td>", section)
         assert row and row.groups() == ("6", "2"), path

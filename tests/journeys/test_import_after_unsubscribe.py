@@ -23,24 +23,35 @@ OLD_SPREADSHEET = (
 )
 
 
-async def test_a_one_click_unsubscribe_wins_over_an_older_spreadsheet(app, client, db, engine, settings,
-                                                                       smtp_server):
+async def test_a_one_click_unsubscribe_wins_over_an_older_spreadsheet(app, client, db, engine, settings, smtp_server):
     box, port = smtp_server
     mieke = await make_person(db, email="mieke@example.be", name="Mieke Claes", language="nl")
     mieke_id = mieke.id
     await members.set_newsletter(db, mieke, True, method="form", language="nl")
-    await queue_newsletter(db, subject="Nieuws uit Gent", text="Beste %%name%%", html="<p>Beste %%name%%</p>",
-                           language="nl", recipients=[Recipient(
-                               email="mieke@example.be", name="Mieke Claes", person_id=mieke_id,
-                               unsubscribe_url=members.unsubscribe_url(settings, mieke_id))])
+    await queue_newsletter(
+        db,
+        subject="Nieuws uit Gent",
+        text="Beste %%name%%",
+        html="<p>Beste %%name%%</p>",
+        language="nl",
+        recipients=[
+            Recipient(
+                email="mieke@example.be",
+                name="Mieke Claes",
+                person_id=mieke_id,
+                unsubscribe_url=members.unsubscribe_url(settings, mieke_id),
+            )
+        ],
+    )
     await db.commit()
     async with running_sender(engine, port):
         await box.wait_for(1)
     mail = box.to("mieke@example.be")[0]
     assert mail["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
     link = re.search(r"<(http://testserver(/unsubscribe/[^>]+))>", mail["List-Unsubscribe"]).group(2)
-    mail_client = httpx.AsyncClient(transport=httpx.ASGITransport(app=app, client=("192.0.2.1", 1)),
-                                     base_url="http://testserver")
+    mail_client = httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app, client=("192.0.2.1", 1)), base_url="http://testserver"
+    )
     async with mail_client:  # the mail program's POST: no cookie, no CSRF token
         assert (await mail_client.post(link, data={"List-Unsubscribe": "One-Click"})).status_code == 200
     db.expire_all()
@@ -60,8 +71,11 @@ async def test_a_one_click_unsubscribe_wins_over_an_older_spreadsheet(app, clien
         await asyncio.sleep(0.05)
     db.expire_all()
     assert (await db.get(Person, mieke_id)).newsletter is False  # still unsubscribed
-    given = (await db.execute(select(Consent.given, Consent.method).where(Consent.person_id == mieke_id)
-                              .order_by(Consent.id))).all()
+    given = (
+        await db.execute(
+            select(Consent.given, Consent.method).where(Consent.person_id == mieke_id).order_by(Consent.id)
+        )
+    ).all()
     assert given == [(True, "form"), (False, "one-click")]  # the import added no consent over the withdrawal
     newcomer = (await db.execute(select(Person).where(Person.email == "newcomer@example.be"))).scalar_one()
     assert newcomer.newsletter is True  # the same file's other rows are imported as before

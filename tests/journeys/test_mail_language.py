@@ -13,8 +13,16 @@ from tests.factories import csrf_token, running_sender
 async def test_a_japanese_sign_up_gets_a_mail_that_says_ja_and_is_signed_in_japanese(client, engine, smtp_server):
     mailbox, port = smtp_server
     token = await csrf_token(client, "/join")
-    response = await client.post("/join", data={"email": "hanako@example.jp", "name": "山田 花子",
-                                                "city": "kanazawa", "language": "ja", "csrf_token": token})
+    response = await client.post(
+        "/join",
+        data={
+            "email": "hanako@example.jp",
+            "name": "山田 花子",
+            "city": "kanazawa",
+            "language": "ja",
+            "csrf_token": token,
+        },
+    )
     assert response.status_code == 303, response.text
     async with running_sender(engine, port):
         await mailbox.wait_for(1)

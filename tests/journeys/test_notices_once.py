@@ -36,8 +36,14 @@ async def test_an_ambassador_notice_shows_once(client, db):
     await log_in_admin(client, db)
     student = await make_person(db, email="yuki@example.jp", name="Yuki", role="ambassador")
     today = utcnow().date()
-    appointment = Appointment(person_id=student.id, home_institution="kanazawa-university", host_institution="ugent",
-                              stationed_in="ghent", starts_on=today, ends_on=today.replace(year=today.year + 1))
+    appointment = Appointment(
+        person_id=student.id,
+        home_institution="kanazawa-university",
+        host_institution="ugent",
+        stationed_in="ghent",
+        starts_on=today,
+        ends_on=today.replace(year=today.year + 1),
+    )
     db.add(Ambassador(person_id=student.id, ref="yuki"))
     await db.flush()
     db.add(appointment)
@@ -55,8 +61,12 @@ async def test_a_mail_queue_notice_counts_and_shows_once(client, db):
         person.suppressed_at = utcnow()
         person.suppressed_reason = f"550 5.7.1 <{person.email}>: Relay access denied"
     await db.commit()
-    released = await post_form(client, "/admin/mail/suppressions/release",
-                               {"pattern": "550 5.7.1 <>: Relay access denied"}, page="/admin/mail/queue")
+    released = await post_form(
+        client,
+        "/admin/mail/suppressions/release",
+        {"pattern": "550 5.7.1 <>: Relay access denied"},
+        page="/admin/mail/queue",
+    )
     await shown_once(client, released, f"{holds.SYSTEMIC_RECIPIENTS} members are no longer suppressed.")
 
 

@@ -81,9 +81,18 @@ def photo_files(var_dir: Path, keys: list[str]) -> list[Path]:
 async def every_row(db: AsyncSession) -> dict[str, list[dict[str, Any]]]:
     """Every row of every table in the database, the ones no model describes included (SQLite's search index)."""
     if is_postgres(db):
-        names = (await db.execute(text(
-            "SELECT table_name FROM information_schema.tables WHERE table_schema = current_schema() "
-            "AND table_type = 'BASE TABLE'"))).scalars().all()
+        names = (
+            (
+                await db.execute(
+                    text(
+                        "SELECT table_name FROM information_schema.tables WHERE table_schema = current_schema() "
+                        "AND table_type = 'BASE TABLE'"
+                    )
+                )
+            )
+            .scalars()
+            .all()
+        )
     else:
         names = (await db.execute(text("SELECT name FROM sqlite_master WHERE type = 'table'"))).scalars().all()
     dump = {}
@@ -107,7 +116,7 @@ def person_columns() -> list[tuple[str, str]]:
 
 def main(page: str) -> str:
     """The page's own content, without the navigation (which changes with the login)."""
-    return page[page.index("<main"):page.index("</main>")]
+    return page[page.index("<main") : page.index("</main>")]
 
 
 def mentions(value: object, needles: tuple[str, ...]) -> bool:
@@ -139,40 +148,65 @@ async def test_an_ambassador_exports_everything_and_erasure_leaves_only_what_the
     draft_id = await log_activity(client, "Draft about Kenroku-en", action="draft")
     async with client_from(app, "198.51.100.20") as admin_browser:
         await log_in(admin_browser, db, admin)
-        for activity_id, data in ((approved_id, {"action": "approve"}),
-                                  (returned_id, {"action": "return", "comment": f"Dear {NAME}, add the date."})):
+        for activity_id, data in (
+            (approved_id, {"action": "approve"}),
+            (returned_id, {"action": "return", "comment": f"Dear {NAME}, add the date."}),
+        ):
             token = await csrf_token(admin_browser, f"/admin/ambassadors/review/{activity_id}")
-            response = await admin_browser.post(f"/admin/ambassadors/review/{activity_id}",
-                                                data={"csrf_token": token, **data})
+            response = await admin_browser.post(
+                f"/admin/ambassadors/review/{activity_id}", data={"csrf_token": token, **data}
+            )
             assert response.status_code == 303, response.text
         # The admin renames her (the log keeps that the name changed, not the names) and suppresses her mail.
         token = await csrf_token(admin_browser, f"/admin/members/{person_id}/edit")
-        response = await admin_browser.post(f"/admin/members/{person_id}/edit", data={
-            "csrf_token": token, "name": NEW_NAME, "email": EMAIL, "city": "ghent", "language": "en",
-            "role": "ambassador"})
+        response = await admin_browser.post(
+            f"/admin/members/{person_id}/edit",
+            data={
+                "csrf_token": token,
+                "name": NEW_NAME,
+                "email": EMAIL,
+                "city": "ghent",
+                "language": "en",
+                "role": "ambassador",
+            },
+        )
         assert response.status_code == 303, response.text
         token = await csrf_token(admin_browser, f"/admin/members/{person_id}")
-        await admin_browser.post(f"/admin/members/{person_id}/suppress",
-                                 data={"csrf_token": token, "reason": f"{NAME} asked by phone"})
+        await admin_browser.post(
+            f"/admin/members/{person_id}/suppress", data={"csrf_token": token, "reason": f"{NAME} asked by phone"}
+        )
         await admin_browser.post(f"/admin/members/{person_id}/unsuppress", data={"csrf_token": token})
         # A member list waiting to be imported holds her address.
-        response = await upload(admin_browser, (
-            "email,name,city,language,interests,newsletter,consent_date\n"
-            f"{EMAIL},{NAME},ghent,en,,no,\n"
-            "someone.else@example.be,Someone Else,ghent,en,,no,\n"
-            f"{EMAIL},{NAME} again,ghent,en,,no,\n"
-        ).encode())
+        response = await upload(
+            admin_browser,
+            (
+                "email,name,city,language,interests,newsletter,consent_date\n"
+                f"{EMAIL},{NAME},ghent,en,,no,\n"
+                "someone.else@example.be,Someone Else,ghent,en,,no,\n"
+                f"{EMAIL},{NAME} again,ghent,en,,no,\n"
+            ).encode(),
+        )
         assert response.status_code == 303
         # The admin's member page lists her activities (it said "No activities" before).
         member_page = (await admin_browser.get(f"/admin/members/{person_id}")).text
         assert "Gold leaf workshop" in member_page and "Draft about Kenroku-en" in member_page
         assert "No activities." not in member_page
     # An entry written before the log stopped keeping values: old and new name and address of an edit.
-    db.add(AuditEntry(actor_id=admin.id, actor_email=admin.email, action="member.edit", target_type="person",
-                      target_id=str(person_id), details=json.dumps(
-                          {"changes": {"email": ["sofie@old.example", EMAIL], "name": [NAME, NEW_NAME]}})))
-    db.add(AuditEntry(actor_email=admin.email, action="admin.invite", target_type="email",
-                      details=json.dumps({"email": EMAIL})))
+    db.add(
+        AuditEntry(
+            actor_id=admin.id,
+            actor_email=admin.email,
+            action="member.edit",
+            target_type="person",
+            target_id=str(person_id),
+            details=json.dumps({"changes": {"email": ["sofie@old.example", EMAIL], "name": [NAME, NEW_NAME]}}),
+        )
+    )
+    db.add(
+        AuditEntry(
+            actor_email=admin.email, action="admin.invite", target_type="email", details=json.dumps({"email": EMAIL})
+        )
+    )
     await db.commit()
     # She asked for a login link: a rate counter names her address by its hash.
     async with client_from(app, "198.51.100.30") as stranger:
@@ -184,19 +218,39 @@ async def test_an_ambassador_exports_everything_and_erasure_leaves_only_what_the
     assert any(EMAIL in path.read_text() for path in imports_dir.glob("*.jsonl"))
 
     # Mail to her reaches the development mailbox through the real sender.
-    await queue_mail(db, to_email=EMAIL, to_name=NEW_NAME, subject="Your activity", text="Hello %%name%%",
-                     html="<p>Hello %%name%%</p>", language="en", person_id=person_id)
-    await queue_mail(db, to_email="kenji@example.jp", to_name="Kenji Tanaka", subject="Hello Kenji",
-                     text="Hello %%name%%", html="<p>Hello %%name%%</p>", language="en", person_id=other.id)
+    await queue_mail(
+        db,
+        to_email=EMAIL,
+        to_name=NEW_NAME,
+        subject="Your activity",
+        text="Hello %%name%%",
+        html="<p>Hello %%name%%</p>",
+        language="en",
+        person_id=person_id,
+    )
+    await queue_mail(
+        db,
+        to_email="kenji@example.jp",
+        to_name="Kenji Tanaka",
+        subject="Hello Kenji",
+        text="Hello %%name%%",
+        html="<p>Hello %%name%%</p>",
+        language="en",
+        person_id=other.id,
+    )
     await db.commit()
     async with running_mailbox(var_dir) as port, running_sender(engine, port):
+
         async def caught() -> bool:
             return len(list(mailbox_dir(var_dir).glob("*.eml"))) >= 3  # the sent-back mail and the two above
+
         await eventually(caught)
     mails_before = list(mailbox_dir(var_dir).glob("*.eml"))
     # A relay once refused her address, quoting it.
-    await db.execute(text("UPDATE mail_deliveries SET last_error = :error WHERE to_email = :email"),
-                     {"error": f"550 5.1.1 <{EMAIL.upper()}>: mailbox full", "email": EMAIL})
+    await db.execute(
+        text("UPDATE mail_deliveries SET last_error = :error WHERE to_email = :email"),
+        {"error": f"550 5.1.1 <{EMAIL.upper()}>: mailbox full", "email": EMAIL},
+    )
     await db.commit()
     assert any(EMAIL.encode() in path.read_bytes() for path in mails_before)
 
@@ -213,10 +267,15 @@ async def test_an_ambassador_exports_everything_and_erasure_leaves_only_what_the
     assert data["profile"]["email"] == EMAIL and data["profile"]["name"] == NEW_NAME
     assert data["recruiting"]["code"] == code and data["recruiting"]["recruits"] == 1
     assert [(term["home_institution"], term["stationed_in"]) for term in data["appointments"]] == [
-        ("ugent", "kanazawa")]
+        ("ugent", "kanazawa")
+    ]
     by_title = {activity["title"]: activity for activity in data["activities"]}
-    assert set(by_title) == {"Gold leaf workshop", "Tea ceremony in the Vooruit", "Kutani porcelain evening",
-                             "Draft about Kenroku-en"}
+    assert set(by_title) == {
+        "Gold leaf workshop",
+        "Tea ceremony in the Vooruit",
+        "Kutani porcelain evening",
+        "Draft about Kenroku-en",
+    }
     assert {a["title"]: a["status"] for a in data["activities"]}["Kutani porcelain evening"] == "returned"
     assert by_title["Kutani porcelain evening"]["review_comment"] == f"Dear {NAME}, add the date."
     links = [photo["large"] for activity in data["activities"] for photo in activity["photos"]]
@@ -276,14 +335,20 @@ async def test_an_ambassador_exports_everything_and_erasure_leaves_only_what_the
     # Every table, every row: no address, no name, no pointer to her id; the audit log keeps what was done.
     needles = (EMAIL.lower(), NAME.lower(), NEW_NAME.lower(), "sofie@old.example")
     dump = await every_row(db)
-    found = [(table, row) for table, rows in dump.items() for row in rows
-             if any(mentions(value, needles) for value in row.values())]
-    assert found == [], [(table, {key: value for key, value in row.items() if mentions(value, needles)})
-                         for table, row in found]
+    found = [
+        (table, row)
+        for table, rows in dump.items()
+        for row in rows
+        if any(mentions(value, needles) for value in row.values())
+    ]
+    assert found == [], [
+        (table, {key: value for key, value in row.items() if mentions(value, needles)}) for table, row in found
+    ]
     for table, column in person_columns():
         assert all(row[column] != person_id for row in dump[table]), (table, column)
-    about_her = [row for row in dump["audit_log"] if row["target_type"] == "person"
-                 and row["target_id"] == str(person_id)]
+    about_her = [
+        row for row in dump["audit_log"] if row["target_type"] == "person" and row["target_id"] == str(person_id)
+    ]
     assert about_her == []
     edits = [json.loads(row["details"]) for row in dump["audit_log"] if row["action"] == "member.edit"]
     assert {"fields": ["email", "name"]} in edits and {"fields": ["name"]} in edits
@@ -299,8 +364,12 @@ async def test_an_ambassador_exports_everything_and_erasure_leaves_only_what_the
     for path in var_dir.rglob("*"):
         if path.is_file():
             assert not mentions(path.read_bytes(), needles), path
-    import_rows = [json.loads(line) for path in imports_dir.glob("*.jsonl") if not path.name.endswith("-rejected.jsonl")
-                   for line in path.read_text().splitlines()]
+    import_rows = [
+        json.loads(line)
+        for path in imports_dir.glob("*.jsonl")
+        if not path.name.endswith("-rejected.jsonl")
+        for line in path.read_text().splitlines()
+    ]
     assert [row["email"] for row in import_rows] == ["someone.else@example.be"]
 
 

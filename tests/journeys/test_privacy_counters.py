@@ -36,12 +36,18 @@ async def test_counters_past_their_window_and_expired_logins_are_forgotten(app, 
     old_keys = {key for key in keys if "198.51.100.1" in key or address_key("jan@example.be") in key}
     assert len(old_keys) == 2 and len(keys) == 4
     # Time passes for the first visitor's counters: their windows started longer ago than any limit looks back.
-    await db.execute(update(RateCounter).where(RateCounter.key.in_(old_keys))
-                     .values(window_start=utcnow() - ratelimit.LONGEST_WINDOW - dt.timedelta(seconds=1)))
+    await db.execute(
+        update(RateCounter)
+        .where(RateCounter.key.in_(old_keys))
+        .values(window_start=utcnow() - ratelimit.LONGEST_WINDOW - dt.timedelta(seconds=1))
+    )
     await log_in(client, db, member)
     await log_in(client, db, member)
-    await db.execute(update(AuthSession).where(AuthSession.id == (await db.execute(
-        select(AuthSession.id).limit(1))).scalar_one()).values(expires_at=utcnow() - dt.timedelta(minutes=1)))
+    await db.execute(
+        update(AuthSession)
+        .where(AuthSession.id == (await db.execute(select(AuthSession.id).limit(1))).scalar_one())
+        .values(expires_at=utcnow() - dt.timedelta(minutes=1))
+    )
     await db.commit()
 
     job = next(job for job in tasks.jobs() if job.name == "forget stale rate counters and logins")
@@ -53,5 +59,4 @@ async def test_counters_past_their_window_and_expired_logins_are_forgotten(app, 
     assert remaining == keys - old_keys
     assert len((await db.execute(select(AuthSession))).scalars().all()) == 1
     # The limits still hold for the visitor of a minute ago.
-    assert await ratelimit.count(db, f"members-mail:address:{address_key('an@example.be')}",
-                                 dt.timedelta(hours=1)) == 1
+    assert await ratelimit.count(db, f"members-mail:address:{address_key('an@example.be')}", dt.timedelta(hours=1)) == 1

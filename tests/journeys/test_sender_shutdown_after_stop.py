@@ -29,8 +29,9 @@ async def test_deliveries_claimed_when_an_admin_stops_a_send_stay_stopped_after_
     try:
         claimed = await store.claim(100)
         assert len(claimed) == 3
-        stopped = await post(f"/admin/newsletters/{newsletter_id}/{action}",
-                             page=f"/admin/newsletters/{newsletter_id}/report")
+        stopped = await post(
+            f"/admin/newsletters/{newsletter_id}/{action}", page=f"/admin/newsletters/{newsletter_id}/report"
+        )
         assert stopped.status_code == 303
         await store.release(claimed)  # what the sender does with unsent rows when it stops
     finally:

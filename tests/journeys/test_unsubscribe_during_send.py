@@ -28,8 +28,17 @@ def one_click_url(raw: bytes) -> str:
 
 
 async def test_members_who_leave_during_a_send_receive_nothing_more(admin_client, post, db, engine, settings):
-    db.add_all(Person(email=f"lid{i:03d}@example.be", name=f"Lid {i}", language="nl", city="ghent",
-                      confirmed_at=utcnow(), newsletter=True) for i in range(MEMBERS))
+    db.add_all(
+        Person(
+            email=f"lid{i:03d}@example.be",
+            name=f"Lid {i}",
+            language="nl",
+            city="ghent",
+            confirmed_at=utcnow(),
+            newsletter=True,
+        )
+        for i in range(MEMBERS)
+    )
     await db.commit()
     server = await SmtpServer().start()
     try:

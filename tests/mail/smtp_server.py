@@ -29,9 +29,7 @@ class RecordingHandler:
     ehlo_count: int = 0
     arrived: asyncio.Event = field(default_factory=asyncio.Event)
 
-    async def handle_EHLO(
-        self, server: SMTP, session: Session, envelope: Envelope, hostname: str, responses: Any
-    ):
+    async def handle_EHLO(self, server: SMTP, session: Session, envelope: Envelope, hostname: str, responses: Any):
         self.ehlo_count += 1
         session.host_name = hostname
         return responses
@@ -67,9 +65,7 @@ class RecordingHandler:
 
 
 class SmtpServer:
-    def __init__(
-        self, handler: RecordingHandler | None = None, *, credentials: tuple[str, str] | None = None
-    ):
+    def __init__(self, handler: RecordingHandler | None = None, *, credentials: tuple[str, str] | None = None):
         self.handler = handler or RecordingHandler()
         self.credentials = credentials
         self.server: asyncio.Server | None = None
@@ -77,10 +73,7 @@ class SmtpServer:
         self.sessions: list[SMTP] = []
 
     def _authenticate(self, server: SMTP, session: Session, envelope: Envelope, mechanism: str, data: Any):
-        ok = (
-            isinstance(data, LoginPassword)
-            and (data.login.decode(), data.password.decode()) == self.credentials
-        )
+        ok = isinstance(data, LoginPassword) and (data.login.decode(), data.password.decode()) == self.credentials
         return AuthResult(success=ok, handled=False)
 
     def _protocol(self) -> SMTP:

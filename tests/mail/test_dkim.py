@@ -19,9 +19,7 @@ pytestmark = pytest.mark.skipif(shutil.which("openssl") is None, reason="openssl
 def key_pair(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, bytes]:
     folder = tmp_path_factory.mktemp("dkim")
     private = folder / "club.key"
-    subprocess.run(
-        ["openssl", "genrsa", "-traditional", "-out", str(private), "2048"], check=True, capture_output=True
-    )
+    subprocess.run(["openssl", "genrsa", "-traditional", "-out", str(private), "2048"], check=True, capture_output=True)
     public_der = subprocess.run(
         ["openssl", "rsa", "-in", str(private), "-pubout", "-outform", "DER"], check=True, capture_output=True
     ).stdout

@@ -74,9 +74,7 @@ def test_newsletter_refuses_a_missing_or_unsafe_unsubscribe_link() -> None:
     with pytest.raises(ValueError):
         template.render(Address("a@example.org"), message_id="<x@y.example>")
     with pytest.raises(ValueError):
-        template.render(
-            Address("a@example.org"), message_id="<x@y.example>", unsubscribe_url="https://a/>, <b"
-        )
+        template.render(Address("a@example.org"), message_id="<x@y.example>", unsubscribe_url="https://a/>, <b")
 
 
 def test_transactional_mail_has_no_list_headers() -> None:

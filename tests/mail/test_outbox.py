@@ -23,7 +23,12 @@ async def statuses(db: AsyncSession) -> dict[str, str]:
 
 async def queue(db: AsyncSession, people: list) -> None:
     await queue_newsletter(
-        db, subject="Nieuws", text="Dag %%name%%", html="<p>Dag</p>", language="nl", reference=REFERENCE,
+        db,
+        subject="Nieuws",
+        text="Dag %%name%%",
+        html="<p>Dag</p>",
+        language="nl",
+        reference=REFERENCE,
         recipients=[Recipient(p.email, p.name, p.id, f"https://club.example/u/{p.id}") for p in people],
     )
 
@@ -31,17 +36,23 @@ async def queue(db: AsyncSession, people: list) -> None:
 async def test_hold_release_cancel_and_count_a_references_mail(db: AsyncSession) -> None:
     stays, leaves, sent = [await make_person(db, newsletter=True) for _ in range(3)]
     await queue(db, [stays, leaves, sent])
-    other = await queue_mail(db, to_email="other@example.org", to_name="O", subject="Login", text="x", html="x",
-                             language="en")
-    await db.execute(update(Delivery).where(Delivery.to_email == sent.email)
-                     .values(status=DeliveryStatus.SENT, after_stop=True))
+    other = await queue_mail(
+        db, to_email="other@example.org", to_name="O", subject="Login", text="x", html="x", language="en"
+    )
+    await db.execute(
+        update(Delivery).where(Delivery.to_email == sent.email).values(status=DeliveryStatus.SENT, after_stop=True)
+    )
 
     assert await outbox.hold(db, REFERENCE) == 2
     assert (await statuses(db))[other.to_email] == "queued"  # another feature's mail is not touched
     released = await outbox.release(db, REFERENCE, to=select(text(str(stays.id))))
     assert released == 1
-    assert await statuses(db) == {stays.email: "queued", leaves.email: "failed", sent.email: "sent",
-                                  other.to_email: "queued"}
+    assert await statuses(db) == {
+        stays.email: "queued",
+        leaves.email: "failed",
+        sent.email: "sent",
+        other.to_email: "queued",
+    }
 
     counts = await outbox.count_by_state(db, REFERENCE)
     assert (counts[DeliveryStatus.QUEUED], counts[DeliveryStatus.SENT], counts[DeliveryStatus.FAILED]) == (1, 1, 0)
@@ -67,11 +78,20 @@ async def test_retry_failed_queues_refused_deliveries_again_or_holds_them(db: As
 async def test_cancel_waiting_takes_a_person_out_of_newsletters_only(db: AsyncSession) -> None:
     person = await make_person(db, newsletter=True)
     await queue(db, [person])
-    login = await queue_mail(db, to_email=person.email, to_name=person.name, subject="Login", text="x", html="x",
-                             language="en", person_id=person.id)
+    login = await queue_mail(
+        db,
+        to_email=person.email,
+        to_name=person.name,
+        subject="Login",
+        text="x",
+        html="x",
+        language="en",
+        person_id=person.id,
+    )
     assert await outbox.cancel_waiting(db, person.id) == 1
-    rows = dict((await db.execute(select(Delivery.id, Delivery.last_error)
-                                  .execution_options(populate_existing=True))).all())
+    rows = dict(
+        (await db.execute(select(Delivery.id, Delivery.last_error).execution_options(populate_existing=True))).all()
+    )
     assert rows.pop(login.id) is None
     assert list(rows.values()) == [outbox.UNSUBSCRIBED]
 
@@ -87,11 +107,14 @@ async def _refused(db: AsyncSession, statement: str) -> bool:
 
 @pytest.mark.parametrize(
     ("table", "column", "good"),
-    [("mail_deliveries", "status", "cancelled"), ("people", "role", "ambassador"),
-     ("activities", "status", "returned"), ("newsletters", "status", "paused")],
+    [
+        ("mail_deliveries", "status", "cancelled"),
+        ("people", "role", "ambassador"),
+        ("activities", "status", "returned"),
+        ("newsletters", "status", "paused"),
+    ],
 )
-async def test_the_database_refuses_a_state_no_enum_names(db: AsyncSession, table: str, column: str,
-                                                          good: str) -> None:
+async def test_the_database_refuses_a_state_no_enum_names(db: AsyncSession, table: str, column: str, good: str) -> None:
     from club.newsletters.models import Newsletter
     from tests.factories import make_activity, make_ambassador
 

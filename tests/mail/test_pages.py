@@ -92,9 +92,7 @@ async def test_admin_reads_the_mailbox_and_the_queue(
         content = raw
 
     await MailboxHandler(mailbox_dir(settings.var_dir)).handle_DATA(None, None, Envelope())  # type: ignore[arg-type]
-    await queue_mail(
-        db, to_email="wait@example.be", to_name="W", subject="s", text="t", html="h", language="en"
-    )
+    await queue_mail(db, to_email="wait@example.be", to_name="W", subject="s", text="t", html="h", language="en")
     await db.commit()
     await log_in(client, db, await make_admin(db))
 
@@ -138,8 +136,9 @@ async def test_a_full_mailbox_opens_by_pages_and_says_how_many_it_keeps(
     folder.mkdir(parents=True)
     start = time.time_ns()
     for i in range(KEEP):
-        raw = build_message(sender=SENDER, to=Address(f"lid{i}@example.be", f"Lid {i}"), subject=f"Mail {i}",
-                            text="x", html="<p>x</p>")
+        raw = build_message(
+            sender=SENDER, to=Address(f"lid{i}@example.be", f"Lid {i}"), subject=f"Mail {i}", text="x", html="<p>x</p>"
+        )
         (folder / f"{start + i}-{secrets.token_hex(4)}.eml").write_bytes(raw)
     await log_in(client, db, await make_admin(db))
 
@@ -154,9 +153,7 @@ async def test_a_full_mailbox_opens_by_pages_and_says_how_many_it_keeps(
     assert (await client.get("/admin/mailbox?page=nonsense")).status_code == 200
 
 
-async def test_the_mailbox_logs_counts_not_addresses(
-    tmp_path: Path, caplog: pytest.LogCaptureFixture
-) -> None:
+async def test_the_mailbox_logs_counts_not_addresses(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     import logging
 
     import aiosmtplib
@@ -165,11 +162,16 @@ async def test_the_mailbox_logs_counts_not_addresses(
     from tests.mail.test_message import SENDER
 
     caplog.set_level(logging.INFO)
-    raw = build_message(sender=SENDER, to=Address("hanako.secret@example.jp", "Hanako"), subject="Hallo",
-                        text="x", html="<p>x</p>")
+    raw = build_message(
+        sender=SENDER, to=Address("hanako.secret@example.jp", "Hanako"), subject="Hallo", text="x", html="<p>x</p>"
+    )
     async with running_mailbox(tmp_path) as port:
-        await aiosmtplib.send(raw, sender="club@ghent-kanazawa.example",
-                              recipients=["hanako.secret@example.jp", "jan.secret@example.be"],
-                              hostname="127.0.0.1", port=port)
+        await aiosmtplib.send(
+            raw,
+            sender="club@ghent-kanazawa.example",
+            recipients=["hanako.secret@example.jp", "jan.secret@example.be"],
+            hostname="127.0.0.1",
+            port=port,
+        )
     assert "secret@" not in caplog.text
     assert "caught a mail for 2 recipient(s)" in caplog.text

@@ -52,7 +52,8 @@ def environment(settings: Settings, port: int, var_dir: Path) -> dict[str, str]:
 def start_in_pid_namespace(settings: Settings, port: int, var_dir: Path) -> subprocess.Popen[bytes]:
     return subprocess.Popen(
         ["unshare", "--pid", "--fork", "--mount-proc", sys.executable, "-c", WORKER],
-        cwd=ROOT, env=environment(settings, port, var_dir),
+        cwd=ROOT,
+        env=environment(settings, port, var_dir),
     )
 
 
@@ -75,6 +76,7 @@ async def test_kill_9_of_pid_1_and_a_restart_as_pid_1_sends_again(
     first = start_in_pid_namespace(settings, server.port, tmp_path)
     second = None
     try:
+
         async def registered() -> bool:
             return bool(await senders(engine))
 
@@ -84,8 +86,15 @@ async def test_kill_9_of_pid_1_and_a_restart_as_pid_1_sends_again(
         os.kill(namespace_init(first), signal.SIGKILL)
         first.wait(10)
 
-        await queue_mail(db, to_email="nieuw@example.be", to_name="Nieuw Lid", subject="Bevestig je inschrijving",
-                         text="Klik op de link.", html="<p>Klik op de link.</p>", language="nl")
+        await queue_mail(
+            db,
+            to_email="nieuw@example.be",
+            to_name="Nieuw Lid",
+            subject="Bevestig je inschrijving",
+            text="Klik op de link.",
+            html="<p>Klik op de link.</p>",
+            language="nl",
+        )
         await db.commit()
         second = start_in_pid_namespace(settings, server.port, tmp_path)
 
@@ -112,9 +121,13 @@ async def test_a_refused_second_sender_says_why_without_a_traceback(
     running = DatabaseStore(create_sessionmaker(engine), suppress=suppress_address)
     await running.register()
     server = await SmtpServer().start()
-    worker = subprocess.Popen([sys.executable, "-c", WORKER], cwd=ROOT,
-                              env=environment(settings, server.port, tmp_path),
-                              stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    worker = subprocess.Popen(
+        [sys.executable, "-c", WORKER],
+        cwd=ROOT,
+        env=environment(settings, server.port, tmp_path),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
     try:
         if ON_POSTGRES:  # several senders share a PostgreSQL outbox: this one starts
             await asyncio.sleep(3)  # bounded wait: a sender that refuses to start exits within this time

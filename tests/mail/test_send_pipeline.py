@@ -111,17 +111,13 @@ class HeldStore(DatabaseStore):
 async def test_a_connection_sends_no_new_content_before_its_last_outcome_is_recorded(
     db: AsyncSession, engine: AsyncEngine, server: SmtpServer
 ) -> None:
-    recipients = [
-        Recipient(f"m{i}@example.org", unsubscribe_url=f"https://club.example/u/{i}") for i in range(6)
-    ]
+    recipients = [Recipient(f"m{i}@example.org", unsubscribe_url=f"https://club.example/u/{i}") for i in range(6)]
     await queue_newsletter(db, subject="Nieuws", text="x", html="<p>x</p>", language="nl", recipients=recipients)
     await db.commit()
     connections = 2
     store = HeldStore(create_sessionmaker(engine), suppress=suppress_address)
     transport = SmtpTransport(host="127.0.0.1", port=server.port, connections=connections, timeout=5)
-    sender = MailSender(
-        store, transport, mail_from=Address(FROM), connections=connections, poll_interval=0.05
-    )
+    sender = MailSender(store, transport, mail_from=Address(FROM), connections=connections, poll_interval=0.05)
     task = asyncio.create_task(sender.run())
     try:
         loop = asyncio.get_running_loop()

@@ -101,8 +101,7 @@ async def test_transactional_mail_goes_ahead_of_a_newsletter(
     db: AsyncSession, engine: AsyncEngine, server: SmtpServer
 ) -> None:
     recipients = [
-        Recipient(f"m{i}@example.org", f"Lid {i}", unsubscribe_url=f"https://club.example/u/{i}")
-        for i in range(60)
+        Recipient(f"m{i}@example.org", f"Lid {i}", unsubscribe_url=f"https://club.example/u/{i}") for i in range(60)
     ]
     await queue_newsletter(
         db,
@@ -127,9 +126,7 @@ async def test_transactional_mail_goes_ahead_of_a_newsletter(
     assert "Hoi Lid 7" in first.get_body(("plain",)).get_content()  # type: ignore[union-attr]
 
 
-async def test_a_4xx_reply_is_retried_until_it_goes(
-    db: AsyncSession, engine: AsyncEngine, server: SmtpServer
-) -> None:
+async def test_a_4xx_reply_is_retried_until_it_goes(db: AsyncSession, engine: AsyncEngine, server: SmtpServer) -> None:
     server.handler.rcpt_replies["jan@example.be"] = "451 4.3.0 greylisted, come back later"
     await confirmation(db)
     await db.commit()
@@ -204,12 +201,8 @@ async def test_a_second_sender_on_sqlite_refuses_to_start(engine: AsyncEngine) -
 async def test_two_senders_on_postgresql_never_send_a_delivery_twice(
     db: AsyncSession, settings: object, server: SmtpServer
 ) -> None:
-    recipients = [
-        Recipient(f"m{i}@example.org", unsubscribe_url=f"https://club.example/u/{i}") for i in range(400)
-    ]
-    await queue_newsletter(
-        db, subject="Nieuws", text="x", html="<p>x</p>", language="nl", recipients=recipients
-    )
+    recipients = [Recipient(f"m{i}@example.org", unsubscribe_url=f"https://club.example/u/{i}") for i in range(400)]
+    await queue_newsletter(db, subject="Nieuws", text="x", html="<p>x</p>", language="nl", recipients=recipients)
     await db.commit()
     engines = [create_engine(settings.database_url) for _ in range(2)]  # type: ignore[attr-defined]
     try:

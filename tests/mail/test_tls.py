@@ -22,9 +22,26 @@ def certificate(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     folder = tmp_path_factory.mktemp("tls")
     key, cert = folder / "key.pem", folder / "cert.pem"
     subprocess.run(
-        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", str(key), "-out", str(cert),
-         "-days", "2", "-subj", "/CN=localhost", "-addext", "subjectAltName=IP:127.0.0.1,DNS:localhost"],
-        check=True, capture_output=True,
+        [
+            "openssl",
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-keyout",
+            str(key),
+            "-out",
+            str(cert),
+            "-days",
+            "2",
+            "-subj",
+            "/CN=localhost",
+            "-addext",
+            "subjectAltName=IP:127.0.0.1,DNS:localhost",
+        ],
+        check=True,
+        capture_output=True,
     )
     return cert, key
 
@@ -45,16 +62,23 @@ class StartTlsServer(SmtpServer):
         self.context = context
 
     def _protocol(self) -> SMTP:
-        smtp = SMTP(self.handler, hostname="mx.test", decode_data=False, tls_context=self.context,
-                    require_starttls=True)
+        smtp = SMTP(
+            self.handler, hostname="mx.test", decode_data=False, tls_context=self.context, require_starttls=True
+        )
         self.sessions.append(smtp)
         return smtp
 
 
 async def test_starttls_delivers_over_an_encrypted_line(certificate):
     server = await StartTlsServer(server_context(certificate)).start()
-    transport = SmtpTransport(host="127.0.0.1", port=server.port, security="starttls",
-                              tls_context=client_context(certificate), connections=1, timeout=10)
+    transport = SmtpTransport(
+        host="127.0.0.1",
+        port=server.port,
+        security="starttls",
+        tls_context=client_context(certificate),
+        connections=1,
+        timeout=10,
+    )
     try:
         await transport.send("club@example.org", ["jan@example.be"], MESSAGE)
     finally:
@@ -83,8 +107,14 @@ async def test_implicit_tls_delivers_and_an_untrusted_certificate_is_refused(cer
     loop = asyncio.get_running_loop()
     server.server = await loop.create_server(server._protocol, "127.0.0.1", 0, ssl=server_context(certificate))
     server.port = server.server.sockets[0].getsockname()[1]
-    trusted = SmtpTransport(host="127.0.0.1", port=server.port, security="tls",
-                            tls_context=client_context(certificate), connections=1, timeout=10)
+    trusted = SmtpTransport(
+        host="127.0.0.1",
+        port=server.port,
+        security="tls",
+        tls_context=client_context(certificate),
+        connections=1,
+        timeout=10,
+    )
     untrusted = SmtpTransport(host="127.0.0.1", port=server.port, security="tls", connections=1, timeout=10)
     try:
         await trusted.send("club@example.org", ["jan@example.be"], MESSAGE)

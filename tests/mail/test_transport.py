@@ -144,9 +144,7 @@ async def test_bench_sink_counts_what_the_transport_sends() -> None:
     sink, port = await start_sink()
     transport = SmtpTransport(host="127.0.0.1", port=port, connections=4, timeout=5)
     try:
-        await asyncio.gather(
-            *(transport.send(FROM, ["a@example.org"], message(body=".\n" * 50)) for _ in range(25))
-        )
+        await asyncio.gather(*(transport.send(FROM, ["a@example.org"], message(body=".\n" * 50)) for _ in range(25)))
         assert await read_count("127.0.0.1", port) == 25
     finally:
         await transport.close()

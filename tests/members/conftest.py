@@ -28,8 +28,9 @@ async def mailbox(smtp_server: tuple[Mailbox, int], settings: Settings, engine: 
     """The loopback SMTP server's mailbox, with the outbox's sender running against it."""
     box, port = smtp_server
     transport = transport_from_settings(settings, port=port)
-    sender = sender_from_settings(settings, create_sessionmaker(engine), transport, suppress=suppress_address,
-                                  poll_interval=0.02)
+    sender = sender_from_settings(
+        settings, create_sessionmaker(engine), transport, suppress=suppress_address, poll_interval=0.02
+    )
     task = asyncio.create_task(sender.run())
     yield box
     sender.stop()

@@ -20,23 +20,28 @@ async def test_admin_adds_renames_and_deletes_an_interest(app, client, db):
     page = await client.get("/admin/interests")
     assert page.status_code == 200 and "Jazz and music" in page.text
     token = await csrf_token(client, "/admin/interests")
-    added = await client.post("/admin/interests", data={"csrf_token": token, "name_nl": "Tuinen",
-                                                        "name_en": "Gardens", "name_ja": "庭園"})
+    added = await client.post(
+        "/admin/interests", data={"csrf_token": token, "name_nl": "Tuinen", "name_en": "Gardens", "name_ja": "庭園"}
+    )
     assert added.status_code == 303
     interest_id = (await db.execute(select(Interest.id).where(Interest.slug == "gardens"))).scalar_one()
     async with client_from(app, "198.51.100.1") as visitor:
         assert "庭園" in (await visitor.get("/join", headers={"Accept-Language": "ja"})).text
-    duplicate = await client.post("/admin/interests", data={"csrf_token": token, "name_nl": "x",
-                                                            "name_en": "Gardens!", "name_ja": "x"})
+    duplicate = await client.post(
+        "/admin/interests", data={"csrf_token": token, "name_nl": "x", "name_en": "Gardens!", "name_ja": "x"}
+    )
     assert duplicate.status_code == 400
-    renamed = await client.post(f"/admin/interests/{interest_id}",
-                                data={"csrf_token": token, "name_nl": "Japanse tuinen",
-                                      "name_en": "Japanese gardens", "name_ja": "日本庭園"})
+    renamed = await client.post(
+        f"/admin/interests/{interest_id}",
+        data={"csrf_token": token, "name_nl": "Japanse tuinen", "name_en": "Japanese gardens", "name_ja": "日本庭園"},
+    )
     assert renamed.status_code == 303
     db.expire_all()
     assert (await db.get(Interest, interest_id)).name_nl == "Japanse tuinen"
-    bad = await client.post(f"/admin/interests/{interest_id}",
-                            data={"csrf_token": token, "name_nl": "<b>", "name_en": "", "name_ja": "x" * 101})
+    bad = await client.post(
+        f"/admin/interests/{interest_id}",
+        data={"csrf_token": token, "name_nl": "<b>", "name_en": "", "name_ja": "x" * 101},
+    )
     assert bad.status_code == 400 and "A name cannot contain" in bad.text
     deleted = await client.post(f"/admin/interests/{interest_id}/delete", data={"csrf_token": token})
     assert deleted.status_code == 303
@@ -48,16 +53,21 @@ async def test_admin_adds_renames_and_deletes_an_interest(app, client, db):
 async def test_the_welcome_mail_uses_the_admins_text_in_the_members_language(client, db, mailbox):
     await log_in(client, db, await make_admin(db))
     token = await csrf_token(client, "/admin/welcome")
-    saved = await client.post("/admin/welcome/nl", data={
-        "csrf_token": token, "subject": "Welkom in de club, %%name%%",
-        "body": "Beste %%name%%,\n\nKom naar de <receptie> in het Citadelpark.",
-    })
+    saved = await client.post(
+        "/admin/welcome/nl",
+        data={
+            "csrf_token": token,
+            "subject": "Welkom in de club, %%name%%",
+            "body": "Beste %%name%%,\n\nKom naar de <receptie> in het Citadelpark.",
+        },
+    )
     assert saved.status_code == 303
     assert (await db.get(WelcomeText, "nl")) is not None
     bad = await client.post("/admin/welcome/nl", data={"csrf_token": token, "subject": "a\r\nBcc: x", "body": ""})
     assert bad.status_code == 400
-    assert (await client.post("/admin/welcome/fr", data={"csrf_token": token, "subject": "x", "body": "y"})
-            ).status_code == 404
+    assert (
+        await client.post("/admin/welcome/fr", data={"csrf_token": token, "subject": "x", "body": "y"})
+    ).status_code == 404
     client.cookies.clear()
     token = await csrf_token(client, "/join")
     await client.post("/join", data=signup(token, email="jan@example.be", name="Jan", language="nl"))

@@ -29,8 +29,16 @@ async def test_join_form_has_the_fields_interests_unticked_consent_and_privacy_l
     assert page.status_code == 200
     for name in ("email", "name", "city", "language", "interests", "newsletter", "csrf_token"):
         assert f'name="{name}"' in page.text
-    for slug in ("student-exchange", "culture-crafts", "tourism-promotion", "sport", "youth", "jazz-music", "food",
-                 "sustainability"):
+    for slug in (
+        "student-exchange",
+        "culture-crafts",
+        "tourism-promotion",
+        "sport",
+        "youth",
+        "jazz-music",
+        "food",
+        "sustainability",
+    ):
         assert f'value="{slug}"' in page.text
     assert 'name="newsletter" value="yes">' in page.text  # not checked by default
     assert "unsubscribe at any time" in page.text
@@ -51,13 +59,19 @@ async def test_join_stores_an_unconfirmed_member_and_mails_a_link_in_their_langu
     person = await person_by_email(db, "hanako@example.jp")
     assert person is not None and person.name == "山田 花子" and person.city == "kanazawa"
     assert person.confirmed_at is None and person.newsletter is True
-    slugs = (await db.execute(
-        select(Interest.slug).join(MemberInterest).where(MemberInterest.person_id == person.id)
-    )).scalars().all()
+    slugs = (
+        (await db.execute(select(Interest.slug).join(MemberInterest).where(MemberInterest.person_id == person.id)))
+        .scalars()
+        .all()
+    )
     assert sorted(slugs) == ["food", "jazz-music"]
     consent = (await db.execute(select(Consent))).scalar_one()
     assert (consent.given, consent.method, consent.text_version, consent.language) == (
-        True, "form", service.NEWSLETTER_CONSENT_VERSION, "en")  # the page was in English
+        True,
+        "form",
+        service.NEWSLETTER_CONSENT_VERSION,
+        "en",
+    )  # the page was in English
     await mailbox.wait_for(1)
     mail = mailbox.to("hanako@example.jp")[0]
     assert "会員登録" in mail["Subject"]
@@ -175,8 +189,11 @@ async def test_asking_again_sends_a_fresh_link_and_updates_the_sign_up(client, d
 
 async def test_names_in_any_script_are_kept(client, db):
     token = await csrf_token(client, "/join")
-    for email, name in (("a@example.org", "Jan Van den Bossche"), ("b@example.org", "山田 花子"),
-                        ("c@example.org", "Zoë D'Hondt-Çelik")):
+    for email, name in (
+        ("a@example.org", "Jan Van den Bossche"),
+        ("b@example.org", "山田 花子"),
+        ("c@example.org", "Zoë D'Hondt-Çelik"),
+    ):
         response = await client.post("/join", data=signup(token, email=email, name=name))
         assert response.status_code == 303
         assert (await person_by_email(db, email)).name == name
@@ -257,8 +274,11 @@ async def test_unconfirmed_sign_ups_are_purged_after_30_days(client, db, mailbox
     await client.post("/join", data=signup(token, email="recent@example.org"))
     confirmed_id = (await make_person(db, email="member@example.org")).id
     await mailbox.wait_for(2)
-    await db.execute(update(Person).where(Person.email.in_(["old@example.org", "member@example.org"]))
-                     .values(updated_at=utcnow() - dt.timedelta(days=31)))
+    await db.execute(
+        update(Person)
+        .where(Person.email.in_(["old@example.org", "member@example.org"]))
+        .values(updated_at=utcnow() - dt.timedelta(days=31))
+    )
     await db.commit()
     assert await service.purge_unconfirmed(db) == 1
     await db.commit()
@@ -302,8 +322,8 @@ async def test_housekeeping_purges_sign_ups_unconfirmed_for_30_days(engine, sett
 async def test_the_city_has_no_preselected_value_and_must_be_chosen(client, db):
     """Issue 10 item 10: Ghent was preselected, so Kanazawa members who skipped the field were stored as Ghent."""
     page = await client.get("/join", headers={"Accept-Language": "ja"})
-    select_html = page.text[page.text.index('<select id="city"'):]
-    select_html = select_html[:select_html.index("</select>")]
+    select_html = page.text[page.text.index('<select id="city"') :]
+    select_html = select_html[: select_html.index("</select>")]
     assert '<option value="" selected disabled>' in select_html
     assert select_html.count(" selected") == 1
     token = await csrf_token(client, "/join")
@@ -312,16 +332,18 @@ async def test_the_city_has_no_preselected_value_and_must_be_chosen(client, db):
     assert await count(db, Person) == 0
 
 
-@pytest.mark.parametrize("language,required", [("nl", "Dit veld is verplicht."), ("en", "This field is required."),
-                                               ("ja", "この項目は必須です。")])
+@pytest.mark.parametrize(
+    "language,required",
+    [("nl", "Dit veld is verplicht."), ("en", "This field is required."), ("ja", "この項目は必須です。")],
+)
 async def test_member_forms_use_the_sites_translated_validation_not_the_browsers(client, db, language, required):
     """One approach for the whole site: `novalidate` on the form, the server's translated message beside the
     field (the browser's own bubbles are in the browser's language, not the page's)."""
     client.headers["Accept-Language"] = language
     for path in ("/join", "/login"):
         page = await client.get(path)
-        form = page.text[page.text.index(f'action="{path}"'):]
-        assert form[:form.index(">")].rstrip().endswith("novalidate")
+        form = page.text[page.text.index(f'action="{path}"') :]
+        assert form[: form.index(">")].rstrip().endswith("novalidate")
         posted = await client.post(path, data={"csrf_token": await csrf_token(client, path), "email": ""})
         assert posted.status_code == 400 and required in posted.text
     await log_in(client, db, await make_person(db, language=language))
@@ -359,6 +381,7 @@ async def test_a_promotion_stand_on_shared_wifi_signs_up_100_people_in_an_hour(c
     assert await count(db, Person) == 100
     db.expire_all()
     # A script from the same address still meets the hour's limit.
-    extra = [(await client.post("/join", data=signup(token, email=f"bot{n}@example.org"))).status_code
-             for n in range(25)]
+    extra = [
+        (await client.post("/join", data=signup(token, email=f"bot{n}@example.org"))).status_code for n in range(25)
+    ]
     assert extra[:20] == [303] * 20 and extra[-1] == 429

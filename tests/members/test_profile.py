@@ -36,8 +36,12 @@ async def test_a_member_changes_details_interests_language_and_newsletter(client
     page = await client.get("/me")
     assert page.status_code == 200 and person.email in page.text
     token = await csrf_token(client, "/me")
-    response = await client.post("/me", data=profile_form(token, name="Jan Peeters", city="kanazawa", language="nl",
-                                                          interests=["sport", "youth"], newsletter="yes"))
+    response = await client.post(
+        "/me",
+        data=profile_form(
+            token, name="Jan Peeters", city="kanazawa", language="nl", interests=["sport", "youth"], newsletter="yes"
+        ),
+    )
     assert response.status_code == 303
     assert "club_lang=nl" in response.headers["set-cookie"]
     db.expire_all()
@@ -84,10 +88,26 @@ async def test_export_holds_profile_interests_consents_and_mails_of_this_member_
     other = await make_person(db, email="other@example.org", name="Other")
     await service.set_interests(db, person, ["food"])
     await service.set_newsletter(db, person, True, method="form", language="nl")
-    await queue_mail(db, to_email=person.email, to_name=person.name, subject="Hallo", text="t", html="h",
-                     language="nl", person_id=person.id)
-    await queue_mail(db, to_email=other.email, to_name=other.name, subject="Private", text="t", html="h",
-                     language="en", person_id=other.id)
+    await queue_mail(
+        db,
+        to_email=person.email,
+        to_name=person.name,
+        subject="Hallo",
+        text="t",
+        html="h",
+        language="nl",
+        person_id=person.id,
+    )
+    await queue_mail(
+        db,
+        to_email=other.email,
+        to_name=other.name,
+        subject="Private",
+        text="t",
+        html="h",
+        language="en",
+        person_id=other.id,
+    )
     await db.commit()
     await log_in(client, db, person)
     response = await client.get("/me/export")
@@ -98,7 +118,8 @@ async def test_export_holds_profile_interests_consents_and_mails_of_this_member_
     assert data["profile"]["email"] == "jan@example.be" and data["profile"]["city"] == "ghent"
     assert data["interests"] == [{"slug": "food", "name": "Eten"}]
     assert [(c["given"], c["method"], c["text_version"]) for c in data["consents"]] == [
-        (True, "form", service.NEWSLETTER_CONSENT_VERSION)]
+        (True, "form", service.NEWSLETTER_CONSENT_VERSION)
+    ]
     assert "nieuwsbrief" in data["consents"][0]["text"]  # the exact text, in the language it was shown
     assert [m["subject"] for m in data["mails"]] == ["Hallo"]
     assert data["activities"] == []
@@ -121,8 +142,16 @@ async def test_erasure_removes_personal_data_everywhere_and_keeps_an_anonymous_c
     person_id = person.id
     await service.set_interests(db, person, ["food", "sport"])
     await service.set_newsletter(db, person, True, method="form", language="en")
-    await queue_mail(db, to_email=person.email, to_name=person.name, subject="Welcome", text="Hello Jan, link",
-                     html="<p>Hello Jan</p>", language="en", person_id=person.id)
+    await queue_mail(
+        db,
+        to_email=person.email,
+        to_name=person.name,
+        subject="Welcome",
+        text="Hello Jan, link",
+        html="<p>Hello Jan</p>",
+        language="en",
+        person_id=person.id,
+    )
     await tokens.issue(db, service.LOGIN_PURPOSE, service.LOGIN_LIFETIME, person_id=person.id)
     await db.commit()
     from tests.helpers import client_from

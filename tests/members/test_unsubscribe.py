@@ -74,8 +74,17 @@ async def test_forged_truncated_and_unicode_digit_tokens_say_the_link_is_not_val
     other_person = f"{person.id + 1}-{token.split('-')[1]}"
     stranger = f"999-{token.split('-')[1]}"  # names nobody: must look exactly like a forged token of a member
     answers = []
-    for bad in (altered, other_person, stranger, token[:-5], "garbage", "1-" + "0" * 32, "²-" + "0" * 32,
-                f"{person.id}²-{token.split('-')[1]}", "１-" + token.split("-")[1]):
+    for bad in (
+        altered,
+        other_person,
+        stranger,
+        token[:-5],
+        "garbage",
+        "1-" + "0" * 32,
+        "²-" + "0" * 32,
+        f"{person.id}²-{token.split('-')[1]}",
+        "１-" + token.split("-")[1],
+    ):
         forged = await client.get(f"/unsubscribe/{bad}")
         assert forged.status_code == 400, bad
         assert "This link is not valid" in forged.text and "How to unsubscribe instead" in forged.text
@@ -85,8 +94,9 @@ async def test_forged_truncated_and_unicode_digit_tokens_say_the_link_is_not_val
         assert posted.status_code == 400 and "You are unsubscribed" not in posted.text
         one_click = await client.post(f"/unsubscribe/{bad}", data=ONE_CLICK)
         assert one_click.status_code == 400 and "This link is not valid" in one_click.text
-        again = await client.post(f"/unsubscribe/{bad}/subscribe",
-                                  data={"csrf_token": await csrf_token(client, "/login")})
+        again = await client.post(
+            f"/unsubscribe/{bad}/subscribe", data={"csrf_token": await csrf_token(client, "/login")}
+        )
         assert again.status_code == 400 and "Thank you" not in again.text
     assert len(set(answers)) == 1  # the same page whoever the token names: it reveals no membership
     assert await newsletter_of(db, person.id) is True
@@ -120,13 +130,15 @@ async def test_unsubscribing_takes_the_member_out_of_a_send_in_progress(client, 
     person = await subscribed(db, email="leaving@example.org")
     staying = await subscribed(db, email="staying@example.org")
     recipients = [Recipient(p.email, p.name, p.id, service.unsubscribe_url(settings, p.id)) for p in (person, staying)]
-    await queue_newsletter(db, subject="News", text="t %%unsubscribe_url%%", html="h", language="en",
-                           recipients=recipients)
+    await queue_newsletter(
+        db, subject="News", text="t %%unsubscribe_url%%", html="h", language="en", recipients=recipients
+    )
     await db.commit()
     await client.post(path_of(settings, person.id), data=ONE_CLICK)
     db.expire_all()
-    rows = dict((await db.execute(select(Delivery.to_email, Delivery.status)
-                                  .where(Delivery.priority == PRIORITY_BULK))).all())
+    rows = dict(
+        (await db.execute(select(Delivery.to_email, Delivery.status).where(Delivery.priority == PRIORITY_BULK))).all()
+    )
     assert rows == {"leaving@example.org": "failed", "staying@example.org": "queued"}
 
 

@@ -15,8 +15,11 @@ ATOM = "{http://www.w3.org/2005/Atom}"
 
 
 async def sent(db, newsletter_id: int) -> None:
-    await db.execute(update(Newsletter).where(Newsletter.id == newsletter_id)
-                     .values(status="sent", started_at=utcnow(), finished_at=utcnow()))
+    await db.execute(
+        update(Newsletter)
+        .where(Newsletter.id == newsletter_id)
+        .values(status="sent", started_at=utcnow(), finished_at=utcnow())
+    )
     await db.commit()
 
 
@@ -41,7 +44,7 @@ async def test_archive_lists_sent_public_newsletters_per_language_without_person
     assert page.status_code == 200
     assert "%%" not in page.text and "@example" not in page.text and "Admin Gent" not in page.text
     assert "/unsubscribe/" not in page.text
-    assert 'application/atom+xml' in page.text
+    assert "application/atom+xml" in page.text
     assert (await client.get(f"/newsletters/{private}")).status_code == 404
     assert (await client.get(f"/newsletters/{draft}")).status_code == 404
 

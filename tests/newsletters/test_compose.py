@@ -73,7 +73,9 @@ async def test_bad_input_is_refused_and_nothing_is_stored(admin_client, post, db
 
 
 async def test_sanitizer_removes_what_the_allow_list_lacks():
-    html = render.body_html('<iframe src="https://evil.example"></iframe><p style="x">Hi</p><a href="https://a.example">a</a>')
+    html = render.body_html(
+        '<iframe src="https://evil.example"></iframe><p style="x">Hi</p><a href="https://a.example">a</a>'
+    )
     assert "<iframe" not in html and "style=" not in html
     assert 'rel="noopener noreferrer"' in html
 
@@ -89,8 +91,9 @@ async def test_images_are_uploaded_and_served_from_the_app(admin_client, post, d
     newsletter_id = await create_newsletter(post)
     buffer = io.BytesIO()
     Image.new("RGB", (40, 20), "red").save(buffer, "PNG")
-    response = await post(f"/admin/newsletters/{newsletter_id}/images",
-                          files={"images": ("lantern.png", buffer.getvalue(), "image/png")})
+    response = await post(
+        f"/admin/newsletters/{newsletter_id}/images", files={"images": ("lantern.png", buffer.getvalue(), "image/png")}
+    )
     assert response.status_code == 303
     page = await admin_client.get(f"/admin/newsletters/{newsletter_id}")
     url = page.text.split('class="image-item" data-url="')[1].split('"')[0]
@@ -101,8 +104,10 @@ async def test_images_are_uploaded_and_served_from_the_app(admin_client, post, d
     with Image.open(io.BytesIO(image.content)) as served:
         assert served.format == "JPEG" and served.size == (40, 20)
 
-    refused = await post(f"/admin/newsletters/{newsletter_id}/images",
-                         files={"images": ("evil.png", b"<script>alert(1)</script>", "image/png")})
+    refused = await post(
+        f"/admin/newsletters/{newsletter_id}/images",
+        files={"images": ("evil.png", b"<script>alert(1)</script>", "image/png")},
+    )
     assert refused.status_code == 400
     assert "Upload PNG, JPEG or WebP images." in refused.text
 
@@ -121,8 +126,12 @@ async def test_admin_pages_speak_the_admins_language(admin_client, post, db, adm
     admin.language = language
     db.add(admin)
     await db.commit()
-    for path in ("/admin/newsletters", "/admin/newsletters/new", f"/admin/newsletters/{newsletter_id}",
-                 f"/admin/newsletters/{newsletter_id}/confirm"):
+    for path in (
+        "/admin/newsletters",
+        "/admin/newsletters/new",
+        f"/admin/newsletters/{newsletter_id}",
+        f"/admin/newsletters/{newsletter_id}/confirm",
+    ):
         response = await admin_client.get(path)
         assert response.status_code == 200
         assert expected.lower() in response.text.lower(), path

@@ -49,15 +49,25 @@ async def test_confirm_and_report_show_the_audience_the_override_and_the_finish(
     db.add(MemberInterest(person_id=jan.id, interest_id=jazz))
     await db.commit()
     # The last newsletter went to 600 members in a minute: the estimate uses that pace (no rate limit is set).
-    db.add(Newsletter(status="sent", recipients=600, started_at=dt.datetime(2026, 3, 1, 9, 0, tzinfo=dt.UTC),
-                      finished_at=dt.datetime(2026, 3, 1, 9, 1, tzinfo=dt.UTC)))
+    db.add(
+        Newsletter(
+            status="sent",
+            recipients=600,
+            started_at=dt.datetime(2026, 3, 1, 9, 0, tzinfo=dt.UTC),
+            finished_at=dt.datetime(2026, 3, 1, 9, 1, tzinfo=dt.UTC),
+        )
+    )
     await db.commit()
-    newsletter_id = await create_newsletter(post, cities=["ghent", "kanazawa"], interests="jazz-club",
-                                            languages=["nl", "ja"])
+    newsletter_id = await create_newsletter(
+        post, cities=["ghent", "kanazawa"], interests="jazz-club", languages=["nl", "ja"]
+    )
     moment = (utcnow() + dt.timedelta(days=3)).astimezone(dt.timezone(dt.timedelta(hours=1)))
-    assert (await post(f"/admin/newsletters/{newsletter_id}/schedule",
-                       {"scheduled_at": moment.strftime("%Y-%m-%dT%H:%M"),
-                        "timezone": "Europe/Brussels"})).status_code == 303
+    assert (
+        await post(
+            f"/admin/newsletters/{newsletter_id}/schedule",
+            {"scheduled_at": moment.strftime("%Y-%m-%dT%H:%M"), "timezone": "Europe/Brussels"},
+        )
+    ).status_code == 303
 
     confirm = await admin_client.get(f"/admin/newsletters/{newsletter_id}/confirm")
     audience = confirm.text.split('id="audience-summary"')[1].split("</dl>")[0]
@@ -69,14 +79,16 @@ async def test_confirm_and_report_show_the_audience_the_override_and_the_finish(
     assert "At the pace of the last newsletter (10 mails per second)" in estimate
     assert "Send now to 1 member<" in confirm.text
 
-    sent = await post(f"/admin/newsletters/{newsletter_id}/send",
-                      page=f"/admin/newsletters/{newsletter_id}/confirm")
+    sent = await post(f"/admin/newsletters/{newsletter_id}/send", page=f"/admin/newsletters/{newsletter_id}/confirm")
     assert sent.status_code == 303
     db.expire_all()
     newsletter = await db.get(Newsletter, newsletter_id)
     assert newsletter.status == "sending" and newsletter.scheduled_at is not None
-    await db.execute(update(Newsletter).where(Newsletter.id == newsletter_id)
-                     .values(status="sent", finished_at=dt.datetime(2026, 4, 4, 7, 30, tzinfo=dt.UTC)))
+    await db.execute(
+        update(Newsletter)
+        .where(Newsletter.id == newsletter_id)
+        .values(status="sent", finished_at=dt.datetime(2026, 4, 4, 7, 30, tzinfo=dt.UTC))
+    )
     await db.commit()
     report = await admin_client.get(f"/admin/newsletters/{newsletter_id}/report")
     assert "Jazz club" in report.text.split('id="audience-summary"')[1].split("</dl>")[0]
@@ -86,8 +98,18 @@ async def test_confirm_and_report_show_the_audience_the_override_and_the_finish(
 
 
 async def test_counts_carry_thousands_separators_and_plurals(admin_client, post, db, admin):
-    db.add_all(Person(email=f"lid{i}@example.be", name=f"Lid {i}", role="member", language="nl", city="ghent",
-                      confirmed_at=utcnow(), newsletter=True) for i in range(1234))
+    db.add_all(
+        Person(
+            email=f"lid{i}@example.be",
+            name=f"Lid {i}",
+            role="member",
+            language="nl",
+            city="ghent",
+            confirmed_at=utcnow(),
+            newsletter=True,
+        )
+        for i in range(1234)
+    )
     await db.commit()
     newsletter_id = await create_newsletter(post)
     english = await admin_client.get(f"/admin/newsletters/{newsletter_id}/confirm")
@@ -106,29 +128,33 @@ async def test_drafts_can_be_duplicated_and_deleted(admin_client, post, db):
     newsletter_id = await create_newsletter(post)
     buffer = io.BytesIO()
     Image.new("RGB", (40, 20), "red").save(buffer, "PNG")
-    await post(f"/admin/newsletters/{newsletter_id}/images",
-               files={"images": ("a.png", buffer.getvalue(), "image/png")})
+    await post(
+        f"/admin/newsletters/{newsletter_id}/images", files={"images": ("a.png", buffer.getvalue(), "image/png")}
+    )
     token = await db.scalar(select(NewsletterImage.token))
     body = f"![Rode lantaarn](http://testserver/newsletters/images/{token}.jpg)\n\nBeste %%name%%"
     await post(f"/admin/newsletters/{newsletter_id}", compose_data(body_nl=body))
 
-    copied = await post(f"/admin/newsletters/{newsletter_id}/duplicate",
-                        page=f"/admin/newsletters/{newsletter_id}")
+    copied = await post(f"/admin/newsletters/{newsletter_id}/duplicate", page=f"/admin/newsletters/{newsletter_id}")
     assert copied.status_code == 303 and "?" not in copied.headers["location"]
     copy_id = int(copied.headers["location"].split("/")[3])
     assert copy_id != newsletter_id
     page = await admin_client.get(copied.headers["location"])
     assert "This is a copy of the newsletter" in page.text and "Nieuws uit Gent" in page.text
     assert await count(db, NewsletterVariant) == 4
-    copy_body = await db.scalar(select(NewsletterVariant.body).where(NewsletterVariant.newsletter_id == copy_id,
-                                                                     NewsletterVariant.language == "nl"))
+    copy_body = await db.scalar(
+        select(NewsletterVariant.body).where(
+            NewsletterVariant.newsletter_id == copy_id, NewsletterVariant.language == "nl"
+        )
+    )
     copy_token = await db.scalar(select(NewsletterImage.token).where(NewsletterImage.newsletter_id == copy_id))
     assert copy_token and copy_token != token and f"/newsletters/images/{copy_token}.jpg" in copy_body
 
     question = await admin_client.get(f"/admin/newsletters/{newsletter_id}/delete")
     assert question.status_code == 200 and "This cannot be undone." in question.text
-    deleted = await post(f"/admin/newsletters/{newsletter_id}/delete",
-                         page=f"/admin/newsletters/{newsletter_id}/delete")
+    deleted = await post(
+        f"/admin/newsletters/{newsletter_id}/delete", page=f"/admin/newsletters/{newsletter_id}/delete"
+    )
     assert deleted.status_code == 303 and deleted.headers["location"] == "/admin/newsletters"
     assert "The draft is deleted." in (await admin_client.get(deleted.headers["location"])).text
     assert await db.scalar(select(func.count()).select_from(Newsletter)) == 1
@@ -141,16 +167,19 @@ async def test_drafts_can_be_duplicated_and_deleted(admin_client, post, db):
 
     moment = (utcnow() + dt.timedelta(days=3)).astimezone(dt.timezone(dt.timedelta(hours=1)))
     await make_person(db, email="jan@example.be", language="nl", newsletter=True)
-    await post(f"/admin/newsletters/{copy_id}/schedule",
-               {"scheduled_at": moment.strftime("%Y-%m-%dT%H:%M"), "timezone": "Europe/Brussels"})
+    await post(
+        f"/admin/newsletters/{copy_id}/schedule",
+        {"scheduled_at": moment.strftime("%Y-%m-%dT%H:%M"), "timezone": "Europe/Brussels"},
+    )
     refused = await post(f"/admin/newsletters/{copy_id}/delete")
     assert refused.status_code == 409 and "Only a draft can be deleted." in refused.text
     assert await db.scalar(select(func.count()).select_from(Newsletter)) == 1
 
 
 async def test_a_japanese_only_newsletter_saves_without_touching_the_fallback(admin_client, post, db):
-    response = await post("/admin/newsletters/new", {"subject_ja": "金沢だより", "body_ja": "こんにちは。",
-                                                     "fallback_language": "en"})
+    response = await post(
+        "/admin/newsletters/new", {"subject_ja": "金沢だより", "body_ja": "こんにちは。", "fallback_language": "en"}
+    )
     assert response.status_code == 303, response.text
     assert await db.scalar(select(Newsletter.fallback_language)) == "ja"
 
@@ -185,8 +214,10 @@ async def test_uploaded_images_lose_exif_and_gps(admin_client, post, db):
     with Image.open(io.BytesIO(buffer.getvalue())) as original:
         assert original.getexif().get_ifd(0x8825)  # the upload really carries GPS
 
-    response = await post(f"/admin/newsletters/{newsletter_id}/images",
-                          files={"images": ("kenrokuen.jpg", buffer.getvalue(), "image/jpeg")})
+    response = await post(
+        f"/admin/newsletters/{newsletter_id}/images",
+        files={"images": ("kenrokuen.jpg", buffer.getvalue(), "image/jpeg")},
+    )
     assert response.status_code == 303
     token = await db.scalar(select(NewsletterImage.token))
     served = await admin_client.get(f"/newsletters/images/{token}.jpg")
@@ -221,8 +252,9 @@ async def test_mails_carry_list_id_content_language_a_local_sender_and_a_clean_p
 
     assert decoded("jan@example.be", "List-Id").endswith("<newsletter.ghent-kanazawa.example>")
     assert decoded("hanako@example.jp", "From") == "ゲント・金沢サポーターズクラブ <club@ghent-kanazawa.example>"
-    assert decoded("hanako@example.jp", "List-Id") == ("ゲント・金沢サポーターズクラブ "
-                                                       "<newsletter.ghent-kanazawa.example>")
+    assert decoded("hanako@example.jp", "List-Id") == (
+        "ゲント・金沢サポーターズクラブ <newsletter.ghent-kanazawa.example>"
+    )
     dutch_name = decoded("jan@example.be", "From").rsplit(" <", 1)[0].strip('"')
     assert dutch_name != "Ghent–Kanazawa Supporters Club" and "Gent" in dutch_name
 

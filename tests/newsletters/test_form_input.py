@@ -19,8 +19,10 @@ async def rows(db, model) -> int:
 @pytest.mark.parametrize(
     ("overrides", "message"),
     [
-        ({"subject_nl": "", "body_nl": "", "subject_ja": "", "body_ja": ""},
-         "Write a subject and a text in at least one language."),
+        (
+            {"subject_nl": "", "body_nl": "", "subject_ja": "", "body_ja": ""},
+            "Write a subject and a text in at least one language.",
+        ),
         ({"subject_nl": "Nieuws\r\nBcc: x@example.org"}, "Use a single line, without line breaks."),
         ({"subject_nl": "s" * 201}, "Use at most 200 characters (you typed 201)."),
         ({"body_ja": ""}, "This field is required."),

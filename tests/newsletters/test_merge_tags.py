@@ -47,10 +47,12 @@ async def test_a_newsletter_written_as_the_hint_says_arrives_with_the_members_na
     mailbox, port = smtp_server
     await make_person(db, email="jan@example.be", name="Jan Peeters", language="nl", newsletter=True)
     tag = hint_tag((await admin_client.get("/admin/newsletters/new")).text)
-    newsletter_id = await create_newsletter(post, body_nl=f"Beste {tag},\n\nTot op de Gentse Feesten!",
-                                            body_ja=f"{tag}様\n\nこんにちは。")
-    response = await post(f"/admin/newsletters/{newsletter_id}/send",
-                          page=f"/admin/newsletters/{newsletter_id}/confirm")
+    newsletter_id = await create_newsletter(
+        post, body_nl=f"Beste {tag},\n\nTot op de Gentse Feesten!", body_ja=f"{tag}様\n\nこんにちは。"
+    )
+    response = await post(
+        f"/admin/newsletters/{newsletter_id}/send", page=f"/admin/newsletters/{newsletter_id}/confirm"
+    )
     assert response.status_code == 303, response.text
 
     async with running_sender(engine, port):
@@ -85,22 +87,26 @@ async def test_an_unknown_placeholder_refuses_the_send_and_queues_nothing(
     assert 'id="tag-problems"' in confirm.text and 'id="send-now"' not in confirm.text
     assert html.escape(shown, quote=False) in confirm.text
 
-    refused = await post(f"/admin/newsletters/{newsletter_id}/send",
-                         page=f"/admin/newsletters/{newsletter_id}/confirm")
+    refused = await post(f"/admin/newsletters/{newsletter_id}/send", page=f"/admin/newsletters/{newsletter_id}/confirm")
     assert refused.status_code == 400
     assert "holds a placeholder that nothing fills in" in refused.text
     assert await deliveries(db) == 0
     assert await status_of(db, newsletter_id) == "draft"
 
     moment = (utcnow() + dt.timedelta(days=1)).astimezone(dt.timezone(dt.timedelta(hours=1)))
-    scheduled = await post(f"/admin/newsletters/{newsletter_id}/schedule",
-                           {"scheduled_at": moment.strftime("%Y-%m-%dT%H:%M"), "timezone": "Europe/Brussels"})
+    scheduled = await post(
+        f"/admin/newsletters/{newsletter_id}/schedule",
+        {"scheduled_at": moment.strftime("%Y-%m-%dT%H:%M"), "timezone": "Europe/Brussels"},
+    )
     assert scheduled.status_code == 400 and "holds a placeholder" in scheduled.text
     assert await status_of(db, newsletter_id) == "draft"
 
     # One scheduled before the check existed goes back to draft when due, and sends nothing.
-    await db.execute(update(Newsletter).where(Newsletter.id == newsletter_id)
-                     .values(status="scheduled", scheduled_at=utcnow() - dt.timedelta(seconds=1)))
+    await db.execute(
+        update(Newsletter)
+        .where(Newsletter.id == newsletter_id)
+        .values(status="scheduled", scheduled_at=utcnow() - dt.timedelta(seconds=1))
+    )
     await db.commit()
     assert await service.run_due(create_sessionmaker(engine), settings) == 0
     assert await status_of(db, newsletter_id) == "draft"
@@ -115,17 +121,29 @@ async def test_the_live_preview_warns_about_an_unknown_placeholder(admin_client,
     good = (await post("/admin/newsletters/preview.json", {**data, "body": "Beste %%name%%"})).json()
     assert good["problem"] is None
     # A link with percent-encoded Japanese is no placeholder.
-    url = (await post("/admin/newsletters/preview.json",
-                      {**data, "body": "[金沢](https://ja.wikipedia.org/wiki/%E9%87%91%E6%B2%A2%E5%B8%82)"})).json()
+    url = (
+        await post(
+            "/admin/newsletters/preview.json",
+            {**data, "body": "[金沢](https://ja.wikipedia.org/wiki/%E9%87%91%E6%B2%A2%E5%B8%82)"},
+        )
+    ).json()
     assert url["problem"] is None
 
 
 async def test_the_archive_greets_in_the_newsletters_language_not_the_visitors(client, admin_client, post, db):
-    newsletter_id = await create_newsletter(post, subject_ja="", preheader_ja="", body_ja="",
-                                            preheader_nl="Voor %%name%% uit Gent",
-                                            body_nl="Beste %%name%%,\n\nHet nieuws.")
-    await db.execute(update(Newsletter).where(Newsletter.id == newsletter_id)
-                     .values(status="sent", started_at=utcnow(), finished_at=utcnow()))
+    newsletter_id = await create_newsletter(
+        post,
+        subject_ja="",
+        preheader_ja="",
+        body_ja="",
+        preheader_nl="Voor %%name%% uit Gent",
+        body_nl="Beste %%name%%,\n\nHet nieuws.",
+    )
+    await db.execute(
+        update(Newsletter)
+        .where(Newsletter.id == newsletter_id)
+        .values(status="sent", started_at=utcnow(), finished_at=utcnow())
+    )
     await db.commit()
     client.cookies.clear()
 

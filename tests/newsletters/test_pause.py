@@ -20,8 +20,17 @@ MEMBERS = 240
 
 
 async def subscribed_members(db, count: int) -> None:
-    db.add_all(Person(email=f"lid{i:04d}@example.be", name=f"Lid {i}", language="nl", city="ghent",
-                      confirmed_at=utcnow(), newsletter=True) for i in range(count))
+    db.add_all(
+        Person(
+            email=f"lid{i:04d}@example.be",
+            name=f"Lid {i}",
+            language="nl",
+            city="ghent",
+            confirmed_at=utcnow(),
+            newsletter=True,
+        )
+        for i in range(count)
+    )
     await db.commit()
 
 
@@ -83,8 +92,9 @@ async def test_cancel_stops_mid_batch_and_nothing_more_leaves(admin_client, post
         await post(f"/admin/newsletters/{newsletter_id}/send")
         async with running_sender(engine, server.port, connections=CONNECTIONS):
             await eventually(lambda: _at_least(server, 20))
-            cancelled = await post(f"/admin/newsletters/{newsletter_id}/cancel",
-                                   page=f"/admin/newsletters/{newsletter_id}/report")
+            cancelled = await post(
+                f"/admin/newsletters/{newsletter_id}/cancel", page=f"/admin/newsletters/{newsletter_id}/report"
+            )
             arrived_when_answered = len(server.received)
             assert cancelled.status_code == 303
             # A bounded wait is the observable here: cancelled deliveries never settle into "sent", and a sender

@@ -21,8 +21,17 @@ RELAY_DENIED = "550 5.7.1 Relay access denied"
 
 
 async def subscribed_members(db, count: int) -> None:
-    db.add_all(Person(email=f"lid{i:04d}@example.be", name=f"Lid {i}", language="nl", city="ghent",
-                      confirmed_at=utcnow(), newsletter=True) for i in range(count))
+    db.add_all(
+        Person(
+            email=f"lid{i:04d}@example.be",
+            name=f"Lid {i}",
+            language="nl",
+            city="ghent",
+            confirmed_at=utcnow(),
+            newsletter=True,
+        )
+        for i in range(count)
+    )
     await db.commit()
 
 
@@ -76,6 +85,7 @@ async def test_a_single_unknown_user_is_still_suppressed_while_others_go(admin_c
     try:
         await post(f"/admin/newsletters/{await create_newsletter(post)}/send")
         async with running_sender(engine, server.port) as sender:
+
             async def settled() -> bool:
                 return await count(db, Delivery.status.in_(("queued", "sending"))) == 0
 
@@ -92,13 +102,15 @@ async def test_retry_sends_the_failed_deliveries_of_a_send_again(admin_client, p
     await subscribed_members(db, 6)
     newsletter_id = await create_newsletter(post)
     await post(f"/admin/newsletters/{newsletter_id}/send")
-    await db.execute(Delivery.__table__.update().values(  # type: ignore[attr-defined]
-        status="failed", attempts=1, smtp_code=451, last_error="gave up after 9 attempts: try later"))
+    await db.execute(
+        Delivery.__table__.update().values(  # type: ignore[attr-defined]
+            status="failed", attempts=1, smtp_code=451, last_error="gave up after 9 attempts: try later"
+        )
+    )
     await db.commit()
     report = (await admin_client.get(f"/admin/newsletters/{newsletter_id}/report")).text
     assert "Retry 6 failed deliveries" in report
-    retried = await post(f"/admin/newsletters/{newsletter_id}/retry",
-                         page=f"/admin/newsletters/{newsletter_id}/report")
+    retried = await post(f"/admin/newsletters/{newsletter_id}/retry", page=f"/admin/newsletters/{newsletter_id}/report")
     assert retried.headers["location"].endswith("/report")
     assert "The failed deliveries are queued again." in (await admin_client.get(retried.headers["location"])).text
     assert await count(db, Delivery.status == "queued") == 6
@@ -135,21 +147,33 @@ async def test_members_suppressed_by_a_systemic_refusal_are_released_in_bulk(adm
         assert refused.status_code == 303 and await count(db, Person.suppressed_at.is_not(None)) == 1
 
 
-@pytest.mark.parametrize(("command", "reply"), [
-    ("rcpt", "554 5.7.1 <x@example.be>: Relay access denied"),
-    ("mail", "553 5.7.1 Sender address rejected: not owned by user club@ghent-kanazawa.example"),
-    ("rcpt", "530 5.7.0 Authentication required"),
-])
+@pytest.mark.parametrize(
+    ("command", "reply"),
+    [
+        ("rcpt", "554 5.7.1 <x@example.be>: Relay access denied"),
+        ("mail", "553 5.7.1 Sender address rejected: not owned by user club@ghent-kanazawa.example"),
+        ("rcpt", "530 5.7.0 Authentication required"),
+    ],
+)
 async def test_one_relay_refusal_is_enough_to_hold_when_it_names_the_relay(db, engine, command, reply):
     await subscribed_members(db, 3)
     for person in (await db.execute(select(Person))).scalars():
-        await queue_mail(db, to_email=person.email, to_name=person.name, subject="Bevestig", text="x", html="x",
-                         language="nl", person_id=person.id)
+        await queue_mail(
+            db,
+            to_email=person.email,
+            to_name=person.name,
+            subject="Bevestig",
+            text="x",
+            html="x",
+            language="nl",
+            person_id=person.id,
+        )
     await db.commit()
     server = await SmtpServer().start()
     setattr(server.handler, "mail_reply" if command == "mail" else "rcpt_reply_all", reply)
     try:
         async with running_sender(engine, server.port) as sender:
+
             async def held() -> bool:
                 return sender.held and await count(db, Delivery.status != "queued") == 0
 

@@ -22,9 +22,12 @@ from tests.helpers import create_newsletter
 
 
 async def deliveries(db) -> list[tuple[str, str, str]]:
-    rows = await db.execute(select(Delivery.to_email, Mail.language, Delivery.status)
-                            .join(Mail, Mail.id == Delivery.mail_id).where(Mail.kind == "newsletter")
-                            .order_by(Delivery.to_email))
+    rows = await db.execute(
+        select(Delivery.to_email, Mail.language, Delivery.status)
+        .join(Mail, Mail.id == Delivery.mail_id)
+        .where(Mail.kind == "newsletter")
+        .order_by(Delivery.to_email)
+    )
     return [tuple(row) for row in rows]
 
 
@@ -36,10 +39,12 @@ async def status_of(db, newsletter_id: int) -> str:
 async def members_in_three_languages(db) -> dict[str, Person]:
     return {
         "nl": await make_person(db, email="jan@example.be", name="Jan Peeters", language="nl", newsletter=True),
-        "ja": await make_person(db, email="hanako@example.jp", name="山田 花子", language="ja", city="kanazawa",
-                                newsletter=True),
-        "en": await make_person(db, email="sam@example.org", name="Sam Smith", language="en", city="elsewhere",
-                                newsletter=True),
+        "ja": await make_person(
+            db, email="hanako@example.jp", name="山田 花子", language="ja", city="kanazawa", newsletter=True
+        ),
+        "en": await make_person(
+            db, email="sam@example.org", name="Sam Smith", language="en", city="elsewhere", newsletter=True
+        ),
     }
 
 
@@ -88,24 +93,40 @@ async def test_send_now_delivers_one_personalised_mail_per_member_in_their_langu
     mailbox, port = smtp_server
     await members_in_three_languages(db)
     newsletter_id = await create_newsletter(post)
-    response = await post(f"/admin/newsletters/{newsletter_id}/send",
-                          page=f"/admin/newsletters/{newsletter_id}/confirm")
+    response = await post(
+        f"/admin/newsletters/{newsletter_id}/send", page=f"/admin/newsletters/{newsletter_id}/confirm"
+    )
     assert response.status_code == 303 and response.headers["location"].endswith("/report")
-    assert await deliveries(db) == [("hanako@example.jp", "ja", "queued"), ("jan@example.be", "nl", "queued"),
-                                    ("sam@example.org", "nl", "queued")]  # no English version: the fallback
+    assert await deliveries(db) == [
+        ("hanako@example.jp", "ja", "queued"),
+        ("jan@example.be", "nl", "queued"),
+        ("sam@example.org", "nl", "queued"),
+    ]  # no English version: the fallback
 
     async with running_sender(engine, port):
         await mailbox.wait_for(3)
     assert sorted(r for _, rcpts, _ in mailbox.envelopes for r in rcpts) == [
-        "hanako@example.jp", "jan@example.be", "sam@example.org"]
+        "hanako@example.jp",
+        "jan@example.be",
+        "sam@example.org",
+    ]
     ja = mailbox.to("hanako@example.jp")[0]
     assert ja["Subject"] == "ヘントからのお知らせ"
     assert ja["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
     html = ja.get_body(("html",)).get_content()
     text = ja.get_body(("plain",)).get_content()
     assert "山田 花子 様" in html and "山田 花子 様" in text
-    assert members.unsubscribe_url(admin_client._transport.app.state.settings, (await db.scalar(  # type: ignore[attr-defined]
-        select(Person.id).where(Person.email == "hanako@example.jp")))) in text
+    assert (
+        members.unsubscribe_url(
+            admin_client._transport.app.state.settings,
+            (
+                await db.scalar(  # type: ignore[attr-defined]
+                    select(Person.id).where(Person.email == "hanako@example.jp")
+                )
+            ),
+        )
+        in text
+    )
     jan = mailbox.to("jan@example.be")[0]
     assert "Beste Jan Peeters" in jan.get_body(("plain",)).get_content()
 
@@ -119,13 +140,16 @@ async def test_pressing_send_twice_sends_once(admin_client, post, db):
     await members_in_three_languages(db)
     newsletter_id = await create_newsletter(post)
     first, second = await asyncio.gather(
-        post(f"/admin/newsletters/{newsletter_id}/send"), post(f"/admin/newsletters/{newsletter_id}/send"))
+        post(f"/admin/newsletters/{newsletter_id}/send"), post(f"/admin/newsletters/{newsletter_id}/send")
+    )
     assert {first.status_code, second.status_code} == {303}
     assert len(await deliveries(db)) == 3
     again = await post(f"/admin/newsletters/{newsletter_id}/send")
     assert again.headers["location"].endswith("/report")
-    assert "This newsletter was already being sent; it is sent only once." in (
-        await admin_client.get(again.headers["location"])).text
+    assert (
+        "This newsletter was already being sent; it is sent only once."
+        in (await admin_client.get(again.headers["location"])).text
+    )
     assert len(await deliveries(db)) == 3
 
 
@@ -160,8 +184,10 @@ async def test_test_send_reaches_the_admin_and_up_to_five_addresses(admin_client
 async def test_schedule_shows_both_zones_refuses_the_past_and_run_due_sends(admin_client, post, db, engine, settings):
     await members_in_three_languages(db)
     newsletter_id = await create_newsletter(post)
-    past = await post(f"/admin/newsletters/{newsletter_id}/schedule",
-                      {"scheduled_at": "2020-01-01T09:00", "timezone": "Europe/Brussels"})
+    past = await post(
+        f"/admin/newsletters/{newsletter_id}/schedule",
+        {"scheduled_at": "2020-01-01T09:00", "timezone": "Europe/Brussels"},
+    )
     assert past.status_code == 400 and "Choose a moment in the future." in past.text
     assert await status_of(db, newsletter_id) == "draft"
 
@@ -238,17 +264,18 @@ async def test_report_shows_smtp_failures_unsubscribes_and_a_safe_csv(admin_clie
     from tests.mail.smtp_server import SmtpServer
 
     people = await members_in_three_languages(db)
-    await make_person(db, email="formula@example.org", name="=HYPERLINK(\"http://evil\")", language="nl",
-                      newsletter=True)
+    await make_person(db, email="formula@example.org", name='=HYPERLINK("http://evil")', language="nl", newsletter=True)
     server = await SmtpServer().start()
     server.handler.rcpt_replies["sam@example.org"] = "550 5.1.1 <sam@example.org>: no such user here"
     try:
         newsletter_id = await create_newsletter(post)
         await post(f"/admin/newsletters/{newsletter_id}/send")
         async with running_sender(engine, server.port):
+
             async def done() -> bool:
                 data = (await admin_client.get(f"/admin/newsletters/{newsletter_id}/progress.json")).json()
                 return data["pending"] == 0
+
             await eventually(done)
     finally:
         await server.stop()
@@ -265,7 +292,7 @@ async def test_report_shows_smtp_failures_unsubscribes_and_a_safe_csv(admin_clie
     rows = list(csv.reader(io.StringIO(exported.text.lstrip("\ufeff"))))
     assert rows[0][:4] == ["email", "name", "language", "status"]
     by_email = {row[0]: row for row in rows[1:]}
-    assert by_email["formula@example.org"][1] == "'=HYPERLINK(\"http://evil\")"
+    assert by_email["formula@example.org"][1] == '\'=HYPERLINK("http://evil")'
     assert by_email["sam@example.org"][3] == "failed" and "no such user" in by_email["sam@example.org"][6]
     assert len(rows) == 5
     total = await db.scalar(select(func.count()).select_from(Delivery))

@@ -78,8 +78,9 @@ async def test_huge_body_gets_413(client):
     response = await client.post("/language", data={"language": "nl", "csrf_token": token, "pad": "x" * 2_000_000})
     assert response.status_code == 413
     assert "too large" in response.text.lower()
-    response = await client.post("/language", data={"csrf_token": token, "pad": "x" * 2_000_000},
-                                 headers={"accept-language": "ja"})
+    response = await client.post(
+        "/language", data={"csrf_token": token, "pad": "x" * 2_000_000}, headers={"accept-language": "ja"}
+    )
     assert response.status_code == 413
     assert "大きすぎます" in response.text
 
@@ -92,14 +93,15 @@ async def test_streamed_body_over_the_limit_gets_413(client):
         for _ in range(40):
             yield b"x" * 65536
 
-    response = await client.post("/language", content=chunks(),
-                                 headers={"content-type": "application/x-www-form-urlencoded"})
+    response = await client.post(
+        "/language", content=chunks(), headers={"content-type": "application/x-www-form-urlencoded"}
+    )
     assert response.status_code == 413
 
 
 async def test_static_assets_are_local(client):
     page = (await client.get("/")).text
-    assert "http://" not in page.replace("http://testserver", "").replace('http://www.w3.org', "")
+    assert "http://" not in page.replace("http://testserver", "").replace("http://www.w3.org", "")
     assert "https://" not in page
 
 
