@@ -37,6 +37,9 @@ class LiveServer:
         raise AssertionError("the server printed no setup link:\n" + "".join(self.output))
 
 
+FIRST_ADMIN_PASSWORD = "kotoji-lantern-1971-ghent"
+
+
 def pg_in_thread(statement: str) -> None:
     """Playwright's sync API keeps an event loop running in this thread, so asyncpg runs in another one."""
     with concurrent.futures.ThreadPoolExecutor(1) as pool:
@@ -91,3 +94,14 @@ def screenshot(page, name: str) -> Path:
     path = ARTIFACTS / f"{name}.png"
     page.screenshot(path=str(path), full_page=True)
     return path
+
+
+def set_up_first_admin(page, server: LiveServer, *, name: str = "Els Van Gent", email: str = "els@example.org") -> None:  # type: ignore[no-untyped-def]
+    """Follow the one-time link the server printed and create the first admin, as the README says to."""
+    page.goto(server.setup_link())
+    page.fill("#name", name)
+    page.fill("#email", email)
+    page.fill("#password", FIRST_ADMIN_PASSWORD)
+    page.fill("#password_again", FIRST_ADMIN_PASSWORD)
+    page.click("main button[type=submit]")
+    page.wait_for_url("**/admin")

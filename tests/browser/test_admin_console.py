@@ -4,10 +4,9 @@ import re
 
 import pytest
 
-from tests.browser.helpers import screenshot
+from tests.browser.helpers import screenshot, set_up_first_admin
 
 pytestmark = pytest.mark.browser
-PASSWORD = "kotoji-lantern-1971-ghent"
 CSV = (
     "email,name,city,language,interests,newsletter,consent_date\n"
     "hanako@example.jp,山田 花子,金沢,日本語,culture-crafts,yes,2025-04-01\n"
@@ -19,13 +18,7 @@ CSV = (
 
 def test_admin_imports_searches_opens_a_member_and_reads_the_audit_log(live_server, desktop, tmp_path):
     page = desktop.new_page()
-    page.goto(live_server.setup_link())
-    page.fill("#name", "Els Van Gent")
-    page.fill("#email", "els@example.org")
-    page.fill("#password", PASSWORD)
-    page.fill("#password_again", PASSWORD)
-    page.click("main button[type=submit]")
-    page.wait_for_url("**/admin")
+    set_up_first_admin(page, live_server)
 
     page.click("main >> text=Import")
     source = tmp_path / "leden.csv"
@@ -84,13 +77,7 @@ def test_admin_imports_a_japanese_excel_file_and_an_export_comes_back_unchanged(
     live_server, desktop, browser, tmp_path, language
 ):
     page = desktop.new_page()
-    page.goto(live_server.setup_link())
-    page.fill("#name", "Els Van Gent")
-    page.fill("#email", "els@example.org")
-    page.fill("#password", PASSWORD)
-    page.fill("#password_again", PASSWORD)
-    page.click("main button[type=submit]")
-    page.wait_for_url("**/admin")
+    set_up_first_admin(page, live_server)
     page.click(f".language-switcher button[value={language}]")
     page.wait_for_url("**/admin")
     assert page.locator("html").get_attribute("lang") == language

@@ -3,10 +3,9 @@ fit the screen; "Make member" asks first, without JavaScript."""
 
 import pytest
 
-from tests.browser.helpers import screenshot
+from tests.browser.helpers import screenshot, set_up_first_admin
 
 pytestmark = pytest.mark.browser
-PASSWORD = "kotoji-lantern-1971-ghent"
 LONG_NAME = "Maximiliaan Alexander Theodoor Van den Bossche-Vanderhaeghen de Kerchove d'Exaerde Ghijsels Goossens"
 
 
@@ -21,13 +20,7 @@ def test_member_list_and_page_fit_a_phone_and_make_member_asks_first(live_server
     page = phone.new_page()
     page.goto(live_server.url + "/")
     page.click("button[lang=ja]")
-    page.goto(live_server.setup_link())
-    page.fill("#name", "Els Van Gent")
-    page.fill("#email", "els@example.org")
-    page.fill("#password", PASSWORD)
-    page.fill("#password_again", PASSWORD)
-    page.click("main button[type=submit]")
-    page.wait_for_url("**/admin")
+    set_up_first_admin(page, live_server)
     assert page.locator("html").get_attribute("lang") == "ja"  # the admin kept the language of the setup
     assert page.locator("#admin-subnav").count() == 1
 
