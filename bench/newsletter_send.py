@@ -12,11 +12,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import datetime as dt
-import hashlib
 import json
 import re
-import secrets
 import sys
 import tempfile
 import time
@@ -27,9 +24,9 @@ sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__)
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import httpx  # noqa: E402
-from sqlalchemy import func, insert, select, text  # noqa: E402
+from sqlalchemy import func, select, text  # noqa: E402
 
-from club.accounts.models import AuthSession, Person  # noqa: E402
+from bench.support import subscribers_and_admin  # noqa: E402
 from club.app import create_app  # noqa: E402
 from club.config import Settings  # noqa: E402
 from club.db import create_engine, create_sessionmaker, utcnow  # noqa: E402
@@ -44,33 +41,8 @@ BODY_JA = "# %%name%% 様\n\n金沢の皆さん、ヘントからこんにちは
 
 async def seed(sessionmaker, members: int) -> tuple[int, str]:  # type: ignore[no-untyped-def]
     now = utcnow()
-    languages = ("nl", "en", "ja")
     async with sessionmaker() as db:
-        rows = [
-            {
-                "email": f"member{i}@example.org",
-                "name": f"Lid {i}",
-                "role": "member",
-                "language": languages[i % 3],
-                "city": ("ghent", "kanazawa", "elsewhere")[i % 3],
-                "confirmed_at": now,
-                "newsletter": True,
-                "created_at": now,
-                "updated_at": now,
-            }
-            for i in range(members)
-        ]
-        for start in range(0, len(rows), 10_000):
-            await db.execute(insert(Person), rows[start : start + 10_000])
-        admin = Person(email="admin@example.org", name="Admin", role="admin", language="en", confirmed_at=now)
-        db.add(admin)
-        await db.flush()
-        raw = secrets.token_urlsafe(32)
-        db.add(
-            AuthSession(
-                id=hashlib.sha256(raw.encode()).hexdigest(), person_id=admin.id, expires_at=now + dt.timedelta(hours=2)
-            )
-        )
+        admin, raw = await subscribers_and_admin(db, members, now)
         newsletter = Newsletter(
             status="draft", fallback_language="nl", audience="{}", recipients=0, created_by_id=admin.id
         )

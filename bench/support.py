@@ -238,3 +238,39 @@ def wrk(url: str, seconds: float, connections: int, *, cookie: str | None = None
     errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
     figures["errors"] = float(errors.group(1)) if errors else 0.0
     return figures
+
+
+async def subscribers_and_admin(db: Any, members: int, now: dt.datetime) -> tuple[Any, str]:
+    """`members` confirmed subscribers in the three languages and cities, and an admin with a session: returns the
+    admin and the raw session cookie value. The caller commits."""
+    from sqlalchemy import insert
+
+    from club.accounts.models import AuthSession, Person
+
+    languages = ("nl", "en", "ja")
+    rows = [
+        {
+            "email": f"member{i}@example.org",
+            "name": f"Lid {i}",
+            "role": "member",
+            "language": languages[i % 3],
+            "city": ("ghent", "kanazawa", "elsewhere")[i % 3],
+            "confirmed_at": now,
+            "newsletter": True,
+            "created_at": now,
+            "updated_at": now,
+        }
+        for i in range(members)
+    ]
+    for start in range(0, len(rows), 10_000):
+        await db.execute(insert(Person), rows[start : start + 10_000])
+    admin = Person(email="admin@example.org", name="Admin", role="admin", language="en", confirmed_at=now)
+    db.add(admin)
+    await db.flush()
+    raw = secrets.token_urlsafe(32)
+    db.add(
+        AuthSession(
+            id=hashlib.sha256(raw.encode()).hexdigest(), person_id=admin.id, expires_at=now + dt.timedelta(hours=2)
+        )
+    )
+    return admin, raw
