@@ -28,12 +28,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import httpx  # noqa: E402
 from sqlalchemy import insert  # noqa: E402
 
+from bench.support import migrated_settings  # noqa: E402
 from club.accounts.models import AuthSession, Person  # noqa: E402
 from club.app import create_app  # noqa: E402
-from club.config import Settings  # noqa: E402
 from club.db import create_engine, create_sessionmaker, utcnow  # noqa: E402
 from club.events.models import Event, Rsvp  # noqa: E402
-from club.migrate import upgrade  # noqa: E402
 
 
 async def seed(sessionmaker, tickets: int, scanners: int) -> tuple[int, list[str], list[str]]:  # type: ignore[no-untyped-def]
@@ -124,18 +123,7 @@ async def main() -> None:
     parser.add_argument("--database-url", default="")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
-        url = args.database_url or f"sqlite+aiosqlite:///{tmp}/bench.sqlite3"
-        await asyncio.to_thread(upgrade, url)
-        settings = Settings(
-            env="development",
-            var_dir=Path(tmp),
-            database_url=url,
-            secret_key="b" * 40,
-            base_url="https://club.example",
-            smtp_host="127.0.0.1",
-            smtp_port=9,
-            run_sender=False,
-        )
+        url, settings = await migrated_settings(tmp, args.database_url)
         engine = create_engine(url)
         event_id, codes, sessions = await seed(create_sessionmaker(engine), args.tickets, args.scanners)
         app = create_app(settings, engine=engine)

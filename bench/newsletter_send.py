@@ -26,12 +26,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import httpx  # noqa: E402
 from sqlalchemy import func, select, text  # noqa: E402
 
-from bench.support import subscribers_and_admin  # noqa: E402
+from bench.support import migrated_settings, subscribers_and_admin  # noqa: E402
 from club.app import create_app  # noqa: E402
-from club.config import Settings  # noqa: E402
 from club.db import create_engine, create_sessionmaker, utcnow  # noqa: E402
 from club.mail.models import Delivery  # noqa: E402
-from club.migrate import upgrade  # noqa: E402
 from club.newsletters.models import Newsletter, NewsletterVariant  # noqa: E402
 from club.newsletters.routes import routes as newsletter_routes  # noqa: E402
 
@@ -78,18 +76,7 @@ async def main() -> None:
     parser.add_argument("--database-url", default="")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
-        url = args.database_url or f"sqlite+aiosqlite:///{tmp}/bench.sqlite3"
-        await asyncio.to_thread(upgrade, url)
-        settings = Settings(
-            env="development",
-            var_dir=Path(tmp),
-            database_url=url,
-            secret_key="b" * 40,
-            base_url="https://club.example",
-            smtp_host="127.0.0.1",
-            smtp_port=9,
-            run_sender=False,
-        )
+        url, settings = await migrated_settings(tmp, args.database_url)
         engine = create_engine(url)
         sessionmaker = create_sessionmaker(engine)
         started = time.perf_counter()

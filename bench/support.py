@@ -274,3 +274,24 @@ async def subscribers_and_admin(db: Any, members: int, now: dt.datetime) -> tupl
         )
     )
     return admin, raw
+
+
+async def migrated_settings(tmp: str, database_url: str = "") -> tuple[str, Any]:
+    """An in-process bench's database (a SQLite file in `tmp` unless a URL is given), migrated to head, and the
+    development settings that serve it without sending mail."""
+    from club.config import Settings
+    from club.migrate import upgrade
+
+    url = database_url or f"sqlite+aiosqlite:///{tmp}/bench.sqlite3"
+    await asyncio.to_thread(upgrade, url)
+    settings = Settings(
+        env="development",
+        var_dir=Path(tmp),
+        database_url=url,
+        secret_key="b" * 40,
+        base_url="https://club.example",
+        smtp_host="127.0.0.1",
+        smtp_port=9,
+        run_sender=False,
+    )
+    return url, settings
