@@ -25,6 +25,8 @@ import tempfile
 import time
 from pathlib import Path
 
+# Run by path, this folder would come first on sys.path and bench/http.py would hide the standard library's http.
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import aiosmtplib  # noqa: E402

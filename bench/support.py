@@ -213,15 +213,18 @@ def stop_server(process: subprocess.Popen[str]) -> None:
 
 
 def wrk(url: str, seconds: float, connections: int, *, cookie: str | None = None) -> dict[str, float]:
-    """Requests per second, median and p99 (ms) and non-2xx/3xx responses of one wrk run."""
+    """Requests per second, median and p99 (ms) and errors (non-2xx/3xx responses and socket errors) of one wrk
+    run. It asks like a browser: Dutch, and gzip accepted (a server that compresses does so under load)."""
     command = [
         "wrk",
-        "-t2",
+        f"-t{min(2, connections)}",
         f"-c{connections}",
         f"-d{max(1, round(seconds))}s",
         "--latency",
         "-H",
         "Accept-Language: nl",
+        "-H",
+        "Accept-Encoding: gzip",
     ]
     if cookie:
         command += ["-H", f"Cookie: club_session={cookie}"]
@@ -236,8 +239,30 @@ def wrk(url: str, seconds: float, connections: int, *, cookie: str | None = None
         if match:
             figures[key] = round(float(match.group(1)) * {"us": 0.001, "ms": 1, "s": 1000}[match.group(2)], 2)
     errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    sockets = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out)
     figures["errors"] = float(errors.group(1)) if errors else 0.0
+    figures["errors"] += sum(float(n) for n in sockets.groups()) if sockets else 0.0
     return figures
+
+
+def fetch(url: str, cookie: str | None = None, data: dict[str, str] | None = None) -> tuple[int, str]:
+    """One GET (or a form POST with data) without following redirects: the status and the body. Standard library
+    only, so bench/http.py runs on what the README's run command installs."""
+    import urllib.error
+    import urllib.parse
+    import urllib.request
+
+    class Stay(urllib.request.HTTPRedirectHandler):
+        def redirect_request(self, *args: Any) -> None:
+            return None
+
+    body = urllib.parse.urlencode(data).encode() if data is not None else None
+    request = urllib.request.Request(url, data=body, headers={"Cookie": f"club_session={cookie}"} if cookie else {})
+    try:
+        with urllib.request.build_opener(Stay).open(request, timeout=120) as response:
+            return response.status, response.read().decode()
+    except urllib.error.HTTPError as error:
+        return error.code, error.read().decode(errors="replace")
 
 
 async def subscribers_and_admin(db: Any, members: int, now: dt.datetime) -> tuple[Any, str]:
@@ -295,3 +320,43 @@ async def migrated_settings(tmp: str, database_url: str = "") -> tuple[str, Any]
         run_sender=False,
     )
     return url, settings
+
+
+NEWSLETTER_BODY = (
+    "## {title}\n\nThis month the club met in **Ghent** and in **Kanazawa**. Read about the exchange students, "
+    "the autumn reception and the new partner schools.\n\n- the Gentse Feesten stand\n- a lecture on Kaga-yuzen\n"
+    "- [the ambassadors' wall](/ambassadors)\n\n金沢とゲントの交流は1971年から続いています。"
+)
+
+
+async def archived_newsletters(database_url: str, count: int) -> None:
+    """`count` sent, public newsletters in Dutch, English and Japanese, one a month back from now, for the
+    public archive and its feeds."""
+    from club.db import create_engine, create_sessionmaker, utcnow
+    from club.newsletters.models import Newsletter, NewsletterVariant
+
+    engine = create_engine(database_url)
+    now = utcnow()
+    async with create_sessionmaker(engine)() as db:
+        for index in range(count):
+            sent = now - dt.timedelta(days=30 * index)
+            db.add(
+                Newsletter(
+                    status="sent",
+                    started_at=sent,
+                    finished_at=sent + dt.timedelta(minutes=7),
+                    recipients=10_000,
+                    created_at=sent,
+                    variants=[
+                        NewsletterVariant(
+                            language=language,
+                            subject=f"{subject} {sent:%Y-%m}",
+                            preheader=subject,
+                            body=NEWSLETTER_BODY.format(title=subject),
+                        )
+                        for language, subject in (("nl", "Nieuwsbrief"), ("en", "Newsletter"), ("ja", "ニュースレター"))
+                    ],
+                )
+            )
+        await db.commit()
+    await engine.dispose()
