@@ -1,0 +1,256 @@
+"""Public pages: a page that is the same for every visitor who is not logged in (home, the wall, an activity, the
+newsletter archive, join, login, privacy, events, the feeds) is rendered once per language, path and query, and
+kept, gzipped too, until what it shows changes.
+
+A service whose change alters what public pages show calls `changed(db)`. When that transaction commits, every
+web process renders its public pages again: this one at once; on PostgreSQL the others through a NOTIFY sent in
+the same transaction (delivered only on commit), which each web process LISTENs to; on SQLite (one machine) the
+others through a stamp file beside the database that grows by one byte per change, looked at (one stat) on
+every request. A page that changes with time says when (`until`). Logged-in people, and visitors with a one-time
+notice to see, get a fresh render; error pages, redirects and pages that set cookies are never kept."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import datetime as dt
+import email.utils
+import hashlib
+import logging
+import math
+import os
+import time
+import weakref
+import zlib
+from collections import OrderedDict
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from typing import Any
+from urllib.parse import parse_qsl, urlencode
+
+from sqlalchemy import Engine, event, text
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
+from sqlalchemy.orm import Session
+from starlette.requests import Request
+from starlette.responses import Response
+
+from club import i18n
+
+log = logging.getLogger("club")
+
+CHANNEL = "club_public_pages"
+TOKEN = "\x00csrf-token\x00"  # rendered in place of the visitor's CSRF token, put in per visitor
+KEPT = 300  # pages kept per process, least recently used dropped first: crafted queries cannot grow memory
+_CHANGED = "club.public_pages_changed"
+_generations: weakref.WeakKeyDictionary[Engine, int] = weakref.WeakKeyDictionary()
+
+
+def changed(db: AsyncSession | Session) -> None:
+    """What public pages show changes in this transaction: when it commits, every process renders them again."""
+    db.info[_CHANGED] = True
+
+
+def until(request: Request, *moments: dt.datetime | None) -> None:
+    """This page changes by itself at the earliest of these moments (an event starts, its answers close)."""
+    now = time.time()
+    later = [moment.timestamp() for moment in moments if moment is not None and moment.timestamp() > now]
+    request.state.public_until = min([getattr(request.state, "public_until", math.inf), *later])
+
+
+def last_modified(moment: dt.datetime) -> dict[str, str]:
+    """The Last-Modified header of a feed, from its newest entry (If-Modified-Since gets a 304)."""
+    return {"Last-Modified": email.utils.format_datetime(moment.astimezone(dt.UTC), usegmt=True)}
+
+
+@event.listens_for(Session, "before_commit")
+def _notify(session: Session) -> None:
+    if session.info.get(_CHANGED) and session.get_bind().dialect.name == "postgresql":
+        session.execute(text(f"NOTIFY {CHANNEL}"))
+
+
+@event.listens_for(Session, "after_commit")
+def _committed(session: Session) -> None:
+    if session.info.pop(_CHANGED, False):
+        engine = session.get_bind()
+        assert isinstance(engine, Engine)
+        _bump(engine)
+        stamp = _stamp_path(engine)
+        if stamp is not None:
+            with open(stamp, "ab") as file:  # O_APPEND: one byte per change, its size a counter
+                file.write(b".")
+
+
+def _bump(engine: Engine) -> None:
+    _generations[engine] = _generations.get(engine, 0) + 1
+
+
+def _stamp_path(engine: Engine) -> str | None:
+    database = engine.url.database
+    if engine.dialect.name != "sqlite" or not database or database == ":memory:":
+        return None
+    return database + "-public-pages"
+
+
+def _gzip_header() -> bytes:
+    return b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x00\xff"
+
+
+def _deflate(data: bytes, *, last: bool, level: int = 6) -> bytes:
+    packer = zlib.compressobj(level, zlib.DEFLATED, -15)
+    return packer.compress(data) + packer.flush(zlib.Z_FINISH if last else zlib.Z_SYNC_FLUSH)
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Page:
+    """A kept page: its body split where the visitor's CSRF token goes, and the same parts deflated, each on its
+    own, so a gzipped answer costs only the token's few bytes and a CRC."""
+
+    version: tuple[Any, ...]
+    until: float
+    headers: list[tuple[bytes, bytes]]
+    parts: list[bytes]
+    packed: list[bytes]
+    etag: bytes | None  # pages without a token (the feeds): a hash of the body
+    last_modified: float | None
+
+    @classmethod
+    def of(cls, response: Response, version: tuple[Any, ...], until: float) -> Page:
+        parts = bytes(response.body).split(TOKEN.encode())
+        headers = [(k, v) for k, v in response.raw_headers if k not in (b"content-length", b"set-cookie")]
+        headers.append((b"vary", b"Accept-Encoding"))
+        etag = None
+        if len(parts) == 1:
+            etag = b'"' + hashlib.blake2b(parts[0], digest_size=12).hexdigest().encode() + b'"'
+            headers.append((b"etag", etag))
+        modified = response.headers.get("last-modified")
+        stamp = email.utils.parsedate_to_datetime(modified).timestamp() if modified else None
+        packed = [_deflate(part, last=index == len(parts) - 1) for index, part in enumerate(parts)]
+        return cls(version, until, headers, parts, packed, etag, stamp)
+
+    def not_modified(self, request: Request) -> bool:
+        tags = request.headers.get("if-none-match")
+        if tags is not None:
+            return self.etag is not None and (tags.strip() == "*" or self.etag.decode() in tags)
+        since = request.headers.get("if-modified-since")
+        if since is None or self.last_modified is None:
+            return False
+        try:
+            return self.last_modified <= email.utils.parsedate_to_datetime(since).timestamp()
+        except (TypeError, ValueError):
+            return False
+
+    def response(self, request: Request, token: Callable[[Request], str]) -> Response:
+        if self.not_modified(request):
+            kept = (b"etag", b"last-modified", b"cache-control", b"vary")
+            return Response(status_code=304, headers={k.decode(): v.decode() for k, v in self.headers if k in kept})
+        visitor = token(request).encode() if len(self.parts) > 1 else b""
+        if "gzip" in request.headers.get("accept-encoding", ""):
+            packed_token = _deflate(visitor, last=False, level=1)
+            crc = 0
+            for index, part in enumerate(self.parts):
+                crc = zlib.crc32(part, zlib.crc32(visitor, crc) if index else crc)
+            size = sum(map(len, self.parts)) + len(visitor) * (len(self.parts) - 1)
+            trailer = crc.to_bytes(4, "little") + (size & 0xFFFFFFFF).to_bytes(4, "little")
+            body = _gzip_header() + packed_token.join(self.packed) + trailer
+            encoding = [(b"content-encoding", b"gzip")]
+        else:
+            body, encoding = visitor.join(self.parts), []
+        response = Response(body)
+        response.raw_headers = [*self.headers, *encoding, (b"content-length", str(len(body)).encode())]
+        return response
+
+
+class PublicPages:
+    """The public pages one web process keeps, for one database."""
+
+    def __init__(self, engine: AsyncEngine, *, personal_cookies: Sequence[str], kept: int = KEPT) -> None:
+        self.engine = engine.sync_engine
+        self.stamp = _stamp_path(self.engine)
+        self.personal_cookies = personal_cookies
+        self.kept = kept
+        self.pages: OrderedDict[tuple[str, str, str], Page] = OrderedDict()
+        # On PostgreSQL pages are kept only while this process hears the others' changes.
+        self.listening = self.engine.dialect.name != "postgresql"
+
+    def version(self) -> tuple[Any, ...]:
+        if self.stamp is None:
+            return (_generations.get(self.engine, 0),)
+        try:
+            stat = os.stat(self.stamp)
+        except FileNotFoundError:
+            return (_generations.get(self.engine, 0), None)
+        return (_generations.get(self.engine, 0), stat.st_ino, stat.st_size)
+
+    def keeps(self, request: Request) -> bool:
+        return (
+            self.listening
+            and request.method in ("GET", "HEAD")
+            and not any(name in request.cookies for name in self.personal_cookies)
+        )
+
+    async def respond(
+        self, request: Request, render: Callable[[], Awaitable[Response]], token: Callable[[Request], str]
+    ) -> Response:
+        """The kept page for this request, or render() it (with TOKEN for the CSRF token) and keep it."""
+        if not self.keeps(request):
+            return await render()
+        query = urlencode(sorted(parse_qsl(request.url.query, keep_blank_values=True)))
+        key = (i18n.current_language.get(), request.url.path, query)
+        page = self.pages.get(key)
+        if page is None or page.version != self.version() or page.until <= time.time():
+            version = self.version()  # before reading: a change committed meanwhile renders again
+            request.state.public_page = True
+            try:
+                response = await render()
+            finally:
+                request.state.public_page = False
+            if response.status_code != 200 or "set-cookie" in response.headers or not hasattr(response, "body"):
+                if TOKEN.encode() in getattr(response, "body", b""):
+                    raise RuntimeError("a public page that is not kept must not carry the token placeholder")
+                return response
+            page = Page.of(response, version, getattr(request.state, "public_until", math.inf))
+            self.pages[key] = page
+            if len(self.pages) > self.kept:
+                self.pages.popitem(last=False)
+        self.pages.move_to_end(key)
+        return page.response(request, token)
+
+
+@contextlib.asynccontextmanager
+async def listening(pages: PublicPages) -> AsyncIterator[None]:
+    """On PostgreSQL: hear every process's changes on a connection of our own, for as long as the app runs."""
+    if pages.listening:
+        yield
+        return
+    task = asyncio.create_task(_listen(pages))
+    try:
+        yield
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+
+async def _listen(pages: PublicPages) -> None:
+    import asyncpg
+
+    dsn = pages.engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
+    while True:
+        connection = None
+        try:
+            connection = await asyncpg.connect(dsn)
+            lost = asyncio.Event()
+            connection.add_termination_listener(lambda _connection, lost=lost: lost.set())
+            await connection.add_listener(CHANNEL, lambda *_args: _bump(pages.engine))
+            _bump(pages.engine)  # whatever changed while nobody listened
+            pages.listening = True
+            await lost.wait()
+            log.warning("public pages: lost the connection that hears changes; reconnecting")
+        except (OSError, asyncpg.PostgresError) as exc:
+            log.warning("public pages: cannot listen for changes (%s); pages are rendered afresh meanwhile", exc)
+        finally:
+            pages.listening = False
+            if connection is not None and not connection.is_closed():
+                with contextlib.suppress(Exception):
+                    await connection.close()
+        await asyncio.sleep(1.0)
