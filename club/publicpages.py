@@ -222,8 +222,11 @@ async def listening(pages: PublicPages) -> AsyncIterator[None]:
     if pages.listening:
         yield
         return
-    task = asyncio.create_task(_listen(pages))
+    ready = asyncio.Event()
+    task = asyncio.create_task(_listen(pages, ready))
     try:
+        with contextlib.suppress(TimeoutError):  # unheard, pages are rendered afresh until the listener is up
+            await asyncio.wait_for(ready.wait(), 10)
         yield
     finally:
         task.cancel()
@@ -231,7 +234,7 @@ async def listening(pages: PublicPages) -> AsyncIterator[None]:
             await task
 
 
-async def _listen(pages: PublicPages) -> None:
+async def _listen(pages: PublicPages, ready: asyncio.Event) -> None:
     import asyncpg
 
     dsn = pages.engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
@@ -244,6 +247,7 @@ async def _listen(pages: PublicPages) -> None:
             await connection.add_listener(CHANNEL, lambda *_args: _bump(pages.engine))
             _bump(pages.engine)  # whatever changed while nobody listened
             pages.listening = True
+            ready.set()
             await lost.wait()
             log.warning("public pages: lost the connection that hears changes; reconnecting")
         except (OSError, asyncpg.PostgresError) as exc:
