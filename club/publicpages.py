@@ -25,7 +25,7 @@ import weakref
 import zlib
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
-from typing import Any
+from typing import Any, cast
 from urllib.parse import parse_qsl, urlencode
 
 from sqlalchemy import Engine, event, text
@@ -169,6 +169,7 @@ class PublicPages:
         self.personal_cookies = personal_cookies
         self.kept = kept
         self.pages: OrderedDict[tuple[str, str, str], Page] = OrderedDict()
+        self.rendering: dict[tuple[str, str, str], asyncio.Future[Page | None]] = {}
         # On PostgreSQL pages are kept only while this process hears the others' changes.
         self.listening = self.engine.dialect.name != "postgresql"
 
@@ -196,24 +197,46 @@ class PublicPages:
             return await render()
         query = urlencode(sorted(parse_qsl(request.url.query, keep_blank_values=True)))
         key = (i18n.current_language.get(), request.url.path, query)
+        version = self.version()  # before reading: a change committed meanwhile renders again
         page = self.pages.get(key)
-        if page is None or page.version != self.version() or page.until <= time.time():
-            version = self.version()  # before reading: a change committed meanwhile renders again
-            request.state.public_page = True
+        if page is not None and (page.version != version or page.until <= time.time()):
+            page = None
+        if page is None and key in self.rendering:  # a crowd after a change: one renders, the others wait
+            page = await asyncio.shield(self.rendering[key])
+            if page is not None and page.version != version:
+                page = None
+        if page is None:
+            rendered: asyncio.Future[Page | None] = asyncio.get_running_loop().create_future()
+            self.rendering[key] = rendered
             try:
-                response = await render()
+                response = await self._render(request, render, version)
+                page = response if isinstance(response, Page) else None
             finally:
-                request.state.public_page = False
-            if response.status_code != 200 or "set-cookie" in response.headers or not hasattr(response, "body"):
-                if TOKEN.encode() in getattr(response, "body", b""):
-                    raise RuntimeError("a public page that is not kept must not carry the token placeholder")
-                return response
-            page = Page.of(response, version, getattr(request.state, "public_until", math.inf))
+                rendered.set_result(page)
+                if self.rendering.get(key) is rendered:
+                    del self.rendering[key]
+            if page is None:
+                return cast(Response, response)
             self.pages[key] = page
             if len(self.pages) > self.kept:
                 self.pages.popitem(last=False)
         self.pages.move_to_end(key)
         return page.response(request, token)
+
+    async def _render(
+        self, request: Request, render: Callable[[], Awaitable[Response]], version: tuple[Any, ...]
+    ) -> Page | Response:
+        """The page to keep, or the response itself when it is not to be kept (an error, a redirect)."""
+        request.state.public_page = True
+        try:
+            response = await render()
+        finally:
+            request.state.public_page = False
+        if response.status_code != 200 or "set-cookie" in response.headers or not hasattr(response, "body"):
+            if TOKEN.encode() in getattr(response, "body", b""):
+                raise RuntimeError("a public page that is not kept must not carry the token placeholder")
+            return response
+        return Page.of(response, version, getattr(request.state, "public_until", math.inf))
 
 
 @contextlib.asynccontextmanager

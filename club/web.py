@@ -174,7 +174,9 @@ def render(
         "person": person,
         "lang": i18n.current_language.get(),
         # A public page to keep gets a placeholder, and each visitor their own token in it (club.publicpages).
-        "csrf_token": publicpages.TOKEN if getattr(request.state, "public_page", False) else csrf_token(request),
+        "csrf_token": publicpages.TOKEN
+        if status_code == 200 and getattr(request.state, "public_page", False)
+        else csrf_token(request),
         "base_url": settings.base_url,
         "is_production": settings.is_production,
         "current_path": request.url.path,

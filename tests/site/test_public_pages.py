@@ -35,7 +35,8 @@ async def approve(client: httpx.AsyncClient, db: object, activity_id: int) -> No
     """The admin approves the activity through the review page, as in the console."""
     await log_in(client, db, await make_admin(db))  # type: ignore[arg-type]
     token = await csrf_token(client, f"/admin/ambassadors/review/{activity_id}")
-    response = await client.post(f"/admin/ambassadors/review/{activity_id}", data={"csrf_token": token, "action": "approve"})
+    review = f"/admin/ambassadors/review/{activity_id}"
+    response = await client.post(review, data={"csrf_token": token, "action": "approve"})
     assert response.status_code == 303
 
 
@@ -163,4 +164,3 @@ async def test_an_error_or_a_notice_is_never_kept(app, client, db):
     assert "Your answer is saved." in (await client.get("/privacy")).text
     client.cookies.delete("club_flash")
     assert "Your answer is saved." not in (await client.get("/privacy")).text
-
