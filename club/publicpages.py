@@ -91,13 +91,20 @@ def _stamp_path(engine: Engine) -> str | None:
     return database + "-public-pages"
 
 
-def _gzip_header() -> bytes:
-    return b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x00\xff"
-
-
 def _deflate(data: bytes, *, last: bool, level: int = 6) -> bytes:
     packer = zlib.compressobj(level, zlib.DEFLATED, -15)
     return packer.compress(data) + packer.flush(zlib.Z_FINISH if last else zlib.Z_SYNC_FLUSH)
+
+
+def _gzip(parts: list[bytes], packed: list[bytes], token: bytes) -> bytes:
+    """One gzip stream of the parts with the token between them: their deflated blocks joined by the token's."""
+    crc = 0
+    for index, part in enumerate(parts):
+        crc = zlib.crc32(part, zlib.crc32(token, crc) if index else crc)
+    size = sum(map(len, parts)) + len(token) * (len(parts) - 1)
+    trailer = crc.to_bytes(4, "little") + (size & 0xFFFFFFFF).to_bytes(4, "little")
+    header = b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x00\xff"
+    return header + _deflate(token, last=False, level=1).join(packed) + trailer
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -111,6 +118,7 @@ class Page:
     parts: list[bytes]
     packed: list[bytes]
     etag: bytes | None  # pages without a token (the feeds): a hash of the body
+    gzipped: bytes | None  # and their whole gzip stream
     last_modified: float | None
 
     @classmethod
@@ -125,7 +133,8 @@ class Page:
         modified = response.headers.get("last-modified")
         stamp = email.utils.parsedate_to_datetime(modified).timestamp() if modified else None
         packed = [_deflate(part, last=index == len(parts) - 1) for index, part in enumerate(parts)]
-        return cls(version, until, headers, parts, packed, etag, stamp)
+        gzipped = _gzip(parts, packed, b"") if etag else None
+        return cls(version, until, headers, parts, packed, etag, gzipped, stamp)
 
     def not_modified(self, request: Request) -> bool:
         tags = request.headers.get("if-none-match")
@@ -145,13 +154,7 @@ class Page:
             return Response(status_code=304, headers={k.decode(): v.decode() for k, v in self.headers if k in kept})
         visitor = token(request).encode() if len(self.parts) > 1 else b""
         if "gzip" in request.headers.get("accept-encoding", ""):
-            packed_token = _deflate(visitor, last=False, level=1)
-            crc = 0
-            for index, part in enumerate(self.parts):
-                crc = zlib.crc32(part, zlib.crc32(visitor, crc) if index else crc)
-            size = sum(map(len, self.parts)) + len(visitor) * (len(self.parts) - 1)
-            trailer = crc.to_bytes(4, "little") + (size & 0xFFFFFFFF).to_bytes(4, "little")
-            body = _gzip_header() + packed_token.join(self.packed) + trailer
+            body = self.gzipped or _gzip(self.parts, self.packed, visitor)
             encoding = [(b"content-encoding", b"gzip")]
         else:
             body, encoding = visitor.join(self.parts), []
