@@ -52,7 +52,10 @@ def create_app(settings: Settings, *, engine=None) -> Starlette:  # type: ignore
         app.state.engine = engine if engine is not None else create_engine(settings.database_url)
         app.state.sessionmaker = create_sessionmaker(app.state.engine)
         app.state.public_pages = publicpages.PublicPages(
-            app.state.engine, personal_cookies=[session_cookie_name(settings), web.FLASH_COOKIE]
+            app.state.engine,
+            personal_cookies=[session_cookie_name(settings), web.FLASH_COOKIE],
+            token=web.csrf_token,
+            set_cookie=web.set_csrf_cookie,
         )
         async with AsyncExitStack() as stack:
             await stack.enter_async_context(garbage_collection_in_event_loop())
@@ -92,6 +95,7 @@ def create_app(settings: Settings, *, engine=None) -> Starlette:  # type: ignore
             Middleware(Language),
             Middleware(SecurityHeaders, production=settings.is_production),
             Middleware(CacheControl, session_cookies=[session_cookie_name(settings)]),
+            Middleware(publicpages.ServeKept),
             Middleware(ServerErrors, handler=errors.server_error_response),
             Middleware(BodyLimit, limit_for=limit_for, on_too_large=errors.too_large),
         ],

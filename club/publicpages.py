@@ -33,6 +33,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from sqlalchemy.orm import Session
 from starlette.requests import Request
 from starlette.responses import Response
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from club import i18n
 
@@ -166,10 +167,19 @@ class Page:
 class PublicPages:
     """The public pages one web process keeps, for one database."""
 
-    def __init__(self, engine: AsyncEngine, *, personal_cookies: Sequence[str], kept: int = KEPT) -> None:
+    def __init__(
+        self,
+        engine: AsyncEngine,
+        *,
+        personal_cookies: Sequence[str],
+        token: Callable[[Request], str],
+        set_cookie: Callable[[Request, Response], None],
+        kept: int = KEPT,
+    ) -> None:
         self.engine = engine.sync_engine
         self.stamp = _stamp_path(self.engine)
         self.personal_cookies = personal_cookies
+        self.token, self.set_cookie = token, set_cookie  # the visitor's CSRF token, and its cookie when new
         self.kept = kept
         self.pages: OrderedDict[tuple[str, str, str], Page] = OrderedDict()
         self.rendering: dict[tuple[str, str, str], asyncio.Future[Page | None]] = {}
@@ -192,18 +202,29 @@ class PublicPages:
             and not any(name in request.cookies for name in self.personal_cookies)
         )
 
-    async def respond(
-        self, request: Request, render: Callable[[], Awaitable[Response]], token: Callable[[Request], str]
-    ) -> Response:
+    def key(self, request: Request) -> tuple[str, str, str]:
+        query = urlencode(sorted(parse_qsl(request.url.query, keep_blank_values=True)))
+        return (i18n.current_language.get(), request.url.path, query)
+
+    def fresh(self, key: tuple[str, str, str], version: tuple[Any, ...]) -> Page | None:
+        page = self.pages.get(key)
+        if page is None or page.version != version or page.until <= time.time():
+            return None
+        self.pages.move_to_end(key)
+        return page
+
+    def answer(self, request: Request, page: Page) -> Response:
+        response = page.response(request, self.token)
+        self.set_cookie(request, response)
+        return response
+
+    async def respond(self, request: Request, render: Callable[[], Awaitable[Response]]) -> Response:
         """The kept page for this request, or render() it (with TOKEN for the CSRF token) and keep it."""
         if not self.keeps(request):
             return await render()
-        query = urlencode(sorted(parse_qsl(request.url.query, keep_blank_values=True)))
-        key = (i18n.current_language.get(), request.url.path, query)
+        key = self.key(request)
         version = self.version()  # before reading: a change committed meanwhile renders again
-        page = self.pages.get(key)
-        if page is not None and (page.version != version or page.until <= time.time()):
-            page = None
+        page = self.fresh(key, version)
         if page is None and key in self.rendering:  # a crowd after a change: one renders, the others wait
             page = await asyncio.shield(self.rendering[key])
             if page is not None and page.version != version:
@@ -223,8 +244,7 @@ class PublicPages:
             self.pages[key] = page
             if len(self.pages) > self.kept:
                 self.pages.popitem(last=False)
-        self.pages.move_to_end(key)
-        return page.response(request, token)
+        return self.answer(request, page)
 
     async def _render(
         self, request: Request, render: Callable[[], Awaitable[Response]], version: tuple[Any, ...]
@@ -240,6 +260,24 @@ class PublicPages:
                 raise RuntimeError("a public page that is not kept must not carry the token placeholder")
             return response
         return Page.of(response, version, getattr(request.state, "public_until", math.inf))
+
+
+class ServeKept:
+    """ASGI middleware: a visitor's request for a kept, fresh public page is answered before routing (only public
+    routes keep pages, so no other path is ever found here); anything else goes on to the routes."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        pages = getattr(scope["app"].state, "public_pages", None) if scope["type"] == "http" else None
+        if pages is not None and pages.pages:
+            request = Request(scope)
+            page = pages.fresh(pages.key(request), pages.version()) if pages.keeps(request) else None
+            if page is not None:
+                await pages.answer(request, page)(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
 
 
 @contextlib.asynccontextmanager

@@ -52,7 +52,7 @@ def csrf_token(request: Request) -> str:
     return hmac.new(secret, _csrf_seed(request).encode(), hashlib.sha256).hexdigest()
 
 
-def _set_csrf_cookie(request: Request, response: Response) -> None:
+def set_csrf_cookie(request: Request, response: Response) -> None:
     if getattr(request.state, "csrf_new", False):
         settings = settings_of(request)
         response.set_cookie(
@@ -196,7 +196,7 @@ def render(
     finally:
         templating.console_page.reset(console)
     response = HTMLResponse(html, status_code=status_code, headers=headers)
-    _set_csrf_cookie(request, response)
+    set_csrf_cookie(request, response)
     if flash_key is not None and status_code < 300 and "flash" not in (context or {}):
         _take_flash(request, response)
     return response
@@ -324,9 +324,7 @@ def route(
             raise HTTPException(404)
         if not public:
             return await run(request)
-        response = await request.app.state.public_pages.respond(request, lambda: run(request), csrf_token)
-        _set_csrf_cookie(request, response)
-        return response
+        return cast(Response, await request.app.state.public_pages.respond(request, lambda: run(request)))
 
     async def run(request: Request) -> Response:
         async with request.app.state.sessionmaker() as db:
