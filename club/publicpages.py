@@ -72,8 +72,7 @@ def _notify(session: Session) -> None:
 @event.listens_for(Session, "after_commit")
 def _committed(session: Session) -> None:
     if session.info.pop(_CHANGED, False):
-        engine = session.get_bind()
-        assert isinstance(engine, Engine)
+        engine = session.get_bind().engine  # a session bound to a connection has its engine too
         _bump(engine)
         stamp = _stamp_path(engine)
         if stamp is not None:
