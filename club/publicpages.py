@@ -313,7 +313,7 @@ async def _listen(pages: PublicPages, ready: asyncio.Event) -> None:
             ready.set()
             await lost.wait()
             log.warning("public pages: lost the connection that hears changes; reconnecting")
-        except (OSError, asyncpg.PostgresError) as exc:
+        except Exception as exc:  # refused, timed out, dropped: try again
             log.warning("public pages: cannot listen for changes (%s); pages are rendered afresh meanwhile", exc)
         finally:
             pages.listening = False

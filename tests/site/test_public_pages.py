@@ -8,6 +8,7 @@ import contextlib
 from collections.abc import AsyncIterator
 
 import httpx
+import pytest
 from sqlalchemy import select
 
 from club import publicpages
@@ -16,7 +17,7 @@ from club.db import create_engine, create_sessionmaker
 from club.newsletters.models import Newsletter
 from club.templating import static_url
 from tests.factories import CSRF_RE, csrf_token, eventually, log_in, make_activity, make_admin, make_ambassador
-from tests.helpers import client_from, create_newsletter
+from tests.helpers import ON_POSTGRES, client_from, create_newsletter, pg_execute
 
 
 @contextlib.asynccontextmanager
@@ -186,3 +187,35 @@ async def test_a_crowd_after_a_change_renders_the_page_once(app, client, engine)
         app.state.sessionmaker = real
     assert [page.status_code for page in pages] == [200] * 8
     assert len(opened) == 1
+
+
+@pytest.mark.skipif(not ON_POSTGRES, reason="LISTEN/NOTIFY is PostgreSQL's")
+async def test_a_process_that_lost_its_listener_renders_afresh_until_it_hears_again(app, client, db, settings):
+    pages = app.state.public_pages
+    await pg_execute(
+        settings.database_url,
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+        " WHERE datname = current_database() AND query LIKE 'LISTEN%'",
+    )
+
+    async def deaf() -> bool:
+        return not pages.listening
+
+    async def hearing() -> bool:
+        return pages.listening
+
+    await eventually(deaf, timeout=5)
+    await client.get("/privacy")
+    assert not pages.pages  # nothing is kept while changes could go unheard
+    await eventually(hearing, timeout=10)
+    person, appointment = await make_ambassador(db, name="Lotte Peeters")
+    activity = await make_activity(db, person, appointment, status="submitted", title="Jazz-21 meets GYJO")
+    async with second_process(settings) as other:
+        assert "Jazz-21 meets GYJO" not in (await client.get("/ambassadors")).text  # kept here
+
+        await approve(other, db, activity.id)  # through the other process
+
+        async def shown() -> bool:
+            return "Jazz-21 meets GYJO" in (await client.get("/ambassadors")).text
+
+        await eventually(shown, timeout=5)
