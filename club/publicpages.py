@@ -202,8 +202,9 @@ class PublicPages:
         )
 
     def key(self, request: Request) -> tuple[str, str, str]:
-        query = urlencode(sorted(parse_qsl(request.url.query, keep_blank_values=True)))
-        return (i18n.current_language.get(), request.url.path, query)
+        raw = request.scope["query_string"].decode("latin-1")
+        query = urlencode(sorted(parse_qsl(raw, keep_blank_values=True))) if raw else ""
+        return (i18n.current_language.get(), request.scope["path"], query)
 
     def fresh(self, key: tuple[str, str, str], version: tuple[Any, ...]) -> Page | None:
         page = self.pages.get(key)
