@@ -11,10 +11,11 @@ from contextlib import AsyncExitStack, asynccontextmanager
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
+from starlette.middleware.gzip import DEFAULT_EXCLUDED_CONTENT_TYPES, GZipMiddleware
 from starlette.routing import BaseRoute, Mount
 from starlette.staticfiles import StaticFiles
 
-from club import errors, tasks
+from club import errors, publicpages, tasks, web
 from club.accounts.routes import routes as account_routes
 from club.accounts.sessions import cookie_name as session_cookie_name
 from club.admin.routes import routes as admin_routes
@@ -38,6 +39,9 @@ log = logging.getLogger("club")
 # through routing, the database session, the login lookup and the role guard; and a handler that never reads
 # the body (a GET, a redirect) answers with Starlette's plain-text "Content Too Large", not our translated page.
 # BodyLimit refuses by Content-Length before any of that, with the friendly 413 page and Connection: close.
+# Text (HTML, CSS, JS, SVG, JSON, Atom, iCalendar, CSV) is gzipped for clients that accept it; what is already
+# compressed is sent as it is.
+NOT_COMPRESSED = (*DEFAULT_EXCLUDED_CONTENT_TYPES, "application/pdf")
 UPLOAD_PREFIXES = ("/activities", "/admin/newsletters", "/admin/members/import")
 
 
@@ -47,8 +51,15 @@ def create_app(settings: Settings, *, engine=None) -> Starlette:  # type: ignore
         own_engine = engine is None
         app.state.engine = engine if engine is not None else create_engine(settings.database_url)
         app.state.sessionmaker = create_sessionmaker(app.state.engine)
+        app.state.public_pages = publicpages.PublicPages(
+            app.state.engine,
+            personal_cookies=[session_cookie_name(settings), web.FLASH_COOKIE],
+            token=web.csrf_token,
+            set_cookie=web.set_csrf_cookie,
+        )
         async with AsyncExitStack() as stack:
             await stack.enter_async_context(garbage_collection_in_event_loop())
+            await stack.enter_async_context(publicpages.listening(app.state.public_pages))
             await stack.enter_async_context(mail_lifespan(app))
             housekeeping = None
             if settings.run_sender:  # housekeeping runs wherever mail is sent
@@ -80,9 +91,11 @@ def create_app(settings: Settings, *, engine=None) -> Starlette:  # type: ignore
         routes=routes,
         middleware=[
             Middleware(TrustedProxies, proxies=settings.trusted_proxies),
+            Middleware(GZipMiddleware, compresslevel=6, exclude_content_types=NOT_COMPRESSED),
             Middleware(Language),
             Middleware(SecurityHeaders, production=settings.is_production),
             Middleware(CacheControl, session_cookies=[session_cookie_name(settings)]),
+            Middleware(publicpages.ServeKept),
             Middleware(ServerErrors, handler=errors.server_error_response),
             Middleware(BodyLimit, limit_for=limit_for, on_too_large=errors.too_large),
         ],

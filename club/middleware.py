@@ -103,21 +103,36 @@ class TrustedProxies:
 # Paths whose pages are about the person asking, whoever that is.
 PRIVATE_PREFIXES = ("/me", "/activities", "/admin", "/setup", "/logout", "/login", "/join", "/confirm", "/unsubscribe")
 NO_STORE = b"no-store"
+# A static file's URL carries its content's version (templating.static_url): kept a year; one without, briefly.
+STATIC_VERSIONED = b"public, max-age=31536000, immutable"
+STATIC_UNVERSIONED = b"public, max-age=300"
 
 
 class CacheControl:
     """Nothing personal is kept by a browser or a proxy: `Cache-Control: no-store` on every page of a logged-in
     person, on the private paths, on every HTML page (each carries the visitor's form token) and on anything that
     sets a cookie; a response that chose its own caching keeps it unless it is a page of someone logged in.
-    Every answer of the app says it varies with the cookie and Accept-Language (the page language)."""
+    Every answer of the app says it varies with the cookie and Accept-Language (the page language).
+    Static files are public: a year, immutable, when their URL carries a version; five minutes otherwise."""
 
     def __init__(self, app: ASGIApp, *, session_cookies: Sequence[str]) -> None:
         self.app = app
         self.session_cookies = tuple(name.encode() + b"=" for name in session_cookies)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["path"].startswith("/static/"):
+        if scope["type"] != "http":
             await self.app(scope, receive, send)
+            return
+        if scope["path"].startswith("/static/"):
+            versioned = b"v=" in scope.get("query_string", b"")
+
+            async def send_static(message: Message) -> None:
+                if message["type"] == "http.response.start" and message["status"] in (200, 304):
+                    policy = STATIC_VERSIONED if versioned else STATIC_UNVERSIONED
+                    message = {**message, "headers": [*message.get("headers", []), (b"cache-control", policy)]}
+                await send(message)
+
+            await self.app(scope, receive, send_static)
             return
         logged_in = any(
             name == b"cookie" and any(cookie in value for cookie in self.session_cookies)

@@ -7,9 +7,8 @@ import dataclasses
 import hashlib
 import hmac
 import secrets
-import time
 from collections.abc import Awaitable, Callable, Sequence
-from typing import Any, NoReturn, cast
+from typing import Any, cast
 from urllib.parse import quote
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -19,7 +18,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import Route
 
-from club import i18n, templating
+from club import i18n, publicpages, templating
 from club.accounts import sessions
 from club.accounts.models import AuthSession, Person
 from club.config import Settings
@@ -53,7 +52,7 @@ def csrf_token(request: Request) -> str:
     return hmac.new(secret, _csrf_seed(request).encode(), hashlib.sha256).hexdigest()
 
 
-def _set_csrf_cookie(request: Request, response: Response) -> None:
+def set_csrf_cookie(request: Request, response: Response) -> None:
     if getattr(request.state, "csrf_new", False):
         settings = settings_of(request)
         response.set_cookie(
@@ -65,6 +64,7 @@ def _set_csrf_cookie(request: Request, response: Response) -> None:
             secure=settings.is_production,
             samesite="lax",
         )
+        request.state.csrf_new = False
 
 
 class CSRFError(HTTPException):
@@ -173,7 +173,10 @@ def render(
         "request": request,
         "person": person,
         "lang": i18n.current_language.get(),
-        "csrf_token": csrf_token(request),
+        # A public page to keep gets a placeholder, and each visitor their own token in it (club.publicpages).
+        "csrf_token": publicpages.TOKEN
+        if status_code == 200 and getattr(request.state, "public_page", False)
+        else csrf_token(request),
         "base_url": settings.base_url,
         "is_production": settings.is_production,
         "current_path": request.url.path,
@@ -193,37 +196,9 @@ def render(
     finally:
         templating.console_page.reset(console)
     response = HTMLResponse(html, status_code=status_code, headers=headers)
-    _set_csrf_cookie(request, response)
+    set_csrf_cookie(request, response)
     if flash_key is not None and status_code < 300 and "flash" not in (context or {}):
         _take_flash(request, response)
-    return response
-
-
-_CSRF_SENTINEL = "\x00csrf-token\x00"
-_page_cache: dict[tuple[str, str, str], tuple[float, str, str]] = {}
-
-
-def render_public(
-    request: Request, template: str, *, max_age: float = 60.0, context: dict[str, Any] | None = None, version: str = ""
-) -> HTMLResponse:
-    """A page that is the same for every visitor who is not logged in: rendered once per language and path,
-    kept for max_age seconds, with each visitor's own CSRF token put in. Logged-in people get a fresh render.
-    A page whose context can change (the home page's next event) passes a version of it: a new version is
-    rendered at once instead of waiting for the kept one to expire."""
-    if getattr(request.state, "person", None) is not None:
-        return render(request, template, context)
-    key = (template, i18n.current_language.get(), request.url.path)
-    now = time.monotonic()
-    cached = _page_cache.get(key)
-    if cached is None or cached[0] < now or cached[2] != version:
-        # Kept for every visitor of this path, so the switcher must not carry one visitor's query to the others;
-        # and no one-time notice in a page that every visitor gets.
-        shared = {**(context or {}), "csrf_token": _CSRF_SENTINEL, "current_url": request.url.path, "flash": None}
-        html = bytes(render(request, template, shared).body).decode()
-        cached = (now + max_age, html, version)
-        _page_cache[key] = cached
-    response = HTMLResponse(cached[1].replace(_CSRF_SENTINEL, csrf_token(request)))
-    _set_csrf_cookie(request, response)
     return response
 
 
@@ -248,13 +223,6 @@ ROLE_ALLOWED = {
     "admin": {"admin"},
 }
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
-
-
-class _NoDatabase:
-    """The db of a route declared with visitors_need_db=False, for a visitor: any use fails loudly."""
-
-    def __getattr__(self, name: str) -> NoReturn:
-        raise RuntimeError("this route was declared with visitors_need_db=False: it has no database session")
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -306,7 +274,7 @@ def route(
     methods: Sequence[str] = ("GET",),
     role: str | None = None,
     name: str | None = None,
-    visitors_need_db: bool = True,
+    public: bool = False,
     csrf: bool = True,
     form: FormLimits = FormLimits(),
 ) -> Route:
@@ -322,12 +290,12 @@ def route(
     (club.admin.audit.record) or the route only shows something (club.admin.audit.NOT_ACTIONS); handlers add
     details with audit.note().
 
-    With visitors_need_db=False (public pages that read nothing), a request without a session cookie gets no
-    database session at all: ctx.db then fails at its first use."""
+    A public route (public=True) is a page the same for every visitor who is not logged in: club.publicpages
+    keeps it until what it shows changes, and answers visitors from it without a database session."""
     if role is not None and role not in ROLE_ALLOWED:
         raise ValueError(f"unknown role {role!r}")
-    if role is not None and not visitors_need_db:
-        raise ValueError("a guarded route always looks up who is asking")
+    if role is not None and public:
+        raise ValueError("a guarded route is not public")
     route_name = name or endpoint.__name__
     feature = endpoint.__module__.split(".")[1] if endpoint.__module__.startswith("club.") else ""
     audited = role == "admin" and any(method.upper() == "POST" for method in methods)
@@ -354,9 +322,11 @@ def route(
     async def handler(request: Request) -> Response:
         if _id_out_of_range(request.path_params):
             raise HTTPException(404)
-        if not visitors_need_db and sessions.cookie_name(request.app.state.settings) not in request.cookies:
-            request.state.person = None
-            return await endpoint(request, await context(request, cast(AsyncSession, _NoDatabase()), None))
+        if not public:
+            return await run(request)
+        return cast(Response, await request.app.state.public_pages.respond(request, lambda: run(request)))
+
+    async def run(request: Request) -> Response:
         async with request.app.state.sessionmaker() as db:
             try:
                 loaded = await sessions.load(request, db)

@@ -19,7 +19,7 @@ from starlette.requests import Request
 from starlette.responses import FileResponse, Response
 from starlette.routing import BaseRoute
 
-from club import forms, i18n
+from club import forms, i18n, publicpages
 from club.accounts.models import Person
 from club.ambassadors import certificate, labels, photos, service
 from club.ambassadors import forms as activity_forms
@@ -412,11 +412,12 @@ async def public_activity(request: Request, ctx: Context) -> Response:
 async def feed(request: Request, ctx: Context) -> Response:
     settings = settings_of(request)
     entries = await service.feed_entries(ctx.db)
-    updated = max((entry.reviewed_at or entry.updated_at for entry in entries), default=None)
+    first = dt.datetime(2025, 1, 1, tzinfo=dt.UTC)
+    updated = max((entry.reviewed_at or entry.updated_at for entry in entries), default=first)
     xml = templates.get_template("ambassadors/feed.xml").render(
         {
             "entries": entries,
-            "updated": (updated or dt.datetime(2025, 1, 1, tzinfo=dt.UTC)).isoformat(),
+            "updated": updated.isoformat(),
             "title": _("Ambassadors of the Ghent–Kanazawa Supporters Club"),
             "subtitle": _("What our ambassadors do for Ghent and Kanazawa"),
             "self_url": settings.absolute_url("/ambassadors/feed.atom"),
@@ -426,9 +427,8 @@ async def feed(request: Request, ctx: Context) -> Response:
             "category_label": labels.category,
         }
     )
-    return Response(
-        xml, media_type="application/atom+xml; charset=utf-8", headers={"Cache-Control": "public, max-age=300"}
-    )
+    headers = {"Cache-Control": "public, max-age=300", **publicpages.last_modified(updated)}
+    return Response(xml, media_type="application/atom+xml; charset=utf-8", headers=headers)
 
 
 async def photo(request: Request, ctx: Context) -> Response:
@@ -457,9 +457,9 @@ routes: list[BaseRoute] = [
     route("/activities/{activity_id:int}/withdraw", withdraw_activity, methods=["POST"], role="ambassador"),
     route("/me/ambassador", my_terms, role="member"),
     route("/me/ambassador/certificate/{appointment_id:int}.pdf", certificate_pdf, role="member"),
-    route("/ambassadors", wall),
-    route("/ambassadors/feed.atom", feed, name="ambassadors_feed"),
-    route("/ambassadors/activities/{activity_id:int}", public_activity),
+    route("/ambassadors", wall, public=True),
+    route("/ambassadors/feed.atom", feed, name="ambassadors_feed", public=True),
+    route("/ambassadors/activities/{activity_id:int}", public_activity, public=True),
     route("/ambassadors/photos/{name}", photo),
     *admin_routes,
 ]

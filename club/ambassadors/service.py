@@ -12,10 +12,11 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Select, and_, delete, exists, func, or_, select, update
+from sqlalchemy import Select, and_, delete, event, exists, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import object_session, selectinload
 
+from club import publicpages
 from club.accounts.models import Person
 from club.ambassadors import labels, markdown, photos
 from club.ambassadors.forms import ActivityInput, AppointmentInput
@@ -255,6 +256,8 @@ async def save_activity(
     if activity is None:
         activity = Activity(person_id=person.id, appointment_id=appointment.id, photos=[])
         db.add(activity)
+    elif activity.status == "approved":
+        publicpages.changed(db)  # it leaves the wall until approved again
     _apply(activity, data)
     if submit:
         activity.status = "submitted"
@@ -478,6 +481,7 @@ async def activity_for_review(db: AsyncSession, activity_id: int) -> Activity | 
 
 
 async def approve(db: AsyncSession, activity: Activity, *, admin: Person) -> None:
+    publicpages.changed(db)
     activity.status = "approved"
     activity.review_comment = None
     activity.reviewed_by_id = admin.id
@@ -507,6 +511,14 @@ async def send_back(db: AsyncSession, settings: Settings, activity: Activity, *,
 
 
 # ---- the public wall and feed ----------------------------------------------------------------------------------
+
+
+@event.listens_for(Person.name, "set")
+def _author_renamed(person: Person, name: str, old: object, _initiator: object) -> None:
+    """The wall names each activity's author: a new name (by the member or an admin) is a public change."""
+    session = object_session(person)
+    if session is not None and name != old:
+        publicpages.changed(session)
 
 
 @dataclass(frozen=True)
@@ -978,6 +990,8 @@ async def erase_ambassador(db: AsyncSession, person: Person) -> list[str]:
     kept = [activity_id for activity_id, status, _term in rows if status == "approved"]
     dropped = [activity_id for activity_id, status, _term in rows if status != "approved"]
     kept_terms = sorted({term for _id, status, term in rows if status == "approved"})
+    if kept:
+        publicpages.changed(db)  # their activities on the wall are now by a former ambassador
     keys: list[str] = []
     if dropped:
         keys = list(

@@ -12,7 +12,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute
 
-from club import forms, i18n, labels
+from club import forms, i18n, labels, publicpages
 from club.accounts.models import CITIES, Person
 from club.admin import audit
 from club.csvfile import neutralise as safe_cell
@@ -92,11 +92,13 @@ async def _event_or_404(request: Request, ctx: Context, *, public: bool = False)
 
 async def events_list(request: Request, ctx: Context) -> Response:
     db = ctx.db
+    upcoming = await service.upcoming_public(db)
+    _changes_with(request, upcoming)
     return render(
         request,
         "events/list.html",
         {
-            "upcoming": await service.upcoming_public(db),
+            "upcoming": upcoming,
             "past": await service.past_public(db, limit=20),
             "lang": i18n.current_language.get(),
             "times_of": service.times_of,
@@ -125,6 +127,7 @@ async def _event_page(
     mine = await service.rsvp_of(ctx.db, event.id, person.id) if person else None
     if not event.public and mine is None and (person is None or person.role != "admin"):
         raise HTTPException(404)
+    _changes_with(request, [event])
     numbers = await service.counts(ctx.db, event.id)
     return render(
         request,
@@ -142,6 +145,11 @@ async def _event_page(
         },
         status_code=status_code,
     )
+
+
+def _changes_with(request: Request, events: list[Event]) -> None:
+    """A kept public page of these events changes by itself when one starts, closes its answers or ends."""
+    publicpages.until(request, *(moment for e in events for moment in (e.rsvp_deadline, e.starts_at, e.ends_at)))
 
 
 def _quote(text: str) -> str:
@@ -164,15 +172,17 @@ async def event_ics(request: Request, ctx: Context) -> Response:
 async def feed_ics(request: Request, ctx: Context) -> Response:
     lang = i18n.current_language.get()
     events = await service.upcoming_public(ctx.db)
+    _changes_with(request, events)
     urls = {event.id: service.event_url(ctx.settings, event) for event in events}
     body = ics.feed(events, lang, urls, _("Events of the Ghent–Kanazawa Supporters Club"))
-    return Response(body, media_type="text/calendar; charset=utf-8")
+    return Response(body, media_type="text/calendar; charset=utf-8", headers=_newest(events))
 
 
 async def feed_atom(request: Request, ctx: Context) -> Response:
     lang = i18n.current_language.get()
     settings = ctx.settings
     events = await service.upcoming_public(ctx.db)
+    _changes_with(request, events)
     entries = [
         {
             "title": event.title(lang),
@@ -190,7 +200,11 @@ async def feed_atom(request: Request, ctx: Context) -> Response:
         list_url=settings.absolute_url("/events"),
         updated=max((e.updated_at for e in events), default=utcnow()),
     )
-    return Response(xml, media_type="application/atom+xml; charset=utf-8")
+    return Response(xml, media_type="application/atom+xml; charset=utf-8", headers=_newest(events))
+
+
+def _newest(events: list[Event]) -> dict[str, str]:
+    return publicpages.last_modified(max((e.updated_at for e in events), default=utcnow()))
 
 
 # ---- answers ---------------------------------------------------------------------------------------------------
@@ -581,11 +595,11 @@ async def admin_attendees_csv(request: Request, ctx: Context) -> Response:
 
 
 routes: list[BaseRoute] = [
-    route("/events", events_list),
-    route("/events/feed.ics", feed_ics),
-    route("/events/feed.xml", feed_atom),
-    route("/events/{event_id:int}", event_page),
-    route("/events/{event_id:int}/event.ics", event_ics),
+    route("/events", events_list, public=True),
+    route("/events/feed.ics", feed_ics, public=True),
+    route("/events/feed.xml", feed_atom, public=True),
+    route("/events/{event_id:int}", event_page, public=True),
+    route("/events/{event_id:int}/event.ics", event_ics, public=True),
     route("/events/{event_id:int}/answer", answer_post, methods=("POST",), role="member"),
     route("/events/{event_id:int}/join", join_and_answer, methods=("POST",)),
     route("/events/{event_id:int}/rsvp/{person_id:int}/{token}", rsvp_page),

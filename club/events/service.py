@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import Select, Table, case, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from club import email_address
+from club import email_address, publicpages
 from club.accounts.models import Person
 from club.config import Settings
 from club.db import utcnow
@@ -174,7 +174,7 @@ async def change(db: AsyncSession, settings: Settings, event: Event, data: Event
     Returns how many were told. A larger capacity lets the waiting list in."""
     before = (event.starts_at, event.ends_at, event.venue, event.address, event.zone)
     _apply(event, data)
-    forget_cached_next()
+    publicpages.changed(db)
     told = 0
     if before != (event.starts_at, event.ends_at, event.venue, event.address, event.zone):
         event.sequence += 1
@@ -191,7 +191,7 @@ async def publish(db: AsyncSession, event: Event) -> None:
         raise EventError("Only a draft can be published.")
     event.status = "published"
     await db.flush()
-    forget_cached_next()
+    publicpages.changed(db)
 
 
 async def cancel(db: AsyncSession, settings: Settings, event: Event) -> int:
@@ -202,7 +202,7 @@ async def cancel(db: AsyncSession, settings: Settings, event: Event) -> int:
     event.status = "cancelled"
     event.sequence += 1
     await db.flush()
-    forget_cached_next()
+    publicpages.changed(db)
     return await _mail_answers(db, settings, event, ("yes",), "cancelled") if was_published else 0
 
 
@@ -511,6 +511,7 @@ async def answer(
     """Record a person's answer. A yes gets a seat while there is room, else a place on the waiting list; a no
     (or a cancelled yes) frees the seat for the first in line, who is mailed. The confirmation mail carries the
     ticket. Raises EventError (nothing changed) when the event is closed or the guests are too many."""
+    publicpages.changed(db)  # the seats left, on the event's page
     now = now or utcnow()
     _check_open(event, now)
     if not 0 <= guests <= min(event.max_guests, GUEST_LIMIT):
@@ -667,6 +668,7 @@ async def check_in(
 
 
 async def walk_in(db: AsyncSession, event: Event, by: Person, *, name: str, guests: int) -> Rsvp:
+    publicpages.changed(db)  # the seats left, on the event's page
     name = " ".join(name.split())[:200]
     if not name:
         raise EventError("Please fill in a name.")
@@ -763,6 +765,7 @@ async def erase_for(db: AsyncSession, settings: Settings, person_id: int) -> Non
     """Erasure: future answers are withdrawn (their seats go to the waiting list); past ones keep only their
     numbers (anonymous: no person, no name, no note)."""
     now = utcnow()
+    publicpages.changed(db)
     rows = await db.execute(
         select(Rsvp, Event).join(Event, Event.id == Rsvp.event_id).where(Rsvp.person_id == person_id)
     )
@@ -778,29 +781,6 @@ async def erase_for(db: AsyncSession, settings: Settings, person_id: int) -> Non
     await db.flush()
     for event in to_promote:
         await _promote(db, settings, event)
-
-
-_next_cache: dict[str, tuple[float, Event | None]] = {}
-
-
-async def next_public_cached(sessionmaker: Any, *, max_age: float = 30.0) -> Event | None:
-    """The home page's next public event, read at most every max_age seconds (the home page needs no session)."""
-    import time
-
-    now = time.monotonic()
-    cached = _next_cache.get("next")
-    if cached is not None and cached[0] > now:
-        return cached[1]
-    async with sessionmaker() as db:
-        event = await next_public(db)
-        if event is not None:
-            db.expunge(event)
-    _next_cache["next"] = (now + max_age, event)
-    return event
-
-
-def forget_cached_next() -> None:
-    _next_cache.clear()
 
 
 # ---- visitors who join and answer at once ----------------------------------------------------------------------

@@ -491,12 +491,12 @@ async def admin_save_welcome(request: Request, ctx: Context) -> Response:
 
 
 routes: list[BaseRoute] = [
-    route("/join", join_page),
+    route("/join", join_page, public=True),
     route("/join", join, methods=["POST"], name="join_post"),
     route("/join/sent", join_sent),
     route("/join/confirm/{token}", confirm_page),
     route("/join/confirm/{token}", confirm, methods=["POST"], name="confirm_post"),
-    route("/login", login_page),
+    route("/login", login_page, public=True),
     route("/login", login, methods=["POST"], name="login_post"),
     route("/login/sent", login_sent),
     route("/login/{token}", login_link_page),
@@ -507,7 +507,7 @@ routes: list[BaseRoute] = [
     route("/me/erase", erase_page, role="member"),
     route("/me/erase", erase, methods=["POST"], role="member", name="erase_post"),
     route("/goodbye", goodbye),
-    route("/privacy", privacy),
+    route("/privacy", privacy, public=True),
     route("/unsubscribe/{token}", unsubscribe_page),
     route("/unsubscribe/{token}", unsubscribe, methods=["POST"], name="unsubscribe_post", csrf=False),
     route("/unsubscribe/{token}/subscribe", resubscribe, methods=["POST"]),

@@ -18,7 +18,7 @@ from urllib.parse import quote
 from sqlalchemy import Select, delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from club import email_address, i18n, ratelimit
+from club import email_address, i18n, publicpages, ratelimit
 from club.accounts import sessions, tokens
 from club.accounts.models import AuthSession, OneTimeToken, Person
 from club.admin import audit
@@ -132,6 +132,7 @@ async def add_interest(db: AsyncSession, *, name_nl: str, name_en: str, name_ja:
     interest = Interest(slug=slug, name_nl=name_nl, name_en=name_en, name_ja=name_ja, position=position)
     db.add(interest)
     await db.flush()
+    publicpages.changed(db)  # the join page lists the interests
     return interest
 
 

@@ -19,7 +19,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import BaseRoute
 
-from club import forms, i18n, labels, web
+from club import forms, i18n, labels, publicpages, web
 from club.accounts.models import CITIES
 from club.admin import audit
 from club.ambassadors import photos
@@ -735,7 +735,7 @@ async def feed(request: Request, ctx: Context) -> Response:
                 "archive_url": settings.absolute_url("/newsletters"),
             }
         )
-    return Response(xml, media_type="application/atom+xml; charset=utf-8")
+    return Response(xml, media_type="application/atom+xml; charset=utf-8", headers=publicpages.last_modified(updated))
 
 
 routes: list[BaseRoute] = [
@@ -782,8 +782,8 @@ routes: list[BaseRoute] = [
     route("/admin/newsletters/{newsletter_id:int}/report", report, role="admin"),
     route("/admin/newsletters/{newsletter_id:int}/progress.json", progress_json, role="admin"),
     route("/admin/newsletters/{newsletter_id:int}/deliveries.csv", deliveries_csv, role="admin"),
-    route("/newsletters", archive),
-    route("/newsletters/feed/{language}.atom", feed, name="newsletters_feed"),
+    route("/newsletters", archive, public=True),
+    route("/newsletters/feed/{language}.atom", feed, name="newsletters_feed", public=True),
     route("/newsletters/images/{name}", image),
-    route("/newsletters/{newsletter_id:int}", archive_item),
+    route("/newsletters/{newsletter_id:int}", archive_item, public=True),
 ]

@@ -17,7 +17,7 @@ from sqlalchemy import delete, distinct, exists, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import aliased, selectinload
 
-from club import csvfile
+from club import csvfile, publicpages
 from club.accounts.models import Person
 from club.config import Settings
 from club.db import transaction, utcnow
@@ -180,6 +180,8 @@ async def _transition(
     db: AsyncSession, newsletter_id: int, from_statuses: Sequence[str], to: str, **values: object
 ) -> bool:
     """Move the newsletter to `to` if its status is one of `from_statuses`; False when someone else was first."""
+    if to == "sent" or "sent" in from_statuses:
+        publicpages.changed(db)  # into or out of the archive
     result = await db.execute(
         update(Newsletter)
         .where(Newsletter.id == newsletter_id, Newsletter.status.in_(from_statuses))

@@ -7,17 +7,17 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from club import forms, i18n
+from club import forms, i18n, publicpages
 from club.middleware import LANGUAGE_COOKIE
-from club.web import Context, read_form, redirect, render_public, route, safe_next
+from club.web import Context, read_form, redirect, render, route, safe_next
 
 
 async def home(request: Request, ctx: Context) -> Response:
-    from club.events.service import next_public_cached
+    from club.events.service import next_public
 
-    event = await next_public_cached(request.app.state.sessionmaker)
-    version = f"{event.id}:{event.updated_at.isoformat()}" if event else ""
-    return render_public(request, "site/home.html", context={"next_event": event}, version=version)
+    event = await next_public(ctx.db)
+    publicpages.until(request, event.starts_at if event else None)
+    return render(request, "site/home.html", {"next_event": event})
 
 
 async def choose_language(request: Request, ctx: Context) -> Response:
@@ -69,7 +69,7 @@ async def readyz(request: Request) -> Response:
 
 
 routes: list[BaseRoute] = [
-    route("/", home, visitors_need_db=False),
+    route("/", home, public=True),
     route("/language", choose_language, methods=["POST"]),
     Route("/healthz", healthz),
     Route("/readyz", readyz),

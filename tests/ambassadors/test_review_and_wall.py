@@ -157,8 +157,9 @@ async def test_the_language_switcher_keeps_the_walls_filters(client):
         "/language", data={"csrf_token": token, "language": "nl", "next": "/ambassadors?city=kanazawa&category=crafts"}
     )
     assert switched.headers["location"] == "/ambassadors?city=kanazawa&category=crafts"
-    # The home page is kept for every visitor: one visitor's query never lands in another's switcher.
-    assert 'name="next" value="/"' in (await client.get("/?utm=flyer")).text
+    # Public pages are kept per query: one visitor's query never lands in another's switcher.
+    assert 'name="next" value="/?utm=flyer"' in (await client.get("/?utm=flyer")).text
+    assert 'name="next" value="/"' in (await client.get("/")).text
     assert 'name="next" value="/"' in (await client.get("/")).text
 
 

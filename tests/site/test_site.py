@@ -143,6 +143,9 @@ async def test_logged_in_home_page_is_not_shared(client, db):
 
 
 async def test_home_page_for_visitors_opens_no_database_session(app, client):
+    """Once rendered, the home page is kept: the next visitors get it without a database session."""
+    assert (await client.get("/")).status_code == 200
+
     class Refusing:
         def __call__(self):  # noqa: D102
             raise AssertionError("the home page opened a database session for a visitor")
