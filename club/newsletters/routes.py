@@ -659,13 +659,13 @@ async def deliveries_csv(request: Request, ctx: Context) -> Response:
 # ---- public archive --------------------------------------------------------------------------------------------
 
 
-async def _archived(ctx: Context) -> list[Newsletter]:
+async def _archived(ctx: Context, limit: int = 200) -> list[Newsletter]:
     statement = (
         select(Newsletter)
         .where(Newsletter.status == "sent", Newsletter.private.is_(False))
         .options(selectinload(Newsletter.variants))
         .order_by(Newsletter.started_at.desc())
-        .limit(200)
+        .limit(limit)
     )
     return list((await ctx.db.execute(statement)).scalars())
 
@@ -702,6 +702,9 @@ async def archive_item(request: Request, ctx: Context) -> Response:
     )
 
 
+FEED_ENTRIES = 20
+
+
 async def feed(request: Request, ctx: Context) -> Response:
     language = request.path_params["language"]
     if language not in LANGUAGES:
@@ -709,7 +712,8 @@ async def feed(request: Request, ctx: Context) -> Response:
     settings = ctx.settings
     with use_language(language):
         entries: list[dict[str, Any]] = []
-        for newsletter in await _archived(ctx):
+        # A feed reader wants what is new, not the whole archive in full (the archive page lists it all).
+        for newsletter in await _archived(ctx, FEED_ENTRIES):
             variant = _archive_variant(newsletter, language)
             if variant is None:
                 continue

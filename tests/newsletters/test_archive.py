@@ -8,6 +8,7 @@ from sqlalchemy import update
 
 from club.db import utcnow
 from club.newsletters.models import Newsletter
+from club.newsletters.routes import FEED_ENTRIES
 from tests.factories import make_person
 from tests.helpers import create_newsletter
 
@@ -57,3 +58,16 @@ async def test_archive_lists_sent_public_newsletters_per_language_without_person
     content = dutch_feed.find(f"{ATOM}entry/{ATOM}content").text
     assert "<p>" in content and "%%" not in content
     assert (await client.get("/newsletters/feed/xx.atom")).status_code == 404
+
+
+async def test_the_feed_carries_the_newest_twenty_and_the_archive_all(client, admin_client, post, db):
+    ids = []
+    for number in range(FEED_ENTRIES + 2):
+        ids.append(await create_newsletter(post, subject_nl=f"Nieuwsbrief {number}", subject_ja=f"ニュース{number}"))
+        await sent(db, ids[-1])
+    client.cookies.clear()
+    root = ET.fromstring((await client.get("/newsletters/feed/nl.atom")).content)
+    titles = [entry.find(f"{ATOM}title").text for entry in root.findall(f"{ATOM}entry")]
+    assert titles == [f"Nieuwsbrief {number}" for number in reversed(range(2, FEED_ENTRIES + 2))]
+    archive = await client.get("/newsletters", headers={"Accept-Language": "nl"})
+    assert all(f"/newsletters/{newsletter_id}" in archive.text for newsletter_id in ids)
