@@ -9,7 +9,7 @@ from starlette.datastructures import FormData
 
 from club import forms
 from club.accounts.models import CITIES
-from club.events.models import ZONES, Event
+from club.events.models import Event, Zone
 from club.events.service import GUEST_LIMIT, EventInput
 from club.forms import Errors, Invalid
 from club.i18n import LANGUAGES, N_
@@ -104,10 +104,10 @@ def parse_event(form: FormData, interest_slugs: list[str]) -> tuple[EventInput |
         errors.add("title_en", Invalid(N_("Write a title in at least one language.")))
     elif fallback not in present:
         fallback = present[0]
-    zone_name = forms.field(form, "zone") or ZONES[0]
-    if zone_name not in ZONES:
+    zone_name = forms.field(form, "zone") or Zone.GHENT
+    if zone_name not in tuple(Zone):
         errors.add("zone", Invalid(N_("Choose one of the options.")))
-        zone_name = ZONES[0]
+        zone_name = Zone.GHENT
     zone = ZoneInfo(zone_name)
     moments: dict[str, dt.datetime | None] = {}
     for name, required in (("starts_at", True), ("ends_at", True), ("rsvp_deadline", False)):

@@ -19,7 +19,7 @@ from club.csvfile import neutralise as safe_cell
 from club.db import utcnow
 from club.events import ics, service
 from club.events.forms import form_values, parse_answer, parse_event, values_of
-from club.events.models import ZONES, Event
+from club.events.models import Event, Zone
 from club.events.service import EventError
 from club.events.text import description_html, plain_description
 from club.i18n import N_, _
@@ -445,7 +445,7 @@ async def _edit_context(ctx: Context) -> dict[str, object]:
         "interests": await interest_choices(ctx.db, lang),
         "CITIES": CITIES,
         "CITY_NAMES": labels.CITIES,
-        "ZONES": ZONES,
+        "ZONES": tuple(Zone),
         "ZONE_NAMES": ZONE_NAMES,
         "STATUS_NAMES": STATUS_NAMES,
     }

@@ -1,7 +1,7 @@
 """The outbox's API: what other features call, inside their own transaction (the request's), never committing.
 
 A signup and its confirmation mail commit together or not at all; the sender picks the mail up after the commit.
-Bodies may use the placeholders %%name%%, %%email%% and %%unsubscribe_url%%, filled per recipient.
+Bodies may use the placeholders %%name%%, %%email%%, %%unsubscribe_url%% and %%link%%, filled per recipient.
 
 Only this module and the sender write delivery rows. A feature finds its own mail by the `reference` it queued it
 with ("newsletter:12"): it can hold and release it, cancel it, retry what failed and count it by state; a member's
@@ -38,6 +38,7 @@ class Recipient:
     name: str = ""
     person_id: int | None = None
     unsubscribe_url: str | None = None
+    link: str | None = None  # fills %%link%%: the recipient's own link in a mail to many (an invitation's answer page)
 
 
 def _check(subject: str, language: str) -> None:
@@ -51,17 +52,18 @@ async def _store_mail(
     *,
     kind: str,
     bulk: bool,
+    priority: int,
     subject: str,
     text: str,
     html: str,
     language: str,
     reference: str | None = None,
 ) -> Mail:
-    """The content of a mail, stored once for all its deliveries; bulk mail waits behind transactional mail."""
+    """The content of a mail, stored once for all its deliveries; a mail to many waits behind transactional mail."""
     _check(subject, language)
     mail = Mail(
         kind=kind,
-        priority=PRIORITY_BULK if bulk else PRIORITY_TRANSACTIONAL,
+        priority=priority,
         language=language,
         subject=subject,
         text=text,
@@ -93,7 +95,16 @@ async def queue_mail(
     addresses by the same rule (club/email_address.py), so what they accept is never refused here."""
     to_email = email_address.for_sending(to_email)
     Address(to_email, to_name)
-    mail = await _store_mail(db, kind=kind, bulk=False, subject=subject, text=text, html=html, language=language)
+    mail = await _store_mail(
+        db,
+        kind=kind,
+        bulk=False,
+        priority=PRIORITY_TRANSACTIONAL,
+        subject=subject,
+        text=text,
+        html=html,
+        language=language,
+    )
     delivery = Delivery(
         mail_id=mail.id,
         to_email=to_email,
@@ -119,13 +130,24 @@ async def queue_newsletter(
     recipients: Iterable[Recipient],
     reference: str | None = None,
     kind: str = "newsletter",
+    bulk: bool = True,
 ) -> tuple[Mail, int]:
     """Store a newsletter's content once and one delivery per recipient (each needs an https unsubscribe_url).
 
     Call it once per language. Recipients with an address we cannot send to are skipped; the number queued is
-    returned with the mail. Leaving out suppressed people (`people.suppressed_at`) is the caller's job."""
+    returned with the mail. Leaving out suppressed people (`people.suppressed_at`) is the caller's job.
+    Not `bulk`: a feature's mail to many that is no newsletter (an event's invitations), without List-Unsubscribe
+    and unsubscribe links; it waits behind transactional mail all the same."""
     mail = await _store_mail(
-        db, kind=kind, bulk=True, subject=subject, text=text, html=html, language=language, reference=reference
+        db,
+        kind=kind,
+        bulk=bulk,
+        priority=PRIORITY_BULK,
+        subject=subject,
+        text=text,
+        html=html,
+        language=language,
+        reference=reference,
     )
     now = utcnow()
     table = cast(Table, Delivery.__table__)
@@ -138,7 +160,7 @@ async def queue_newsletter(
             address = Address(wire, recipient.name)
         except ValueError:
             continue
-        if not recipient.unsubscribe_url or not recipient.unsubscribe_url.startswith(("https://", "http://")):
+        if bulk and not (recipient.unsubscribe_url or "").startswith(("https://", "http://")):
             raise ValueError(f"every newsletter delivery needs an unsubscribe link ({recipient.email})")
         rows.append(
             {
@@ -147,6 +169,7 @@ async def queue_newsletter(
                 "to_email": address.email,
                 "to_name": address.name,
                 "unsubscribe_url": recipient.unsubscribe_url,
+                "link": recipient.link,
                 "priority": PRIORITY_BULK,
                 "status": DeliveryStatus.QUEUED.value,
                 "attempts": 0,
@@ -334,7 +357,7 @@ async def forget_recipient(db: AsyncSession, person_id: int, email: str, *, anon
         and_(theirs, func.lower(Delivery.last_error).contains(email.lower(), autoescape=True)),
         last_error="refused (the reply named the erased address)",
     )
-    await _move(db, theirs, person_id=None, to_email=anonymous_email, to_name="", unsubscribe_url=None)
+    await _move(db, theirs, person_id=None, to_email=anonymous_email, to_name="", unsubscribe_url=None, link=None)
 
 
 async def attach(db: AsyncSession, mail_id: int, *, filename: str, content_type: str, content: str) -> None:
