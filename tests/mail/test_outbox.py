@@ -112,9 +112,14 @@ async def _refused(db: AsyncSession, statement: str) -> bool:
         ("people", "role", "ambassador"),
         ("activities", "status", "returned"),
         ("newsletters", "status", "paused"),
+        ("events", "status", "cancelled"),
+        ("events", "zone", "Asia/Tokyo"),
+        ("event_rsvps", "status", "waiting"),
     ],
 )
 async def test_the_database_refuses_a_state_no_enum_names(db: AsyncSession, table: str, column: str, good: str) -> None:
+    from club.db import utcnow
+    from club.events.models import Event, Rsvp
     from club.newsletters.models import Newsletter
     from tests.factories import make_activity, make_ambassador
 
@@ -122,6 +127,10 @@ async def test_the_database_refuses_a_state_no_enum_names(db: AsyncSession, tabl
     await make_activity(db, person, appointment)
     await queue(db, [person])
     db.add(Newsletter(created_by_id=person.id))
+    event = Event(uid="u@events", starts_at=utcnow(), ends_at=utcnow(), capacity=None)
+    db.add(event)
+    await db.flush()
+    db.add(Rsvp(event_id=event.id, person_id=person.id, status="yes", ticket="t"))
     await db.commit()
 
     assert await _refused(db, f"UPDATE {table} SET {column} = 'archived'")
