@@ -470,15 +470,15 @@ async def admin_new(request: Request, ctx: Context) -> Response:
 async def admin_create(request: Request, ctx: Context) -> Response:
     form = ctx.form
     context = await _edit_context(ctx)
-    data, errors = parse_event(form, [slug for slug, _label in context["interests"]])  # type: ignore[attr-defined]
-    if data is None:
+    parsed = parse_event(form, [slug for slug, _label in context["interests"]])  # type: ignore[attr-defined]
+    if parsed.value is None:
         return render(
             request,
             "events/edit.html",
-            {**context, "event": None, "errors": errors, "values": form_values(form)},
+            {**context, "event": None, "errors": parsed.errors, "values": parsed.values},
             status_code=400,
         )
-    event = await service.create(ctx.db, data)
+    event = await service.create(ctx.db, parsed.value)
     audit.about(request, "event", event.id)
     return redirect_with_notice(request, ctx.url("admin_event", event_id=event.id), "events.saved")
 
@@ -519,10 +519,10 @@ async def admin_update(request: Request, ctx: Context) -> Response:
     event = await _event_or_404(request, ctx)
     form = ctx.form
     context = await _edit_context(ctx)
-    data, errors = parse_event(form, [slug for slug, _label in context["interests"]])  # type: ignore[attr-defined]
-    if data is None:
-        return await _admin_page(request, ctx, event, status_code=400, errors=errors, values=form_values(form))
-    told = await service.change(ctx.db, ctx.settings, event, data)
+    parsed = parse_event(form, [slug for slug, _label in context["interests"]])  # type: ignore[attr-defined]
+    if parsed.value is None:
+        return await _admin_page(request, ctx, event, status_code=400, errors=parsed.errors, values=parsed.values)
+    told = await service.change(ctx.db, ctx.settings, event, parsed.value)
     audit.note(request, told=told)
     return redirect_with_notice(request, ctx.url("admin_event", event_id=event.id), "events.saved")
 

@@ -10,13 +10,28 @@ waiting mail can be cancelled and their deliveries made anonymous. Every state i
 
 from __future__ import annotations
 
+import datetime as dt
 import secrets
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, cast
 
-from sqlalchemy import ColumnElement, Select, Table, and_, case, func, insert, or_, select, update
+from sqlalchemy import (
+    ColumnElement,
+    Select,
+    Table,
+    and_,
+    case,
+    distinct,
+    exists,
+    func,
+    insert,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
 
 from club import email_address
 from club.db import is_postgres, utcnow
@@ -307,6 +322,57 @@ async def failures(db: AsyncSession, reference: str, limit: int = 200) -> list[D
         .limit(limit)
     )
     return list((await db.execute(statement)).scalars())
+
+
+async def deliveries_of(db: AsyncSession, reference: str) -> Sequence[Any]:
+    """Every delivery of `reference` in the order queued: address, name, language, state, attempts, the relay's
+    code and reply, when sent."""
+    rows = await db.execute(
+        select(
+            Delivery.to_email,
+            Delivery.to_name,
+            Mail.language,
+            Delivery.status,
+            Delivery.attempts,
+            Delivery.smtp_code,
+            Delivery.last_error,
+            Delivery.sent_at,
+        )
+        .join(Mail, Mail.id == Delivery.mail_id)
+        .where(Mail.reference == reference)
+        .order_by(Delivery.id)
+    )
+    return rows.all()
+
+
+async def count_reached_before(db: AsyncSession, reference: str, moments: Select[int, dt.datetime]) -> int:
+    """How many people of `moments` (person id, when) had that moment after `reference` reached them and before
+    any other newsletter did: the unsubscribes a newsletter caused, say."""
+    happened = moments.subquery()
+    person, when = list(happened.c)[:2]
+    later, later_mail = aliased(Delivery), aliased(Mail)
+    statement = (
+        select(func.count(distinct(person)))
+        .select_from(happened)
+        .join(Delivery, Delivery.person_id == person)
+        .where(
+            _of(reference),
+            Delivery.sent_at.is_not(None),
+            when >= Delivery.sent_at,
+            ~exists(
+                select(later.id)
+                .join(later_mail, later_mail.id == later.mail_id)
+                .where(
+                    later.person_id == person,
+                    later_mail.bulk.is_(True),
+                    later_mail.reference != reference,
+                    later.sent_at > Delivery.sent_at,
+                    later.sent_at <= when,
+                )
+            ),
+        )
+    )
+    return int(await db.scalar(statement) or 0)
 
 
 # ---- a person's mail ------------------------------------------------------------------------------------------
