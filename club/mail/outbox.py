@@ -385,7 +385,8 @@ async def cancel_waiting(
     `bulk_only`), the next batch included: those deliveries fail with `reason`."""
     where = and_(Delivery.person_id == person_id, Delivery.status == DeliveryStatus.QUEUED)
     if bulk_only:
-        where = and_(where, Delivery.priority == PRIORITY_BULK)
+        # By the mail's kind, not its priority: an event's invitations wait behind transactional mail too.
+        where = and_(where, exists().where(Mail.id == Delivery.mail_id, Mail.bulk.is_(True)))
     return await _move(db, where, status=DeliveryStatus.FAILED, last_error=reason)
 
 

@@ -88,11 +88,24 @@ async def test_cancel_waiting_takes_a_person_out_of_newsletters_only(db: AsyncSe
         language="en",
         person_id=person.id,
     )
+    # A mail to many that is no newsletter (an event's invitation) stays too, though it waits behind the login mail.
+    invitation, _ = await queue_newsletter(
+        db,
+        subject="Uitnodiging",
+        text="%%link%%",
+        html="x",
+        language="nl",
+        recipients=[Recipient(person.email, person.name, person.id, link="https://club.example/r/1")],
+        kind="event-invitation",
+        bulk=False,
+    )
     assert await outbox.cancel_waiting(db, person.id) == 1
     rows = dict(
-        (await db.execute(select(Delivery.id, Delivery.last_error).execution_options(populate_existing=True))).all()
+        (
+            await db.execute(select(Delivery.mail_id, Delivery.last_error).execution_options(populate_existing=True))
+        ).all()
     )
-    assert rows.pop(login.id) is None
+    assert rows.pop(login.mail_id) is None and rows.pop(invitation.id) is None
     assert list(rows.values()) == [outbox.UNSUBSCRIBED]
 
 
