@@ -224,9 +224,8 @@ def rsvp_token(settings: Settings, event_id: int, person_id: int) -> str:
     return hmac.new(settings.secret_key.get_secret_value().encode(), message, hashlib.sha256).hexdigest()[:32]
 
 
-def rsvp_url(settings: Settings, event_id: int, person_id: int, answer: str | None = None) -> str:
-    url = settings.absolute_url(f"/events/{event_id}/rsvp/{person_id}/{rsvp_token(settings, event_id, person_id)}")
-    return f"{url}?answer={answer}" if answer else url
+def rsvp_url(settings: Settings, event_id: int, person_id: int) -> str:
+    return settings.absolute_url(f"/events/{event_id}/rsvp/{person_id}/{rsvp_token(settings, event_id, person_id)}")
 
 
 def check_token(settings: Settings, event_id: int, person_id: int, token: str) -> bool:
