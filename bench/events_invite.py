@@ -1,5 +1,5 @@
-"""Inviting N members to an event: how long the admin's "send the invitations" takes until every invitation (a
-personal mail with its .ics) is in the outbox, committed.
+"""Inviting N members to an event: how long the admin's "send the invitations" takes until every invitation is in
+the outbox, committed (one mail with its .ics per language, one delivery with its answer link per member).
 
     python bench/events_invite.py [--members 100000] [--database-url postgresql+asyncpg://...]
 
@@ -91,7 +91,7 @@ async def main() -> None:
             deliveries = await db.scalar(select(func.count()).select_from(Delivery))
         await engine.dispose()
         print(
-            f"invitations: {deliveries:,} personal mails with .ics queued and committed in {invite_s:.2f}s "
+            f"invitations: {deliveries:,} deliveries queued and committed in {invite_s:.2f}s "
             f"({deliveries / invite_s:,.0f} per second) on {engine.dialect.name}"
         )
         print(

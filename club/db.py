@@ -7,7 +7,7 @@ import contextlib
 import datetime as dt
 import gc
 import sys
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from enum import StrEnum
 from typing import Any
@@ -146,7 +146,40 @@ async def transaction(sessionmaker: async_sessionmaker[AsyncSession]) -> AsyncIt
             raise
 
 
+def _in(column: str, values: Iterable[str]) -> str:
+    return f"{column} IN ({', '.join(repr(str(value)) for value in values)})"
+
+
 def check_in(column: str, values: type[StrEnum]) -> CheckConstraint:
-    """`column` holds one of the enum's values; named ck_<table>_<column> (migration 0013_outbox adds them)."""
-    allowed = ", ".join(f"'{value}'" for value in values)
-    return CheckConstraint(f"{column} IN ({allowed})", name=column)
+    """`column` holds one of the enum's values; named ck_<table>_<column> (the migrations add them, `add_checks`)."""
+    return CheckConstraint(_in(column, values), name=column)
+
+
+def add_checks(op: Any, allowed: Mapping[tuple[str, str], Sequence[str]]) -> None:
+    """For a migration: each (table, column) holds only its values. PostgreSQL gets CHECK constraints. On SQLite a
+    CHECK can only be added by rebuilding the table (with foreign keys on, rebuilding `people` would cascade its
+    drop), so triggers abort the same INSERTs and UPDATEs there."""
+    postgres = op.get_bind().dialect.name == "postgresql"
+    for (table, column), values in allowed.items():
+        name = f"ck_{table}_{column}"
+        if postgres:
+            op.execute(f"ALTER TABLE {table} ADD CONSTRAINT {name} CHECK ({_in(column, values)})")
+            continue
+        for action in ("insert", "update"):
+            op.execute(
+                f"CREATE TRIGGER {name}_{action} BEFORE {action.upper()} "
+                f"{'OF ' + column + ' ' if action == 'update' else ''}ON {table} "
+                f"WHEN NOT (NEW.{_in(column, values)}) "
+                f"BEGIN SELECT RAISE(ABORT, 'CHECK constraint failed: {name}'); END"
+            )
+
+
+def drop_checks(op: Any, allowed: Iterable[tuple[str, str]]) -> None:
+    postgres = op.get_bind().dialect.name == "postgresql"
+    for table, column in allowed:
+        name = f"ck_{table}_{column}"
+        if postgres:
+            op.execute(f"ALTER TABLE {table} DROP CONSTRAINT {name}")
+        else:
+            for action in ("insert", "update"):
+                op.execute(f"DROP TRIGGER IF EXISTS {name}_{action}")

@@ -3,28 +3,23 @@
 from __future__ import annotations
 
 import datetime as dt
+from typing import Annotated
 from zoneinfo import ZoneInfo
 
+from pydantic import BaseModel, ValidationInfo, field_validator
 from starlette.datastructures import FormData
 
 from club import forms
-from club.accounts.models import CITIES
-from club.events.models import ZONES, Event
+from club.events.models import Event, Zone
 from club.events.service import GUEST_LIMIT, EventInput
-from club.forms import Errors, Invalid
+from club.forms import Errors, Invalid, Parsed, Switch, rule
 from club.i18n import LANGUAGES, N_
 from club.newsletters.audience import Audience
+from club.newsletters.forms import AudienceInput, form_values
 
-TITLE_MAX = 200
-DESCRIPTION_MAX = 20_000
+__all__ = ["form_values", "parse_answer", "parse_event", "values_of"]
+
 CAPACITY_MAX = 100_000
-
-
-def form_values(form: FormData) -> dict[str, object]:
-    values: dict[str, object] = {key: forms.field(form, key) for key in form.keys() if key != "csrf_token"}
-    for key in ("cities", "languages", "interests"):
-        values[key] = [v for v in form.getlist(key) if isinstance(v, str)]
-    return values
 
 
 def values_of(event: Event) -> dict[str, object]:
@@ -61,130 +56,112 @@ def values_of(event: Event) -> dict[str, object]:
     return values
 
 
-def _moment(raw: str, zone: ZoneInfo, *, required: bool) -> dt.datetime | None:
-    raw = raw.strip()
-    if not raw:
-        if required:
+class TextInput(BaseModel):
+    """An event's title and description in one language (form names title_nl, description_nl, ...)."""
+
+    title: Annotated[str, rule(forms.text, max_length=200, required=False)]
+    description: Annotated[str, rule(forms.text, max_length=20_000, required=False, multiline=True)]
+
+
+class EventForm(BaseModel):
+    fallback: Annotated[str, rule(lambda code: forms.choice(code or "en", LANGUAGES))]
+    zone: Annotated[str, rule(lambda zone: forms.choice(zone or Zone.GHENT, tuple(Zone)))]
+    starts_at: dt.datetime | None
+    ends_at: dt.datetime | None
+    rsvp_deadline: dt.datetime | None
+    venue: Annotated[str, rule(forms.text, max_length=200)]
+    address: Annotated[str, rule(forms.text, max_length=300, required=False)]
+    question: Annotated[str, rule(forms.text, max_length=300, required=False)]
+    capacity: Annotated[int | None, rule(forms.integer, minimum=1, maximum=CAPACITY_MAX, required=False)]
+    max_guests: Annotated[int | None, rule(forms.integer, minimum=0, maximum=GUEST_LIMIT, required=False)]
+    reminder_days: Annotated[int | None, rule(forms.integer, minimum=0, maximum=30, required=False)]
+    public: Switch
+
+    @field_validator("starts_at", "ends_at", "rsvp_deadline", mode="before")
+    @classmethod
+    def _local_time(cls, raw: str, info: ValidationInfo) -> dt.datetime | None:
+        """A local date and time in the venue's zone; the end after the start, the deadline before it."""
+        if not raw.strip():
+            if info.field_name == "rsvp_deadline":
+                return None
             raise Invalid(N_("This field is required."))
-        return None
-    try:
-        local = dt.datetime.fromisoformat(raw)
-    except ValueError:
-        raise Invalid(N_("Enter a date and time like 2026-04-01 09:00.")) from None
-    return local.replace(tzinfo=zone).astimezone(dt.UTC)
+        try:
+            local = dt.datetime.fromisoformat(raw.strip()).replace(tzinfo=None)
+        except ValueError:
+            raise Invalid(N_("Enter a date and time like 2026-04-01 09:00.")) from None
+        moment = local.replace(tzinfo=ZoneInfo(info.data.get("zone") or Zone.GHENT)).astimezone(dt.UTC)
+        starts = info.data.get("starts_at")
+        if starts and info.field_name == "ends_at" and moment <= starts:
+            raise Invalid(N_("The end must come after the start."))
+        if starts and info.field_name == "rsvp_deadline" and moment > starts:
+            raise Invalid(N_("The deadline for answers must come before the start."))
+        return moment
 
 
-def _date(raw: str) -> dt.date | None:
-    raw = raw.strip()
-    if not raw:
-        return None
-    try:
-        return dt.date.fromisoformat(raw)
-    except ValueError:
-        raise Invalid(N_("Enter a date like 2026-04-01.")) from None
-
-
-def parse_event(form: FormData, interest_slugs: list[str]) -> tuple[EventInput | None, Errors]:
+def parse_event(form: FormData, interest_slugs: list[str]) -> Parsed[EventInput]:
     errors = Errors()
-    titles: dict[str, str] = {}
-    descriptions: dict[str, str] = {}
-    for language in LANGUAGES:
-        try:
-            titles[language] = forms.text(forms.field(form, f"title_{language}"), max_length=TITLE_MAX, required=False)
-            descriptions[language] = forms.text(
-                forms.field(form, f"description_{language}"), max_length=DESCRIPTION_MAX, required=False, multiline=True
-            )
-        except Invalid as error:
-            errors.add(f"title_{language}", error)
-    present = [language for language in LANGUAGES if titles.get(language)]
-    fallback = forms.field(form, "fallback") or "en"
-    if fallback not in LANGUAGES:
-        errors.add("fallback", Invalid(N_("Choose one of the options.")))
-    elif not present:
-        errors.add("title_en", Invalid(N_("Write a title in at least one language.")))
-    elif fallback not in present:
-        fallback = present[0]
-    zone_name = forms.field(form, "zone") or ZONES[0]
-    if zone_name not in ZONES:
-        errors.add("zone", Invalid(N_("Choose one of the options.")))
-        zone_name = ZONES[0]
-    zone = ZoneInfo(zone_name)
-    moments: dict[str, dt.datetime | None] = {}
-    for name, required in (("starts_at", True), ("ends_at", True), ("rsvp_deadline", False)):
-        try:
-            moments[name] = _moment(forms.field(form, name), zone, required=required)
-        except Invalid as error:
-            errors.add(name, error)
-    starts, ends, deadline = moments.get("starts_at"), moments.get("ends_at"), moments.get("rsvp_deadline")
-    if starts and ends and ends <= starts:
-        errors.add("ends_at", Invalid(N_("The end must come after the start.")))
-    if starts and deadline and deadline > starts:
-        errors.add("rsvp_deadline", Invalid(N_("The deadline for answers must come before the start.")))
-    values: dict[str, object] = {}
-    for name, limit in (("venue", 200), ("address", 300), ("question", 300)):
-        try:
-            values[name] = forms.text(forms.field(form, name), max_length=limit, required=name == "venue")
-        except Invalid as error:
-            errors.add(name, error)
-    for name, minimum, maximum, required in (
-        ("capacity", 1, CAPACITY_MAX, False),
-        ("max_guests", 0, GUEST_LIMIT, False),
-        ("reminder_days", 0, 30, False),
-    ):
-        try:
-            values[name] = forms.integer(forms.field(form, name), minimum=minimum, maximum=maximum, required=required)
-        except Invalid as error:
-            errors.add(name, error)
-    try:
-        cities = forms.choices([v for v in form.getlist("cities") if isinstance(v, str)], CITIES)
-        languages = forms.choices([v for v in form.getlist("languages") if isinstance(v, str)], LANGUAGES)
-        interests = forms.choices([v for v in form.getlist("interests") if isinstance(v, str)], interest_slugs)
-        joined_from, joined_until = _date(forms.field(form, "joined_from")), _date(forms.field(form, "joined_until"))
-    except Invalid as error:
-        errors.add("audience", error)
-        cities, languages, interests, joined_from, joined_until = [], [], [], None, None
-    if errors or starts is None or ends is None:
-        return None, errors
-    reminder = values.get("reminder_days")
-    return EventInput(
-        titles=titles,
-        descriptions=descriptions,
-        fallback=fallback,
-        zone=zone_name,
-        starts_at=starts,
-        ends_at=ends,
-        rsvp_deadline=deadline,
-        venue=str(values["venue"]),
-        address=str(values["address"]),
-        capacity=values.get("capacity"),  # type: ignore[arg-type]
-        max_guests=int(values.get("max_guests") or 0),  # type: ignore[call-overload]
-        question=str(values["question"]),
-        public=forms.field(form, "public") in ("1", "on", "yes"),
-        audience=Audience(
-            cities=tuple(cities),
-            languages=tuple(languages),
-            interests=tuple(interests),
-            ambassadors_only=forms.field(form, "ambassadors_only") in ("1", "on", "yes"),
-            joined_from=joined_from,
-            joined_until=joined_until,
+    texts = {language: forms.parse(TextInput, form, suffix=f"_{language}") for language in LANGUAGES}
+    fields = forms.parse(EventForm, form)
+    audience = forms.parse(AudienceInput, form, context={"interests": interest_slugs})
+    for text in texts.values():
+        errors.update(text.errors)
+    errors.update(fields.errors)
+    for name, message in audience.errors.items():
+        # One message for the three lists, under the audience's heading, as for newsletters.
+        errors.setdefault("audience" if name in ("cities", "languages", "interests") else name, message)
+    titled = [language for language, text in texts.items() if text.value and text.value.title]
+    if not titled:
+        errors.setdefault("title_en", (N_("Write a title in at least one language."), {}))
+    data, chosen = fields.value, audience.value
+    if errors or data is None or chosen is None or data.starts_at is None or data.ends_at is None:
+        return Parsed(None, errors, form_values(form))
+    return Parsed(
+        EventInput(
+            titles={language: text.value.title for language, text in texts.items() if text.value},
+            descriptions={language: text.value.description for language, text in texts.items() if text.value},
+            fallback=data.fallback if data.fallback in titled else titled[0],
+            zone=data.zone,
+            starts_at=data.starts_at,
+            ends_at=data.ends_at,
+            rsvp_deadline=data.rsvp_deadline,
+            venue=data.venue,
+            address=data.address,
+            capacity=data.capacity,
+            max_guests=data.max_guests or 0,
+            question=data.question,
+            public=data.public,
+            audience=Audience(
+                tuple(chosen.cities),
+                tuple(chosen.languages),
+                tuple(chosen.interests),
+                chosen.ambassadors_only,
+                chosen.joined_from,
+                chosen.joined_until,
+            ),
+            reminder_days=2 if data.reminder_days is None else data.reminder_days,
         ),
-        reminder_days=2 if reminder is None else int(reminder),  # type: ignore[call-overload]
-    ), errors
+        errors,
+        form_values(form),
+    )
+
+
+class AnswerForm(BaseModel):
+    answer: str
+    guests: int
+    note: Annotated[str, rule(forms.text, max_length=1000, required=False, multiline=True)]
+
+    @field_validator("guests", mode="before")
+    @classmethod
+    def _guests(cls, raw: str, info: ValidationInfo) -> int:
+        """Guests over the event's limit are an error, never silently cut; a no brings none."""
+        if info.data.get("answer") != "yes":
+            return 0
+        return forms.integer(raw or "0", minimum=0, maximum=(info.context or {})["max_guests"]) or 0
 
 
 def parse_answer(form: FormData, event: Event) -> tuple[bool, int, str, Errors]:
-    """coming, guests, note. Guests over the event's limit is an error, never silently cut."""
-    errors = Errors()
-    coming = forms.field(form, "answer") == "yes"
-    guests = 0
-    if coming:
-        try:
-            guests = forms.integer(forms.field(form, "guests") or "0", minimum=0, maximum=event.max_guests) or 0
-        except Invalid as error:
-            errors.add("guests", error)
-    try:
-        note = forms.text(forms.field(form, "note"), max_length=1000, required=False, multiline=True)
-    except Invalid as error:
-        errors.add("note", error)
-        note = ""
-    return coming, guests, note, errors
+    """coming, guests, note."""
+    parsed = forms.parse(AnswerForm, form, context={"max_guests": event.max_guests})
+    if parsed.value is None:
+        return forms.field(form, "answer") == "yes", 0, "", parsed.errors
+    return parsed.value.answer == "yes", parsed.value.guests, parsed.value.note, parsed.errors

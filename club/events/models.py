@@ -4,26 +4,39 @@ with its ticket and check-in."""
 from __future__ import annotations
 
 import datetime as dt
+from enum import StrEnum
 
 from sqlalchemy import Boolean, ForeignKey, Index, Integer, SmallInteger, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from club.db import Base, utcnow
+from club.db import Base, check_in, utcnow
 
-# draft: only admins see it; published: open for answers; cancelled: those who said yes were told.
-STATUSES = ("draft", "published", "cancelled")
-ZONES = ("Europe/Brussels", "Asia/Tokyo")
-# yes: has a seat; waiting: on the waiting list, in order of waitlisted_at; no: declined or cancelled;
-# pending: a visitor who joined at the same time, waiting for their double opt-in confirmation.
-ANSWERS = ("yes", "waiting", "no", "pending")
-TEXT_LANGUAGES = ("nl", "en", "ja")
+
+class EventStatus(StrEnum):
+    """A CHECK constraint (migration 0016_event_checks) refuses any other value; so for the others below."""
+
+    DRAFT = "draft"  # only admins see it
+    PUBLISHED = "published"  # open for answers
+    CANCELLED = "cancelled"  # those who said yes were told
+
+
+class Zone(StrEnum):
+    GHENT = "Europe/Brussels"
+    KANAZAWA = "Asia/Tokyo"
+
+
+class Answer(StrEnum):
+    YES = "yes"  # has a seat
+    WAITING = "waiting"  # on the waiting list, in order of waitlisted_at
+    NO = "no"  # declined or cancelled
+    PENDING = "pending"  # a visitor who joined at the same time, waiting for their double opt-in confirmation
 
 
 class Event(Base):
     __tablename__ = "events"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    status: Mapped[str] = mapped_column(String(12), default="draft")
+    status: Mapped[str] = mapped_column(String(12), default=EventStatus.DRAFT)
     # Stable across updates: calendars recognise the same event by it; SEQUENCE says which version is newer.
     uid: Mapped[str] = mapped_column(String(80), unique=True)
     sequence: Mapped[int] = mapped_column(Integer, default=0)
@@ -35,7 +48,7 @@ class Event(Base):
     description_ja: Mapped[str] = mapped_column(Text, default="")
     # The language shown to someone whose own language has no text.
     fallback: Mapped[str] = mapped_column(String(2), default="en")
-    zone: Mapped[str] = mapped_column(String(40), default="Europe/Brussels")
+    zone: Mapped[str] = mapped_column(String(40), default=Zone.GHENT)
     starts_at: Mapped[dt.datetime] = mapped_column(index=True)
     ends_at: Mapped[dt.datetime]
     rsvp_deadline: Mapped[dt.datetime | None]
@@ -56,6 +69,8 @@ class Event(Base):
     answers_version: Mapped[int] = mapped_column(Integer, default=0)
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+    __table_args__ = (check_in("status", EventStatus), check_in("zone", Zone))
 
     def title(self, language: str) -> str:
         return str(
@@ -99,4 +114,5 @@ class Rsvp(Base):
     __table_args__ = (
         UniqueConstraint("event_id", "person_id"),
         Index("ix_event_rsvps_event_status", "event_id", "status"),
+        check_in("status", Answer),
     )

@@ -19,7 +19,7 @@ from club.csvfile import neutralise as safe_cell
 from club.db import utcnow
 from club.events import ics, service
 from club.events.forms import form_values, parse_answer, parse_event, values_of
-from club.events.models import ZONES, Event
+from club.events.models import Event, Zone
 from club.events.service import EventError
 from club.events.text import description_html, plain_description
 from club.i18n import N_, _
@@ -459,7 +459,7 @@ async def _edit_context(ctx: Context) -> dict[str, object]:
         "interests": await interest_choices(ctx.db, lang),
         "CITIES": CITIES,
         "CITY_NAMES": labels.CITIES,
-        "ZONES": ZONES,
+        "ZONES": tuple(Zone),
         "ZONE_NAMES": ZONE_NAMES,
         "STATUS_NAMES": STATUS_NAMES,
     }
@@ -484,15 +484,15 @@ async def admin_new(request: Request, ctx: Context) -> Response:
 async def admin_create(request: Request, ctx: Context) -> Response:
     form = ctx.form
     context = await _edit_context(ctx)
-    data, errors = parse_event(form, [slug for slug, _label in context["interests"]])  # type: ignore[attr-defined]
-    if data is None:
+    parsed = parse_event(form, [slug for slug, _label in context["interests"]])  # type: ignore[attr-defined]
+    if parsed.value is None:
         return render(
             request,
             "events/edit.html",
-            {**context, "event": None, "errors": errors, "values": form_values(form)},
+            {**context, "event": None, "errors": parsed.errors, "values": parsed.values},
             status_code=400,
         )
-    event = await service.create(ctx.db, data)
+    event = await service.create(ctx.db, parsed.value)
     audit.about(request, "event", event.id)
     return redirect_with_notice(request, ctx.url("admin_event", event_id=event.id), "events.saved")
 
@@ -533,10 +533,10 @@ async def admin_update(request: Request, ctx: Context) -> Response:
     event = await _event_or_404(request, ctx)
     form = ctx.form
     context = await _edit_context(ctx)
-    data, errors = parse_event(form, [slug for slug, _label in context["interests"]])  # type: ignore[attr-defined]
-    if data is None:
-        return await _admin_page(request, ctx, event, status_code=400, errors=errors, values=form_values(form))
-    told = await service.change(ctx.db, ctx.settings, event, data)
+    parsed = parse_event(form, [slug for slug, _label in context["interests"]])  # type: ignore[attr-defined]
+    if parsed.value is None:
+        return await _admin_page(request, ctx, event, status_code=400, errors=parsed.errors, values=parsed.values)
+    told = await service.change(ctx.db, ctx.settings, event, parsed.value)
     audit.note(request, told=told)
     return redirect_with_notice(request, ctx.url("admin_event", event_id=event.id), "events.saved")
 

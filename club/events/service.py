@@ -7,25 +7,25 @@ import datetime as dt
 import hashlib
 import hmac
 import secrets
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any, cast
+from email.utils import parseaddr
+from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Select, Table, case, func, insert, select, update
+from sqlalchemy import Select, case, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from club import email_address, publicpages
+from club import publicpages
 from club.accounts.models import Person
 from club.config import Settings
 from club.db import utcnow
 from club.events import ics
-from club.events.models import Event, Rsvp
+from club.events.models import Answer, Event, EventStatus, Rsvp
 from club.i18n import LANGUAGES, N_, _, use_language
-from club.mail.message import Address
-from club.mail.models import PRIORITY_TRANSACTIONAL, Attachment, Delivery, DeliveryStatus, Mail
-from club.mail.outbox import attach, queue_mail
+from club.mail.outbox import Recipient, attach, queue_mail, queue_newsletter
+from club.mail.render import render_mail
 from club.newsletters import audience as audiences
-from club.templating import templates
 
 # The most guests anyone may bring, whatever an admin types.
 GUEST_LIMIT = 20
@@ -51,7 +51,7 @@ async def all_events(db: AsyncSession) -> list[Event]:
 
 
 def _public() -> Select[Event]:
-    return select(Event).where(Event.public.is_(True), Event.status.in_(("published", "cancelled")))
+    return select(Event).where(Event.public.is_(True), Event.status.in_((EventStatus.PUBLISHED, EventStatus.CANCELLED)))
 
 
 async def upcoming_public(db: AsyncSession, *, now: dt.datetime | None = None, limit: int = 50) -> list[Event]:
@@ -68,7 +68,10 @@ async def past_public(db: AsyncSession, *, now: dt.datetime | None = None, limit
 
 async def next_public(db: AsyncSession) -> Event | None:
     rows = await db.execute(
-        _public().where(Event.status == "published", Event.starts_at >= utcnow()).order_by(Event.starts_at).limit(1)
+        _public()
+        .where(Event.status == EventStatus.PUBLISHED, Event.starts_at >= utcnow())
+        .order_by(Event.starts_at)
+        .limit(1)
     )
     return rows.scalar_one_or_none()
 
@@ -90,10 +93,10 @@ async def counts(db: AsyncSession, event_id: int) -> Counts:
     row = (
         await db.execute(
             select(
-                func.count().filter(Rsvp.status == "yes"),
-                func.coalesce(func.sum(case((Rsvp.status == "yes", seats), else_=0)), 0),
-                func.count().filter(Rsvp.status == "waiting"),
-                func.count().filter(Rsvp.status == "no"),
+                func.count().filter(Rsvp.status == Answer.YES),
+                func.coalesce(func.sum(case((Rsvp.status == Answer.YES, seats), else_=0)), 0),
+                func.count().filter(Rsvp.status == Answer.WAITING),
+                func.count().filter(Rsvp.status == Answer.NO),
                 func.coalesce(func.sum(case((Rsvp.checked_in_at.is_not(None), seats), else_=0)), 0),
             ).where(Rsvp.event_id == event_id)
         )
@@ -107,10 +110,10 @@ async def rsvp_of(db: AsyncSession, event_id: int, person_id: int) -> Rsvp | Non
 
 
 async def rsvps(db: AsyncSession, event_id: int, *, search: str = "") -> list[Rsvp]:
-    statement = select(Rsvp).where(Rsvp.event_id == event_id, Rsvp.status.in_(("yes", "waiting")))
+    statement = select(Rsvp).where(Rsvp.event_id == event_id, Rsvp.status.in_((Answer.YES, Answer.WAITING)))
     if search:
         statement = statement.where(func.lower(Rsvp.name).contains(search.lower().strip()))
-    order = case((Rsvp.status == "yes", 0), else_=1)
+    order = case((Rsvp.status == Answer.YES, 0), else_=1)
     rows = await db.execute(statement.order_by(order, Rsvp.waitlisted_at, Rsvp.name, Rsvp.id).limit(500))
     return list(rows.scalars())
 
@@ -161,7 +164,11 @@ def _apply(event: Event, data: EventInput) -> None:
 
 async def create(db: AsyncSession, data: EventInput) -> Event:
     event = Event(
-        uid=f"{secrets.token_hex(12)}@events.ghent-kanazawa", status="draft", sequence=0, invited=0, answers_version=0
+        uid=f"{secrets.token_hex(12)}@events.ghent-kanazawa",
+        status=EventStatus.DRAFT,
+        sequence=0,
+        invited=0,
+        answers_version=0,
     )
     _apply(event, data)
     db.add(event)
@@ -178,32 +185,32 @@ async def change(db: AsyncSession, settings: Settings, event: Event, data: Event
     told = 0
     if before != (event.starts_at, event.ends_at, event.venue, event.address, event.zone):
         event.sequence += 1
-        if event.status == "published":
-            told = await _mail_answers(db, settings, event, ("yes",), "update")
+        if event.status == EventStatus.PUBLISHED:
+            told = await _mail_answers(db, settings, event, (Answer.YES,), "update")
     await db.flush()
-    if event.status == "published":
+    if event.status == EventStatus.PUBLISHED:
         await _promote(db, settings, event)
     return told
 
 
 async def publish(db: AsyncSession, event: Event) -> None:
-    if event.status != "draft":
+    if event.status != EventStatus.DRAFT:
         raise EventError("Only a draft can be published.")
-    event.status = "published"
+    event.status = EventStatus.PUBLISHED
     await db.flush()
     publicpages.changed(db)
 
 
 async def cancel(db: AsyncSession, settings: Settings, event: Event) -> int:
     """Cancel: everyone who said yes gets a mail in their language with a cancelling .ics. Returns how many."""
-    if event.status == "cancelled":
+    if event.status == EventStatus.CANCELLED:
         raise EventError("This event has been cancelled.")
-    was_published = event.status == "published"
-    event.status = "cancelled"
+    was_published = event.status == EventStatus.PUBLISHED
+    event.status = EventStatus.CANCELLED
     event.sequence += 1
     await db.flush()
     publicpages.changed(db)
-    return await _mail_answers(db, settings, event, ("yes",), "cancelled") if was_published else 0
+    return await _mail_answers(db, settings, event, (Answer.YES,), "cancelled") if was_published else 0
 
 
 # ---- mail ------------------------------------------------------------------------------------------------------
@@ -218,9 +225,8 @@ def rsvp_token(settings: Settings, event_id: int, person_id: int) -> str:
     return hmac.new(settings.secret_key.get_secret_value().encode(), message, hashlib.sha256).hexdigest()[:32]
 
 
-def rsvp_url(settings: Settings, event_id: int, person_id: int, answer: str | None = None) -> str:
-    url = settings.absolute_url(f"/events/{event_id}/rsvp/{person_id}/{rsvp_token(settings, event_id, person_id)}")
-    return f"{url}?answer={answer}" if answer else url
+def rsvp_url(settings: Settings, event_id: int, person_id: int) -> str:
+    return settings.absolute_url(f"/events/{event_id}/rsvp/{person_id}/{rsvp_token(settings, event_id, person_id)}")
 
 
 def check_token(settings: Settings, event_id: int, person_id: int, token: str) -> bool:
@@ -243,72 +249,101 @@ SUBJECTS = {
     "promoted": N_("A seat for you: %(title)s"),
     "reminder": N_("Reminder: %(title)s"),
 }
+# A mail to many stores its bodies once per language; the outbox puts each member's answer link in its place.
+LINK = "%%link%%"
 
 
-def render_mail(name: str, language: str, **context: Any) -> tuple[str, str, str]:
+def _language(language: str) -> str:
+    return language if language in LANGUAGES else "en"
+
+
+def _render(
+    settings: Settings, event: Event, name: str, language: str, rsvp: str, ticket: Rsvp | None = None
+) -> tuple[str, str, str]:
     """Subject, text and HTML of one kind of event mail (templates/events/mail/mail.*) in a language."""
-    event: Event = context["event"]
     with use_language(language) as lang:
         subject = _(SUBJECTS[name], title=event.title(lang))
-        values = {
-            "lang": lang,
-            "subject": subject,
-            "title": event.title(lang),
-            "kind": name,
-            "ticket_url": None,
-            **context,
-        }
-        text = templates.get_template("events/mail/mail.txt").render(values)
-        html = templates.get_template("events/mail/mail.html").render(values)
+    text, html = render_mail(
+        "events/mail/mail",
+        language,
+        subject=subject,
+        title=event.title(language),
+        kind=name,
+        event=event,
+        event_url=event_url(settings, event),
+        rsvp_url=rsvp,
+        yes_url=f"{rsvp}?answer=yes",
+        no_url=f"{rsvp}?answer=no",
+        ticket=ticket,
+        ticket_url=ticket_url(settings, ticket) if ticket else None,
+    )
     return subject, text, html
 
 
-async def _send(
-    db: AsyncSession,
-    settings: Settings,
-    event: Event,
-    name: str,
-    *,
-    person_id: int,
-    email: str,
-    person_name: str,
-    language: str,
-    calendar: str | None = None,
-    **context: Any,
+async def _attach_calendar(
+    db: AsyncSession, settings: Settings, event: Event, name: str, mail_id: int, language: str
 ) -> None:
-    language = language if language in LANGUAGES else "en"
-    subject, text, html = render_mail(
-        name,
-        language,
-        event=event,
-        event_url=event_url(settings, event),
-        rsvp_url=rsvp_url(settings, event.id, person_id),
-        **context,
+    """The .ics every copy in a language shares (nothing in it is personal): METHOD:CANCEL or REQUEST."""
+    method = "CANCEL" if name == "cancelled" else "REQUEST"
+    await attach(
+        db,
+        mail_id,
+        filename="event.ics",
+        content_type=f"text/calendar; charset=utf-8; method={method}",
+        content=ics.invitation(
+            event, language, event_url(settings, event), _organizer(settings), cancelled=method == "CANCEL"
+        ),
     )
+
+
+async def _send(
+    db: AsyncSession, settings: Settings, event: Event, name: str, person: Person, *, ticket: Rsvp | None = None
+) -> None:
+    """One person's mail about their own answer; with a ticket it carries the ticket and the .ics."""
+    language = _language(person.language)
+    subject, text, html = _render(settings, event, name, language, rsvp_url(settings, event.id, person.id), ticket)
     delivery = await queue_mail(
         db,
-        to_email=email,
-        to_name=person_name,
+        to_email=person.email,
+        to_name=person.name,
         subject=subject,
         text=text,
         html=html,
         language=language,
         kind=f"event-{name}",
-        person_id=person_id,
+        person_id=person.id,
     )
-    if calendar is not None:
-        await attach(
+    if ticket is not None:
+        await _attach_calendar(db, settings, event, name, delivery.mail_id, language)
+
+
+async def _send_to_many(db: AsyncSession, settings: Settings, event: Event, name: str, people: Iterable[Any]) -> int:
+    """One mail per language for (id, email, name, language) rows, through the outbox like a newsletter: each
+    delivery only adds its member's answer link. Returns how many were queued."""
+    groups: dict[str, list[Recipient]] = {}
+    for person_id, email, person_name, language in people:
+        link = rsvp_url(settings, event.id, person_id)
+        groups.setdefault(_language(language), []).append(Recipient(email, person_name, person_id, link=link))
+    queued = 0
+    for language, recipients in groups.items():
+        subject, text, html = _render(settings, event, name, language, LINK)
+        mail, count = await queue_newsletter(
             db,
-            delivery.mail_id,
-            filename="event.ics",
-            content_type=f"text/calendar; charset=utf-8; method={'CANCEL' if name == 'cancelled' else 'REQUEST'}",
-            content=calendar,
+            subject=subject,
+            text=text,
+            html=html,
+            language=language,
+            recipients=recipients,
+            reference=f"event:{event.id}",
+            kind=f"event-{name}",
+            bulk=False,
         )
+        await _attach_calendar(db, settings, event, name, mail.id, language)
+        queued += count
+    return queued
 
 
 def _organizer(settings: Settings) -> str:
-    from email.utils import parseaddr
-
     return parseaddr(settings.mail_from)[1] or "club@localhost"
 
 
@@ -320,156 +355,30 @@ async def _mail_answers(
         .join(Rsvp, Rsvp.person_id == Person.id)
         .where(Rsvp.event_id == event.id, Rsvp.status.in_(statuses), Person.suppressed_at.is_(None))
     )
-    told = 0
-    calendars: dict[str, str] = {}
-    for person_id, email, person_name, language in rows:
-        lang = language if language in LANGUAGES else "en"
-        if lang not in calendars:
-            calendars[lang] = ics.invitation(
-                event, lang, event_url(settings, event), _organizer(settings), cancelled=name == "cancelled"
-            )
-        await _send(
-            db,
-            settings,
-            event,
-            name,
-            person_id=person_id,
-            email=email,
-            person_name=person_name,
-            language=lang,
-            calendar=calendars[lang],
-        )
-        told += 1
-    return told
+    return await _send_to_many(db, settings, event, name, rows)
 
 
 async def invite(db: AsyncSession, settings: Settings, event: Event) -> int:
     """Queue an invitation to everyone in the event's audience (newsletters' audience rules), each in their
-    language with the .ics and their own answer links. Returns how many were queued.
-
-    Each invitation is a mail of its own (its links are personal), written with multi-row INSERTs in chunks:
-    the bodies are rendered once per language and only the member's link is put in."""
-    if event.status != "published":
+    language with the .ics and their own answer links. Returns how many were queued."""
+    if event.status != EventStatus.PUBLISHED:
         raise EventError("Publish the event before inviting.")
     audience = audiences.Audience.from_json(event.audience)
-    bodies: dict[str, tuple[str, str, str, str]] = {}
-    marker = "\x00person\x00"
-    queued = 0
-    chunk: list[tuple[int, str, str, str]] = []
-    result = await db.stream(audiences.members(audience).order_by(Person.id).execution_options(yield_per=2000))
-    async for partition in result.partitions(INVITE_CHUNK):  # row by row, aiosqlite would hop threads per row
-        for person_id, email, person_name, language in partition:
-            lang = language if language in LANGUAGES else "en"
-            if lang not in bodies:
-                subject, text, html = render_mail(
-                    "invitation",
-                    lang,
-                    event=event,
-                    event_url=event_url(settings, event),
-                    rsvp_url=marker,
-                    yes_url=marker + "?answer=yes",
-                    no_url=marker + "?answer=no",
-                )
-                calendar = ics.invitation(event, lang, event_url(settings, event), _organizer(settings))
-                bodies[lang] = (subject, text, html, calendar)
-            chunk.append((person_id, email, person_name, lang))
-        queued += await _queue_invitations(db, settings, event, chunk, bodies, marker)
-        chunk = []
+    rows = await db.execute(audiences.members(audience).order_by(Person.id))
+    queued = await _send_to_many(db, settings, event, "invitation", rows)
     event.invited_at = utcnow()
     event.invited += queued
     await db.flush()
     return queued
 
 
-INVITE_CHUNK = 2000
-
-
-async def _queue_invitations(
-    db: AsyncSession,
-    settings: Settings,
-    event: Event,
-    chunk: list[tuple[int, str, str, str]],
-    bodies: dict[str, tuple[str, str, str, str]],
-    marker: str,
-) -> int:
-    now = utcnow()
-    mails: list[dict[str, object]] = []
-    recipients: list[tuple[int, str, str, str]] = []
-    for person_id, email, person_name, lang in chunk:
-        try:
-            wire = email if email.isascii() else email_address.for_sending(email)
-            address = Address(wire, person_name)
-        except ValueError:
-            continue
-        subject, text, html, _calendar = bodies[lang]
-        url = rsvp_url(settings, event.id, person_id)
-        mails.append(
-            {
-                "kind": "event-invitation",
-                "priority": PRIORITY_TRANSACTIONAL,
-                "language": lang,
-                "subject": subject,
-                "text": text.replace(marker, url),
-                "html": html.replace(marker, url),
-                "bulk": False,
-                "reference": f"event:{event.id}",
-                "token": secrets.token_hex(8),
-                "created_at": now,
-            }
-        )
-        recipients.append((person_id, address.email, address.name, lang))
-    if not mails:
-        return 0
-    # A plain multi-row INSERT, then the ids by each mail's random token: RETURNING with executemany runs
-    # row by row on SQLite.
-    before = int((await db.execute(select(func.coalesce(func.max(Mail.id), 0)))).scalar_one())
-    await db.execute(insert(cast(Table, Mail.__table__)), mails)
-    tokens = [str(mail["token"]) for mail in mails]
-    found = dict(
-        (
-            await db.execute(select(Mail.token, Mail.id).where(Mail.id > before, Mail.reference == f"event:{event.id}"))
-        ).all()
-    )
-    ids = [found[token] for token in tokens]
-    await db.execute(
-        insert(cast(Table, Delivery.__table__)),
-        [
-            {
-                "mail_id": mail_id,
-                "person_id": person_id,
-                "to_email": email,
-                "to_name": name,
-                "priority": PRIORITY_TRANSACTIONAL,
-                "status": DeliveryStatus.QUEUED.value,
-                "attempts": 0,
-                "next_attempt_at": now,
-                "created_at": now,
-            }
-            for mail_id, (person_id, email, name, _lang) in zip(ids, recipients, strict=True)
-        ],
-    )
-    await db.execute(
-        insert(cast(Table, Attachment.__table__)),
-        [
-            {
-                "mail_id": mail_id,
-                "filename": "invitation.ics",
-                "content_type": "text/calendar; charset=utf-8; method=REQUEST",
-                "content": bodies[lang][3],
-            }
-            for mail_id, (_person_id, _email, _name, lang) in zip(ids, recipients, strict=True)
-        ],
-    )
-    return len(ids)
-
-
 # ---- answers ---------------------------------------------------------------------------------------------------
 
 
 def _check_open(event: Event, now: dt.datetime) -> None:
-    if event.status == "cancelled":
+    if event.status == EventStatus.CANCELLED:
         raise EventError("This event has been cancelled.")
-    if event.status != "published":
+    if event.status != EventStatus.PUBLISHED:
         raise EventError("This event is not open for answers.")
     if event.rsvp_deadline is not None and now > event.rsvp_deadline:
         raise EventError("The deadline for answers has passed.")
@@ -490,7 +399,7 @@ async def _lock(db: AsyncSession, event: Event) -> None:
 
 async def _seats_taken(db: AsyncSession, event_id: int, *, besides: int | None = None) -> int:
     statement = select(func.coalesce(func.sum(1 + Rsvp.guests), 0)).where(
-        Rsvp.event_id == event_id, Rsvp.status == "yes"
+        Rsvp.event_id == event_id, Rsvp.status == Answer.YES
     )
     if besides is not None:
         statement = statement.where(Rsvp.id != besides)
@@ -527,18 +436,18 @@ async def answer(
             guests=0,
             answer="",
             walk_in=False,
-            status="no",
+            status=Answer.NO,
             name=person.name,
         )
         db.add(rsvp)
     rsvp.name, rsvp.answer = person.name, note[:1000]
     if not coming:
-        rsvp.status, rsvp.guests, rsvp.waitlisted_at = "no", 0, None
+        rsvp.status, rsvp.guests, rsvp.waitlisted_at = Answer.NO, 0, None
         await db.flush()
-        if before == "yes":
+        if before == Answer.YES:
             await _promote(db, settings, event)
         return rsvp
-    if before == "yes":
+    if before == Answer.YES:
         if (
             event.capacity is not None
             and await _seats_taken(db, event.id, besides=rsvp.id) + 1 + guests > event.capacity
@@ -552,69 +461,38 @@ async def answer(
         return rsvp
     rsvp.guests = guests
     if event.capacity is None or await _seats_taken(db, event.id) + 1 + guests <= event.capacity:
-        rsvp.status, rsvp.waitlisted_at = "yes", None
+        rsvp.status, rsvp.waitlisted_at = Answer.YES, None
         await db.flush()
-        await _send(
-            db,
-            settings,
-            event,
-            "confirmed",
-            person_id=person.id,
-            email=person.email,
-            person_name=person.name,
-            language=person.language,
-            ticket=rsvp,
-            ticket_url=ticket_url(settings, rsvp),
-            calendar=ics.invitation(event, person.language, event_url(settings, event), _organizer(settings)),
-        )
+        await _send(db, settings, event, "confirmed", person, ticket=rsvp)
     else:
-        if before != "waiting":
-            rsvp.status, rsvp.waitlisted_at = "waiting", now
+        if before != Answer.WAITING:
+            rsvp.status, rsvp.waitlisted_at = Answer.WAITING, now
             await db.flush()
-            await _send(
-                db,
-                settings,
-                event,
-                "waiting",
-                person_id=person.id,
-                email=person.email,
-                person_name=person.name,
-                language=person.language,
-            )
+            await _send(db, settings, event, "waiting", person)
         await db.flush()
     return rsvp
 
 
 async def _promote(db: AsyncSession, settings: Settings, event: Event) -> int:
     """Give freed seats to the waiting list, first come first served; each promoted person is mailed."""
-    if event.status != "published":
+    if event.status != EventStatus.PUBLISHED:
         return 0
     promoted = 0
     rows = await db.execute(
-        select(Rsvp).where(Rsvp.event_id == event.id, Rsvp.status == "waiting").order_by(Rsvp.waitlisted_at, Rsvp.id)
+        select(Rsvp)
+        .where(Rsvp.event_id == event.id, Rsvp.status == Answer.WAITING)
+        .order_by(Rsvp.waitlisted_at, Rsvp.id)
     )
     for rsvp in rows.scalars():
         taken = await _seats_taken(db, event.id)
         if event.capacity is not None and taken + 1 + rsvp.guests > event.capacity:
             break
-        rsvp.status, rsvp.waitlisted_at = "yes", None
+        rsvp.status, rsvp.waitlisted_at = Answer.YES, None
         await db.flush()
         promoted += 1
         person = await db.get(Person, rsvp.person_id) if rsvp.person_id else None
         if person is not None:
-            await _send(
-                db,
-                settings,
-                event,
-                "promoted",
-                person_id=person.id,
-                email=person.email,
-                person_name=person.name,
-                language=person.language,
-                ticket=rsvp,
-                ticket_url=ticket_url(settings, rsvp),
-                calendar=ics.invitation(event, person.language, event_url(settings, event), _organizer(settings)),
-            )
+            await _send(db, settings, event, "promoted", person, ticket=rsvp)
     return promoted
 
 
@@ -652,7 +530,7 @@ async def check_in(
     rsvp = rows.scalar_one_or_none()
     if rsvp is None or rsvp.event_id != event.id:
         return CheckIn("unknown", None)
-    if rsvp.status != "yes":
+    if rsvp.status != Answer.YES:
         return CheckIn("not-coming", rsvp)
     # One statement decides, so two door phones scanning the same ticket cannot both say "welcome".
     result = await db.execute(
@@ -678,7 +556,7 @@ async def walk_in(db: AsyncSession, event: Event, by: Person, *, name: str, gues
         event_id=event.id,
         person_id=None,
         name=name,
-        status="yes",
+        status=Answer.YES,
         guests=guests,
         answer="",
         ticket=secrets.token_urlsafe(18),
@@ -699,7 +577,10 @@ async def send_reminders(db: AsyncSession, settings: Settings, *, now: dt.dateti
     now = now or utcnow()
     rows = await db.execute(
         select(Event).where(
-            Event.status == "published", Event.reminded_at.is_(None), Event.starts_at > now, Event.reminder_days > 0
+            Event.status == EventStatus.PUBLISHED,
+            Event.reminded_at.is_(None),
+            Event.starts_at > now,
+            Event.reminder_days > 0,
         )
     )
     told = 0
@@ -707,7 +588,7 @@ async def send_reminders(db: AsyncSession, settings: Settings, *, now: dt.dateti
         if event.starts_at - dt.timedelta(days=event.reminder_days) > now:
             continue
         event.reminded_at = now
-        told += await _mail_answers(db, settings, event, ("yes",), "reminder")
+        told += await _mail_answers(db, settings, event, (Answer.YES,), "reminder")
     await db.flush()
     return told
 
@@ -728,7 +609,7 @@ async def attendance_in_year(db: AsyncSession, year: int) -> list[Attendance]:
     events = (
         await db.execute(
             select(Event)
-            .where(Event.status == "published", Event.starts_at >= start, Event.starts_at < end)
+            .where(Event.status == EventStatus.PUBLISHED, Event.starts_at >= start, Event.starts_at < end)
             .order_by(Event.starts_at)
         )
     ).scalars()
@@ -772,7 +653,7 @@ async def erase_for(db: AsyncSession, settings: Settings, person_id: int) -> Non
     to_promote: list[Event] = []
     for rsvp, event in rows:
         if event.ends_at >= now:
-            was_yes = rsvp.status == "yes"
+            was_yes = rsvp.status == Answer.YES
             await db.delete(rsvp)
             if was_yes:
                 to_promote.append(event)
@@ -799,14 +680,14 @@ async def hold_answer(db: AsyncSession, event: Event, person: Person, *, guests:
                 event_id=event.id,
                 person_id=person.id,
                 name=person.name,
-                status="pending",
+                status=Answer.PENDING,
                 guests=guests,
                 answer=note[:1000],
                 ticket=secrets.token_urlsafe(18),
                 walk_in=False,
             )
         )
-    elif rsvp.status == "pending":
+    elif rsvp.status == Answer.PENDING:
         rsvp.guests, rsvp.answer = guests, note[:1000]
     await db.flush()
 
@@ -817,11 +698,11 @@ async def confirm_pending(db: AsyncSession, settings: Settings, person: Person) 
     rows = await db.execute(
         select(Rsvp, Event)
         .join(Event, Event.id == Rsvp.event_id)
-        .where(Rsvp.person_id == person.id, Rsvp.status == "pending")
+        .where(Rsvp.person_id == person.id, Rsvp.status == Answer.PENDING)
     )
     for rsvp, event in list(rows):
         guests, note = rsvp.guests, rsvp.answer
-        rsvp.status = "no"
+        rsvp.status = Answer.NO
         await db.flush()
         try:
             await answer(db, settings, event, person, coming=True, guests=guests, note=note)
@@ -835,7 +716,7 @@ async def choices_for_activities(db: AsyncSession, language: str) -> list[tuple[
     rows = await db.execute(
         select(Event)
         .where(
-            Event.status == "published",
+            Event.status == EventStatus.PUBLISHED,
             Event.starts_at >= now - dt.timedelta(days=365),
             Event.starts_at <= now + dt.timedelta(days=180),
         )

@@ -5,7 +5,8 @@ does the expensive part once per (newsletter, language): it encodes the subject 
 at their placeholders and fixes the MIME skeleton. `render()` then fills in one recipient with string joins and the
 C-level quoted-printable or base64 codecs from `binascii`. A one-off mail uses the same path (`build_message`).
 
-Placeholders in `text` and `html` are written `%%name%%`, `%%email%%` and `%%unsubscribe_url%%`; values are
+Placeholders in `text` and `html` are written `%%name%%`, `%%email%%`, `%%unsubscribe_url%%` and `%%link%%` (the
+recipient's own link in a mail to many that is not a newsletter, such as an invitation's answer page); values are
 HTML-escaped in the HTML part. Every value that reaches a header is checked: CR, LF and NUL raise `ValueError`,
 non-ASCII text becomes RFC 2047 encoded-words, long headers are folded, so no line exceeds 78 octets.
 
@@ -24,8 +25,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from email.utils import formatdate
 
+# What a newsletter may use; %%link%% is for a feature's mail to many (an invitation).
 PLACEHOLDERS = ("name", "email", "unsubscribe_url")
-_PLACEHOLDER_RE = re.compile(r"%%(" + "|".join(PLACEHOLDERS) + r")%%")
+_PLACEHOLDER_RE = re.compile(r"%%(" + "|".join((*PLACEHOLDERS, "link")) + r")%%")
 _FORBIDDEN = re.compile(r"[\r\n\x00]")
 # An addr-spec we are willing to put on the wire: dot-atom local part, ASCII host name (IDNs arrive as punycode).
 _ATOM = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+"
@@ -292,12 +294,10 @@ class MessageTemplate:
         *,
         message_id: str,
         unsubscribe_url: str | None = None,
-        fields: Mapping[str, str] | None = None,
+        link: str | None = None,
     ) -> bytes:
         check_header_value(message_id, "Message-ID")
-        values = {"name": to.name, "email": to.email, "unsubscribe_url": unsubscribe_url or ""}
-        if fields:
-            values.update(fields)
+        values = {"name": to.name, "email": to.email, "unsubscribe_url": unsubscribe_url or "", "link": link or ""}
         headers = [self._static_headers, to.header("To"), _date_header(), f"Message-ID: {message_id}\r\n"]
         if self.bulk:
             if unsubscribe_url is None or not _SAFE_URL_RE.match(unsubscribe_url) or ">" in unsubscribe_url:

@@ -61,6 +61,8 @@ class Delivery(Base):
     to_email: Mapped[str] = mapped_column(String(254))
     to_name: Mapped[str] = mapped_column(String(200), default="")
     unsubscribe_url: Mapped[str | None] = mapped_column(Text)
+    # The recipient's own link (%%link%%) in a mail to many that is not a newsletter: an invitation's answer page.
+    link: Mapped[str | None] = mapped_column(Text)
     priority: Mapped[int] = mapped_column(SmallInteger, default=PRIORITY_TRANSACTIONAL)
     status: Mapped[str] = mapped_column(String(10), default=DeliveryStatus.QUEUED)
     attempts: Mapped[int] = mapped_column(Integer, default=0)

@@ -1,7 +1,7 @@
 """The outbox's API: what other features call, inside their own transaction (the request's), never committing.
 
 A signup and its confirmation mail commit together or not at all; the sender picks the mail up after the commit.
-Bodies may use the placeholders %%name%%, %%email%% and %%unsubscribe_url%%, filled per recipient.
+Bodies may use the placeholders %%name%%, %%email%%, %%unsubscribe_url%% and %%link%%, filled per recipient.
 
 Only this module and the sender write delivery rows. A feature finds its own mail by the `reference` it queued it
 with ("newsletter:12"): it can hold and release it, cancel it, retry what failed and count it by state; a member's
@@ -10,13 +10,28 @@ waiting mail can be cancelled and their deliveries made anonymous. Every state i
 
 from __future__ import annotations
 
+import datetime as dt
 import secrets
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, cast
 
-from sqlalchemy import ColumnElement, Select, Table, and_, case, func, insert, or_, select, update
+from sqlalchemy import (
+    ColumnElement,
+    Select,
+    Table,
+    and_,
+    case,
+    distinct,
+    exists,
+    func,
+    insert,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
 
 from club import email_address
 from club.db import is_postgres, utcnow
@@ -38,6 +53,7 @@ class Recipient:
     name: str = ""
     person_id: int | None = None
     unsubscribe_url: str | None = None
+    link: str | None = None  # fills %%link%%: the recipient's own link in a mail to many (an invitation's answer page)
 
 
 def _check(subject: str, language: str) -> None:
@@ -51,17 +67,18 @@ async def _store_mail(
     *,
     kind: str,
     bulk: bool,
+    priority: int,
     subject: str,
     text: str,
     html: str,
     language: str,
     reference: str | None = None,
 ) -> Mail:
-    """The content of a mail, stored once for all its deliveries; bulk mail waits behind transactional mail."""
+    """The content of a mail, stored once for all its deliveries; a mail to many waits behind transactional mail."""
     _check(subject, language)
     mail = Mail(
         kind=kind,
-        priority=PRIORITY_BULK if bulk else PRIORITY_TRANSACTIONAL,
+        priority=priority,
         language=language,
         subject=subject,
         text=text,
@@ -93,7 +110,16 @@ async def queue_mail(
     addresses by the same rule (club/email_address.py), so what they accept is never refused here."""
     to_email = email_address.for_sending(to_email)
     Address(to_email, to_name)
-    mail = await _store_mail(db, kind=kind, bulk=False, subject=subject, text=text, html=html, language=language)
+    mail = await _store_mail(
+        db,
+        kind=kind,
+        bulk=False,
+        priority=PRIORITY_TRANSACTIONAL,
+        subject=subject,
+        text=text,
+        html=html,
+        language=language,
+    )
     delivery = Delivery(
         mail_id=mail.id,
         to_email=to_email,
@@ -119,13 +145,24 @@ async def queue_newsletter(
     recipients: Iterable[Recipient],
     reference: str | None = None,
     kind: str = "newsletter",
+    bulk: bool = True,
 ) -> tuple[Mail, int]:
     """Store a newsletter's content once and one delivery per recipient (each needs an https unsubscribe_url).
 
     Call it once per language. Recipients with an address we cannot send to are skipped; the number queued is
-    returned with the mail. Leaving out suppressed people (`people.suppressed_at`) is the caller's job."""
+    returned with the mail. Leaving out suppressed people (`people.suppressed_at`) is the caller's job.
+    Not `bulk`: a feature's mail to many that is no newsletter (an event's invitations), without List-Unsubscribe
+    and unsubscribe links; it waits behind transactional mail all the same."""
     mail = await _store_mail(
-        db, kind=kind, bulk=True, subject=subject, text=text, html=html, language=language, reference=reference
+        db,
+        kind=kind,
+        bulk=bulk,
+        priority=PRIORITY_BULK,
+        subject=subject,
+        text=text,
+        html=html,
+        language=language,
+        reference=reference,
     )
     now = utcnow()
     table = cast(Table, Delivery.__table__)
@@ -138,7 +175,7 @@ async def queue_newsletter(
             address = Address(wire, recipient.name)
         except ValueError:
             continue
-        if not recipient.unsubscribe_url or not recipient.unsubscribe_url.startswith(("https://", "http://")):
+        if bulk and not (recipient.unsubscribe_url or "").startswith(("https://", "http://")):
             raise ValueError(f"every newsletter delivery needs an unsubscribe link ({recipient.email})")
         rows.append(
             {
@@ -147,6 +184,7 @@ async def queue_newsletter(
                 "to_email": address.email,
                 "to_name": address.name,
                 "unsubscribe_url": recipient.unsubscribe_url,
+                "link": recipient.link,
                 "priority": PRIORITY_BULK,
                 "status": DeliveryStatus.QUEUED.value,
                 "attempts": 0,
@@ -286,6 +324,57 @@ async def failures(db: AsyncSession, reference: str, limit: int = 200) -> list[D
     return list((await db.execute(statement)).scalars())
 
 
+async def deliveries_of(db: AsyncSession, reference: str) -> Sequence[Any]:
+    """Every delivery of `reference` in the order queued: address, name, language, state, attempts, the relay's
+    code and reply, when sent."""
+    rows = await db.execute(
+        select(
+            Delivery.to_email,
+            Delivery.to_name,
+            Mail.language,
+            Delivery.status,
+            Delivery.attempts,
+            Delivery.smtp_code,
+            Delivery.last_error,
+            Delivery.sent_at,
+        )
+        .join(Mail, Mail.id == Delivery.mail_id)
+        .where(Mail.reference == reference)
+        .order_by(Delivery.id)
+    )
+    return rows.all()
+
+
+async def count_reached_before(db: AsyncSession, reference: str, moments: Select[int, dt.datetime]) -> int:
+    """How many people of `moments` (person id, when) had that moment after `reference` reached them and before
+    any other newsletter did: the unsubscribes a newsletter caused, say."""
+    happened = moments.subquery()
+    person, when = list(happened.c)[:2]
+    later, later_mail = aliased(Delivery), aliased(Mail)
+    statement = (
+        select(func.count(distinct(person)))
+        .select_from(happened)
+        .join(Delivery, Delivery.person_id == person)
+        .where(
+            _of(reference),
+            Delivery.sent_at.is_not(None),
+            when >= Delivery.sent_at,
+            ~exists(
+                select(later.id)
+                .join(later_mail, later_mail.id == later.mail_id)
+                .where(
+                    later.person_id == person,
+                    later_mail.bulk.is_(True),
+                    later_mail.reference != reference,
+                    later.sent_at > Delivery.sent_at,
+                    later.sent_at <= when,
+                )
+            ),
+        )
+    )
+    return int(await db.scalar(statement) or 0)
+
+
 # ---- a person's mail ------------------------------------------------------------------------------------------
 
 
@@ -296,7 +385,8 @@ async def cancel_waiting(
     `bulk_only`), the next batch included: those deliveries fail with `reason`."""
     where = and_(Delivery.person_id == person_id, Delivery.status == DeliveryStatus.QUEUED)
     if bulk_only:
-        where = and_(where, Delivery.priority == PRIORITY_BULK)
+        # By the mail's kind, not its priority: an event's invitations wait behind transactional mail too.
+        where = and_(where, exists().where(Mail.id == Delivery.mail_id, Mail.bulk.is_(True)))
     return await _move(db, where, status=DeliveryStatus.FAILED, last_error=reason)
 
 
@@ -334,7 +424,7 @@ async def forget_recipient(db: AsyncSession, person_id: int, email: str, *, anon
         and_(theirs, func.lower(Delivery.last_error).contains(email.lower(), autoescape=True)),
         last_error="refused (the reply named the erased address)",
     )
-    await _move(db, theirs, person_id=None, to_email=anonymous_email, to_name="", unsubscribe_url=None)
+    await _move(db, theirs, person_id=None, to_email=anonymous_email, to_name="", unsubscribe_url=None, link=None)
 
 
 async def attach(db: AsyncSession, mail_id: int, *, filename: str, content_type: str, content: str) -> None:

@@ -107,6 +107,7 @@ class Claimed:
     to_email: str
     to_name: str
     unsubscribe_url: str | None
+    link: str | None
     priority: int
     attempts: int
     created_at: dt.datetime
@@ -399,6 +400,7 @@ class DatabaseStore:
                 deliveries.c.to_email,
                 deliveries.c.to_name,
                 deliveries.c.unsubscribe_url,
+                deliveries.c.link,
                 deliveries.c.priority,
                 deliveries.c.attempts,
                 deliveries.c.created_at,
@@ -407,7 +409,7 @@ class DatabaseStore:
         async with self.sessionmaker() as db:
             rows = (await db.execute(statement)).all()
             await db.commit()
-        return [Claimed(*row[:9], lease_until=lease_until) for row in rows]  # type: ignore[misc]
+        return [Claimed(*row[:10], lease_until=lease_until) for row in rows]  # type: ignore[misc]
 
     async def mails(self, ids: Sequence[int]) -> dict[int, MailContent]:
         async with self.sessionmaker() as db:
@@ -739,6 +741,7 @@ class MailSender:
                 to,
                 message_id=f"<{content.token}.{item.id}@{self.domain}>",
                 unsubscribe_url=item.unsubscribe_url,
+                link=item.link,
             )
             if self.signer is not None:
                 raw = self.signer.sign(raw)

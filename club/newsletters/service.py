@@ -13,16 +13,16 @@ import secrets
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import delete, distinct, exists, func, select, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-from sqlalchemy.orm import aliased, selectinload
+from sqlalchemy.orm import selectinload
 
 from club import csvfile, publicpages
 from club.accounts.models import Person
 from club.config import Settings
 from club.db import transaction, utcnow
 from club.mail import outbox
-from club.mail.models import Delivery, DeliveryStatus, Mail
+from club.mail.models import Delivery, DeliveryStatus
 from club.mail.outbox import Recipient, queue_mail, queue_newsletter
 from club.members.models import Consent
 from club.members.service import NEWSLETTER, subscribed_members, unsubscribe_url
@@ -426,54 +426,17 @@ async def failures(db: AsyncSession, newsletter_id: int, limit: int = 200) -> li
 
 async def unsubscribes(db: AsyncSession, newsletter_id: int) -> int:
     """Recipients who unsubscribed after this newsletter reached them and before another newsletter did."""
-    later, later_mail = aliased(Delivery), aliased(Mail)
-    reference = _reference(newsletter_id)
-    mail_ids = select(Mail.id).where(Mail.reference == reference).scalar_subquery()
-    statement = (
-        select(func.count(distinct(Consent.person_id)))
-        .select_from(Consent)
-        .join(Delivery, Delivery.person_id == Consent.person_id)
-        .where(
-            Delivery.mail_id.in_(mail_ids),
-            Delivery.sent_at.is_not(None),
-            Consent.purpose == NEWSLETTER,
-            Consent.given.is_(False),
-            Consent.created_at >= Delivery.sent_at,
-            ~exists(
-                select(later.id)
-                .join(later_mail, later_mail.id == later.mail_id)
-                .where(
-                    later.person_id == Consent.person_id,
-                    later_mail.bulk.is_(True),
-                    later_mail.reference != reference,
-                    later.sent_at > Delivery.sent_at,
-                    later.sent_at <= Consent.created_at,
-                )
-            ),
-        )
+    withdrawn = select(Consent.person_id, Consent.created_at).where(
+        Consent.purpose == NEWSLETTER, Consent.given.is_(False)
     )
-    return int(await db.scalar(statement) or 0)
+    return await outbox.count_reached_before(db, _reference(newsletter_id), withdrawn)
 
 
 CSV_COLUMNS = ("email", "name", "language", "status", "attempts", "smtp_code", "smtp_reply", "sent_at")
 
 
 async def deliveries_csv(db: AsyncSession, newsletter_id: int) -> str:
-    rows = await db.execute(
-        select(
-            Delivery.to_email,
-            Delivery.to_name,
-            Mail.language,
-            Delivery.status,
-            Delivery.attempts,
-            Delivery.smtp_code,
-            Delivery.last_error,
-            Delivery.sent_at,
-        )
-        .join(Mail, Mail.id == Delivery.mail_id)
-        .where(Mail.reference == f"newsletter:{newsletter_id}")
-        .order_by(Delivery.id)
-    )
+    rows = await outbox.deliveries_of(db, _reference(newsletter_id))
     lines = [csvfile.row(CSV_COLUMNS)]
     for email, name, language, status, attempts, smtp_code, reply, sent_at in rows:
         values = (email, name, language, status, attempts, smtp_code, reply, sent_at.isoformat() if sent_at else "")

@@ -13,6 +13,8 @@ from collections.abc import Sequence
 
 from alembic import op
 
+from club.db import add_checks, drop_checks
+
 revision: str = "0013_outbox"
 down_revision: str | None = "0012_sender"
 branch_labels: str | Sequence[str] | None = None
@@ -27,32 +29,9 @@ ALLOWED = {
 }
 
 
-def _condition(column: str, values: tuple[str, ...]) -> str:
-    return f"{column} IN ({', '.join(repr(value) for value in values)})"
-
-
 def upgrade() -> None:
-    postgres = op.get_bind().dialect.name == "postgresql"
-    for (table, column), values in ALLOWED.items():
-        name = f"ck_{table}_{column}"
-        if postgres:
-            op.execute(f"ALTER TABLE {table} ADD CONSTRAINT {name} CHECK ({_condition(column, values)})")
-            continue
-        for action in ("insert", "update"):
-            op.execute(
-                f"CREATE TRIGGER {name}_{action} BEFORE {action.upper()} "
-                f"{'OF ' + column + ' ' if action == 'update' else ''}ON {table} "
-                f"WHEN NOT (NEW.{_condition(column, values)}) "
-                f"BEGIN SELECT RAISE(ABORT, 'CHECK constraint failed: {name}'); END"
-            )
+    add_checks(op, ALLOWED)
 
 
 def downgrade() -> None:
-    postgres = op.get_bind().dialect.name == "postgresql"
-    for table, column in ALLOWED:
-        name = f"ck_{table}_{column}"
-        if postgres:
-            op.execute(f"ALTER TABLE {table} DROP CONSTRAINT {name}")
-        else:
-            for action in ("insert", "update"):
-                op.execute(f"DROP TRIGGER IF EXISTS {name}_{action}")
+    drop_checks(op, ALLOWED)

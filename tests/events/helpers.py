@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
 import httpx
@@ -70,12 +71,29 @@ async def event_row(db: AsyncSession, event_id: int) -> Event:
     return (await db.execute(statement)).scalar_one()
 
 
-async def mails_to(db: AsyncSession, email: str, kind: str | None = None) -> list[Mail]:
+@dataclass(frozen=True)
+class Sent:
+    """A mail as its recipient reads it: a mail to many gets their own %%link%% filled in, as the sender does."""
+
+    id: int
+    kind: str
+    subject: str
+    text: str
+    html: str
+
+
+async def mails_to(db: AsyncSession, email: str, kind: str | None = None) -> list[Sent]:
     await db.commit()  # a fresh snapshot of what the app committed
-    statement = select(Mail).join(Delivery, Delivery.mail_id == Mail.id).where(Delivery.to_email == email)
+    statement = (
+        select(Mail, Delivery.link).join(Delivery, Delivery.mail_id == Mail.id).where(Delivery.to_email == email)
+    )
     if kind:
         statement = statement.where(Mail.kind == kind)
-    return list((await db.execute(statement.order_by(Mail.id))).scalars())
+    rows = await db.execute(statement.order_by(Mail.id))
+    return [
+        Sent(m.id, m.kind, m.subject, m.text.replace("%%link%%", link or ""), m.html.replace("%%link%%", link or ""))
+        for m, link in rows
+    ]
 
 
 async def attachments_of(db: AsyncSession, mail_id: int) -> list[Attachment]:
@@ -85,7 +103,7 @@ async def attachments_of(db: AsyncSession, mail_id: int) -> list[Attachment]:
 LINK_RE = re.compile(r'href="(http://testserver/events/\d+/rsvp/\d+/[0-9a-f]+)\?answer=yes"')
 
 
-def yes_link(mail: Mail) -> str:
+def yes_link(mail: Sent) -> str:
     match = LINK_RE.search(mail.html)
     assert match, mail.html[:2000]
     return match.group(1).replace("http://testserver", "")

@@ -74,14 +74,18 @@ async def test_invitation_goes_through_the_outbox_in_each_language_with_a_valid_
     await log_in_admin(client, db)
     nl = await make_person(db, email="an@example.org", language="nl", newsletter=True, city="ghent")
     ja = await make_person(db, email="hana@example.org", language="ja", newsletter=True, city="kanazawa")
+    other_nl = await make_person(db, email="jan@example.org", language="nl", newsletter=True, city="ghent")
     await make_person(db, email="quiet@example.org", language="en", newsletter=False)
     event_id = await published_event(client)
     response = await post(client, f"/admin/events/{event_id}/invite", page="/admin/events")
     assert response.status_code == 303
-    assert (await event_row(db, event_id)).invited == 2
+    assert (await event_row(db, event_id)).invited == 3
     assert await mails_to(db, "quiet@example.org") == []
     nl_mail = (await mails_to(db, nl.email, "event-invitation"))[0]
     ja_mail = (await mails_to(db, ja.email, "event-invitation"))[0]
+    # One stored mail per language; each delivery carries its member's own answer link.
+    other_mail = (await mails_to(db, other_nl.email, "event-invitation"))[0]
+    assert other_mail.id == nl_mail.id != ja_mail.id and yes_link(other_mail) != yes_link(nl_mail)
     assert nl_mail.subject == "Uitnodiging: Netwerkreceptie Gent–Kanazawa"
     assert "ゲント・金沢" in ja_mail.subject and "はい、参加します" in ja_mail.html
     assert yes_link(nl_mail) != yes_link(ja_mail)

@@ -206,3 +206,17 @@ def test_no_value_can_inject_a_header(subject: str, name: str) -> None:
     assert address == "victim@example.org"
     assert str(make_header(decode_header(encoded_name))) == " ".join(name.split())
     assert max(len(line) for line in raw.split(b"\r\n")) <= 998
+
+
+def test_a_deliverys_own_link_fills_its_placeholder_escaped_in_html() -> None:
+    template = MessageTemplate(
+        sender=Address("club@example.org"),
+        subject="Uitnodiging",
+        text="Ja: %%link%%?answer=yes",
+        html='<p><a href="%%link%%?answer=yes">Ja</a></p>',
+    )
+    raw = template.render(Address("a@example.org"), message_id="<x@y.example>", link="https://club.example/r/1&2")
+    message = email.message_from_bytes(raw, policy=email.policy.default)
+    text, html = (part.get_content() for part in message.walk() if not part.is_multipart())
+    assert "Ja: https://club.example/r/1&2?answer=yes" in text
+    assert 'href="https://club.example/r/1&amp;2?answer=yes"' in html

@@ -88,11 +88,24 @@ async def test_cancel_waiting_takes_a_person_out_of_newsletters_only(db: AsyncSe
         language="en",
         person_id=person.id,
     )
+    # A mail to many that is no newsletter (an event's invitation) stays too, though it waits behind the login mail.
+    invitation, _ = await queue_newsletter(
+        db,
+        subject="Uitnodiging",
+        text="%%link%%",
+        html="x",
+        language="nl",
+        recipients=[Recipient(person.email, person.name, person.id, link="https://club.example/r/1")],
+        kind="event-invitation",
+        bulk=False,
+    )
     assert await outbox.cancel_waiting(db, person.id) == 1
     rows = dict(
-        (await db.execute(select(Delivery.id, Delivery.last_error).execution_options(populate_existing=True))).all()
+        (
+            await db.execute(select(Delivery.mail_id, Delivery.last_error).execution_options(populate_existing=True))
+        ).all()
     )
-    assert rows.pop(login.id) is None
+    assert rows.pop(login.mail_id) is None and rows.pop(invitation.id) is None
     assert list(rows.values()) == [outbox.UNSUBSCRIBED]
 
 
@@ -112,9 +125,14 @@ async def _refused(db: AsyncSession, statement: str) -> bool:
         ("people", "role", "ambassador"),
         ("activities", "status", "returned"),
         ("newsletters", "status", "paused"),
+        ("events", "status", "cancelled"),
+        ("events", "zone", "Asia/Tokyo"),
+        ("event_rsvps", "status", "waiting"),
     ],
 )
 async def test_the_database_refuses_a_state_no_enum_names(db: AsyncSession, table: str, column: str, good: str) -> None:
+    from club.db import utcnow
+    from club.events.models import Event, Rsvp
     from club.newsletters.models import Newsletter
     from tests.factories import make_activity, make_ambassador
 
@@ -122,6 +140,10 @@ async def test_the_database_refuses_a_state_no_enum_names(db: AsyncSession, tabl
     await make_activity(db, person, appointment)
     await queue(db, [person])
     db.add(Newsletter(created_by_id=person.id))
+    event = Event(uid="u@events", starts_at=utcnow(), ends_at=utcnow(), capacity=None)
+    db.add(event)
+    await db.flush()
+    db.add(Rsvp(event_id=event.id, person_id=person.id, status="yes", ticket="t"))
     await db.commit()
 
     assert await _refused(db, f"UPDATE {table} SET {column} = 'archived'")
