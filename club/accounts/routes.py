@@ -12,7 +12,7 @@ from club.accounts import passwords, service, sessions, tokens
 from club.admin import audit
 from club.i18n import N_
 from club.ratelimit import client_key
-from club.web import Context, read_form, redirect, render, route, safe_next
+from club.web import Context, redirect, render, route, safe_next
 
 
 async def admin_login_page(request: Request, ctx: Context) -> Response:
@@ -23,16 +23,15 @@ async def admin_login_page(request: Request, ctx: Context) -> Response:
 
 
 async def admin_login(request: Request, ctx: Context) -> Response:
-    form = await read_form(request)
     db = ctx.db
-    values = {"email": forms.field(form, "email")[:300]}
-    next_url = safe_next(forms.field(form, "next"), "/admin")
+    values = {"email": forms.field(ctx.form, "email")[:300]}
+    next_url = safe_next(forms.field(ctx.form, "next"), "/admin")
     errors = forms.Errors()
     try:
-        email = forms.email(forms.field(form, "email"))
+        email = forms.email(forms.field(ctx.form, "email"))
     except forms.Invalid as exc:
         errors.add("email", exc)
-    password = forms.field(form, "password")
+    password = forms.field(ctx.form, "password")
     if not password:
         errors.add("password", forms.Invalid(N_("This field is required.")))
     if errors:
@@ -66,11 +65,10 @@ async def admin_login(request: Request, ctx: Context) -> Response:
 
 async def admin_login_code(request: Request, ctx: Context) -> Response:
     """The second step of an admin login with two-factor: a code from the app, or a recovery code."""
-    form = await read_form(request)
     db = ctx.db
-    raw = forms.field(form, "token")[:100]
-    next_url = safe_next(forms.field(form, "next"), "/admin")
-    code = forms.field(form, "code")[:40]
+    raw = forms.field(ctx.form, "token")[:100]
+    next_url = safe_next(forms.field(ctx.form, "next"), "/admin")
+    code = forms.field(ctx.form, "code")[:40]
     if not code.strip():
         return render(
             request,
@@ -133,23 +131,22 @@ async def setup_page(request: Request, ctx: Context) -> Response:
 
 
 async def setup(request: Request, ctx: Context) -> Response:
-    form = await read_form(request)
     db = ctx.db
     raw = request.path_params["token"]
     if await service.admin_exists(db) or await tokens.peek(db, service.SETUP_PURPOSE, raw) is None:
         raise HTTPException(404)
-    values = {"email": forms.field(form, "email")[:300], "name": forms.field(form, "name")[:300]}
+    values = {"email": forms.field(ctx.form, "email")[:300], "name": forms.field(ctx.form, "name")[:300]}
     errors = forms.Errors()
     try:
-        email = forms.email(forms.field(form, "email"))
+        email = forms.email(forms.field(ctx.form, "email"))
     except forms.Invalid as exc:
         errors.add("email", exc)
         email = ""
     try:
-        name = forms.name(forms.field(form, "name"))
+        name = forms.name(forms.field(ctx.form, "name"))
     except forms.Invalid as exc:
         errors.add("name", exc)
-    password = passwords.read_new_password(form, errors, email=email)
+    password = passwords.read_new_password(ctx.form, errors, email=email)
     if errors:
         return render(
             request, "accounts/setup.html", {"token": raw, "errors": errors, "values": values}, status_code=400

@@ -35,7 +35,7 @@ from club.ambassadors import labels as ambassador_labels
 from club.ambassadors import service as ambassadors
 from club.i18n import LANGUAGE_NAMES, LANGUAGES, N_, TIMEZONES, _, current_language, format_date
 from club.members import service as members
-from club.web import Context, FormLimits, read_form, redirect, render, route, signed_in_as
+from club.web import Context, FormLimits, redirect, render, route, signed_in_as
 
 NOTICES = {
     "saved": N_("Saved."),
@@ -246,9 +246,8 @@ async def member_edit_page(request: Request, ctx: Context) -> Response:
 async def member_edit(request: Request, ctx: Context) -> Response:
     person = await load_member(request, ctx)
     db = ctx.db
-    form = await read_form(request)
     all_interests = await members.all_interests(db)
-    cleaned, errors, values = forms.parse(MemberEdit, form, context={"interests": [i.slug for i in all_interests]})
+    cleaned, errors, values = forms.parse(MemberEdit, ctx.form, context={"interests": [i.slug for i in all_interests]})
     if cleaned and cleaned.email != person.email and await members.find_by_email(db, cleaned.email):
         errors.add("email", forms.Invalid(N_("Another member already uses this address.")))
     if (
@@ -303,9 +302,8 @@ async def member_edit(request: Request, ctx: Context) -> Response:
 
 async def member_suppress(request: Request, ctx: Context) -> Response:
     person = await load_member(request, ctx)
-    form = await read_form(request)
     try:
-        reason = forms.text(forms.field(form, "reason"), max_length=200, required=False)
+        reason = forms.text(forms.field(ctx.form, "reason"), max_length=200, required=False)
     except forms.Invalid:
         reason = ""
     await admin_members.suppress(ctx.db, person, reason)
@@ -335,9 +333,8 @@ async def member_delete_page(request: Request, ctx: Context) -> Response:
 
 async def member_delete(request: Request, ctx: Context) -> Response:
     person = await load_member(request, ctx)
-    form = await read_form(request)
     db = ctx.db
-    if forms.field(form, "confirm_email").strip().lower() != person.email:
+    if forms.field(ctx.form, "confirm_email").strip().lower() != person.email:
         return render(
             request,
             "admin/member_delete.html",
@@ -366,8 +363,7 @@ async def member_delete(request: Request, ctx: Context) -> Response:
 
 async def member_revoke_session(request: Request, ctx: Context) -> Response:
     person = await load_member(request, ctx)
-    form = await read_form(request)
-    session_id = forms.field(form, "session")[:64]
+    session_id = forms.field(ctx.form, "session")[:64]
     if await admin_members.revoke_session(ctx.db, person, session_id):
         await audit.record(ctx.db, request, "member.session.revoke", "person", person.id, {"session": session_id[:8]})
     return with_notice(request, f"/admin/members/{person.id}", "revoked")
@@ -440,9 +436,8 @@ async def import_template(request: Request, ctx: Context) -> Response:
 
 
 async def import_upload(request: Request, ctx: Context) -> Response:
-    form = await read_form(request, max_files=1)
     db = ctx.db
-    upload = form.get("file")
+    upload = ctx.form.get("file")
     if not isinstance(upload, UploadFile) or not upload.filename:
         return render(
             request,
@@ -643,9 +638,8 @@ async def admins_page(request: Request, ctx: Context) -> Response:
 
 
 async def admin_invite(request: Request, ctx: Context) -> Response:
-    form = await read_form(request)
     db = ctx.db
-    cleaned, errors, values = forms.parse(AdminInvite, form)
+    cleaned, errors, values = forms.parse(AdminInvite, ctx.form)
     if cleaned:
         existing = await members.find_by_email(db, cleaned.email)
         if existing is not None and existing.role == "admin":
@@ -698,18 +692,17 @@ async def invite_page(request: Request, ctx: Context) -> Response:
 async def invite_accept(request: Request, ctx: Context) -> Response:
     db = ctx.db
     raw = request.path_params["token"]
-    form = await read_form(request)
     token = await tokens.peek(db, admin_members.INVITE_PURPOSE, raw)
     if token is None:
         raise HTTPException(404)
     email, _name = admin_members.invitation_of(token.data)
-    values = {"name": forms.field(form, "name")[:300]}
+    values = {"name": forms.field(ctx.form, "name")[:300]}
     errors = forms.Errors()
     try:
-        name = forms.name(forms.field(form, "name"))
+        name = forms.name(forms.field(ctx.form, "name"))
     except forms.Invalid as exc:
         errors.add("name", exc)
-    password = passwords.read_new_password(form, errors, email=email)
+    password = passwords.read_new_password(ctx.form, errors, email=email)
     if errors:
         return render(
             request,
@@ -770,13 +763,12 @@ def _enrol_page(request: Request, ctx: Context, factor, errors: dict | None = No
 
 
 async def totp_enable(request: Request, ctx: Context) -> Response:
-    form = await read_form(request)
     db = ctx.db
     person = ctx.me
     factor = await totp.factor_of(db, person.id)
     if factor is None or factor.enabled_at is not None:
         return redirect(ctx.url("security_page"))
-    codes = await totp.enable(db, factor, forms.field(form, "code"))
+    codes = await totp.enable(db, factor, forms.field(ctx.form, "code"))
     if codes is None:
         return _enrol_page(
             request, ctx, factor, {"code": (N_("That code is not right. Enter the 6 digits your app shows now."), {})}
@@ -786,7 +778,6 @@ async def totp_enable(request: Request, ctx: Context) -> Response:
 
 
 async def totp_disable(request: Request, ctx: Context) -> Response:
-    form = await read_form(request)
     db = ctx.db
     person = ctx.me
     if await account.totp_required(db):
@@ -801,7 +792,7 @@ async def totp_disable(request: Request, ctx: Context) -> Response:
             },
             status_code=400,
         )
-    if await totp.check(db, person.id, forms.field(form, "code")) is None:
+    if await totp.check(db, person.id, forms.field(ctx.form, "code")) is None:
         return render(
             request,
             "admin/security.html",
@@ -817,10 +808,9 @@ async def totp_disable(request: Request, ctx: Context) -> Response:
 
 
 async def recovery_codes(request: Request, ctx: Context) -> Response:
-    form = await read_form(request)
     db = ctx.db
     person = ctx.me
-    if await totp.check(db, person.id, forms.field(form, "code")) != "totp":
+    if await totp.check(db, person.id, forms.field(ctx.form, "code")) != "totp":
         return render(
             request,
             "admin/security.html",

@@ -24,7 +24,7 @@ from club.ambassadors.pages import page
 from club.forms import Errors, Invalid
 from club.i18n import N_, Np_, _
 from club.requestinfo import settings_of
-from club.web import Context, FormLimits, read_form, redirect, route
+from club.web import Context, FormLimits, redirect, route
 
 web.NOTICES.update(
     {
@@ -104,9 +104,8 @@ async def appoint_page(request: Request, ctx: Context) -> Response:
 
 
 async def appoint(request: Request, ctx: Context) -> Response:
-    form = await read_form(request)
     db = ctx.db
-    data, errors, values = ambassador_forms.appointment(form, today=service.club_today())
+    data, errors, values = ambassador_forms.appointment(ctx.form, today=service.club_today())
     if data is not None:
         try:
             appointment = await service.appoint(db, settings_of(request), data, admin=ctx.me)
@@ -173,9 +172,8 @@ async def review_queue(request: Request, ctx: Context) -> Response:
 
 async def approve_selected(request: Request, ctx: Context) -> Response:
     """Bulk approval from the queue: the ticked activities that are still waiting; the others are left alone."""
-    form = await read_form(request, max_fields=service.QUEUE_PAGE_SIZE + 20)
     db = ctx.db
-    ids = [int(value) for value in form.getlist("activity") if isinstance(value, str) and value.isdigit()]
+    ids = [int(value) for value in ctx.form.getlist("activity") if isinstance(value, str) and value.isdigit()]
     approved = 0
     for activity in await service.submitted_activities(db, ids[: service.QUEUE_PAGE_SIZE]):
         await service.approve(db, activity, admin=ctx.me)
@@ -204,7 +202,6 @@ async def review_page(request: Request, ctx: Context) -> Response:
 
 
 async def review(request: Request, ctx: Context) -> Response:
-    form = await read_form(request)
     db = ctx.db
     filters = queue_filter(request)
     activity = await service.activity_for_review(db, request.path_params["activity_id"])
@@ -212,7 +209,7 @@ async def review(request: Request, ctx: Context) -> Response:
         raise HTTPException(404)
     if activity.status != "submitted":
         return redirect(_queue_url("/admin/ambassadors/review", filters))
-    action = forms.field(form, "action")
+    action = forms.field(ctx.form, "action")
     # After a decision the admin goes on with the next activity in the same (filtered) queue.
     following = (await service.queue_place(db, activity, filters)).next_id
     if action == "approve":
@@ -223,7 +220,7 @@ async def review(request: Request, ctx: Context) -> Response:
     errors = Errors()
     comment = ""
     try:
-        comment = forms.text(forms.field(form, "comment"), max_length=2000, multiline=True)
+        comment = forms.text(forms.field(ctx.form, "comment"), max_length=2000, multiline=True)
     except Invalid as exc:
         errors.add("comment", exc)
     if errors:
@@ -233,7 +230,7 @@ async def review(request: Request, ctx: Context) -> Response:
             {
                 "activity": activity,
                 "errors": errors,
-                "values": {"comment": forms.field(form, "comment")},
+                "values": {"comment": forms.field(ctx.form, "comment")},
                 "place": await service.queue_place(db, activity, filters),
                 "query": filters.query(),
             },

@@ -33,7 +33,7 @@ from club.newsletters import render, service
 from club.newsletters.forms import SCHEDULE_ZONES, form_values, parse_draft, parse_schedule, parse_test_addresses
 from club.newsletters.models import Newsletter, NewsletterImage
 from club.templating import templates
-from club.web import Context, FormLimits, read_form, redirect, redirect_with_notice, route
+from club.web import Context, FormLimits, redirect, redirect_with_notice, route
 from club.web import render as render_page
 
 # The mail's own markup, shown in a frame: inline styles allowed, nothing else runs; links open a new tab.
@@ -256,18 +256,17 @@ async def update(request: Request, ctx: Context) -> Response:
 
 
 async def _save(request: Request, ctx: Context, newsletter: Newsletter | None) -> Response:
-    form = await read_form(request, max_part_size=FORM_PART_MAX)
     if newsletter is not None and not newsletter.editable:
         return _refuse(request, newsletter, NOT_EDITABLE)
     db = ctx.db
     slugs = [slug for slug, _name in await audiences.interest_choices(db, "en")]
-    draft, errors, _typed = parse_draft(form, slugs)
+    draft, errors, _typed = parse_draft(ctx.form, slugs)
     if draft is None:
         context = await _edit_context(request, ctx, newsletter)
         return render_page(
             request,
             "newsletters/edit.html",
-            {**context, "errors": errors, "values": form_values(form)},
+            {**context, "errors": errors, "values": form_values(ctx.form)},
             status_code=400,
         )
     newsletter = await service.save(db, newsletter, draft, ctx.me)
@@ -335,15 +334,13 @@ def _live_variant(form: Any) -> tuple[str, str, str, str, str | None]:
 
 async def live_preview(request: Request, ctx: Context) -> Response:
     """The HTML of the text being typed, posted by static/js/newsletters.js into the preview frame."""
-    form = await read_form(request, max_part_size=FORM_PART_MAX)
-    language, subject, preheader, body, _problem = _live_variant(form)
+    language, subject, preheader, body, _problem = _live_variant(ctx.form)
     mail = render.mail(ctx.settings, language=language, subject=subject, preheader=preheader, body=body)
     return _preview_response(_fill_for(ctx, mail.html))
 
 
 async def live_preview_text(request: Request, ctx: Context) -> Response:
-    form = await read_form(request, max_part_size=FORM_PART_MAX)
-    language, subject, preheader, body, problem = _live_variant(form)
+    language, subject, preheader, body, problem = _live_variant(ctx.form)
     mail = render.mail(ctx.settings, language=language, subject=subject, preheader=preheader, body=body)
     settings = ctx.settings
     person = ctx.me
@@ -359,11 +356,10 @@ async def live_preview_text(request: Request, ctx: Context) -> Response:
 
 
 async def upload_images(request: Request, ctx: Context) -> Response:
-    form = await read_form(request, max_files=IMAGES_PER_UPLOAD, max_part_size=IMAGE_MAX_BYTES)
     newsletter = await _load(request, ctx)
     if not newsletter.editable:
         return _refuse(request, newsletter, NOT_EDITABLE)
-    files = [item for item in form.getlist("images") if isinstance(item, UploadFile) and item.filename]
+    files = [item for item in ctx.form.getlist("images") if isinstance(item, UploadFile) and item.filename]
     errors = Errors()
     accepted: list[NewsletterImage] = []
     if not files:
@@ -427,9 +423,8 @@ async def image(request: Request, ctx: Context) -> Response:
 
 
 async def test_send(request: Request, ctx: Context) -> Response:
-    form = await read_form(request)
     newsletter = await _load(request, ctx)
-    addresses, errors, _typed = parse_test_addresses(form)
+    addresses, errors, _typed = parse_test_addresses(ctx.form)
     if addresses is None or not newsletter.variants:
         context = await _edit_context(request, ctx, newsletter)
         return render_page(
@@ -438,7 +433,7 @@ async def test_send(request: Request, ctx: Context) -> Response:
             {
                 **context,
                 "errors": errors,
-                "values": {**_values_of(newsletter), "addresses": forms.field(form, "addresses")},
+                "values": {**_values_of(newsletter), "addresses": forms.field(ctx.form, "addresses")},
             },
             status_code=400,
         )
@@ -447,11 +442,10 @@ async def test_send(request: Request, ctx: Context) -> Response:
 
 
 async def schedule(request: Request, ctx: Context) -> Response:
-    form = await read_form(request)
     newsletter = await _load(request, ctx)
     if not newsletter.editable:
         return _refuse(request, newsletter, NOT_EDITABLE)
-    moment, errors, _typed = parse_schedule(form)
+    moment, errors, _typed = parse_schedule(ctx.form)
     if moment is not None and not (await service.audience_plan(ctx.db, newsletter)).total:
         errors.add("scheduled_at", Invalid(service_messages["empty"]))
     if moment is not None and service.tag_problems(newsletter):
@@ -461,10 +455,10 @@ async def schedule(request: Request, ctx: Context) -> Response:
         return render_page(
             request,
             "newsletters/edit.html",
-            {**context, "errors": errors, "values": {**_values_of(newsletter), **form_values(form)}},
+            {**context, "errors": errors, "values": {**_values_of(newsletter), **form_values(ctx.form)}},
             status_code=400,
         )
-    await service.schedule(ctx.db, newsletter.id, moment, forms.field(form, "timezone") or None)
+    await service.schedule(ctx.db, newsletter.id, moment, forms.field(ctx.form, "timezone") or None)
     return redirect_with_notice(
         request, ctx.url("edit", newsletter_id=newsletter.id) + "#schedule", "newsletters.scheduled"
     )
