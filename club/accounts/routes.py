@@ -10,6 +10,7 @@ from starlette.routing import BaseRoute
 from club import forms, i18n
 from club.accounts import passwords, service, sessions, tokens
 from club.admin import audit
+from club.admin.forms import AdminLogin, NewAdmin
 from club.i18n import N_
 from club.ratelimit import client_key
 from club.web import Context, redirect, render, route, safe_next
@@ -24,23 +25,16 @@ async def admin_login_page(request: Request, ctx: Context) -> Response:
 
 async def admin_login(request: Request, ctx: Context) -> Response:
     db = ctx.db
-    values = {"email": forms.field(ctx.form, "email")[:300]}
     next_url = safe_next(forms.field(ctx.form, "next"), "/admin")
-    errors = forms.Errors()
-    try:
-        email = forms.email(forms.field(ctx.form, "email"))
-    except forms.Invalid as exc:
-        errors.add("email", exc)
-    password = forms.field(ctx.form, "password")
-    if not password:
-        errors.add("password", forms.Invalid(N_("This field is required.")))
-    if errors:
+    cleaned, errors, values = forms.parse(AdminLogin, ctx.form)
+    if cleaned is None:
         return render(
             request,
             "accounts/admin_login.html",
             {"errors": errors, "values": values, "next": next_url},
             status_code=400,
         )
+    email, password = cleaned.email, cleaned.password
     result = await service.admin_login(db, email=email, password=password, ip=client_key(request))
     if result.locked:
         await audit.record(db, request, "admin.login.locked", "email", "", {"email": email}, actor_email=email)
@@ -135,26 +129,17 @@ async def setup(request: Request, ctx: Context) -> Response:
     raw = request.path_params["token"]
     if await service.admin_exists(db) or await tokens.peek(db, service.SETUP_PURPOSE, raw) is None:
         raise HTTPException(404)
-    values = {"email": forms.field(ctx.form, "email")[:300], "name": forms.field(ctx.form, "name")[:300]}
-    errors = forms.Errors()
-    try:
-        email = forms.email(forms.field(ctx.form, "email"))
-    except forms.Invalid as exc:
-        errors.add("email", exc)
-        email = ""
-    try:
-        name = forms.name(forms.field(ctx.form, "name"))
-    except forms.Invalid as exc:
-        errors.add("name", exc)
+    cleaned, errors, values = forms.parse(NewAdmin, ctx.form)
+    email = cleaned.email if cleaned else ""
     password = passwords.read_new_password(ctx.form, errors, email=email)
-    if errors:
+    if cleaned is None or errors:
         return render(
             request, "accounts/setup.html", {"token": raw, "errors": errors, "values": values}, status_code=400
         )
     if await tokens.consume(db, service.SETUP_PURPOSE, raw) is None:
         raise HTTPException(404)
     person = await service.create_admin(
-        db, email=email, name=name, password=password, language=i18n.current_language.get()
+        db, email=email, name=cleaned.name, password=password, language=i18n.current_language.get()
     )
     response = redirect(ctx.url("admin_dashboard"))
     await sessions.start(request, db, response, person)

@@ -122,11 +122,9 @@ async def password_change(request: Request, ctx: Context) -> Response:
         errors.add("current_password", forms.Invalid(N_("That is not your current password.")))
     password = passwords.read_new_password(ctx.form, errors, email=person.email)
     if errors:
-        from club.admin.routes import security_context
+        from club.admin.routes import security_refused
 
-        return render(
-            request, "admin/security.html", {**await security_context(ctx), "errors": errors}, status_code=400
-        )
+        return await security_refused(request, ctx, errors)
     person.password_hash = await passwords.hash_password(password)
     await sessions.revoke_all(db, person.id)
     response = web.redirect_with_notice(request, ctx.url("security_page"), "account.password")

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from urllib.parse import quote, urlencode
 
 from sqlalchemy import func, select
@@ -21,7 +21,7 @@ from club.accounts import passwords, service, sessions, tokens, totp
 from club.accounts.models import CITIES, ROLES, Person
 from club.admin import account, audit, csvformat, exporter, importer
 from club.admin import members as admin_members
-from club.admin.forms import AdminInvite, MemberEdit
+from club.admin.forms import AdminInvite, AdminName, MemberEdit
 from club.admin.models import MemberImport
 from club.admin.search import (
     PAGE_SIZE,
@@ -334,28 +334,17 @@ async def member_delete_page(request: Request, ctx: Context) -> Response:
 async def member_delete(request: Request, ctx: Context) -> Response:
     person = await load_member(request, ctx)
     db = ctx.db
+    refusal = None
     if forms.field(ctx.form, "confirm_email").strip().lower() != person.email:
-        return render(
-            request,
-            "admin/member_delete.html",
-            await _delete_context(
-                ctx, person, errors={"confirm_email": (N_("Type the member's email address to confirm."), {})}
-            ),
-            status_code=400,
-        )
-    try:
-        await admin_members.delete_member(db, ctx.settings, person)
-    except admin_members.LastAdmin:
-        return render(
-            request,
-            "admin/member_delete.html",
-            await _delete_context(
-                ctx,
-                person,
-                errors={"confirm_email": (N_("This is the last admin. Make someone else admin first."), {})},
-            ),
-            status_code=400,
-        )
+        refusal = N_("Type the member's email address to confirm.")
+    else:
+        try:
+            await admin_members.delete_member(db, ctx.settings, person)
+        except admin_members.LastAdmin:
+            refusal = N_("This is the last admin. Make someone else admin first.")
+    if refusal:
+        context = await _delete_context(ctx, person, errors={"confirm_email": (refusal, {})})
+        return render(request, "admin/member_delete.html", context, status_code=400)
     # The member is erased: the entry says that a member was deleted, and by whom; not who (their id included).
     await audit.record(db, request, "member.delete", "person", "", {})
     return with_notice(request, "/admin/members", "deleted")
@@ -696,14 +685,9 @@ async def invite_accept(request: Request, ctx: Context) -> Response:
     if token is None:
         raise HTTPException(404)
     email, _name = admin_members.invitation_of(token.data)
-    values = {"name": forms.field(ctx.form, "name")[:300]}
-    errors = forms.Errors()
-    try:
-        name = forms.name(forms.field(ctx.form, "name"))
-    except forms.Invalid as exc:
-        errors.add("name", exc)
+    cleaned, errors, values = forms.parse(AdminName, ctx.form)
     password = passwords.read_new_password(ctx.form, errors, email=email)
-    if errors:
+    if cleaned is None or errors:
         return render(
             request,
             "admin/invite.html",
@@ -712,7 +696,9 @@ async def invite_accept(request: Request, ctx: Context) -> Response:
         )
     if await tokens.consume(db, admin_members.INVITE_PURPOSE, raw) is None:
         raise HTTPException(404)
-    person = await service.create_admin(db, email=email, name=name, password=password, language=current_language.get())
+    person = await service.create_admin(
+        db, email=email, name=cleaned.name, password=password, language=current_language.get()
+    )
     await sessions.revoke_all(db, person.id)
     response = redirect(ctx.url("security_page"))
     await sessions.start(request, db, response, person)
@@ -777,31 +763,22 @@ async def totp_enable(request: Request, ctx: Context) -> Response:
     return render(request, "admin/recovery_codes.html", {"codes": codes})
 
 
+async def security_refused(request: Request, ctx: Context, errors: Mapping[str, object]) -> Response:
+    """The security page again, with what was wrong (a code, a password)."""
+    return render(request, "admin/security.html", {**await security_context(ctx), "errors": errors}, status_code=400)
+
+
+WRONG_CODE = N_("That code is not right, or it was used already.")
+
+
 async def totp_disable(request: Request, ctx: Context) -> Response:
     db = ctx.db
     person = ctx.me
     if await account.totp_required(db):
-        return render(
-            request,
-            "admin/security.html",
-            {
-                **await security_context(ctx),
-                "errors": {
-                    "code": (N_("Two-factor login is required for every admin, so it cannot be turned off."), {})
-                },
-            },
-            status_code=400,
-        )
+        refusal = N_("Two-factor login is required for every admin, so it cannot be turned off.")
+        return await security_refused(request, ctx, {"code": (refusal, {})})
     if await totp.check(db, person.id, forms.field(ctx.form, "code")) is None:
-        return render(
-            request,
-            "admin/security.html",
-            {
-                **await security_context(ctx),
-                "errors": {"code": (N_("That code is not right, or it was used already."), {})},
-            },
-            status_code=400,
-        )
+        return await security_refused(request, ctx, {"code": (WRONG_CODE, {})})
     await totp.disable(db, person.id)
     await audit.record(db, request, "admin.totp.disable", "person", person.id, {})
     return with_notice(request, "/admin/security", "totp-off")
@@ -811,15 +788,7 @@ async def recovery_codes(request: Request, ctx: Context) -> Response:
     db = ctx.db
     person = ctx.me
     if await totp.check(db, person.id, forms.field(ctx.form, "code")) != "totp":
-        return render(
-            request,
-            "admin/security.html",
-            {
-                **await security_context(ctx),
-                "errors": {"code": (N_("That code is not right, or it was used already."), {})},
-            },
-            status_code=400,
-        )
+        return await security_refused(request, ctx, {"code": (WRONG_CODE, {})})
     codes = await totp.new_recovery_codes(db, person.id)
     await audit.record(db, request, "admin.recovery_codes.renew", "person", person.id, {})
     return render(request, "admin/recovery_codes.html", {"codes": codes})

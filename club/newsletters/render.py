@@ -25,38 +25,8 @@ from club.i18n import N_, translate_for, use_language
 from club.mail.message import PLACEHOLDERS
 from club.mail.render import render_mail
 
-ALLOWED_TAGS = {
-    "a",
-    "b",
-    "blockquote",
-    "br",
-    "code",
-    "del",
-    "em",
-    "h1",
-    "h2",
-    "h3",
-    "h4",
-    "hr",
-    "i",
-    "img",
-    "li",
-    "ol",
-    "p",
-    "pre",
-    "s",
-    "strong",
-    "sub",
-    "sup",
-    "table",
-    "tbody",
-    "td",
-    "th",
-    "thead",
-    "tr",
-    "u",
-    "ul",
-}
+ALLOWED_TAGS = set("a b blockquote br code del em h1 h2 h3 h4 hr i img li ol p pre s strong sub sup u ul".split())
+ALLOWED_TAGS |= {"table", "tbody", "td", "th", "thead", "tr"}
 ALLOWED_ATTRIBUTES = {
     "a": {"href", "title"},
     "img": {"src", "alt", "title", "width", "height"},
