@@ -826,58 +826,44 @@ async def apply_batch(db: AsyncSession, rows: list[dict[str, Any]], interests: d
             ]
             if links:
                 await db.execute(insert(MemberInterest), links)
-    consents, subscribe, unsubscribe = [], [], []
+    consents = []
+    newsletter: dict[bool, list[int]] = {True: [], False: []}  # who subscribes, who unsubscribes
     for row in rows:
         person_id = ids[row["email"]]
         found = existing.get(row["email"])
         subscribed = bool(found.newsletter) if found is not None else False
         withdrawn_at = found.withdrawn_at if found is not None else None
-        language = row["language"] or "en"
         if (
             row["newsletter"]
             and row["consent_date"]
             and not subscribed
             and not withdrawal_wins(withdrawn_at, row["consent_date"])
         ):
-            subscribe.append(person_id)
-            consents.append(
-                {
-                    "person_id": person_id,
-                    "purpose": NEWSLETTER,
-                    "given": True,
-                    "method": "import",
-                    "text_version": f"import:{row['consent_date']}",
-                    "language": language,
-                    "created_at": now,
-                }
-            )
+            given, version = True, f"import:{row['consent_date']}"
         elif row["newsletter"] is False and subscribed:
-            unsubscribe.append(person_id)
-            consents.append(
-                {
-                    "person_id": person_id,
-                    "purpose": NEWSLETTER,
-                    "given": False,
-                    "method": "import",
-                    "text_version": "import",
-                    "language": language,
-                    "created_at": now,
-                }
+            given, version = False, "import"
+        else:
+            continue
+        newsletter[given].append(person_id)
+        consents.append(
+            {
+                "person_id": person_id,
+                "purpose": NEWSLETTER,
+                "given": given,
+                "method": "import",
+                "text_version": version,
+                "language": row["language"] or "en",
+                "created_at": now,
+            }
+        )
+    for subscribes, people in newsletter.items():
+        if people:
+            await db.execute(
+                update(Person)
+                .where(Person.id.in_(people))
+                .values(newsletter=subscribes, updated_at=now)
+                .execution_options(synchronize_session=False)
             )
-    if subscribe:
-        await db.execute(
-            update(Person)
-            .where(Person.id.in_(subscribe))
-            .values(newsletter=True, updated_at=now)
-            .execution_options(synchronize_session=False)
-        )
-    if unsubscribe:
-        await db.execute(
-            update(Person)
-            .where(Person.id.in_(unsubscribe))
-            .values(newsletter=False, updated_at=now)
-            .execution_options(synchronize_session=False)
-        )
     if consents:
         await db.execute(insert(Consent), consents)
 

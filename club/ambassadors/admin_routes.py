@@ -3,7 +3,6 @@ report, CSV export)."""
 
 from __future__ import annotations
 
-import io
 from collections.abc import AsyncIterator, Callable
 from urllib.parse import urlencode
 
@@ -438,55 +437,23 @@ async def export_csv(request: Request, ctx: Context) -> Response:
     ]
 
     async def rows() -> AsyncIterator[str]:
-        buffer = io.StringIO()
-        writer = csvfile.writer(buffer)
-        buffer.write("\ufeff")  # spreadsheets then read the file as UTF-8 (Japanese names)
-        writer.writerow(header)
+        lines = [csvfile.BOM + csvfile.row(header)]
         with i18n.use_language(language):
             async with sessionmaker() as db:
-                count = 0
                 async for row in service.export_rows(db, filters):
-                    (
-                        activity_id,
-                        happened_on,
-                        name,
-                        home,
-                        host,
-                        category,
-                        city,
-                        venue,
-                        title,
-                        people,
-                        quarters,
-                        public,
-                        link,
-                    ) = row
-                    writer.writerow(
-                        [
-                            csvfile.neutralise(v)
-                            for v in (
-                                activity_id,
-                                happened_on.isoformat(),
-                                name,
-                                labels.institution(home),
-                                labels.institution(host),
-                                labels.category(category),
-                                labels.city(city),
-                                venue,
-                                title,
-                                people,
-                                f"{quarters / 4:g}",
-                                _("yes") if public else _("no"),
-                                link,
-                            )
-                        ]
+                    activity_id, happened_on, name, home, host, category, city, *rest = row
+                    venue, title, people, quarters, public, link = rest
+                    cells = (labels.institution(home), labels.institution(host), labels.category(category))
+                    lines.append(
+                        csvfile.row(
+                            (activity_id, happened_on.isoformat(), name, *cells, labels.city(city), venue, title)
+                            + (people, f"{quarters / 4:g}", _("yes") if public else _("no"), link)
+                        )
                     )
-                    count += 1
-                    if count % 500 == 0:
-                        yield buffer.getvalue()
-                        buffer.seek(0)
-                        buffer.truncate()
-        yield buffer.getvalue()
+                    if len(lines) >= 500:
+                        yield "".join(lines)
+                        lines = []
+        yield "".join(lines)
 
     name = (
         f"activities-{filters.year}{'-' + filters.category if filters.category else ''}"
