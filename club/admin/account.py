@@ -14,13 +14,14 @@ from starlette.routing import BaseRoute
 
 from club import forms, web
 from club.accounts import passwords, sessions, tokens, totp
-from club.accounts.models import Person
+from club.accounts.models import OneTimeToken, Person
 from club.admin import audit
 from club.admin import members as admin_members
 from club.admin.models import AdminSetting
 from club.i18n import LANGUAGES, N_, _, use_language
 from club.mail.outbox import queue_mail
 from club.mail.render import render_mail
+from club.members.forms import Address
 from club.middleware import LANGUAGE_COOKIE
 from club.web import Context, render, route
 
@@ -142,17 +143,10 @@ async def forgot_page(request: Request, ctx: Context) -> Response:
 async def forgot(request: Request, ctx: Context) -> Response:
     """Always the same answer, so the page does not tell who is an admin; the mail goes only to an admin."""
     db = ctx.db
-    try:
-        email = forms.email(forms.field(ctx.form, "email"))
-    except forms.Invalid as exc:
-        errors = forms.Errors()
-        errors.add("email", exc)
-        return render(
-            request,
-            "accounts/password_forgot.html",
-            {"errors": errors, "values": {"email": forms.field(ctx.form, "email")[:300]}},
-            status_code=400,
-        )
+    cleaned, errors, values = forms.parse(Address, ctx.form)
+    if cleaned is None:
+        return render(request, "accounts/password_forgot.html", {"errors": errors, "values": values}, status_code=400)
+    email = cleaned.email
     person = (
         await db.execute(select(Person).where(Person.email == email, Person.role == "admin"))
     ).scalar_one_or_none()
@@ -222,11 +216,17 @@ async def reset(request: Request, ctx: Context) -> Response:
 # ---- pending invitations -----------------------------------------------------------------------------------------
 
 
-async def invitation_resend(request: Request, ctx: Context) -> Response:
-    db = ctx.db
-    token = await admin_members.revoke_invitation(db, forms.field(ctx.form, "invitation"))
+async def _withdrawn(ctx: Context) -> OneTimeToken:
+    """The pending invitation the form names, withdrawn (its link no longer works)."""
+    token = await admin_members.revoke_invitation(ctx.db, forms.field(ctx.form, "invitation"))
     if token is None:
         raise HTTPException(404)
+    return token
+
+
+async def invitation_resend(request: Request, ctx: Context) -> Response:
+    db = ctx.db
+    token = await _withdrawn(ctx)
     email, name = admin_members.invitation_of(token.data)
     await admin_members.invite_admin(
         db,
@@ -241,12 +241,9 @@ async def invitation_resend(request: Request, ctx: Context) -> Response:
 
 
 async def invitation_revoke(request: Request, ctx: Context) -> Response:
-    db = ctx.db
-    token = await admin_members.revoke_invitation(db, forms.field(ctx.form, "invitation"))
-    if token is None:
-        raise HTTPException(404)
+    token = await _withdrawn(ctx)
     email, _name = admin_members.invitation_of(token.data)
-    await audit.record(db, request, "admin.invite.revoke", "email", "", {"email": email})
+    await audit.record(ctx.db, request, "admin.invite.revoke", "email", "", {"email": email})
     return web.redirect_with_notice(request, ctx.url("admins_page"), "admins.revoked")
 
 

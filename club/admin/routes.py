@@ -125,6 +125,11 @@ async def member_list(request: Request, ctx: Context) -> Response:
     db = ctx.db
     where = MemberFilter.from_params(request.query_params)
     page = await find_members(db, where)
+
+    def url(path: str = "/admin/members", **changes: object) -> str:
+        """This list (or its export) with some of the filter changed, from its first page unless told."""
+        return path + "?" + urlencode(where.params(**{"after": "", "before": "", "page": 1, **changes}))
+
     return render(
         request,
         "admin/members.html",
@@ -133,28 +138,16 @@ async def member_list(request: Request, ctx: Context) -> Response:
             "page": page,
             "rows": member_rows(page),
             "interest_choices": await interest_choices(db, current_language.get()),
-            "next_url": (
-                "/admin/members?" + urlencode(where.params(after=page.next_cursor, before="", page=where.page + 1))
-            )
-            if page.next_cursor
-            else None,
+            "next_url": url(after=page.next_cursor, page=where.page + 1) if page.next_cursor else None,
             "previous_url": (
-                "/admin/members?"
-                + urlencode(where.params(before=page.previous_cursor, after="", page=max(where.page - 1, 1)))
-            )
-            if page.previous_cursor and where.page > 2
-            else (
-                "/admin/members?" + urlencode(where.params(after="", before="", page=1))
-                if page.previous_cursor
-                else None
+                url(before=page.previous_cursor, page=max(where.page - 1, 1))
+                if page.previous_cursor and where.page > 2
+                else (url() if page.previous_cursor else None)
             ),
             "first_url": None,
             "first_row": (where.page - 1) * PAGE_SIZE + 1 if page.previous_cursor else 1,
-            "export_url": "/admin/members/export?" + urlencode(where.params(after="", before="", page=1)),
-            "sort_urls": {
-                sort: "/admin/members?" + urlencode(where.params(sort=sort, after="", before="", page=1))
-                for sort in ("newest", "oldest", "name", "email")
-            },
+            "export_url": url("/admin/members/export"),
+            "sort_urls": {sort: url(sort=sort) for sort in ("newest", "oldest", "name", "email")},
             "cities": CITIES,
             "roles": ROLES,
             "languages": LANGUAGES,
@@ -214,17 +207,6 @@ async def member_page(request: Request, ctx: Context) -> Response:
     )
 
 
-def _edit_values(person: Person, interests: list[str]) -> dict[str, object]:
-    return {
-        "name": person.name,
-        "email": person.email,
-        "city": person.city,
-        "language": person.language,
-        "role": person.role,
-        "interests": interests,
-    }
-
-
 async def member_edit_page(request: Request, ctx: Context) -> Response:
     person = await load_member(request, ctx)
     db = ctx.db
@@ -234,7 +216,10 @@ async def member_edit_page(request: Request, ctx: Context) -> Response:
         "admin/member_edit.html",
         {
             "member": person,
-            "values": _edit_values(person, chosen),
+            "values": {
+                **{key: getattr(person, key) for key in ("name", "email", "city", "language", "role")},
+                "interests": chosen,
+            },
             "interests": await members.all_interests(db),
             "cities": CITIES,
             "roles": ROLES,

@@ -22,7 +22,6 @@ from club.ambassadors.models import ACTIVITY_CITIES, CATEGORIES, Ambassador, App
 from club.ambassadors.pages import page
 from club.forms import Errors, Invalid
 from club.i18n import N_, Np_, _
-from club.requestinfo import settings_of
 from club.web import Context, FormLimits, redirect, route
 
 web.NOTICES.update(
@@ -46,32 +45,13 @@ async def index(request: Request, ctx: Context) -> Response:
     db = ctx.db
     today = service.club_today()
     rows = await service.ambassadors_overview(db, today)
-    refs = (
-        dict(
-            (
-                await db.execute(
-                    select(Ambassador.person_id, Ambassador.ref).where(
-                        Ambassador.person_id.in_({person.id for _a, person in rows})
-                    )
-                )
-            ).all()
-        )
-        if rows
-        else {}
+    recruited = (  # each ambassador's confirmed recruits (an outer join: none is 0)
+        select(Ambassador.person_id, func.count(Person.id))
+        .outerjoin(Person, (Person.ref == Ambassador.ref) & Person.confirmed_at.is_not(None))
+        .where(Ambassador.person_id.in_({person.id for _a, person in rows}))
+        .group_by(Ambassador.person_id)
     )
-    recruits = (
-        dict(
-            (
-                await db.execute(
-                    select(Person.ref, func.count())
-                    .where(Person.ref.in_(set(refs.values())), Person.confirmed_at.is_not(None))
-                    .group_by(Person.ref)
-                )
-            ).all()
-        )
-        if refs
-        else {}
-    )
+    recruits = dict((await db.execute(recruited)).all())
     waiting = (
         await db.execute(
             select(func.count()).select_from(service.Activity).where(service.Activity.status == "submitted")
@@ -81,7 +61,7 @@ async def index(request: Request, ctx: Context) -> Response:
         request,
         "ambassadors/admin/index.html",
         {
-            "rows": [(appointment, person, recruits.get(refs.get(person.id, ""), 0)) for appointment, person in rows],
+            "rows": [(appointment, person, recruits.get(person.id, 0)) for appointment, person in rows],
             "waiting": waiting,
         },
     )
@@ -107,7 +87,7 @@ async def appoint(request: Request, ctx: Context) -> Response:
     data, errors, values = ambassador_forms.appointment(ctx.form, today=service.club_today())
     if data is not None:
         try:
-            appointment = await service.appoint(db, settings_of(request), data, admin=ctx.me)
+            appointment = await service.appoint(db, ctx.settings, data, admin=ctx.me)
             audit.about(request, "person", appointment.person_id)  # the audit entry links to the new ambassador
         except service.AppointError as exc:
             errors.add(exc.field, Invalid(exc.message))
@@ -235,7 +215,7 @@ async def review(request: Request, ctx: Context) -> Response:
             },
             status_code=400,
         )
-    await service.send_back(db, settings_of(request), activity, admin=ctx.me, comment=comment)
+    await service.send_back(db, ctx.settings, activity, admin=ctx.me, comment=comment)
     return _after_decision(request, filters, following, "returned")
 
 
