@@ -709,13 +709,18 @@ def rejected_rows_csv(settings: Settings, job: MemberImport, language: str) -> I
             yield line([*fields, str(number), said])
 
 
+def _silent(job: MemberImport) -> bool:
+    """No heartbeat for STALE_AFTER: the process doing the work stopped (a restart)."""
+    return job.heartbeat_at is None or job.heartbeat_at < utcnow() - STALE_AFTER
+
+
 def is_stale_check(job: MemberImport) -> bool:
-    """A check whose process stopped (a restart): the page says to upload the file again."""
-    return job.status == "checking" and (job.heartbeat_at is None or job.heartbeat_at < utcnow() - STALE_AFTER)
+    """A check whose process stopped: the page says to upload the file again."""
+    return job.status == "checking" and _silent(job)
 
 
 def is_stale(job: MemberImport) -> bool:
-    return job.status == "running" and (job.heartbeat_at is None or job.heartbeat_at < utcnow() - STALE_AFTER)
+    return job.status == "running" and _silent(job)
 
 
 async def claim(db: AsyncSession, job_id: int) -> bool:
@@ -870,15 +875,8 @@ async def apply_batch(db: AsyncSession, rows: list[dict[str, Any]], interests: d
 
 def _batches(path: Path, skip: int) -> Iterator[list[dict[str, Any]]]:
     with path.open(encoding="utf-8") as handle:
-        batch: list[dict[str, Any]] = []
-        for index, line in enumerate(handle):
-            if index < skip:
-                continue
-            batch.append(json.loads(line))
-            if len(batch) == BATCH:
-                yield batch
-                batch = []
-        if batch:
+        lines = islice(handle, skip, None)
+        while batch := [json.loads(line) for line in islice(lines, BATCH)]:
             yield batch
 
 
@@ -976,9 +974,7 @@ async def forget_old_files(db: AsyncSession, settings: Settings) -> int:
 
 
 def repermission_is_stale(job: MemberImport) -> bool:
-    return job.repermission_status == "running" and (
-        job.heartbeat_at is None or job.heartbeat_at < utcnow() - STALE_AFTER
-    )
+    return job.repermission_status == "running" and _silent(job)
 
 
 async def claim_repermission(db: AsyncSession, settings: Settings, job: MemberImport) -> bool:

@@ -154,6 +154,14 @@ def _refuse(request: Request, newsletter: Newsletter, message: str, status_code:
     )
 
 
+async def _edit_refused(
+    request: Request, ctx: Context, newsletter: Newsletter | None, errors: Errors, values: dict[str, object]
+) -> Response:
+    """The compose page again, with what was wrong and what was typed."""
+    context = {**await _edit_context(request, ctx, newsletter), "errors": errors, "values": values}
+    return render_page(request, "newsletters/edit.html", context, status_code=400)
+
+
 # ---- list and compose ------------------------------------------------------------------------------------------
 
 
@@ -262,13 +270,7 @@ async def _save(request: Request, ctx: Context, newsletter: Newsletter | None) -
     slugs = [slug for slug, _name in await audiences.interest_choices(db, "en")]
     draft, errors, _typed = parse_draft(ctx.form, slugs)
     if draft is None:
-        context = await _edit_context(request, ctx, newsletter)
-        return render_page(
-            request,
-            "newsletters/edit.html",
-            {**context, "errors": errors, "values": form_values(ctx.form)},
-            status_code=400,
-        )
+        return await _edit_refused(request, ctx, newsletter, errors, form_values(ctx.form))
     newsletter = await service.save(db, newsletter, draft, ctx.me)
     return redirect_with_notice(request, ctx.url("edit", newsletter_id=newsletter.id) + "#preview", "newsletters.saved")
 
@@ -297,15 +299,19 @@ def _fill_for(ctx: Context, value: str) -> str:
     )
 
 
-def _preview_text(settings: Settings, newsletter: Newsletter, language: str, ctx: Context) -> str:
-    variant = service.variant_map(newsletter)[language]
-    text = service.rendered_variant(settings, newsletter, variant).text
-    person = ctx.me
+def _text_for(ctx: Context, text: str) -> str:
+    """A text body as the admin's own test mail would read."""
+    person, unsubscribe_url = ctx.me, ctx.settings.absolute_url(service.TEST_UNSUBSCRIBE_PATH)
     return (
         text.replace("%%name%%", person.name)
         .replace("%%email%%", person.email)
-        .replace("%%unsubscribe_url%%", settings.absolute_url(service.TEST_UNSUBSCRIBE_PATH))
+        .replace("%%unsubscribe_url%%", unsubscribe_url)
     )
+
+
+def _preview_text(settings: Settings, newsletter: Newsletter, language: str, ctx: Context) -> str:
+    variant = service.variant_map(newsletter)[language]
+    return _text_for(ctx, service.rendered_variant(settings, newsletter, variant).text)
 
 
 async def stored_preview(request: Request, ctx: Context) -> Response:
@@ -342,14 +348,7 @@ async def live_preview(request: Request, ctx: Context) -> Response:
 async def live_preview_text(request: Request, ctx: Context) -> Response:
     language, subject, preheader, body, problem = _live_variant(ctx.form)
     mail = render.mail(ctx.settings, language=language, subject=subject, preheader=preheader, body=body)
-    settings = ctx.settings
-    person = ctx.me
-    text = (
-        mail.text.replace("%%name%%", person.name)
-        .replace("%%email%%", person.email)
-        .replace("%%unsubscribe_url%%", settings.absolute_url(service.TEST_UNSUBSCRIBE_PATH))
-    )
-    return JSONResponse({"text": text, "problem": problem}, headers={"Cache-Control": "no-store"})
+    return JSONResponse({"text": _text_for(ctx, mail.text), "problem": problem}, headers={"Cache-Control": "no-store"})
 
 
 # ---- images ----------------------------------------------------------------------------------------------------
@@ -387,13 +386,7 @@ async def upload_images(request: Request, ctx: Context) -> Response:
             )
         )
     if errors:
-        context = await _edit_context(request, ctx, newsletter)
-        return render_page(
-            request,
-            "newsletters/edit.html",
-            {**context, "errors": errors, "values": _values_of(newsletter)},
-            status_code=400,
-        )
+        return await _edit_refused(request, ctx, newsletter, errors, _values_of(newsletter))
     ctx.db.add_all(accepted)
     return redirect_with_notice(
         request, ctx.url("edit", newsletter_id=newsletter.id) + "#images", "newsletters.uploaded"
@@ -426,17 +419,8 @@ async def test_send(request: Request, ctx: Context) -> Response:
     newsletter = await _load(request, ctx)
     addresses, errors, _typed = parse_test_addresses(ctx.form)
     if addresses is None or not newsletter.variants:
-        context = await _edit_context(request, ctx, newsletter)
-        return render_page(
-            request,
-            "newsletters/edit.html",
-            {
-                **context,
-                "errors": errors,
-                "values": {**_values_of(newsletter), "addresses": forms.field(ctx.form, "addresses")},
-            },
-            status_code=400,
-        )
+        values = {**_values_of(newsletter), "addresses": forms.field(ctx.form, "addresses")}
+        return await _edit_refused(request, ctx, newsletter, errors, values)
     await service.send_test(ctx.db, ctx.settings, newsletter, ctx.me, addresses)
     return redirect_with_notice(request, ctx.url("edit", newsletter_id=newsletter.id) + "#test", "newsletters.tested")
 
@@ -451,13 +435,8 @@ async def schedule(request: Request, ctx: Context) -> Response:
     if moment is not None and service.tag_problems(newsletter):
         errors.add("scheduled_at", Invalid(service_messages["tags"]))
     if errors or moment is None:
-        context = await _edit_context(request, ctx, newsletter)
-        return render_page(
-            request,
-            "newsletters/edit.html",
-            {**context, "errors": errors, "values": {**_values_of(newsletter), **form_values(ctx.form)}},
-            status_code=400,
-        )
+        values = {**_values_of(newsletter), **form_values(ctx.form)}
+        return await _edit_refused(request, ctx, newsletter, errors, values)
     await service.schedule(ctx.db, newsletter.id, moment, forms.field(ctx.form, "timezone") or None)
     return redirect_with_notice(
         request, ctx.url("edit", newsletter_id=newsletter.id) + "#schedule", "newsletters.scheduled"
