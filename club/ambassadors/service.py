@@ -228,17 +228,9 @@ async def ambassadors_overview(db: AsyncSession, today: dt.date) -> list[tuple[A
 
 
 def _apply(activity: Activity, data: ActivityInput) -> None:
-    activity.happened_on = data.happened_on
-    activity.title = data.title
-    activity.category = data.category
-    activity.city = data.city
-    activity.venue = data.venue
-    activity.description = data.description
+    for name, value in data.model_dump().items():  # the form's fields are the activity's columns
+        setattr(activity, name, value)
     activity.description_html = markdown.render(data.description)
-    activity.people_reached = data.people_reached
-    activity.quarter_hours = data.quarter_hours
-    activity.link = data.link
-    activity.public = data.public
 
 
 async def save_activity(
@@ -329,15 +321,7 @@ async def totals_for(db: AsyncSession, person_id: int, *, appointment: Appointme
     where = [Activity.person_id == person_id, Activity.status == "approved"]
     if appointment is not None:
         where.append(Activity.appointment_id == appointment.id)
-    row = (
-        await db.execute(
-            select(
-                func.count(),
-                func.coalesce(func.sum(Activity.quarter_hours), 0),
-                func.coalesce(func.sum(Activity.people_reached), 0),
-            ).where(*where)
-        )
-    ).one()
+    row = (await db.execute(select(*SUMS).where(*where))).one()
     by_category = (
         await db.execute(
             select(Activity.category, func.count(), func.sum(Activity.quarter_hours), func.sum(Activity.people_reached))
@@ -477,20 +461,17 @@ async def activity_for_review(db: AsyncSession, activity_id: int) -> Activity | 
     ).scalar_one_or_none()
 
 
-async def approve(db: AsyncSession, activity: Activity, *, admin: Person) -> None:
-    activity.status = "approved"
-    activity.review_comment = None
+async def approve(db: AsyncSession, activity: Activity, *, admin: Person, comment: str | None = None) -> None:
+    """Approve an activity; with a comment it goes back to its author instead (send_back)."""
+    activity.status = "approved" if comment is None else "returned"
+    activity.review_comment = comment
     activity.reviewed_by_id = admin.id
     activity.reviewed_at = utcnow()
     await db.flush()
 
 
 async def send_back(db: AsyncSession, settings: Settings, activity: Activity, *, admin: Person, comment: str) -> None:
-    activity.status = "returned"
-    activity.review_comment = comment
-    activity.reviewed_by_id = admin.id
-    activity.reviewed_at = utcnow()
-    await db.flush()
+    await approve(db, activity, admin=admin, comment=comment)
     assert activity.author is not None  # only an ambassador's own submitted activity is reviewed
     await _queue(
         db,
