@@ -21,7 +21,7 @@ from club.ambassadors import labels, markdown, photos
 from club.ambassadors.forms import ActivityInput, AppointmentInput
 from club.ambassadors.models import Activity, ActivityPhoto, Ambassador, Appointment
 from club.config import Settings
-from club.db import utcnow
+from club.db import exported, utcnow
 from club.i18n import N_, _, use_language
 from club.mail.outbox import queue_mail
 from club.mail.render import render_mail
@@ -874,8 +874,10 @@ def remove_photo_files(var_dir: Path, keys: Sequence[str]) -> None:
 # ---- privacy: export and erasure -------------------------------------------------------------------------------
 
 
-def _iso(value: dt.date | dt.datetime | None) -> str | None:
-    return value.isoformat() if value is not None else None
+ACTIVITY_EXPORT = (
+    "id happened_on title category city venue description people_reached hours link public status review_comment "
+    "created_at submitted_at reviewed_at"
+)
 
 
 def photo_url(settings: Settings, key: str, size: str) -> str:
@@ -906,34 +908,12 @@ async def export_ambassador(db: AsyncSession, settings: Settings, person: Person
         if ambassador is not None
         else None,
         "appointments": [
-            {
-                "starts_on": _iso(term.starts_on),
-                "ends_on": _iso(term.ends_on),
-                "ended_on": _iso(term.ended_on),
-                "home_institution": term.home_institution,
-                "host_institution": term.host_institution,
-                "stationed_in": term.stationed_in,
-            }
+            exported(term, "starts_on ends_on ended_on home_institution host_institution stationed_in")
             for term in terms
         ],
         "activities": [
             {
-                "id": activity.id,
-                "happened_on": _iso(activity.happened_on),
-                "title": activity.title,
-                "category": activity.category,
-                "city": activity.city,
-                "venue": activity.venue,
-                "description": activity.description,
-                "people_reached": activity.people_reached,
-                "hours": activity.hours,
-                "link": activity.link,
-                "public": activity.public,
-                "status": activity.status,
-                "review_comment": activity.review_comment,
-                "created_at": _iso(activity.created_at),
-                "submitted_at": _iso(activity.submitted_at),
-                "reviewed_at": _iso(activity.reviewed_at),
+                **exported(activity, ACTIVITY_EXPORT),
                 "photos": [
                     {
                         "large": photo_url(settings, photo.key, "large"),
