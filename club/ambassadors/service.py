@@ -659,37 +659,30 @@ async def numbers(
         rows = (await db.execute(select(month, *SUMS).where(*where).group_by(month))).all()
         found = {int(m): (int(n), int(q), int(p)) for m, n, q, p in rows}
         return [Row(str(m), str(m), *found.get(m, (0, 0, 0))) for m in range(1, 13)]
-    if dimension in ("category", "city"):
-        column = getattr(Activity, dimension)
-        category_rows = (
-            await db.execute(select(column, *SUMS).where(*where).group_by(column).order_by(func.count().desc()))
-        ).all()
-        return by_metric([Row(k, k, int(n), int(q), int(p)) for k, n, q, p in category_rows], metric)
-    if dimension == "institution":
-        sums = select(Activity.appointment_id, *SUMS).where(*where).group_by(Activity.appointment_id).subquery()
-        institution_rows = (
-            await db.execute(
+    if dimension in ("category", "city", "institution"):
+        if dimension == "institution":  # an ambassador's home institution, through their terms
+            sums = select(Activity.appointment_id, *SUMS).where(*where).group_by(Activity.appointment_id).subquery()
+            statement = (
                 select(Appointment.home_institution, func.sum(sums.c[1]), func.sum(sums.c[2]), func.sum(sums.c[3]))
                 .join(sums, sums.c.appointment_id == Appointment.id)
                 .group_by(Appointment.home_institution)
                 .order_by(func.sum(sums.c[1]).desc())
             )
-        ).all()
-        return by_metric([Row(k, k, int(n), int(q), int(p)) for k, n, q, p in institution_rows], metric)
+        else:
+            column = getattr(Activity, dimension)
+            statement = select(column, *SUMS).where(*where).group_by(column).order_by(func.count().desc())
+        rows = (await db.execute(statement)).all()
+        return by_metric([Row(k, k, int(n), int(q), int(p)) for k, n, q, p in rows], metric)
     if dimension == "ambassador":
-        quarters = func.coalesce(func.sum(Activity.quarter_hours), 0)
-        order = {
-            "activities": func.count(),
-            "hours": quarters,
-            "people": func.coalesce(func.sum(Activity.people_reached), 0),
-        }.get(metric, func.count())
+        count, quarters, people = SUMS
+        order = {"activities": count, "hours": quarters, "people": people}.get(metric, count)
         person_sums = (
             select(
                 Activity.person_id,
                 Activity.former_ambassador_key,
-                func.count().label("n"),
+                count.label("n"),
                 quarters.label("q"),
-                func.coalesce(func.sum(Activity.people_reached), 0).label("p"),
+                people.label("p"),
             )
             .where(*where)
             .group_by(Activity.person_id, Activity.former_ambassador_key)
