@@ -8,7 +8,7 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute
 
 from club import forms, i18n
-from club.accounts import passwords, service, sessions, tokens
+from club.accounts import passwords, service, sessions, tokens, totp
 from club.admin import audit
 from club.admin.forms import AdminLogin, NewAdmin
 from club.i18n import N_
@@ -46,7 +46,7 @@ async def admin_login(request: Request, ctx: Context) -> Response:
         return render(
             request, "accounts/admin_login.html", {"values": values, "next": next_url, "failed": True}, status_code=400
         )
-    if await service.needs_second_factor(db, result.person):
+    if await totp.is_enabled(db, result.person.id):
         token = await service.start_second_factor(db, result.person)
         return render(request, "accounts/admin_code.html", {"token": token, "next": next_url})
     response = redirect(next_url)
@@ -63,13 +63,13 @@ async def admin_login_code(request: Request, ctx: Context) -> Response:
     raw = forms.field(ctx.form, "token")[:100]
     next_url = safe_next(forms.field(ctx.form, "next"), "/admin")
     code = forms.field(ctx.form, "code")[:40]
+
+    def wrong(message: str) -> Response:
+        context = {"token": raw, "next": next_url, "errors": {"code": (message, {})}}
+        return render(request, "accounts/admin_code.html", context, status_code=400)
+
     if not code.strip():
-        return render(
-            request,
-            "accounts/admin_code.html",
-            {"token": raw, "next": next_url, "errors": {"code": (N_("This field is required."), {})}},
-            status_code=400,
-        )
+        return wrong(N_("This field is required."))
     result = await service.finish_second_factor(db, raw_token=raw, code=code)
     if result.locked:
         await audit.record(db, request, "admin.login.locked", "", "", {"method": "totp"})
@@ -78,21 +78,7 @@ async def admin_login_code(request: Request, ctx: Context) -> Response:
         return render(request, "accounts/admin_login.html", {"next": next_url, "expired": True}, status_code=400)
     if result.person is None:
         await audit.record(db, request, "admin.login.code_failed", "", "", {})
-        return render(
-            request,
-            "accounts/admin_code.html",
-            {
-                "token": raw,
-                "next": next_url,
-                "errors": {
-                    "code": (
-                        N_("That code is not right, or it was used already. Wait for the next code and try again."),
-                        {},
-                    )
-                },
-            },
-            status_code=400,
-        )
+        return wrong(N_("That code is not right, or it was used already. Wait for the next code and try again."))
     response = redirect(next_url)
     await sessions.start(request, db, response, result.person)
     await audit.record(
