@@ -93,13 +93,8 @@ TOO_MANY_FIELDS = N_("more fields than the first row names: %(value)s")
 Problem = tuple[str, dict[str, object]]  # message id, variables
 
 
-class ImportRefused(Exception):
+class ImportRefused(forms.Invalid):
     """The whole file is refused (empty, binary, no email column, too many rows): nothing was imported."""
-
-    def __init__(self, message: str, **variables: object) -> None:
-        super().__init__(message)
-        self.message = message
-        self.variables = variables
 
 
 @lru_cache(maxsize=4096)  # cities, languages, yes/no and interests repeat from row to row

@@ -412,24 +412,15 @@ async def import_template(request: Request, ctx: Context) -> Response:
 async def import_upload(request: Request, ctx: Context) -> Response:
     db = ctx.db
     upload = ctx.form.get("file")
-    if not isinstance(upload, UploadFile) or not upload.filename:
-        return render(
-            request,
-            "admin/import.html",
-            {**await _import_page_context(request, ctx), "refused": (N_("Choose a CSV file to upload."), {})},
-            status_code=400,
-        )
-    data = await upload.read()
     settings = ctx.settings
     try:
+        if not isinstance(upload, UploadFile) or not upload.filename:
+            raise importer.ImportRefused(N_("Choose a CSV file to upload."))
+        data = await upload.read()
         job = await importer.create(db, settings, data=data, filename=upload.filename, created_by=ctx.me.id)
     except importer.ImportRefused as exc:
-        return render(
-            request,
-            "admin/import.html",
-            {**await _import_page_context(request, ctx), "refused": (exc.message, exc.variables)},
-            status_code=400,
-        )
+        context = {**await _import_page_context(request, ctx), "refused": (exc.message, exc.variables)}
+        return render(request, "admin/import.html", context, status_code=400)
     await audit.record(
         db, request, "member.import.check", "import", job.id, {"file": job.filename, "rows": job.total_rows}
     )
