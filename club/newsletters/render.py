@@ -265,12 +265,13 @@ def mail(
     return RenderedMail(subject=subject, html=html, text=text)
 
 
-def fill_preview(value: str, *, name: str, email: str, unsubscribe_url: str) -> str:
+def fill_preview(value: str, *, name: str, email: str, unsubscribe_url: str, html: bool = True) -> str:
     """What one recipient would see (the sender does the same on the wire; values are escaped for HTML)."""
+    fill = escape if html else str
     return (
-        value.replace("%%name%%", escape(name))
-        .replace("%%email%%", escape(email))
-        .replace("%%unsubscribe_url%%", escape(unsubscribe_url))
+        value.replace("%%name%%", fill(name))
+        .replace("%%email%%", fill(email))
+        .replace("%%unsubscribe_url%%", fill(unsubscribe_url))
     )
 
 

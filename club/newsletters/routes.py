@@ -289,29 +289,15 @@ def _preview_response(html: str) -> HTMLResponse:
     )
 
 
-def _fill_for(ctx: Context, value: str) -> str:
-    person = ctx.me
-    return render.fill_preview(
-        value,
-        name=person.name,
-        email=person.email,
-        unsubscribe_url=ctx.settings.absolute_url(service.TEST_UNSUBSCRIBE_PATH),
-    )
-
-
-def _text_for(ctx: Context, text: str) -> str:
-    """A text body as the admin's own test mail would read."""
+def _fill_for(ctx: Context, value: str, *, html: bool = True) -> str:
+    """A body as the admin's own test mail would read (the HTML's values escaped)."""
     person, unsubscribe_url = ctx.me, ctx.settings.absolute_url(service.TEST_UNSUBSCRIBE_PATH)
-    return (
-        text.replace("%%name%%", person.name)
-        .replace("%%email%%", person.email)
-        .replace("%%unsubscribe_url%%", unsubscribe_url)
-    )
+    return render.fill_preview(value, name=person.name, email=person.email, unsubscribe_url=unsubscribe_url, html=html)
 
 
 def _preview_text(settings: Settings, newsletter: Newsletter, language: str, ctx: Context) -> str:
     variant = service.variant_map(newsletter)[language]
-    return _text_for(ctx, service.rendered_variant(settings, newsletter, variant).text)
+    return _fill_for(ctx, service.rendered_variant(settings, newsletter, variant).text, html=False)
 
 
 async def stored_preview(request: Request, ctx: Context) -> Response:
@@ -348,7 +334,9 @@ async def live_preview(request: Request, ctx: Context) -> Response:
 async def live_preview_text(request: Request, ctx: Context) -> Response:
     language, subject, preheader, body, problem = _live_variant(ctx.form)
     mail = render.mail(ctx.settings, language=language, subject=subject, preheader=preheader, body=body)
-    return JSONResponse({"text": _text_for(ctx, mail.text), "problem": problem}, headers={"Cache-Control": "no-store"})
+    return JSONResponse(
+        {"text": _fill_for(ctx, mail.text, html=False), "problem": problem}, headers={"Cache-Control": "no-store"}
+    )
 
 
 # ---- images ----------------------------------------------------------------------------------------------------
