@@ -20,7 +20,7 @@ from club.ambassadors import charts, labels, service
 from club.ambassadors import forms as ambassador_forms
 from club.ambassadors.models import ACTIVITY_CITIES, CATEGORIES, Ambassador, Appointment
 from club.ambassadors.pages import page
-from club.forms import Errors, Invalid
+from club.forms import Invalid
 from club.i18n import N_, Np_, _
 from club.web import Context, FormLimits, redirect, route
 
@@ -163,29 +163,30 @@ async def approve_selected(request: Request, ctx: Context) -> Response:
     )
 
 
-async def review_page(request: Request, ctx: Context) -> Response:
-    db = ctx.db
-    activity = await service.activity_for_review(db, request.path_params["activity_id"])
+async def _for_review(request: Request, ctx: Context) -> service.Activity:
+    activity = await service.activity_for_review(ctx.db, request.path_params["activity_id"])
     if activity is None:
         raise HTTPException(404)
+    return activity
+
+
+async def _review_page(
+    request: Request, ctx: Context, activity: service.Activity, status_code: int = 200, **extra: object
+) -> Response:
     filters = queue_filter(request)
-    return page(
-        request,
-        "ambassadors/admin/review.html",
-        {
-            "activity": activity,
-            "place": await service.queue_place(db, activity, filters),
-            "query": filters.query(),
-        },
-    )
+    place = await service.queue_place(ctx.db, activity, filters)
+    context = {"activity": activity, "place": place, "query": filters.query(), **extra}
+    return page(request, "ambassadors/admin/review.html", context, status_code=status_code)
+
+
+async def review_page(request: Request, ctx: Context) -> Response:
+    return await _review_page(request, ctx, await _for_review(request, ctx))
 
 
 async def review(request: Request, ctx: Context) -> Response:
     db = ctx.db
     filters = queue_filter(request)
-    activity = await service.activity_for_review(db, request.path_params["activity_id"])
-    if activity is None:
-        raise HTTPException(404)
+    activity = await _for_review(request, ctx)
     if activity.status != "submitted":
         return redirect(_queue_url("/admin/ambassadors/review", filters))
     action = forms.field(ctx.form, "action")
@@ -196,26 +197,11 @@ async def review(request: Request, ctx: Context) -> Response:
         return _after_decision(request, filters, following, "approved")
     if action != "return":
         raise HTTPException(400)
-    errors = Errors()
-    comment = ""
-    try:
-        comment = forms.text(forms.field(ctx.form, "comment"), max_length=2000, multiline=True)
-    except Invalid as exc:
-        errors.add("comment", exc)
-    if errors:
-        return page(
-            request,
-            "ambassadors/admin/review.html",
-            {
-                "activity": activity,
-                "errors": errors,
-                "values": {"comment": forms.field(ctx.form, "comment")},
-                "place": await service.queue_place(db, activity, filters),
-                "query": filters.query(),
-            },
-            status_code=400,
-        )
-    await service.send_back(db, ctx.settings, activity, admin=ctx.me, comment=comment)
+    returned, errors, _typed = forms.parse(ambassador_forms.Review, ctx.form)
+    if returned is None:
+        values = {"comment": forms.field(ctx.form, "comment")}
+        return await _review_page(request, ctx, activity, status_code=400, errors=errors, values=values)
+    await service.send_back(db, ctx.settings, activity, admin=ctx.me, comment=returned.comment)
     return _after_decision(request, filters, following, "returned")
 
 
