@@ -102,19 +102,21 @@ async def logout(request: Request, ctx: Context) -> Response:
     return response
 
 
-async def setup_page(request: Request, ctx: Context) -> Response:
-    db = ctx.db
-    raw = request.path_params["token"]
-    if await service.admin_exists(db) or await tokens.peek(db, service.SETUP_PURPOSE, raw) is None:
+async def _setup_token(request: Request, ctx: Context) -> str:
+    """The first-run link's token while it is good and no admin exists yet; else the page is not there."""
+    raw: str = request.path_params["token"]
+    if await service.admin_exists(ctx.db) or await tokens.peek(ctx.db, service.SETUP_PURPOSE, raw) is None:
         raise HTTPException(404)
-    return render(request, "accounts/setup.html", {"token": raw})
+    return raw
+
+
+async def setup_page(request: Request, ctx: Context) -> Response:
+    return render(request, "accounts/setup.html", {"token": await _setup_token(request, ctx)})
 
 
 async def setup(request: Request, ctx: Context) -> Response:
     db = ctx.db
-    raw = request.path_params["token"]
-    if await service.admin_exists(db) or await tokens.peek(db, service.SETUP_PURPOSE, raw) is None:
-        raise HTTPException(404)
+    raw = await _setup_token(request, ctx)
     cleaned, errors, values = forms.parse(NewAdmin, ctx.form)
     email = cleaned.email if cleaned else ""
     password = passwords.read_new_password(ctx.form, errors, email=email)

@@ -644,23 +644,23 @@ async def admin_demote(request: Request, ctx: Context) -> Response:
     return with_notice(request, "/admin/admins", "demoted")
 
 
-async def invite_page(request: Request, ctx: Context) -> Response:
-    token = await tokens.peek(ctx.db, admin_members.INVITE_PURPOSE, request.path_params["token"])
+async def _invitation(request: Request, ctx: Context) -> tuple[str, str, str]:
+    """The invitation's token, address and name while its link is good; else the page is not there."""
+    raw: str = request.path_params["token"]
+    token = await tokens.peek(ctx.db, admin_members.INVITE_PURPOSE, raw)
     if token is None:
         raise HTTPException(404)
-    email, name = admin_members.invitation_of(token.data)
-    return render(
-        request, "admin/invite.html", {"token": request.path_params["token"], "email": email, "values": {"name": name}}
-    )
+    return (raw, *admin_members.invitation_of(token.data))
+
+
+async def invite_page(request: Request, ctx: Context) -> Response:
+    raw, email, name = await _invitation(request, ctx)
+    return render(request, "admin/invite.html", {"token": raw, "email": email, "values": {"name": name}})
 
 
 async def invite_accept(request: Request, ctx: Context) -> Response:
     db = ctx.db
-    raw = request.path_params["token"]
-    token = await tokens.peek(db, admin_members.INVITE_PURPOSE, raw)
-    if token is None:
-        raise HTTPException(404)
-    email, _name = admin_members.invitation_of(token.data)
+    raw, email, _name = await _invitation(request, ctx)
     cleaned, errors, values = forms.parse(AdminName, ctx.form)
     password = passwords.read_new_password(ctx.form, errors, email=email)
     if cleaned is None or errors:
