@@ -1036,21 +1036,10 @@ async def send_repermission(
 _running: set[asyncio.Task[str]] = set()
 
 
-def _background(coroutine: Any) -> asyncio.Task[str]:
+def in_background(coroutine: Any) -> asyncio.Task[str]:
+    """Run a check, an import the caller has claimed (and committed), or a re-permission mail as a task of this
+    process."""
     task: asyncio.Task[str] = asyncio.get_running_loop().create_task(coroutine)
     _running.add(task)
     task.add_done_callback(_running.discard)
     return task
-
-
-def start_in_background(sessionmaker: async_sessionmaker[AsyncSession], settings: Settings, job_id: int) -> None:
-    """Run an import that the caller has claimed (and committed) as a task of this process."""
-    _background(run(sessionmaker, settings, job_id, claimed=True))
-
-
-def start_check(sessionmaker: async_sessionmaker[AsyncSession], settings: Settings, job_id: int) -> asyncio.Task[str]:
-    return _background(check(sessionmaker, settings, job_id))
-
-
-def start_repermission(sessionmaker: async_sessionmaker[AsyncSession], settings: Settings, job_id: int) -> None:
-    _background(send_repermission(sessionmaker, settings, job_id))

@@ -425,7 +425,7 @@ async def import_upload(request: Request, ctx: Context) -> Response:
         db, request, "member.import.check", "import", job.id, {"file": job.filename, "rows": job.total_rows}
     )
     await db.commit()  # the import exists before its check starts in the background
-    task = importer.start_check(request.app.state.sessionmaker, settings, job.id)
+    task = importer.in_background(importer.check(request.app.state.sessionmaker, settings, job.id))
     if job.total_rows <= CHECK_WAIT_ROWS:
         await asyncio.wait({task}, timeout=CHECK_WAIT)
     return redirect(ctx.url("import_job_page", import_id=job.id))
@@ -495,7 +495,7 @@ async def import_run(request: Request, ctx: Context) -> Response:
         )
         # Claimed and recorded before the import starts in the background: the next page says it is running.
         await ctx.db.commit()
-        importer.start_in_background(request.app.state.sessionmaker, ctx.settings, job.id)
+        importer.in_background(importer.run(request.app.state.sessionmaker, ctx.settings, job.id, claimed=True))
     return redirect(ctx.url("import_job_page", import_id=job.id))
 
 
@@ -524,7 +524,7 @@ async def import_repermission(request: Request, ctx: Context) -> Response:
             {"rows": job.repermission_total, "resume_from": job.repermission_done},
         )
         await db.commit()  # claimed before the mail starts in the background
-        importer.start_repermission(request.app.state.sessionmaker, settings, job.id)
+        importer.in_background(importer.send_repermission(request.app.state.sessionmaker, settings, job.id))
     return redirect(ctx.url("import_job_page", import_id=job.id))
 
 

@@ -4,6 +4,7 @@ report, CSV export)."""
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable
+from typing import Any
 from urllib.parse import urlencode
 
 from sqlalchemy import func, select
@@ -277,30 +278,29 @@ def cut_note(dimension: str, shown: int, totals: service.Row) -> str:
     )
 
 
-async def numbers_page(request: Request, ctx: Context) -> Response:
+async def _year(request: Request, ctx: Context, metric: str = "activities") -> dict[str, object]:
+    """The year in numbers, as both the page and the printable report show it."""
     filters = numbers_filter(request)
-    db = ctx.db
-    metric = metric_of(request)
-    totals = await service.year_totals(db, filters)
+    totals = await service.year_totals(ctx.db, filters)
     tables = await _all_numbers(request, ctx, filters, metric)
-    return page(
-        request,
-        "ambassadors/admin/numbers.html",
-        {
-            "filters": filters,
-            "metric": metric,
-            "years": await service.activity_years(db),
-            "totals": totals,
-            "tables": tables,
-            "notes": {dimension: cut_note(dimension, len(rows), totals) for dimension, rows in tables.items()},
-            "dimensions": service.DIMENSIONS,
-            "dimension_labels": labels.DIMENSION_LABELS,
-            "metric_labels": labels.METRIC_LABELS,
-            "label_for": row_label,
-            "query": filters.query(),
-            "attendance": await _attendance(ctx, filters),
-        },
-    )
+    return {
+        "filters": filters,
+        "totals": totals,
+        "tables": tables,
+        "notes": {dimension: cut_note(dimension, len(rows), totals) for dimension, rows in tables.items()},
+        "dimensions": service.DIMENSIONS,
+        "dimension_labels": labels.DIMENSION_LABELS,
+        "label_for": row_label,
+        "query": filters.query(),
+        "attendance": await _attendance(ctx, filters),
+    }
+
+
+async def numbers_page(request: Request, ctx: Context) -> Response:
+    metric = metric_of(request)
+    year = await _year(request, ctx, metric)
+    extra = {"metric": metric, "years": await service.activity_years(ctx.db), "metric_labels": labels.METRIC_LABELS}
+    return page(request, "ambassadors/admin/numbers.html", {**year, **extra})
 
 
 async def _attendance(ctx: Context, filters: service.NumbersFilter) -> list[object]:
@@ -310,25 +310,7 @@ async def _attendance(ctx: Context, filters: service.NumbersFilter) -> list[obje
 
 
 async def report_page(request: Request, ctx: Context) -> Response:
-    filters = numbers_filter(request)
-    db = ctx.db
-    totals = await service.year_totals(db, filters)
-    tables = await _all_numbers(request, ctx, filters)
-    return page(
-        request,
-        "ambassadors/admin/report.html",
-        {
-            "filters": filters,
-            "totals": totals,
-            "tables": tables,
-            "notes": {dimension: cut_note(dimension, len(rows), totals) for dimension, rows in tables.items()},
-            "dimensions": service.DIMENSIONS,
-            "dimension_labels": labels.DIMENSION_LABELS,
-            "label_for": row_label,
-            "query": filters.query(),
-            "attendance": await _attendance(ctx, filters),
-        },
-    )
+    return page(request, "ambassadors/admin/report.html", await _year(request, ctx))
 
 
 async def chart(request: Request, ctx: Context) -> Response:
@@ -356,8 +338,8 @@ async def chart(request: Request, ctx: Context) -> Response:
             series=_(labels.METRIC_LABELS[metric]),
             metric=metric,
             horizontal=dimension != "month",
-            label=lambda row: i18n_label(language, label, row),
-            formatter=lambda value: i18n_number(language, value),
+            label=in_language(language, label),
+            formatter=in_language(language, i18n.format_number),
             empty=_("No approved activities yet"),
         )
     return Response(
@@ -371,15 +353,14 @@ async def chart(request: Request, ctx: Context) -> Response:
     )
 
 
-def i18n_label(language: str, label: Callable[[service.Row], str], row: service.Row) -> str:
-    # pygal calls these in a worker thread: the chart's language is said explicitly.
-    with i18n.use_language(language):
-        return label(row)
+def in_language(language: str, function: Callable[[Any], str]) -> Callable[[Any], str]:
+    """function, called in `language`: pygal calls a chart's labels in a worker thread, which has no page language."""
 
+    def call(value: Any) -> str:
+        with i18n.use_language(language):
+            return function(value)
 
-def i18n_number(language: str, value: float) -> str:
-    with i18n.use_language(language):
-        return i18n.format_number(value)
+    return call
 
 
 async def export_csv(request: Request, ctx: Context) -> Response:

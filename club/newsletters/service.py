@@ -11,7 +11,7 @@ import datetime as dt
 import logging
 import secrets
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 
 from sqlalchemy import delete, distinct, exists, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -385,18 +385,7 @@ class Progress:
         return 100 if not self.total else int(100 * self.done / self.total)
 
     def as_dict(self) -> dict[str, object]:
-        return {
-            "status": self.status,
-            "total": self.total,
-            "sent": self.sent,
-            "failed": self.failed,
-            "pending": self.pending,
-            "cancelled": self.cancelled,
-            "skipped": self.skipped,
-            "after_stop": self.after_stop,
-            "done": self.done,
-            "percent": self.percent,
-        }
+        return {**asdict(self), "done": self.done, "percent": self.percent}
 
 
 async def progress(db: AsyncSession, newsletter: Newsletter) -> Progress:
@@ -469,7 +458,7 @@ async def deliveries_csv(db: AsyncSession, newsletter_id: int) -> str:
             Delivery.sent_at,
         )
         .join(Mail, Mail.id == Delivery.mail_id)
-        .where(Mail.reference == f"newsletter:{newsletter_id}")
+        .where(Mail.reference == _reference(newsletter_id))
         .order_by(Delivery.id)
     )
     lines = [csvfile.row(CSV_COLUMNS)]
