@@ -116,6 +116,13 @@ def text(value: str, *, max_length: int, required: bool = True, multiline: bool 
     return value
 
 
+def required(value: str) -> str:
+    """A value that must be there, kept as typed (a password)."""
+    if not value:
+        raise Invalid(N_("This field is required."))
+    return value
+
+
 def name(value: str) -> str:
     cleaned = text(value, max_length=100)
     if "<" in cleaned or ">" in cleaned:

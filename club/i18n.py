@@ -9,6 +9,7 @@ can be translated side by side. English is the source language and needs no cata
 
 from __future__ import annotations
 
+import contextlib
 import contextvars
 import datetime as dt
 import io
@@ -101,20 +102,15 @@ def translate_for(language: str, message: str, **variables: object) -> str:
     return text % variables if variables else text
 
 
-class use_language:
-    """Context manager: render in another language (a mail in the recipient's language)."""
-
-    def __init__(self, language: str) -> None:
-        self.language = language if language in LANGUAGES else DEFAULT_LANGUAGE
-        self.token: contextvars.Token[str] | None = None
-
-    def __enter__(self) -> str:
-        self.token = current_language.set(self.language)
-        return self.language
-
-    def __exit__(self, *exc: object) -> None:
-        if self.token is not None:
-            current_language.reset(self.token)
+@contextlib.contextmanager
+def use_language(language: str) -> Iterator[str]:
+    """Render in another language (a mail in the recipient's language); yields the language used."""
+    language = language if language in LANGUAGES else DEFAULT_LANGUAGE
+    token = current_language.set(language)
+    try:
+        yield language
+    finally:
+        current_language.reset(token)
 
 
 def negotiate(saved: str | None, accept_language: str | None) -> str:

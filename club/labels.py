@@ -3,6 +3,8 @@ Pages, CSV files and mail translate them where they are shown."""
 
 from __future__ import annotations
 
+from functools import partial
+
 from club.i18n import LANGUAGE_NAMES, N_, gettext
 
 CITIES = {"ghent": N_("Ghent"), "kanazawa": N_("Kanazawa"), "elsewhere": N_("Elsewhere")}
@@ -32,24 +34,12 @@ def label(names: dict[str, str], key: str) -> str:
     return gettext(names[key]) if key in names else key
 
 
-def city(key: str) -> str:
-    return label(ACTIVITY_CITIES, key)
-
-
-def role(key: str) -> str:
-    return label(ROLES, key)
-
-
-def language(key: str) -> str:
-    return label(LANGUAGES, key)
-
-
-def newsletter_status(key: str) -> str:
-    return label(NEWSLETTER_STATUSES, key)
-
-
-def activity_status(key: str) -> str:
-    return label(ACTIVITY_STATUSES, key)
+# Each one: a stored key's name in the page's language.
+city = partial(label, ACTIVITY_CITIES)
+role = partial(label, ROLES)
+language = partial(label, LANGUAGES)
+newsletter_status = partial(label, NEWSLETTER_STATUSES)
+activity_status = partial(label, ACTIVITY_STATUSES)
 
 
 def choices(names: dict[str, str]) -> list[tuple[str, str]]:

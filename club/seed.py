@@ -27,220 +27,79 @@ log = logging.getLogger("club.seed")
 CHUNK = 5000
 SEED = 1971  # the year of the twinning: the same data on every run
 
-DUTCH_FIRST = (
-    "Sofie",
-    "Lotte",
-    "Emma",
-    "Marie",
-    "Ella",
-    "Nora",
-    "Fien",
-    "Lien",
-    "Hanne",
-    "Elke",
-    "Griet",
-    "An",
-    "Katrien",
-    "Sarah",
-    "Julie",
-    "Louise",
-    "Charlotte",
-    "Margot",
-    "Lore",
-    "Ine",
-    "Jan",
-    "Pieter",
-    "Tom",
-    "Wout",
-    "Bram",
-    "Arne",
-    "Lucas",
-    "Louis",
-    "Mats",
-    "Stijn",
-    "Koen",
-    "Dries",
-    "Jens",
-    "Thibault",
-    "Wim",
-    "Bart",
-    "Joris",
-    "Maarten",
-    "Sander",
-    "Kobe",
-    "Seppe",
-    "Ruben",
-    "Warre",
-    "Jasper",
-    "Lander",
-    "Tine",
-    "Eline",
-    "Jolien",
-    "Febe",
-    "Mira",
+DUTCH_FIRST = tuple(
+    (
+        "Sofie Lotte Emma Marie Ella Nora Fien Lien Hanne Elke Griet An Katrien Sarah Julie Louise Charlotte Margot "
+        "Lore Ine Jan Pieter Tom Wout Bram Arne Lucas Louis Mats Stijn Koen Dries Jens Thibault Wim Bart Joris "
+        "Maarten Sander Kobe Seppe Ruben Warre Jasper Lander Tine Eline Jolien Febe Mira"
+    ).split(" ")
 )
-DUTCH_LAST = (
-    "Peeters",
-    "Janssens",
-    "Maes",
-    "Jacobs",
-    "Mertens",
-    "Willems",
-    "Claes",
-    "Goossens",
-    "Wouters",
-    "De Smet",
-    "Dubois",
-    "Hermans",
-    "Aerts",
-    "Pauwels",
-    "Vermeulen",
-    "Van Damme",
-    "De Clercq",
-    "Claeys",
-    "Van de Velde",
-    "Vandenberghe",
-    "De Backer",
-    "Van den Bossche",
-    "De Vos",
-    "Verhaeghe",
-    "Desmet",
-    "Declercq",
-    "Van Acker",
-    "De Meyer",
-    "Martens",
-    "Coppens",
-    "Lambrecht",
-    "Vercruysse",
-    "De Wilde",
-    "Van Hecke",
-    "Verstraete",
-    "Bogaert",
-    "De Cock",
-    "Van Hove",
-    "Devos",
-    "Schepens",
+DUTCH_LAST = tuple(
+    (
+        "Peeters, Janssens, Maes, Jacobs, Mertens, Willems, Claes, Goossens, Wouters, De Smet, Dubois, Hermans, "
+        "Aerts, Pauwels, Vermeulen, Van Damme, De Clercq, Claeys, Van de Velde, Vandenberghe, De Backer, "
+        "Van den Bossche, De Vos, Verhaeghe, Desmet, Declercq, Van Acker, De Meyer, Martens, Coppens, Lambrecht, "
+        "Vercruysse, De Wilde, Van Hecke, Verstraete, Bogaert, De Cock, Van Hove, Devos, Schepens"
+    ).split(", ")
 )
 # (kanji, romaji): given names and family names
-JAPANESE_GIVEN = (
-    ("花子", "Hanako"),
-    ("美咲", "Misaki"),
-    ("陽菜", "Hina"),
-    ("結衣", "Yui"),
-    ("さくら", "Sakura"),
-    ("葵", "Aoi"),
-    ("凛", "Rin"),
-    ("優子", "Yuko"),
-    ("真由美", "Mayumi"),
-    ("恵", "Megumi"),
-    ("彩", "Aya"),
-    ("千尋", "Chihiro"),
-    ("健二", "Kenji"),
-    ("翔太", "Shota"),
-    ("大輝", "Daiki"),
-    ("蓮", "Ren"),
-    ("悠真", "Yuma"),
-    ("拓海", "Takumi"),
-    ("誠", "Makoto"),
-    ("浩", "Hiroshi"),
-    ("隆", "Takashi"),
-    ("直樹", "Naoki"),
-    ("亮", "Ryo"),
-    ("和也", "Kazuya"),
-    ("修", "Osamu"),
-    ("奈々", "Nana"),
-    ("瑞希", "Mizuki"),
-    ("春香", "Haruka"),
-    ("智子", "Tomoko"),
-    ("雄一", "Yuichi"),
+JAPANESE_GIVEN = tuple(
+    tuple(pair.split(" "))
+    for pair in (
+        "花子 Hanako, 美咲 Misaki, 陽菜 Hina, 結衣 Yui, さくら Sakura, 葵 Aoi, 凛 Rin, 優子 Yuko, 真由美 Mayumi, "
+        "恵 Megumi, 彩 Aya, 千尋 Chihiro, 健二 Kenji, 翔太 Shota, 大輝 Daiki, 蓮 Ren, 悠真 Yuma, 拓海 Takumi, "
+        "誠 Makoto, 浩 Hiroshi, 隆 Takashi, 直樹 Naoki, 亮 Ryo, 和也 Kazuya, 修 Osamu, 奈々 Nana, 瑞希 Mizuki, "
+        "春香 Haruka, 智子 Tomoko, 雄一 Yuichi"
+    ).split(", ")
 )
-JAPANESE_FAMILY = (
-    ("佐藤", "Sato"),
-    ("鈴木", "Suzuki"),
-    ("高橋", "Takahashi"),
-    ("田中", "Tanaka"),
-    ("伊藤", "Ito"),
-    ("渡辺", "Watanabe"),
-    ("山本", "Yamamoto"),
-    ("中村", "Nakamura"),
-    ("小林", "Kobayashi"),
-    ("加藤", "Kato"),
-    ("吉田", "Yoshida"),
-    ("山田", "Yamada"),
-    ("松本", "Matsumoto"),
-    ("井上", "Inoue"),
-    ("木村", "Kimura"),
-    ("林", "Hayashi"),
-    ("清水", "Shimizu"),
-    ("山口", "Yamaguchi"),
-    ("森", "Mori"),
-    ("池田", "Ikeda"),
-    ("前田", "Maeda"),
-    ("北村", "Kitamura"),
-    ("宮本", "Miyamoto"),
-    ("西田", "Nishida"),
-    ("浅野", "Asano"),
+JAPANESE_FAMILY = tuple(
+    tuple(pair.split(" "))
+    for pair in (
+        "佐藤 Sato, 鈴木 Suzuki, 高橋 Takahashi, 田中 Tanaka, 伊藤 Ito, 渡辺 Watanabe, 山本 Yamamoto, "
+        "中村 Nakamura, 小林 Kobayashi, 加藤 Kato, 吉田 Yoshida, 山田 Yamada, 松本 Matsumoto, 井上 Inoue, "
+        "木村 Kimura, 林 Hayashi, 清水 Shimizu, 山口 Yamaguchi, 森 Mori, 池田 Ikeda, 前田 Maeda, 北村 Kitamura, "
+        "宮本 Miyamoto, 西田 Nishida, 浅野 Asano"
+    ).split(", ")
 )
 GHENT_INSTITUTIONS = ("ugent", "kask", "hogent")
 KANAZAWA_INSTITUTIONS = ("kanazawa-university", "kanazawa-college-of-art", "kinjo")
 
 TITLES: dict[str, Sequence[str]] = {
-    "education": (
-        "Info session on studying in Kanazawa",
-        "Japanology open day stand",
-        "金沢大学留学説明会",
-        "Buddy evening for exchange students",
-        "Presentatie over studeren in Gent",
-    ),
-    "culture": (
-        "Ghent Youth Jazz Orchestra meets JAZZ-21",
-        "Flemish film night",
-        "ゲントの祭りを紹介する夕べ",
-        "Visit to the 21st Century Museum",
-        "Lezing over de Gentse Feesten",
-    ),
-    "crafts": (
-        "Gold leaf workshop",
-        "Kaga-yuzen silk dyeing demonstration",
-        "漆器ワークショップ",
-        "Ceramics day at the School of Arts",
-        "Workshop bladgoud",
-    ),
-    "tourism": (
-        "Promotion stand at the tourism fair",
-        "City walk: Ghent for Kanazawa visitors",
-        "兼六園ガイドツアー",
-        "Belfry and Kotoji lantern photo walk",
-        "Promotiestand op de reisbeurs",
-    ),
-    "sport": (
-        "Friendly judo exchange",
-        "Ghent marathon with Kanazawa runners",
-        "サッカー交流試合",
-        "Kendo introduction",
-        "Fietstocht langs de Leie",
-    ),
-    "youth": (
-        "School visit: letters between pupils",
-        "Youth orchestra exchange evening",
-        "高校生との交流会",
-        "Kids' origami afternoon",
-        "Jongerenuitwisseling voorstellen",
-    ),
-    "food": (
-        "Pastry chefs' exchange",
-        "Ghent waterzooi cooking class",
-        "金沢おでん試食会",
-        "Sake and Belgian beer tasting",
-        "Kookworkshop Japanse keuken",
-    ),
-    "sustainability": (
-        "Talk on Ghent's lighting plan",
-        "SDG city exchange meeting",
-        "持続可能な都市づくり勉強会",
-        "Cycling city talk",
-        "Lezing over duurzame steden",
-    ),
+    category: tuple(titles.split("; "))
+    for category, titles in {
+        "education": (
+            "Info session on studying in Kanazawa; Japanology open day stand; 金沢大学留学説明会; "
+            "Buddy evening for exchange students; Presentatie over studeren in Gent"
+        ),
+        "culture": (
+            "Ghent Youth Jazz Orchestra meets JAZZ-21; Flemish film night; ゲントの祭りを紹介する夕べ; "
+            "Visit to the 21st Century Museum; Lezing over de Gentse Feesten"
+        ),
+        "crafts": (
+            "Gold leaf workshop; Kaga-yuzen silk dyeing demonstration; 漆器ワークショップ; "
+            "Ceramics day at the School of Arts; Workshop bladgoud"
+        ),
+        "tourism": (
+            "Promotion stand at the tourism fair; City walk: Ghent for Kanazawa visitors; 兼六園ガイドツアー; "
+            "Belfry and Kotoji lantern photo walk; Promotiestand op de reisbeurs"
+        ),
+        "sport": (
+            "Friendly judo exchange; Ghent marathon with Kanazawa runners; サッカー交流試合; Kendo introduction; "
+            "Fietstocht langs de Leie"
+        ),
+        "youth": (
+            "School visit: letters between pupils; Youth orchestra exchange evening; 高校生との交流会; "
+            "Kids' origami afternoon; Jongerenuitwisseling voorstellen"
+        ),
+        "food": (
+            "Pastry chefs' exchange; Ghent waterzooi cooking class; 金沢おでん試食会; "
+            "Sake and Belgian beer tasting; Kookworkshop Japanse keuken"
+        ),
+        "sustainability": (
+            "Talk on Ghent's lighting plan; SDG city exchange meeting; 持続可能な都市づくり勉強会; "
+            "Cycling city talk; Lezing over duurzame steden"
+        ),
+    }.items()
 }
 VENUES = {
     "ghent": ("Het Pand", "Blandijn, Ranshō Garden", "Citadelpark", "STAM", "De Krook", "KASK", "Vooruit"),

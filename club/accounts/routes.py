@@ -8,11 +8,12 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute
 
 from club import forms, i18n
-from club.accounts import passwords, service, sessions, tokens
+from club.accounts import passwords, service, sessions, tokens, totp
 from club.admin import audit
+from club.admin.forms import AdminLogin, NewAdmin
 from club.i18n import N_
 from club.ratelimit import client_key
-from club.web import Context, read_form, redirect, render, route, safe_next
+from club.web import Context, redirect, render, route, safe_next
 
 
 async def admin_login_page(request: Request, ctx: Context) -> Response:
@@ -23,25 +24,17 @@ async def admin_login_page(request: Request, ctx: Context) -> Response:
 
 
 async def admin_login(request: Request, ctx: Context) -> Response:
-    form = await read_form(request)
     db = ctx.db
-    values = {"email": forms.field(form, "email")[:300]}
-    next_url = safe_next(forms.field(form, "next"), "/admin")
-    errors = forms.Errors()
-    try:
-        email = forms.email(forms.field(form, "email"))
-    except forms.Invalid as exc:
-        errors.add("email", exc)
-    password = forms.field(form, "password")
-    if not password:
-        errors.add("password", forms.Invalid(N_("This field is required.")))
-    if errors:
+    next_url = safe_next(forms.field(ctx.form, "next"), "/admin")
+    cleaned, errors, values = forms.parse(AdminLogin, ctx.form)
+    if cleaned is None:
         return render(
             request,
             "accounts/admin_login.html",
             {"errors": errors, "values": values, "next": next_url},
             status_code=400,
         )
+    email, password = cleaned.email, cleaned.password
     result = await service.admin_login(db, email=email, password=password, ip=client_key(request))
     if result.locked:
         await audit.record(db, request, "admin.login.locked", "email", "", {"email": email}, actor_email=email)
@@ -53,7 +46,7 @@ async def admin_login(request: Request, ctx: Context) -> Response:
         return render(
             request, "accounts/admin_login.html", {"values": values, "next": next_url, "failed": True}, status_code=400
         )
-    if await service.needs_second_factor(db, result.person):
+    if await totp.is_enabled(db, result.person.id):
         token = await service.start_second_factor(db, result.person)
         return render(request, "accounts/admin_code.html", {"token": token, "next": next_url})
     response = redirect(next_url)
@@ -66,18 +59,17 @@ async def admin_login(request: Request, ctx: Context) -> Response:
 
 async def admin_login_code(request: Request, ctx: Context) -> Response:
     """The second step of an admin login with two-factor: a code from the app, or a recovery code."""
-    form = await read_form(request)
     db = ctx.db
-    raw = forms.field(form, "token")[:100]
-    next_url = safe_next(forms.field(form, "next"), "/admin")
-    code = forms.field(form, "code")[:40]
+    raw = forms.field(ctx.form, "token")[:100]
+    next_url = safe_next(forms.field(ctx.form, "next"), "/admin")
+    code = forms.field(ctx.form, "code")[:40]
+
+    def wrong(message: str) -> Response:
+        context = {"token": raw, "next": next_url, "errors": {"code": (message, {})}}
+        return render(request, "accounts/admin_code.html", context, status_code=400)
+
     if not code.strip():
-        return render(
-            request,
-            "accounts/admin_code.html",
-            {"token": raw, "next": next_url, "errors": {"code": (N_("This field is required."), {})}},
-            status_code=400,
-        )
+        return wrong(N_("This field is required."))
     result = await service.finish_second_factor(db, raw_token=raw, code=code)
     if result.locked:
         await audit.record(db, request, "admin.login.locked", "", "", {"method": "totp"})
@@ -86,21 +78,7 @@ async def admin_login_code(request: Request, ctx: Context) -> Response:
         return render(request, "accounts/admin_login.html", {"next": next_url, "expired": True}, status_code=400)
     if result.person is None:
         await audit.record(db, request, "admin.login.code_failed", "", "", {})
-        return render(
-            request,
-            "accounts/admin_code.html",
-            {
-                "token": raw,
-                "next": next_url,
-                "errors": {
-                    "code": (
-                        N_("That code is not right, or it was used already. Wait for the next code and try again."),
-                        {},
-                    )
-                },
-            },
-            status_code=400,
-        )
+        return wrong(N_("That code is not right, or it was used already. Wait for the next code and try again."))
     response = redirect(next_url)
     await sessions.start(request, db, response, result.person)
     await audit.record(
@@ -124,40 +102,32 @@ async def logout(request: Request, ctx: Context) -> Response:
     return response
 
 
-async def setup_page(request: Request, ctx: Context) -> Response:
-    db = ctx.db
-    raw = request.path_params["token"]
-    if await service.admin_exists(db) or await tokens.peek(db, service.SETUP_PURPOSE, raw) is None:
+async def _setup_token(request: Request, ctx: Context) -> str:
+    """The first-run link's token while it is good and no admin exists yet; else the page is not there."""
+    raw: str = request.path_params["token"]
+    if await service.admin_exists(ctx.db) or await tokens.peek(ctx.db, service.SETUP_PURPOSE, raw) is None:
         raise HTTPException(404)
-    return render(request, "accounts/setup.html", {"token": raw})
+    return raw
+
+
+async def setup_page(request: Request, ctx: Context) -> Response:
+    return render(request, "accounts/setup.html", {"token": await _setup_token(request, ctx)})
 
 
 async def setup(request: Request, ctx: Context) -> Response:
-    form = await read_form(request)
     db = ctx.db
-    raw = request.path_params["token"]
-    if await service.admin_exists(db) or await tokens.peek(db, service.SETUP_PURPOSE, raw) is None:
-        raise HTTPException(404)
-    values = {"email": forms.field(form, "email")[:300], "name": forms.field(form, "name")[:300]}
-    errors = forms.Errors()
-    try:
-        email = forms.email(forms.field(form, "email"))
-    except forms.Invalid as exc:
-        errors.add("email", exc)
-        email = ""
-    try:
-        name = forms.name(forms.field(form, "name"))
-    except forms.Invalid as exc:
-        errors.add("name", exc)
-    password = passwords.read_new_password(form, errors, email=email)
-    if errors:
+    raw = await _setup_token(request, ctx)
+    cleaned, errors, values = forms.parse(NewAdmin, ctx.form)
+    email = cleaned.email if cleaned else ""
+    password = passwords.read_new_password(ctx.form, errors, email=email)
+    if cleaned is None or errors:
         return render(
             request, "accounts/setup.html", {"token": raw, "errors": errors, "values": values}, status_code=400
         )
     if await tokens.consume(db, service.SETUP_PURPOSE, raw) is None:
         raise HTTPException(404)
     person = await service.create_admin(
-        db, email=email, name=name, password=password, language=i18n.current_language.get()
+        db, email=email, name=cleaned.name, password=password, language=i18n.current_language.get()
     )
     response = redirect(ctx.url("admin_dashboard"))
     await sessions.start(request, db, response, person)

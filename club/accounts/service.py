@@ -67,10 +67,6 @@ class LoginResult:
     locked: bool = False
 
 
-def _keys(email: str, ip: str) -> tuple[str, str]:
-    return f"admin-login:account-ip:{email}:{ip}", f"admin-login:ip:{ip}"
-
-
 async def _count_attempt(db: AsyncSession, keys_and_limits: list[tuple[str, int]]) -> list[int] | None:
     """Count an attempt before making it, one atomic statement per key, and commit at once: parallel
     requests each get their own number, so no more than the limit are ever checked, and the count stands even
@@ -86,7 +82,7 @@ async def _count_attempt(db: AsyncSession, keys_and_limits: list[tuple[str, int]
 
 
 async def admin_login(db: AsyncSession, *, email: str, password: str, ip: str) -> LoginResult:
-    account_key, ip_key = _keys(email, ip)
+    account_key, ip_key = f"admin-login:account-ip:{email}:{ip}", f"admin-login:ip:{ip}"
     numbers = await _count_attempt(db, [(account_key, ACCOUNT_LOCK_AFTER), (ip_key, IP_LOCK_AFTER)])
     if numbers is None:
         return LoginResult(locked=True)
@@ -107,10 +103,6 @@ class SecondFactorResult:
     locked: bool = False
     expired: bool = False
     method: str | None = None  # "totp" or "recovery"
-
-
-async def needs_second_factor(db: AsyncSession, person: Person) -> bool:
-    return await totp.is_enabled(db, person.id)
 
 
 async def start_second_factor(db: AsyncSession, person: Person) -> str:

@@ -6,6 +6,7 @@ step of the last accepted code is stored, and no code of that step or an earlier
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import hmac
 import secrets
@@ -63,17 +64,11 @@ def matching_step(secret: str, code: str, *, now: float | None = None) -> int | 
     if len(code) != 6 or not code.isdigit():
         return None
     totp = pyotp.TOTP(secret)
-    current = totp.timecode(_datetime(now))
+    current = totp.timecode(dt.datetime.fromtimestamp(time.time() if now is None else now, dt.UTC))
     for step in range(current - DRIFT_STEPS, current + DRIFT_STEPS + 1):
         if hmac.compare_digest(totp.generate_otp(step), code):
             return step
     return None
-
-
-def _datetime(now: float | None):  # type: ignore[no-untyped-def]
-    import datetime as dt
-
-    return dt.datetime.fromtimestamp(time.time() if now is None else now, dt.UTC)
 
 
 async def verify_code(db: AsyncSession, factor: SecondFactor, code: str, *, now: float | None = None) -> bool:

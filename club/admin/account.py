@@ -14,15 +14,16 @@ from starlette.routing import BaseRoute
 
 from club import forms, web
 from club.accounts import passwords, sessions, tokens, totp
-from club.accounts.models import Person
+from club.accounts.models import OneTimeToken, Person
 from club.admin import audit
 from club.admin import members as admin_members
 from club.admin.models import AdminSetting
 from club.i18n import LANGUAGES, N_, _, use_language
 from club.mail.outbox import queue_mail
 from club.mail.render import render_mail
+from club.members.forms import Address
 from club.middleware import LANGUAGE_COOKIE
-from club.web import Context, read_form, render, route
+from club.web import Context, render, route
 
 RESET_PURPOSE = "admin-password-reset"
 RESET_LIFETIME = dt.timedelta(hours=1)
@@ -68,8 +69,7 @@ async def must_set_up_totp(db: AsyncSession, person: Person) -> bool:
 
 
 async def require_totp(request: Request, ctx: Context) -> Response:
-    form = await read_form(request)
-    required = forms.field(form, "required") == "1"
+    required = forms.field(ctx.form, "required") == "1"
     if required and not await totp.is_enabled(ctx.db, ctx.me.id):
         return web.redirect_with_notice(request, ctx.url("security_page"), "security.totp-needed")
     await set_totp_required(ctx.db, required)
@@ -83,12 +83,11 @@ async def require_totp(request: Request, ctx: Context) -> Response:
 
 
 async def account_settings(request: Request, ctx: Context) -> Response:
-    form = await read_form(request)
     person: Person = ctx.me
     try:
-        console = forms.choice(forms.field(form, "console_language"), LANGUAGES)
-        newsletter = forms.choice(forms.field(form, "language"), LANGUAGES)
-        zone = forms.choice(forms.field(form, "time_zone"), TIME_ZONES)
+        console = forms.choice(forms.field(ctx.form, "console_language"), LANGUAGES)
+        newsletter = forms.choice(forms.field(ctx.form, "language"), LANGUAGES)
+        zone = forms.choice(forms.field(ctx.form, "time_zone"), TIME_ZONES)
     except forms.Invalid as exc:
         raise HTTPException(400) from exc
     changed = [
@@ -117,19 +116,16 @@ async def account_settings(request: Request, ctx: Context) -> Response:
 
 
 async def password_change(request: Request, ctx: Context) -> Response:
-    form = await read_form(request)
     db = ctx.db
     person: Person = ctx.me
     errors = forms.Errors()
-    if not await passwords.verify_password(person.password_hash, forms.field(form, "current_password")):
+    if not await passwords.verify_password(person.password_hash, forms.field(ctx.form, "current_password")):
         errors.add("current_password", forms.Invalid(N_("That is not your current password.")))
-    password = passwords.read_new_password(form, errors, email=person.email)
+    password = passwords.read_new_password(ctx.form, errors, email=person.email)
     if errors:
-        from club.admin.routes import security_context
+        from club.admin.routes import security_refused
 
-        return render(
-            request, "admin/security.html", {**await security_context(ctx), "errors": errors}, status_code=400
-        )
+        return await security_refused(request, ctx, errors)
     person.password_hash = await passwords.hash_password(password)
     await sessions.revoke_all(db, person.id)
     response = web.redirect_with_notice(request, ctx.url("security_page"), "account.password")
@@ -146,19 +142,11 @@ async def forgot_page(request: Request, ctx: Context) -> Response:
 
 async def forgot(request: Request, ctx: Context) -> Response:
     """Always the same answer, so the page does not tell who is an admin; the mail goes only to an admin."""
-    form = await read_form(request)
     db = ctx.db
-    try:
-        email = forms.email(forms.field(form, "email"))
-    except forms.Invalid as exc:
-        errors = forms.Errors()
-        errors.add("email", exc)
-        return render(
-            request,
-            "accounts/password_forgot.html",
-            {"errors": errors, "values": {"email": forms.field(form, "email")[:300]}},
-            status_code=400,
-        )
+    cleaned, errors, values = forms.parse(Address, ctx.form)
+    if cleaned is None:
+        return render(request, "accounts/password_forgot.html", {"errors": errors, "values": values}, status_code=400)
+    email = cleaned.email
     person = (
         await db.execute(select(Person).where(Person.email == email, Person.role == "admin"))
     ).scalar_one_or_none()
@@ -201,13 +189,12 @@ async def reset_page(request: Request, ctx: Context) -> Response:
 async def reset(request: Request, ctx: Context) -> Response:
     db = ctx.db
     raw = request.path_params["token"]
-    form = await read_form(request)
     token = await tokens.peek(db, RESET_PURPOSE, raw)
     person = await db.get(Person, token.person_id) if token is not None and token.person_id else None
     if person is None or person.role != "admin":
         return render(request, "accounts/password_reset.html", {"valid": False}, status_code=404)
     errors = forms.Errors()
-    password = passwords.read_new_password(form, errors, email=person.email)
+    password = passwords.read_new_password(ctx.form, errors, email=person.email)
     if errors:
         return render(
             request, "accounts/password_reset.html", {"valid": True, "token": raw, "errors": errors}, status_code=400
@@ -229,12 +216,17 @@ async def reset(request: Request, ctx: Context) -> Response:
 # ---- pending invitations -----------------------------------------------------------------------------------------
 
 
-async def invitation_resend(request: Request, ctx: Context) -> Response:
-    form = await read_form(request)
-    db = ctx.db
-    token = await admin_members.revoke_invitation(db, forms.field(form, "invitation"))
+async def _withdrawn(ctx: Context) -> OneTimeToken:
+    """The pending invitation the form names, withdrawn (its link no longer works)."""
+    token = await admin_members.revoke_invitation(ctx.db, forms.field(ctx.form, "invitation"))
     if token is None:
         raise HTTPException(404)
+    return token
+
+
+async def invitation_resend(request: Request, ctx: Context) -> Response:
+    db = ctx.db
+    token = await _withdrawn(ctx)
     email, name = admin_members.invitation_of(token.data)
     await admin_members.invite_admin(
         db,
@@ -249,13 +241,9 @@ async def invitation_resend(request: Request, ctx: Context) -> Response:
 
 
 async def invitation_revoke(request: Request, ctx: Context) -> Response:
-    form = await read_form(request)
-    db = ctx.db
-    token = await admin_members.revoke_invitation(db, forms.field(form, "invitation"))
-    if token is None:
-        raise HTTPException(404)
+    token = await _withdrawn(ctx)
     email, _name = admin_members.invitation_of(token.data)
-    await audit.record(db, request, "admin.invite.revoke", "email", "", {"email": email})
+    await audit.record(ctx.db, request, "admin.invite.revoke", "email", "", {"email": email})
     return web.redirect_with_notice(request, ctx.url("admins_page"), "admins.revoked")
 
 

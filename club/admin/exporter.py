@@ -36,19 +36,7 @@ neutralise = csvfile.neutralise
 __all__ = ["neutralise", "export_lines", "DELIMITERS"]
 
 CHUNK = 2000
-COLUMNS = (
-    "email",
-    "name",
-    "city",
-    "language",
-    "interests",
-    "newsletter",
-    "consent_date",
-    "role",
-    "confirmed_at",
-    "suppressed_at",
-    "created_at",
-)
+COLUMNS = tuple(COLUMN_NAMES | EXPORT_ONLY_COLUMNS)  # what the import reads, then what only the export writes
 DELIMITERS = {"comma": ",", "semicolon": ";"}
 
 

@@ -1,4 +1,4 @@
-"""The admin console's forms: a member's details and an admin invitation."""
+"""The admin console's forms: a member's details, an admin invitation, the first admin, a login."""
 
 from __future__ import annotations
 
@@ -25,3 +25,17 @@ class AdminInvite(BaseModel):
     email: Email
     name: Name
     language: Annotated[str, rule(forms.choice, allowed=LANGUAGES)]
+
+
+class NewAdmin(BaseModel):
+    email: Email
+    name: Name
+
+
+class AdminName(BaseModel):
+    name: Name
+
+
+class AdminLogin(BaseModel):
+    email: Email
+    password: Annotated[str, rule(forms.required)]

@@ -93,13 +93,8 @@ TOO_MANY_FIELDS = N_("more fields than the first row names: %(value)s")
 Problem = tuple[str, dict[str, object]]  # message id, variables
 
 
-class ImportRefused(Exception):
+class ImportRefused(forms.Invalid):
     """The whole file is refused (empty, binary, no email column, too many rows): nothing was imported."""
-
-    def __init__(self, message: str, **variables: object) -> None:
-        super().__init__(message)
-        self.message = message
-        self.variables = variables
 
 
 @lru_cache(maxsize=4096)  # cities, languages, yes/no and interests repeat from row to row
@@ -709,13 +704,18 @@ def rejected_rows_csv(settings: Settings, job: MemberImport, language: str) -> I
             yield line([*fields, str(number), said])
 
 
+def _silent(job: MemberImport) -> bool:
+    """No heartbeat for STALE_AFTER: the process doing the work stopped (a restart)."""
+    return job.heartbeat_at is None or job.heartbeat_at < utcnow() - STALE_AFTER
+
+
 def is_stale_check(job: MemberImport) -> bool:
-    """A check whose process stopped (a restart): the page says to upload the file again."""
-    return job.status == "checking" and (job.heartbeat_at is None or job.heartbeat_at < utcnow() - STALE_AFTER)
+    """A check whose process stopped: the page says to upload the file again."""
+    return job.status == "checking" and _silent(job)
 
 
 def is_stale(job: MemberImport) -> bool:
-    return job.status == "running" and (job.heartbeat_at is None or job.heartbeat_at < utcnow() - STALE_AFTER)
+    return job.status == "running" and _silent(job)
 
 
 async def claim(db: AsyncSession, job_id: int) -> bool:
@@ -826,73 +826,52 @@ async def apply_batch(db: AsyncSession, rows: list[dict[str, Any]], interests: d
             ]
             if links:
                 await db.execute(insert(MemberInterest), links)
-    consents, subscribe, unsubscribe = [], [], []
+    consents = []
+    newsletter: dict[bool, list[int]] = {True: [], False: []}  # who subscribes, who unsubscribes
     for row in rows:
         person_id = ids[row["email"]]
         found = existing.get(row["email"])
         subscribed = bool(found.newsletter) if found is not None else False
         withdrawn_at = found.withdrawn_at if found is not None else None
-        language = row["language"] or "en"
         if (
             row["newsletter"]
             and row["consent_date"]
             and not subscribed
             and not withdrawal_wins(withdrawn_at, row["consent_date"])
         ):
-            subscribe.append(person_id)
-            consents.append(
-                {
-                    "person_id": person_id,
-                    "purpose": NEWSLETTER,
-                    "given": True,
-                    "method": "import",
-                    "text_version": f"import:{row['consent_date']}",
-                    "language": language,
-                    "created_at": now,
-                }
-            )
+            given, version = True, f"import:{row['consent_date']}"
         elif row["newsletter"] is False and subscribed:
-            unsubscribe.append(person_id)
-            consents.append(
-                {
-                    "person_id": person_id,
-                    "purpose": NEWSLETTER,
-                    "given": False,
-                    "method": "import",
-                    "text_version": "import",
-                    "language": language,
-                    "created_at": now,
-                }
+            given, version = False, "import"
+        else:
+            continue
+        newsletter[given].append(person_id)
+        consents.append(
+            {
+                "person_id": person_id,
+                "purpose": NEWSLETTER,
+                "given": given,
+                "method": "import",
+                "text_version": version,
+                "language": row["language"] or "en",
+                "created_at": now,
+            }
+        )
+    for subscribes, people in newsletter.items():
+        if people:
+            await db.execute(
+                update(Person)
+                .where(Person.id.in_(people))
+                .values(newsletter=subscribes, updated_at=now)
+                .execution_options(synchronize_session=False)
             )
-    if subscribe:
-        await db.execute(
-            update(Person)
-            .where(Person.id.in_(subscribe))
-            .values(newsletter=True, updated_at=now)
-            .execution_options(synchronize_session=False)
-        )
-    if unsubscribe:
-        await db.execute(
-            update(Person)
-            .where(Person.id.in_(unsubscribe))
-            .values(newsletter=False, updated_at=now)
-            .execution_options(synchronize_session=False)
-        )
     if consents:
         await db.execute(insert(Consent), consents)
 
 
 def _batches(path: Path, skip: int) -> Iterator[list[dict[str, Any]]]:
     with path.open(encoding="utf-8") as handle:
-        batch: list[dict[str, Any]] = []
-        for index, line in enumerate(handle):
-            if index < skip:
-                continue
-            batch.append(json.loads(line))
-            if len(batch) == BATCH:
-                yield batch
-                batch = []
-        if batch:
+        lines = islice(handle, skip, None)
+        while batch := [json.loads(line) for line in islice(lines, BATCH)]:
             yield batch
 
 
@@ -990,9 +969,7 @@ async def forget_old_files(db: AsyncSession, settings: Settings) -> int:
 
 
 def repermission_is_stale(job: MemberImport) -> bool:
-    return job.repermission_status == "running" and (
-        job.heartbeat_at is None or job.heartbeat_at < utcnow() - STALE_AFTER
-    )
+    return job.repermission_status == "running" and _silent(job)
 
 
 async def claim_repermission(db: AsyncSession, settings: Settings, job: MemberImport) -> bool:
@@ -1059,21 +1036,10 @@ async def send_repermission(
 _running: set[asyncio.Task[str]] = set()
 
 
-def _background(coroutine: Any) -> asyncio.Task[str]:
+def in_background(coroutine: Any) -> asyncio.Task[str]:
+    """Run a check, an import the caller has claimed (and committed), or a re-permission mail as a task of this
+    process."""
     task: asyncio.Task[str] = asyncio.get_running_loop().create_task(coroutine)
     _running.add(task)
     task.add_done_callback(_running.discard)
     return task
-
-
-def start_in_background(sessionmaker: async_sessionmaker[AsyncSession], settings: Settings, job_id: int) -> None:
-    """Run an import that the caller has claimed (and committed) as a task of this process."""
-    _background(run(sessionmaker, settings, job_id, claimed=True))
-
-
-def start_check(sessionmaker: async_sessionmaker[AsyncSession], settings: Settings, job_id: int) -> asyncio.Task[str]:
-    return _background(check(sessionmaker, settings, job_id))
-
-
-def start_repermission(sessionmaker: async_sessionmaker[AsyncSession], settings: Settings, job_id: int) -> None:
-    _background(send_repermission(sessionmaker, settings, job_id))

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from urllib.parse import quote, urlencode
 
 from sqlalchemy import func, select
@@ -21,7 +21,7 @@ from club.accounts import passwords, service, sessions, tokens, totp
 from club.accounts.models import CITIES, ROLES, Person
 from club.admin import account, audit, csvformat, exporter, importer
 from club.admin import members as admin_members
-from club.admin.forms import AdminInvite, MemberEdit
+from club.admin.forms import AdminInvite, AdminName, MemberEdit
 from club.admin.models import MemberImport
 from club.admin.search import (
     PAGE_SIZE,
@@ -35,7 +35,7 @@ from club.ambassadors import labels as ambassador_labels
 from club.ambassadors import service as ambassadors
 from club.i18n import LANGUAGE_NAMES, LANGUAGES, N_, TIMEZONES, _, current_language, format_date
 from club.members import service as members
-from club.web import Context, FormLimits, read_form, redirect, render, route, signed_in_as
+from club.web import Context, FormLimits, redirect, render, route, signed_in_as
 
 NOTICES = {
     "saved": N_("Saved."),
@@ -125,6 +125,11 @@ async def member_list(request: Request, ctx: Context) -> Response:
     db = ctx.db
     where = MemberFilter.from_params(request.query_params)
     page = await find_members(db, where)
+
+    def url(path: str = "/admin/members", **changes: object) -> str:
+        """This list (or its export) with some of the filter changed, from its first page unless told."""
+        return path + "?" + urlencode(where.params(**{"after": "", "before": "", "page": 1, **changes}))
+
     return render(
         request,
         "admin/members.html",
@@ -133,28 +138,16 @@ async def member_list(request: Request, ctx: Context) -> Response:
             "page": page,
             "rows": member_rows(page),
             "interest_choices": await interest_choices(db, current_language.get()),
-            "next_url": (
-                "/admin/members?" + urlencode(where.params(after=page.next_cursor, before="", page=where.page + 1))
-            )
-            if page.next_cursor
-            else None,
+            "next_url": url(after=page.next_cursor, page=where.page + 1) if page.next_cursor else None,
             "previous_url": (
-                "/admin/members?"
-                + urlencode(where.params(before=page.previous_cursor, after="", page=max(where.page - 1, 1)))
-            )
-            if page.previous_cursor and where.page > 2
-            else (
-                "/admin/members?" + urlencode(where.params(after="", before="", page=1))
-                if page.previous_cursor
-                else None
+                url(before=page.previous_cursor, page=max(where.page - 1, 1))
+                if page.previous_cursor and where.page > 2
+                else (url() if page.previous_cursor else None)
             ),
             "first_url": None,
             "first_row": (where.page - 1) * PAGE_SIZE + 1 if page.previous_cursor else 1,
-            "export_url": "/admin/members/export?" + urlencode(where.params(after="", before="", page=1)),
-            "sort_urls": {
-                sort: "/admin/members?" + urlencode(where.params(sort=sort, after="", before="", page=1))
-                for sort in ("newest", "oldest", "name", "email")
-            },
+            "export_url": url("/admin/members/export"),
+            "sort_urls": {sort: url(sort=sort) for sort in ("newest", "oldest", "name", "email")},
             "cities": CITIES,
             "roles": ROLES,
             "languages": LANGUAGES,
@@ -214,17 +207,6 @@ async def member_page(request: Request, ctx: Context) -> Response:
     )
 
 
-def _edit_values(person: Person, interests: list[str]) -> dict[str, object]:
-    return {
-        "name": person.name,
-        "email": person.email,
-        "city": person.city,
-        "language": person.language,
-        "role": person.role,
-        "interests": interests,
-    }
-
-
 async def member_edit_page(request: Request, ctx: Context) -> Response:
     person = await load_member(request, ctx)
     db = ctx.db
@@ -234,7 +216,10 @@ async def member_edit_page(request: Request, ctx: Context) -> Response:
         "admin/member_edit.html",
         {
             "member": person,
-            "values": _edit_values(person, chosen),
+            "values": {
+                **{key: getattr(person, key) for key in ("name", "email", "city", "language", "role")},
+                "interests": chosen,
+            },
             "interests": await members.all_interests(db),
             "cities": CITIES,
             "roles": ROLES,
@@ -246,9 +231,8 @@ async def member_edit_page(request: Request, ctx: Context) -> Response:
 async def member_edit(request: Request, ctx: Context) -> Response:
     person = await load_member(request, ctx)
     db = ctx.db
-    form = await read_form(request)
     all_interests = await members.all_interests(db)
-    cleaned, errors, values = forms.parse(MemberEdit, form, context={"interests": [i.slug for i in all_interests]})
+    cleaned, errors, values = forms.parse(MemberEdit, ctx.form, context={"interests": [i.slug for i in all_interests]})
     if cleaned and cleaned.email != person.email and await members.find_by_email(db, cleaned.email):
         errors.add("email", forms.Invalid(N_("Another member already uses this address.")))
     if (
@@ -303,9 +287,8 @@ async def member_edit(request: Request, ctx: Context) -> Response:
 
 async def member_suppress(request: Request, ctx: Context) -> Response:
     person = await load_member(request, ctx)
-    form = await read_form(request)
     try:
-        reason = forms.text(forms.field(form, "reason"), max_length=200, required=False)
+        reason = forms.text(forms.field(ctx.form, "reason"), max_length=200, required=False)
     except forms.Invalid:
         reason = ""
     await admin_members.suppress(ctx.db, person, reason)
@@ -335,30 +318,18 @@ async def member_delete_page(request: Request, ctx: Context) -> Response:
 
 async def member_delete(request: Request, ctx: Context) -> Response:
     person = await load_member(request, ctx)
-    form = await read_form(request)
     db = ctx.db
-    if forms.field(form, "confirm_email").strip().lower() != person.email:
-        return render(
-            request,
-            "admin/member_delete.html",
-            await _delete_context(
-                ctx, person, errors={"confirm_email": (N_("Type the member's email address to confirm."), {})}
-            ),
-            status_code=400,
-        )
-    try:
-        await admin_members.delete_member(db, ctx.settings, person)
-    except admin_members.LastAdmin:
-        return render(
-            request,
-            "admin/member_delete.html",
-            await _delete_context(
-                ctx,
-                person,
-                errors={"confirm_email": (N_("This is the last admin. Make someone else admin first."), {})},
-            ),
-            status_code=400,
-        )
+    refusal = None
+    if forms.field(ctx.form, "confirm_email").strip().lower() != person.email:
+        refusal = N_("Type the member's email address to confirm.")
+    else:
+        try:
+            await admin_members.delete_member(db, ctx.settings, person)
+        except admin_members.LastAdmin:
+            refusal = N_("This is the last admin. Make someone else admin first.")
+    if refusal:
+        context = await _delete_context(ctx, person, errors={"confirm_email": (refusal, {})})
+        return render(request, "admin/member_delete.html", context, status_code=400)
     # The member is erased: the entry says that a member was deleted, and by whom; not who (their id included).
     await audit.record(db, request, "member.delete", "person", "", {})
     return with_notice(request, "/admin/members", "deleted")
@@ -366,8 +337,7 @@ async def member_delete(request: Request, ctx: Context) -> Response:
 
 async def member_revoke_session(request: Request, ctx: Context) -> Response:
     person = await load_member(request, ctx)
-    form = await read_form(request)
-    session_id = forms.field(form, "session")[:64]
+    session_id = forms.field(ctx.form, "session")[:64]
     if await admin_members.revoke_session(ctx.db, person, session_id):
         await audit.record(ctx.db, request, "member.session.revoke", "person", person.id, {"session": session_id[:8]})
     return with_notice(request, f"/admin/members/{person.id}", "revoked")
@@ -440,32 +410,22 @@ async def import_template(request: Request, ctx: Context) -> Response:
 
 
 async def import_upload(request: Request, ctx: Context) -> Response:
-    form = await read_form(request, max_files=1)
     db = ctx.db
-    upload = form.get("file")
-    if not isinstance(upload, UploadFile) or not upload.filename:
-        return render(
-            request,
-            "admin/import.html",
-            {**await _import_page_context(request, ctx), "refused": (N_("Choose a CSV file to upload."), {})},
-            status_code=400,
-        )
-    data = await upload.read()
+    upload = ctx.form.get("file")
     settings = ctx.settings
     try:
+        if not isinstance(upload, UploadFile) or not upload.filename:
+            raise importer.ImportRefused(N_("Choose a CSV file to upload."))
+        data = await upload.read()
         job = await importer.create(db, settings, data=data, filename=upload.filename, created_by=ctx.me.id)
     except importer.ImportRefused as exc:
-        return render(
-            request,
-            "admin/import.html",
-            {**await _import_page_context(request, ctx), "refused": (exc.message, exc.variables)},
-            status_code=400,
-        )
+        context = {**await _import_page_context(request, ctx), "refused": (exc.message, exc.variables)}
+        return render(request, "admin/import.html", context, status_code=400)
     await audit.record(
         db, request, "member.import.check", "import", job.id, {"file": job.filename, "rows": job.total_rows}
     )
     await db.commit()  # the import exists before its check starts in the background
-    task = importer.start_check(request.app.state.sessionmaker, settings, job.id)
+    task = importer.in_background(importer.check(request.app.state.sessionmaker, settings, job.id))
     if job.total_rows <= CHECK_WAIT_ROWS:
         await asyncio.wait({task}, timeout=CHECK_WAIT)
     return redirect(ctx.url("import_job_page", import_id=job.id))
@@ -535,7 +495,7 @@ async def import_run(request: Request, ctx: Context) -> Response:
         )
         # Claimed and recorded before the import starts in the background: the next page says it is running.
         await ctx.db.commit()
-        importer.start_in_background(request.app.state.sessionmaker, ctx.settings, job.id)
+        importer.in_background(importer.run(request.app.state.sessionmaker, ctx.settings, job.id, claimed=True))
     return redirect(ctx.url("import_job_page", import_id=job.id))
 
 
@@ -564,7 +524,7 @@ async def import_repermission(request: Request, ctx: Context) -> Response:
             {"rows": job.repermission_total, "resume_from": job.repermission_done},
         )
         await db.commit()  # claimed before the mail starts in the background
-        importer.start_repermission(request.app.state.sessionmaker, settings, job.id)
+        importer.in_background(importer.send_repermission(request.app.state.sessionmaker, settings, job.id))
     return redirect(ctx.url("import_job_page", import_id=job.id))
 
 
@@ -643,9 +603,8 @@ async def admins_page(request: Request, ctx: Context) -> Response:
 
 
 async def admin_invite(request: Request, ctx: Context) -> Response:
-    form = await read_form(request)
     db = ctx.db
-    cleaned, errors, values = forms.parse(AdminInvite, form)
+    cleaned, errors, values = forms.parse(AdminInvite, ctx.form)
     if cleaned:
         existing = await members.find_by_email(db, cleaned.email)
         if existing is not None and existing.role == "admin":
@@ -685,32 +644,26 @@ async def admin_demote(request: Request, ctx: Context) -> Response:
     return with_notice(request, "/admin/admins", "demoted")
 
 
-async def invite_page(request: Request, ctx: Context) -> Response:
-    token = await tokens.peek(ctx.db, admin_members.INVITE_PURPOSE, request.path_params["token"])
+async def _invitation(request: Request, ctx: Context) -> tuple[str, str, str]:
+    """The invitation's token, address and name while its link is good; else the page is not there."""
+    raw: str = request.path_params["token"]
+    token = await tokens.peek(ctx.db, admin_members.INVITE_PURPOSE, raw)
     if token is None:
         raise HTTPException(404)
-    email, name = admin_members.invitation_of(token.data)
-    return render(
-        request, "admin/invite.html", {"token": request.path_params["token"], "email": email, "values": {"name": name}}
-    )
+    return (raw, *admin_members.invitation_of(token.data))
+
+
+async def invite_page(request: Request, ctx: Context) -> Response:
+    raw, email, name = await _invitation(request, ctx)
+    return render(request, "admin/invite.html", {"token": raw, "email": email, "values": {"name": name}})
 
 
 async def invite_accept(request: Request, ctx: Context) -> Response:
     db = ctx.db
-    raw = request.path_params["token"]
-    form = await read_form(request)
-    token = await tokens.peek(db, admin_members.INVITE_PURPOSE, raw)
-    if token is None:
-        raise HTTPException(404)
-    email, _name = admin_members.invitation_of(token.data)
-    values = {"name": forms.field(form, "name")[:300]}
-    errors = forms.Errors()
-    try:
-        name = forms.name(forms.field(form, "name"))
-    except forms.Invalid as exc:
-        errors.add("name", exc)
-    password = passwords.read_new_password(form, errors, email=email)
-    if errors:
+    raw, email, _name = await _invitation(request, ctx)
+    cleaned, errors, values = forms.parse(AdminName, ctx.form)
+    password = passwords.read_new_password(ctx.form, errors, email=email)
+    if cleaned is None or errors:
         return render(
             request,
             "admin/invite.html",
@@ -719,7 +672,9 @@ async def invite_accept(request: Request, ctx: Context) -> Response:
         )
     if await tokens.consume(db, admin_members.INVITE_PURPOSE, raw) is None:
         raise HTTPException(404)
-    person = await service.create_admin(db, email=email, name=name, password=password, language=current_language.get())
+    person = await service.create_admin(
+        db, email=email, name=cleaned.name, password=password, language=current_language.get()
+    )
     await sessions.revoke_all(db, person.id)
     response = redirect(ctx.url("security_page"))
     await sessions.start(request, db, response, person)
@@ -770,13 +725,12 @@ def _enrol_page(request: Request, ctx: Context, factor, errors: dict | None = No
 
 
 async def totp_enable(request: Request, ctx: Context) -> Response:
-    form = await read_form(request)
     db = ctx.db
     person = ctx.me
     factor = await totp.factor_of(db, person.id)
     if factor is None or factor.enabled_at is not None:
         return redirect(ctx.url("security_page"))
-    codes = await totp.enable(db, factor, forms.field(form, "code"))
+    codes = await totp.enable(db, factor, forms.field(ctx.form, "code"))
     if codes is None:
         return _enrol_page(
             request, ctx, factor, {"code": (N_("That code is not right. Enter the 6 digits your app shows now."), {})}
@@ -785,51 +739,32 @@ async def totp_enable(request: Request, ctx: Context) -> Response:
     return render(request, "admin/recovery_codes.html", {"codes": codes})
 
 
+async def security_refused(request: Request, ctx: Context, errors: Mapping[str, object]) -> Response:
+    """The security page again, with what was wrong (a code, a password)."""
+    return render(request, "admin/security.html", {**await security_context(ctx), "errors": errors}, status_code=400)
+
+
+WRONG_CODE = N_("That code is not right, or it was used already.")
+
+
 async def totp_disable(request: Request, ctx: Context) -> Response:
-    form = await read_form(request)
     db = ctx.db
     person = ctx.me
     if await account.totp_required(db):
-        return render(
-            request,
-            "admin/security.html",
-            {
-                **await security_context(ctx),
-                "errors": {
-                    "code": (N_("Two-factor login is required for every admin, so it cannot be turned off."), {})
-                },
-            },
-            status_code=400,
-        )
-    if await totp.check(db, person.id, forms.field(form, "code")) is None:
-        return render(
-            request,
-            "admin/security.html",
-            {
-                **await security_context(ctx),
-                "errors": {"code": (N_("That code is not right, or it was used already."), {})},
-            },
-            status_code=400,
-        )
+        refusal = N_("Two-factor login is required for every admin, so it cannot be turned off.")
+        return await security_refused(request, ctx, {"code": (refusal, {})})
+    if await totp.check(db, person.id, forms.field(ctx.form, "code")) is None:
+        return await security_refused(request, ctx, {"code": (WRONG_CODE, {})})
     await totp.disable(db, person.id)
     await audit.record(db, request, "admin.totp.disable", "person", person.id, {})
     return with_notice(request, "/admin/security", "totp-off")
 
 
 async def recovery_codes(request: Request, ctx: Context) -> Response:
-    form = await read_form(request)
     db = ctx.db
     person = ctx.me
-    if await totp.check(db, person.id, forms.field(form, "code")) != "totp":
-        return render(
-            request,
-            "admin/security.html",
-            {
-                **await security_context(ctx),
-                "errors": {"code": (N_("That code is not right, or it was used already."), {})},
-            },
-            status_code=400,
-        )
+    if await totp.check(db, person.id, forms.field(ctx.form, "code")) != "totp":
+        return await security_refused(request, ctx, {"code": (WRONG_CODE, {})})
     codes = await totp.new_recovery_codes(db, person.id)
     await audit.record(db, request, "admin.recovery_codes.renew", "person", person.id, {})
     return render(request, "admin/recovery_codes.html", {"codes": codes})

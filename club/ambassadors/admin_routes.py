@@ -3,8 +3,8 @@ report, CSV export)."""
 
 from __future__ import annotations
 
-import io
 from collections.abc import AsyncIterator, Callable
+from typing import Any
 from urllib.parse import urlencode
 
 from sqlalchemy import func, select
@@ -21,10 +21,9 @@ from club.ambassadors import charts, labels, service
 from club.ambassadors import forms as ambassador_forms
 from club.ambassadors.models import ACTIVITY_CITIES, CATEGORIES, Ambassador, Appointment
 from club.ambassadors.pages import page
-from club.forms import Errors, Invalid
+from club.forms import Invalid
 from club.i18n import N_, Np_, _
-from club.requestinfo import settings_of
-from club.web import Context, FormLimits, read_form, redirect, route
+from club.web import Context, FormLimits, redirect, route
 
 web.NOTICES.update(
     {
@@ -47,32 +46,13 @@ async def index(request: Request, ctx: Context) -> Response:
     db = ctx.db
     today = service.club_today()
     rows = await service.ambassadors_overview(db, today)
-    refs = (
-        dict(
-            (
-                await db.execute(
-                    select(Ambassador.person_id, Ambassador.ref).where(
-                        Ambassador.person_id.in_({person.id for _a, person in rows})
-                    )
-                )
-            ).all()
-        )
-        if rows
-        else {}
+    recruited = (  # each ambassador's confirmed recruits (an outer join: none is 0)
+        select(Ambassador.person_id, func.count(Person.id))
+        .outerjoin(Person, (Person.ref == Ambassador.ref) & Person.confirmed_at.is_not(None))
+        .where(Ambassador.person_id.in_({person.id for _a, person in rows}))
+        .group_by(Ambassador.person_id)
     )
-    recruits = (
-        dict(
-            (
-                await db.execute(
-                    select(Person.ref, func.count())
-                    .where(Person.ref.in_(set(refs.values())), Person.confirmed_at.is_not(None))
-                    .group_by(Person.ref)
-                )
-            ).all()
-        )
-        if refs
-        else {}
-    )
+    recruits = dict((await db.execute(recruited)).all())
     waiting = (
         await db.execute(
             select(func.count()).select_from(service.Activity).where(service.Activity.status == "submitted")
@@ -82,7 +62,7 @@ async def index(request: Request, ctx: Context) -> Response:
         request,
         "ambassadors/admin/index.html",
         {
-            "rows": [(appointment, person, recruits.get(refs.get(person.id, ""), 0)) for appointment, person in rows],
+            "rows": [(appointment, person, recruits.get(person.id, 0)) for appointment, person in rows],
             "waiting": waiting,
         },
     )
@@ -104,12 +84,11 @@ async def appoint_page(request: Request, ctx: Context) -> Response:
 
 
 async def appoint(request: Request, ctx: Context) -> Response:
-    form = await read_form(request)
     db = ctx.db
-    data, errors, values = ambassador_forms.appointment(form, today=service.club_today())
+    data, errors, values = ambassador_forms.appointment(ctx.form, today=service.club_today())
     if data is not None:
         try:
-            appointment = await service.appoint(db, settings_of(request), data, admin=ctx.me)
+            appointment = await service.appoint(db, ctx.settings, data, admin=ctx.me)
             audit.about(request, "person", appointment.person_id)  # the audit entry links to the new ambassador
         except service.AppointError as exc:
             errors.add(exc.field, Invalid(exc.message))
@@ -173,9 +152,8 @@ async def review_queue(request: Request, ctx: Context) -> Response:
 
 async def approve_selected(request: Request, ctx: Context) -> Response:
     """Bulk approval from the queue: the ticked activities that are still waiting; the others are left alone."""
-    form = await read_form(request, max_fields=service.QUEUE_PAGE_SIZE + 20)
     db = ctx.db
-    ids = [int(value) for value in form.getlist("activity") if isinstance(value, str) and value.isdigit()]
+    ids = [int(value) for value in ctx.form.getlist("activity") if isinstance(value, str) and value.isdigit()]
     approved = 0
     for activity in await service.submitted_activities(db, ids[: service.QUEUE_PAGE_SIZE]):
         await service.approve(db, activity, admin=ctx.me)
@@ -186,33 +164,33 @@ async def approve_selected(request: Request, ctx: Context) -> Response:
     )
 
 
-async def review_page(request: Request, ctx: Context) -> Response:
-    db = ctx.db
-    activity = await service.activity_for_review(db, request.path_params["activity_id"])
+async def _for_review(request: Request, ctx: Context) -> service.Activity:
+    activity = await service.activity_for_review(ctx.db, request.path_params["activity_id"])
     if activity is None:
         raise HTTPException(404)
+    return activity
+
+
+async def _review_page(
+    request: Request, ctx: Context, activity: service.Activity, status_code: int = 200, **extra: object
+) -> Response:
     filters = queue_filter(request)
-    return page(
-        request,
-        "ambassadors/admin/review.html",
-        {
-            "activity": activity,
-            "place": await service.queue_place(db, activity, filters),
-            "query": filters.query(),
-        },
-    )
+    place = await service.queue_place(ctx.db, activity, filters)
+    context = {"activity": activity, "place": place, "query": filters.query(), **extra}
+    return page(request, "ambassadors/admin/review.html", context, status_code=status_code)
+
+
+async def review_page(request: Request, ctx: Context) -> Response:
+    return await _review_page(request, ctx, await _for_review(request, ctx))
 
 
 async def review(request: Request, ctx: Context) -> Response:
-    form = await read_form(request)
     db = ctx.db
     filters = queue_filter(request)
-    activity = await service.activity_for_review(db, request.path_params["activity_id"])
-    if activity is None:
-        raise HTTPException(404)
+    activity = await _for_review(request, ctx)
     if activity.status != "submitted":
         return redirect(_queue_url("/admin/ambassadors/review", filters))
-    action = forms.field(form, "action")
+    action = forms.field(ctx.form, "action")
     # After a decision the admin goes on with the next activity in the same (filtered) queue.
     following = (await service.queue_place(db, activity, filters)).next_id
     if action == "approve":
@@ -220,26 +198,11 @@ async def review(request: Request, ctx: Context) -> Response:
         return _after_decision(request, filters, following, "approved")
     if action != "return":
         raise HTTPException(400)
-    errors = Errors()
-    comment = ""
-    try:
-        comment = forms.text(forms.field(form, "comment"), max_length=2000, multiline=True)
-    except Invalid as exc:
-        errors.add("comment", exc)
-    if errors:
-        return page(
-            request,
-            "ambassadors/admin/review.html",
-            {
-                "activity": activity,
-                "errors": errors,
-                "values": {"comment": forms.field(form, "comment")},
-                "place": await service.queue_place(db, activity, filters),
-                "query": filters.query(),
-            },
-            status_code=400,
-        )
-    await service.send_back(db, settings_of(request), activity, admin=ctx.me, comment=comment)
+    returned, errors, _typed = forms.parse(ambassador_forms.Review, ctx.form)
+    if returned is None:
+        values = {"comment": forms.field(ctx.form, "comment")}
+        return await _review_page(request, ctx, activity, status_code=400, errors=errors, values=values)
+    await service.send_back(db, ctx.settings, activity, admin=ctx.me, comment=returned.comment)
     return _after_decision(request, filters, following, "returned")
 
 
@@ -315,30 +278,29 @@ def cut_note(dimension: str, shown: int, totals: service.Row) -> str:
     )
 
 
-async def numbers_page(request: Request, ctx: Context) -> Response:
+async def _year(request: Request, ctx: Context, metric: str = "activities") -> dict[str, object]:
+    """The year in numbers, as both the page and the printable report show it."""
     filters = numbers_filter(request)
-    db = ctx.db
-    metric = metric_of(request)
-    totals = await service.year_totals(db, filters)
+    totals = await service.year_totals(ctx.db, filters)
     tables = await _all_numbers(request, ctx, filters, metric)
-    return page(
-        request,
-        "ambassadors/admin/numbers.html",
-        {
-            "filters": filters,
-            "metric": metric,
-            "years": await service.activity_years(db),
-            "totals": totals,
-            "tables": tables,
-            "notes": {dimension: cut_note(dimension, len(rows), totals) for dimension, rows in tables.items()},
-            "dimensions": service.DIMENSIONS,
-            "dimension_labels": labels.DIMENSION_LABELS,
-            "metric_labels": labels.METRIC_LABELS,
-            "label_for": row_label,
-            "query": filters.query(),
-            "attendance": await _attendance(ctx, filters),
-        },
-    )
+    return {
+        "filters": filters,
+        "totals": totals,
+        "tables": tables,
+        "notes": {dimension: cut_note(dimension, len(rows), totals) for dimension, rows in tables.items()},
+        "dimensions": service.DIMENSIONS,
+        "dimension_labels": labels.DIMENSION_LABELS,
+        "label_for": row_label,
+        "query": filters.query(),
+        "attendance": await _attendance(ctx, filters),
+    }
+
+
+async def numbers_page(request: Request, ctx: Context) -> Response:
+    metric = metric_of(request)
+    year = await _year(request, ctx, metric)
+    extra = {"metric": metric, "years": await service.activity_years(ctx.db), "metric_labels": labels.METRIC_LABELS}
+    return page(request, "ambassadors/admin/numbers.html", {**year, **extra})
 
 
 async def _attendance(ctx: Context, filters: service.NumbersFilter) -> list[object]:
@@ -348,25 +310,7 @@ async def _attendance(ctx: Context, filters: service.NumbersFilter) -> list[obje
 
 
 async def report_page(request: Request, ctx: Context) -> Response:
-    filters = numbers_filter(request)
-    db = ctx.db
-    totals = await service.year_totals(db, filters)
-    tables = await _all_numbers(request, ctx, filters)
-    return page(
-        request,
-        "ambassadors/admin/report.html",
-        {
-            "filters": filters,
-            "totals": totals,
-            "tables": tables,
-            "notes": {dimension: cut_note(dimension, len(rows), totals) for dimension, rows in tables.items()},
-            "dimensions": service.DIMENSIONS,
-            "dimension_labels": labels.DIMENSION_LABELS,
-            "label_for": row_label,
-            "query": filters.query(),
-            "attendance": await _attendance(ctx, filters),
-        },
-    )
+    return page(request, "ambassadors/admin/report.html", await _year(request, ctx))
 
 
 async def chart(request: Request, ctx: Context) -> Response:
@@ -394,8 +338,8 @@ async def chart(request: Request, ctx: Context) -> Response:
             series=_(labels.METRIC_LABELS[metric]),
             metric=metric,
             horizontal=dimension != "month",
-            label=lambda row: i18n_label(language, label, row),
-            formatter=lambda value: i18n_number(language, value),
+            label=in_language(language, label),
+            formatter=in_language(language, i18n.format_number),
             empty=_("No approved activities yet"),
         )
     return Response(
@@ -409,15 +353,14 @@ async def chart(request: Request, ctx: Context) -> Response:
     )
 
 
-def i18n_label(language: str, label: Callable[[service.Row], str], row: service.Row) -> str:
-    # pygal calls these in a worker thread: the chart's language is said explicitly.
-    with i18n.use_language(language):
-        return label(row)
+def in_language(language: str, function: Callable[[Any], str]) -> Callable[[Any], str]:
+    """function, called in `language`: pygal calls a chart's labels in a worker thread, which has no page language."""
 
+    def call(value: Any) -> str:
+        with i18n.use_language(language):
+            return function(value)
 
-def i18n_number(language: str, value: float) -> str:
-    with i18n.use_language(language):
-        return i18n.format_number(value)
+    return call
 
 
 async def export_csv(request: Request, ctx: Context) -> Response:
@@ -441,55 +384,23 @@ async def export_csv(request: Request, ctx: Context) -> Response:
     ]
 
     async def rows() -> AsyncIterator[str]:
-        buffer = io.StringIO()
-        writer = csvfile.writer(buffer)
-        buffer.write("\ufeff")  # spreadsheets then read the file as UTF-8 (Japanese names)
-        writer.writerow(header)
+        lines = [csvfile.BOM + csvfile.row(header)]
         with i18n.use_language(language):
             async with sessionmaker() as db:
-                count = 0
                 async for row in service.export_rows(db, filters):
-                    (
-                        activity_id,
-                        happened_on,
-                        name,
-                        home,
-                        host,
-                        category,
-                        city,
-                        venue,
-                        title,
-                        people,
-                        quarters,
-                        public,
-                        link,
-                    ) = row
-                    writer.writerow(
-                        [
-                            csvfile.neutralise(v)
-                            for v in (
-                                activity_id,
-                                happened_on.isoformat(),
-                                name,
-                                labels.institution(home),
-                                labels.institution(host),
-                                labels.category(category),
-                                labels.city(city),
-                                venue,
-                                title,
-                                people,
-                                f"{quarters / 4:g}",
-                                _("yes") if public else _("no"),
-                                link,
-                            )
-                        ]
+                    activity_id, happened_on, name, home, host, category, city, *rest = row
+                    venue, title, people, quarters, public, link = rest
+                    cells = (labels.institution(home), labels.institution(host), labels.category(category))
+                    lines.append(
+                        csvfile.row(
+                            (activity_id, happened_on.isoformat(), name, *cells, labels.city(city), venue, title)
+                            + (people, f"{quarters / 4:g}", _("yes") if public else _("no"), link)
+                        )
                     )
-                    count += 1
-                    if count % 500 == 0:
-                        yield buffer.getvalue()
-                        buffer.seek(0)
-                        buffer.truncate()
-        yield buffer.getvalue()
+                    if len(lines) >= 500:
+                        yield "".join(lines)
+                        lines = []
+        yield "".join(lines)
 
     name = (
         f"activities-{filters.year}{'-' + filters.category if filters.category else ''}"

@@ -157,5 +157,11 @@ class AppointmentInput(BaseModel):
         return self
 
 
+class Review(BaseModel):
+    """An admin sending an activity back: the comment its author reads."""
+
+    comment: Annotated[str, rule(forms.text, max_length=2000, multiline=True)]
+
+
 def appointment(form: FormData, *, today: dt.date) -> Parsed[AppointmentInput]:
     return forms.parse(AppointmentInput, form, context={"today": today})

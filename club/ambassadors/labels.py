@@ -3,9 +3,11 @@ translated where they are shown. Cities and statuses are club.labels'."""
 
 from __future__ import annotations
 
+from functools import partial
+
 from club.i18n import N_, format_number, gettext, ngettext
 from club.labels import activity_status as status
-from club.labels import city
+from club.labels import city, label
 
 __all__ = ["city", "status"]
 
@@ -41,20 +43,13 @@ DIMENSION_LABELS = {
 }
 
 
-def category(key: str) -> str:
-    return gettext(CATEGORY_LABELS[key]) if key in CATEGORY_LABELS else key
-
-
-def institution(key: str) -> str:
-    return gettext(INSTITUTION_LABELS[key]) if key in INSTITUTION_LABELS else key
+category = partial(label, CATEGORY_LABELS)
+institution = partial(label, INSTITUTION_LABELS)
+metric = partial(label, METRIC_LABELS)
 
 
 def institution_or_other(key: str) -> str:
     return gettext(N_("Another institution")) if key == "other" else institution(key)
-
-
-def metric(key: str) -> str:
-    return gettext(METRIC_LABELS[key]) if key in METRIC_LABELS else key
 
 
 def hours(quarter_hours: int) -> str:

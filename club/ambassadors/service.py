@@ -22,7 +22,7 @@ from club.ambassadors import labels, markdown, photos
 from club.ambassadors.forms import ActivityInput, AppointmentInput
 from club.ambassadors.models import Activity, ActivityPhoto, Ambassador, Appointment
 from club.config import Settings
-from club.db import utcnow
+from club.db import exported, utcnow
 from club.i18n import N_, _, use_language
 from club.mail.outbox import queue_mail
 from club.mail.render import render_mail
@@ -229,17 +229,9 @@ async def ambassadors_overview(db: AsyncSession, today: dt.date) -> list[tuple[A
 
 
 def _apply(activity: Activity, data: ActivityInput) -> None:
-    activity.happened_on = data.happened_on
-    activity.title = data.title
-    activity.category = data.category
-    activity.city = data.city
-    activity.venue = data.venue
-    activity.description = data.description
+    for name, value in data.model_dump().items():  # the form's fields are the activity's columns
+        setattr(activity, name, value)
     activity.description_html = markdown.render(data.description)
-    activity.people_reached = data.people_reached
-    activity.quarter_hours = data.quarter_hours
-    activity.link = data.link
-    activity.public = data.public
 
 
 async def save_activity(
@@ -332,15 +324,7 @@ async def totals_for(db: AsyncSession, person_id: int, *, appointment: Appointme
     where = [Activity.person_id == person_id, Activity.status == "approved"]
     if appointment is not None:
         where.append(Activity.appointment_id == appointment.id)
-    row = (
-        await db.execute(
-            select(
-                func.count(),
-                func.coalesce(func.sum(Activity.quarter_hours), 0),
-                func.coalesce(func.sum(Activity.people_reached), 0),
-            ).where(*where)
-        )
-    ).one()
+    row = (await db.execute(select(*SUMS).where(*where))).one()
     by_category = (
         await db.execute(
             select(Activity.category, func.count(), func.sum(Activity.quarter_hours), func.sum(Activity.people_reached))
@@ -480,21 +464,19 @@ async def activity_for_review(db: AsyncSession, activity_id: int) -> Activity | 
     ).scalar_one_or_none()
 
 
-async def approve(db: AsyncSession, activity: Activity, *, admin: Person) -> None:
-    publicpages.changed(db)
-    activity.status = "approved"
-    activity.review_comment = None
+async def approve(db: AsyncSession, activity: Activity, *, admin: Person, comment: str | None = None) -> None:
+    """Approve an activity; with a comment it goes back to its author instead (send_back)."""
+    if comment is None:
+        publicpages.changed(db)  # onto the wall
+    activity.status = "approved" if comment is None else "returned"
+    activity.review_comment = comment
     activity.reviewed_by_id = admin.id
     activity.reviewed_at = utcnow()
     await db.flush()
 
 
 async def send_back(db: AsyncSession, settings: Settings, activity: Activity, *, admin: Person, comment: str) -> None:
-    activity.status = "returned"
-    activity.review_comment = comment
-    activity.reviewed_by_id = admin.id
-    activity.reviewed_at = utcnow()
-    await db.flush()
+    await approve(db, activity, admin=admin, comment=comment)
     assert activity.author is not None  # only an ambassador's own submitted activity is reviewed
     await _queue(
         db,
@@ -690,37 +672,30 @@ async def numbers(
         rows = (await db.execute(select(month, *SUMS).where(*where).group_by(month))).all()
         found = {int(m): (int(n), int(q), int(p)) for m, n, q, p in rows}
         return [Row(str(m), str(m), *found.get(m, (0, 0, 0))) for m in range(1, 13)]
-    if dimension in ("category", "city"):
-        column = getattr(Activity, dimension)
-        category_rows = (
-            await db.execute(select(column, *SUMS).where(*where).group_by(column).order_by(func.count().desc()))
-        ).all()
-        return by_metric([Row(k, k, int(n), int(q), int(p)) for k, n, q, p in category_rows], metric)
-    if dimension == "institution":
-        sums = select(Activity.appointment_id, *SUMS).where(*where).group_by(Activity.appointment_id).subquery()
-        institution_rows = (
-            await db.execute(
+    if dimension in ("category", "city", "institution"):
+        if dimension == "institution":  # an ambassador's home institution, through their terms
+            sums = select(Activity.appointment_id, *SUMS).where(*where).group_by(Activity.appointment_id).subquery()
+            statement = (
                 select(Appointment.home_institution, func.sum(sums.c[1]), func.sum(sums.c[2]), func.sum(sums.c[3]))
                 .join(sums, sums.c.appointment_id == Appointment.id)
                 .group_by(Appointment.home_institution)
                 .order_by(func.sum(sums.c[1]).desc())
             )
-        ).all()
-        return by_metric([Row(k, k, int(n), int(q), int(p)) for k, n, q, p in institution_rows], metric)
+        else:
+            column = getattr(Activity, dimension)
+            statement = select(column, *SUMS).where(*where).group_by(column).order_by(func.count().desc())
+        rows = (await db.execute(statement)).all()
+        return by_metric([Row(k, k, int(n), int(q), int(p)) for k, n, q, p in rows], metric)
     if dimension == "ambassador":
-        quarters = func.coalesce(func.sum(Activity.quarter_hours), 0)
-        order = {
-            "activities": func.count(),
-            "hours": quarters,
-            "people": func.coalesce(func.sum(Activity.people_reached), 0),
-        }.get(metric, func.count())
+        count, quarters, people = SUMS
+        order = {"activities": count, "hours": quarters, "people": people}.get(metric, count)
         person_sums = (
             select(
                 Activity.person_id,
                 Activity.former_ambassador_key,
-                func.count().label("n"),
+                count.label("n"),
                 quarters.label("q"),
-                func.coalesce(func.sum(Activity.people_reached), 0).label("p"),
+                people.label("p"),
             )
             .where(*where)
             .group_by(Activity.person_id, Activity.former_ambassador_key)
@@ -905,8 +880,10 @@ def remove_photo_files(var_dir: Path, keys: Sequence[str]) -> None:
 # ---- privacy: export and erasure -------------------------------------------------------------------------------
 
 
-def _iso(value: dt.date | dt.datetime | None) -> str | None:
-    return value.isoformat() if value is not None else None
+ACTIVITY_EXPORT = (
+    "id happened_on title category city venue description people_reached hours link public status review_comment "
+    "created_at submitted_at reviewed_at"
+)
 
 
 def photo_url(settings: Settings, key: str, size: str) -> str:
@@ -937,34 +914,12 @@ async def export_ambassador(db: AsyncSession, settings: Settings, person: Person
         if ambassador is not None
         else None,
         "appointments": [
-            {
-                "starts_on": _iso(term.starts_on),
-                "ends_on": _iso(term.ends_on),
-                "ended_on": _iso(term.ended_on),
-                "home_institution": term.home_institution,
-                "host_institution": term.host_institution,
-                "stationed_in": term.stationed_in,
-            }
+            exported(term, "starts_on ends_on ended_on home_institution host_institution stationed_in")
             for term in terms
         ],
         "activities": [
             {
-                "id": activity.id,
-                "happened_on": _iso(activity.happened_on),
-                "title": activity.title,
-                "category": activity.category,
-                "city": activity.city,
-                "venue": activity.venue,
-                "description": activity.description,
-                "people_reached": activity.people_reached,
-                "hours": activity.hours,
-                "link": activity.link,
-                "public": activity.public,
-                "status": activity.status,
-                "review_comment": activity.review_comment,
-                "created_at": _iso(activity.created_at),
-                "submitted_at": _iso(activity.submitted_at),
-                "reviewed_at": _iso(activity.reviewed_at),
+                **exported(activity, ACTIVITY_EXPORT),
                 "photos": [
                     {
                         "large": photo_url(settings, photo.key, "large"),

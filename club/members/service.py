@@ -24,7 +24,7 @@ from club.accounts.models import AuthSession, OneTimeToken, Person
 from club.admin import audit
 from club.ambassadors import service as ambassadors
 from club.config import Settings
-from club.db import utcnow
+from club.db import exported, utcnow
 from club.i18n import N_, _, use_language
 from club.mail import mailbox, outbox
 from club.mail.outbox import queue_mail
@@ -437,10 +437,6 @@ async def resubscribe(db: AsyncSession, settings: Settings, token: str, *, langu
 # ---- export, erasure, purge ------------------------------------------------------------------------------------
 
 
-def _iso(moment: dt.datetime | None) -> str | None:
-    return moment.isoformat() if moment is not None else None
-
-
 async def export(db: AsyncSession, settings: Settings, person: Person) -> dict[str, Any]:
     """Everything the club holds about a member, from every feature, for /me/export (the privacy notice lists
     the same): profile, interests, consents, mails, and as an ambassador the recruiting code and its recruits,
@@ -452,52 +448,26 @@ async def export(db: AsyncSession, settings: Settings, person: Person) -> dict[s
         await db.execute(select(AuthSession).where(AuthSession.person_id == person.id).order_by(AuthSession.created_at))
     ).scalars()
     data: dict[str, Any] = {
-        "profile": {
-            "email": person.email,
-            "name": person.name,
-            "city": person.city,
-            "language": person.language,
-            "role": person.role,
-            "newsletter": person.newsletter,
-            "joined_at": _iso(person.created_at),
-            "confirmed_at": _iso(person.confirmed_at),
-            "updated_at": _iso(person.updated_at),
-            "ref": person.ref,
-            "mail_suppressed_at": _iso(person.suppressed_at),
-            "mail_suppressed_reason": person.suppressed_reason,
-        },
+        "profile": exported(
+            person,
+            "email name city language role newsletter joined_at=created_at confirmed_at updated_at ref "
+            "mail_suppressed_at=suppressed_at mail_suppressed_reason=suppressed_reason",
+        ),
         "interests": [{"slug": i.slug, "name": i.name(person.language)} for i in interests],
         "consents": [
             {
-                "purpose": c.purpose,
-                "given": c.given,
-                "method": c.method,
-                "text_version": c.text_version,
+                **exported(c, "purpose given method text_version"),
                 "text": consent_text(c.text_version, c.language),
-                "language": c.language,
-                "at": _iso(c.created_at),
+                **exported(c, "language at=created_at"),
             }
             for c in consents
         ],
         "mails": [
-            {
-                "subject": mail.subject,
-                "kind": mail.kind,
-                "status": delivery.status,
-                "queued_at": _iso(delivery.created_at),
-                "sent_at": _iso(delivery.sent_at),
-            }
+            {**exported(mail, "subject kind"), **exported(delivery, "status queued_at=created_at sent_at")}
             for delivery, mail in mails
         ],
         "sessions": [
-            {
-                "started_at": _iso(login.created_at),
-                "last_seen_at": _iso(login.last_seen_at),
-                "expires_at": _iso(login.expires_at),
-                "ip": login.ip,
-                "browser": login.user_agent,
-            }
-            for login in logins
+            exported(login, "started_at=created_at last_seen_at expires_at ip browser=user_agent") for login in logins
         ],
         **await ambassadors.export_ambassador(db, settings, person),
         "event_answers": await _events().export_for(db, person.id),

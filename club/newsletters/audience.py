@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from club.accounts.models import CITIES, Person
 from club.i18n import LANGUAGES
 from club.members.models import Interest, MemberInterest
-from club.members.service import subscribed_members
+from club.members.service import all_interests, subscribed_members
 
 # Join dates are the club's calendar days, as the admins in Ghent count them.
 CLUB_ZONE = ZoneInfo("Europe/Brussels")
@@ -31,10 +31,7 @@ class Audience:
     joined_until: dt.date | None = None
 
     def to_json(self) -> str:
-        data = asdict(self)
-        data["joined_from"] = self.joined_from.isoformat() if self.joined_from else None
-        data["joined_until"] = self.joined_until.isoformat() if self.joined_until else None
-        return json.dumps(data, sort_keys=True)
+        return json.dumps(asdict(self), sort_keys=True, default=dt.date.isoformat)  # dates as 2026-04-01
 
     @classmethod
     def from_json(cls, raw: str) -> Audience:
@@ -105,5 +102,4 @@ def plan(counts: dict[str, int], variants: set[str] | frozenset[str], fallback: 
 
 
 async def interest_choices(db: AsyncSession, language: str) -> list[tuple[str, str]]:
-    rows = (await db.execute(select(Interest).order_by(Interest.position, Interest.id))).scalars()
-    return [(interest.slug, interest.name(language)) for interest in rows]
+    return [(interest.slug, interest.name(language)) for interest in await all_interests(db)]

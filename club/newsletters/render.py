@@ -25,38 +25,8 @@ from club.i18n import N_, translate_for, use_language
 from club.mail.message import PLACEHOLDERS
 from club.mail.render import render_mail
 
-ALLOWED_TAGS = {
-    "a",
-    "b",
-    "blockquote",
-    "br",
-    "code",
-    "del",
-    "em",
-    "h1",
-    "h2",
-    "h3",
-    "h4",
-    "hr",
-    "i",
-    "img",
-    "li",
-    "ol",
-    "p",
-    "pre",
-    "s",
-    "strong",
-    "sub",
-    "sup",
-    "table",
-    "tbody",
-    "td",
-    "th",
-    "thead",
-    "tr",
-    "u",
-    "ul",
-}
+ALLOWED_TAGS = set("a b blockquote br code del em h1 h2 h3 h4 hr i img li ol p pre s strong sub sup u ul".split())
+ALLOWED_TAGS |= {"table", "tbody", "td", "th", "thead", "tr"}
 ALLOWED_ATTRIBUTES = {
     "a": {"href", "title"},
     "img": {"src", "alt", "title", "width", "height"},
@@ -295,12 +265,13 @@ def mail(
     return RenderedMail(subject=subject, html=html, text=text)
 
 
-def fill_preview(value: str, *, name: str, email: str, unsubscribe_url: str) -> str:
+def fill_preview(value: str, *, name: str, email: str, unsubscribe_url: str, html: bool = True) -> str:
     """What one recipient would see (the sender does the same on the wire; values are escaped for HTML)."""
+    fill = escape if html else str
     return (
-        value.replace("%%name%%", escape(name))
-        .replace("%%email%%", escape(email))
-        .replace("%%unsubscribe_url%%", escape(unsubscribe_url))
+        value.replace("%%name%%", fill(name))
+        .replace("%%email%%", fill(email))
+        .replace("%%unsubscribe_url%%", fill(unsubscribe_url))
     )
 
 

@@ -33,7 +33,7 @@ from club.newsletters import render, service
 from club.newsletters.forms import SCHEDULE_ZONES, form_values, parse_draft, parse_schedule, parse_test_addresses
 from club.newsletters.models import Newsletter, NewsletterImage
 from club.templating import templates
-from club.web import Context, FormLimits, read_form, redirect, redirect_with_notice, route
+from club.web import Context, FormLimits, redirect, redirect_with_notice, route
 from club.web import render as render_page
 
 # The mail's own markup, shown in a frame: inline styles allowed, nothing else runs; links open a new tab.
@@ -154,6 +154,14 @@ def _refuse(request: Request, newsletter: Newsletter, message: str, status_code:
     )
 
 
+async def _edit_refused(
+    request: Request, ctx: Context, newsletter: Newsletter | None, errors: Errors, values: dict[str, object]
+) -> Response:
+    """The compose page again, with what was wrong and what was typed."""
+    context = {**await _edit_context(request, ctx, newsletter), "errors": errors, "values": values}
+    return render_page(request, "newsletters/edit.html", context, status_code=400)
+
+
 # ---- list and compose ------------------------------------------------------------------------------------------
 
 
@@ -256,20 +264,13 @@ async def update(request: Request, ctx: Context) -> Response:
 
 
 async def _save(request: Request, ctx: Context, newsletter: Newsletter | None) -> Response:
-    form = await read_form(request, max_part_size=FORM_PART_MAX)
     if newsletter is not None and not newsletter.editable:
         return _refuse(request, newsletter, NOT_EDITABLE)
     db = ctx.db
     slugs = [slug for slug, _name in await audiences.interest_choices(db, "en")]
-    draft, errors, _typed = parse_draft(form, slugs)
+    draft, errors, _typed = parse_draft(ctx.form, slugs)
     if draft is None:
-        context = await _edit_context(request, ctx, newsletter)
-        return render_page(
-            request,
-            "newsletters/edit.html",
-            {**context, "errors": errors, "values": form_values(form)},
-            status_code=400,
-        )
+        return await _edit_refused(request, ctx, newsletter, errors, form_values(ctx.form))
     newsletter = await service.save(db, newsletter, draft, ctx.me)
     return redirect_with_notice(request, ctx.url("edit", newsletter_id=newsletter.id) + "#preview", "newsletters.saved")
 
@@ -288,25 +289,15 @@ def _preview_response(html: str) -> HTMLResponse:
     )
 
 
-def _fill_for(ctx: Context, value: str) -> str:
-    person = ctx.me
-    return render.fill_preview(
-        value,
-        name=person.name,
-        email=person.email,
-        unsubscribe_url=ctx.settings.absolute_url(service.TEST_UNSUBSCRIBE_PATH),
-    )
+def _fill_for(ctx: Context, value: str, *, html: bool = True) -> str:
+    """A body as the admin's own test mail would read (the HTML's values escaped)."""
+    person, unsubscribe_url = ctx.me, ctx.settings.absolute_url(service.TEST_UNSUBSCRIBE_PATH)
+    return render.fill_preview(value, name=person.name, email=person.email, unsubscribe_url=unsubscribe_url, html=html)
 
 
 def _preview_text(settings: Settings, newsletter: Newsletter, language: str, ctx: Context) -> str:
     variant = service.variant_map(newsletter)[language]
-    text = service.rendered_variant(settings, newsletter, variant).text
-    person = ctx.me
-    return (
-        text.replace("%%name%%", person.name)
-        .replace("%%email%%", person.email)
-        .replace("%%unsubscribe_url%%", settings.absolute_url(service.TEST_UNSUBSCRIBE_PATH))
-    )
+    return _fill_for(ctx, service.rendered_variant(settings, newsletter, variant).text, html=False)
 
 
 async def stored_preview(request: Request, ctx: Context) -> Response:
@@ -335,35 +326,27 @@ def _live_variant(form: Any) -> tuple[str, str, str, str, str | None]:
 
 async def live_preview(request: Request, ctx: Context) -> Response:
     """The HTML of the text being typed, posted by static/js/newsletters.js into the preview frame."""
-    form = await read_form(request, max_part_size=FORM_PART_MAX)
-    language, subject, preheader, body, _problem = _live_variant(form)
+    language, subject, preheader, body, _problem = _live_variant(ctx.form)
     mail = render.mail(ctx.settings, language=language, subject=subject, preheader=preheader, body=body)
     return _preview_response(_fill_for(ctx, mail.html))
 
 
 async def live_preview_text(request: Request, ctx: Context) -> Response:
-    form = await read_form(request, max_part_size=FORM_PART_MAX)
-    language, subject, preheader, body, problem = _live_variant(form)
+    language, subject, preheader, body, problem = _live_variant(ctx.form)
     mail = render.mail(ctx.settings, language=language, subject=subject, preheader=preheader, body=body)
-    settings = ctx.settings
-    person = ctx.me
-    text = (
-        mail.text.replace("%%name%%", person.name)
-        .replace("%%email%%", person.email)
-        .replace("%%unsubscribe_url%%", settings.absolute_url(service.TEST_UNSUBSCRIBE_PATH))
+    return JSONResponse(
+        {"text": _fill_for(ctx, mail.text, html=False), "problem": problem}, headers={"Cache-Control": "no-store"}
     )
-    return JSONResponse({"text": text, "problem": problem}, headers={"Cache-Control": "no-store"})
 
 
 # ---- images ----------------------------------------------------------------------------------------------------
 
 
 async def upload_images(request: Request, ctx: Context) -> Response:
-    form = await read_form(request, max_files=IMAGES_PER_UPLOAD, max_part_size=IMAGE_MAX_BYTES)
     newsletter = await _load(request, ctx)
     if not newsletter.editable:
         return _refuse(request, newsletter, NOT_EDITABLE)
-    files = [item for item in form.getlist("images") if isinstance(item, UploadFile) and item.filename]
+    files = [item for item in ctx.form.getlist("images") if isinstance(item, UploadFile) and item.filename]
     errors = Errors()
     accepted: list[NewsletterImage] = []
     if not files:
@@ -391,13 +374,7 @@ async def upload_images(request: Request, ctx: Context) -> Response:
             )
         )
     if errors:
-        context = await _edit_context(request, ctx, newsletter)
-        return render_page(
-            request,
-            "newsletters/edit.html",
-            {**context, "errors": errors, "values": _values_of(newsletter)},
-            status_code=400,
-        )
+        return await _edit_refused(request, ctx, newsletter, errors, _values_of(newsletter))
     ctx.db.add_all(accepted)
     return redirect_with_notice(
         request, ctx.url("edit", newsletter_id=newsletter.id) + "#images", "newsletters.uploaded"
@@ -427,44 +404,28 @@ async def image(request: Request, ctx: Context) -> Response:
 
 
 async def test_send(request: Request, ctx: Context) -> Response:
-    form = await read_form(request)
     newsletter = await _load(request, ctx)
-    addresses, errors, _typed = parse_test_addresses(form)
+    addresses, errors, _typed = parse_test_addresses(ctx.form)
     if addresses is None or not newsletter.variants:
-        context = await _edit_context(request, ctx, newsletter)
-        return render_page(
-            request,
-            "newsletters/edit.html",
-            {
-                **context,
-                "errors": errors,
-                "values": {**_values_of(newsletter), "addresses": forms.field(form, "addresses")},
-            },
-            status_code=400,
-        )
+        values = {**_values_of(newsletter), "addresses": forms.field(ctx.form, "addresses")}
+        return await _edit_refused(request, ctx, newsletter, errors, values)
     await service.send_test(ctx.db, ctx.settings, newsletter, ctx.me, addresses)
     return redirect_with_notice(request, ctx.url("edit", newsletter_id=newsletter.id) + "#test", "newsletters.tested")
 
 
 async def schedule(request: Request, ctx: Context) -> Response:
-    form = await read_form(request)
     newsletter = await _load(request, ctx)
     if not newsletter.editable:
         return _refuse(request, newsletter, NOT_EDITABLE)
-    moment, errors, _typed = parse_schedule(form)
+    moment, errors, _typed = parse_schedule(ctx.form)
     if moment is not None and not (await service.audience_plan(ctx.db, newsletter)).total:
         errors.add("scheduled_at", Invalid(service_messages["empty"]))
     if moment is not None and service.tag_problems(newsletter):
         errors.add("scheduled_at", Invalid(service_messages["tags"]))
     if errors or moment is None:
-        context = await _edit_context(request, ctx, newsletter)
-        return render_page(
-            request,
-            "newsletters/edit.html",
-            {**context, "errors": errors, "values": {**_values_of(newsletter), **form_values(form)}},
-            status_code=400,
-        )
-    await service.schedule(ctx.db, newsletter.id, moment, forms.field(form, "timezone") or None)
+        values = {**_values_of(newsletter), **form_values(ctx.form)}
+        return await _edit_refused(request, ctx, newsletter, errors, values)
+    await service.schedule(ctx.db, newsletter.id, moment, forms.field(ctx.form, "timezone") or None)
     return redirect_with_notice(
         request, ctx.url("edit", newsletter_id=newsletter.id) + "#schedule", "newsletters.scheduled"
     )

@@ -11,7 +11,7 @@ import datetime as dt
 import logging
 import secrets
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 
 from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -387,18 +387,7 @@ class Progress:
         return 100 if not self.total else int(100 * self.done / self.total)
 
     def as_dict(self) -> dict[str, object]:
-        return {
-            "status": self.status,
-            "total": self.total,
-            "sent": self.sent,
-            "failed": self.failed,
-            "pending": self.pending,
-            "cancelled": self.cancelled,
-            "skipped": self.skipped,
-            "after_stop": self.after_stop,
-            "done": self.done,
-            "percent": self.percent,
-        }
+        return {**asdict(self), "done": self.done, "percent": self.percent}
 
 
 async def progress(db: AsyncSession, newsletter: Newsletter) -> Progress:
