@@ -19,7 +19,7 @@ from sqlalchemy import ColumnElement, Row, Select, and_, func, literal, literal_
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from club.accounts.models import CITIES, ROLES, Person
-from club.admin.models import SQLITE_SEARCH_TABLE
+from club.admin.models import MEMBER_COUNT_TABLE, SQLITE_SEARCH_TABLE
 from club.db import is_postgres
 from club.i18n import LANGUAGES
 from club.members.models import Interest, MemberInterest
@@ -333,8 +333,9 @@ async def find_members(db: AsyncSession, where: MemberFilter, *, limit: int = PA
 
 
 async def count_all_members(db: AsyncSession) -> int:
-    """Everyone in the club, exactly (the dashboard and the unfiltered list say the same number)."""
-    return int((await db.execute(select(func.count()).select_from(Person))).scalar_one())
+    """Everyone in the club, exactly (the dashboard and the unfiltered list say the same number), from the count
+    the database keeps: counting a million rows took longer than the rest of the page."""
+    return int((await db.execute(text(f"SELECT members FROM {MEMBER_COUNT_TABLE}"))).scalar_one())
 
 
 async def interest_choices(db: AsyncSession, language: str) -> list[tuple[str, str]]:

@@ -1,0 +1,70 @@
+"""member search: the number of members kept by triggers, so the member list and the dashboard count everyone
+exactly without counting a million rows at every request
+
+Revision ID: 0015_member_search
+Revises: 0014_events
+
+`people_count` holds one row, filled from the members there are when this runs. SQLite adds and subtracts one per
+row (it has one writer at a time anyway); PostgreSQL once per statement, from the statement's transition table, so
+an import of 5,000 rows updates it once; TRUNCATE sets it to 0. (On PostgreSQL the row stays locked until the
+inserting or deleting transaction ends: members join one at a time, imports commit per batch.) Like the search
+table of 0005, it is no model: club.admin.models.include_name leaves it out of autogenerate.
+"""
+
+from collections.abc import Sequence
+
+from alembic import op
+
+revision: str = "0015_member_search"
+down_revision: str | None = "0014_events"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+SQLITE = [
+    "CREATE TRIGGER people_count_insert AFTER INSERT ON people BEGIN UPDATE people_count SET members = members + 1;"
+    " END",
+    "CREATE TRIGGER people_count_delete AFTER DELETE ON people BEGIN UPDATE people_count SET members = members - 1;"
+    " END",
+]
+POSTGRES = [
+    """CREATE FUNCTION people_count_change() RETURNS trigger LANGUAGE plpgsql AS $$
+    DECLARE
+        changed_rows bigint;
+    BEGIN
+        IF TG_OP = 'TRUNCATE' THEN
+            UPDATE people_count SET members = 0;
+            RETURN NULL;
+        END IF;
+        SELECT count(*) INTO changed_rows FROM changed;
+        IF changed_rows > 0 THEN
+            UPDATE people_count SET members = members + CASE TG_OP WHEN 'INSERT' THEN changed_rows
+                                                                    ELSE -changed_rows END;
+        END IF;
+        RETURN NULL;
+    END $$""",
+    "CREATE TRIGGER people_count_insert AFTER INSERT ON people REFERENCING NEW TABLE AS changed"
+    " FOR EACH STATEMENT EXECUTE FUNCTION people_count_change()",
+    "CREATE TRIGGER people_count_delete AFTER DELETE ON people REFERENCING OLD TABLE AS changed"
+    " FOR EACH STATEMENT EXECUTE FUNCTION people_count_change()",
+    "CREATE TRIGGER people_count_truncate AFTER TRUNCATE ON people FOR EACH STATEMENT"
+    " EXECUTE FUNCTION people_count_change()",
+]
+
+
+def upgrade() -> None:
+    postgres = op.get_bind().dialect.name == "postgresql"
+    if postgres:
+        op.execute("LOCK TABLE people IN SHARE MODE")  # nobody joins between the count and the triggers
+    op.execute("CREATE TABLE people_count (members BIGINT NOT NULL)")
+    op.execute("INSERT INTO people_count (members) SELECT count(*) FROM people")
+    for statement in POSTGRES if postgres else SQLITE:
+        op.execute(statement)
+
+
+def downgrade() -> None:
+    postgres = op.get_bind().dialect.name == "postgresql"
+    for trigger in ("people_count_insert", "people_count_delete", "people_count_truncate"):
+        op.execute(f"DROP TRIGGER IF EXISTS {trigger}" + (" ON people" if postgres else ""))
+    if postgres:
+        op.execute("DROP FUNCTION people_count_change()")
+    op.execute("DROP TABLE people_count")
