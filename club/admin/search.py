@@ -141,9 +141,10 @@ def search_condition(postgres: bool, q: str, *, dense: bool = False) -> ColumnEl
     keeps SQLite from looking each match up by rowid)."""
     if postgres or len(q) < 3 or (dense and q.isascii()):
         pattern = f"%{escape_like(q)}%"
-        if postgres:
+        if postgres and q.lower() != q.upper():
             return or_(Person.name.ilike(pattern, escape="\\"), Person.email.ilike(pattern, escape="\\"))
-        # SQLite's LIKE ignores case for ASCII letters; other scripts have no case to ignore in names like 山田.
+        # SQLite's LIKE ignores case for ASCII letters; other scripts have no case to ignore in names like 山田, and
+        # PostgreSQL's LIKE is several times quicker than ILIKE, which lowers every row it tests.
         return or_(Person.name.like(pattern, escape="\\"), Person.email.like(pattern, escape="\\"))
     return (Person.id + 0 if dense else Person.id).in_(_fts_matches(q))
 
