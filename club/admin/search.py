@@ -1,8 +1,9 @@
 """Finding members: substring search over names and addresses, filters, sorting, keyset pages and counts.
 
 The search index differs per database, and this module is the one place that says so: PostgreSQL answers ILIKE
-from a pg_trgm GIN index; SQLite answers from an FTS5 table with the trigram tokenizer (three characters or more;
-shorter queries scan, which is quick enough for one or two characters of a name).
+and LIKE from a pg_trgm GIN index; SQLite answers from an FTS5 table with the trigram tokenizer (three characters or
+more; shorter queries scan, which is quick enough for one or two characters of a name). The number of all members
+is a row that triggers keep (people_count), on both.
 """
 
 from __future__ import annotations
@@ -270,6 +271,9 @@ def members_query(
     return statement.order_by(column, Person.id)
 
 
+EVERYONE: ColumnElement[int] = literal_column(f"(SELECT members FROM {MEMBER_COUNT_TABLE})").label("everyone")
+
+
 @dataclass
 class MemberPage:
     members: list[Row[Any]]  # rows of LIST_COLUMNS
@@ -306,7 +310,10 @@ async def find_members(db: AsyncSession, where: MemberFilter, *, limit: int = PA
         dense = matches > DENSE_MATCHES
         if not (replace(where, q="").is_filtered or where.ids):
             total = matches
-    query = members_query(postgres, where, dense=dense, columns=LIST_COLUMNS).limit(limit + 1)
+    everyone = not where.is_filtered and not where.ids
+    # Unfiltered, the total rides along with the rows: one round trip less.
+    columns = (*LIST_COLUMNS, EVERYONE) if everyone else LIST_COLUMNS
+    query = members_query(postgres, where, dense=dense, columns=columns).limit(limit + 1)
     rows = list((await db.execute(query)).all())
     more = len(rows) > limit
     rows = rows[:limit]
@@ -316,9 +323,9 @@ async def find_members(db: AsyncSession, where: MemberFilter, *, limit: int = PA
         earlier, later = more, True
     else:
         earlier, later = decode_cursor(where.sort, where.after) is not None if where.after else False, more
-    exact = False
-    if total is None and not where.is_filtered and not where.ids:
-        total, exact = await count_all_members(db), True
+    exact = everyone
+    if everyone:
+        total = rows[0].everyone if rows else await count_all_members(db)
     if total is None:
         # Everything fits on the first page: the rows are the count.
         total = (
@@ -336,7 +343,7 @@ async def find_members(db: AsyncSession, where: MemberFilter, *, limit: int = PA
 async def count_all_members(db: AsyncSession) -> int:
     """Everyone in the club, exactly (the dashboard and the unfiltered list say the same number), from the count
     the database keeps: counting a million rows took longer than the rest of the page."""
-    return int((await db.execute(text(f"SELECT members FROM {MEMBER_COUNT_TABLE}"))).scalar_one())
+    return int((await db.execute(select(EVERYONE))).scalar_one())
 
 
 async def interest_choices(db: AsyncSession, language: str) -> list[tuple[str, str]]:
