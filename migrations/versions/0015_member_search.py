@@ -8,7 +8,8 @@ Revises: 0014_events
 row (it has one writer at a time anyway); PostgreSQL once per statement, from the statement's transition table, so
 an import of 5,000 rows updates it once; TRUNCATE sets it to 0. (On PostgreSQL the row stays locked until the
 inserting or deleting transaction ends: members join one at a time, imports commit per batch.) Like the search
-table of 0005, it is no model: club.admin.models.include_name leaves it out of autogenerate.
+table of 0005, it is no model: club.admin.models.include_name leaves it out of autogenerate; and like its triggers,
+a later migration that rebuilds `people` on SQLite must create the SQLITE triggers below again.
 """
 
 from collections.abc import Sequence
