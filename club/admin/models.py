@@ -31,11 +31,12 @@ SQLITE_SEARCH_TABLES = frozenset(
 
 # Both databases: the number of members, one row kept by triggers (migrations/versions/0015_member_search.py).
 MEMBER_COUNT_TABLE = "people_count"
+MEMBER_COUNT_TABLES = frozenset((MEMBER_COUNT_TABLE, MEMBER_COUNT_TABLE + "_pending"))
 
 
 def include_name(name: str | None, type_: str, parent_names: object) -> bool:
     """Alembic's include_name hook: leave the tables made by hand for the search and the count out of autogenerate."""
-    return not (type_ == "table" and (name in SQLITE_SEARCH_TABLES or name == MEMBER_COUNT_TABLE))
+    return not (type_ == "table" and (name in SQLITE_SEARCH_TABLES or name in MEMBER_COUNT_TABLES))
 
 
 class AuditEntry(Base):

@@ -103,16 +103,8 @@ class MemberFilter:
 
     @property
     def is_filtered(self) -> bool:
-        return bool(
-            self.q
-            or self.status
-            or self.city
-            or self.language
-            or self.interest
-            or self.role
-            or self.joined_from
-            or self.joined_to
-        )
+        where = (self.q, self.status, self.city, self.language, self.interest, self.role)
+        return any(where) or bool(self.joined_from or self.joined_to)
 
 
 def _page_number(raw: object) -> int:
@@ -323,7 +315,6 @@ async def find_members(db: AsyncSession, where: MemberFilter, *, limit: int = PA
         earlier, later = more, True
     else:
         earlier, later = decode_cursor(where.sort, where.after) is not None if where.after else False, more
-    exact = everyone
     if everyone:
         total = rows[0].everyone if rows else await count_all_members(db)
     if total is None:
@@ -336,7 +327,7 @@ async def find_members(db: AsyncSession, where: MemberFilter, *, limit: int = PA
         encode_cursor(where.sort, rows[-1]) if later and rows else None,
         total,
         encode_cursor(where.sort, rows[0]) if earlier and rows else None,
-        exact,
+        everyone,
     )
 
 
