@@ -29,14 +29,13 @@ SQLITE_SEARCH_TABLES = frozenset(
 )
 
 
-# Both databases: the number of members, one row kept by triggers (migrations/versions/0015_member_search.py).
+# Both databases: the number of members, one row kept by triggers (and on PostgreSQL people_count_pending; 0015).
 MEMBER_COUNT_TABLE = "people_count"
-MEMBER_COUNT_TABLES = frozenset((MEMBER_COUNT_TABLE, MEMBER_COUNT_TABLE + "_pending"))
 
 
 def include_name(name: str | None, type_: str, parent_names: object) -> bool:
     """Alembic's include_name hook: leave the tables made by hand for the search and the count out of autogenerate."""
-    return not (type_ == "table" and (name in SQLITE_SEARCH_TABLES or name in MEMBER_COUNT_TABLES))
+    return not (type_ == "table" and (name in SQLITE_SEARCH_TABLES or str(name).startswith(MEMBER_COUNT_TABLE)))
 
 
 class AuditEntry(Base):

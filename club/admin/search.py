@@ -302,8 +302,7 @@ async def find_members(db: AsyncSession, where: MemberFilter, *, limit: int = PA
         dense = matches > DENSE_MATCHES
         if not (replace(where, q="").is_filtered or where.ids):
             total = matches
-    everyone = not where.is_filtered and not where.ids
-    # Unfiltered, the total rides along with the rows: one round trip less.
+    everyone = not where.is_filtered and not where.ids  # then the total rides along with the rows
     columns = (*LIST_COLUMNS, EVERYONE) if everyone else LIST_COLUMNS
     query = members_query(postgres, where, dense=dense, columns=columns).limit(limit + 1)
     rows = list((await db.execute(query)).all())
@@ -332,8 +331,7 @@ async def find_members(db: AsyncSession, where: MemberFilter, *, limit: int = PA
 
 
 async def count_all_members(db: AsyncSession) -> int:
-    """Everyone in the club, exactly (the dashboard and the unfiltered list say the same number), from the count
-    the database keeps: counting a million rows took longer than the rest of the page."""
+    """Everyone in the club, exactly, as the triggers keep it (the dashboard and the unfiltered list agree)."""
     return int((await db.execute(select(EVERYONE))).scalar_one())
 
 
