@@ -29,9 +29,13 @@ SQLITE_SEARCH_TABLES = frozenset(
 )
 
 
+# Both databases: the number of members, one row kept by triggers (and on PostgreSQL people_count_pending; 0015).
+MEMBER_COUNT_TABLE = "people_count"
+
+
 def include_name(name: str | None, type_: str, parent_names: object) -> bool:
-    """Alembic's include_name hook: leave the SQLite search index's virtual tables out of autogenerate."""
-    return not (type_ == "table" and name in SQLITE_SEARCH_TABLES)
+    """Alembic's include_name hook: leave the tables made by hand for the search and the count out of autogenerate."""
+    return not (type_ == "table" and (name in SQLITE_SEARCH_TABLES or str(name).startswith(MEMBER_COUNT_TABLE)))
 
 
 class AuditEntry(Base):
