@@ -15,7 +15,7 @@ from alembic import op
 from club.db import add_checks, drop_checks
 
 revision: str = "0016_event_checks"
-down_revision: str | None = "0014_events"
+down_revision: str | None = "0015_member_search"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
