@@ -16,7 +16,8 @@ Scenarios (default: all, one after the other, each on a fresh database):
   admin-during-send N subscribed members; /admin/members alone, then while a newsletter to all of them is sent
                     (sender in the web process, to a counting SMTP sink), and the slowdown
 
-Every scenario measures /healthz first, in the same run, and each page's ratio to it. wrk sends
+Every page is measured right after a short /healthz run, in the same run, and its ratio is to that run (the first
+line, /healthz after /healthz, shows how much the machine moves between two runs). wrk sends
 `Accept-Language: nl` and, like a browser, `Accept-Encoding: gzip`. With --database-url, each scenario runs on a
 new database created on that PostgreSQL server and dropped at the end. Each scenario prints its figures and a
 final JSON line. Needs wrk (Debian's `wrk` package) and only what the README's run command installs.
@@ -64,27 +65,37 @@ def check_page(url: str, cookie: str | None) -> None:
         raise SystemExit(f"{url}: HTTP {status}")
 
 
+HEALTHZ_SECONDS = 2
+
+
 def load_pages(
     base: str, paths: list[str], args: argparse.Namespace, *, cookie: str | None = None, single: bool = False
 ) -> dict[str, dict[str, float]]:
-    """/healthz, then each page in turn under wrk (with the cookie, if given); prints a line per page with its rate
-    and ratio to /healthz, measured in the same run. With single, also each page's median with one client."""
+    """Each page in turn under wrk (with the cookie, if given), each right after its own /healthz run: the ratio
+    compares the two, measured a moment apart in the same run, so a neighbour's load on a shared machine moves
+    both. Prints a line per page; with single, also each page's median with one client."""
     results: dict[str, dict[str, float]] = {}
-    print(f"wrk: {args.connections} connections, {args.seconds} s a page, Accept-Encoding: gzip, Accept-Language: nl")
     print(
-        f"{'page':<52} {'req/s':>8} {'ratio':>6} {'p50 ms':>8} {'p99 ms':>8} {'errors':>6}"
+        f"wrk: {args.connections} connections, {args.seconds} s a page after {HEALTHZ_SECONDS} s of /healthz,"
+        " Accept-Encoding: gzip, Accept-Language: nl"
+    )
+    print(
+        f"{'page':<52} {'req/s':>8} {'healthz':>8} {'ratio':>6} {'p50 ms':>8} {'p99 ms':>8} {'errors':>6}"
         + (f" {'1 client p50':>12}" if single else "")
     )
+    wrk(base + "/healthz", 1, 4)  # warm up the server
     for path in ["/healthz", *paths]:
         check_page(base + path, cookie)
         wrk(base + path, 1, 4, cookie=cookie)  # warm up: templates, statements, the page cache
+        health = wrk(base + "/healthz", HEALTHZ_SECONDS, args.connections)["rps"]
         figures = wrk(base + path, args.seconds, args.connections, cookie=cookie)
-        figures["ratio"] = round(figures["rps"] / results["/healthz"]["rps"], 3) if results else 1.0
+        figures["healthz_rps"] = health
+        figures["ratio"] = round(figures["rps"] / health, 3) if health else 0.0
         if single:
             figures["single_ms"] = wrk(base + path, min(args.seconds, 3), 1, cookie=cookie).get("p50_ms", 0.0)
         results[path] = figures
         print(
-            f"{path:<52} {figures['rps']:8.1f} {figures['ratio']:6.2f} {figures.get('p50_ms', 0):8.1f}"
+            f"{path:<52} {figures['rps']:8.1f} {health:8.1f} {figures['ratio']:6.2f} {figures.get('p50_ms', 0):8.1f}"
             f" {figures.get('p99_ms', 0):8.1f} {figures['errors']:6.0f}"
             + (f" {figures['single_ms']:12.1f}" if single else "")
         )
@@ -93,7 +104,7 @@ def load_pages(
 
 def summary(results: dict[str, dict[str, float]], pages: dict[str, str]) -> dict[str, dict[str, float]]:
     """The JSON line's figures, by page name."""
-    keys = ("rps", "ratio", "p50_ms", "p99_ms", "errors", "single_ms")
+    keys = ("rps", "healthz_rps", "ratio", "p50_ms", "p99_ms", "errors", "single_ms")
     return {name: {k: results[path][k] for k in keys if k in results[path]} for name, path in pages.items()}
 
 
