@@ -8,7 +8,7 @@ import hashlib
 import hmac
 import secrets
 from collections.abc import Awaitable, Callable, Sequence
-from typing import Any, cast
+from typing import Any, TypeVar, cast
 from urllib.parse import quote
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -200,6 +200,16 @@ def render(
     if flash_key is not None and status_code < 300 and "flash" not in (context or {}):
         _take_flash(request, response)
     return response
+
+
+_T = TypeVar("_T")
+
+
+def found(value: _T | None) -> _T:
+    """The row (or whatever a lookup returned), or a 404 when there is none."""
+    if value is None:
+        raise HTTPException(404)
+    return value
 
 
 def redirect(url: str, status_code: int = 303) -> RedirectResponse:

@@ -13,7 +13,7 @@ from club.admin import audit
 from club.admin.forms import AdminLogin, NewAdmin
 from club.i18n import N_
 from club.ratelimit import client_key
-from club.web import Context, redirect, render, route, safe_next
+from club.web import Context, found, redirect, render, route, safe_next
 
 
 async def admin_login_page(request: Request, ctx: Context) -> Response:
@@ -124,8 +124,7 @@ async def setup(request: Request, ctx: Context) -> Response:
         return render(
             request, "accounts/setup.html", {"token": raw, "errors": errors, "values": values}, status_code=400
         )
-    if await tokens.consume(db, service.SETUP_PURPOSE, raw) is None:
-        raise HTTPException(404)
+    found(await tokens.consume(db, service.SETUP_PURPOSE, raw))
     person = await service.create_admin(
         db, email=email, name=cleaned.name, password=password, language=i18n.current_language.get()
     )

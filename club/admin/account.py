@@ -19,11 +19,10 @@ from club.admin import audit
 from club.admin import members as admin_members
 from club.admin.models import AdminSetting
 from club.i18n import LANGUAGES, N_, _, use_language
-from club.mail.outbox import queue_mail
-from club.mail.render import render_mail
+from club.mail.render import queue_rendered
 from club.members.forms import Address
 from club.middleware import LANGUAGE_COOKIE
-from club.web import Context, render, route
+from club.web import Context, found, render, route
 
 RESET_PURPOSE = "admin-password-reset"
 RESET_LIFETIME = dt.timedelta(hours=1)
@@ -156,22 +155,14 @@ async def forgot(request: Request, ctx: Context) -> Response:
         language = person.page_language
         with use_language(language):
             subject = _("Choose a new password for the club's admin console")
-        text, html = render_mail(
+        await queue_rendered(
+            db,
+            person,
             "admin/mail/password_reset",
             language,
+            kind="admin-password-reset",
             subject=subject,
             url=ctx.settings.absolute_url(f"/admin/password/{raw}"),
-        )
-        await queue_mail(
-            db,
-            to_email=person.email,
-            to_name=person.name,
-            subject=subject,
-            text=text,
-            html=html,
-            language=language,
-            kind="admin-password-reset",
-            person_id=person.id,
         )
         await audit.record(
             db, request, "admin.password.reset_request", "person", person.id, {}, actor_email=person.email
@@ -218,10 +209,7 @@ async def reset(request: Request, ctx: Context) -> Response:
 
 async def _withdrawn(ctx: Context) -> OneTimeToken:
     """The pending invitation the form names, withdrawn (its link no longer works)."""
-    token = await admin_members.revoke_invitation(ctx.db, forms.field(ctx.form, "invitation"))
-    if token is None:
-        raise HTTPException(404)
-    return token
+    return found(await admin_members.revoke_invitation(ctx.db, forms.field(ctx.form, "invitation")))
 
 
 async def invitation_resend(request: Request, ctx: Context) -> Response:

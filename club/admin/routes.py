@@ -35,7 +35,7 @@ from club.ambassadors import labels as ambassador_labels
 from club.ambassadors import service as ambassadors
 from club.i18n import LANGUAGE_NAMES, LANGUAGES, N_, TIMEZONES, _, current_language, format_date
 from club.members import service as members
-from club.web import Context, FormLimits, redirect, render, route, signed_in_as
+from club.web import Context, FormLimits, found, redirect, render, route, signed_in_as
 
 NOTICES = {
     "saved": N_("Saved."),
@@ -65,10 +65,7 @@ def with_notice(request: Request, url: str, key: str) -> Response:
 
 
 async def load_member(request: Request, ctx: Context) -> Person:
-    person = await ctx.db.get(Person, request.path_params["person_id"])
-    if person is None:
-        raise HTTPException(404)
-    return person
+    return found(await ctx.db.get(Person, request.path_params["person_id"]))
 
 
 # ---- dashboard -------------------------------------------------------------------------------------------------
@@ -432,10 +429,7 @@ async def import_upload(request: Request, ctx: Context) -> Response:
 
 
 async def load_import(request: Request, ctx: Context) -> MemberImport:
-    job = await ctx.db.get(MemberImport, request.path_params["import_id"])
-    if job is None:
-        raise HTTPException(404)
-    return job
+    return found(await ctx.db.get(MemberImport, request.path_params["import_id"]))
 
 
 async def import_job_page(request: Request, ctx: Context) -> Response:
@@ -647,9 +641,7 @@ async def admin_demote(request: Request, ctx: Context) -> Response:
 async def _invitation(request: Request, ctx: Context) -> tuple[str, str, str]:
     """The invitation's token, address and name while its link is good; else the page is not there."""
     raw: str = request.path_params["token"]
-    token = await tokens.peek(ctx.db, admin_members.INVITE_PURPOSE, raw)
-    if token is None:
-        raise HTTPException(404)
+    token = found(await tokens.peek(ctx.db, admin_members.INVITE_PURPOSE, raw))
     return (raw, *admin_members.invitation_of(token.data))
 
 
@@ -670,8 +662,7 @@ async def invite_accept(request: Request, ctx: Context) -> Response:
             {"token": raw, "email": email, "values": values, "errors": errors},
             status_code=400,
         )
-    if await tokens.consume(db, admin_members.INVITE_PURPOSE, raw) is None:
-        raise HTTPException(404)
+    found(await tokens.consume(db, admin_members.INVITE_PURPOSE, raw))
     person = await service.create_admin(
         db, email=email, name=cleaned.name, password=password, language=current_language.get()
     )

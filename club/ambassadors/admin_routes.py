@@ -23,7 +23,7 @@ from club.ambassadors.models import ACTIVITY_CITIES, CATEGORIES, Ambassador, App
 from club.ambassadors.pages import page
 from club.forms import Invalid
 from club.i18n import N_, Np_, _
-from club.web import Context, FormLimits, redirect, route
+from club.web import Context, FormLimits, found, redirect, route
 
 web.NOTICES.update(
     {
@@ -99,9 +99,7 @@ async def appoint(request: Request, ctx: Context) -> Response:
 
 async def end_term(request: Request, ctx: Context) -> Response:
     db = ctx.db
-    appointment = await db.get(Appointment, request.path_params["appointment_id"])
-    if appointment is None:
-        raise HTTPException(404)
+    appointment = found(await db.get(Appointment, request.path_params["appointment_id"]))
     await service.end_term(db, appointment, admin=ctx.me)
     return web.redirect_with_notice(request, ctx.url("index"), "ambassadors.ended")
 
@@ -165,10 +163,7 @@ async def approve_selected(request: Request, ctx: Context) -> Response:
 
 
 async def _for_review(request: Request, ctx: Context) -> service.Activity:
-    activity = await service.activity_for_review(ctx.db, request.path_params["activity_id"])
-    if activity is None:
-        raise HTTPException(404)
-    return activity
+    return found(await service.activity_for_review(ctx.db, request.path_params["activity_id"]))
 
 
 async def _review_page(

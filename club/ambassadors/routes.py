@@ -31,7 +31,7 @@ from club.forms import Errors, Invalid
 from club.i18n import N_, _
 from club.requestinfo import settings_of
 from club.templating import templates
-from club.web import Context, FormLimits, read_form, redirect, route
+from club.web import Context, FormLimits, found, read_form, redirect, route
 
 log = logging.getLogger("club.ambassadors")
 
@@ -119,9 +119,7 @@ async def create_activity(request: Request, ctx: Context) -> Response:
 
 async def _own_editable(request: Request, ctx: Context, appointment: Appointment) -> Activity | Response:
     """The person's own activity if they may still change it; else the page that says why not and what to do."""
-    activity = await service.own_activity(ctx.db, ctx.me.id, request.path_params["activity_id"])
-    if activity is None:
-        raise HTTPException(404)
+    activity = found(await service.own_activity(ctx.db, ctx.me.id, request.path_params["activity_id"]))
     if not activity.editable or activity.appointment_id != appointment.id:
         club_address = parseaddr(settings_of(request).mail_from)[1]
         context = {"activity": activity, "club_address": club_address}
@@ -224,9 +222,7 @@ async def _save(request: Request, ctx: Context, appointment: Appointment, activi
 
 async def show_activity(request: Request, ctx: Context) -> Response:
     await require_term(ctx)
-    activity = await service.own_activity(ctx.db, ctx.me.id, request.path_params["activity_id"])
-    if activity is None:
-        raise HTTPException(404)
+    activity = found(await service.own_activity(ctx.db, ctx.me.id, request.path_params["activity_id"]))
     return page(request, "ambassadors/activity.html", {"activity": activity})
 
 
@@ -403,9 +399,7 @@ async def wall(request: Request, ctx: Context) -> Response:
 
 
 async def public_activity(request: Request, ctx: Context) -> Response:
-    activity = await service.public_activity(ctx.db, request.path_params["activity_id"])
-    if activity is None:
-        raise HTTPException(404)
+    activity = found(await service.public_activity(ctx.db, request.path_params["activity_id"]))
     return page(request, "ambassadors/public_activity.html", {"activity": activity})
 
 
@@ -432,13 +426,10 @@ async def feed(request: Request, ctx: Context) -> Response:
 
 
 async def photo(request: Request, ctx: Context) -> Response:
-    match = PHOTO_NAME_RE.fullmatch(request.path_params["name"])
-    if not match:
-        raise HTTPException(404)
-    key, size = match.groups()
-    found = await service.photo_for_viewer(ctx.db, key, ctx.person)
+    key, size = found(PHOTO_NAME_RE.fullmatch(request.path_params["name"])).groups()
+    shown = await service.photo_for_viewer(ctx.db, key, ctx.person)
     path = photos.photo_path(settings_of(request).var_dir, key, size)
-    if found is None or not path.is_file():
+    if shown is None or not path.is_file():
         raise HTTPException(404)
     return FileResponse(path, media_type="image/jpeg", headers={"Cache-Control": "private, max-age=86400"})
 

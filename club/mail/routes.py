@@ -17,7 +17,7 @@ from club.admin import audit
 from club.i18n import N_, Np_
 from club.mail import holds, mailbox
 from club.mail.models import Delivery
-from club.web import Context, read_form, render, route
+from club.web import Context, found, read_form, render, route
 
 web.NOTICES.update(
     {
@@ -58,17 +58,13 @@ async def mailbox_list(request: Request, ctx: Context) -> Response:
 
 async def mailbox_mail(request: Request, ctx: Context) -> Response:
     _dev_only(ctx)
-    mail = mailbox.read_mail(ctx.settings.var_dir, request.path_params["mail_id"])
-    if mail is None:
-        raise HTTPException(404)
+    mail = found(mailbox.read_mail(ctx.settings.var_dir, request.path_params["mail_id"]))
     return render(request, "mail/mailbox_mail.html", {"mail": mail, "text": linkify(mail.text)})
 
 
 async def mailbox_mail_html(request: Request, ctx: Context) -> Response:
     _dev_only(ctx)
-    mail = mailbox.read_mail(ctx.settings.var_dir, request.path_params["mail_id"])
-    if mail is None:
-        raise HTTPException(404)
+    mail = found(mailbox.read_mail(ctx.settings.var_dir, request.path_params["mail_id"]))
     return HTMLResponse(
         '<base target="_blank">' + mail.html,
         headers={"Content-Security-Policy": MAIL_HTML_POLICY, "X-Frame-Options": "SAMEORIGIN"},

@@ -26,7 +26,7 @@ from club.members import service
 from club.members.models import Interest
 from club.middleware import LANGUAGE_COOKIE, BodyTooLarge
 from club.ratelimit import client_key
-from club.web import Context, read_form, redirect, render, route, safe_next, signed_in_as
+from club.web import Context, found, read_form, redirect, render, route, safe_next, signed_in_as
 
 log = logging.getLogger("club.members")
 
@@ -423,10 +423,7 @@ async def admin_add_interest(request: Request, ctx: Context) -> Response:
 
 
 async def _interest(request: Request, ctx: Context) -> Interest:
-    interest = await ctx.db.get(Interest, request.path_params["interest_id"])
-    if interest is None:
-        raise HTTPException(404)
-    return interest
+    return found(await ctx.db.get(Interest, request.path_params["interest_id"]))
 
 
 async def admin_update_interest(request: Request, ctx: Context) -> Response:

@@ -33,7 +33,7 @@ from club.newsletters import render, service
 from club.newsletters.forms import SCHEDULE_ZONES, form_values, parse_draft, parse_schedule, parse_test_addresses
 from club.newsletters.models import Newsletter, NewsletterImage
 from club.templating import templates
-from club.web import Context, FormLimits, redirect, redirect_with_notice, route
+from club.web import Context, FormLimits, found, redirect, redirect_with_notice, route
 from club.web import render as render_page
 
 # The mail's own markup, shown in a frame: inline styles allowed, nothing else runs; links open a new tab.
@@ -80,10 +80,7 @@ def _newsletter_id(request: Request) -> int:
 
 
 async def _load(request: Request, ctx: Context) -> Newsletter:
-    newsletter = await service.get(ctx.db, _newsletter_id(request))
-    if newsletter is None:
-        raise HTTPException(404)
-    return newsletter
+    return found(await service.get(ctx.db, _newsletter_id(request)))
 
 
 def _common(request: Request) -> dict[str, Any]:
@@ -302,9 +299,7 @@ def _preview_text(settings: Settings, newsletter: Newsletter, language: str, ctx
 
 async def stored_preview(request: Request, ctx: Context) -> Response:
     newsletter = await _load(request, ctx)
-    variant = service.variant_map(newsletter).get(request.path_params["language"])
-    if variant is None:
-        raise HTTPException(404)
+    variant = found(service.variant_map(newsletter).get(request.path_params["language"]))
     mail = service.rendered_variant(ctx.settings, newsletter, variant)
     return _preview_response(_fill_for(ctx, mail.html))
 
@@ -383,13 +378,13 @@ async def upload_images(request: Request, ctx: Context) -> Response:
 
 async def image(request: Request, ctx: Context) -> Response:
     token, _dot, _extension = request.path_params["name"].partition(".")
-    row = (
-        await ctx.db.execute(
-            select(NewsletterImage.data, NewsletterImage.content_type).where(NewsletterImage.token == token)
-        )
-    ).one_or_none()
-    if row is None:
-        raise HTTPException(404)
+    row = found(
+        (
+            await ctx.db.execute(
+                select(NewsletterImage.data, NewsletterImage.content_type).where(NewsletterImage.token == token)
+            )
+        ).one_or_none()
+    )
     return Response(
         row.data,
         media_type=row.content_type,
@@ -647,9 +642,7 @@ async def archive_item(request: Request, ctx: Context) -> Response:
     if newsletter is None or newsletter.status != "sent" or newsletter.private:
         raise HTTPException(404)
     wanted = request.query_params.get("lang") or i18n.current_language.get()
-    variant = _archive_variant(newsletter, wanted if wanted in LANGUAGES else i18n.current_language.get())
-    if variant is None:
-        raise HTTPException(404)
+    variant = found(_archive_variant(newsletter, wanted if wanted in LANGUAGES else i18n.current_language.get()))
     return render_page(
         request,
         "newsletters/archive_item.html",
