@@ -55,18 +55,16 @@ async def require_term(ctx: Context) -> Appointment:
 
 
 async def dashboard(request: Request, ctx: Context) -> Response:
-    db = ctx.db
-    person: Person = ctx.me
     appointment = await require_term(ctx)
-    ambassador = await service.ambassador_of(db, person.id)
+    ambassador = await service.ambassador_of(ctx.db, ctx.me.id)
     assert ambassador is not None
     return page(
         request,
         "ambassadors/dashboard.html",
         {
             "appointment": appointment,
-            "totals": await service.totals_for(db, person.id, appointment=appointment),
-            "activities": await service.activities_of(db, person.id),
+            "totals": await service.totals_for(ctx.db, ctx.me.id, appointment=appointment),
+            "activities": await service.activities_of(ctx.db, ctx.me.id),
             "join_url": service.join_url(settings_of(request), ambassador.ref),
         },
     )
@@ -285,18 +283,16 @@ def certificate_open(appointment: Appointment, today: dt.date) -> bool:
 
 
 async def my_terms(request: Request, ctx: Context) -> Response:
-    db = ctx.db
-    person: Person = ctx.me
-    terms = await service.appointments_of(db, person.id)
+    terms = await service.appointments_of(ctx.db, ctx.me.id)
     if not terms:
         raise HTTPException(404)
     today = service.club_today()
     rows = []
     for term in terms:
-        totals = await service.totals_for(db, person.id, appointment=term)
+        totals = await service.totals_for(ctx.db, ctx.me.id, appointment=term)
         is_open = certificate_open(term, today)
         if is_open:
-            _prepare_certificate(_certificate_text(person, term, totals))
+            _prepare_certificate(_certificate_text(ctx.me, term, totals))
         rows.append((term, totals, is_open, term.ends_on - service.CERTIFICATE_FROM))
     return page(request, "ambassadors/terms.html", {"terms": rows, "today": today})
 
@@ -330,15 +326,13 @@ def _certificate_text(person: Person, term: Appointment, totals: service.Totals)
 
 
 async def certificate_pdf(request: Request, ctx: Context) -> Response:
-    db = ctx.db
-    person: Person = ctx.me
-    term = await db.get(Appointment, request.path_params["appointment_id"])
-    if term is None or term.person_id != person.id:
+    term = await ctx.db.get(Appointment, request.path_params["appointment_id"])
+    if term is None or term.person_id != ctx.me.id:
         raise HTTPException(404)
     if not certificate_open(term, service.club_today()):
         raise HTTPException(403)
-    totals = await service.totals_for(db, person.id, appointment=term)
-    text = _certificate_text(person, term, totals)
+    totals = await service.totals_for(ctx.db, ctx.me.id, appointment=term)
+    text = _certificate_text(ctx.me, term, totals)
     try:
         certificate.find_font()
         pdf = await run_in_threadpool(certificate.cached_build, text)
@@ -378,10 +372,9 @@ def parse_cursor(value: str) -> tuple[dt.date, int] | None:
 
 
 async def wall(request: Request, ctx: Context) -> Response:
-    db = ctx.db
     filters = wall_filter(request)
     before = parse_cursor(request.query_params.get("before", ""))
-    activities, cursor = await service.wall_page(db, filters, before=before)
+    activities, cursor = await service.wall_page(ctx.db, filters, before=before)
     older = None
     if cursor is not None:
         older = {**filters.query(), "before": f"{cursor[0].isoformat()}.{cursor[1]}"}
@@ -391,7 +384,7 @@ async def wall(request: Request, ctx: Context) -> Response:
         {
             "activities": activities,
             "filters": filters,
-            "years": await service.wall_years(db),
+            "years": await service.wall_years(ctx.db),
             "older": older,
             "paged": before is not None,
         },

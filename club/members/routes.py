@@ -26,7 +26,7 @@ from club.members import service
 from club.members.models import Interest
 from club.middleware import LANGUAGE_COOKIE, BodyTooLarge
 from club.ratelimit import client_key
-from club.web import Context, found, read_form, redirect, render, route, safe_next, signed_in_as
+from club.web import Context, found, redirect, render, route, safe_next, signed_in_as
 
 log = logging.getLogger("club.members")
 
@@ -120,10 +120,8 @@ async def join_page(request: Request, ctx: Context) -> Response:
 
 
 async def join(request: Request, ctx: Context) -> Response:
-    form = await read_form(request)
-    db = ctx.db
-    slugs = [interest.slug for interest in await service.all_interests(db)]
-    parsed = member_forms.parse_signup(form, slugs)
+    slugs = [interest.slug for interest in await service.all_interests(ctx.db)]
+    parsed = member_forms.parse_signup(ctx.form, slugs)
     if parsed.value is None:  # a typo is not an attack: it does not count against the limits
         context = await _form_context(ctx, errors=parsed.errors, values=parsed.values)
         return render(request, "members/join.html", context, status_code=400)
@@ -159,12 +157,11 @@ async def confirm_page(request: Request, ctx: Context) -> Response:
 
 
 async def confirm(request: Request, ctx: Context) -> Response:
-    db = ctx.db
-    person = await service.confirm(db, ctx.settings, request.path_params["token"])
+    person = await service.confirm(ctx.db, ctx.settings, request.path_params["token"])
     if person is None:
         return _link_invalid(request, ctx, joining=True)
     response = web.redirect_with_notice(request, ctx.url("profile"), "members.welcome")
-    await sessions.start(request, db, response, person)
+    await sessions.start(request, ctx.db, response, person)
     _set_language_cookie(ctx, response, person.language)
     return response
 
@@ -178,11 +175,10 @@ async def login_page(request: Request, ctx: Context) -> Response:
 
 
 async def login(request: Request, ctx: Context) -> Response:
-    form = await read_form(request)
-    next_url = safe_next(forms.field(form, "next"), "/me")
+    next_url = safe_next(forms.field(ctx.form, "next"), "/me")
     if not await _ip_allowed(ctx, "login"):
         return too_many(request)
-    parsed = member_forms.parse_email(form)
+    parsed = member_forms.parse_email(ctx.form)
     if parsed.value is None:
         return render(
             request,
@@ -214,13 +210,12 @@ async def login_link_page(request: Request, ctx: Context) -> Response:
 
 
 async def login_link(request: Request, ctx: Context) -> Response:
-    db = ctx.db
-    used = await service.use_login_link(db, request.path_params["token"])
+    used = await service.use_login_link(ctx.db, request.path_params["token"])
     if used is None:
         return _link_invalid(request, ctx, joining=False)
     person, next_url = used
     response = redirect(safe_next(next_url, "/me"))
-    await sessions.start(request, db, response, person)
+    await sessions.start(request, ctx.db, response, person)
     _set_language_cookie(ctx, response, person.language)
     return response
 
@@ -229,9 +224,7 @@ async def login_link(request: Request, ctx: Context) -> Response:
 
 
 async def _profile_context(request: Request, ctx: Context, **extra: object) -> dict[str, object]:
-    person = ctx.me
-    db = ctx.db
-    consents = await service.consent_history(db, person.id)
+    consents = await service.consent_history(ctx.db, ctx.me.id)
     language = i18n.current_language.get()
     history = [
         {
@@ -244,13 +237,13 @@ async def _profile_context(request: Request, ctx: Context, **extra: object) -> d
         }
         for c in reversed(consents)
     ]
-    mine = await service.interests_of(db, person.id)
+    mine = await service.interests_of(ctx.db, ctx.me.id)
     values = {
-        "name": person.name,
-        "city": person.city,
-        "language": person.language if person.language in i18n.LANGUAGES else language,
+        "name": ctx.me.name,
+        "city": ctx.me.city,
+        "language": ctx.me.language if ctx.me.language in i18n.LANGUAGES else language,
         "interests": [i.slug for i in mine],
-        "newsletter": person.newsletter,
+        "newsletter": ctx.me.newsletter,
     }
     from club.events import service as events  # the member's tickets for coming events
 
@@ -258,8 +251,8 @@ async def _profile_context(request: Request, ctx: Context, **extra: object) -> d
         ctx,
         values=values,
         history=history,
-        email=email_address.display(person.email),
-        tickets=await events.tickets_of(ctx.db, person.id),
+        email=email_address.display(ctx.me.email),
+        tickets=await events.tickets_of(ctx.db, ctx.me.id),
         **extra,
     )
 
@@ -269,32 +262,28 @@ async def profile(request: Request, ctx: Context) -> Response:
 
 
 async def save_profile(request: Request, ctx: Context) -> Response:
-    form = await read_form(request)
-    db = ctx.db
-    person = ctx.me
-    slugs = [i.slug for i in await service.all_interests(db)]
-    parsed = member_forms.parse_profile(form, slugs)
+    slugs = [i.slug for i in await service.all_interests(ctx.db)]
+    parsed = member_forms.parse_profile(ctx.form, slugs)
     if parsed.value is None:
         context = await _profile_context(request, ctx, errors=parsed.errors)
         context["values"] = parsed.values
         return render(request, "members/profile.html", context, status_code=400)
     clean = parsed.value
-    person.name = str(clean["name"])
-    person.city = str(clean["city"])
-    person.language = str(clean["language"])
-    await service.set_interests(db, person, list(clean["interests"]))  # type: ignore[call-overload]
+    ctx.me.name = str(clean["name"])
+    ctx.me.city = str(clean["city"])
+    ctx.me.language = str(clean["language"])
+    await service.set_interests(ctx.db, ctx.me, list(clean["interests"]))  # type: ignore[call-overload]
     # The consent is recorded in the language of the page the person saw, before any change of language.
     await service.set_newsletter(
-        db, person, bool(clean["newsletter"]), method="form", language=i18n.current_language.get()
+        ctx.db, ctx.me, bool(clean["newsletter"]), method="form", language=i18n.current_language.get()
     )
     response = web.redirect_with_notice(request, ctx.url("profile"), "members.saved")
-    _set_language_cookie(ctx, response, person.language)
+    _set_language_cookie(ctx, response, ctx.me.language)
     return response
 
 
 async def export(request: Request, ctx: Context) -> Response:
-    person = ctx.me
-    data = await service.export(ctx.db, ctx.settings, person)
+    data = await service.export(ctx.db, ctx.settings, ctx.me)
     body = json.dumps(data, ensure_ascii=False, indent=2).encode("utf-8")
     return Response(
         body,
@@ -316,16 +305,13 @@ async def erase_page(request: Request, ctx: Context) -> Response:
 
 
 async def erase(request: Request, ctx: Context) -> Response:
-    form = await read_form(request)
-    person = ctx.me
-    if person.role == "admin":
+    if ctx.me.role == "admin":
         return render(request, "members/erase.html", await _erase_context(ctx), status_code=400)
-    if forms.field(form, "confirm") != "yes":
+    if forms.field(ctx.form, "confirm") != "yes":
         return render(request, "members/erase.html", await _erase_context(ctx, unconfirmed=True), status_code=400)
-    db = ctx.db
     response = redirect(ctx.url("goodbye"))
-    await sessions.end(request, db, response)
-    await service.erase(db, ctx.settings, person)
+    await sessions.end(request, ctx.db, response)
+    await service.erase(ctx.db, ctx.settings, ctx.me)
     signed_in_as(request, None)
     return response
 
@@ -403,17 +389,15 @@ async def admin_interests(request: Request, ctx: Context) -> Response:
 
 
 async def admin_add_interest(request: Request, ctx: Context) -> Response:
-    form = await read_form(request)
-    db = ctx.db
-    parsed = member_forms.parse_interest(form)
-    if parsed.value is not None and await service.add_interest(db, **parsed.value) is None:
+    parsed = member_forms.parse_interest(ctx.form)
+    if parsed.value is not None and await service.add_interest(ctx.db, **parsed.value) is None:
         parsed.errors.add("name_en", forms.Invalid(N_("An interest with this English name exists.")))
     if parsed.errors:
         return render(
             request,
             "members/admin_interests.html",
             {
-                "interests": await service.all_interests(db),
+                "interests": await service.all_interests(ctx.db),
                 "errors": parsed.errors,
                 "values": parsed.values,
             },
@@ -427,16 +411,14 @@ async def _interest(request: Request, ctx: Context) -> Interest:
 
 
 async def admin_update_interest(request: Request, ctx: Context) -> Response:
-    form = await read_form(request)
-    db = ctx.db
     interest = await _interest(request, ctx)
-    parsed = member_forms.parse_interest(form)
+    parsed = member_forms.parse_interest(ctx.form)
     if parsed.value is None:
         return render(
             request,
             "members/admin_interests.html",
             {
-                "interests": await service.all_interests(db),
+                "interests": await service.all_interests(ctx.db),
                 "errors": parsed.errors,
                 "values": parsed.values,
                 "editing": interest.id,
@@ -468,22 +450,20 @@ async def admin_welcome(request: Request, ctx: Context) -> Response:
 
 
 async def admin_save_welcome(request: Request, ctx: Context) -> Response:
-    form = await read_form(request)
     language = request.path_params["language"]
     if language not in i18n.LANGUAGES:
         raise HTTPException(404)
-    db = ctx.db
-    if forms.field(form, "reset") == "1":
-        await service.reset_welcome_text(db, language)
+    if forms.field(ctx.form, "reset") == "1":
+        await service.reset_welcome_text(ctx.db, language)
         return web.redirect_with_notice(request, ctx.url("admin_welcome"), "members.admin-saved")
-    parsed = member_forms.parse_welcome(form)
+    parsed = member_forms.parse_welcome(ctx.form)
     if parsed.value is None:
         context = await _welcome_context(request, ctx)
         for text in context["texts"]:  # type: ignore[attr-defined]
             if text["language"] == language:
                 text.update(parsed.values, errors=parsed.errors)
         return render(request, "members/admin_welcome.html", context, status_code=400)
-    await service.save_welcome_text(db, language, **parsed.value)
+    await service.save_welcome_text(ctx.db, language, **parsed.value)
     return web.redirect_with_notice(request, ctx.url("admin_welcome"), "members.admin-saved")
 
 

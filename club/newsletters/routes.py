@@ -197,21 +197,20 @@ def _values_of(newsletter: Newsletter) -> dict[str, object]:
 
 
 async def _edit_context(request: Request, ctx: Context, newsletter: Newsletter | None) -> dict[str, Any]:
-    db = ctx.db
     context: dict[str, Any] = {
         **_common(request),
         "newsletter": newsletter,
-        "interests": await audiences.interest_choices(db, i18n.current_language.get()),
+        "interests": await audiences.interest_choices(ctx.db, i18n.current_language.get()),
     }
     if newsletter is not None:
         settings = ctx.settings
-        context["plan"] = await service.audience_plan(db, newsletter)
+        context["plan"] = await service.audience_plan(ctx.db, newsletter)
         context["texts"] = {
             v.language: _preview_text(settings, newsletter, v.language, ctx) for v in newsletter.variants
         }
         context["images"] = list(
             (
-                await db.execute(
+                await ctx.db.execute(
                     select(
                         NewsletterImage.token,
                         NewsletterImage.filename,
@@ -263,12 +262,11 @@ async def update(request: Request, ctx: Context) -> Response:
 async def _save(request: Request, ctx: Context, newsletter: Newsletter | None) -> Response:
     if newsletter is not None and not newsletter.editable:
         return _refuse(request, newsletter, NOT_EDITABLE)
-    db = ctx.db
-    slugs = [slug for slug, _name in await audiences.interest_choices(db, "en")]
+    slugs = [slug for slug, _name in await audiences.interest_choices(ctx.db, "en")]
     draft, errors, _typed = parse_draft(ctx.form, slugs)
     if draft is None:
         return await _edit_refused(request, ctx, newsletter, errors, form_values(ctx.form))
-    newsletter = await service.save(db, newsletter, draft, ctx.me)
+    newsletter = await service.save(ctx.db, newsletter, draft, ctx.me)
     return redirect_with_notice(request, ctx.url("edit", newsletter_id=newsletter.id) + "#preview", "newsletters.saved")
 
 
@@ -524,8 +522,7 @@ async def retry(request: Request, ctx: Context) -> Response:
 
 async def report(request: Request, ctx: Context) -> Response:
     newsletter = await _load(request, ctx)
-    db = ctx.db
-    progress = await service.progress(db, newsletter)
+    progress = await service.progress(ctx.db, newsletter)
     common = _common(request)
     return render_page(
         request,
@@ -534,9 +531,9 @@ async def report(request: Request, ctx: Context) -> Response:
             **common,
             "newsletter": newsletter,
             "progress": progress,
-            "hold": await holds.open_hold(db),
-            "failures": await service.failures(db, newsletter.id),
-            "unsubscribes": await service.unsubscribes(db, newsletter.id),
+            "hold": await holds.open_hold(ctx.db),
+            "failures": await service.failures(ctx.db, newsletter.id),
+            "unsubscribes": await service.unsubscribes(ctx.db, newsletter.id),
             "title": service.title_of(newsletter, i18n.current_language.get()),
             "audience_lines": await audience_summary(ctx, newsletter),
             "finish": _report_finish(ctx.settings, newsletter, progress),
@@ -663,7 +660,6 @@ async def feed(request: Request, ctx: Context) -> Response:
     language = request.path_params["language"]
     if language not in LANGUAGES:
         raise HTTPException(404)
-    settings = ctx.settings
     with use_language(language):
         entries: list[dict[str, Any]] = []
         # A feed reader wants what is new, not the whole archive in full (the archive page lists it all).
@@ -674,7 +670,7 @@ async def feed(request: Request, ctx: Context) -> Response:
             entries.append(
                 {
                     "id": newsletter.id,
-                    "url": settings.absolute_url(f"/newsletters/{newsletter.id}?lang={language}"),
+                    "url": ctx.settings.absolute_url(f"/newsletters/{newsletter.id}?lang={language}"),
                     "title": render.web_subject(variant.subject, variant.language),
                     "updated": newsletter.finished_at or utcnow(),
                     "published": newsletter.started_at or newsletter.created_at,
@@ -688,9 +684,9 @@ async def feed(request: Request, ctx: Context) -> Response:
                 "lang": language,
                 "entries": entries,
                 "updated": updated,
-                "base_url": settings.base_url,
-                "self_url": settings.absolute_url(f"/newsletters/feed/{language}.atom"),
-                "archive_url": settings.absolute_url("/newsletters"),
+                "base_url": ctx.settings.base_url,
+                "self_url": ctx.settings.absolute_url(f"/newsletters/feed/{language}.atom"),
+                "archive_url": ctx.settings.absolute_url("/newsletters"),
             }
         )
     return Response(xml, media_type="application/atom+xml; charset=utf-8", headers=publicpages.last_modified(updated))

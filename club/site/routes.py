@@ -9,7 +9,7 @@ from starlette.routing import BaseRoute, Route
 
 from club import forms, i18n, publicpages
 from club.middleware import LANGUAGE_COOKIE
-from club.web import Context, read_form, redirect, render, route, safe_next
+from club.web import Context, redirect, render, route, safe_next
 
 
 async def home(request: Request, ctx: Context) -> Response:
@@ -22,9 +22,8 @@ async def home(request: Request, ctx: Context) -> Response:
 
 async def choose_language(request: Request, ctx: Context) -> Response:
     """The language switcher: saved in a cookie, and on the person's profile when logged in."""
-    form = await read_form(request)
     try:
-        language = forms.choice(forms.field(form, "language"), i18n.LANGUAGES)
+        language = forms.choice(forms.field(ctx.form, "language"), i18n.LANGUAGES)
     except forms.Invalid:
         language = i18n.current_language.get()
     person = ctx.person
@@ -32,7 +31,7 @@ async def choose_language(request: Request, ctx: Context) -> Response:
         person.console_language = language  # an admin's newsletter language is a setting of its own
     elif person is not None:
         person.language = language
-    response = redirect(safe_next(forms.field(form, "next")))
+    response = redirect(safe_next(forms.field(ctx.form, "next")))
     response.set_cookie(
         LANGUAGE_COOKIE,
         language,
