@@ -22,7 +22,7 @@ from club import i18n, publicpages, templating
 from club.accounts import sessions
 from club.accounts.models import AuthSession, Person
 from club.config import Settings
-from club.middleware import BodyTooLarge
+from club.middleware import LANGUAGE_COOKIE, BodyTooLarge
 from club.requestinfo import client_ip, settings_of
 
 # ---- CSRF ------------------------------------------------------------------------------------------------------
@@ -261,6 +261,13 @@ class Context:
 
 
 Endpoint = Callable[[Request, Context], Awaitable[Response]]
+
+
+def remember_language(ctx: Context, response: Response, language: str) -> Response:
+    """The language cookie, kept a year: pages in this language, also after logging out."""
+    secure = ctx.settings.is_production
+    response.set_cookie(LANGUAGE_COOKIE, language, max_age=60 * 60 * 24 * 365, path="/", samesite="lax", secure=secure)
+    return response
 
 
 def signed_in_as(request: Request, person: Person | None) -> None:

@@ -9,6 +9,7 @@ from starlette.routing import BaseRoute
 
 from club import forms, i18n
 from club.accounts import passwords, service, sessions, tokens, totp
+from club.accounts.models import Person
 from club.admin import audit
 from club.admin.forms import AdminLogin, NewAdmin
 from club.i18n import N_
@@ -21,6 +22,15 @@ async def admin_login_page(request: Request, ctx: Context) -> Response:
     if person is not None and person.is_admin:
         return redirect(safe_next(request.query_params.get("next"), "/admin"))
     return render(request, "accounts/admin_login.html", {"next": safe_next(request.query_params.get("next"), "/admin")})
+
+
+async def _logged_in(request: Request, ctx: Context, person: Person, method: str | None, next_url: str) -> Response:
+    response = redirect(next_url)
+    await sessions.start(request, ctx.db, response, person)
+    await audit.record(
+        ctx.db, request, "admin.login", "person", person.id, {"method": method}, actor_email=person.email
+    )
+    return response
 
 
 async def admin_login(request: Request, ctx: Context) -> Response:
@@ -48,18 +58,7 @@ async def admin_login(request: Request, ctx: Context) -> Response:
     if await totp.is_enabled(ctx.db, result.person.id):
         token = await service.start_second_factor(ctx.db, result.person)
         return render(request, "accounts/admin_code.html", {"token": token, "next": next_url})
-    response = redirect(next_url)
-    await sessions.start(request, ctx.db, response, result.person)
-    await audit.record(
-        ctx.db,
-        request,
-        "admin.login",
-        "person",
-        result.person.id,
-        {"method": "password"},
-        actor_email=result.person.email,
-    )
-    return response
+    return await _logged_in(request, ctx, result.person, "password", next_url)
 
 
 async def admin_login_code(request: Request, ctx: Context) -> Response:
@@ -83,18 +82,7 @@ async def admin_login_code(request: Request, ctx: Context) -> Response:
     if result.person is None:
         await audit.record(ctx.db, request, "admin.login.code_failed", "", "", {})
         return wrong(N_("That code is not right, or it was used already. Wait for the next code and try again."))
-    response = redirect(next_url)
-    await sessions.start(request, ctx.db, response, result.person)
-    await audit.record(
-        ctx.db,
-        request,
-        "admin.login",
-        "person",
-        result.person.id,
-        {"method": result.method},
-        actor_email=result.person.email,
-    )
-    return response
+    return await _logged_in(request, ctx, result.person, result.method, next_url)
 
 
 async def logout(request: Request, ctx: Context) -> Response:

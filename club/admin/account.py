@@ -21,7 +21,6 @@ from club.admin.models import AdminSetting
 from club.i18n import LANGUAGES, N_, _, use_language
 from club.mail.render import queue_rendered
 from club.members.forms import Address
-from club.middleware import LANGUAGE_COOKIE
 from club.web import Context, found, render, route
 
 RESET_PURPOSE = "admin-password-reset"
@@ -102,15 +101,7 @@ async def account_settings(request: Request, ctx: Context) -> Response:
     ctx.me.time_zone = zone
     audit.note(request, changes=changed)
     response = web.redirect_with_notice(request, ctx.url("security_page"), "account.saved")
-    response.set_cookie(
-        LANGUAGE_COOKIE,
-        console,
-        max_age=60 * 60 * 24 * 365,
-        path="/",
-        samesite="lax",
-        secure=ctx.settings.is_production,
-    )
-    return response
+    return web.remember_language(ctx, response, console)
 
 
 async def password_change(request: Request, ctx: Context) -> Response:

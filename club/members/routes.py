@@ -24,7 +24,7 @@ from club.i18n import N_
 from club.members import forms as member_forms
 from club.members import service
 from club.members.models import Interest
-from club.middleware import LANGUAGE_COOKIE, BodyTooLarge
+from club.middleware import BodyTooLarge
 from club.ratelimit import client_key
 from club.web import Context, found, redirect, render, route, safe_next, signed_in_as
 
@@ -83,17 +83,6 @@ async def _run_after_response(app: Starlette, work: Callable[[AsyncSession], Awa
 async def _address_allowed(ctx: Context, email: str) -> bool:
     key = f"members-mail:address:{service.address_key(email)}"
     return await ratelimit.hit(ctx.db, key, ADDRESS_WINDOW, limit=ADDRESS_LIMIT) <= ADDRESS_LIMIT
-
-
-def _set_language_cookie(ctx: Context, response: Response, language: str) -> None:
-    response.set_cookie(
-        LANGUAGE_COOKIE,
-        language,
-        max_age=60 * 60 * 24 * 365,
-        path="/",
-        samesite="lax",
-        secure=ctx.settings.is_production,
-    )
 
 
 async def _form_context(ctx: Context, **extra: object) -> dict[str, object]:
@@ -162,8 +151,7 @@ async def confirm(request: Request, ctx: Context) -> Response:
         return _link_invalid(request, ctx, joining=True)
     response = web.redirect_with_notice(request, ctx.url("profile"), "members.welcome")
     await sessions.start(request, ctx.db, response, person)
-    _set_language_cookie(ctx, response, person.language)
-    return response
+    return web.remember_language(ctx, response, person.language)
 
 
 # ---- log in by link --------------------------------------------------------------------------------------------
@@ -216,8 +204,7 @@ async def login_link(request: Request, ctx: Context) -> Response:
     person, next_url = used
     response = redirect(safe_next(next_url, "/me"))
     await sessions.start(request, ctx.db, response, person)
-    _set_language_cookie(ctx, response, person.language)
-    return response
+    return web.remember_language(ctx, response, person.language)
 
 
 # ---- profile ---------------------------------------------------------------------------------------------------
@@ -278,8 +265,7 @@ async def save_profile(request: Request, ctx: Context) -> Response:
         ctx.db, ctx.me, bool(clean["newsletter"]), method="form", language=i18n.current_language.get()
     )
     response = web.redirect_with_notice(request, ctx.url("profile"), "members.saved")
-    _set_language_cookie(ctx, response, ctx.me.language)
-    return response
+    return web.remember_language(ctx, response, ctx.me.language)
 
 
 async def export(request: Request, ctx: Context) -> Response:

@@ -7,8 +7,7 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from club import forms, i18n, publicpages
-from club.middleware import LANGUAGE_COOKIE
+from club import forms, i18n, publicpages, web
 from club.web import Context, redirect, render, route, safe_next
 
 
@@ -32,15 +31,7 @@ async def choose_language(request: Request, ctx: Context) -> Response:
     elif person is not None:
         person.language = language
     response = redirect(safe_next(forms.field(ctx.form, "next")))
-    response.set_cookie(
-        LANGUAGE_COOKIE,
-        language,
-        max_age=60 * 60 * 24 * 365,
-        path="/",
-        samesite="lax",
-        secure=ctx.settings.is_production,
-    )
-    return response
+    return web.remember_language(ctx, response, language)
 
 
 async def healthz(request: Request) -> Response:
