@@ -227,11 +227,7 @@ def safe_next(target: str | None, default: str = "/") -> str:
 
 # ---- routes ----------------------------------------------------------------------------------------------------
 
-ROLE_ALLOWED = {
-    "member": {"member", "ambassador", "admin"},
-    "ambassador": {"ambassador"},
-    "admin": {"admin"},
-}
+ROLE_ALLOWED = {"member": {"member", "ambassador", "admin"}, "ambassador": {"ambassador"}, "admin": {"admin"}}
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 

@@ -23,14 +23,7 @@ from club.admin import account, audit, csvformat, exporter, importer
 from club.admin import members as admin_members
 from club.admin.forms import AdminInvite, AdminName, MemberEdit
 from club.admin.models import MemberImport
-from club.admin.search import (
-    PAGE_SIZE,
-    MemberFilter,
-    MemberPage,
-    count_all_members,
-    find_members,
-    interest_choices,
-)
+from club.admin.search import PAGE_SIZE, MemberFilter, MemberPage, count_all_members, find_members, interest_choices
 from club.ambassadors import labels as ambassador_labels
 from club.ambassadors import service as ambassadors
 from club.i18n import LANGUAGE_NAMES, LANGUAGES, N_, TIMEZONES, _, current_language, format_date
@@ -173,10 +166,7 @@ async def member_export(request: Request, ctx: Context) -> Response:
     return StreamingResponse(
         body(),
         media_type="text/csv; charset=utf-8",
-        headers={
-            "content-disposition": f'attachment; filename="members-{stamp}.csv"',
-            "cache-control": "no-store",
-        },
+        headers={"content-disposition": f'attachment; filename="members-{stamp}.csv"', "cache-control": "no-store"},
     )
 
 

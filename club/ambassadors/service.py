@@ -417,12 +417,10 @@ class QueuePlace:
 async def queue_place(db: AsyncSession, activity: Activity, filters: QueueFilter) -> QueuePlace:
     submitted_at = activity.submitted_at or utcnow()
     before = or_(
-        Activity.submitted_at < submitted_at,
-        and_(Activity.submitted_at == submitted_at, Activity.id < activity.id),
+        Activity.submitted_at < submitted_at, and_(Activity.submitted_at == submitted_at, Activity.id < activity.id)
     )
     after = or_(
-        Activity.submitted_at > submitted_at,
-        and_(Activity.submitted_at == submitted_at, Activity.id > activity.id),
+        Activity.submitted_at > submitted_at, and_(Activity.submitted_at == submitted_at, Activity.id > activity.id)
     )
     where = filters.where()
     ahead = (await db.execute(select(func.count()).where(*where, before))).scalar_one()

@@ -365,13 +365,7 @@ async def resubscribe(request: Request, ctx: Context) -> Response:
 
 
 async def admin_interests(request: Request, ctx: Context) -> Response:
-    return render(
-        request,
-        "members/admin_interests.html",
-        {
-            "interests": await service.all_interests(ctx.db),
-        },
-    )
+    return render(request, "members/admin_interests.html", {"interests": await service.all_interests(ctx.db)})
 
 
 async def admin_add_interest(request: Request, ctx: Context) -> Response:
@@ -382,11 +376,7 @@ async def admin_add_interest(request: Request, ctx: Context) -> Response:
         return render(
             request,
             "members/admin_interests.html",
-            {
-                "interests": await service.all_interests(ctx.db),
-                "errors": parsed.errors,
-                "values": parsed.values,
-            },
+            {"interests": await service.all_interests(ctx.db), "errors": parsed.errors, "values": parsed.values},
             status_code=400,
         )
     return web.redirect_with_notice(request, ctx.url("admin_interests"), "members.admin-saved")

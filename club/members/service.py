@@ -44,7 +44,7 @@ CONSENT_TEXTS = {
     NEWSLETTER_CONSENT_VERSION: N_(
         "Yes, send me the club's newsletter by email, about once a month, in my language. I can unsubscribe at "
         "any time with one click."
-    ),
+    )
 }
 METHODS = {
     "form": N_("form"),
