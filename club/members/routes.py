@@ -138,11 +138,17 @@ def _link_invalid(request: Request, ctx: Context, *, joining: bool) -> Response:
     return render(request, "members/link_invalid.html", {"joining": joining}, status_code=400)
 
 
+async def _link_page(request: Request, ctx: Context, purpose: str, action: str, *, joining: bool) -> Response:
+    """The page with the button that uses a link from a mail (a mail scanner following the link uses nothing)."""
+    if await service.peek_link(ctx.db, purpose, request.path_params["token"]) is None:
+        return _link_invalid(request, ctx, joining=joining)
+    return render(
+        request, "members/confirm.html", {"action": action + request.path_params["token"], "joining": joining}
+    )
+
+
 async def confirm_page(request: Request, ctx: Context) -> Response:
-    raw = request.path_params["token"]
-    if await service.peek_link(ctx.db, service.CONFIRM_PURPOSE, raw) is None:
-        return _link_invalid(request, ctx, joining=True)
-    return render(request, "members/confirm.html", {"action": f"/join/confirm/{raw}", "joining": True})
+    return await _link_page(request, ctx, service.CONFIRM_PURPOSE, "/join/confirm/", joining=True)
 
 
 async def confirm(request: Request, ctx: Context) -> Response:
@@ -191,10 +197,7 @@ async def login_sent(request: Request, ctx: Context) -> Response:
 
 
 async def login_link_page(request: Request, ctx: Context) -> Response:
-    raw = request.path_params["token"]
-    if await service.peek_link(ctx.db, service.LOGIN_PURPOSE, raw) is None:
-        return _link_invalid(request, ctx, joining=False)
-    return render(request, "members/confirm.html", {"action": f"/login/{raw}", "joining": False})
+    return await _link_page(request, ctx, service.LOGIN_PURPOSE, "/login/", joining=False)
 
 
 async def login_link(request: Request, ctx: Context) -> Response:
@@ -364,8 +367,9 @@ async def resubscribe(request: Request, ctx: Context) -> Response:
 # ---- admin: interests and the welcome mail ---------------------------------------------------------------------
 
 
-async def admin_interests(request: Request, ctx: Context) -> Response:
-    return render(request, "members/admin_interests.html", {"interests": await service.all_interests(ctx.db)})
+async def admin_interests(request: Request, ctx: Context, status_code: int = 200, **extra: object) -> Response:
+    context = {"interests": await service.all_interests(ctx.db), **extra}
+    return render(request, "members/admin_interests.html", context, status_code=status_code)
 
 
 async def admin_add_interest(request: Request, ctx: Context) -> Response:
@@ -373,12 +377,7 @@ async def admin_add_interest(request: Request, ctx: Context) -> Response:
     if parsed.value is not None and await service.add_interest(ctx.db, **parsed.value) is None:
         parsed.errors.add("name_en", forms.Invalid(N_("An interest with this English name exists.")))
     if parsed.errors:
-        return render(
-            request,
-            "members/admin_interests.html",
-            {"interests": await service.all_interests(ctx.db), "errors": parsed.errors, "values": parsed.values},
-            status_code=400,
-        )
+        return await admin_interests(request, ctx, 400, errors=parsed.errors, values=parsed.values)
     return web.redirect_with_notice(request, ctx.url("admin_interests"), "members.admin-saved")
 
 
@@ -390,17 +389,7 @@ async def admin_update_interest(request: Request, ctx: Context) -> Response:
     interest = await _interest(request, ctx)
     parsed = member_forms.parse_interest(ctx.form)
     if parsed.value is None:
-        return render(
-            request,
-            "members/admin_interests.html",
-            {
-                "interests": await service.all_interests(ctx.db),
-                "errors": parsed.errors,
-                "values": parsed.values,
-                "editing": interest.id,
-            },
-            status_code=400,
-        )
+        return await admin_interests(request, ctx, 400, errors=parsed.errors, values=parsed.values, editing=interest.id)
     interest.name_nl = parsed.value["name_nl"]
     interest.name_en = parsed.value["name_en"]
     interest.name_ja = parsed.value["name_ja"]
