@@ -193,24 +193,21 @@ async def member_page(request: Request, ctx: Context) -> Response:
     )
 
 
+def _edit_page(
+    request: Request, person: Person, interests: object, status_code: int = 200, **extra: object
+) -> Response:
+    context = {"member": person, "interests": interests, "cities": CITIES, "roles": ROLES, "languages": LANGUAGES}
+    return render(request, "admin/member_edit.html", {**context, **extra}, status_code=status_code)
+
+
 async def member_edit_page(request: Request, ctx: Context) -> Response:
     person = await load_member(request, ctx)
     chosen = [interest.slug for interest in await members.interests_of(ctx.db, person.id)]
-    return render(
-        request,
-        "admin/member_edit.html",
-        {
-            "member": person,
-            "values": {
-                **{key: getattr(person, key) for key in ("name", "email", "city", "language", "role")},
-                "interests": chosen,
-            },
-            "interests": await members.all_interests(ctx.db),
-            "cities": CITIES,
-            "roles": ROLES,
-            "languages": LANGUAGES,
-        },
-    )
+    values = {
+        **{key: getattr(person, key) for key in ("name", "email", "city", "language", "role")},
+        "interests": chosen,
+    }
+    return _edit_page(request, person, await members.all_interests(ctx.db), values=values)
 
 
 async def member_edit(request: Request, ctx: Context) -> Response:
@@ -227,20 +224,7 @@ async def member_edit(request: Request, ctx: Context) -> Response:
     ):
         errors.add("role", forms.Invalid(N_("This is the last admin. Make someone else admin first.")))
     if errors or cleaned is None:
-        return render(
-            request,
-            "admin/member_edit.html",
-            {
-                "member": person,
-                "values": values,
-                "errors": errors,
-                "interests": all_interests,
-                "cities": CITIES,
-                "roles": ROLES,
-                "languages": LANGUAGES,
-            },
-            status_code=400,
-        )
+        return _edit_page(request, person, all_interests, 400, values=values, errors=errors)
     changes = await admin_members.update_profile(
         ctx.db,
         person,
