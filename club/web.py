@@ -81,16 +81,10 @@ class FormLimits:
     max_part_size: int = 256 * 1024
 
 
-async def read_form(
-    request: Request, *, max_files: int = 0, max_fields: int = 200, max_part_size: int = 256 * 1024
-) -> FormData:
-    """The posted form, its CSRF token checked; a missing or wrong token is a 403. route() has already read and
-    checked it for every route that did not opt out (its limits are the route's), so this returns that form."""
-    checked = request.scope.get(_CHECKED_FORM)
-    if checked is not None:
-        return cast(FormData, checked)
+async def read_form(request: Request, limits: FormLimits) -> FormData:
+    """The posted form within the route's limits, its CSRF token checked; a missing or wrong token is a 403."""
     try:
-        form = await request.form(max_files=max_files, max_fields=max_fields, max_part_size=max_part_size)
+        form = await request.form(**dataclasses.asdict(limits))
     except HTTPException as exc:
         if exc.status_code == 400 and "maximum size" in str(exc.detail):  # one field or file over its limit
             raise HTTPException(413) from exc
@@ -106,11 +100,7 @@ async def read_form(
     expected = csrf_token(request)
     if not hmac.compare_digest(sent.encode(), expected.encode()):
         raise CSRFError()
-    request.scope[_CHECKED_FORM] = form
     return form
-
-
-_CHECKED_FORM = "club.checked_form"
 
 
 # ---- one-time notices ------------------------------------------------------------------------------------------
@@ -317,9 +307,7 @@ def route(
     async def context(request: Request, db: AsyncSession, loaded: tuple[AuthSession, Person] | None) -> Context:
         checked = FormData()
         if checks_csrf and request.method not in SAFE_METHODS:
-            checked = await read_form(
-                request, max_files=form.max_files, max_fields=form.max_fields, max_part_size=form.max_part_size
-            )
+            checked = await read_form(request, form)
         auth_session, person = loaded if loaded else (None, None)
         return Context(
             request=request,

@@ -31,7 +31,7 @@ from club.forms import Errors, Invalid
 from club.i18n import N_, _
 from club.requestinfo import settings_of
 from club.templating import templates
-from club.web import Context, FormLimits, found, read_form, redirect, route
+from club.web import Context, FormLimits, found, redirect, route
 
 log = logging.getLogger("club.ambassadors")
 
@@ -160,8 +160,7 @@ async def update_activity(request: Request, ctx: Context) -> Response:
 
 async def _save(request: Request, ctx: Context, appointment: Appointment, activity: Activity | None) -> Response:
     """Check everything first (fields, then photos); store nothing unless all of it is right."""
-    form = await read_form(request, max_files=MAX_FILES_PARSED, max_part_size=MAX_FIELD_BYTES)
-    settings = settings_of(request)
+    form, settings = ctx.form, ctx.settings
     today = service.station_today(appointment.stationed_in)
     data, errors, values = activity_forms.activity(
         form, term_start=appointment.starts_on, term_end=appointment.ends_on, today=today
