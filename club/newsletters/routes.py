@@ -83,8 +83,10 @@ async def _load(request: Request, ctx: Context) -> Newsletter:
     return found(await service.get(ctx.db, _newsletter_id(request)))
 
 
-def _common(request: Request) -> dict[str, Any]:
-    return {"CITIES": CITIES, "SCHEDULE_ZONES": SCHEDULE_ZONES, "local_time": local_time, "NAME_TAG": render.NAME_TAG}
+def _page(request: Request, template: str, context: dict[str, Any], status_code: int = 200) -> Response:
+    """A console page of newsletters: web.render with the cities, zones and time helper they all use."""
+    common = {"CITIES": CITIES, "SCHEDULE_ZONES": SCHEDULE_ZONES, "local_time": local_time, "NAME_TAG": render.NAME_TAG}
+    return render_page(request, f"newsletters/{template}", {**common, **context}, status_code=status_code)
 
 
 def local_time(moment: dt.datetime | None, zone: str | None = None) -> str:
@@ -143,12 +145,7 @@ def expected_finish(rate: float | None, recipients: int, start: dt.datetime) -> 
 
 def _refuse(request: Request, newsletter: Newsletter, message: str, status_code: int = 409) -> Response:
     """A state that forbids the action (it is sending, it has finished): say so, change nothing."""
-    return render_page(
-        request,
-        "newsletters/refused.html",
-        {**_common(request), "newsletter": newsletter, "message": message},
-        status_code=status_code,
-    )
+    return _page(request, "refused.html", {"newsletter": newsletter, "message": message}, status_code)
 
 
 async def _edit_refused(
@@ -156,7 +153,7 @@ async def _edit_refused(
 ) -> Response:
     """The compose page again, with what was wrong and what was typed."""
     context = {**await _edit_context(request, ctx, newsletter), "errors": errors, "values": values}
-    return render_page(request, "newsletters/edit.html", context, status_code=400)
+    return _page(request, "edit.html", context, 400)
 
 
 # ---- list and compose ------------------------------------------------------------------------------------------
@@ -164,11 +161,7 @@ async def _edit_refused(
 
 async def admin_list(request: Request, ctx: Context) -> Response:
     newsletters = await service.listing(ctx.db)
-    return render_page(
-        request,
-        "newsletters/admin_list.html",
-        {**_common(request), "newsletters": newsletters, "title_of": service.title_of},
-    )
+    return _page(request, "admin_list.html", {"newsletters": newsletters, "title_of": service.title_of})
 
 
 def _values_of(newsletter: Newsletter) -> dict[str, object]:
@@ -198,7 +191,6 @@ def _values_of(newsletter: Newsletter) -> dict[str, object]:
 
 async def _edit_context(request: Request, ctx: Context, newsletter: Newsletter | None) -> dict[str, Any]:
     context: dict[str, Any] = {
-        **_common(request),
         "newsletter": newsletter,
         "interests": await audiences.interest_choices(ctx.db, i18n.current_language.get()),
     }
@@ -240,7 +232,7 @@ def image_url(settings: Settings, token: str, content_type: str) -> str:
 
 async def new(request: Request, ctx: Context) -> Response:
     context = await _edit_context(request, ctx, None)
-    return render_page(request, "newsletters/edit.html", {**context, "values": {"fallback_language": "en"}})
+    return _page(request, "edit.html", {**context, "values": {"fallback_language": "en"}})
 
 
 async def create(request: Request, ctx: Context) -> Response:
@@ -252,7 +244,7 @@ async def edit(request: Request, ctx: Context) -> Response:
     if not newsletter.editable:
         return redirect(ctx.url("report", newsletter_id=newsletter.id))
     context = await _edit_context(request, ctx, newsletter)
-    return render_page(request, "newsletters/edit.html", {**context, "values": _values_of(newsletter)})
+    return _page(request, "edit.html", {**context, "values": _values_of(newsletter)})
 
 
 async def update(request: Request, ctx: Context) -> Response:
@@ -441,11 +433,10 @@ service_messages = {
 async def _confirm_page(request: Request, ctx: Context, newsletter: Newsletter, status_code: int = 200) -> Response:
     plan = await service.audience_plan(ctx.db, newsletter)
     problems = tag_messages(service.tag_problems(newsletter))
-    return render_page(
+    return _page(
         request,
-        "newsletters/confirm.html",
+        "confirm.html",
         {
-            **_common(request),
             "newsletter": newsletter,
             "plan": plan,
             "empty": service_messages["empty"] if not plan.total else None,
@@ -523,12 +514,10 @@ async def retry(request: Request, ctx: Context) -> Response:
 async def report(request: Request, ctx: Context) -> Response:
     newsletter = await _load(request, ctx)
     progress = await service.progress(ctx.db, newsletter)
-    common = _common(request)
-    return render_page(
+    return _page(
         request,
-        "newsletters/report.html",
+        "report.html",
         {
-            **common,
             "newsletter": newsletter,
             "progress": progress,
             "hold": await holds.open_hold(ctx.db),
@@ -566,15 +555,8 @@ async def delete_confirm(request: Request, ctx: Context) -> Response:
     newsletter = await _load(request, ctx)
     if newsletter.status != "draft":
         return _refuse(request, newsletter, ONLY_DRAFTS)
-    return render_page(
-        request,
-        "newsletters/delete.html",
-        {
-            **_common(request),
-            "newsletter": newsletter,
-            "title": service.title_of(newsletter, i18n.current_language.get()),
-        },
-    )
+    title = service.title_of(newsletter, i18n.current_language.get())
+    return _page(request, "delete.html", {"newsletter": newsletter, "title": title})
 
 
 async def delete(request: Request, ctx: Context) -> Response:
