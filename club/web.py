@@ -111,22 +111,16 @@ FLASH_COOKIE = "club_flash"
 NOTICES: dict[str, str | tuple[str, str]] = {}
 
 
-def flash(request: Request, response: Response, key: str, count: int | None = None) -> Response:
-    """Show NOTICES[key] once, on the next page rendered: reloading that page does not show it again.
-    The cookie holds only the key (and a count), so nobody can make the site say words of their own."""
+def redirect_with_notice(request: Request, url: str, key: str, count: int | None = None) -> Response:
+    """Redirect after a POST, with NOTICES[key] shown once on the next page rendered (a counted notice says count):
+    reloading that page does not show it again. The cookie holds only the key (and a count), so nobody can make
+    the site say words of their own."""
     if key not in NOTICES:
         raise KeyError(f"no notice {key!r} in web.NOTICES")
-    settings = settings_of(request)
-    value = key if count is None else f"{key}:{int(count)}"
-    response.set_cookie(
-        FLASH_COOKIE, value, max_age=120, path="/", httponly=True, secure=settings.is_production, samesite="lax"
-    )
+    response, value = redirect(url), key if count is None else f"{key}:{int(count)}"
+    secure = settings_of(request).is_production
+    response.set_cookie(FLASH_COOKIE, value, max_age=120, path="/", httponly=True, secure=secure, samesite="lax")
     return response
-
-
-def redirect_with_notice(request: Request, url: str, key: str, count: int | None = None) -> Response:
-    """Redirect after a POST, with a notice the next page shows once (a counted notice says count)."""
-    return flash(request, redirect(url), key, count)
 
 
 def _flash_text(cookie: str | None) -> str | None:
@@ -139,11 +133,6 @@ def _flash_text(cookie: str | None) -> str | None:
             return None
         return i18n.ngettext(message[0], message[1], int(count), count=i18n.format_number(int(count)))
     return i18n.gettext(message)
-
-
-def _take_flash(request: Request, response: Response) -> None:
-    settings = settings_of(request)
-    response.delete_cookie(FLASH_COOKIE, path="/", httponly=True, secure=settings.is_production, samesite="lax")
 
 
 # ---- rendering -------------------------------------------------------------------------------------------------
@@ -188,7 +177,7 @@ def render(
     response = HTMLResponse(html, status_code=status_code, headers=headers)
     set_csrf_cookie(request, response)
     if flash_key is not None and status_code < 300 and "flash" not in (context or {}):
-        _take_flash(request, response)
+        response.delete_cookie(FLASH_COOKIE, path="/", httponly=True, secure=settings.is_production, samesite="lax")
     return response
 
 

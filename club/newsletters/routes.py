@@ -68,7 +68,7 @@ NOTICES = {
     "deleted": N_("The draft is deleted."),
     "retried": N_("The failed deliveries are queued again."),
 }
-# Shown once, on the page after the action (web.flash): a reload, or the poller's, does not say it again.
+# Shown once, on the page after the action (web.redirect_with_notice): a reload, or the poller's, does not say it again.
 web.NOTICES.update({f"newsletters.{key}": message for key, message in NOTICES.items()})
 NOT_EDITABLE = N_("This newsletter is being sent or has been sent, so it can no longer be changed.")
 FINISHED = N_("This newsletter has already finished; there is nothing left to cancel.")
