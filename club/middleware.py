@@ -73,10 +73,7 @@ class TrustedProxies:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         client = scope.get("client")
-        if scope["type"] not in ("http", "websocket") or not self.networks or not client:
-            await self.app(scope, receive, send)
-            return
-        if not self.trusted(client[0]):
+        if scope["type"] not in ("http", "websocket") or not client or not self.networks or not self.trusted(client[0]):
             await self.app(scope, receive, send)
             return
         forwarded: list[str] = []

@@ -8,7 +8,7 @@ import hashlib
 import hmac
 import secrets
 from collections.abc import Awaitable, Callable, Sequence
-from typing import Any, cast
+from typing import Any, TypeVar, cast
 from urllib.parse import quote
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -22,7 +22,7 @@ from club import i18n, publicpages, templating
 from club.accounts import sessions
 from club.accounts.models import AuthSession, Person
 from club.config import Settings
-from club.middleware import BodyTooLarge
+from club.middleware import LANGUAGE_COOKIE, BodyTooLarge
 from club.requestinfo import client_ip, settings_of
 
 # ---- CSRF ------------------------------------------------------------------------------------------------------
@@ -81,16 +81,10 @@ class FormLimits:
     max_part_size: int = 256 * 1024
 
 
-async def read_form(
-    request: Request, *, max_files: int = 0, max_fields: int = 200, max_part_size: int = 256 * 1024
-) -> FormData:
-    """The posted form, its CSRF token checked; a missing or wrong token is a 403. route() has already read and
-    checked it for every route that did not opt out (its limits are the route's), so this returns that form."""
-    checked = request.scope.get(_CHECKED_FORM)
-    if checked is not None:
-        return cast(FormData, checked)
+async def read_form(request: Request, limits: FormLimits) -> FormData:
+    """The posted form within the route's limits, its CSRF token checked; a missing or wrong token is a 403."""
     try:
-        form = await request.form(max_files=max_files, max_fields=max_fields, max_part_size=max_part_size)
+        form = await request.form(**dataclasses.asdict(limits))
     except HTTPException as exc:
         if exc.status_code == 400 and "maximum size" in str(exc.detail):  # one field or file over its limit
             raise HTTPException(413) from exc
@@ -106,11 +100,7 @@ async def read_form(
     expected = csrf_token(request)
     if not hmac.compare_digest(sent.encode(), expected.encode()):
         raise CSRFError()
-    request.scope[_CHECKED_FORM] = form
     return form
-
-
-_CHECKED_FORM = "club.checked_form"
 
 
 # ---- one-time notices ------------------------------------------------------------------------------------------
@@ -121,22 +111,16 @@ FLASH_COOKIE = "club_flash"
 NOTICES: dict[str, str | tuple[str, str]] = {}
 
 
-def flash(request: Request, response: Response, key: str, count: int | None = None) -> Response:
-    """Show NOTICES[key] once, on the next page rendered: reloading that page does not show it again.
-    The cookie holds only the key (and a count), so nobody can make the site say words of their own."""
+def redirect_with_notice(request: Request, url: str, key: str, count: int | None = None) -> Response:
+    """Redirect after a POST, with NOTICES[key] shown once on the next page rendered (a counted notice says count):
+    reloading that page does not show it again. The cookie holds only the key (and a count), so nobody can make
+    the site say words of their own."""
     if key not in NOTICES:
         raise KeyError(f"no notice {key!r} in web.NOTICES")
-    settings = settings_of(request)
-    value = key if count is None else f"{key}:{int(count)}"
-    response.set_cookie(
-        FLASH_COOKIE, value, max_age=120, path="/", httponly=True, secure=settings.is_production, samesite="lax"
-    )
+    response, value = redirect(url), key if count is None else f"{key}:{int(count)}"
+    secure = settings_of(request).is_production
+    response.set_cookie(FLASH_COOKIE, value, max_age=120, path="/", httponly=True, secure=secure, samesite="lax")
     return response
-
-
-def redirect_with_notice(request: Request, url: str, key: str, count: int | None = None) -> Response:
-    """Redirect after a POST, with a notice the next page shows once (a counted notice says count)."""
-    return flash(request, redirect(url), key, count)
 
 
 def _flash_text(cookie: str | None) -> str | None:
@@ -149,11 +133,6 @@ def _flash_text(cookie: str | None) -> str | None:
             return None
         return i18n.ngettext(message[0], message[1], int(count), count=i18n.format_number(int(count)))
     return i18n.gettext(message)
-
-
-def _take_flash(request: Request, response: Response) -> None:
-    settings = settings_of(request)
-    response.delete_cookie(FLASH_COOKIE, path="/", httponly=True, secure=settings.is_production, samesite="lax")
 
 
 # ---- rendering -------------------------------------------------------------------------------------------------
@@ -198,8 +177,18 @@ def render(
     response = HTMLResponse(html, status_code=status_code, headers=headers)
     set_csrf_cookie(request, response)
     if flash_key is not None and status_code < 300 and "flash" not in (context or {}):
-        _take_flash(request, response)
+        response.delete_cookie(FLASH_COOKIE, path="/", httponly=True, secure=settings.is_production, samesite="lax")
     return response
+
+
+_T = TypeVar("_T")
+
+
+def found(value: _T | None) -> _T:
+    """The row (or whatever a lookup returned), or a 404 when there is none."""
+    if value is None:
+        raise HTTPException(404)
+    return value
 
 
 def redirect(url: str, status_code: int = 303) -> RedirectResponse:
@@ -217,11 +206,7 @@ def safe_next(target: str | None, default: str = "/") -> str:
 
 # ---- routes ----------------------------------------------------------------------------------------------------
 
-ROLE_ALLOWED = {
-    "member": {"member", "ambassador", "admin"},
-    "ambassador": {"ambassador"},
-    "admin": {"admin"},
-}
+ROLE_ALLOWED = {"member": {"member", "ambassador", "admin"}, "ambassador": {"ambassador"}, "admin": {"admin"}}
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
@@ -251,6 +236,13 @@ class Context:
 
 
 Endpoint = Callable[[Request, Context], Awaitable[Response]]
+
+
+def remember_language(ctx: Context, response: Response, language: str) -> Response:
+    """The language cookie, kept a year: pages in this language, also after logging out."""
+    secure = ctx.settings.is_production
+    response.set_cookie(LANGUAGE_COOKIE, language, max_age=60 * 60 * 24 * 365, path="/", samesite="lax", secure=secure)
+    return response
 
 
 def signed_in_as(request: Request, person: Person | None) -> None:
@@ -304,9 +296,7 @@ def route(
     async def context(request: Request, db: AsyncSession, loaded: tuple[AuthSession, Person] | None) -> Context:
         checked = FormData()
         if checks_csrf and request.method not in SAFE_METHODS:
-            checked = await read_form(
-                request, max_files=form.max_files, max_fields=form.max_fields, max_part_size=form.max_part_size
-            )
+            checked = await read_form(request, form)
         auth_session, person = loaded if loaded else (None, None)
         return Context(
             request=request,

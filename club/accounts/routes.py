@@ -9,11 +9,12 @@ from starlette.routing import BaseRoute
 
 from club import forms, i18n
 from club.accounts import passwords, service, sessions, tokens, totp
+from club.accounts.models import Person
 from club.admin import audit
 from club.admin.forms import AdminLogin, NewAdmin
 from club.i18n import N_
 from club.ratelimit import client_key
-from club.web import Context, redirect, render, route, safe_next
+from club.web import Context, found, redirect, render, route, safe_next
 
 
 async def admin_login_page(request: Request, ctx: Context) -> Response:
@@ -23,8 +24,16 @@ async def admin_login_page(request: Request, ctx: Context) -> Response:
     return render(request, "accounts/admin_login.html", {"next": safe_next(request.query_params.get("next"), "/admin")})
 
 
+async def _logged_in(request: Request, ctx: Context, person: Person, method: str | None, next_url: str) -> Response:
+    response = redirect(next_url)
+    await sessions.start(request, ctx.db, response, person)
+    await audit.record(
+        ctx.db, request, "admin.login", "person", person.id, {"method": method}, actor_email=person.email
+    )
+    return response
+
+
 async def admin_login(request: Request, ctx: Context) -> Response:
-    db = ctx.db
     next_url = safe_next(forms.field(ctx.form, "next"), "/admin")
     cleaned, errors, values = forms.parse(AdminLogin, ctx.form)
     if cleaned is None:
@@ -35,31 +44,25 @@ async def admin_login(request: Request, ctx: Context) -> Response:
             status_code=400,
         )
     email, password = cleaned.email, cleaned.password
-    result = await service.admin_login(db, email=email, password=password, ip=client_key(request))
+    result = await service.admin_login(ctx.db, email=email, password=password, ip=client_key(request))
     if result.locked:
-        await audit.record(db, request, "admin.login.locked", "email", "", {"email": email}, actor_email=email)
+        await audit.record(ctx.db, request, "admin.login.locked", "email", "", {"email": email}, actor_email=email)
         return render(
             request, "accounts/admin_login.html", {"values": values, "next": next_url, "locked": True}, status_code=429
         )
     if result.person is None:
-        await audit.record(db, request, "admin.login.failed", "email", "", {"email": email}, actor_email=email)
+        await audit.record(ctx.db, request, "admin.login.failed", "email", "", {"email": email}, actor_email=email)
         return render(
             request, "accounts/admin_login.html", {"values": values, "next": next_url, "failed": True}, status_code=400
         )
-    if await totp.is_enabled(db, result.person.id):
-        token = await service.start_second_factor(db, result.person)
+    if await totp.is_enabled(ctx.db, result.person.id):
+        token = await service.start_second_factor(ctx.db, result.person)
         return render(request, "accounts/admin_code.html", {"token": token, "next": next_url})
-    response = redirect(next_url)
-    await sessions.start(request, db, response, result.person)
-    await audit.record(
-        db, request, "admin.login", "person", result.person.id, {"method": "password"}, actor_email=result.person.email
-    )
-    return response
+    return await _logged_in(request, ctx, result.person, "password", next_url)
 
 
 async def admin_login_code(request: Request, ctx: Context) -> Response:
     """The second step of an admin login with two-factor: a code from the app, or a recovery code."""
-    db = ctx.db
     raw = forms.field(ctx.form, "token")[:100]
     next_url = safe_next(forms.field(ctx.form, "next"), "/admin")
     code = forms.field(ctx.form, "code")[:40]
@@ -70,27 +73,16 @@ async def admin_login_code(request: Request, ctx: Context) -> Response:
 
     if not code.strip():
         return wrong(N_("This field is required."))
-    result = await service.finish_second_factor(db, raw_token=raw, code=code)
+    result = await service.finish_second_factor(ctx.db, raw_token=raw, code=code)
     if result.locked:
-        await audit.record(db, request, "admin.login.locked", "", "", {"method": "totp"})
+        await audit.record(ctx.db, request, "admin.login.locked", "", "", {"method": "totp"})
         return render(request, "accounts/admin_login.html", {"next": next_url, "locked": True}, status_code=429)
     if result.expired:
         return render(request, "accounts/admin_login.html", {"next": next_url, "expired": True}, status_code=400)
     if result.person is None:
-        await audit.record(db, request, "admin.login.code_failed", "", "", {})
+        await audit.record(ctx.db, request, "admin.login.code_failed", "", "", {})
         return wrong(N_("That code is not right, or it was used already. Wait for the next code and try again."))
-    response = redirect(next_url)
-    await sessions.start(request, db, response, result.person)
-    await audit.record(
-        db,
-        request,
-        "admin.login",
-        "person",
-        result.person.id,
-        {"method": result.method},
-        actor_email=result.person.email,
-    )
-    return response
+    return await _logged_in(request, ctx, result.person, result.method, next_url)
 
 
 async def logout(request: Request, ctx: Context) -> Response:
@@ -115,7 +107,6 @@ async def setup_page(request: Request, ctx: Context) -> Response:
 
 
 async def setup(request: Request, ctx: Context) -> Response:
-    db = ctx.db
     raw = await _setup_token(request, ctx)
     cleaned, errors, values = forms.parse(NewAdmin, ctx.form)
     email = cleaned.email if cleaned else ""
@@ -124,14 +115,13 @@ async def setup(request: Request, ctx: Context) -> Response:
         return render(
             request, "accounts/setup.html", {"token": raw, "errors": errors, "values": values}, status_code=400
         )
-    if await tokens.consume(db, service.SETUP_PURPOSE, raw) is None:
-        raise HTTPException(404)
+    found(await tokens.consume(ctx.db, service.SETUP_PURPOSE, raw))
     person = await service.create_admin(
-        db, email=email, name=cleaned.name, password=password, language=i18n.current_language.get()
+        ctx.db, email=email, name=cleaned.name, password=password, language=i18n.current_language.get()
     )
     response = redirect(ctx.url("admin_dashboard"))
-    await sessions.start(request, db, response, person)
-    await audit.record(db, request, "admin.setup", "person", person.id, {}, actor_email=email)
+    await sessions.start(request, ctx.db, response, person)
+    await audit.record(ctx.db, request, "admin.setup", "person", person.id, {}, actor_email=email)
     return response
 
 

@@ -19,11 +19,9 @@ from club.admin import audit
 from club.admin import members as admin_members
 from club.admin.models import AdminSetting
 from club.i18n import LANGUAGES, N_, _, use_language
-from club.mail.outbox import queue_mail
-from club.mail.render import render_mail
+from club.mail.render import queue_rendered
 from club.members.forms import Address
-from club.middleware import LANGUAGE_COOKIE
-from club.web import Context, render, route
+from club.web import Context, found, render, route
 
 RESET_PURPOSE = "admin-password-reset"
 RESET_LIFETIME = dt.timedelta(hours=1)
@@ -83,7 +81,6 @@ async def require_totp(request: Request, ctx: Context) -> Response:
 
 
 async def account_settings(request: Request, ctx: Context) -> Response:
-    person: Person = ctx.me
     try:
         console = forms.choice(forms.field(ctx.form, "console_language"), LANGUAGES)
         newsletter = forms.choice(forms.field(ctx.form, "language"), LANGUAGES)
@@ -93,43 +90,33 @@ async def account_settings(request: Request, ctx: Context) -> Response:
     changed = [
         name
         for name, old, new in (
-            ("console_language", person.page_language, console),
-            ("newsletter_language", person.language, newsletter),
-            ("time_zone", person.time_zone or "", zone),
+            ("console_language", ctx.me.page_language, console),
+            ("newsletter_language", ctx.me.language, newsletter),
+            ("time_zone", ctx.me.time_zone or "", zone),
         )
         if old != new
     ]
-    person.language = newsletter
-    person.console_language = console if console != newsletter else None
-    person.time_zone = zone
+    ctx.me.language = newsletter
+    ctx.me.console_language = console if console != newsletter else None
+    ctx.me.time_zone = zone
     audit.note(request, changes=changed)
     response = web.redirect_with_notice(request, ctx.url("security_page"), "account.saved")
-    response.set_cookie(
-        LANGUAGE_COOKIE,
-        console,
-        max_age=60 * 60 * 24 * 365,
-        path="/",
-        samesite="lax",
-        secure=ctx.settings.is_production,
-    )
-    return response
+    return web.remember_language(ctx, response, console)
 
 
 async def password_change(request: Request, ctx: Context) -> Response:
-    db = ctx.db
-    person: Person = ctx.me
     errors = forms.Errors()
-    if not await passwords.verify_password(person.password_hash, forms.field(ctx.form, "current_password")):
+    if not await passwords.verify_password(ctx.me.password_hash, forms.field(ctx.form, "current_password")):
         errors.add("current_password", forms.Invalid(N_("That is not your current password.")))
-    password = passwords.read_new_password(ctx.form, errors, email=person.email)
+    password = passwords.read_new_password(ctx.form, errors, email=ctx.me.email)
     if errors:
         from club.admin.routes import security_refused
 
         return await security_refused(request, ctx, errors)
-    person.password_hash = await passwords.hash_password(password)
-    await sessions.revoke_all(db, person.id)
+    ctx.me.password_hash = await passwords.hash_password(password)
+    await sessions.revoke_all(ctx.db, ctx.me.id)
     response = web.redirect_with_notice(request, ctx.url("security_page"), "account.password")
-    await sessions.start(request, db, response, person)
+    await sessions.start(request, ctx.db, response, ctx.me)
     return response
 
 
@@ -142,39 +129,30 @@ async def forgot_page(request: Request, ctx: Context) -> Response:
 
 async def forgot(request: Request, ctx: Context) -> Response:
     """Always the same answer, so the page does not tell who is an admin; the mail goes only to an admin."""
-    db = ctx.db
     cleaned, errors, values = forms.parse(Address, ctx.form)
     if cleaned is None:
         return render(request, "accounts/password_forgot.html", {"errors": errors, "values": values}, status_code=400)
     email = cleaned.email
     person = (
-        await db.execute(select(Person).where(Person.email == email, Person.role == "admin"))
+        await ctx.db.execute(select(Person).where(Person.email == email, Person.role == "admin"))
     ).scalar_one_or_none()
     if person is not None:
-        await tokens.revoke_all(db, RESET_PURPOSE, person_id=person.id)
-        raw = await tokens.issue(db, RESET_PURPOSE, RESET_LIFETIME, person_id=person.id)
+        await tokens.revoke_all(ctx.db, RESET_PURPOSE, person_id=person.id)
+        raw = await tokens.issue(ctx.db, RESET_PURPOSE, RESET_LIFETIME, person_id=person.id)
         language = person.page_language
         with use_language(language):
             subject = _("Choose a new password for the club's admin console")
-        text, html = render_mail(
+        await queue_rendered(
+            ctx.db,
+            person,
             "admin/mail/password_reset",
             language,
+            kind="admin-password-reset",
             subject=subject,
             url=ctx.settings.absolute_url(f"/admin/password/{raw}"),
         )
-        await queue_mail(
-            db,
-            to_email=person.email,
-            to_name=person.name,
-            subject=subject,
-            text=text,
-            html=html,
-            language=language,
-            kind="admin-password-reset",
-            person_id=person.id,
-        )
         await audit.record(
-            db, request, "admin.password.reset_request", "person", person.id, {}, actor_email=person.email
+            ctx.db, request, "admin.password.reset_request", "person", person.id, {}, actor_email=person.email
         )
     return render(request, "accounts/password_forgot.html", {"sent": True})
 
@@ -187,10 +165,9 @@ async def reset_page(request: Request, ctx: Context) -> Response:
 
 
 async def reset(request: Request, ctx: Context) -> Response:
-    db = ctx.db
     raw = request.path_params["token"]
-    token = await tokens.peek(db, RESET_PURPOSE, raw)
-    person = await db.get(Person, token.person_id) if token is not None and token.person_id else None
+    token = await tokens.peek(ctx.db, RESET_PURPOSE, raw)
+    person = await ctx.db.get(Person, token.person_id) if token is not None and token.person_id else None
     if person is None or person.role != "admin":
         return render(request, "accounts/password_reset.html", {"valid": False}, status_code=404)
     errors = forms.Errors()
@@ -199,17 +176,17 @@ async def reset(request: Request, ctx: Context) -> Response:
         return render(
             request, "accounts/password_reset.html", {"valid": True, "token": raw, "errors": errors}, status_code=400
         )
-    if await tokens.consume(db, RESET_PURPOSE, raw) is None:
+    if await tokens.consume(ctx.db, RESET_PURPOSE, raw) is None:
         return render(request, "accounts/password_reset.html", {"valid": False}, status_code=404)
     person.password_hash = await passwords.hash_password(password)
-    await sessions.revoke_all(db, person.id)
-    if await totp.is_enabled(db, person.id):
+    await sessions.revoke_all(ctx.db, person.id)
+    if await totp.is_enabled(ctx.db, person.id):
         # The link proves the mailbox, not the phone: the second factor is still asked at the next login.
         response = web.redirect_with_notice(request, ctx.url("admin_login_page"), "account.reset-login")
     else:
         response = web.redirect_with_notice(request, ctx.url("admin_dashboard"), "account.reset")
-        await sessions.start(request, db, response, person)
-    await audit.record(db, request, "admin.password.reset", "person", person.id, {}, actor_email=person.email)
+        await sessions.start(request, ctx.db, response, person)
+    await audit.record(ctx.db, request, "admin.password.reset", "person", person.id, {}, actor_email=person.email)
     return response
 
 
@@ -218,25 +195,21 @@ async def reset(request: Request, ctx: Context) -> Response:
 
 async def _withdrawn(ctx: Context) -> OneTimeToken:
     """The pending invitation the form names, withdrawn (its link no longer works)."""
-    token = await admin_members.revoke_invitation(ctx.db, forms.field(ctx.form, "invitation"))
-    if token is None:
-        raise HTTPException(404)
-    return token
+    return found(await admin_members.revoke_invitation(ctx.db, forms.field(ctx.form, "invitation")))
 
 
 async def invitation_resend(request: Request, ctx: Context) -> Response:
-    db = ctx.db
     token = await _withdrawn(ctx)
     email, name = admin_members.invitation_of(token.data)
     await admin_members.invite_admin(
-        db,
+        ctx.db,
         ctx.settings,
         email=email,
         name=name,
         language=admin_members.invitation_language(token.data),
         invited_by=ctx.me,
     )
-    await audit.record(db, request, "admin.invite.resend", "email", "", {"email": email})
+    await audit.record(ctx.db, request, "admin.invite.resend", "email", "", {"email": email})
     return web.redirect_with_notice(request, ctx.url("admins_page"), "admins.resent")
 
 

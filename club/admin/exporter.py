@@ -19,12 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from club import csvfile, labels
 from club.accounts.models import Person
-from club.admin.csvformat import (
-    COLUMN_NAMES,
-    EXPORT_ONLY_COLUMNS,
-    NO_LABEL,
-    YES_LABEL,
-)
+from club.admin.csvformat import COLUMN_NAMES, EXPORT_ONLY_COLUMNS, NO_LABEL, YES_LABEL
 from club.admin.search import MemberFilter, encode_cursor, members_query
 from club.db import is_postgres
 from club.i18n import DEFAULT_LANGUAGE, LANGUAGES, TIMEZONES, translate_for

@@ -35,12 +35,7 @@ from club import csvfile, forms, labels
 from club.accounts.models import Person
 from club.admin import audit
 from club.admin import members as admin_members
-from club.admin.csvformat import (
-    COLUMN_NAMES,
-    EXPORT_ONLY_COLUMNS,
-    NO_LABEL,
-    YES_LABEL,
-)
+from club.admin.csvformat import COLUMN_NAMES, EXPORT_ONLY_COLUMNS, NO_LABEL, YES_LABEL
 from club.admin.models import MemberImport
 from club.config import Settings
 from club.db import is_postgres, utcnow

@@ -23,19 +23,12 @@ from club.admin import account, audit, csvformat, exporter, importer
 from club.admin import members as admin_members
 from club.admin.forms import AdminInvite, AdminName, MemberEdit
 from club.admin.models import MemberImport
-from club.admin.search import (
-    PAGE_SIZE,
-    MemberFilter,
-    MemberPage,
-    count_all_members,
-    find_members,
-    interest_choices,
-)
+from club.admin.search import PAGE_SIZE, MemberFilter, MemberPage, count_all_members, find_members, interest_choices
 from club.ambassadors import labels as ambassador_labels
 from club.ambassadors import service as ambassadors
 from club.i18n import LANGUAGE_NAMES, LANGUAGES, N_, TIMEZONES, _, current_language, format_date
 from club.members import service as members
-from club.web import Context, FormLimits, redirect, render, route, signed_in_as
+from club.web import Context, FormLimits, found, redirect, render, route, signed_in_as
 
 NOTICES = {
     "saved": N_("Saved."),
@@ -65,20 +58,16 @@ def with_notice(request: Request, url: str, key: str) -> Response:
 
 
 async def load_member(request: Request, ctx: Context) -> Person:
-    person = await ctx.db.get(Person, request.path_params["person_id"])
-    if person is None:
-        raise HTTPException(404)
-    return person
+    return found(await ctx.db.get(Person, request.path_params["person_id"]))
 
 
 # ---- dashboard -------------------------------------------------------------------------------------------------
 
 
 async def dashboard(request: Request, ctx: Context) -> Response:
-    db = ctx.db
-    counts = dict((await db.execute(select(Person.role, func.count()).group_by(Person.role))).all())
+    counts = dict((await ctx.db.execute(select(Person.role, func.count()).group_by(Person.role))).all())
     # "Members" is everyone in the club, as the member list counts them (ambassadors and admins are members too).
-    return render(request, "admin/dashboard.html", {"counts": counts, "everyone": await count_all_members(db)})
+    return render(request, "admin/dashboard.html", {"counts": counts, "everyone": await count_all_members(ctx.db)})
 
 
 # ---- members ---------------------------------------------------------------------------------------------------
@@ -122,9 +111,8 @@ def member_rows(page: MemberPage) -> Sequence[tuple[object, ...]]:
 
 
 async def member_list(request: Request, ctx: Context) -> Response:
-    db = ctx.db
     where = MemberFilter.from_params(request.query_params)
-    page = await find_members(db, where)
+    page = await find_members(ctx.db, where)
 
     def url(path: str = "/admin/members", **changes: object) -> str:
         """This list (or its export) with some of the filter changed, from its first page unless told."""
@@ -137,7 +125,7 @@ async def member_list(request: Request, ctx: Context) -> Response:
             "where": where,
             "page": page,
             "rows": member_rows(page),
-            "interest_choices": await interest_choices(db, current_language.get()),
+            "interest_choices": await interest_choices(ctx.db, current_language.get()),
             "next_url": url(after=page.next_cursor, page=where.page + 1) if page.next_cursor else None,
             "previous_url": (
                 url(before=page.previous_cursor, page=max(where.page - 1, 1))
@@ -178,18 +166,16 @@ async def member_export(request: Request, ctx: Context) -> Response:
     return StreamingResponse(
         body(),
         media_type="text/csv; charset=utf-8",
-        headers={
-            "content-disposition": f'attachment; filename="members-{stamp}.csv"',
-            "cache-control": "no-store",
-        },
+        headers={"content-disposition": f'attachment; filename="members-{stamp}.csv"', "cache-control": "no-store"},
     )
 
 
 async def member_page(request: Request, ctx: Context) -> Response:
     person = await load_member(request, ctx)
-    db = ctx.db
-    info = await admin_members.details(db, ctx.settings, person)
-    history = (await audit.entries(db, audit.AuditFilter(target_type="person", target_id=str(person.id)), limit=20))[0]
+    info = await admin_members.details(ctx.db, ctx.settings, person)
+    history = (
+        await audit.entries(ctx.db, audit.AuditFilter(target_type="person", target_id=str(person.id)), limit=20)
+    )[0]
     return render(
         request,
         "admin/member.html",
@@ -207,58 +193,40 @@ async def member_page(request: Request, ctx: Context) -> Response:
     )
 
 
+def _edit_page(
+    request: Request, person: Person, interests: object, status_code: int = 200, **extra: object
+) -> Response:
+    context = {"member": person, "interests": interests, "cities": CITIES, "roles": ROLES, "languages": LANGUAGES}
+    return render(request, "admin/member_edit.html", {**context, **extra}, status_code=status_code)
+
+
 async def member_edit_page(request: Request, ctx: Context) -> Response:
     person = await load_member(request, ctx)
-    db = ctx.db
-    chosen = [interest.slug for interest in await members.interests_of(db, person.id)]
-    return render(
-        request,
-        "admin/member_edit.html",
-        {
-            "member": person,
-            "values": {
-                **{key: getattr(person, key) for key in ("name", "email", "city", "language", "role")},
-                "interests": chosen,
-            },
-            "interests": await members.all_interests(db),
-            "cities": CITIES,
-            "roles": ROLES,
-            "languages": LANGUAGES,
-        },
-    )
+    chosen = [interest.slug for interest in await members.interests_of(ctx.db, person.id)]
+    values = {
+        **{key: getattr(person, key) for key in ("name", "email", "city", "language", "role")},
+        "interests": chosen,
+    }
+    return _edit_page(request, person, await members.all_interests(ctx.db), values=values)
 
 
 async def member_edit(request: Request, ctx: Context) -> Response:
     person = await load_member(request, ctx)
-    db = ctx.db
-    all_interests = await members.all_interests(db)
+    all_interests = await members.all_interests(ctx.db)
     cleaned, errors, values = forms.parse(MemberEdit, ctx.form, context={"interests": [i.slug for i in all_interests]})
-    if cleaned and cleaned.email != person.email and await members.find_by_email(db, cleaned.email):
+    if cleaned and cleaned.email != person.email and await members.find_by_email(ctx.db, cleaned.email):
         errors.add("email", forms.Invalid(N_("Another member already uses this address.")))
     if (
         cleaned
         and person.role == "admin"
         and cleaned.role != "admin"
-        and await admin_members.other_admins(db, person) == 0
+        and await admin_members.other_admins(ctx.db, person) == 0
     ):
         errors.add("role", forms.Invalid(N_("This is the last admin. Make someone else admin first.")))
     if errors or cleaned is None:
-        return render(
-            request,
-            "admin/member_edit.html",
-            {
-                "member": person,
-                "values": values,
-                "errors": errors,
-                "interests": all_interests,
-                "cities": CITIES,
-                "roles": ROLES,
-                "languages": LANGUAGES,
-            },
-            status_code=400,
-        )
+        return _edit_page(request, person, all_interests, 400, values=values, errors=errors)
     changes = await admin_members.update_profile(
-        db,
+        ctx.db,
         person,
         name=cleaned.name,
         email=cleaned.email,
@@ -269,18 +237,18 @@ async def member_edit(request: Request, ctx: Context) -> Response:
     old_role = person.role
     promote = cleaned.role == "admin" and person.role != "admin"
     # An admin needs a password and, maybe, a second factor: promotion goes through an invitation they accept.
-    if not promote and await admin_members.change_role(db, person, cleaned.role):
+    if not promote and await admin_members.change_role(ctx.db, person, cleaned.role):
         changes["role"] = [old_role, person.role]
     if changes:
         # Which fields changed, not their old and new values: the log outlives an erasure.
         await audit.record(
-            db, request, "member.edit", "person", person.id, audit.without_personal_values({"changes": changes})
+            ctx.db, request, "member.edit", "person", person.id, audit.without_personal_values({"changes": changes})
         )
     if promote:
         await admin_members.invite_admin(
-            db, ctx.settings, email=person.email, name=person.name, language=person.language, invited_by=ctx.me
+            ctx.db, ctx.settings, email=person.email, name=person.name, language=person.language, invited_by=ctx.me
         )
-        await audit.record(db, request, "admin.promote", "person", person.id, {})
+        await audit.record(ctx.db, request, "admin.promote", "person", person.id, {})
         return with_notice(request, f"/admin/members/{person.id}", "promote-invited")
     return with_notice(request, f"/admin/members/{person.id}", "saved")
 
@@ -318,20 +286,19 @@ async def member_delete_page(request: Request, ctx: Context) -> Response:
 
 async def member_delete(request: Request, ctx: Context) -> Response:
     person = await load_member(request, ctx)
-    db = ctx.db
     refusal = None
     if forms.field(ctx.form, "confirm_email").strip().lower() != person.email:
         refusal = N_("Type the member's email address to confirm.")
     else:
         try:
-            await admin_members.delete_member(db, ctx.settings, person)
+            await admin_members.delete_member(ctx.db, ctx.settings, person)
         except admin_members.LastAdmin:
             refusal = N_("This is the last admin. Make someone else admin first.")
     if refusal:
         context = await _delete_context(ctx, person, errors={"confirm_email": (refusal, {})})
         return render(request, "admin/member_delete.html", context, status_code=400)
     # The member is erased: the entry says that a member was deleted, and by whom; not who (their id included).
-    await audit.record(db, request, "member.delete", "person", "", {})
+    await audit.record(ctx.db, request, "member.delete", "person", "", {})
     return with_notice(request, "/admin/members", "deleted")
 
 
@@ -345,8 +312,7 @@ async def member_revoke_session(request: Request, ctx: Context) -> Response:
 
 async def member_repermission(request: Request, ctx: Context) -> Response:
     person = await load_member(request, ctx)
-    settings = ctx.settings
-    sent = await admin_members.send_repermission(ctx.db, settings, person)
+    sent = await admin_members.send_repermission(ctx.db, ctx.settings, person)
     if sent:
         await audit.record(ctx.db, request, "member.repermission", "person", person.id, {})
     return with_notice(request, f"/admin/members/{person.id}", "repermission" if sent else "repermission-none")
@@ -361,10 +327,9 @@ CHECK_WAIT_ROWS = 5000
 
 
 async def _import_page_context(request: Request, ctx: Context) -> dict[str, object]:
-    db = ctx.db
     language = current_language.get()
-    recent = (await db.execute(select(MemberImport).order_by(MemberImport.id.desc()).limit(10))).scalars().all()
-    interests = await members.all_interests(db)
+    recent = (await ctx.db.execute(select(MemberImport).order_by(MemberImport.id.desc()).limit(10))).scalars().all()
+    interests = await members.all_interests(ctx.db)
     return {
         "recent": recent,
         "max_rows": importer.MAX_ROWS,
@@ -387,10 +352,9 @@ async def import_page(request: Request, ctx: Context) -> Response:
 
 async def import_template(request: Request, ctx: Context) -> Response:
     """An example file in the page's language, to fill in: the column names and one row."""
-    db = ctx.db
     language = current_language.get()
     delimiter = exporter.DELIMITERS.get(request.query_params.get("delimiter", ""), ",")
-    interests = [interest.name(language) for interest in (await members.all_interests(db))[:2]]
+    interests = [interest.name(language) for interest in (await members.all_interests(ctx.db))[:2]]
     header = [names[language] for names in csvformat.COLUMN_NAMES.values()]
     example = [
         "hanako.yamada@example.jp",
@@ -410,32 +374,27 @@ async def import_template(request: Request, ctx: Context) -> Response:
 
 
 async def import_upload(request: Request, ctx: Context) -> Response:
-    db = ctx.db
     upload = ctx.form.get("file")
-    settings = ctx.settings
     try:
         if not isinstance(upload, UploadFile) or not upload.filename:
             raise importer.ImportRefused(N_("Choose a CSV file to upload."))
         data = await upload.read()
-        job = await importer.create(db, settings, data=data, filename=upload.filename, created_by=ctx.me.id)
+        job = await importer.create(ctx.db, ctx.settings, data=data, filename=upload.filename, created_by=ctx.me.id)
     except importer.ImportRefused as exc:
         context = {**await _import_page_context(request, ctx), "refused": (exc.message, exc.variables)}
         return render(request, "admin/import.html", context, status_code=400)
     await audit.record(
-        db, request, "member.import.check", "import", job.id, {"file": job.filename, "rows": job.total_rows}
+        ctx.db, request, "member.import.check", "import", job.id, {"file": job.filename, "rows": job.total_rows}
     )
-    await db.commit()  # the import exists before its check starts in the background
-    task = importer.in_background(importer.check(request.app.state.sessionmaker, settings, job.id))
+    await ctx.db.commit()  # the import exists before its check starts in the background
+    task = importer.in_background(importer.check(request.app.state.sessionmaker, ctx.settings, job.id))
     if job.total_rows <= CHECK_WAIT_ROWS:
         await asyncio.wait({task}, timeout=CHECK_WAIT)
     return redirect(ctx.url("import_job_page", import_id=job.id))
 
 
 async def load_import(request: Request, ctx: Context) -> MemberImport:
-    job = await ctx.db.get(MemberImport, request.path_params["import_id"])
-    if job is None:
-        raise HTTPException(404)
-    return job
+    return found(await ctx.db.get(MemberImport, request.path_params["import_id"]))
 
 
 async def import_job_page(request: Request, ctx: Context) -> Response:
@@ -466,11 +425,10 @@ async def import_job_page(request: Request, ctx: Context) -> Response:
 
 async def import_rejected(request: Request, ctx: Context) -> Response:
     job = await load_import(request, ctx)
-    settings = ctx.settings
-    if not importer.rejected_path(settings, job.id).exists():
+    if not importer.rejected_path(ctx.settings, job.id).exists():
         raise HTTPException(404)
     await audit.record(ctx.db, request, "member.import.rejected", "import", job.id, {})
-    lines = importer.rejected_rows_csv(settings, job, current_language.get())
+    lines = importer.rejected_rows_csv(ctx.settings, job, current_language.get())
     stem = job.filename.rsplit(".", 1)[0].replace('"', "")
     return StreamingResponse(
         (line.encode("utf-8") for line in lines),
@@ -512,19 +470,17 @@ async def import_cancel(request: Request, ctx: Context) -> Response:
 async def import_repermission(request: Request, ctx: Context) -> Response:
     """Send the re-permission mail to every row that wanted the newsletter without a consent date."""
     job = await load_import(request, ctx)
-    db = ctx.db
-    settings = ctx.settings
-    if await importer.claim_repermission(db, settings, job):
+    if await importer.claim_repermission(ctx.db, ctx.settings, job):
         await audit.record(
-            db,
+            ctx.db,
             request,
             "member.import.repermission",
             "import",
             job.id,
             {"rows": job.repermission_total, "resume_from": job.repermission_done},
         )
-        await db.commit()  # claimed before the mail starts in the background
-        importer.in_background(importer.send_repermission(request.app.state.sessionmaker, settings, job.id))
+        await ctx.db.commit()  # claimed before the mail starts in the background
+        importer.in_background(importer.send_repermission(request.app.state.sessionmaker, ctx.settings, job.id))
     return redirect(ctx.url("import_job_page", import_id=job.id))
 
 
@@ -553,8 +509,7 @@ async def audit_page(request: Request, ctx: Context) -> Response:
         until=_date_param(params.get("until")),
         before=before,
     )
-    db = ctx.db
-    rows, next_before = await audit.entries(db, where)
+    rows, next_before = await audit.entries(ctx.db, where)
     base = {key: value for key, value in params.items() if key != "before" and value}
     return render(
         request,
@@ -571,7 +526,8 @@ async def audit_page(request: Request, ctx: Context) -> Response:
             ],
             "where": where,
             "actions": sorted(
-                ((action, audit.action_label(action)) for action in await audit.actions(db)), key=lambda pair: pair[1]
+                ((action, audit.action_label(action)) for action in await audit.actions(ctx.db)),
+                key=lambda pair: pair[1],
             ),
             "next_url": "/admin/audit?" + urlencode({**base, "before": next_before}) if next_before else None,
         },
@@ -582,19 +538,18 @@ async def audit_page(request: Request, ctx: Context) -> Response:
 
 
 async def _admins_context(request: Request, ctx: Context) -> dict[str, object]:
-    db = ctx.db
-    admins = (await db.execute(select(Person).where(Person.role == "admin").order_by(Person.name))).scalars().all()
-    with_totp = {person.id for person in admins if await totp.is_enabled(db, person.id)}
+    admins = (await ctx.db.execute(select(Person).where(Person.role == "admin").order_by(Person.name))).scalars().all()
+    with_totp = {person.id for person in admins if await totp.is_enabled(ctx.db, person.id)}
     invitations = [
         (token.id, *admin_members.invitation_of(token.data), token.created_at, token.expires_at)
-        for token in await admin_members.pending_invitations(db)
+        for token in await admin_members.pending_invitations(ctx.db)
     ]
     return {
         "admins": admins,
         "with_totp": with_totp,
         "languages": LANGUAGES,
         "invitations": invitations,
-        "totp_required": await account.totp_required(db),
+        "totp_required": await account.totp_required(ctx.db),
     }
 
 
@@ -603,10 +558,9 @@ async def admins_page(request: Request, ctx: Context) -> Response:
 
 
 async def admin_invite(request: Request, ctx: Context) -> Response:
-    db = ctx.db
     cleaned, errors, values = forms.parse(AdminInvite, ctx.form)
     if cleaned:
-        existing = await members.find_by_email(db, cleaned.email)
+        existing = await members.find_by_email(ctx.db, cleaned.email)
         if existing is not None and existing.role == "admin":
             errors.add("email", forms.Invalid(N_("This person is already an admin.")))
     if errors or cleaned is None:
@@ -617,9 +571,9 @@ async def admin_invite(request: Request, ctx: Context) -> Response:
             status_code=400,
         )
     await admin_members.invite_admin(
-        db, ctx.settings, email=cleaned.email, name=cleaned.name, language=cleaned.language, invited_by=ctx.me
+        ctx.db, ctx.settings, email=cleaned.email, name=cleaned.name, language=cleaned.language, invited_by=ctx.me
     )
-    await audit.record(db, request, "admin.invite", "email", "", {"email": cleaned.email})
+    await audit.record(ctx.db, request, "admin.invite", "email", "", {"email": cleaned.email})
     return with_notice(request, "/admin/admins", "invited")
 
 
@@ -647,9 +601,7 @@ async def admin_demote(request: Request, ctx: Context) -> Response:
 async def _invitation(request: Request, ctx: Context) -> tuple[str, str, str]:
     """The invitation's token, address and name while its link is good; else the page is not there."""
     raw: str = request.path_params["token"]
-    token = await tokens.peek(ctx.db, admin_members.INVITE_PURPOSE, raw)
-    if token is None:
-        raise HTTPException(404)
+    token = found(await tokens.peek(ctx.db, admin_members.INVITE_PURPOSE, raw))
     return (raw, *admin_members.invitation_of(token.data))
 
 
@@ -659,7 +611,6 @@ async def invite_page(request: Request, ctx: Context) -> Response:
 
 
 async def invite_accept(request: Request, ctx: Context) -> Response:
-    db = ctx.db
     raw, email, _name = await _invitation(request, ctx)
     cleaned, errors, values = forms.parse(AdminName, ctx.form)
     password = passwords.read_new_password(ctx.form, errors, email=email)
@@ -670,34 +621,31 @@ async def invite_accept(request: Request, ctx: Context) -> Response:
             {"token": raw, "email": email, "values": values, "errors": errors},
             status_code=400,
         )
-    if await tokens.consume(db, admin_members.INVITE_PURPOSE, raw) is None:
-        raise HTTPException(404)
+    found(await tokens.consume(ctx.db, admin_members.INVITE_PURPOSE, raw))
     person = await service.create_admin(
-        db, email=email, name=cleaned.name, password=password, language=current_language.get()
+        ctx.db, email=email, name=cleaned.name, password=password, language=current_language.get()
     )
-    await sessions.revoke_all(db, person.id)
+    await sessions.revoke_all(ctx.db, person.id)
     response = redirect(ctx.url("security_page"))
-    await sessions.start(request, db, response, person)
+    await sessions.start(request, ctx.db, response, person)
     signed_in_as(request, person)
-    await audit.record(db, request, "admin.invite.accept", "person", person.id, {})
+    await audit.record(ctx.db, request, "admin.invite.accept", "person", person.id, {})
     return response
 
 
 async def security_context(ctx: Context) -> dict[str, object]:
-    db = ctx.db
-    person = ctx.me
-    factor = await totp.factor_of(db, person.id)
+    factor = await totp.factor_of(ctx.db, ctx.me.id)
     return {
         "factor": factor,
         "enabled": factor is not None and factor.enabled_at is not None,
-        "codes_left": await totp.recovery_codes_left(db, person.id),
-        "totp_required": await account.totp_required(db),
+        "codes_left": await totp.recovery_codes_left(ctx.db, ctx.me.id),
+        "totp_required": await account.totp_required(ctx.db),
         "time_zones": account.TIME_ZONES,
         "languages": LANGUAGES,
         "values": {
-            "console_language": person.page_language,
-            "language": person.language,
-            "time_zone": person.time_zone or TIMEZONES[person.page_language].key,
+            "console_language": ctx.me.page_language,
+            "language": ctx.me.language,
+            "time_zone": ctx.me.time_zone or TIMEZONES[ctx.me.page_language].key,
         },
     }
 
@@ -707,8 +655,7 @@ async def security_page(request: Request, ctx: Context) -> Response:
 
 
 async def totp_start(request: Request, ctx: Context) -> Response:
-    person = ctx.me
-    factor = await totp.start_enrolment(ctx.db, person.id)
+    factor = await totp.start_enrolment(ctx.db, ctx.me.id)
     if factor.enabled_at is not None:
         return redirect(ctx.url("security_page"))
     return _enrol_page(request, ctx, factor)
@@ -725,17 +672,15 @@ def _enrol_page(request: Request, ctx: Context, factor, errors: dict | None = No
 
 
 async def totp_enable(request: Request, ctx: Context) -> Response:
-    db = ctx.db
-    person = ctx.me
-    factor = await totp.factor_of(db, person.id)
+    factor = await totp.factor_of(ctx.db, ctx.me.id)
     if factor is None or factor.enabled_at is not None:
         return redirect(ctx.url("security_page"))
-    codes = await totp.enable(db, factor, forms.field(ctx.form, "code"))
+    codes = await totp.enable(ctx.db, factor, forms.field(ctx.form, "code"))
     if codes is None:
         return _enrol_page(
             request, ctx, factor, {"code": (N_("That code is not right. Enter the 6 digits your app shows now."), {})}
         )
-    await audit.record(db, request, "admin.totp.enable", "person", person.id, {})
+    await audit.record(ctx.db, request, "admin.totp.enable", "person", ctx.me.id, {})
     return render(request, "admin/recovery_codes.html", {"codes": codes})
 
 
@@ -748,25 +693,21 @@ WRONG_CODE = N_("That code is not right, or it was used already.")
 
 
 async def totp_disable(request: Request, ctx: Context) -> Response:
-    db = ctx.db
-    person = ctx.me
-    if await account.totp_required(db):
+    if await account.totp_required(ctx.db):
         refusal = N_("Two-factor login is required for every admin, so it cannot be turned off.")
         return await security_refused(request, ctx, {"code": (refusal, {})})
-    if await totp.check(db, person.id, forms.field(ctx.form, "code")) is None:
+    if await totp.check(ctx.db, ctx.me.id, forms.field(ctx.form, "code")) is None:
         return await security_refused(request, ctx, {"code": (WRONG_CODE, {})})
-    await totp.disable(db, person.id)
-    await audit.record(db, request, "admin.totp.disable", "person", person.id, {})
+    await totp.disable(ctx.db, ctx.me.id)
+    await audit.record(ctx.db, request, "admin.totp.disable", "person", ctx.me.id, {})
     return with_notice(request, "/admin/security", "totp-off")
 
 
 async def recovery_codes(request: Request, ctx: Context) -> Response:
-    db = ctx.db
-    person = ctx.me
-    if await totp.check(db, person.id, forms.field(ctx.form, "code")) != "totp":
+    if await totp.check(ctx.db, ctx.me.id, forms.field(ctx.form, "code")) != "totp":
         return await security_refused(request, ctx, {"code": (WRONG_CODE, {})})
-    codes = await totp.new_recovery_codes(db, person.id)
-    await audit.record(db, request, "admin.recovery_codes.renew", "person", person.id, {})
+    codes = await totp.new_recovery_codes(ctx.db, ctx.me.id)
+    await audit.record(ctx.db, request, "admin.recovery_codes.renew", "person", ctx.me.id, {})
     return render(request, "admin/recovery_codes.html", {"codes": codes})
 
 

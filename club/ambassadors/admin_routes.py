@@ -23,7 +23,7 @@ from club.ambassadors.models import ACTIVITY_CITIES, CATEGORIES, Ambassador, App
 from club.ambassadors.pages import page
 from club.forms import Invalid
 from club.i18n import N_, Np_, _
-from club.web import Context, FormLimits, redirect, route
+from club.web import Context, FormLimits, found, redirect, route
 
 web.NOTICES.update(
     {
@@ -43,18 +43,17 @@ CHART_CSP = "default-src 'none'; style-src 'unsafe-inline'"
 
 
 async def index(request: Request, ctx: Context) -> Response:
-    db = ctx.db
     today = service.club_today()
-    rows = await service.ambassadors_overview(db, today)
+    rows = await service.ambassadors_overview(ctx.db, today)
     recruited = (  # each ambassador's confirmed recruits (an outer join: none is 0)
         select(Ambassador.person_id, func.count(Person.id))
         .outerjoin(Person, (Person.ref == Ambassador.ref) & Person.confirmed_at.is_not(None))
         .where(Ambassador.person_id.in_({person.id for _a, person in rows}))
         .group_by(Ambassador.person_id)
     )
-    recruits = dict((await db.execute(recruited)).all())
+    recruits = dict((await ctx.db.execute(recruited)).all())
     waiting = (
-        await db.execute(
+        await ctx.db.execute(
             select(func.count()).select_from(service.Activity).where(service.Activity.status == "submitted")
         )
     ).scalar_one()
@@ -84,11 +83,10 @@ async def appoint_page(request: Request, ctx: Context) -> Response:
 
 
 async def appoint(request: Request, ctx: Context) -> Response:
-    db = ctx.db
     data, errors, values = ambassador_forms.appointment(ctx.form, today=service.club_today())
     if data is not None:
         try:
-            appointment = await service.appoint(db, ctx.settings, data, admin=ctx.me)
+            appointment = await service.appoint(ctx.db, ctx.settings, data, admin=ctx.me)
             audit.about(request, "person", appointment.person_id)  # the audit entry links to the new ambassador
         except service.AppointError as exc:
             errors.add(exc.field, Invalid(exc.message))
@@ -98,11 +96,8 @@ async def appoint(request: Request, ctx: Context) -> Response:
 
 
 async def end_term(request: Request, ctx: Context) -> Response:
-    db = ctx.db
-    appointment = await db.get(Appointment, request.path_params["appointment_id"])
-    if appointment is None:
-        raise HTTPException(404)
-    await service.end_term(db, appointment, admin=ctx.me)
+    appointment = found(await ctx.db.get(Appointment, request.path_params["appointment_id"]))
+    await service.end_term(ctx.db, appointment, admin=ctx.me)
     return web.redirect_with_notice(request, ctx.url("index"), "ambassadors.ended")
 
 
@@ -130,10 +125,9 @@ def _queue_url(path: str, filters: service.QueueFilter, **extra: str) -> str:
 
 
 async def review_queue(request: Request, ctx: Context) -> Response:
-    db = ctx.db
     number = page_number(request)
     filters = queue_filter(request)
-    activities, total = await service.review_queue(db, filters, page=number)
+    activities, total = await service.review_queue(ctx.db, filters, page=number)
     return page(
         request,
         "ambassadors/admin/queue.html",
@@ -145,18 +139,17 @@ async def review_queue(request: Request, ctx: Context) -> Response:
             "has_next": number * service.QUEUE_PAGE_SIZE < total,
             "filters": filters,
             "query": filters.query(),
-            "authors": await service.queue_authors(db),
+            "authors": await service.queue_authors(ctx.db),
         },
     )
 
 
 async def approve_selected(request: Request, ctx: Context) -> Response:
     """Bulk approval from the queue: the ticked activities that are still waiting; the others are left alone."""
-    db = ctx.db
     ids = [int(value) for value in ctx.form.getlist("activity") if isinstance(value, str) and value.isdigit()]
     approved = 0
-    for activity in await service.submitted_activities(db, ids[: service.QUEUE_PAGE_SIZE]):
-        await service.approve(db, activity, admin=ctx.me)
+    for activity in await service.submitted_activities(ctx.db, ids[: service.QUEUE_PAGE_SIZE]):
+        await service.approve(ctx.db, activity, admin=ctx.me)
         approved += 1
     audit.note(request, approved=approved)
     return web.redirect_with_notice(
@@ -165,10 +158,7 @@ async def approve_selected(request: Request, ctx: Context) -> Response:
 
 
 async def _for_review(request: Request, ctx: Context) -> service.Activity:
-    activity = await service.activity_for_review(ctx.db, request.path_params["activity_id"])
-    if activity is None:
-        raise HTTPException(404)
-    return activity
+    return found(await service.activity_for_review(ctx.db, request.path_params["activity_id"]))
 
 
 async def _review_page(
@@ -185,16 +175,15 @@ async def review_page(request: Request, ctx: Context) -> Response:
 
 
 async def review(request: Request, ctx: Context) -> Response:
-    db = ctx.db
     filters = queue_filter(request)
     activity = await _for_review(request, ctx)
     if activity.status != "submitted":
         return redirect(_queue_url("/admin/ambassadors/review", filters))
     action = forms.field(ctx.form, "action")
     # After a decision the admin goes on with the next activity in the same (filtered) queue.
-    following = (await service.queue_place(db, activity, filters)).next_id
+    following = (await service.queue_place(ctx.db, activity, filters)).next_id
     if action == "approve":
-        await service.approve(db, activity, admin=ctx.me)
+        await service.approve(ctx.db, activity, admin=ctx.me)
         return _after_decision(request, filters, following, "approved")
     if action != "return":
         raise HTTPException(400)
@@ -202,7 +191,7 @@ async def review(request: Request, ctx: Context) -> Response:
     if returned is None:
         values = {"comment": forms.field(ctx.form, "comment")}
         return await _review_page(request, ctx, activity, status_code=400, errors=errors, values=values)
-    await service.send_back(db, ctx.settings, activity, admin=ctx.me, comment=returned.comment)
+    await service.send_back(ctx.db, ctx.settings, activity, admin=ctx.me, comment=returned.comment)
     return _after_decision(request, filters, following, "returned")
 
 
@@ -260,8 +249,9 @@ def _month(month: int) -> str:
 async def _all_numbers(
     request: Request, ctx: Context, filters: service.NumbersFilter, metric: str = "activities"
 ) -> dict[str, list[service.Row]]:
-    db = ctx.db
-    return {dimension: await service.numbers(db, filters, dimension, metric=metric) for dimension in service.DIMENSIONS}
+    return {
+        dimension: await service.numbers(ctx.db, filters, dimension, metric=metric) for dimension in service.DIMENSIONS
+    }
 
 
 def cut_note(dimension: str, shown: int, totals: service.Row) -> str:

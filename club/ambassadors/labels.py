@@ -29,11 +29,7 @@ INSTITUTION_LABELS = {
     "hogent": N_("HOGENT University of Applied Sciences and Arts"),
     "kinjo": N_("Kinjo University"),
 }
-METRIC_LABELS = {
-    "activities": N_("Activities"),
-    "hours": N_("Hours"),
-    "people": N_("People reached"),
-}
+METRIC_LABELS = {"activities": N_("Activities"), "hours": N_("Hours"), "people": N_("People reached")}
 DIMENSION_LABELS = {
     "month": N_("Per month"),
     "category": N_("Per category"),

@@ -12,14 +12,8 @@ from club.ambassadors.models import ACTIVITY_CITIES, CATEGORIES, INSTITUTIONS, S
 from club.web import render
 
 
-def page(
-    request: Request,
-    template: str,
-    context: dict[str, Any] | None = None,
-    *,
-    status_code: int = 200,
-    headers: dict[str, str] | None = None,
-) -> HTMLResponse:
+def page(request: Request, template: str, context: dict[str, Any] | None = None, **options: Any) -> HTMLResponse:
+    """web.render with the ambassadors' labels and choices (status_code and headers as render takes them)."""
     values: dict[str, Any] = {
         **labels.TEMPLATE_HELPERS,
         "CATEGORIES": CATEGORIES,
@@ -28,5 +22,4 @@ def page(
         "STATIONS": STATIONS,
         "today": service.club_today(),
     }
-    values.update(context or {})
-    return render(request, template, values, status_code=status_code, headers=headers)
+    return render(request, template, {**values, **(context or {})}, **options)

@@ -31,7 +31,7 @@ from club.forms import Errors, Invalid
 from club.i18n import N_, _
 from club.requestinfo import settings_of
 from club.templating import templates
-from club.web import Context, FormLimits, read_form, redirect, route
+from club.web import Context, FormLimits, found, redirect, route
 
 log = logging.getLogger("club.ambassadors")
 
@@ -55,18 +55,16 @@ async def require_term(ctx: Context) -> Appointment:
 
 
 async def dashboard(request: Request, ctx: Context) -> Response:
-    db = ctx.db
-    person: Person = ctx.me
     appointment = await require_term(ctx)
-    ambassador = await service.ambassador_of(db, person.id)
+    ambassador = await service.ambassador_of(ctx.db, ctx.me.id)
     assert ambassador is not None
     return page(
         request,
         "ambassadors/dashboard.html",
         {
             "appointment": appointment,
-            "totals": await service.totals_for(db, person.id, appointment=appointment),
-            "activities": await service.activities_of(db, person.id),
+            "totals": await service.totals_for(ctx.db, ctx.me.id, appointment=appointment),
+            "activities": await service.activities_of(ctx.db, ctx.me.id),
             "join_url": service.join_url(settings_of(request), ambassador.ref),
         },
     )
@@ -119,9 +117,7 @@ async def create_activity(request: Request, ctx: Context) -> Response:
 
 async def _own_editable(request: Request, ctx: Context, appointment: Appointment) -> Activity | Response:
     """The person's own activity if they may still change it; else the page that says why not and what to do."""
-    activity = await service.own_activity(ctx.db, ctx.me.id, request.path_params["activity_id"])
-    if activity is None:
-        raise HTTPException(404)
+    activity = found(await service.own_activity(ctx.db, ctx.me.id, request.path_params["activity_id"]))
     if not activity.editable or activity.appointment_id != appointment.id:
         club_address = parseaddr(settings_of(request).mail_from)[1]
         context = {"activity": activity, "club_address": club_address}
@@ -164,8 +160,7 @@ async def update_activity(request: Request, ctx: Context) -> Response:
 
 async def _save(request: Request, ctx: Context, appointment: Appointment, activity: Activity | None) -> Response:
     """Check everything first (fields, then photos); store nothing unless all of it is right."""
-    form = await read_form(request, max_files=MAX_FILES_PARSED, max_part_size=MAX_FIELD_BYTES)
-    settings = settings_of(request)
+    form, settings = ctx.form, ctx.settings
     today = service.station_today(appointment.stationed_in)
     data, errors, values = activity_forms.activity(
         form, term_start=appointment.starts_on, term_end=appointment.ends_on, today=today
@@ -224,9 +219,7 @@ async def _save(request: Request, ctx: Context, appointment: Appointment, activi
 
 async def show_activity(request: Request, ctx: Context) -> Response:
     await require_term(ctx)
-    activity = await service.own_activity(ctx.db, ctx.me.id, request.path_params["activity_id"])
-    if activity is None:
-        raise HTTPException(404)
+    activity = found(await service.own_activity(ctx.db, ctx.me.id, request.path_params["activity_id"]))
     return page(request, "ambassadors/activity.html", {"activity": activity})
 
 
@@ -289,18 +282,16 @@ def certificate_open(appointment: Appointment, today: dt.date) -> bool:
 
 
 async def my_terms(request: Request, ctx: Context) -> Response:
-    db = ctx.db
-    person: Person = ctx.me
-    terms = await service.appointments_of(db, person.id)
+    terms = await service.appointments_of(ctx.db, ctx.me.id)
     if not terms:
         raise HTTPException(404)
     today = service.club_today()
     rows = []
     for term in terms:
-        totals = await service.totals_for(db, person.id, appointment=term)
+        totals = await service.totals_for(ctx.db, ctx.me.id, appointment=term)
         is_open = certificate_open(term, today)
         if is_open:
-            _prepare_certificate(_certificate_text(person, term, totals))
+            _prepare_certificate(_certificate_text(ctx.me, term, totals))
         rows.append((term, totals, is_open, term.ends_on - service.CERTIFICATE_FROM))
     return page(request, "ambassadors/terms.html", {"terms": rows, "today": today})
 
@@ -334,15 +325,13 @@ def _certificate_text(person: Person, term: Appointment, totals: service.Totals)
 
 
 async def certificate_pdf(request: Request, ctx: Context) -> Response:
-    db = ctx.db
-    person: Person = ctx.me
-    term = await db.get(Appointment, request.path_params["appointment_id"])
-    if term is None or term.person_id != person.id:
+    term = await ctx.db.get(Appointment, request.path_params["appointment_id"])
+    if term is None or term.person_id != ctx.me.id:
         raise HTTPException(404)
     if not certificate_open(term, service.club_today()):
         raise HTTPException(403)
-    totals = await service.totals_for(db, person.id, appointment=term)
-    text = _certificate_text(person, term, totals)
+    totals = await service.totals_for(ctx.db, ctx.me.id, appointment=term)
+    text = _certificate_text(ctx.me, term, totals)
     try:
         certificate.find_font()
         pdf = await run_in_threadpool(certificate.cached_build, text)
@@ -382,10 +371,9 @@ def parse_cursor(value: str) -> tuple[dt.date, int] | None:
 
 
 async def wall(request: Request, ctx: Context) -> Response:
-    db = ctx.db
     filters = wall_filter(request)
     before = parse_cursor(request.query_params.get("before", ""))
-    activities, cursor = await service.wall_page(db, filters, before=before)
+    activities, cursor = await service.wall_page(ctx.db, filters, before=before)
     older = None
     if cursor is not None:
         older = {**filters.query(), "before": f"{cursor[0].isoformat()}.{cursor[1]}"}
@@ -395,7 +383,7 @@ async def wall(request: Request, ctx: Context) -> Response:
         {
             "activities": activities,
             "filters": filters,
-            "years": await service.wall_years(db),
+            "years": await service.wall_years(ctx.db),
             "older": older,
             "paged": before is not None,
         },
@@ -403,9 +391,7 @@ async def wall(request: Request, ctx: Context) -> Response:
 
 
 async def public_activity(request: Request, ctx: Context) -> Response:
-    activity = await service.public_activity(ctx.db, request.path_params["activity_id"])
-    if activity is None:
-        raise HTTPException(404)
+    activity = found(await service.public_activity(ctx.db, request.path_params["activity_id"]))
     return page(request, "ambassadors/public_activity.html", {"activity": activity})
 
 
@@ -432,13 +418,10 @@ async def feed(request: Request, ctx: Context) -> Response:
 
 
 async def photo(request: Request, ctx: Context) -> Response:
-    match = PHOTO_NAME_RE.fullmatch(request.path_params["name"])
-    if not match:
-        raise HTTPException(404)
-    key, size = match.groups()
-    found = await service.photo_for_viewer(ctx.db, key, ctx.person)
+    key, size = found(PHOTO_NAME_RE.fullmatch(request.path_params["name"])).groups()
+    shown = await service.photo_for_viewer(ctx.db, key, ctx.person)
     path = photos.photo_path(settings_of(request).var_dir, key, size)
-    if found is None or not path.is_file():
+    if shown is None or not path.is_file():
         raise HTTPException(404)
     return FileResponse(path, media_type="image/jpeg", headers={"Cache-Control": "private, max-age=86400"})
 

@@ -24,8 +24,7 @@ from club.ambassadors.models import Activity, ActivityPhoto, Ambassador, Appoint
 from club.config import Settings
 from club.db import exported, utcnow
 from club.i18n import N_, _, use_language
-from club.mail.outbox import queue_mail
-from club.mail.render import render_mail
+from club.mail.render import queue_rendered
 
 log = logging.getLogger("club.ambassadors")
 
@@ -418,12 +417,10 @@ class QueuePlace:
 async def queue_place(db: AsyncSession, activity: Activity, filters: QueueFilter) -> QueuePlace:
     submitted_at = activity.submitted_at or utcnow()
     before = or_(
-        Activity.submitted_at < submitted_at,
-        and_(Activity.submitted_at == submitted_at, Activity.id < activity.id),
+        Activity.submitted_at < submitted_at, and_(Activity.submitted_at == submitted_at, Activity.id < activity.id)
     )
     after = or_(
-        Activity.submitted_at > submitted_at,
-        and_(Activity.submitted_at == submitted_at, Activity.id > activity.id),
+        Activity.submitted_at > submitted_at, and_(Activity.submitted_at == submitted_at, Activity.id > activity.id)
     )
     where = filters.where()
     ahead = (await db.execute(select(func.count()).where(*where, before))).scalar_one()
@@ -847,28 +844,20 @@ async def _queue(
 ) -> None:
     with use_language(person.language) as language:
         title = subject()
-    text, html = render_mail(
+    await queue_rendered(
+        db,
+        person,
         f"ambassadors/mail/{template}",
         language,
+        kind=f"ambassador-{template}",
+        subject=title,
         **{
             **labels.TEMPLATE_HELPERS,
-            "subject": title,
             "person": person,
             "base_url": settings.base_url,
             "activities_url": settings.absolute_url("/activities"),
             **context,
         },
-    )
-    await queue_mail(
-        db,
-        to_email=person.email,
-        to_name=person.name,
-        subject=title,
-        text=text,
-        html=html,
-        language=language,
-        kind=f"ambassador-{template}",
-        person_id=person.id,
     )
 
 

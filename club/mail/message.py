@@ -289,12 +289,7 @@ class MessageTemplate:
         self._closing = b"".join(parts)
 
     def render(
-        self,
-        to: Address,
-        *,
-        message_id: str,
-        unsubscribe_url: str | None = None,
-        link: str | None = None,
+        self, to: Address, *, message_id: str, unsubscribe_url: str | None = None, link: str | None = None
     ) -> bytes:
         check_header_value(message_id, "Message-ID")
         values = {"name": to.name, "email": to.email, "unsubscribe_url": unsubscribe_url or "", "link": link or ""}

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, Protocol
 
 import css_inline
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from club.i18n import use_language
+from club.mail.outbox import queue_mail
 from club.templating import templates
 
 
@@ -34,3 +36,27 @@ def render_mail(
     if inline_css:
         html = css_inline.inline(html, keep_at_rules=True, load_remote_stylesheets=False)
     return MailBodies(text, html)
+
+
+class Addressee(Protocol):
+    id: int
+    email: str
+    name: str
+
+
+async def queue_rendered(
+    db: AsyncSession, to: Addressee, template: str, language: str, *, kind: str, subject: str, **values: Any
+) -> None:
+    """One transactional mail to a person: render_mail(template, language, subject=subject, **values), queued."""
+    text, html = render_mail(template, language, subject=subject, **values)
+    await queue_mail(
+        db,
+        to_email=to.email,
+        to_name=to.name,
+        subject=subject,
+        text=text,
+        html=html,
+        language=language,
+        kind=kind,
+        person_id=to.id,
+    )

@@ -17,7 +17,7 @@ from club.admin import audit
 from club.i18n import N_, Np_
 from club.mail import holds, mailbox
 from club.mail.models import Delivery
-from club.web import Context, read_form, render, route
+from club.web import Context, found, render, route
 
 web.NOTICES.update(
     {
@@ -58,17 +58,13 @@ async def mailbox_list(request: Request, ctx: Context) -> Response:
 
 async def mailbox_mail(request: Request, ctx: Context) -> Response:
     _dev_only(ctx)
-    mail = mailbox.read_mail(ctx.settings.var_dir, request.path_params["mail_id"])
-    if mail is None:
-        raise HTTPException(404)
+    mail = found(mailbox.read_mail(ctx.settings.var_dir, request.path_params["mail_id"]))
     return render(request, "mail/mailbox_mail.html", {"mail": mail, "text": linkify(mail.text)})
 
 
 async def mailbox_mail_html(request: Request, ctx: Context) -> Response:
     _dev_only(ctx)
-    mail = mailbox.read_mail(ctx.settings.var_dir, request.path_params["mail_id"])
-    if mail is None:
-        raise HTTPException(404)
+    mail = found(mailbox.read_mail(ctx.settings.var_dir, request.path_params["mail_id"]))
     return HTMLResponse(
         '<base target="_blank">' + mail.html,
         headers={"Content-Security-Policy": MAIL_HTML_POLICY, "X-Frame-Options": "SAMEORIGIN"},
@@ -76,16 +72,15 @@ async def mailbox_mail_html(request: Request, ctx: Context) -> Response:
 
 
 async def queue(request: Request, ctx: Context) -> Response:
-    db = ctx.db
     state = case(
         (and_(Delivery.status == "queued", Delivery.attempts > 0), "retrying"),
         (Delivery.status == "queued", "waiting"),
         else_=Delivery.status,
     )
-    counts: dict[str, int] = dict((await db.execute(select(state, func.count()).group_by(state))).all())
+    counts: dict[str, int] = dict((await ctx.db.execute(select(state, func.count()).group_by(state))).all())
     problems = (
         (
-            await db.execute(
+            await ctx.db.execute(
                 select(Delivery)
                 .where(Delivery.last_error.is_not(None), Delivery.status.in_(("queued", "failed")))
                 .order_by(Delivery.id.desc())
@@ -101,8 +96,8 @@ async def queue(request: Request, ctx: Context) -> Response:
         {
             "counts": counts,
             "problems": problems,
-            "hold": await holds.open_hold(db),
-            "groups": await holds.suppression_groups(db),
+            "hold": await holds.open_hold(ctx.db),
+            "groups": await holds.suppression_groups(ctx.db),
         },
     )
 
@@ -121,8 +116,7 @@ async def lift_hold(request: Request, ctx: Context) -> Response:
 
 
 async def release_suppressed(request: Request, ctx: Context) -> Response:
-    form = await read_form(request)
-    pattern = forms.field(form, "pattern")
+    pattern = forms.field(ctx.form, "pattern")
     ids = await holds.release_suppressed(ctx.db, pattern) if pattern else []
     await audit.record(
         ctx.db, request, "mail.release_suppressed", "people", "", {"count": len(ids), "reply": pattern, "people": ids}

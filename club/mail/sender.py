@@ -235,11 +235,7 @@ class DatabaseStore:
             # Write first: on SQLite this takes the write lock, so two starting senders cannot both pass.
             await db.execute(
                 insert(Sender).values(
-                    id=self.sender_id,
-                    hostname=self.hostname,
-                    pid=os.getpid(),
-                    started_at=now,
-                    heartbeat_at=now,
+                    id=self.sender_id, hostname=self.hostname, pid=os.getpid(), started_at=now, heartbeat_at=now
                 )
             )
             others = (await db.execute(select(Sender).where(Sender.id != self.sender_id))).scalars().all()
@@ -895,11 +891,7 @@ class MailSender:
             return Outcome(item, "failed", reply=reply, code=failure.code)
         delay = min(self.retry_base * 2**item.attempts, self.retry_cap) * random.uniform(0.5, 1.5)
         return Outcome(
-            item,
-            "queued",
-            reply=failure.reply,
-            code=failure.code,
-            next_attempt_at=now + dt.timedelta(seconds=delay),
+            item, "queued", reply=failure.reply, code=failure.code, next_attempt_at=now + dt.timedelta(seconds=delay)
         )
 
     async def _record_loop(self) -> None:

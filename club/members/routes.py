@@ -24,9 +24,9 @@ from club.i18n import N_
 from club.members import forms as member_forms
 from club.members import service
 from club.members.models import Interest
-from club.middleware import LANGUAGE_COOKIE, BodyTooLarge
+from club.middleware import BodyTooLarge
 from club.ratelimit import client_key
-from club.web import Context, read_form, redirect, render, route, safe_next, signed_in_as
+from club.web import Context, found, redirect, render, route, safe_next, signed_in_as
 
 log = logging.getLogger("club.members")
 
@@ -85,17 +85,6 @@ async def _address_allowed(ctx: Context, email: str) -> bool:
     return await ratelimit.hit(ctx.db, key, ADDRESS_WINDOW, limit=ADDRESS_LIMIT) <= ADDRESS_LIMIT
 
 
-def _set_language_cookie(ctx: Context, response: Response, language: str) -> None:
-    response.set_cookie(
-        LANGUAGE_COOKIE,
-        language,
-        max_age=60 * 60 * 24 * 365,
-        path="/",
-        samesite="lax",
-        secure=ctx.settings.is_production,
-    )
-
-
 async def _form_context(ctx: Context, **extra: object) -> dict[str, object]:
     interests = await service.all_interests(ctx.db)
     language = i18n.current_language.get()
@@ -120,10 +109,8 @@ async def join_page(request: Request, ctx: Context) -> Response:
 
 
 async def join(request: Request, ctx: Context) -> Response:
-    form = await read_form(request)
-    db = ctx.db
-    slugs = [interest.slug for interest in await service.all_interests(db)]
-    parsed = member_forms.parse_signup(form, slugs)
+    slugs = [interest.slug for interest in await service.all_interests(ctx.db)]
+    parsed = member_forms.parse_signup(ctx.form, slugs)
     if parsed.value is None:  # a typo is not an attack: it does not count against the limits
         context = await _form_context(ctx, errors=parsed.errors, values=parsed.values)
         return render(request, "members/join.html", context, status_code=400)
@@ -151,22 +138,26 @@ def _link_invalid(request: Request, ctx: Context, *, joining: bool) -> Response:
     return render(request, "members/link_invalid.html", {"joining": joining}, status_code=400)
 
 
+async def _link_page(request: Request, ctx: Context, purpose: str, action: str, *, joining: bool) -> Response:
+    """The page with the button that uses a link from a mail (a mail scanner following the link uses nothing)."""
+    if await service.peek_link(ctx.db, purpose, request.path_params["token"]) is None:
+        return _link_invalid(request, ctx, joining=joining)
+    return render(
+        request, "members/confirm.html", {"action": action + request.path_params["token"], "joining": joining}
+    )
+
+
 async def confirm_page(request: Request, ctx: Context) -> Response:
-    raw = request.path_params["token"]
-    if await service.peek_link(ctx.db, service.CONFIRM_PURPOSE, raw) is None:
-        return _link_invalid(request, ctx, joining=True)
-    return render(request, "members/confirm.html", {"action": f"/join/confirm/{raw}", "joining": True})
+    return await _link_page(request, ctx, service.CONFIRM_PURPOSE, "/join/confirm/", joining=True)
 
 
 async def confirm(request: Request, ctx: Context) -> Response:
-    db = ctx.db
-    person = await service.confirm(db, ctx.settings, request.path_params["token"])
+    person = await service.confirm(ctx.db, ctx.settings, request.path_params["token"])
     if person is None:
         return _link_invalid(request, ctx, joining=True)
     response = web.redirect_with_notice(request, ctx.url("profile"), "members.welcome")
-    await sessions.start(request, db, response, person)
-    _set_language_cookie(ctx, response, person.language)
-    return response
+    await sessions.start(request, ctx.db, response, person)
+    return web.remember_language(ctx, response, person.language)
 
 
 # ---- log in by link --------------------------------------------------------------------------------------------
@@ -178,11 +169,10 @@ async def login_page(request: Request, ctx: Context) -> Response:
 
 
 async def login(request: Request, ctx: Context) -> Response:
-    form = await read_form(request)
-    next_url = safe_next(forms.field(form, "next"), "/me")
+    next_url = safe_next(forms.field(ctx.form, "next"), "/me")
     if not await _ip_allowed(ctx, "login"):
         return too_many(request)
-    parsed = member_forms.parse_email(form)
+    parsed = member_forms.parse_email(ctx.form)
     if parsed.value is None:
         return render(
             request,
@@ -207,31 +197,24 @@ async def login_sent(request: Request, ctx: Context) -> Response:
 
 
 async def login_link_page(request: Request, ctx: Context) -> Response:
-    raw = request.path_params["token"]
-    if await service.peek_link(ctx.db, service.LOGIN_PURPOSE, raw) is None:
-        return _link_invalid(request, ctx, joining=False)
-    return render(request, "members/confirm.html", {"action": f"/login/{raw}", "joining": False})
+    return await _link_page(request, ctx, service.LOGIN_PURPOSE, "/login/", joining=False)
 
 
 async def login_link(request: Request, ctx: Context) -> Response:
-    db = ctx.db
-    used = await service.use_login_link(db, request.path_params["token"])
+    used = await service.use_login_link(ctx.db, request.path_params["token"])
     if used is None:
         return _link_invalid(request, ctx, joining=False)
     person, next_url = used
     response = redirect(safe_next(next_url, "/me"))
-    await sessions.start(request, db, response, person)
-    _set_language_cookie(ctx, response, person.language)
-    return response
+    await sessions.start(request, ctx.db, response, person)
+    return web.remember_language(ctx, response, person.language)
 
 
 # ---- profile ---------------------------------------------------------------------------------------------------
 
 
 async def _profile_context(request: Request, ctx: Context, **extra: object) -> dict[str, object]:
-    person = ctx.me
-    db = ctx.db
-    consents = await service.consent_history(db, person.id)
+    consents = await service.consent_history(ctx.db, ctx.me.id)
     language = i18n.current_language.get()
     history = [
         {
@@ -244,13 +227,13 @@ async def _profile_context(request: Request, ctx: Context, **extra: object) -> d
         }
         for c in reversed(consents)
     ]
-    mine = await service.interests_of(db, person.id)
+    mine = await service.interests_of(ctx.db, ctx.me.id)
     values = {
-        "name": person.name,
-        "city": person.city,
-        "language": person.language if person.language in i18n.LANGUAGES else language,
+        "name": ctx.me.name,
+        "city": ctx.me.city,
+        "language": ctx.me.language if ctx.me.language in i18n.LANGUAGES else language,
         "interests": [i.slug for i in mine],
-        "newsletter": person.newsletter,
+        "newsletter": ctx.me.newsletter,
     }
     from club.events import service as events  # the member's tickets for coming events
 
@@ -258,8 +241,8 @@ async def _profile_context(request: Request, ctx: Context, **extra: object) -> d
         ctx,
         values=values,
         history=history,
-        email=email_address.display(person.email),
-        tickets=await events.tickets_of(ctx.db, person.id),
+        email=email_address.display(ctx.me.email),
+        tickets=await events.tickets_of(ctx.db, ctx.me.id),
         **extra,
     )
 
@@ -269,32 +252,27 @@ async def profile(request: Request, ctx: Context) -> Response:
 
 
 async def save_profile(request: Request, ctx: Context) -> Response:
-    form = await read_form(request)
-    db = ctx.db
-    person = ctx.me
-    slugs = [i.slug for i in await service.all_interests(db)]
-    parsed = member_forms.parse_profile(form, slugs)
+    slugs = [i.slug for i in await service.all_interests(ctx.db)]
+    parsed = member_forms.parse_profile(ctx.form, slugs)
     if parsed.value is None:
         context = await _profile_context(request, ctx, errors=parsed.errors)
         context["values"] = parsed.values
         return render(request, "members/profile.html", context, status_code=400)
     clean = parsed.value
-    person.name = str(clean["name"])
-    person.city = str(clean["city"])
-    person.language = str(clean["language"])
-    await service.set_interests(db, person, list(clean["interests"]))  # type: ignore[call-overload]
+    ctx.me.name = str(clean["name"])
+    ctx.me.city = str(clean["city"])
+    ctx.me.language = str(clean["language"])
+    await service.set_interests(ctx.db, ctx.me, list(clean["interests"]))  # type: ignore[call-overload]
     # The consent is recorded in the language of the page the person saw, before any change of language.
     await service.set_newsletter(
-        db, person, bool(clean["newsletter"]), method="form", language=i18n.current_language.get()
+        ctx.db, ctx.me, bool(clean["newsletter"]), method="form", language=i18n.current_language.get()
     )
     response = web.redirect_with_notice(request, ctx.url("profile"), "members.saved")
-    _set_language_cookie(ctx, response, person.language)
-    return response
+    return web.remember_language(ctx, response, ctx.me.language)
 
 
 async def export(request: Request, ctx: Context) -> Response:
-    person = ctx.me
-    data = await service.export(ctx.db, ctx.settings, person)
+    data = await service.export(ctx.db, ctx.settings, ctx.me)
     body = json.dumps(data, ensure_ascii=False, indent=2).encode("utf-8")
     return Response(
         body,
@@ -316,16 +294,13 @@ async def erase_page(request: Request, ctx: Context) -> Response:
 
 
 async def erase(request: Request, ctx: Context) -> Response:
-    form = await read_form(request)
-    person = ctx.me
-    if person.role == "admin":
+    if ctx.me.role == "admin":
         return render(request, "members/erase.html", await _erase_context(ctx), status_code=400)
-    if forms.field(form, "confirm") != "yes":
+    if forms.field(ctx.form, "confirm") != "yes":
         return render(request, "members/erase.html", await _erase_context(ctx, unconfirmed=True), status_code=400)
-    db = ctx.db
     response = redirect(ctx.url("goodbye"))
-    await sessions.end(request, db, response)
-    await service.erase(db, ctx.settings, person)
+    await sessions.end(request, ctx.db, response)
+    await service.erase(ctx.db, ctx.settings, ctx.me)
     signed_in_as(request, None)
     return response
 
@@ -392,60 +367,29 @@ async def resubscribe(request: Request, ctx: Context) -> Response:
 # ---- admin: interests and the welcome mail ---------------------------------------------------------------------
 
 
-async def admin_interests(request: Request, ctx: Context) -> Response:
-    return render(
-        request,
-        "members/admin_interests.html",
-        {
-            "interests": await service.all_interests(ctx.db),
-        },
-    )
+async def admin_interests(request: Request, ctx: Context, status_code: int = 200, **extra: object) -> Response:
+    context = {"interests": await service.all_interests(ctx.db), **extra}
+    return render(request, "members/admin_interests.html", context, status_code=status_code)
 
 
 async def admin_add_interest(request: Request, ctx: Context) -> Response:
-    form = await read_form(request)
-    db = ctx.db
-    parsed = member_forms.parse_interest(form)
-    if parsed.value is not None and await service.add_interest(db, **parsed.value) is None:
+    parsed = member_forms.parse_interest(ctx.form)
+    if parsed.value is not None and await service.add_interest(ctx.db, **parsed.value) is None:
         parsed.errors.add("name_en", forms.Invalid(N_("An interest with this English name exists.")))
     if parsed.errors:
-        return render(
-            request,
-            "members/admin_interests.html",
-            {
-                "interests": await service.all_interests(db),
-                "errors": parsed.errors,
-                "values": parsed.values,
-            },
-            status_code=400,
-        )
+        return await admin_interests(request, ctx, 400, errors=parsed.errors, values=parsed.values)
     return web.redirect_with_notice(request, ctx.url("admin_interests"), "members.admin-saved")
 
 
 async def _interest(request: Request, ctx: Context) -> Interest:
-    interest = await ctx.db.get(Interest, request.path_params["interest_id"])
-    if interest is None:
-        raise HTTPException(404)
-    return interest
+    return found(await ctx.db.get(Interest, request.path_params["interest_id"]))
 
 
 async def admin_update_interest(request: Request, ctx: Context) -> Response:
-    form = await read_form(request)
-    db = ctx.db
     interest = await _interest(request, ctx)
-    parsed = member_forms.parse_interest(form)
+    parsed = member_forms.parse_interest(ctx.form)
     if parsed.value is None:
-        return render(
-            request,
-            "members/admin_interests.html",
-            {
-                "interests": await service.all_interests(db),
-                "errors": parsed.errors,
-                "values": parsed.values,
-                "editing": interest.id,
-            },
-            status_code=400,
-        )
+        return await admin_interests(request, ctx, 400, errors=parsed.errors, values=parsed.values, editing=interest.id)
     interest.name_nl = parsed.value["name_nl"]
     interest.name_en = parsed.value["name_en"]
     interest.name_ja = parsed.value["name_ja"]
@@ -471,22 +415,20 @@ async def admin_welcome(request: Request, ctx: Context) -> Response:
 
 
 async def admin_save_welcome(request: Request, ctx: Context) -> Response:
-    form = await read_form(request)
     language = request.path_params["language"]
     if language not in i18n.LANGUAGES:
         raise HTTPException(404)
-    db = ctx.db
-    if forms.field(form, "reset") == "1":
-        await service.reset_welcome_text(db, language)
+    if forms.field(ctx.form, "reset") == "1":
+        await service.reset_welcome_text(ctx.db, language)
         return web.redirect_with_notice(request, ctx.url("admin_welcome"), "members.admin-saved")
-    parsed = member_forms.parse_welcome(form)
+    parsed = member_forms.parse_welcome(ctx.form)
     if parsed.value is None:
         context = await _welcome_context(request, ctx)
         for text in context["texts"]:  # type: ignore[attr-defined]
             if text["language"] == language:
                 text.update(parsed.values, errors=parsed.errors)
         return render(request, "members/admin_welcome.html", context, status_code=400)
-    await service.save_welcome_text(db, language, **parsed.value)
+    await service.save_welcome_text(ctx.db, language, **parsed.value)
     return web.redirect_with_notice(request, ctx.url("admin_welcome"), "members.admin-saved")
 
 

@@ -27,8 +27,7 @@ from club.config import Settings
 from club.db import exported, utcnow
 from club.i18n import N_, _, use_language
 from club.mail import mailbox, outbox
-from club.mail.outbox import queue_mail
-from club.mail.render import render_mail
+from club.mail.render import queue_rendered
 from club.members.models import Consent, ErasureCount, Interest, MemberInterest, WelcomeText
 
 CONFIRM_PURPOSE = "member-confirm"
@@ -45,7 +44,7 @@ CONSENT_TEXTS = {
     NEWSLETTER_CONSENT_VERSION: N_(
         "Yes, send me the club's newsletter by email, about once a month, in my language. I can unsubscribe at "
         "any time with one click."
-    ),
+    )
 }
 METHODS = {
     "form": N_("form"),
@@ -140,18 +139,9 @@ async def add_interest(db: AsyncSession, *, name_nl: str, name_en: str, name_ja:
 
 
 async def _send(db: AsyncSession, person: Person, subject: str, template: str, **context: Any) -> None:
-    text, html_body = render_mail(f"members/mail/{template}", person.language, subject=subject, **context)
     # The greeting uses the %%name%% placeholder, filled by the sender, so the stored body holds no name.
-    await queue_mail(
-        db,
-        to_email=person.email,
-        to_name=person.name,
-        subject=subject,
-        text=text,
-        html=html_body,
-        language=person.language,
-        kind=f"member-{template}",
-        person_id=person.id,
+    await queue_rendered(
+        db, person, f"members/mail/{template}", person.language, kind=f"member-{template}", subject=subject, **context
     )
 
 

@@ -33,7 +33,7 @@ from club.newsletters import render, service
 from club.newsletters.forms import SCHEDULE_ZONES, form_values, parse_draft, parse_schedule, parse_test_addresses
 from club.newsletters.models import Newsletter, NewsletterImage
 from club.templating import templates
-from club.web import Context, FormLimits, redirect, redirect_with_notice, route
+from club.web import Context, FormLimits, found, redirect, redirect_with_notice, route
 from club.web import render as render_page
 
 # The mail's own markup, shown in a frame: inline styles allowed, nothing else runs; links open a new tab.
@@ -68,7 +68,7 @@ NOTICES = {
     "deleted": N_("The draft is deleted."),
     "retried": N_("The failed deliveries are queued again."),
 }
-# Shown once, on the page after the action (web.flash): a reload, or the poller's, does not say it again.
+# Shown once, on the page after the action (web.redirect_with_notice): a reload, or the poller's, does not say it again.
 web.NOTICES.update({f"newsletters.{key}": message for key, message in NOTICES.items()})
 NOT_EDITABLE = N_("This newsletter is being sent or has been sent, so it can no longer be changed.")
 FINISHED = N_("This newsletter has already finished; there is nothing left to cancel.")
@@ -80,14 +80,13 @@ def _newsletter_id(request: Request) -> int:
 
 
 async def _load(request: Request, ctx: Context) -> Newsletter:
-    newsletter = await service.get(ctx.db, _newsletter_id(request))
-    if newsletter is None:
-        raise HTTPException(404)
-    return newsletter
+    return found(await service.get(ctx.db, _newsletter_id(request)))
 
 
-def _common(request: Request) -> dict[str, Any]:
-    return {"CITIES": CITIES, "SCHEDULE_ZONES": SCHEDULE_ZONES, "local_time": local_time, "NAME_TAG": render.NAME_TAG}
+def _page(request: Request, template: str, context: dict[str, Any], status_code: int = 200) -> Response:
+    """A console page of newsletters: web.render with the cities, zones and time helper they all use."""
+    common = {"CITIES": CITIES, "SCHEDULE_ZONES": SCHEDULE_ZONES, "local_time": local_time, "NAME_TAG": render.NAME_TAG}
+    return render_page(request, f"newsletters/{template}", {**common, **context}, status_code=status_code)
 
 
 def local_time(moment: dt.datetime | None, zone: str | None = None) -> str:
@@ -146,12 +145,7 @@ def expected_finish(rate: float | None, recipients: int, start: dt.datetime) -> 
 
 def _refuse(request: Request, newsletter: Newsletter, message: str, status_code: int = 409) -> Response:
     """A state that forbids the action (it is sending, it has finished): say so, change nothing."""
-    return render_page(
-        request,
-        "newsletters/refused.html",
-        {**_common(request), "newsletter": newsletter, "message": message},
-        status_code=status_code,
-    )
+    return _page(request, "refused.html", {"newsletter": newsletter, "message": message}, status_code)
 
 
 async def _edit_refused(
@@ -159,7 +153,7 @@ async def _edit_refused(
 ) -> Response:
     """The compose page again, with what was wrong and what was typed."""
     context = {**await _edit_context(request, ctx, newsletter), "errors": errors, "values": values}
-    return render_page(request, "newsletters/edit.html", context, status_code=400)
+    return _page(request, "edit.html", context, 400)
 
 
 # ---- list and compose ------------------------------------------------------------------------------------------
@@ -167,11 +161,7 @@ async def _edit_refused(
 
 async def admin_list(request: Request, ctx: Context) -> Response:
     newsletters = await service.listing(ctx.db)
-    return render_page(
-        request,
-        "newsletters/admin_list.html",
-        {**_common(request), "newsletters": newsletters, "title_of": service.title_of},
-    )
+    return _page(request, "admin_list.html", {"newsletters": newsletters, "title_of": service.title_of})
 
 
 def _values_of(newsletter: Newsletter) -> dict[str, object]:
@@ -200,21 +190,19 @@ def _values_of(newsletter: Newsletter) -> dict[str, object]:
 
 
 async def _edit_context(request: Request, ctx: Context, newsletter: Newsletter | None) -> dict[str, Any]:
-    db = ctx.db
     context: dict[str, Any] = {
-        **_common(request),
         "newsletter": newsletter,
-        "interests": await audiences.interest_choices(db, i18n.current_language.get()),
+        "interests": await audiences.interest_choices(ctx.db, i18n.current_language.get()),
     }
     if newsletter is not None:
         settings = ctx.settings
-        context["plan"] = await service.audience_plan(db, newsletter)
+        context["plan"] = await service.audience_plan(ctx.db, newsletter)
         context["texts"] = {
             v.language: _preview_text(settings, newsletter, v.language, ctx) for v in newsletter.variants
         }
         context["images"] = list(
             (
-                await db.execute(
+                await ctx.db.execute(
                     select(
                         NewsletterImage.token,
                         NewsletterImage.filename,
@@ -244,7 +232,7 @@ def image_url(settings: Settings, token: str, content_type: str) -> str:
 
 async def new(request: Request, ctx: Context) -> Response:
     context = await _edit_context(request, ctx, None)
-    return render_page(request, "newsletters/edit.html", {**context, "values": {"fallback_language": "en"}})
+    return _page(request, "edit.html", {**context, "values": {"fallback_language": "en"}})
 
 
 async def create(request: Request, ctx: Context) -> Response:
@@ -256,7 +244,7 @@ async def edit(request: Request, ctx: Context) -> Response:
     if not newsletter.editable:
         return redirect(ctx.url("report", newsletter_id=newsletter.id))
     context = await _edit_context(request, ctx, newsletter)
-    return render_page(request, "newsletters/edit.html", {**context, "values": _values_of(newsletter)})
+    return _page(request, "edit.html", {**context, "values": _values_of(newsletter)})
 
 
 async def update(request: Request, ctx: Context) -> Response:
@@ -266,12 +254,11 @@ async def update(request: Request, ctx: Context) -> Response:
 async def _save(request: Request, ctx: Context, newsletter: Newsletter | None) -> Response:
     if newsletter is not None and not newsletter.editable:
         return _refuse(request, newsletter, NOT_EDITABLE)
-    db = ctx.db
-    slugs = [slug for slug, _name in await audiences.interest_choices(db, "en")]
+    slugs = [slug for slug, _name in await audiences.interest_choices(ctx.db, "en")]
     draft, errors, _typed = parse_draft(ctx.form, slugs)
     if draft is None:
         return await _edit_refused(request, ctx, newsletter, errors, form_values(ctx.form))
-    newsletter = await service.save(db, newsletter, draft, ctx.me)
+    newsletter = await service.save(ctx.db, newsletter, draft, ctx.me)
     return redirect_with_notice(request, ctx.url("edit", newsletter_id=newsletter.id) + "#preview", "newsletters.saved")
 
 
@@ -302,9 +289,7 @@ def _preview_text(settings: Settings, newsletter: Newsletter, language: str, ctx
 
 async def stored_preview(request: Request, ctx: Context) -> Response:
     newsletter = await _load(request, ctx)
-    variant = service.variant_map(newsletter).get(request.path_params["language"])
-    if variant is None:
-        raise HTTPException(404)
+    variant = found(service.variant_map(newsletter).get(request.path_params["language"]))
     mail = service.rendered_variant(ctx.settings, newsletter, variant)
     return _preview_response(_fill_for(ctx, mail.html))
 
@@ -383,13 +368,13 @@ async def upload_images(request: Request, ctx: Context) -> Response:
 
 async def image(request: Request, ctx: Context) -> Response:
     token, _dot, _extension = request.path_params["name"].partition(".")
-    row = (
-        await ctx.db.execute(
-            select(NewsletterImage.data, NewsletterImage.content_type).where(NewsletterImage.token == token)
-        )
-    ).one_or_none()
-    if row is None:
-        raise HTTPException(404)
+    row = found(
+        (
+            await ctx.db.execute(
+                select(NewsletterImage.data, NewsletterImage.content_type).where(NewsletterImage.token == token)
+            )
+        ).one_or_none()
+    )
     return Response(
         row.data,
         media_type=row.content_type,
@@ -448,11 +433,10 @@ service_messages = {
 async def _confirm_page(request: Request, ctx: Context, newsletter: Newsletter, status_code: int = 200) -> Response:
     plan = await service.audience_plan(ctx.db, newsletter)
     problems = tag_messages(service.tag_problems(newsletter))
-    return render_page(
+    return _page(
         request,
-        "newsletters/confirm.html",
+        "confirm.html",
         {
-            **_common(request),
             "newsletter": newsletter,
             "plan": plan,
             "empty": service_messages["empty"] if not plan.total else None,
@@ -529,19 +513,16 @@ async def retry(request: Request, ctx: Context) -> Response:
 
 async def report(request: Request, ctx: Context) -> Response:
     newsletter = await _load(request, ctx)
-    db = ctx.db
-    progress = await service.progress(db, newsletter)
-    common = _common(request)
-    return render_page(
+    progress = await service.progress(ctx.db, newsletter)
+    return _page(
         request,
-        "newsletters/report.html",
+        "report.html",
         {
-            **common,
             "newsletter": newsletter,
             "progress": progress,
-            "hold": await holds.open_hold(db),
-            "failures": await service.failures(db, newsletter.id),
-            "unsubscribes": await service.unsubscribes(db, newsletter.id),
+            "hold": await holds.open_hold(ctx.db),
+            "failures": await service.failures(ctx.db, newsletter.id),
+            "unsubscribes": await service.unsubscribes(ctx.db, newsletter.id),
             "title": service.title_of(newsletter, i18n.current_language.get()),
             "audience_lines": await audience_summary(ctx, newsletter),
             "finish": _report_finish(ctx.settings, newsletter, progress),
@@ -574,15 +555,8 @@ async def delete_confirm(request: Request, ctx: Context) -> Response:
     newsletter = await _load(request, ctx)
     if newsletter.status != "draft":
         return _refuse(request, newsletter, ONLY_DRAFTS)
-    return render_page(
-        request,
-        "newsletters/delete.html",
-        {
-            **_common(request),
-            "newsletter": newsletter,
-            "title": service.title_of(newsletter, i18n.current_language.get()),
-        },
-    )
+    title = service.title_of(newsletter, i18n.current_language.get())
+    return _page(request, "delete.html", {"newsletter": newsletter, "title": title})
 
 
 async def delete(request: Request, ctx: Context) -> Response:
@@ -647,9 +621,7 @@ async def archive_item(request: Request, ctx: Context) -> Response:
     if newsletter is None or newsletter.status != "sent" or newsletter.private:
         raise HTTPException(404)
     wanted = request.query_params.get("lang") or i18n.current_language.get()
-    variant = _archive_variant(newsletter, wanted if wanted in LANGUAGES else i18n.current_language.get())
-    if variant is None:
-        raise HTTPException(404)
+    variant = found(_archive_variant(newsletter, wanted if wanted in LANGUAGES else i18n.current_language.get()))
     return render_page(
         request,
         "newsletters/archive_item.html",
@@ -670,7 +642,6 @@ async def feed(request: Request, ctx: Context) -> Response:
     language = request.path_params["language"]
     if language not in LANGUAGES:
         raise HTTPException(404)
-    settings = ctx.settings
     with use_language(language):
         entries: list[dict[str, Any]] = []
         # A feed reader wants what is new, not the whole archive in full (the archive page lists it all).
@@ -681,7 +652,7 @@ async def feed(request: Request, ctx: Context) -> Response:
             entries.append(
                 {
                     "id": newsletter.id,
-                    "url": settings.absolute_url(f"/newsletters/{newsletter.id}?lang={language}"),
+                    "url": ctx.settings.absolute_url(f"/newsletters/{newsletter.id}?lang={language}"),
                     "title": render.web_subject(variant.subject, variant.language),
                     "updated": newsletter.finished_at or utcnow(),
                     "published": newsletter.started_at or newsletter.created_at,
@@ -695,9 +666,9 @@ async def feed(request: Request, ctx: Context) -> Response:
                 "lang": language,
                 "entries": entries,
                 "updated": updated,
-                "base_url": settings.base_url,
-                "self_url": settings.absolute_url(f"/newsletters/feed/{language}.atom"),
-                "archive_url": settings.absolute_url("/newsletters"),
+                "base_url": ctx.settings.base_url,
+                "self_url": ctx.settings.absolute_url(f"/newsletters/feed/{language}.atom"),
+                "archive_url": ctx.settings.absolute_url("/newsletters"),
             }
         )
     return Response(xml, media_type="application/atom+xml; charset=utf-8", headers=publicpages.last_modified(updated))

@@ -7,9 +7,8 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from club import forms, i18n, publicpages
-from club.middleware import LANGUAGE_COOKIE
-from club.web import Context, read_form, redirect, render, route, safe_next
+from club import forms, i18n, publicpages, web
+from club.web import Context, redirect, render, route, safe_next
 
 
 async def home(request: Request, ctx: Context) -> Response:
@@ -22,9 +21,8 @@ async def home(request: Request, ctx: Context) -> Response:
 
 async def choose_language(request: Request, ctx: Context) -> Response:
     """The language switcher: saved in a cookie, and on the person's profile when logged in."""
-    form = await read_form(request)
     try:
-        language = forms.choice(forms.field(form, "language"), i18n.LANGUAGES)
+        language = forms.choice(forms.field(ctx.form, "language"), i18n.LANGUAGES)
     except forms.Invalid:
         language = i18n.current_language.get()
     person = ctx.person
@@ -32,16 +30,8 @@ async def choose_language(request: Request, ctx: Context) -> Response:
         person.console_language = language  # an admin's newsletter language is a setting of its own
     elif person is not None:
         person.language = language
-    response = redirect(safe_next(forms.field(form, "next")))
-    response.set_cookie(
-        LANGUAGE_COOKIE,
-        language,
-        max_age=60 * 60 * 24 * 365,
-        path="/",
-        samesite="lax",
-        secure=ctx.settings.is_production,
-    )
-    return response
+    response = redirect(safe_next(forms.field(ctx.form, "next")))
+    return web.remember_language(ctx, response, language)
 
 
 async def healthz(request: Request) -> Response:
