@@ -15,7 +15,7 @@ from club.events.service import GUEST_LIMIT, EventInput
 from club.forms import Errors, Invalid, Parsed, Switch, rule
 from club.i18n import LANGUAGES, N_
 from club.newsletters.audience import Audience
-from club.newsletters.forms import AudienceInput, form_values
+from club.newsletters.forms import form_values, parse_audience
 
 __all__ = ["form_values", "parse_answer", "parse_event", "values_of"]
 
@@ -102,17 +102,14 @@ def parse_event(form: FormData, interest_slugs: list[str]) -> Parsed[EventInput]
     errors = Errors()
     texts = {language: forms.parse(TextInput, form, suffix=f"_{language}") for language in LANGUAGES}
     fields = forms.parse(EventForm, form)
-    audience = forms.parse(AudienceInput, form, context={"interests": interest_slugs})
     for text in texts.values():
         errors.update(text.errors)
     errors.update(fields.errors)
-    for name, message in audience.errors.items():
-        # One message for the three lists, under the audience's heading, as for newsletters.
-        errors.setdefault("audience" if name in ("cities", "languages", "interests") else name, message)
+    chosen = parse_audience(form, interest_slugs, errors)
     titled = [language for language, text in texts.items() if text.value and text.value.title]
     if not titled:
         errors.setdefault("title_en", (N_("Write a title in at least one language."), {}))
-    data, chosen = fields.value, audience.value
+    data = fields.value
     if errors or data is None or chosen is None or data.starts_at is None or data.ends_at is None:
         return Parsed(None, errors, form_values(form))
     return Parsed(
@@ -130,14 +127,7 @@ def parse_event(form: FormData, interest_slugs: list[str]) -> Parsed[EventInput]
             max_guests=data.max_guests or 0,
             question=data.question,
             public=data.public,
-            audience=Audience(
-                tuple(chosen.cities),
-                tuple(chosen.languages),
-                tuple(chosen.interests),
-                chosen.ambassadors_only,
-                chosen.joined_from,
-                chosen.joined_until,
-            ),
+            audience=chosen,
             reminder_days=2 if data.reminder_days is None else data.reminder_days,
         ),
         errors,

@@ -64,6 +64,24 @@ class AudienceInput(BaseModel):
         return until
 
 
+def parse_audience(form: FormData, interest_slugs: list[str], errors: Errors) -> Audience | None:
+    """The audience part of a newsletter's or an event's form; its errors go into `errors`, one message for the
+    three lists under the audience's heading."""
+    parsed = forms.parse(AudienceInput, form, context={"interests": interest_slugs})
+    for name, message in parsed.errors.items():
+        errors.setdefault("audience" if name in ("cities", "languages", "interests") else name, message)
+    if (chosen := parsed.value) is None:
+        return None
+    return Audience(
+        tuple(chosen.cities),
+        tuple(chosen.languages),
+        tuple(chosen.interests),
+        chosen.ambassadors_only,
+        chosen.joined_from,
+        chosen.joined_until,
+    )
+
+
 @dataclass
 class Draft:
     variants: dict[str, VariantInput] = field(default_factory=dict)
@@ -108,19 +126,8 @@ def parse_draft(form: FormData, interest_slugs: list[str]) -> Parsed[Draft]:
             draft.fallback_language = present[0]
         else:
             errors.add("fallback_language", Invalid(N_("Choose a language that has a subject and a text.")))
-    audience = forms.parse(AudienceInput, form, context={"interests": interest_slugs})
-    for name, message in audience.errors.items():
-        # One message for the three lists, under the audience's heading.
-        errors.setdefault("audience" if name in ("cities", "languages", "interests") else name, message)
-    if (chosen := audience.value) is not None:
-        draft.audience = Audience(
-            tuple(chosen.cities),
-            tuple(chosen.languages),
-            tuple(chosen.interests),
-            chosen.ambassadors_only,
-            chosen.joined_from,
-            chosen.joined_until,
-        )
+    if (audience := parse_audience(form, interest_slugs, errors)) is not None:
+        draft.audience = audience
     return Parsed(None if errors else draft, errors, form_values(form))
 
 
