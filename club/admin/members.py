@@ -18,7 +18,7 @@ from club.i18n import _, use_language
 from club.mail import outbox
 from club.mail.models import Delivery, Mail
 from club.mail.outbox import queue_mail
-from club.mail.render import render_mail
+from club.mail.render import queue_rendered, render_mail
 from club.members import service as members
 from club.members.models import Consent, Interest
 
@@ -137,22 +137,14 @@ async def send_repermission(db: AsyncSession, settings: Settings, person: Person
     raw = await tokens.issue(db, REPERMISSION_PURPOSE, REPERMISSION_LIFETIME, person_id=person.id)
     with use_language(person.language):
         subject = _("Would you like to receive the club's newsletter?")
-    text, html = render_mail(
+    await queue_rendered(
+        db,
+        person,
         "admin/mail/repermission",
         person.language,
+        kind="admin-repermission",
         subject=subject,
         url=settings.absolute_url(f"/newsletter/opt-in/{raw}"),
-    )
-    await queue_mail(
-        db,
-        to_email=person.email,
-        to_name=person.name,
-        subject=subject,
-        text=text,
-        html=html,
-        language=person.language,
-        kind="admin-repermission",
-        person_id=person.id,
     )
     return True
 
