@@ -28,11 +28,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import httpx  # noqa: E402
 from sqlalchemy import insert  # noqa: E402
 
-from bench.support import migrated_settings  # noqa: E402
+from bench.support import migrated_settings, published_event  # noqa: E402
 from club.accounts.models import AuthSession, Person  # noqa: E402
 from club.app import create_app  # noqa: E402
 from club.db import create_engine, create_sessionmaker, utcnow  # noqa: E402
-from club.events.models import Event, Rsvp  # noqa: E402
+from club.events.models import Rsvp  # noqa: E402
 
 
 async def seed(sessionmaker, tickets: int, scanners: int) -> tuple[int, list[str], list[str]]:  # type: ignore[no-untyped-def]
@@ -55,26 +55,7 @@ async def seed(sessionmaker, tickets: int, scanners: int) -> tuple[int, list[str
                 for i in range(tickets)
             ],
         )
-        event = Event(
-            uid="door@events",
-            status="published",
-            sequence=0,
-            title_en="Reception",
-            fallback="en",
-            zone="Europe/Brussels",
-            starts_at=now,
-            ends_at=now + dt.timedelta(hours=3),
-            venue="Stadhuis",
-            address="",
-            capacity=None,
-            max_guests=1,
-            question="",
-            public=True,
-            audience="{}",
-            reminder_days=2,
-            invited=0,
-            answers_version=0,
-        )
+        event = published_event("door@events", now, "Stadhuis", title_en="Reception")
         db.add(event)
         await db.flush()
         codes = [secrets.token_urlsafe(18) for _ in range(tickets)]

@@ -25,10 +25,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import httpx  # noqa: E402
 from sqlalchemy import func, select, text  # noqa: E402
 
-from bench.support import migrated_settings, subscribers_and_admin  # noqa: E402
+from bench.support import migrated_settings, published_event, subscribers_and_admin  # noqa: E402
 from club.app import create_app  # noqa: E402
 from club.db import create_engine, create_sessionmaker, utcnow  # noqa: E402
-from club.events.models import Event  # noqa: E402
 from club.mail.models import Delivery  # noqa: E402
 
 
@@ -36,28 +35,15 @@ async def seed(sessionmaker, members: int) -> tuple[int, str]:  # type: ignore[n
     now = utcnow()
     async with sessionmaker() as db:
         admin, raw = await subscribers_and_admin(db, members, now)
-        event = Event(
-            uid="bench@events",
-            status="published",
-            sequence=0,
+        event = published_event(
+            "bench@events",
+            now + dt.timedelta(days=20),
+            "Stadhuis Gent",
+            address="Botermarkt 1, Gent",
             title_nl="Netwerkreceptie",
             title_en="Network reception",
             title_ja="ネットワーキング・レセプション",
             description_en="Drinks and **music**.",
-            fallback="en",
-            zone="Europe/Brussels",
-            starts_at=now + dt.timedelta(days=20),
-            ends_at=now + dt.timedelta(days=20, hours=3),
-            venue="Stadhuis Gent",
-            address="Botermarkt 1, Gent",
-            capacity=None,
-            max_guests=1,
-            question="",
-            public=True,
-            audience="{}",
-            reminder_days=2,
-            invited=0,
-            answers_version=0,
         )
         db.add(event)
         await db.commit()

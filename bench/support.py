@@ -360,3 +360,29 @@ async def archived_newsletters(database_url: str, count: int) -> None:
             )
         await db.commit()
     await engine.dispose()
+
+
+def published_event(uid: str, starts_at: dt.datetime, venue: str, **details: Any) -> Any:
+    """A published public event of three hours for the event benches: no capacity, one guest each, all invited."""
+    from club.events.models import Event
+
+    return Event(
+        uid=uid,
+        status="published",
+        sequence=0,
+        fallback="en",
+        zone="Europe/Brussels",
+        starts_at=starts_at,
+        ends_at=starts_at + dt.timedelta(hours=3),
+        venue=venue,
+        address=details.pop("address", ""),
+        capacity=None,
+        max_guests=1,
+        question="",
+        public=True,
+        audience="{}",
+        reminder_days=2,
+        invited=0,
+        answers_version=0,
+        **details,
+    )
