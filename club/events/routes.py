@@ -25,7 +25,7 @@ from club.events.text import description_html, plain_description
 from club.i18n import N_, _
 from club.newsletters.audience import interest_choices
 from club.templating import templates
-from club.web import NOTICES, Context, redirect_with_notice, render, route
+from club.web import NOTICES, Context, found, redirect_with_notice, render, route
 
 STATUS_NAMES = {"draft": N_("Draft"), "published": N_("Published"), "cancelled": N_("Cancelled")}
 ANSWER_NAMES = {
@@ -80,9 +80,10 @@ def _event_context(event: Event) -> dict[str, object]:
     }
 
 
-async def _event_or_404(request: Request, ctx: Context, *, public: bool = False) -> Event:
-    event = await service.get(ctx.db, request.path_params["event_id"])
-    if event is None or (public and (event.status == "draft" or not event.public)):
+async def _event_or_404(request: Request, ctx: Context, *, announced: bool = False, public: bool = False) -> Event:
+    """The path's event; announced: not a draft (published or cancelled); public: announced, and public."""
+    event = found(await service.get(ctx.db, request.path_params["event_id"]))
+    if ((announced or public) and event.status == "draft") or (public and not event.public):
         raise HTTPException(404)
     return event
 
@@ -107,9 +108,7 @@ async def events_list(request: Request, ctx: Context) -> Response:
 
 
 async def event_page(request: Request, ctx: Context) -> Response:
-    event = await service.get(ctx.db, request.path_params["event_id"])
-    if event is None or event.status == "draft":
-        raise HTTPException(404)
+    event = await _event_or_404(request, ctx, announced=True)
     return await _event_page(request, ctx, event)
 
 
@@ -214,9 +213,7 @@ async def _person_from_token(request: Request, ctx: Context, event: Event) -> Pe
     person_id = request.path_params["person_id"]
     if not service.check_token(ctx.settings, event.id, person_id, request.path_params["token"]):
         raise HTTPException(404)
-    person = await ctx.db.get(Person, person_id)
-    if person is None:
-        raise HTTPException(404)
+    person = found(await ctx.db.get(Person, person_id))
     if ctx.person is None and person.language in i18n.LANGUAGES:
         i18n.current_language.set(person.language)  # the page of a mail's link speaks the mail's language
     return person
@@ -224,9 +221,7 @@ async def _person_from_token(request: Request, ctx: Context, event: Event) -> Pe
 
 async def rsvp_page(request: Request, ctx: Context) -> Response:
     """The page an answer link in a mail opens: it shows the choice; only its button records it."""
-    event = await service.get(ctx.db, request.path_params["event_id"])
-    if event is None or event.status == "draft":
-        raise HTTPException(404)
+    event = await _event_or_404(request, ctx, announced=True)
     person = await _person_from_token(request, ctx, event)
     return await _render_answer(request, ctx, event, person, status_code=200)
 
@@ -286,18 +281,14 @@ async def _record_answer(request: Request, ctx: Context, event: Event, person: P
 
 
 async def rsvp_post(request: Request, ctx: Context) -> Response:
-    event = await service.get(ctx.db, request.path_params["event_id"])
-    if event is None or event.status == "draft":
-        raise HTTPException(404)
+    event = await _event_or_404(request, ctx, announced=True)
     person = await _person_from_token(request, ctx, event)
     return await _record_answer(request, ctx, event, person, request.url.path)
 
 
 async def answer_post(request: Request, ctx: Context) -> Response:
     """A logged-in member answering on the event's page."""
-    event = await service.get(ctx.db, request.path_params["event_id"])
-    if event is None or event.status == "draft":
-        raise HTTPException(404)
+    event = await _event_or_404(request, ctx, announced=True)
     return await _record_answer(request, ctx, event, ctx.me, ctx.url("event_page", event_id=event.id))
 
 
@@ -329,19 +320,15 @@ async def join_and_answer(request: Request, ctx: Context) -> Response:
 
 
 async def ticket_page(request: Request, ctx: Context) -> Response:
-    event = await service.get(ctx.db, request.path_params["event_id"])
-    rsvp = await service.ticket(ctx.db, request.path_params["event_id"], request.path_params["code"])
-    if event is None or rsvp is None:
-        raise HTTPException(404)
+    event = found(await service.get(ctx.db, request.path_params["event_id"]))
+    rsvp = found(await service.ticket(ctx.db, request.path_params["event_id"], request.path_params["code"]))
     url = service.ticket_url(ctx.settings, rsvp)
     qr = segno.make(url, error="m").svg_inline(scale=6, border=2)
     return render(request, "events/ticket.html", {**_event_context(event), "rsvp": rsvp, "qr": qr, "ticket_url": url})
 
 
 async def ticket_qr(request: Request, ctx: Context) -> Response:
-    rsvp = await service.ticket(ctx.db, request.path_params["event_id"], request.path_params["code"])
-    if rsvp is None:
-        raise HTTPException(404)
+    rsvp = found(await service.ticket(ctx.db, request.path_params["event_id"], request.path_params["code"]))
     buffer = io.BytesIO()
     segno.make(service.ticket_url(ctx.settings, rsvp), error="m").save(buffer, kind="png", scale=8, border=3)
     return Response(buffer.getvalue(), media_type="image/png")
