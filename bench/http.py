@@ -11,7 +11,8 @@ Scenarios (default: all, one after the other, each on a fresh database):
                     (default 20,000) and 100 archived newsletters: each page's rate and its ratio to /healthz
                     (goal >= 0.5), p50 and p99
   admin-members     N members (default 100,000): the admin member list, a filter and several searches, each page's
-                    ratio to /healthz at 16 clients (goal >= 0.05) and median with one client (goal < 20 ms)
+                    ratio to /healthz at 16 clients (goal >= 0.05), median with one client (goal < 20 ms) and its
+                    first request (nothing of it kept yet)
   wall              N activities (default 20,000); median of /ambassadors and the admin charts (goal < 100 ms)
   admin-during-send N subscribed members; /admin/members alone, then while a newsletter to all of them is sent
                     (sender in the web process, to a counting SMTP sink), and the slowdown
