@@ -301,7 +301,8 @@ async def members_version(db: AsyncSession) -> int:
 
 async def kept(db: AsyncSession, version: int, key: tuple[object, ...], make: Callable[[], Awaitable[T]]) -> T:
     """What make() gives for key, made once per version in this process (the member list's pages, with several
-    admins or page after page, ask for the same things until something changes)."""
+    admins or page after page, ask for the same things until something changes). For reading requests only: what
+    a transaction made after changing members itself would be kept under a version that does not include it."""
     keep = _kept.setdefault(db.get_bind(), OrderedDict())
     key = (version, *key)
     if key in keep:
