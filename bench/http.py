@@ -11,7 +11,8 @@ Scenarios (default: all, one after the other, each on a fresh database):
                     (default 20,000) and 100 archived newsletters: each page's rate and its ratio to /healthz
                     (goal >= 0.5), p50 and p99
   admin-members     N members (default 100,000): the admin member list, a filter and several searches, each page's
-                    ratio to /healthz at 16 clients (goal >= 0.05) and median with one client (goal < 20 ms)
+                    ratio to /healthz at 16 clients (goal >= 0.05), median with one client (goal < 20 ms) and its
+                    first request (nothing of it kept yet)
   wall              N activities (default 20,000); median of /ambassadors and the admin charts (goal < 100 ms)
   admin-during-send N subscribed members; /admin/members alone, then while a newsletter to all of them is sent
                     (sender in the web process, to a counting SMTP sink), and the slowdown
@@ -73,7 +74,8 @@ def load_pages(
 ) -> dict[str, dict[str, float]]:
     """Each page in turn under wrk (with the cookie, if given), each right after its own /healthz run: the ratio
     compares the two, measured a moment apart in the same run, so a neighbour's load on a shared machine moves
-    both. Prints a line per page; with single, also each page's median with one client."""
+    both. Prints a line per page; with single, also each page's very first request (before any warm-up: nothing of
+    it kept yet) and its median with one client."""
     results: dict[str, dict[str, float]] = {}
     print(
         f"wrk: {args.connections} connections, {args.seconds} s a page after {HEALTHZ_SECONDS} s of /healthz,"
@@ -81,30 +83,33 @@ def load_pages(
     )
     print(
         f"{'page':<52} {'req/s':>8} {'healthz':>8} {'ratio':>6} {'p50 ms':>8} {'p99 ms':>8} {'errors':>6}"
-        + (f" {'1 client p50':>12}" if single else "")
+        + (f" {'first ms':>8} {'1 client p50':>12}" if single else "")
     )
     wrk(base + "/healthz", 1, 4)  # warm up the server
     for path in ["/healthz", *paths]:
+        started = time.perf_counter()
         check_page(base + path, cookie)
+        first_ms = (time.perf_counter() - started) * 1000
         wrk(base + path, 1, 4, cookie=cookie)  # warm up: templates, statements, the page cache
         health = wrk(base + "/healthz", HEALTHZ_SECONDS, args.connections)["rps"]
         figures = wrk(base + path, args.seconds, args.connections, cookie=cookie)
         figures["healthz_rps"] = health
         figures["ratio"] = round(figures["rps"] / health, 3) if health else 0.0
         if single:
+            figures["first_ms"] = round(first_ms, 1)
             figures["single_ms"] = wrk(base + path, min(args.seconds, 3), 1, cookie=cookie).get("p50_ms", 0.0)
         results[path] = figures
         print(
             f"{path:<52} {figures['rps']:8.1f} {health:8.1f} {figures['ratio']:6.2f} {figures.get('p50_ms', 0):8.1f}"
             f" {figures.get('p99_ms', 0):8.1f} {figures['errors']:6.0f}"
-            + (f" {figures['single_ms']:12.1f}" if single else "")
+            + (f" {first_ms:8.1f} {figures['single_ms']:12.1f}" if single else "")
         )
     return results
 
 
 def summary(results: dict[str, dict[str, float]], pages: dict[str, str]) -> dict[str, dict[str, float]]:
     """The JSON line's figures, by page name."""
-    keys = ("rps", "healthz_rps", "ratio", "p50_ms", "p99_ms", "errors", "single_ms")
+    keys = ("rps", "healthz_rps", "ratio", "p50_ms", "p99_ms", "errors", "first_ms", "single_ms")
     return {name: {k: results[path][k] for k in keys if k in results[path]} for name, path in pages.items()}
 
 

@@ -11,6 +11,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, TypeVar, cast
 from urllib.parse import quote
 
+from markupsafe import Markup
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.datastructures import FormData
 from starlette.exceptions import HTTPException
@@ -136,6 +137,12 @@ def _flash_text(cookie: str | None) -> str | None:
 
 
 # ---- rendering -------------------------------------------------------------------------------------------------
+
+
+def render_part(template: str, context: dict[str, Any]) -> Markup:
+    """A part of a page, rendered on its own in the page's language from context alone, to be kept and put into
+    pages later (`{{ part }}`)."""
+    return Markup(templating.templates.get_template(template).render(context))
 
 
 def render(

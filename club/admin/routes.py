@@ -9,6 +9,7 @@ import datetime as dt
 from collections.abc import Mapping, Sequence
 from urllib.parse import quote, urlencode
 
+from markupsafe import Markup
 from sqlalchemy import func, select
 from starlette.datastructures import UploadFile
 from starlette.exceptions import HTTPException
@@ -23,12 +24,21 @@ from club.admin import account, audit, csvformat, exporter, importer
 from club.admin import members as admin_members
 from club.admin.forms import AdminInvite, AdminName, MemberEdit
 from club.admin.models import MemberImport
-from club.admin.search import PAGE_SIZE, MemberFilter, MemberPage, count_all_members, find_members, interest_choices
+from club.admin.search import (
+    PAGE_SIZE,
+    MemberFilter,
+    MemberPage,
+    count_all_members,
+    find_members,
+    interest_choices,
+    kept,
+    members_version,
+)
 from club.ambassadors import labels as ambassador_labels
 from club.ambassadors import service as ambassadors
 from club.i18n import LANGUAGE_NAMES, LANGUAGES, N_, TIMEZONES, _, current_language, format_date
 from club.members import service as members
-from club.web import Context, FormLimits, found, redirect, render, route, signed_in_as
+from club.web import Context, FormLimits, found, redirect, render, render_part, route, signed_in_as
 
 NOTICES = {
     "saved": N_("Saved."),
@@ -112,7 +122,16 @@ def member_rows(page: MemberPage) -> Sequence[tuple[object, ...]]:
 
 async def member_list(request: Request, ctx: Context) -> Response:
     where = MemberFilter.from_params(request.query_params)
-    page = await find_members(ctx.db, where)
+    language = current_language.get()
+    version = await members_version(ctx.db)  # first: the rows read after it are at least as new
+
+    async def page_and_table() -> tuple[MemberPage, Markup]:
+        page = await find_members(ctx.db, where, version)
+        return page, render_part("admin/_member_table.html", {"rows": member_rows(page)})
+
+    # The table is half of the page's work; the filter, language and version say everything it depends on.
+    page, table = await kept(ctx.db, version, ("table", language, *where.params().items()), page_and_table)
+    choices = await kept(ctx.db, version, ("interests", language), lambda: interest_choices(ctx.db, language))
 
     def url(path: str = "/admin/members", **changes: object) -> str:
         """This list (or its export) with some of the filter changed, from its first page unless told."""
@@ -124,8 +143,8 @@ async def member_list(request: Request, ctx: Context) -> Response:
         {
             "where": where,
             "page": page,
-            "rows": member_rows(page),
-            "interest_choices": await interest_choices(ctx.db, current_language.get()),
+            "table": table,
+            "interest_choices": choices,
             "next_url": url(after=page.next_cursor, page=where.page + 1) if page.next_cursor else None,
             "previous_url": (
                 url(before=page.previous_cursor, page=max(where.page - 1, 1))

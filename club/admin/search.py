@@ -3,7 +3,8 @@
 The search index differs per database, and this module is the one place that says so: PostgreSQL answers ILIKE
 and LIKE from a pg_trgm GIN index; SQLite answers from an FTS5 table with the trigram tokenizer (three characters or
 more; shorter queries scan, which is quick enough for one or two characters of a name). The number of all members
-is a row that triggers keep (people_count), on both.
+is a row that triggers keep (people_count), on both, with the version of everything the list shows: what is kept
+under a version (`kept`) is exact until the next change, in any process.
 """
 
 from __future__ import annotations
@@ -11,10 +12,11 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import json
-import time
 import weakref
+from collections import OrderedDict
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import ColumnElement, Row, Select, and_, func, literal, literal_column, or_, select, text, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -281,22 +283,46 @@ class MemberPage:
 
 # Above this many matches (of the search alone) SQLite walks the sort order instead of sorting every match.
 DENSE_MATCHES = 1_000
-# Counts this large are kept for a short while per filter: paging through a broad filter, or several admins
-# running the same search, would otherwise count the same thousands of rows again and again. Small counts are
-# cheap and always exact.
-COUNT_CACHE_FROM = 1_000
-COUNT_CACHE_SECONDS = 30.0
-_count_cache: weakref.WeakKeyDictionary[Any, dict[tuple[str, ...], tuple[float, int]]] = weakref.WeakKeyDictionary()
+
+VERSION: ColumnElement[int] = literal_column(f"(SELECT version FROM {MEMBER_COUNT_TABLE})")
+# What the member list made (counts, rendered tables, the interests), per database, under the version it was made
+# at: the last KEPT of them.
+KEPT = 256
+_kept: weakref.WeakKeyDictionary[Any, OrderedDict[tuple[object, ...], Any]] = weakref.WeakKeyDictionary()
+T = TypeVar("T")
 
 
-async def find_members(db: AsyncSession, where: MemberFilter, *, limit: int = PAGE_SIZE) -> MemberPage:
+async def members_version(db: AsyncSession) -> int:
+    """The number that goes up with every committed change of the members, their interests or the interests
+    (0017's triggers). Read it before what is kept under it: on PostgreSQL each later statement sees at least as
+    new a snapshot, so what is read afterwards is never older than the version."""
+    return int((await db.execute(select(VERSION))).scalar_one())
+
+
+async def kept(db: AsyncSession, version: int, key: tuple[object, ...], make: Callable[[], Awaitable[T]]) -> T:
+    """What make() gives for key, made once per version in this process (the member list's pages, with several
+    admins or page after page, ask for the same things until something changes). For reading requests only: what
+    a transaction made after changing members itself would be kept under a version that does not include it."""
+    keep = _kept.setdefault(db.get_bind(), OrderedDict())
+    key = (version, *key)
+    if key in keep:
+        keep.move_to_end(key)
+        return keep[key]
+    value = keep[key] = await make()
+    if len(keep) > KEPT:
+        keep.popitem(last=False)
+    return value
+
+
+async def find_members(db: AsyncSession, where: MemberFilter, version: int, *, limit: int = PAGE_SIZE) -> MemberPage:
+    """A page of members; version (members_version, read first) keys the counts."""
     postgres = is_postgres(db)
     fts = bool(where.q) and not postgres and len(where.q) >= 3
     dense = False
     total: int | None = None
     if fts:
         # The search alone, counted in the FTS index without touching `people`: cheap, and it tells the shape.
-        matches = await _counted(db, ("fts", where.q), _capped_count(_fts_matches(where.q)))
+        matches = await _counted(db, version, ("fts", where.q), _capped_count(_fts_matches(where.q)))
         if matches == 0:
             return MemberPage([], None, 0)
         dense = matches > DENSE_MATCHES
@@ -318,9 +344,8 @@ async def find_members(db: AsyncSession, where: MemberFilter, *, limit: int = PA
         total = rows[0].everyone if rows else await count_all_members(db)
     if total is None:
         # Everything fits on the first page: the rows are the count.
-        total = (
-            len(rows) if not more and not where.after and not backwards else await count_members(db, where, dense=dense)
-        )
+        first_and_only = not more and not where.after and not backwards
+        total = len(rows) if first_and_only else await count_members(db, where, version, dense=dense)
     return MemberPage(
         rows,
         encode_cursor(where.sort, rows[-1]) if later and rows else None,
@@ -349,26 +374,21 @@ def _capped_count(matching: Select[Any], cap: int = COUNT_CAP) -> Select[Any]:
     return select(func.count()).select_from(matching.limit(cap + 1).subquery())
 
 
-async def _counted(db: AsyncSession, key: tuple[str, ...], statement: Select[Any]) -> int:
-    cache = _count_cache.setdefault(db.get_bind(), {})
-    now = time.monotonic()
-    kept = cache.get(key)
-    if kept is not None and now - kept[0] < COUNT_CACHE_SECONDS:
-        return kept[1]
-    count = int((await db.execute(statement)).scalar_one())
-    if count >= COUNT_CACHE_FROM:
-        if len(cache) > 1_000:
-            cache.clear()
-        cache[key] = (now, count)
-    return count
+async def _counted(db: AsyncSession, version: int, key: tuple[str, ...], statement: Select[Any]) -> int:
+    async def count() -> int:
+        return int((await db.execute(statement)).scalar_one())
+
+    return await kept(db, version, ("count", *key), count)
 
 
-async def count_members(db: AsyncSession, where: MemberFilter, *, cap: int = COUNT_CAP, dense: bool = False) -> int:
-    """How many members match, up to cap + 1 (shown as "10,000+")."""
+async def count_members(
+    db: AsyncSession, where: MemberFilter, version: int, *, cap: int = COUNT_CAP, dense: bool = False
+) -> int:
+    """How many members match, up to cap + 1 (shown as "10,000+"), counted once per version."""
     conditions = filtered(is_postgres(db), where, dense=dense)
     matching = select(Person.id)
     if conditions:
         matching = matching.where(and_(*conditions))
     key = tuple(f"{name}={value}" for name, value in sorted(where.params(after="", before="", page=1).items()))
     key += (f"cap={cap}", "ids=" + ",".join(map(str, where.ids)))
-    return await _counted(db, key, _capped_count(matching, cap))
+    return await _counted(db, version, key, _capped_count(matching, cap))

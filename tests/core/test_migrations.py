@@ -83,3 +83,39 @@ def test_people_ids_are_never_reused_on_sqlite(empty_database):
         return str(sql)
 
     assert "AUTOINCREMENT" in asyncio.run(schema())
+
+
+def test_member_version_counts_up_and_downgrades_to_the_count_alone(empty_database):
+    """0017: people_count.version goes up with every committed change of people (members still counted); its
+    downgrade gives back 0015's triggers, which go on counting."""
+    from tests.helpers import ON_POSTGRES
+
+    async def run(*statements: str) -> list:
+        engine = create_engine(empty_database)
+        async with engine.begin() as connection:
+            for statement in statements:
+                await connection.exec_driver_sql(statement)
+        async with engine.connect() as connection:
+            row = (await connection.exec_driver_sql("SELECT * FROM people_count")).one()
+        await engine.dispose()
+        return list(row)
+
+    def join(email: str) -> str:
+        return (
+            "INSERT INTO people (email, name, role, city, language, newsletter, created_at, updated_at)"
+            f" VALUES ('{email}', 'A', 'member', 'ghent', 'nl', false, '2026-01-01', '2026-01-01')"
+        )
+
+    upgrade(empty_database, "0016_event_checks")
+    asyncio.run(run(join("a@example.org")))
+    upgrade(empty_database)
+    assert asyncio.run(run()) == [1, 0]
+    assert asyncio.run(run(join("b@example.org"))) == [2, 1]
+    # Two rows in one transaction: once at commit on PostgreSQL, once a row on SQLite.
+    assert asyncio.run(run("UPDATE people SET name = 'B'")) == [2, 2 if ON_POSTGRES else 3]
+    members, version = asyncio.run(run("DELETE FROM people WHERE email = 'a@example.org'"))
+    assert (members, version) == (1, 3 if ON_POSTGRES else 4)
+    downgrade(empty_database, "0016_event_checks")
+    assert asyncio.run(run(join("c@example.org"))) == [2]
+    upgrade(empty_database)
+    assert asyncio.run(run("DELETE FROM people")) == [0, 1 if ON_POSTGRES else 2]
