@@ -47,9 +47,12 @@ web.NOTICES.update(
 # ---- the rule: two-factor login for every admin ------------------------------------------------------------------
 
 
+# Read on every admin request: a plain value, not an object for the session's identity map.
+_RULE = select(AdminSetting.value).where(AdminSetting.key == REQUIRE_TOTP)
+
+
 async def totp_required(db: AsyncSession) -> bool:
-    setting = await db.get(AdminSetting, REQUIRE_TOTP)
-    return setting is not None and setting.value == "1"
+    return (await db.execute(_RULE)).scalar() == "1"
 
 
 async def set_totp_required(db: AsyncSession, required: bool) -> None:

@@ -125,41 +125,34 @@ async def member_list(request: Request, ctx: Context) -> Response:
     language = current_language.get()
     version = await members_version(ctx.db)  # first: the rows read after it are at least as new
 
-    async def page_and_table() -> tuple[MemberPage, Markup]:
-        page = await find_members(ctx.db, where, version)
-        return page, render_part("admin/_member_table.html", {"rows": member_rows(page)})
-
-    # The table is half of the page's work; the filter, language and version say everything it depends on.
-    page, table = await kept(ctx.db, version, ("table", language, *where.params().items()), page_and_table)
-    choices = await kept(ctx.db, version, ("interests", language), lambda: interest_choices(ctx.db, language))
-
     def url(path: str = "/admin/members", **changes: object) -> str:
         """This list (or its export) with some of the filter changed, from its first page unless told."""
         return path + "?" + urlencode(where.params(**{"after": "", "before": "", "page": 1, **changes}))
 
-    return render(
-        request,
-        "admin/members.html",
-        {
-            "where": where,
-            "page": page,
-            "table": table,
-            "interest_choices": choices,
-            "next_url": url(after=page.next_cursor, page=where.page + 1) if page.next_cursor else None,
-            "previous_url": (
-                url(before=page.previous_cursor, page=max(where.page - 1, 1))
-                if page.previous_cursor and where.page > 2
-                else (url() if page.previous_cursor else None)
-            ),
-            "first_url": None,
-            "first_row": (where.page - 1) * PAGE_SIZE + 1 if page.previous_cursor else 1,
-            "export_url": url("/admin/members/export"),
-            "sort_urls": {sort: url(sort=sort) for sort in ("newest", "oldest", "name", "email")},
-            "cities": CITIES,
-            "roles": ROLES,
-            "languages": LANGUAGES,
-        },
-    )
+    async def body() -> Markup:
+        page = await find_members(ctx.db, where, version)
+        return render_part(
+            "admin/_members_body.html",
+            {
+                "where": where,
+                "page": page,
+                "rows": member_rows(page),
+                "interest_choices": await interest_choices(ctx.db, language),
+                "next_url": url(after=page.next_cursor, page=where.page + 1) if page.next_cursor else None,
+                "previous_url": (
+                    url(before=page.previous_cursor, page=max(where.page - 1, 1))
+                    if page.previous_cursor and where.page > 2
+                    else (url() if page.previous_cursor else None)
+                ),
+                "first_row": (where.page - 1) * PAGE_SIZE + 1 if page.previous_cursor else 1,
+                "export_url": url("/admin/members/export"),
+                "sort_urls": {sort: url(sort=sort) for sort in ("newest", "oldest", "name", "email")},
+            },
+        )
+
+    # All but the layout depends only on the filter, the language and the version: rendered once, kept.
+    kept_body = await kept(ctx.db, version, (language, *where.params().items()), body)
+    return render(request, "admin/members.html", {"body": kept_body})
 
 
 async def member_export(request: Request, ctx: Context) -> Response:
