@@ -300,11 +300,11 @@ def route(
     audited = role == "admin" and any(method.upper() == "POST" for method in methods)
     checks_csrf = csrf and any(method.upper() not in SAFE_METHODS for method in methods)
 
-    async def context(request: Request, db: AsyncSession, loaded: tuple[AuthSession, Person] | None) -> Context:
+    async def context(request: Request, db: AsyncSession, loaded: tuple[AuthSession, Person, Any] | None) -> Context:
         checked = FormData()
         if checks_csrf and request.method not in SAFE_METHODS:
             checked = await read_form(request, form)
-        auth_session, person = loaded if loaded else (None, None)
+        auth_session, person = loaded[:2] if loaded else (None, None)
         return Context(
             request=request,
             db=db,
@@ -326,7 +326,11 @@ def route(
     async def run(request: Request) -> Response:
         async with request.app.state.sessionmaker() as db:
             try:
-                loaded = await sessions.load(request, db)
+                # The two-factor rule of the admin console comes with the session, in the same statement.
+                two_factor = role == "admin" and not request.url.path.startswith("/admin/security")
+                if two_factor:
+                    from club.admin import account
+                loaded = await sessions.load(request, db, account.TOTP_RULE if two_factor else None)
                 person = loaded[1] if loaded else None
                 request.state.person = person  # for render(), the error pages and the audit
                 if person is not None and person.page_language in i18n.LANGUAGES:
@@ -341,11 +345,8 @@ def route(
                         return redirect(f"{login}?next={quote(request.url.path)}")
                     if person.role not in ROLE_ALLOWED[role]:
                         raise HTTPException(403)
-                    if role == "admin" and not request.url.path.startswith("/admin/security"):
-                        from club.admin import account
-
-                        if await account.must_set_up_totp(db, person):
-                            return redirect_with_notice(request, "/admin/security", "security.totp-needed")
+                    if two_factor and loaded and await account.must_set_up_totp(db, person, loaded[2]):
+                        return redirect_with_notice(request, "/admin/security", "security.totp-needed")
                 response = await endpoint(request, await context(request, db, loaded))
                 if audited and request.method == "POST" and response.status_code < 400:
                     from club.admin import audit

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
 import secrets
+from typing import Any
 
-from sqlalchemy import bindparam, delete, select
+from sqlalchemy import ColumnElement, Select, bindparam, delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.requests import Request
 from starlette.responses import Response
@@ -37,19 +39,29 @@ _LOGGED_IN = (
 )
 
 
-async def load(request: Request, db: AsyncSession) -> tuple[AuthSession, Person] | None:
+@functools.cache
+def _logged_in_with(also: ColumnElement[Any]) -> Select[Any]:
+    return _LOGGED_IN.add_columns(also)
+
+
+async def load(
+    request: Request, db: AsyncSession, also: ColumnElement[Any] | None = None
+) -> tuple[AuthSession, Person, Any] | None:
+    """The request's session and person, or None; with `also`, one more value (a scalar subquery) read in the same
+    statement: the admin guard reads the two-factor rule so, a round trip fewer on every admin page."""
     settings = settings_of(request)
     raw = request.cookies.get(cookie_name(settings))
     if not raw or len(raw) > 100:
         return None
     now = utcnow()
-    row = (await db.execute(_LOGGED_IN, {"id": _digest(raw), "now": now})).first()
+    statement = _LOGGED_IN if also is None else _logged_in_with(also)
+    row = (await db.execute(statement, {"id": _digest(raw), "now": now})).first()
     if row is None:
         return None
-    auth_session, person = row
+    auth_session, person = row[0], row[1]
     if now - auth_session.last_seen_at > TOUCH_EVERY:
         auth_session.last_seen_at = now
-    return auth_session, person
+    return auth_session, person, row[2] if also is not None else None
 
 
 async def start(request: Request, db: AsyncSession, response: Response, person: Person) -> None:
