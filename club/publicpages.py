@@ -91,12 +91,13 @@ def _stamp_path(engine: Engine) -> str | None:
     return database + "-public-pages"
 
 
-def _deflate(data: bytes, *, last: bool, level: int = 6) -> bytes:
+def deflate(data: bytes, *, last: bool, level: int = 6) -> bytes:
+    """data as raw deflate blocks that can be joined with others into one stream (gzip_stream); the last ends it."""
     packer = zlib.compressobj(level, zlib.DEFLATED, -15)
     return packer.compress(data) + packer.flush(zlib.Z_FINISH if last else zlib.Z_SYNC_FLUSH)
 
 
-def _gzip(parts: list[bytes], packed: list[bytes], token: bytes) -> bytes:
+def gzip_stream(parts: list[bytes], packed: list[bytes], token: bytes) -> bytes:
     """One gzip stream of the parts with the token between them: their deflated blocks joined by the token's."""
     crc = 0
     for index, part in enumerate(parts):
@@ -104,7 +105,7 @@ def _gzip(parts: list[bytes], packed: list[bytes], token: bytes) -> bytes:
     size = sum(map(len, parts)) + len(token) * (len(parts) - 1)
     trailer = crc.to_bytes(4, "little") + (size & 0xFFFFFFFF).to_bytes(4, "little")
     header = b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x00\xff"
-    return header + _deflate(token, last=False, level=1).join(packed) + trailer
+    return header + (deflate(token, last=False, level=1) if token else b"").join(packed) + trailer
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -132,8 +133,8 @@ class Page:
             headers.append((b"etag", etag))
         modified = response.headers.get("last-modified")
         stamp = email.utils.parsedate_to_datetime(modified).timestamp() if modified else None
-        packed = [_deflate(part, last=index == len(parts) - 1) for index, part in enumerate(parts)]
-        gzipped = _gzip(parts, packed, b"") if etag else None
+        packed = [deflate(part, last=index == len(parts) - 1) for index, part in enumerate(parts)]
+        gzipped = gzip_stream(parts, packed, b"") if etag else None
         return cls(version, until, headers, parts, packed, etag, gzipped, stamp)
 
     def not_modified(self, request: Request) -> bool:
@@ -154,7 +155,7 @@ class Page:
             return Response(status_code=304, headers={k.decode(): v.decode() for k, v in self.headers if k in kept})
         visitor = token(request).encode() if len(self.parts) > 1 else b""
         if "gzip" in request.headers.get("accept-encoding", ""):
-            body = self.gzipped or _gzip(self.parts, self.packed, visitor)
+            body = self.gzipped or gzip_stream(self.parts, self.packed, visitor)
             encoding = [(b"content-encoding", b"gzip")]
         else:
             body, encoding = visitor.join(self.parts), []

@@ -7,6 +7,7 @@ import dataclasses
 import hashlib
 import hmac
 import secrets
+import zlib
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, TypeVar, cast
 from urllib.parse import quote
@@ -139,10 +140,40 @@ def _flash_text(cookie: str | None) -> str | None:
 # ---- rendering -------------------------------------------------------------------------------------------------
 
 
-def render_part(template: str, context: dict[str, Any]) -> Markup:
+class Part(Markup):
+    """A part of a page rendered to be kept (render_part), with its bytes deflated once: a gzipped page that holds
+    it deflates only the rest (club.publicpages.gzip_stream)."""
+
+    encoded: bytes
+    deflated: bytes
+
+
+def render_part(template: str, context: dict[str, Any]) -> Part:
     """A part of a page, rendered on its own in the page's language from context alone, to be kept and put into
     pages later (`{{ part }}`)."""
-    return Markup(templating.templates.get_template(template).render(context))
+    part = Part(templating.templates.get_template(template).render(context))
+    part.encoded = part.encode()
+    part.deflated = publicpages.deflate(part.encoded, last=False)
+    return part
+
+
+def _gzipped_around(html: str, context: dict[str, Any], request: Request) -> bytes | None:
+    """The page gzipped for a client that takes gzip, when it holds a kept part: the part's deflated bytes joined
+    with the rest's, deflated now (the member list's part is most of the page). None otherwise: the gzip
+    middleware packs it whole."""
+    part = next((value for value in context.values() if isinstance(value, Part)), None)
+    if part is None or "gzip" not in request.headers.get("accept-encoding", ""):
+        return None
+    at = html.find(part)
+    if at < 0:
+        return None
+    before, after = html[:at].encode(), html[at + len(part) :].encode()
+    # One packer for both sides, at the quickest level: they are a few KB, packed at every request. The full flush
+    # forgets `before`, so nothing after the part points back into what the part now stands between.
+    packer = zlib.compressobj(1, zlib.DEFLATED, -15)
+    head = packer.compress(before) + packer.flush(zlib.Z_FULL_FLUSH)
+    tail = packer.compress(after) + packer.flush()
+    return publicpages.gzip_stream([before, part.encoded, after], [head, part.deflated, tail], b"")
 
 
 def render(
@@ -181,7 +212,11 @@ def render(
         html = templating.templates.get_template(template).render(values)
     finally:
         templating.console_page.reset(console)
-    response = HTMLResponse(html, status_code=status_code, headers=headers)
+    gzipped = _gzipped_around(html, context, request) if context and status_code == 200 else None
+    response = HTMLResponse(gzipped or html, status_code=status_code, headers=headers)
+    if gzipped:
+        response.headers["content-encoding"] = "gzip"
+        response.headers.add_vary_header("Accept-Encoding")
     set_csrf_cookie(request, response)
     if flash_key is not None and status_code < 300 and "flash" not in (context or {}):
         response.delete_cookie(FLASH_COOKIE, path="/", httponly=True, secure=settings.is_production, samesite="lax")

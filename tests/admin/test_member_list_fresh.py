@@ -174,3 +174,13 @@ async def test_the_version_goes_up_with_every_change_of_the_members_and_their_in
     await db.commit()
     assert await version(db) > after_member_interest
     assert (await db.execute(text("SELECT members FROM people_count"))).scalar_one() == 0
+
+
+async def test_the_kept_list_comes_gzipped_as_the_very_page_it_is_plain(client, db, admin_with_members):
+    await client.get("/admin/members")  # the keep is filled, the CSRF cookie set
+    plain = await client.get("/admin/members", headers={"accept-encoding": "identity"})
+    packed = await client.get("/admin/members", headers={"accept-encoding": "gzip"})
+    assert "content-encoding" not in plain.headers
+    # The kept part went out deflated once, joined with the rest of the page: one gzip stream, the same page.
+    assert packed.headers["content-encoding"] == "gzip" and "Accept-Encoding" in packed.headers["vary"]
+    assert packed.text == plain.text and "Jan Van den Bossche" in packed.text
