@@ -370,8 +370,13 @@ async def interest_choices(db: AsyncSession, language: str) -> list[tuple[str, s
     return [(slug, {"nl": nl, "ja": ja}.get(language) or en) for slug, nl, en, ja in rows.all()]
 
 
-def _capped_count(matching: Select[Any], cap: int = COUNT_CAP) -> Select[Any]:
-    return select(func.count()).select_from(matching.limit(cap + 1).subquery())
+def _capped_count(matching: Select[Any], cap: int = COUNT_CAP, *, cap_in_text: bool = False) -> Select[Any]:
+    """select count(*) of matching, up to cap + 1. cap_in_text writes the cap into the statement instead of binding
+    it: for a search of one or two characters (no trigram to look up in the index) PostgreSQL otherwise read the
+    whole trigram index (400 ms at a million members) instead of scanning until it had the cap (45 ms). For longer
+    searches the bound cap is better: with the number in the text it scanned the table for a rare name."""
+    limit: Any = literal_column(str(cap + 1)) if cap_in_text else cap + 1
+    return select(func.count()).select_from(matching.limit(limit).subquery())
 
 
 async def _counted(db: AsyncSession, version: int, key: tuple[str, ...], statement: Select[Any]) -> int:
@@ -391,4 +396,5 @@ async def count_members(
         matching = matching.where(and_(*conditions))
     key = tuple(f"{name}={value}" for name, value in sorted(where.params(after="", before="", page=1).items()))
     key += (f"cap={cap}", "ids=" + ",".join(map(str, where.ids)))
-    return await _counted(db, version, key, _capped_count(matching, cap))
+    short = is_postgres(db) and 0 < len(where.q) < 3
+    return await _counted(db, version, key, _capped_count(matching, cap, cap_in_text=short))
