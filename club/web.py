@@ -13,6 +13,7 @@ from typing import Any, TypeVar, cast
 from urllib.parse import quote
 
 from markupsafe import Markup
+from sqlalchemy import ColumnElement
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.datastructures import FormData
 from starlette.exceptions import HTTPException
@@ -264,6 +265,7 @@ class Context:
     client_ip: str
     language: str  # the page's language, after the person's own setting
     form: FormData  # the posted form, CSRF token checked (empty for GET and for routes with csrf=False)
+    read: Any = None  # the route's `reads`, read with the session
 
     def url(self, name: str, /, **params: Any) -> str:
         """The path of the route named name: built from the route table, never from the Host header."""
@@ -311,6 +313,7 @@ def route(
     public: bool = False,
     csrf: bool = True,
     form: FormLimits = FormLimits(),
+    reads: ColumnElement[Any] | None = None,
 ) -> Route:
     """A route whose request owns one database transaction (commit on success, rollback on error) and whose
     role guard runs before the handler: a visitor is sent to log in, a person without the role gets 403.
@@ -325,9 +328,14 @@ def route(
     details with audit.note().
 
     A public route (public=True) is a page the same for every visitor who is not logged in: club.publicpages
-    keeps it until what it shows changes, and answers visitors from it without a database session."""
+    keeps it until what it shows changes, and answers visitors from it without a database session.
+
+    `reads` is a value (a scalar subquery) that the handler needs at every request: it is read in the statement
+    that loads the session, before anything the handler reads, and handed over as ctx.read."""
     if role is not None and role not in ROLE_ALLOWED:
         raise ValueError(f"unknown role {role!r}")
+    if reads is not None and role is None:
+        raise ValueError("reads come with the session: only a guarded route has one")
     if role is not None and public:
         raise ValueError("a guarded route is not public")
     route_name = name or endpoint.__name__
@@ -335,7 +343,9 @@ def route(
     audited = role == "admin" and any(method.upper() == "POST" for method in methods)
     checks_csrf = csrf and any(method.upper() not in SAFE_METHODS for method in methods)
 
-    async def context(request: Request, db: AsyncSession, loaded: tuple[AuthSession, Person, Any] | None) -> Context:
+    async def context(
+        request: Request, db: AsyncSession, loaded: tuple[AuthSession, Person, tuple[Any, ...]] | None
+    ) -> Context:
         checked = FormData()
         if checks_csrf and request.method not in SAFE_METHODS:
             checked = await read_form(request, form)
@@ -349,6 +359,7 @@ def route(
             client_ip=client_ip(request),
             language=i18n.current_language.get(),
             form=checked,
+            read=loaded[2][-1] if loaded and reads is not None else None,
         )
 
     async def handler(request: Request) -> Response:
@@ -361,11 +372,12 @@ def route(
     async def run(request: Request) -> Response:
         async with request.app.state.sessionmaker() as db:
             try:
-                # The two-factor rule of the admin console comes with the session, in the same statement.
+                # The two-factor rule of the admin console and the route's `reads` come with the session.
                 two_factor = role == "admin" and not request.url.path.startswith("/admin/security")
                 if two_factor:
                     from club.admin import account
-                loaded = await sessions.load(request, db, account.TOTP_RULE if two_factor else None)
+                also = (*((account.TOTP_RULE,) if two_factor else ()), *((reads,) if reads is not None else ()))
+                loaded = await sessions.load(request, db, *also)
                 person = loaded[1] if loaded else None
                 request.state.person = person  # for render(), the error pages and the audit
                 if person is not None and person.page_language in i18n.LANGUAGES:
@@ -380,7 +392,7 @@ def route(
                         return redirect(f"{login}?next={quote(request.url.path)}")
                     if person.role not in ROLE_ALLOWED[role]:
                         raise HTTPException(403)
-                    if two_factor and loaded and await account.must_set_up_totp(db, person, loaded[2]):
+                    if two_factor and loaded and await account.must_set_up_totp(db, person, loaded[2][0]):
                         return redirect_with_notice(request, "/admin/security", "security.totp-needed")
                 response = await endpoint(request, await context(request, db, loaded))
                 if audited and request.method == "POST" and response.status_code < 400:

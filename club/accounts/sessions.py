@@ -40,28 +40,28 @@ _LOGGED_IN = (
 
 
 @functools.cache
-def _logged_in_with(also: ColumnElement[Any]) -> Select[Any]:
-    return _LOGGED_IN.add_columns(also)
+def _logged_in_with(also: tuple[ColumnElement[Any], ...]) -> Select[Any]:
+    return _LOGGED_IN.add_columns(*also)
 
 
 async def load(
-    request: Request, db: AsyncSession, also: ColumnElement[Any] | None = None
-) -> tuple[AuthSession, Person, Any] | None:
-    """The request's session and person, or None; with `also`, one more value (a scalar subquery) read in the same
-    statement: the admin guard reads the two-factor rule so, a round trip fewer on every admin page."""
+    request: Request, db: AsyncSession, *also: ColumnElement[Any]
+) -> tuple[AuthSession, Person, tuple[Any, ...]] | None:
+    """The request's session and person, or None; with `also`, more values (scalar subqueries) read in the same
+    statement, a round trip fewer: the admin guard's two-factor rule, a route's `reads` (club.web.route)."""
     settings = settings_of(request)
     raw = request.cookies.get(cookie_name(settings))
     if not raw or len(raw) > 100:
         return None
     now = utcnow()
-    statement = _LOGGED_IN if also is None else _logged_in_with(also)
+    statement = _logged_in_with(also) if also else _LOGGED_IN
     row = (await db.execute(statement, {"id": _digest(raw), "now": now})).first()
     if row is None:
         return None
     auth_session, person = row[0], row[1]
     if now - auth_session.last_seen_at > TOUCH_EVERY:
         auth_session.last_seen_at = now
-    return auth_session, person, row[2] if also is not None else None
+    return auth_session, person, tuple(row[2:])
 
 
 async def start(request: Request, db: AsyncSession, response: Response, person: Person) -> None:

@@ -26,13 +26,13 @@ from club.admin.forms import AdminInvite, AdminName, MemberEdit
 from club.admin.models import MemberImport
 from club.admin.search import (
     PAGE_SIZE,
+    VERSION,
     MemberFilter,
     MemberPage,
     count_all_members,
     find_members,
     interest_choices,
     kept,
-    members_version,
 )
 from club.ambassadors import labels as ambassador_labels
 from club.ambassadors import service as ambassadors
@@ -123,7 +123,7 @@ def member_rows(page: MemberPage) -> Sequence[tuple[object, ...]]:
 async def member_list(request: Request, ctx: Context) -> Response:
     where = MemberFilter.from_params(request.query_params)
     language = current_language.get()
-    version = await members_version(ctx.db)  # first: the rows read after it are at least as new
+    version = ctx.read  # the route's reads=VERSION, with the session: before the rows, which are at least as new
 
     def url(path: str = "/admin/members", **changes: object) -> str:
         """This list (or its export) with some of the filter changed, from its first page unless told."""
@@ -755,7 +755,7 @@ async def repermission_accept(request: Request, ctx: Context) -> Response:
 
 routes: list[BaseRoute] = [
     route("/admin", dashboard, role="admin", name="admin_dashboard"),
-    route("/admin/members", member_list, role="admin"),
+    route("/admin/members", member_list, role="admin", reads=VERSION),
     route("/admin/members/export", member_export, role="admin"),
     route("/admin/members/import", import_page, role="admin"),
     route(

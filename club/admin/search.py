@@ -284,19 +284,15 @@ class MemberPage:
 # Above this many matches (of the search alone) SQLite walks the sort order instead of sorting every match.
 DENSE_MATCHES = 1_000
 
+# The number that goes up with every committed change of the members, their interests or the interests (0017's
+# triggers). Read it before what is kept under it (the member list reads it with the session: route(reads=...)): on
+# PostgreSQL each later statement sees at least as new a snapshot, so what is read afterwards is never older.
 VERSION: ColumnElement[int] = literal_column(f"(SELECT version FROM {MEMBER_COUNT_TABLE})")
 # What the member list made (counts, rendered tables, the interests), per database, under the version it was made
 # at: the last KEPT of them.
 KEPT = 256
 _kept: weakref.WeakKeyDictionary[Any, OrderedDict[tuple[object, ...], Any]] = weakref.WeakKeyDictionary()
 T = TypeVar("T")
-
-
-async def members_version(db: AsyncSession) -> int:
-    """The number that goes up with every committed change of the members, their interests or the interests
-    (0017's triggers). Read it before what is kept under it: on PostgreSQL each later statement sees at least as
-    new a snapshot, so what is read afterwards is never older than the version."""
-    return int((await db.execute(select(VERSION))).scalar_one())
 
 
 async def kept(db: AsyncSession, version: int, key: tuple[object, ...], make: Callable[[], Awaitable[T]]) -> T:
@@ -315,7 +311,7 @@ async def kept(db: AsyncSession, version: int, key: tuple[object, ...], make: Ca
 
 
 async def find_members(db: AsyncSession, where: MemberFilter, version: int, *, limit: int = PAGE_SIZE) -> MemberPage:
-    """A page of members; version (members_version, read first) keys the counts."""
+    """A page of members; version (VERSION, read first) keys the counts."""
     postgres = is_postgres(db)
     fts = bool(where.q) and not postgres and len(where.q) >= 3
     dense = False
