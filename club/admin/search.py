@@ -288,7 +288,7 @@ DENSE_MATCHES = 1_000
 # triggers). Read it before what is kept under it (the member list reads it with the session: route(reads=...)): on
 # PostgreSQL each later statement sees at least as new a snapshot, so what is read afterwards is never older.
 VERSION: ColumnElement[int] = literal_column(f"(SELECT version FROM {MEMBER_COUNT_TABLE})")
-# What the member list made (counts, rendered tables, the interests), per database, under the version it was made
+# What the member list made (its counts and its rendered list parts), per database, under the version it was made
 # at: the last KEPT of them.
 KEPT = 256
 _kept: weakref.WeakKeyDictionary[Any, OrderedDict[tuple[object, ...], Any]] = weakref.WeakKeyDictionary()
